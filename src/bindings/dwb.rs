@@ -1,0 +1,93 @@
+//! The `plan::`, `report::` and `dwb::` script modules: inspect the pending
+//! plan, report findings and warnings, and learn about the run.
+
+use std::sync::Arc;
+
+use rhai::{Array, Dynamic, ImmutableString, Map, Module};
+
+use super::{OrRhai, RhaiResult, reg};
+use crate::ad::Directory;
+use crate::error::{Error, Kind};
+use crate::host::Host;
+use crate::plan::render;
+use crate::report::{Finding, Status};
+
+/// `plan::`
+pub fn plan_module(host: Arc<Host>) -> Module {
+    let mut m = Module::new();
+    let h = host.clone();
+    reg(&mut m, "len", &["-> i64"], "Number of changes planned so far.", move || h.plan.lock().map(|p| p.len() as i64).unwrap_or(0));
+    let h = host.clone();
+    reg(&mut m, "is_empty", &["-> bool"], "True when nothing is planned: the directory already matches.", move || h.plan.lock().map(|p| p.is_empty()).unwrap_or(true));
+    let h = host.clone();
+    reg(&mut m, "changes", &["-> Array"], "The planned changes as maps `#{ id, action, target, reason, … }` (the JSON plan).", move || -> RhaiResult<Array> {
+        let p = h.plan.lock().map_err(|_| Error::internal("plan lock poisoned")).rhai()?;
+        let v = render::json(&p);
+        rhai::serde::to_dynamic(v).map(|d| d.into_array().unwrap_or_default())
+    });
+    let h = host.clone();
+    reg(&mut m, "text", &["-> String"], "The pending plan as text, as `--dry-run` prints it.", move || h.plan.lock().map(|p| render::text(&p)).unwrap_or_default());
+    let h = host.clone();
+    reg(&mut m, "ldif", &["-> String"], "The pending plan as LDIF change records that `ldapmodify` accepts.", move || h.plan.lock().map(|p| render::ldif(&p)).unwrap_or_default());
+    m
+}
+
+fn add_finding(host: &Host, check: &str, status: &str, detail: &str, fix: &str) -> RhaiResult<()> {
+    let status = Status::parse(status)
+        .ok_or_else(|| Error::new(Kind::InvalidArgument, format!("report::finding: status `{status}` is not one of ok, info, warn, fail")))
+        .rhai()?;
+    if let Ok(mut f) = host.findings.lock() {
+        f.findings.push(Finding { check: check.into(), status, detail: detail.into(), fix: fix.into() });
+    }
+    Ok(())
+}
+
+/// `report::`
+pub fn report_module(host: Arc<Host>) -> Module {
+    let mut m = Module::new();
+    let h = host.clone();
+    reg(&mut m, "finding", &["check: String", "status: String", "detail: String", "fix: String", "-> ()"], "Records a check result for the findings table. `status` is \"ok\", \"info\", \"warn\" or \"fail\"; any \"fail\" makes the run exit with code 1.\n# Example\n```rhai\nreport::finding(\"schema\", \"fail\", \"msDS-DeviceContainer is missing\", \"run adprep /forestprep (Windows Server 2012 R2 or later)\");\n```", move |c: ImmutableString, s: ImmutableString, d: ImmutableString, f: ImmutableString| add_finding(&h, &c, &s, &d, &f));
+    let h = host.clone();
+    reg(&mut m, "finding", &["check: String", "status: String", "detail: String", "-> ()"], "Records a check result without a fix.", move |c: ImmutableString, s: ImmutableString, d: ImmutableString| add_finding(&h, &c, &s, &d, ""));
+    let h = host.clone();
+    reg(&mut m, "warn", &["message: String", "-> ()"], "Records a warning (shown after the plan, kept in the JSON report).", move |s: ImmutableString| {
+        eprintln!("warning: {s}");
+        if let Ok(mut f) = h.findings.lock() {
+            f.warnings.push(s.to_string());
+        }
+    });
+    let h = host.clone();
+    reg(&mut m, "set", &["key: String", "value: ?", "-> ()"], "Attaches a value to the JSON report's `data` object (counts, ids…).", move |k: ImmutableString, v: Dynamic| -> RhaiResult<()> {
+        let j: serde_json::Value = rhai::serde::from_dynamic(&v).unwrap_or_else(|_| serde_json::Value::String(v.to_string()));
+        if let Ok(mut f) = h.findings.lock() {
+            f.data.insert(k.to_string(), j);
+        }
+        Ok(())
+    });
+    let h = host.clone();
+    reg(&mut m, "failed", &["-> i64"], "Number of findings with status \"fail\" so far.", move || h.findings.lock().map(|f| f.failed() as i64).unwrap_or(0));
+    m
+}
+
+/// `dwb::`
+pub fn dwb_module(host: Arc<Host>) -> Module {
+    let mut m = Module::new();
+    let h = host.clone();
+    reg(&mut m, "dry_run", &["-> bool"], "True under `--dry-run`: the plan is shown, nothing is applied.", move || h.dry_run);
+    reg(&mut m, "version", &["-> String"], "dwb's version.", || env!("CARGO_PKG_VERSION").to_string());
+    let h = host.clone();
+    reg(&mut m, "is_demo", &["-> bool"], "True when running on a snapshot (the bundled demo or `--snapshot FILE`) rather than a live DC.", move || -> RhaiResult<bool> { Ok(h.dir().rhai()?.describe().starts_with("snapshot")) });
+    reg(&mut m, "table", &["rows: Array", "-> String"], "Formats an array of maps as a text table (columns from the first row's keys).", |rows: Array| -> String {
+        let maps: Vec<Map> = rows.into_iter().filter_map(|r| r.try_cast::<Map>()).collect();
+        let Some(first) = maps.first() else { return String::new() };
+        let cols: Vec<String> = first.keys().map(|k| k.to_string()).collect();
+        let mut t = comfy_table::Table::new();
+        t.load_preset(comfy_table::presets::UTF8_FULL_CONDENSED);
+        t.set_header(cols.clone());
+        for r in &maps {
+            t.add_row(cols.iter().map(|c| r.get(c.as_str()).map(|v| v.to_string()).unwrap_or_default()).collect::<Vec<_>>());
+        }
+        t.to_string()
+    });
+    m
+}

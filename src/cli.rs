@@ -1,0 +1,160 @@
+//! The command line. Help text teaches: every command has examples.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+const AFTER_HELP: &str = "\
+Exit codes:
+  0    success (and, for verify, every check passed)
+  1    verification found problems (a finding with status \"fail\")
+  2    script or runtime error (including a change that failed to apply)
+  3    usage or configuration error
+  130  interrupted (Ctrl-C); nothing is left half-applied
+
+Configuration: dwb.toml (--config, $DWB_CONFIG, ./dwb.toml, then the user config dir),
+overridden by DWB_* environment variables, overridden by flags. Secrets come only from
+environment variables, files named in the config, or a prompt: never from arguments.
+
+With no directory configured, dwb uses the bundled demo (examples/contoso) and says so.
+
+Examples:
+  dwb run prepare --param connector_account='CONTOSO\\svc-dwb' --dry-run
+  dwb run verify --format json > verify.json
+  dwb check scripts/*.rhai
+  dwb repl";
+
+/// dwb writes Microsoft Entra ID devices back into Active Directory.
+#[derive(Parser, Debug)]
+#[command(name = "dwb", version, about, long_about = None, after_help = AFTER_HELP, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Where the directory is and how to reach it.
+#[derive(Args, Debug, Clone, Default)]
+pub struct Conn {
+    /// Named profile from the config file (default: `default_profile`).
+    #[arg(long, env = "DWB_PROFILE", global = true)]
+    pub profile: Option<String>,
+    /// Config file (default: ./dwb.toml, then the user config dir).
+    #[arg(long, env = "DWB_CONFIG", global = true)]
+    pub config: Option<PathBuf>,
+    /// LDAP URL of a domain controller: ldaps://dc1.contoso.com or ldap://… (StartTLS).
+    #[arg(long, env = "DWB_LDAP_URL", global = true)]
+    pub ldap_url: Option<String>,
+    /// Bind account: CONTOSO\admin, admin@contoso.com or a DN. The password comes from
+    /// DWB_LDAP_PASSWORD, the config's password_file, or a prompt.
+    #[arg(long, env = "DWB_LDAP_USER", global = true)]
+    pub ldap_user: Option<String>,
+    /// PEM file with the CA certificate(s) that issued the DC's certificate.
+    #[arg(long, env = "DWB_LDAP_CA_FILE", global = true)]
+    pub ca_file: Option<PathBuf>,
+    /// Allow a simple bind without TLS (ldap:// without StartTLS). Hardened DCs refuse it anyway.
+    #[arg(long, global = true)]
+    pub allow_insecure_ldap: bool,
+    /// Use an LDIF export instead of a live DC (an offline what-if).
+    #[arg(long, global = true, conflicts_with = "ldap_url")]
+    pub snapshot: Option<PathBuf>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run a script: a path, or a standard script's name (prepare, verify, …).
+    ///
+    /// A site copy in ./scripts/ wins over the copy embedded in dwb. Every write the
+    /// script makes is recorded in a plan; without --dry-run the plan is applied at
+    /// the end, in order.
+    #[command(after_help = "Examples:\n  dwb run prepare.rhai --param connector_account='CONTOSO\\svc-dwb'\n  dwb run prepare --param connector_account=svc-dwb --dry-run --save-plan plan.ldif\n  dwb run verify --format json --report verify.json\n  dwb run ./site/cleanup.rhai --snapshot export.ldif --write-snapshot after.ldif")]
+    Run(RunArgs),
+    /// Compile and lint scripts without running them; reports every error.
+    #[command(after_help = "Example:\n  dwb check scripts/*.rhai")]
+    Check {
+        /// Scripts (paths or standard names).
+        #[arg(required = true)]
+        scripts: Vec<String>,
+    },
+    /// Interactive Rhai shell with dwb's bindings (history, completion, :help).
+    #[command(after_help = "Commands inside the REPL:\n  :help [NAME]  function reference\n  :plan         pending plan\n  :apply        apply the pending plan\n  :quit         leave")]
+    Repl {
+        #[command(flatten)]
+        conn: Conn,
+        /// Apply nothing, even on :apply.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Print the reference of every script-visible function.
+    Docs {
+        #[arg(long, value_enum, default_value_t = DocsFormat::Markdown)]
+        format: DocsFormat,
+    },
+    /// Write the standard scripts, stdlib and an example dwb.toml into DIR for a site to customise.
+    #[command(after_help = "Example:\n  dwb init /srv/dwb && cd /srv/dwb && dwb run prepare --dry-run …")]
+    Init {
+        dir: PathBuf,
+        /// Overwrite existing files.
+        #[arg(long)]
+        force: bool,
+    },
+    /// List the standard scripts with their purpose and parameters.
+    Scripts,
+    /// Export a live directory (or parts) as LDIF that --snapshot loads.
+    #[command(after_help = "Example:\n  dwb snapshot --out contoso.ldif --base 'CN=Configuration,DC=contoso,DC=com'")]
+    Snapshot {
+        #[command(flatten)]
+        conn: Conn,
+        /// Output file.
+        #[arg(long)]
+        out: PathBuf,
+        /// Subtrees to export (default: the domain, configuration and schema partitions).
+        #[arg(long)]
+        base: Vec<String>,
+    },
+    /// Print shell completions.
+    Completions { shell: clap_complete::Shell },
+}
+
+#[derive(Args, Debug)]
+pub struct RunArgs {
+    /// Script path or standard script name.
+    pub script: String,
+    /// Script parameter (repeatable): --param connector_account='CONTOSO\svc-dwb'.
+    #[arg(long = "param", short = 'p', value_name = "KEY=VALUE")]
+    pub params: Vec<String>,
+    /// Show the plan, apply nothing.
+    #[arg(long, short = 'n')]
+    pub dry_run: bool,
+    /// Output format on stdout.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+    /// Also write the report (JSON) to this file.
+    #[arg(long)]
+    pub report: Option<PathBuf>,
+    /// Write the plan to a file: .ldif (ldapmodify input), .json, or text.
+    #[arg(long)]
+    pub save_plan: Option<PathBuf>,
+    /// With --snapshot (or the demo): write the resulting directory state as LDIF.
+    #[arg(long)]
+    pub write_snapshot: Option<PathBuf>,
+    #[command(flatten)]
+    pub conn: Conn,
+    /// More output (-v, -vv).
+    #[arg(short, long, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// Less output: only errors and the result.
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Text,
+    Json,
+}
+
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DocsFormat {
+    Markdown,
+    Json,
+}

@@ -1,0 +1,74 @@
+//! The subcommands. `main()` parses the command line and maps every outcome to
+//! an exit code (see `crate::exit`).
+
+pub mod check;
+pub mod connect;
+pub mod docs;
+pub mod init;
+pub mod repl;
+pub mod run;
+pub mod script;
+pub mod scripts;
+pub mod snapshot;
+
+use clap::{CommandFactory, Parser};
+
+use crate::cli::{Cli, Command};
+use crate::error::{Error, Kind};
+use crate::exit;
+
+/// Runs dwb with the process's arguments; returns the exit code.
+pub fn main() -> i32 {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return match e.kind() {
+                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => exit::OK,
+                _ => exit::USAGE,
+            };
+        }
+    };
+    init_logging();
+    match cli.command {
+        Command::Run(args) => run::run(args),
+        Command::Check { scripts } => check::check(&scripts),
+        Command::Repl { conn, dry_run } => repl::repl(&conn, dry_run),
+        Command::Docs { format } => docs::docs(format),
+        Command::Init { dir, force } => init::init(&dir, force),
+        Command::Scripts => scripts::list(),
+        Command::Snapshot { conn, out, base } => snapshot::export(&conn, &out, &base),
+        Command::Completions { shell } => {
+            clap_complete::generate(shell, &mut Cli::command(), "dwb", &mut std::io::stdout());
+            exit::OK
+        }
+    }
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("DWB_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+}
+
+/// Prints an error that is not a script error and returns its exit code.
+pub fn fail(e: &Error) -> i32 {
+    eprintln!("error: {e}");
+    if let Some(h) = &e.hint {
+        eprintln!("  hint: {h}");
+    }
+    match e.kind {
+        Kind::Config | Kind::InvalidArgument | Kind::UnknownOption | Kind::Ldif => exit::USAGE,
+        Kind::Cancelled => exit::INTERRUPTED,
+        _ => exit::SCRIPT_ERROR,
+    }
+}
+
+/// A multi-thread runtime for the LDAP and Graph clients (scripts run on the
+/// calling thread and block on it).
+pub fn runtime() -> Result<tokio::runtime::Runtime, Error> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| Error::internal(format!("cannot start the async runtime: {e}")))
+}

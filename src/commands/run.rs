@@ -1,0 +1,234 @@
+//! `dwb run`: compile, validate parameters, run (recording the plan), apply
+//! unless `--dry-run`, report.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use rhai::Scope;
+
+use super::connect::{self, Opened, Source};
+use super::script::{self, Script};
+use super::{fail, runtime};
+use crate::cli::{Format, RunArgs};
+use crate::engine::{self, diagnostic::ScriptError, params};
+use crate::error::Error;
+use crate::exit;
+use crate::host::{Host, PrintTo};
+use crate::plan::{self, Outcome, apply::OtherApplier};
+use crate::report::{Report, RunStatus, Timings};
+
+struct NoOther;
+impl OtherApplier for NoOther {
+    fn apply(&self, op: &plan::ChangeOp) -> Result<(), Error> {
+        Err(Error::new(crate::error::Kind::Plan, format!("dwb cannot apply `{}` changes yet", op.verb())))
+    }
+}
+
+/// Runs `dwb run`; returns the exit code.
+pub fn run(args: RunArgs) -> i32 {
+    let started = Instant::now();
+    let script = match script::load(&args.script) {
+        Ok(s) => s,
+        Err(e) => return fail(&e),
+    };
+    let (_loaded, source) = match connect::resolve(&args.conn) {
+        Ok(x) => x,
+        Err(e) => return fail(&e),
+    };
+    let rt = match runtime() {
+        Ok(rt) => rt,
+        Err(e) => return fail(&e),
+    };
+    let opened: Arc<std::sync::Mutex<Option<Opened>>> = Arc::new(std::sync::Mutex::new(None));
+    let cancel = crate::host::Cancel::default();
+    // A snapshot costs nothing to open: load it now so a malformed file is a usage error
+    // reported before the script starts.
+    if let Source::Snapshot(_) = &source {
+        match connect::open(&source, rt.handle(), &cancel, true) {
+            Ok(o) => {
+                if let Ok(mut slot) = opened.lock() {
+                    *slot = Some(o);
+                }
+            }
+            Err(e) => return fail(&e.with_hint("fix the LDIF file given with --snapshot")),
+        }
+    }
+    let connector = {
+        let (opened, handle, cancel, quiet) = (opened.clone(), rt.handle().clone(), cancel.clone(), args.quiet || args.format == Format::Json);
+        let source = Arc::new(source);
+        Box::new(move || {
+            if let Some(dir) = opened.lock().ok().and_then(|o| o.as_ref().map(|o| o.dir.clone())) {
+                return Ok(dir);
+            }
+            let o = connect::open(&source, &handle, &cancel, quiet)?;
+            let dir = o.dir.clone();
+            if let Ok(mut slot) = opened.lock() {
+                *slot = Some(o);
+            }
+            Ok(dir)
+        })
+    };
+    let mut host = Host::new(connector);
+    host.dry_run = args.dry_run;
+    host.runtime = Some(rt.handle().clone());
+    host.cancel = cancel.clone();
+    host.site_dir = script.site_dir.clone();
+    host.print_to = if args.format == Format::Json { PrintTo::Stderr } else { PrintTo::Stdout };
+    let host = Arc::new(host);
+    {
+        let c = cancel.clone();
+        rt.spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                c.cancel();
+            }
+        });
+    }
+    let code = execute(&args, &script, &host, &opened, started);
+    rt.shutdown_background();
+    code
+}
+
+fn execute(args: &RunArgs, script: &Script, host: &Arc<Host>, opened: &std::sync::Mutex<Option<Opened>>, started: Instant) -> i32 {
+    let engine = engine::build(host.clone());
+    if let Ok(mut s) = host.sources.lock() {
+        s.insert(script.source.clone(), script.text.clone());
+    }
+    let t0 = Instant::now();
+    let mut ast = match engine.compile(&script.text) {
+        Ok(a) => a,
+        Err(e) => {
+            let sources = host.sources.lock().map(|s| s.clone()).unwrap_or_default();
+            let d = ScriptError::from_parse(&e, &script.source, &sources);
+            eprint!("{}", d.render());
+            return exit::SCRIPT_ERROR;
+        }
+    };
+    ast.set_source(script.source.as_str());
+    let compile_ms = t0.elapsed().as_millis();
+    let given: Vec<(String, String)> = match args.params.iter().map(|p| params::split_pair(p)).collect() {
+        Ok(v) => v,
+        Err(e) => return fail(&e),
+    };
+    let specs = match params::declared(&engine, &ast) {
+        Ok(s) => s,
+        Err(e) => return fail(&e),
+    };
+    let param_map = match params::validate(&specs, &given) {
+        Ok(m) => m,
+        Err(e) => return fail(&e),
+    };
+    let parameters: serde_json::Map<String, serde_json::Value> =
+        given.iter().map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone()))).collect();
+
+    let t1 = Instant::now();
+    let mut scope = Scope::new();
+    scope.push_constant("params", param_map);
+    let result = engine.run_ast_with_scope(&mut scope, &ast);
+    let run_ms = t1.elapsed().as_millis();
+
+    let plan = host.plan.lock().map(|p| p.clone()).unwrap_or_default();
+    let findings = host.findings.lock().map(|f| f.clone()).unwrap_or_default();
+    let directory = if host.dir_opened() { host.dir().ok().map(|d| crate::ad::Directory::describe(&*d)) } else { None };
+    let mut report = Report {
+        script: script.source.clone(),
+        parameters,
+        directory,
+        dry_run: args.dry_run,
+        plan,
+        outcomes: Vec::new(),
+        findings,
+        timings: Timings { compile_ms, run_ms, ..Timings::default() },
+        status: RunStatus::Ok,
+        exit_code: exit::OK,
+        error: None,
+    };
+
+    if let Err(e) = result {
+        let sources = host.sources.lock().map(|s| s.clone()).unwrap_or_default();
+        let d = ScriptError::from_eval(&e, &script.source, &sources);
+        eprint!("{}", d.render());
+        report.exit_code = d.exit_code();
+        report.status = if report.exit_code == exit::INTERRUPTED { RunStatus::Interrupted } else { RunStatus::Error };
+        report.error = Some(d.to_json());
+        if !report.plan.is_empty() {
+            eprintln!("Nothing was applied: the script stopped before its plan was complete.");
+        }
+        return finish(args, report, started);
+    }
+
+    if !args.dry_run && !report.plan.is_empty() {
+        let t2 = Instant::now();
+        let outcomes = match host.base_dir() {
+            Ok(dir) => {
+                let bar = progress_bar(report.plan.len(), args.quiet || args.format == Format::Json);
+                let out = plan::apply::apply(&report.plan, &*dir, &NoOther, &host.cancel.flag, &mut |done, _| bar.set_position(done as u64));
+                bar.finish_and_clear();
+                out
+            }
+            Err(e) => report.plan.changes.iter().map(|_| Outcome::Failed { code: e.code().into(), kind: e.kind.as_str().into(), message: e.to_string() }).collect(),
+        };
+        report.timings.apply_ms = t2.elapsed().as_millis();
+        report.outcomes = outcomes;
+        if report.outcomes.iter().any(|o| matches!(o, Outcome::Failed { .. })) {
+            report.status = RunStatus::Error;
+            report.exit_code = exit::SCRIPT_ERROR;
+        } else if host.cancel.is_cancelled() {
+            report.status = RunStatus::Interrupted;
+            report.exit_code = exit::INTERRUPTED;
+        }
+    }
+    if report.exit_code == exit::OK && report.findings.failed() > 0 {
+        report.status = RunStatus::ChecksFailed;
+        report.exit_code = exit::CHECKS_FAILED;
+    }
+    if let Some(path) = &args.write_snapshot {
+        let snap = opened.lock().ok().and_then(|o| o.as_ref().and_then(|o| o.snapshot.clone()));
+        match snap {
+            Some(s) => {
+                if let Err(e) = std::fs::write(path, s.to_ldif()) {
+                    eprintln!("error: writing {}: {e}", path.display());
+                    report.exit_code = exit::SCRIPT_ERROR;
+                }
+            }
+            None => eprintln!("warning: --write-snapshot only works with --snapshot or the demo directory"),
+        }
+    }
+    finish(args, report, started)
+}
+
+fn progress_bar(len: usize, hidden: bool) -> indicatif::ProgressBar {
+    if hidden || len < 20 || !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new(len as u64);
+    if let Ok(style) = indicatif::ProgressStyle::with_template("{spinner} applying {pos}/{len} changes [{bar:30}] {per_sec} eta {eta}") {
+        bar.set_style(style);
+    }
+    bar
+}
+
+fn finish(args: &RunArgs, mut report: Report, started: Instant) -> i32 {
+    report.timings.total_ms = started.elapsed().as_millis();
+    if let Some(path) = &args.save_plan {
+        let text = match path.extension().and_then(|e| e.to_str()) {
+            Some("ldif") => plan::render::ldif(&report.plan),
+            Some("json") => serde_json::to_string_pretty(&plan::render::json(&report.plan)).unwrap_or_default(),
+            _ => plan::render::text(&report.plan),
+        };
+        if let Err(e) = std::fs::write(path, text) {
+            eprintln!("error: writing {}: {e}", path.display());
+        }
+    }
+    let json = report.to_json();
+    if let Some(path) = &args.report {
+        if let Err(e) = std::fs::write(path, serde_json::to_string_pretty(&json).unwrap_or_default()) {
+            eprintln!("error: writing {}: {e}", path.display());
+        }
+    }
+    match args.format {
+        Format::Json => println!("{}", serde_json::to_string_pretty(&json).unwrap_or_default()),
+        Format::Text if !(args.quiet && report.exit_code == exit::OK) && report.error.is_none() => print!("{}", report.to_text()),
+        Format::Text => {}
+    }
+    report.exit_code
+}

@@ -1,0 +1,52 @@
+//! `dwb snapshot`: exports a live directory (or parts) as LDIF that the
+//! snapshot backend loads (`--snapshot FILE`).
+
+use std::path::Path;
+
+use super::connect::{self, Source};
+use super::{fail, runtime};
+use crate::ad::{Scope, SearchRequest};
+use crate::cli::Conn;
+use crate::directory::{Dn, Filter, ldif};
+use crate::exit;
+use crate::host::Cancel;
+
+/// Runs `dwb snapshot`.
+pub fn export(conn: &Conn, out: &Path, bases: &[String]) -> i32 {
+    let result = (|| {
+        let (_, source) = connect::resolve(conn)?;
+        if matches!(source, Source::Demo) {
+            return Err(crate::error::Error::config("dwb snapshot needs a directory: give --ldap-url (or a profile) or --snapshot"));
+        }
+        let rt = runtime()?;
+        let opened = connect::open(&source, rt.handle(), &Cancel::default(), true)?;
+        let dir = opened.dir;
+        let root = dir.root_dse()?;
+        let bases: Vec<Dn> = if bases.is_empty() {
+            [root.default_naming_context.clone(), root.configuration_naming_context.clone(), root.schema_naming_context.clone()].into_iter().flatten().collect()
+        } else {
+            bases.iter().map(|b| Dn::parse(b)).collect::<Result<_, _>>()?
+        };
+        let mut text = String::from("version: 1\n\n");
+        let mut n = 0usize;
+        let mut seen = std::collections::HashSet::new();
+        for base in bases {
+            let req = SearchRequest::new(base, Scope::Subtree, Filter::all()).attrs(["*"]);
+            dir.search(&req, &mut |e| {
+                if seen.insert(e.dn.norm()) {
+                    text.push_str(&ldif::write_entry(&e));
+                    text.push('\n');
+                    n += 1;
+                }
+                Ok(())
+            })?;
+        }
+        std::fs::write(out, text).map_err(|e| crate::error::Error::io(format!("writing {}", out.display()), e))?;
+        eprintln!("wrote {n} entries to {}", out.display());
+        Ok(())
+    })();
+    match result {
+        Ok(()) => exit::OK,
+        Err(e) => fail(&e),
+    }
+}

@@ -1,0 +1,162 @@
+//! Site configuration: `dwb.toml` with named profiles, overridden by `DWB_*`
+//! environment variables, overridden by flags. Unknown keys are errors with a
+//! "did you mean". Secrets are never read from here directly: the file names
+//! where they are (`password_file`, `client_secret_file`).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::error::{Error, Kind, Result, did_you_mean};
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigFile {
+    pub default_profile: Option<String>,
+    #[serde(default)]
+    pub profiles: BTreeMap<String, Profile>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Profile {
+    pub ldap: Option<LdapConf>,
+    pub graph: Option<GraphConf>,
+    pub writeback: Option<WritebackConf>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LdapConf {
+    pub url: Option<String>,
+    pub user: Option<String>,
+    pub password_file: Option<PathBuf>,
+    pub ca_file: Option<PathBuf>,
+    #[serde(default)]
+    pub allow_insecure: bool,
+    pub timeout_secs: Option<u64>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GraphConf {
+    pub cloud: Option<String>,
+    pub tenant: Option<String>,
+    pub client_id: Option<String>,
+    pub client_secret_file: Option<PathBuf>,
+    pub certificate_file: Option<PathBuf>,
+    pub key_file: Option<PathBuf>,
+    pub authority: Option<String>,
+    pub endpoint: Option<String>,
+    /// A Graph JSON export used instead of a tenant (offline what-ifs).
+    pub devices_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WritebackConf {
+    pub forest: Option<String>,
+    pub domain: Option<String>,
+    pub container: Option<String>,
+    pub tenant_id: Option<String>,
+    pub delete_threshold: Option<u64>,
+}
+
+/// A loaded config file and the profile chosen from it.
+#[derive(Debug, Clone, Default)]
+pub struct Loaded {
+    pub path: Option<PathBuf>,
+    pub profile_name: Option<String>,
+    pub profile: Profile,
+}
+
+/// Parses config text; errors name the file, line and column, and suggest a key.
+pub fn parse(text: &str, path: &Path) -> Result<ConfigFile> {
+    toml::from_str::<ConfigFile>(text).map_err(|e| {
+        let (line, col) = e
+            .span()
+            .map(|s| {
+                let before = &text[..s.start.min(text.len())];
+                (before.matches('\n').count() + 1, before.len() - before.rfind('\n').map(|i| i + 1).unwrap_or(0) + 1)
+            })
+            .unwrap_or((0, 0));
+        let msg = e.message().to_string();
+        let mut out = format!("{}:{line}:{col}: {msg}", path.display());
+        // serde: "unknown field `urll`, expected one of `url`, `user`, …"
+        if let Some(rest) = msg.strip_prefix("unknown field `") {
+            if let Some((given, expected)) = rest.split_once('`') {
+                let cands: Vec<&str> = expected.split('`').skip(1).step_by(2).collect();
+                if let Some(s) = did_you_mean(given, cands) {
+                    out.push_str(&format!("; did you mean `{s}`?"));
+                }
+            }
+        }
+        Error::new(Kind::Config, out)
+    })
+}
+
+/// Finds and loads the config file and picks the profile.
+pub fn load(explicit: Option<&Path>, profile: Option<&str>) -> Result<Loaded> {
+    let path = match explicit {
+        Some(p) => {
+            if !p.exists() {
+                return Err(Error::config(format!("config file {} does not exist", p.display())));
+            }
+            Some(p.to_path_buf())
+        }
+        None => {
+            let local = PathBuf::from("dwb.toml");
+            let user = directories::ProjectDirs::from("", "", "dwb").map(|d| d.config_dir().join("dwb.toml"));
+            [Some(local), user].into_iter().flatten().find(|p| p.exists())
+        }
+    };
+    let file = match &path {
+        Some(p) => {
+            let text = std::fs::read_to_string(p).map_err(|e| Error::config(format!("reading {}: {e}", p.display())))?;
+            parse(&text, p)?
+        }
+        None => ConfigFile::default(),
+    };
+    let name = profile.map(str::to_string).or(file.default_profile.clone()).or_else(|| file.profiles.contains_key("default").then(|| "default".to_string()));
+    let chosen = match &name {
+        Some(n) => match file.profiles.get(n) {
+            Some(p) => p.clone(),
+            None => {
+                let mut msg = format!("no profile `{n}` in {}", path.as_ref().map(|p| p.display().to_string()).unwrap_or_else(|| "(no config file)".into()));
+                if let Some(s) = did_you_mean(n, file.profiles.keys().map(String::as_str)) {
+                    msg.push_str(&format!("; did you mean `{s}`?"));
+                }
+                return Err(Error::config(msg));
+            }
+        },
+        None => Profile::default(),
+    };
+    Ok(Loaded { path, profile_name: name, profile: chosen })
+}
+
+/// Reads a secret file, trimming one trailing newline.
+pub fn read_secret_file(path: &Path) -> Result<secrecy::SecretString> {
+    let text = std::fs::read_to_string(path).map_err(|e| Error::config(format!("reading secret file {}: {e}", path.display())))?;
+    let t = text.strip_suffix('\n').unwrap_or(&text);
+    let t = t.strip_suffix('\r').unwrap_or(t);
+    Ok(secrecy::SecretString::from(t.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_key_suggests() {
+        let e = parse("[profiles.x.ldap]\nurll = \"ldaps://dc\"\n", Path::new("dwb.toml")).unwrap_err();
+        assert!(e.message.contains("dwb.toml:2:1"), "{}", e.message);
+        assert!(e.message.contains("did you mean `url`?"), "{}", e.message);
+    }
+
+    #[test]
+    fn parses_profiles() {
+        let c = parse("default_profile = \"lab\"\n[profiles.lab.ldap]\nurl = \"ldaps://127.0.0.2\"\nallow_insecure = false\n[profiles.lab.writeback]\ndelete_threshold = 10\n", Path::new("x")).unwrap();
+        assert_eq!(c.profiles["lab"].ldap.as_ref().unwrap().url.as_deref(), Some("ldaps://127.0.0.2"));
+    }
+}

@@ -1,0 +1,135 @@
+//! Directory entries as dwb sees them: a DN and attributes whose values are raw
+//! bytes. Attribute names keep the server's spelling but match case-insensitively.
+//! Whether a value is text, a GUID, a SID or a blob is decided by the attribute's
+//! syntax (`syntax.rs`), never by guessing from the bytes.
+
+use std::collections::BTreeMap;
+
+use super::dn::Dn;
+
+/// One attribute with its values.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Attr {
+    pub name: String,
+    pub values: Vec<Vec<u8>>,
+}
+
+impl Attr {
+    pub fn new(name: impl Into<String>, values: Vec<Vec<u8>>) -> Attr {
+        Attr { name: name.into(), values }
+    }
+
+    /// An attribute with text values.
+    pub fn text<I, S>(name: impl Into<String>, values: I) -> Attr
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        Attr { name: name.into(), values: values.into_iter().map(|v| v.as_ref().as_bytes().to_vec()).collect() }
+    }
+}
+
+/// A directory entry.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Entry {
+    pub dn: Dn,
+    /// Keyed by lower-case name; the value keeps the original spelling.
+    attrs: BTreeMap<String, Attr>,
+}
+
+impl Entry {
+    pub fn new(dn: Dn) -> Entry {
+        Entry { dn, attrs: BTreeMap::new() }
+    }
+
+    pub fn with_attrs(dn: Dn, attrs: impl IntoIterator<Item = Attr>) -> Entry {
+        let mut e = Entry::new(dn);
+        for a in attrs {
+            e.add_values(&a.name, a.values);
+        }
+        e
+    }
+
+    /// Values of `name`, or an empty slice.
+    pub fn get(&self, name: &str) -> &[Vec<u8>] {
+        self.attrs.get(&name.to_ascii_lowercase()).map(|a| a.values.as_slice()).unwrap_or(&[])
+    }
+
+    /// The first value as text (lossy only if the server sent non-UTF-8 text).
+    pub fn first_str(&self, name: &str) -> Option<String> {
+        self.get(name).first().map(|v| String::from_utf8_lossy(v).into_owned())
+    }
+
+    /// All values as text.
+    pub fn strs(&self, name: &str) -> Vec<String> {
+        self.get(name).iter().map(|v| String::from_utf8_lossy(v).into_owned()).collect()
+    }
+
+    pub fn has(&self, name: &str) -> bool {
+        !self.get(name).is_empty()
+    }
+
+    /// True when `objectClass` contains `class` (case-insensitive).
+    pub fn is_a(&self, class: &str) -> bool {
+        self.get("objectClass").iter().any(|v| std::str::from_utf8(v).is_ok_and(|s| s.eq_ignore_ascii_case(class)))
+    }
+
+    /// Iterates attributes in name order.
+    pub fn attrs(&self) -> impl Iterator<Item = &Attr> {
+        self.attrs.values()
+    }
+
+    /// Attribute names in their original spelling.
+    pub fn names(&self) -> Vec<String> {
+        self.attrs.values().map(|a| a.name.clone()).collect()
+    }
+
+    /// Replaces all values (an empty list removes the attribute).
+    pub fn set(&mut self, name: &str, values: Vec<Vec<u8>>) {
+        let key = name.to_ascii_lowercase();
+        if values.is_empty() {
+            self.attrs.remove(&key);
+        } else {
+            let spelled = self.attrs.get(&key).map(|a| a.name.clone()).unwrap_or_else(|| name.to_string());
+            self.attrs.insert(key, Attr { name: spelled, values });
+        }
+    }
+
+    /// Adds values, skipping ones already present.
+    pub fn add_values(&mut self, name: &str, values: Vec<Vec<u8>>) {
+        let key = name.to_ascii_lowercase();
+        let a = self.attrs.entry(key).or_insert_with(|| Attr { name: name.to_string(), values: Vec::new() });
+        for v in values {
+            if !a.values.contains(&v) {
+                a.values.push(v);
+            }
+        }
+        if a.values.is_empty() {
+            self.attrs.remove(&name.to_ascii_lowercase());
+        }
+    }
+
+    /// Removes the given values (all values when `values` is empty).
+    pub fn remove_values(&mut self, name: &str, values: &[Vec<u8>]) {
+        let key = name.to_ascii_lowercase();
+        if values.is_empty() {
+            self.attrs.remove(&key);
+            return;
+        }
+        if let Some(a) = self.attrs.get_mut(&key) {
+            a.values.retain(|v| !values.contains(v));
+            if a.values.is_empty() {
+                self.attrs.remove(&key);
+            }
+        }
+    }
+
+    /// Keeps only the requested attributes (`*` or an empty list keeps all).
+    pub fn project(&mut self, wanted: &[String]) {
+        if wanted.is_empty() || wanted.iter().any(|w| w == "*") {
+            return;
+        }
+        let keep: Vec<String> = wanted.iter().map(|w| w.to_ascii_lowercase()).collect();
+        self.attrs.retain(|k, _| keep.contains(k));
+    }
+}

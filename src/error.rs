@@ -1,0 +1,325 @@
+//! dwb's error type: every error carries a stable code (`DWB-AD-0032`), a `kind`
+//! that scripts can `catch` and branch on, a message, and the context it happened
+//! in (DN, URL, the server's diagnostic text). The code and kind strings are a
+//! public contract: add new ones, never rename.
+
+use std::fmt;
+
+/// The closed set of error kinds. `as_str()` is what scripts see as `e.kind`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Kind {
+    // Directory result codes (the number in the code is the LDAP result code).
+    OperationsError,
+    ProtocolError,
+    TimeLimit,
+    SizeLimit,
+    StrongerAuthRequired,
+    NoSuchAttribute,
+    UndefinedAttributeType,
+    ConstraintViolation,
+    AttributeOrValueExists,
+    InvalidSyntax,
+    NoSuchObject,
+    InvalidDnSyntax,
+    InvalidCredentials,
+    InsufficientAccess,
+    Busy,
+    Unavailable,
+    UnwillingToPerform,
+    NamingViolation,
+    ObjectClassViolation,
+    NotAllowedOnNonLeaf,
+    NotAllowedOnRdn,
+    AlreadyExists,
+    Other,
+    // dwb's own.
+    NotFound,
+    Ambiguous,
+    SchemaMissing,
+    InvalidDn,
+    InvalidFilter,
+    InvalidArgument,
+    UnknownOption,
+    InvalidValue,
+    Ldif,
+    Config,
+    Tls,
+    Auth,
+    Network,
+    Timeout,
+    Cancelled,
+    Security,
+    Plan,
+    Verification,
+    Graph,
+    Io,
+    Internal,
+}
+
+impl Kind {
+    /// The kind as scripts see it.
+    pub fn as_str(self) -> &'static str {
+        use Kind::*;
+        match self {
+            OperationsError => "operations_error",
+            ProtocolError => "protocol_error",
+            TimeLimit => "time_limit_exceeded",
+            SizeLimit => "size_limit_exceeded",
+            StrongerAuthRequired => "stronger_auth_required",
+            NoSuchAttribute => "no_such_attribute",
+            UndefinedAttributeType => "undefined_attribute_type",
+            ConstraintViolation => "constraint_violation",
+            AttributeOrValueExists => "attribute_or_value_exists",
+            InvalidSyntax => "invalid_syntax",
+            NoSuchObject => "no_such_object",
+            InvalidDnSyntax => "invalid_dn_syntax",
+            InvalidCredentials => "invalid_credentials",
+            InsufficientAccess => "insufficient_access",
+            Busy => "busy",
+            Unavailable => "unavailable",
+            UnwillingToPerform => "unwilling_to_perform",
+            NamingViolation => "naming_violation",
+            ObjectClassViolation => "object_class_violation",
+            NotAllowedOnNonLeaf => "not_allowed_on_non_leaf",
+            NotAllowedOnRdn => "not_allowed_on_rdn",
+            AlreadyExists => "already_exists",
+            Other => "ldap_other",
+            NotFound => "not_found",
+            Ambiguous => "ambiguous",
+            SchemaMissing => "schema_missing",
+            InvalidDn => "invalid_dn",
+            InvalidFilter => "invalid_filter",
+            InvalidArgument => "invalid_argument",
+            UnknownOption => "unknown_option",
+            InvalidValue => "invalid_value",
+            Ldif => "ldif",
+            Config => "config",
+            Tls => "tls",
+            Auth => "auth",
+            Network => "network",
+            Timeout => "timeout",
+            Cancelled => "cancelled",
+            Security => "security_descriptor",
+            Plan => "plan",
+            Verification => "verification",
+            Graph => "graph",
+            Io => "io",
+            Internal => "internal",
+        }
+    }
+
+    /// The stable code printed in messages and reports.
+    pub fn code(self) -> &'static str {
+        use Kind::*;
+        match self {
+            OperationsError => "DWB-AD-0001",
+            ProtocolError => "DWB-AD-0002",
+            TimeLimit => "DWB-AD-0003",
+            SizeLimit => "DWB-AD-0004",
+            StrongerAuthRequired => "DWB-AD-0008",
+            NoSuchAttribute => "DWB-AD-0016",
+            UndefinedAttributeType => "DWB-AD-0017",
+            ConstraintViolation => "DWB-AD-0019",
+            AttributeOrValueExists => "DWB-AD-0020",
+            InvalidSyntax => "DWB-AD-0021",
+            NoSuchObject => "DWB-AD-0032",
+            InvalidDnSyntax => "DWB-AD-0034",
+            InvalidCredentials => "DWB-AD-0049",
+            InsufficientAccess => "DWB-AD-0050",
+            Busy => "DWB-AD-0051",
+            Unavailable => "DWB-AD-0052",
+            UnwillingToPerform => "DWB-AD-0053",
+            NamingViolation => "DWB-AD-0064",
+            ObjectClassViolation => "DWB-AD-0065",
+            NotAllowedOnNonLeaf => "DWB-AD-0066",
+            NotAllowedOnRdn => "DWB-AD-0067",
+            AlreadyExists => "DWB-AD-0068",
+            Other => "DWB-AD-0080",
+            NotFound => "DWB-AD-1001",
+            Ambiguous => "DWB-AD-1002",
+            SchemaMissing => "DWB-AD-1003",
+            InvalidDn => "DWB-DN-0001",
+            InvalidFilter => "DWB-FLT-0001",
+            InvalidArgument => "DWB-SCRIPT-0001",
+            UnknownOption => "DWB-SCRIPT-0002",
+            InvalidValue => "DWB-SCRIPT-0003",
+            Ldif => "DWB-LDIF-0001",
+            Config => "DWB-CFG-0001",
+            Tls => "DWB-NET-0002",
+            Auth => "DWB-NET-0003",
+            Network => "DWB-NET-0001",
+            Timeout => "DWB-NET-0004",
+            Cancelled => "DWB-RUN-0130",
+            Security => "DWB-SD-0001",
+            Plan => "DWB-PLAN-0001",
+            Verification => "DWB-VERIFY-0001",
+            Graph => "DWB-GRAPH-0000",
+            Io => "DWB-IO-0001",
+            Internal => "DWB-INT-0001",
+        }
+    }
+
+    /// Maps an LDAP result code to a kind.
+    pub fn from_ldap_rc(rc: u32) -> Kind {
+        use Kind::*;
+        match rc {
+            1 => OperationsError,
+            2 => ProtocolError,
+            3 => TimeLimit,
+            4 => SizeLimit,
+            8 => StrongerAuthRequired,
+            16 => NoSuchAttribute,
+            17 => UndefinedAttributeType,
+            19 => ConstraintViolation,
+            20 => AttributeOrValueExists,
+            21 => InvalidSyntax,
+            32 => NoSuchObject,
+            34 => InvalidDnSyntax,
+            49 => InvalidCredentials,
+            50 => InsufficientAccess,
+            51 => Busy,
+            52 => Unavailable,
+            53 => UnwillingToPerform,
+            64 => NamingViolation,
+            65 => ObjectClassViolation,
+            66 => NotAllowedOnNonLeaf,
+            67 => NotAllowedOnRdn,
+            68 => AlreadyExists,
+            _ => Other,
+        }
+    }
+
+    /// Every kind, for documentation and tests.
+    pub const ALL: &'static [Kind] = &[
+        Kind::OperationsError, Kind::ProtocolError, Kind::TimeLimit, Kind::SizeLimit,
+        Kind::StrongerAuthRequired, Kind::NoSuchAttribute, Kind::UndefinedAttributeType,
+        Kind::ConstraintViolation, Kind::AttributeOrValueExists, Kind::InvalidSyntax,
+        Kind::NoSuchObject, Kind::InvalidDnSyntax, Kind::InvalidCredentials,
+        Kind::InsufficientAccess, Kind::Busy, Kind::Unavailable, Kind::UnwillingToPerform,
+        Kind::NamingViolation, Kind::ObjectClassViolation, Kind::NotAllowedOnNonLeaf,
+        Kind::NotAllowedOnRdn, Kind::AlreadyExists, Kind::Other, Kind::NotFound, Kind::Ambiguous,
+        Kind::SchemaMissing, Kind::InvalidDn, Kind::InvalidFilter, Kind::InvalidArgument,
+        Kind::UnknownOption, Kind::InvalidValue, Kind::Ldif, Kind::Config, Kind::Tls, Kind::Auth,
+        Kind::Network, Kind::Timeout, Kind::Cancelled, Kind::Security, Kind::Plan,
+        Kind::Verification, Kind::Graph, Kind::Io, Kind::Internal,
+    ];
+
+    /// Whether retrying the same operation later may succeed.
+    pub fn is_transient(self) -> bool {
+        matches!(self, Kind::Busy | Kind::Unavailable | Kind::Timeout)
+    }
+}
+
+/// A dwb error with its context.
+#[derive(Debug, Clone)]
+pub struct Error {
+    pub kind: Kind,
+    /// Overrides `kind.code()` where a subsystem has finer codes (Graph).
+    pub code: Option<&'static str>,
+    pub message: String,
+    /// The object the operation was about.
+    pub dn: Option<String>,
+    /// Diagnostic text from the server (LDAP diagnosticMessage, Graph error.message).
+    pub server_text: Option<String>,
+    /// What the user can do about it.
+    pub hint: Option<String>,
+}
+
+/// dwb's result type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    pub fn new(kind: Kind, message: impl Into<String>) -> Error {
+        Error { kind, code: None, message: message.into(), dn: None, server_text: None, hint: None }
+    }
+
+    pub fn with_dn(mut self, dn: impl ToString) -> Error {
+        self.dn = Some(dn.to_string());
+        self
+    }
+
+    pub fn with_server_text(mut self, text: impl Into<String>) -> Error {
+        let t = text.into();
+        if !t.trim().is_empty() {
+            self.server_text = Some(t);
+        }
+        self
+    }
+
+    pub fn with_hint(mut self, hint: impl Into<String>) -> Error {
+        self.hint = Some(hint.into());
+        self
+    }
+
+    pub fn with_code(mut self, code: &'static str) -> Error {
+        self.code = Some(code);
+        self
+    }
+
+    /// The stable code.
+    pub fn code(&self) -> &'static str {
+        self.code.unwrap_or(self.kind.code())
+    }
+
+    pub fn invalid_argument(message: impl Into<String>) -> Error {
+        Error::new(Kind::InvalidArgument, message)
+    }
+
+    pub fn config(message: impl Into<String>) -> Error {
+        Error::new(Kind::Config, message)
+    }
+
+    pub fn internal(message: impl Into<String>) -> Error {
+        Error::new(Kind::Internal, message)
+    }
+
+    pub fn io(what: impl fmt::Display, e: std::io::Error) -> Error {
+        Error::new(Kind::Io, format!("{what}: {e}"))
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.code(), self.message)?;
+        if let Some(dn) = &self.dn {
+            write!(f, " [{dn}]")?;
+        }
+        if let Some(t) = &self.server_text {
+            write!(f, " (server said: {t})")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for Error {}
+
+/// Suggests the closest of `candidates` to `given` ("did you mean").
+pub fn did_you_mean<'a>(given: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    candidates
+        .into_iter()
+        .map(|c| (strsim::jaro_winkler(&given.to_ascii_lowercase(), &c.to_ascii_lowercase()), c))
+        .filter(|(score, _)| *score > 0.75)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, c)| c)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_unique_and_stable() {
+        let mut seen = std::collections::HashSet::new();
+        for k in Kind::ALL {
+            assert!(seen.insert(k.code()), "duplicate code {}", k.code());
+        }
+        assert_eq!(Kind::from_ldap_rc(32).code(), "DWB-AD-0032");
+        assert_eq!(Kind::from_ldap_rc(68).as_str(), "already_exists");
+    }
+
+    #[test]
+    fn suggestions() {
+        assert_eq!(did_you_mean("scop", ["scope", "attrs", "filter"]), Some("scope"));
+        assert_eq!(did_you_mean("zzzz", ["scope", "attrs"]), None);
+    }
+}

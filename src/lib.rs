@@ -1,0 +1,29 @@
+//! dwb — device writeback: writes Microsoft Entra ID devices back into
+//! on-premises Active Directory, driven by Rhai scripts.
+//!
+//! The binary (`main.rs`) is a thin shell over `cli` and `commands`; the
+//! pieces are: `directory` (pure AD types), `ad` (the `Directory` seam and its
+//! LDAP and snapshot backends), `plan` (every write as reviewable data),
+//! `engine` + `bindings` (the scripting host), `report`, `config`.
+
+pub mod ad;
+pub mod bindings;
+pub mod cli;
+pub mod commands;
+pub mod config;
+pub mod directory;
+pub mod engine;
+pub mod error;
+pub mod host;
+pub mod plan;
+pub mod report;
+pub mod sources;
+
+/// Exit codes, documented in the README and `dwb --help`.
+pub mod exit {
+    pub const OK: i32 = 0;
+    pub const CHECKS_FAILED: i32 = 1;
+    pub const SCRIPT_ERROR: i32 = 2;
+    pub const USAGE: i32 = 3;
+    pub const INTERRUPTED: i32 = 130;
+}

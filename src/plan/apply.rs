@@ -1,0 +1,86 @@
+//! Applying a plan: in order, each outcome recorded. Consecutive independent
+//! directory writes (none inside another's subtree) go to the backend as one
+//! batch so the LDAP backend can pipeline them; a failed create makes every
+//! later change below that object a skip, never a half-built subtree.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use super::{Change, ChangeOp, Outcome, Plan};
+use crate::ad::{Directory, WriteOp};
+use crate::directory::Dn;
+use crate::error::{Error, Kind};
+
+/// Applies non-directory changes (Graph calls, settings). Provided by the host.
+pub trait OtherApplier {
+    fn apply(&self, op: &ChangeOp) -> Result<(), Error>;
+}
+
+fn failed(e: &Error) -> Outcome {
+    Outcome::Failed { code: e.code().to_string(), kind: e.kind.as_str().to_string(), message: e.to_string() }
+}
+
+/// Applies `plan` to `dir`; returns one outcome per change, in plan order.
+/// `progress(done, total)` is called as changes complete.
+pub fn apply(plan: &Plan, dir: &dyn Directory, other: &dyn OtherApplier, cancelled: &AtomicBool, progress: &mut dyn FnMut(usize, usize)) -> Vec<Outcome> {
+    let total = plan.changes.len();
+    let mut outcomes: Vec<Option<Outcome>> = vec![None; total];
+    let mut failed_roots: Vec<Dn> = Vec::new();
+    let mut i = 0;
+    let mut done = 0;
+    while i < total {
+        if cancelled.load(Ordering::SeqCst) {
+            for o in outcomes.iter_mut().skip(i) {
+                *o = Some(Outcome::Skipped { reason: "interrupted before this change".into() });
+            }
+            break;
+        }
+        let Some(change) = plan.changes.get(i) else { break };
+        let Some(op) = change.op.write_op() else {
+            outcomes[i] = Some(match other.apply(&change.op) {
+                Ok(()) => Outcome::Applied,
+                Err(e) => failed(&e),
+            });
+            i += 1;
+            done += 1;
+            progress(done, total);
+            continue;
+        };
+        // Gather a batch of independent directory writes.
+        let mut batch: Vec<(usize, WriteOp)> = vec![(i, op)];
+        let mut j = i + 1;
+        while let Some(next) = plan.changes.get(j).and_then(|c: &Change| c.op.write_op()) {
+            let independent = batch.iter().all(|(_, b)| !next.dn().is_within(b.dn()) && !b.dn().is_within(next.dn()));
+            if !independent || batch.len() >= 256 {
+                break;
+            }
+            batch.push((j, next));
+            j += 1;
+        }
+        let (runnable, skipped): (Vec<_>, Vec<_>) =
+            batch.into_iter().partition(|(_, op)| !failed_roots.iter().any(|root| op.dn().is_within(root)));
+        for (idx, op) in skipped {
+            outcomes[idx] = Some(Outcome::Skipped { reason: format!("an earlier change to {} failed", op.dn().parent().unwrap_or_default()) });
+        }
+        let ops: Vec<WriteOp> = runnable.iter().map(|(_, op)| op.clone()).collect();
+        dir.write_many(&ops, &mut |k, res| {
+            if let Some((idx, op)) = runnable.get(k) {
+                outcomes[*idx] = Some(match res {
+                    Ok(()) => Outcome::Applied,
+                    Err(e) => {
+                        if matches!(op, WriteOp::Add { .. }) {
+                            failed_roots.push(op.dn().clone());
+                        }
+                        failed(&e)
+                    }
+                });
+            }
+        });
+        done += j - i;
+        progress(done, total);
+        i = j;
+    }
+    outcomes
+        .into_iter()
+        .map(|o| o.unwrap_or_else(|| failed(&Error::new(Kind::Internal, "the backend reported no outcome for this change"))))
+        .collect()
+}

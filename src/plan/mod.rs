@@ -1,0 +1,119 @@
+//! The plan: every mutating binding records a typed change here instead of
+//! writing. A run ends by applying the plan in order (or, with `--dry-run`, by
+//! only showing it), so a dry run is exact by construction. Reads during the
+//! run go through `view::PlannedView`, which shows the directory as it will be
+//! once the plan is applied.
+
+pub mod apply;
+pub mod render;
+pub mod view;
+
+use serde::Serialize;
+
+use crate::ad::{ModOp, WriteOp};
+use crate::directory::Dn;
+
+/// One planned change.
+#[derive(Debug, Clone)]
+pub struct Change {
+    /// 1-based position in the plan.
+    pub id: usize,
+    pub op: ChangeOp,
+    /// Why the script wants it (shown in the plan).
+    pub reason: Option<String>,
+}
+
+/// What a change does.
+#[derive(Debug, Clone)]
+pub enum ChangeOp {
+    /// A directory write.
+    Directory(WriteOp),
+    /// A DACL change, shown as SDDL before and after; applied as a modify of
+    /// nTSecurityDescriptor with the SD flags control set to DACL only.
+    Acl { dn: Dn, before: String, after: String, descriptor: Vec<u8> },
+    /// A non-directory change through an HTTP API (Microsoft Graph).
+    Http { method: String, url: String, body: serde_json::Value, summary: String },
+    /// A setting written to the site's configuration file.
+    Setting { file: String, profile: String, key: String, value: String },
+}
+
+impl ChangeOp {
+    /// The directory write this change performs, if any.
+    pub fn write_op(&self) -> Option<WriteOp> {
+        match self {
+            ChangeOp::Directory(op) => Some(op.clone()),
+            ChangeOp::Acl { dn, descriptor, .. } => Some(WriteOp::Modify {
+                dn: dn.clone(),
+                mods: vec![crate::ad::Modification { op: ModOp::Replace, attr: "nTSecurityDescriptor".into(), values: vec![descriptor.clone()] }],
+                sd_flags: Some(crate::ad::sd_flags::DACL),
+            }),
+            _ => None,
+        }
+    }
+
+    /// The object or resource the change is about.
+    pub fn target(&self) -> String {
+        match self {
+            ChangeOp::Directory(op) => op.dn().to_string(),
+            ChangeOp::Acl { dn, .. } => dn.to_string(),
+            ChangeOp::Http { url, .. } => url.clone(),
+            ChangeOp::Setting { file, profile, key, .. } => format!("{file} [{profile}] {key}"),
+        }
+    }
+
+    /// A one-word verb for tables.
+    pub fn verb(&self) -> &'static str {
+        match self {
+            ChangeOp::Directory(WriteOp::Add { .. }) => "create",
+            ChangeOp::Directory(WriteOp::Modify { .. }) => "modify",
+            ChangeOp::Directory(WriteOp::Delete { .. }) => "delete",
+            ChangeOp::Acl { .. } => "acl",
+            ChangeOp::Http { .. } => "http",
+            ChangeOp::Setting { .. } => "setting",
+        }
+    }
+}
+
+/// The ordered list of changes of a run.
+#[derive(Debug, Clone, Default)]
+pub struct Plan {
+    pub changes: Vec<Change>,
+}
+
+impl Plan {
+    pub fn push(&mut self, op: ChangeOp, reason: Option<String>) -> usize {
+        let id = self.changes.len() + 1;
+        self.changes.push(Change { id, op, reason });
+        id
+    }
+
+    pub fn len(&self) -> usize {
+        self.changes.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.changes.is_empty()
+    }
+
+    /// Counts by verb, for summaries.
+    pub fn counts(&self) -> Vec<(&'static str, usize)> {
+        let mut out: Vec<(&'static str, usize)> = Vec::new();
+        for c in &self.changes {
+            let v = c.op.verb();
+            match out.iter_mut().find(|(k, _)| *k == v) {
+                Some((_, n)) => *n += 1,
+                None => out.push((v, 1)),
+            }
+        }
+        out
+    }
+}
+
+/// What happened to a change when the plan was applied.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum Outcome {
+    Applied,
+    Failed { code: String, kind: String, message: String },
+    Skipped { reason: String },
+}

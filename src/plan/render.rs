@@ -1,0 +1,207 @@
+//! The plan for people (text), for `ldapmodify` (LDIF change records, binary
+//! values base64) and for machines (JSON).
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as B64;
+use serde_json::{Value, json};
+
+use super::{ChangeOp, Plan};
+use crate::ad::{ModOp, WriteOp};
+use crate::directory::ldif::{attr_line, dn_line};
+use crate::directory::syntax::{Syntax, syntax_of};
+use crate::directory::{Guid, Sid};
+
+/// A value as people should read it: GUIDs and SIDs in their string forms,
+/// other binary as base64, text as is.
+pub fn display_value(attr: &str, v: &[u8]) -> String {
+    match syntax_of(attr) {
+        Syntax::Guid => Guid::from_bytes(v).map(|g| g.to_string()).unwrap_or_else(|_| format!("base64:{}", B64.encode(v))),
+        Syntax::Sid => Sid::from_bytes(v).map(|s| s.to_string()).unwrap_or_else(|_| format!("base64:{}", B64.encode(v))),
+        Syntax::Binary | Syntax::SecurityDescriptor => match std::str::from_utf8(v) {
+            Ok(s) if !s.is_empty() && s.chars().all(|c| !c.is_control()) => format!("{s:?} (bytes)"),
+            _ => format!("base64:{}", B64.encode(v)),
+        },
+        Syntax::Text => match std::str::from_utf8(v) {
+            Ok(s) => s.to_string(),
+            Err(_) => format!("base64:{}", B64.encode(v)),
+        },
+    }
+}
+
+fn truncate(s: &str, max: usize) -> String {
+    if s.chars().count() > max { format!("{}… ({} chars)", s.chars().take(max).collect::<String>(), s.chars().count()) } else { s.to_string() }
+}
+
+/// The plan as text for people.
+pub fn text(plan: &Plan) -> String {
+    if plan.is_empty() {
+        return "No changes: the directory already matches.\n".to_string();
+    }
+    let mut out = String::new();
+    for c in &plan.changes {
+        out.push_str(&format!("{:>3}. {:<7} {}\n", c.id, c.op.verb(), c.op.target()));
+        if let Some(r) = &c.reason {
+            out.push_str(&format!("       why: {r}\n"));
+        }
+        match &c.op {
+            ChangeOp::Directory(WriteOp::Add { attrs, .. }) => {
+                for a in attrs {
+                    for v in &a.values {
+                        out.push_str(&format!("       + {}: {}\n", a.name, truncate(&display_value(&a.name, v), 200)));
+                    }
+                }
+            }
+            ChangeOp::Directory(WriteOp::Modify { mods, .. }) => {
+                for m in mods {
+                    let sign = match m.op {
+                        ModOp::Add => "+",
+                        ModOp::Delete => "-",
+                        ModOp::Replace => "~",
+                    };
+                    if m.values.is_empty() {
+                        out.push_str(&format!("       {sign} {} (all values)\n", m.attr));
+                    }
+                    for v in &m.values {
+                        out.push_str(&format!("       {sign} {}: {}\n", m.attr, truncate(&display_value(&m.attr, v), 200)));
+                    }
+                }
+            }
+            ChangeOp::Directory(WriteOp::Delete { .. }) => {}
+            ChangeOp::Acl { before, after, .. } => {
+                out.push_str(&format!("       before: {before}\n       after:  {after}\n"));
+            }
+            ChangeOp::Http { method, summary, body, .. } => {
+                out.push_str(&format!("       {method} {summary}\n       body: {body}\n"));
+            }
+            ChangeOp::Setting { value, .. } => out.push_str(&format!("       = {value}\n")),
+        }
+    }
+    let counts: Vec<String> = plan.counts().iter().map(|(k, n)| format!("{n} {k}")).collect();
+    out.push_str(&format!("Plan: {} change(s): {}\n", plan.len(), counts.join(", ")));
+    out
+}
+
+/// The directory part of the plan as LDIF change records that `ldapmodify`
+/// accepts unchanged. Non-directory changes appear as comments.
+pub fn ldif(plan: &Plan) -> String {
+    let mut out = String::from("version: 1\n\n");
+    for c in &plan.changes {
+        out.push_str(&format!("# {}. {} {}\n", c.id, c.op.verb(), c.op.target().replace('\n', " ")));
+        if let Some(r) = &c.reason {
+            out.push_str(&format!("# why: {}\n", r.replace('\n', " ")));
+        }
+        let Some(op) = c.op.write_op() else {
+            out.push_str("# (not a directory change)\n\n");
+            continue;
+        };
+        if let ChangeOp::Acl { before, after, .. } = &c.op {
+            out.push_str(&format!("# before: {before}\n# after:  {after}\n"));
+        }
+        out.push_str(&dn_line(op.dn()));
+        out.push('\n');
+        match &op {
+            WriteOp::Add { attrs, .. } => {
+                out.push_str("changetype: add\n");
+                for a in attrs {
+                    for v in &a.values {
+                        out.push_str(&attr_line(&a.name, v));
+                        out.push('\n');
+                    }
+                }
+            }
+            WriteOp::Modify { mods, .. } => {
+                out.push_str("changetype: modify\n");
+                for m in mods {
+                    let verb = match m.op {
+                        ModOp::Add => "add",
+                        ModOp::Delete => "delete",
+                        ModOp::Replace => "replace",
+                    };
+                    out.push_str(&format!("{verb}: {}\n", m.attr));
+                    for v in &m.values {
+                        out.push_str(&attr_line(&m.attr, v));
+                        out.push('\n');
+                    }
+                    out.push_str("-\n");
+                }
+            }
+            WriteOp::Delete { .. } => out.push_str("changetype: delete\n"),
+        }
+        out.push('\n');
+    }
+    out
+}
+
+fn values_json(attr: &str, values: &[Vec<u8>]) -> Value {
+    Value::Array(values.iter().map(|v| Value::String(display_value(attr, v))).collect())
+}
+
+/// One change as JSON.
+pub fn change_json(c: &super::Change) -> Value {
+    let mut v = json!({ "id": c.id, "action": c.op.verb(), "target": c.op.target(), "reason": c.reason });
+    let detail = match &c.op {
+        ChangeOp::Directory(WriteOp::Add { attrs, .. }) => {
+            json!({ "attributes": attrs.iter().map(|a| (a.name.clone(), values_json(&a.name, &a.values))).collect::<serde_json::Map<_, _>>() })
+        }
+        ChangeOp::Directory(WriteOp::Modify { mods, .. }) => json!({
+            "modifications": mods.iter().map(|m| json!({"op": m.op, "attribute": m.attr, "values": values_json(&m.attr, &m.values)})).collect::<Vec<_>>()
+        }),
+        ChangeOp::Directory(WriteOp::Delete { .. }) => json!({}),
+        ChangeOp::Acl { before, after, .. } => json!({ "sddl_before": before, "sddl_after": after }),
+        ChangeOp::Http { method, url, body, summary } => json!({ "method": method, "url": url, "body": body, "summary": summary }),
+        ChangeOp::Setting { file, profile, key, value } => json!({ "file": file, "profile": profile, "key": key, "value": value }),
+    };
+    if let (Some(obj), Value::Object(d)) = (v.as_object_mut(), detail) {
+        obj.extend(d);
+    }
+    v
+}
+
+/// The plan as JSON.
+pub fn json(plan: &Plan) -> Value {
+    Value::Array(plan.changes.iter().map(change_json).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ad::Modification;
+    use crate::directory::{Attr, Dn};
+
+    fn sample() -> Plan {
+        let mut p = Plan::default();
+        let dn = Dn::parse("CN=RegisteredDevices,DC=contoso,DC=test").unwrap();
+        p.push(ChangeOp::Directory(WriteOp::Add { dn: dn.clone(), attrs: vec![Attr::text("objectClass", ["msDS-DeviceContainer"])] }), Some("device container".into()));
+        let dev = dn.child("CN", "é,x").unwrap();
+        p.push(
+            ChangeOp::Directory(WriteOp::Modify {
+                dn: dev.clone(),
+                mods: vec![Modification { op: ModOp::Replace, attr: "msDS-DeviceID".into(), values: vec![vec![1; 16]] }],
+                sd_flags: None,
+            }),
+            None,
+        );
+        p.push(ChangeOp::Directory(WriteOp::Delete { dn: dev }), None);
+        p
+    }
+
+    #[test]
+    fn ldif_is_ldapmodify_input() {
+        let out = ldif(&sample());
+        assert!(out.contains("dn: CN=RegisteredDevices,DC=contoso,DC=test\nchangetype: add\nobjectClass: msDS-DeviceContainer\n"));
+        assert!(out.contains("dn:: "), "non-ASCII DN must be base64:\n{out}");
+        assert!(out.contains("replace: msDS-DeviceID\nmsDS-DeviceID:: AQEBAQEBAQEBAQEBAQEBAQ==\n-\n"));
+        assert!(out.contains("changetype: delete\n"));
+    }
+
+    #[test]
+    fn text_and_json() {
+        let t = text(&sample());
+        assert!(t.contains("create  CN=RegisteredDevices"));
+        assert!(t.contains("~ msDS-DeviceID: 01010101-0101-0101-0101-010101010101"));
+        assert!(t.ends_with("Plan: 3 change(s): 1 create, 1 modify, 1 delete\n"));
+        let j = json(&sample());
+        assert_eq!(j[0]["action"], "create");
+        assert_eq!(j[1]["modifications"][0]["op"], "replace");
+    }
+}

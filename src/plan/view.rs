@@ -1,0 +1,169 @@
+//! The directory as it will be once the pending plan is applied. Scripts read
+//! through this view, so an object "created" earlier in a run is visible to
+//! later steps, and a dry run makes exactly the decisions a real run makes.
+
+use std::sync::{Arc, Mutex};
+
+use super::Plan;
+use crate::ad::{Directory, ModOp, RootDse, SearchRequest, WriteOp};
+use crate::directory::{Dn, Entry, Guid};
+use crate::error::{Error, Kind, Result};
+
+/// A base directory with the pending plan laid over it.
+pub struct PlannedView {
+    base: Arc<dyn Directory>,
+    plan: Arc<Mutex<Plan>>,
+}
+
+impl PlannedView {
+    pub fn new(base: Arc<dyn Directory>, plan: Arc<Mutex<Plan>>) -> PlannedView {
+        PlannedView { base, plan }
+    }
+
+    pub fn base(&self) -> &Arc<dyn Directory> {
+        &self.base
+    }
+
+    fn pending(&self) -> Vec<WriteOp> {
+        let plan = self.plan.lock().unwrap_or_else(|p| p.into_inner());
+        plan.changes.iter().filter_map(|c| c.op.write_op()).collect()
+    }
+
+    /// The planned state of one object: base state with every pending write applied.
+    fn planned_entry(&self, dn: &Dn, pending: &[WriteOp]) -> Result<Option<Entry>> {
+        let mut cur = self.base.read(dn, &["*", "nTSecurityDescriptor"])?;
+        for op in pending.iter().filter(|op| op.dn() == dn) {
+            cur = apply_to(cur, op);
+        }
+        Ok(cur)
+    }
+
+    /// Checks a write against the planned state, so structural mistakes are found
+    /// when the plan is made (and shown by `--dry-run`), not half-way through applying.
+    pub fn check(&self, op: &WriteOp) -> Result<()> {
+        let pending = self.pending();
+        let dn = op.dn();
+        let exists = self.planned_entry(dn, &pending)?.is_some();
+        match op {
+            WriteOp::Add { .. } => {
+                if exists {
+                    return Err(Error::new(Kind::AlreadyExists, format!("{dn} already exists")).with_dn(dn));
+                }
+                if let Some(parent) = dn.parent().filter(|p| !p.is_root()) {
+                    let is_nc = self.base.root_dse().map(|r| r.naming_contexts.contains(dn)).unwrap_or(false);
+                    if !is_nc && self.planned_entry(&parent, &pending)?.is_none() {
+                        return Err(Error::new(Kind::NoSuchObject, format!("the parent {parent} of {dn} does not exist")).with_dn(dn));
+                    }
+                }
+            }
+            WriteOp::Modify { .. } if !exists => return Err(Error::new(Kind::NoSuchObject, format!("no object {dn}")).with_dn(dn)),
+            WriteOp::Delete { .. } => {
+                if !exists {
+                    return Err(Error::new(Kind::NoSuchObject, format!("no object {dn}")).with_dn(dn));
+                }
+                let req = SearchRequest::new(dn.clone(), crate::ad::Scope::OneLevel, crate::directory::Filter::all()).attrs(["1.1"]);
+                let mut has_child = false;
+                self.search(&req, &mut |_| {
+                    has_child = true;
+                    Ok(())
+                })?;
+                if has_child {
+                    return Err(Error::new(Kind::NotAllowedOnNonLeaf, format!("{dn} has children; delete them first")).with_dn(dn));
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+}
+
+/// Applies one write to an in-memory entry (the planned state).
+fn apply_to(cur: Option<Entry>, op: &WriteOp) -> Option<Entry> {
+    match op {
+        WriteOp::Add { dn, attrs } => {
+            let mut e = Entry::with_attrs(dn.clone(), attrs.iter().cloned());
+            if !e.is_a("top") {
+                let mut classes = vec![b"top".to_vec()];
+                classes.extend(e.get("objectClass").iter().cloned());
+                e.set("objectClass", classes);
+            }
+            if let (Some(a), Some(v)) = (dn.rdn_attr(), dn.rdn_value()) {
+                e.set(a, vec![v.as_bytes().to_vec()]);
+                e.set("name", vec![v.as_bytes().to_vec()]);
+            }
+            e.set("distinguishedName", vec![dn.to_string().into_bytes()]);
+            // A placeholder identity until the DC assigns the real one.
+            e.set("objectGUID", vec![Guid::nil().to_bytes().to_vec()]);
+            Some(e)
+        }
+        WriteOp::Modify { mods, .. } => cur.map(|mut e| {
+            for m in mods {
+                match m.op {
+                    ModOp::Replace => e.set(&m.attr, m.values.clone()),
+                    ModOp::Add => e.add_values(&m.attr, m.values.clone()),
+                    ModOp::Delete => e.remove_values(&m.attr, &m.values),
+                }
+            }
+            e
+        }),
+        WriteOp::Delete { .. } => None,
+    }
+}
+
+impl Directory for PlannedView {
+    fn describe(&self) -> String {
+        self.base.describe()
+    }
+
+    fn root_dse(&self) -> Result<RootDse> {
+        self.base.root_dse()
+    }
+
+    fn search(&self, req: &SearchRequest, each: &mut dyn FnMut(Entry) -> Result<()>) -> Result<()> {
+        let pending = self.pending();
+        if pending.is_empty() {
+            return self.base.search(req, each);
+        }
+        let mut touched: Vec<Dn> = Vec::new();
+        for op in &pending {
+            if !touched.contains(op.dn()) {
+                touched.push(op.dn().clone());
+            }
+        }
+        // The base may not yet have the search base if the plan creates it.
+        let base_planned = req.base.is_root() || self.planned_entry(&req.base, &pending)?.is_some();
+        if !base_planned {
+            return Err(Error::new(Kind::NoSuchObject, format!("no object {}", req.base)).with_dn(&req.base));
+        }
+        let base_exists = req.base.is_root() || self.base.read(&req.base, &["1.1"])?.is_some();
+        if base_exists {
+            self.base.search(req, &mut |e| if touched.contains(&e.dn) { Ok(()) } else { each(e) })?;
+        }
+        let mut emitted = 0usize;
+        for dn in touched {
+            if !req.scope.contains(&req.base, &dn) {
+                continue;
+            }
+            if let Some(mut e) = self.planned_entry(&dn, &pending)? {
+                if req.filter.matches(&e) {
+                    e.project(&req.attrs);
+                    each(e)?;
+                    emitted += 1;
+                    if req.size_limit > 0 && emitted >= req.size_limit {
+                        break;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn write(&self, op: &WriteOp) -> Result<()> {
+        // The view itself is read-only: writes go through the plan.
+        Err(Error::new(Kind::Plan, format!("internal: direct write to {} bypassed the plan", op.dn())))
+    }
+
+    fn bind_as(&self, user: &str, password: &secrecy::SecretString) -> Result<Arc<dyn Directory>> {
+        self.base.bind_as(user, password)
+    }
+}

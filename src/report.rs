@@ -1,0 +1,177 @@
+//! The report every run ends with: script, parameters, plan and outcomes,
+//! findings, warnings, timings. Rendered as text for people or JSON for
+//! machines; the JSON schema is documented in README ("Report schema") and
+//! versioned by the `schema` field.
+
+use comfy_table::{ContentArrangement, Table, presets::UTF8_FULL_CONDENSED};
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use crate::plan::{Outcome, Plan, render};
+
+/// Status of one check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Ok,
+    Info,
+    Warn,
+    Fail,
+}
+
+impl Status {
+    pub fn parse(s: &str) -> Option<Status> {
+        match s.to_ascii_lowercase().as_str() {
+            "ok" | "pass" => Some(Status::Ok),
+            "info" => Some(Status::Info),
+            "warn" | "warning" => Some(Status::Warn),
+            "fail" | "error" => Some(Status::Fail),
+            _ => None,
+        }
+    }
+
+    fn label(self) -> &'static str {
+        match self {
+            Status::Ok => "ok",
+            Status::Info => "info",
+            Status::Warn => "WARN",
+            Status::Fail => "FAIL",
+        }
+    }
+}
+
+/// One verification result.
+#[derive(Debug, Clone, Serialize)]
+pub struct Finding {
+    pub check: String,
+    pub status: Status,
+    pub detail: String,
+    pub fix: String,
+}
+
+/// What a script reported while running.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Findings {
+    pub findings: Vec<Finding>,
+    pub warnings: Vec<String>,
+    pub output: Vec<String>,
+    /// Free-form values scripts attach (`report::set(key, value)`).
+    pub data: serde_json::Map<String, Value>,
+}
+
+impl Findings {
+    pub fn failed(&self) -> usize {
+        self.findings.iter().filter(|f| f.status == Status::Fail).count()
+    }
+}
+
+/// Milliseconds spent in each phase.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Timings {
+    pub compile_ms: u128,
+    pub run_ms: u128,
+    pub apply_ms: u128,
+    pub total_ms: u128,
+}
+
+/// How the run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunStatus {
+    Ok,
+    ChecksFailed,
+    Error,
+    Interrupted,
+}
+
+/// The whole report.
+#[derive(Debug, Clone)]
+pub struct Report {
+    pub script: String,
+    pub parameters: serde_json::Map<String, Value>,
+    pub directory: Option<String>,
+    pub dry_run: bool,
+    pub plan: Plan,
+    pub outcomes: Vec<Outcome>,
+    pub findings: Findings,
+    pub timings: Timings,
+    pub status: RunStatus,
+    pub exit_code: i32,
+    pub error: Option<Value>,
+}
+
+impl Report {
+    /// JSON form (schema `dwb.report/1`).
+    pub fn to_json(&self) -> Value {
+        let plan: Vec<Value> = self
+            .plan
+            .changes
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                let mut v = render::change_json(c);
+                if let (Some(o), Some(obj)) = (self.outcomes.get(i), v.as_object_mut()) {
+                    obj.insert("outcome".into(), serde_json::to_value(o).unwrap_or(Value::Null));
+                }
+                v
+            })
+            .collect();
+        json!({
+            "schema": "dwb.report/1",
+            "dwb_version": env!("CARGO_PKG_VERSION"),
+            "script": self.script,
+            "parameters": self.parameters,
+            "directory": self.directory,
+            "dry_run": self.dry_run,
+            "status": self.status,
+            "exit_code": self.exit_code,
+            "plan": plan,
+            "applied": !self.dry_run && !self.outcomes.is_empty(),
+            "findings": self.findings.findings,
+            "warnings": self.findings.warnings,
+            "output": self.findings.output,
+            "data": self.findings.data,
+            "timings": self.timings,
+            "error": self.error,
+        })
+    }
+
+    /// Text form for people.
+    pub fn to_text(&self) -> String {
+        let mut out = String::new();
+        if !self.findings.findings.is_empty() {
+            out.push_str(&findings_table(&self.findings.findings));
+            out.push('\n');
+        }
+        if !self.plan.is_empty() || self.findings.findings.is_empty() {
+            let head = if self.dry_run { "Plan (dry run: nothing was changed)" } else { "Plan" };
+            out.push_str(&format!("{head}:\n{}", render::text(&self.plan)));
+        }
+        if !self.outcomes.is_empty() {
+            let applied = self.outcomes.iter().filter(|o| matches!(o, Outcome::Applied)).count();
+            out.push_str(&format!("Applied {applied} of {} change(s).\n", self.outcomes.len()));
+            for (c, o) in self.plan.changes.iter().zip(&self.outcomes) {
+                match o {
+                    Outcome::Failed { message, .. } => out.push_str(&format!("  FAILED {}. {} {}: {message}\n", c.id, c.op.verb(), c.op.target())),
+                    Outcome::Skipped { reason } => out.push_str(&format!("  skipped {}. {} {}: {reason}\n", c.id, c.op.verb(), c.op.target())),
+                    Outcome::Applied => {}
+                }
+            }
+        }
+        for w in &self.findings.warnings {
+            out.push_str(&format!("warning: {w}\n"));
+        }
+        out
+    }
+}
+
+/// Findings as a table (check, status, detail, fix).
+pub fn findings_table(findings: &[Finding]) -> String {
+    let mut t = Table::new();
+    t.load_preset(UTF8_FULL_CONDENSED).set_content_arrangement(ContentArrangement::Dynamic).set_width(120);
+    t.set_header(["check", "status", "detail", "fix"]);
+    for f in findings {
+        t.add_row([f.check.as_str(), f.status.label(), f.detail.as_str(), f.fix.as_str()]);
+    }
+    t.to_string()
+}

@@ -1,0 +1,61 @@
+//! The scripts and stdlib modules embedded in the binary, and the map of every
+//! source a run loaded (so a diagnostic can show the failing line of any file,
+//! embedded or on disk).
+
+use std::collections::HashMap;
+
+/// An embedded file: name and text.
+pub struct Embedded {
+    pub name: &'static str,
+    pub text: &'static str,
+}
+
+/// The standard scripts (`scripts/`), embedded so `dwb run prepare.rhai` works anywhere.
+pub const SCRIPTS: &[Embedded] = &[
+    Embedded { name: "prepare.rhai", text: include_str!("../scripts/prepare.rhai") },
+    Embedded { name: "verify.rhai", text: include_str!("../scripts/verify.rhai") },
+];
+
+/// The Rhai library (`stdlib/`), imported as `import "dwb/<name>"`.
+pub const STDLIB: &[Embedded] = &[
+    Embedded { name: "prepare.rhai", text: include_str!("../stdlib/prepare.rhai") },
+    Embedded { name: "checks.rhai", text: include_str!("../stdlib/checks.rhai") },
+    Embedded { name: "names.rhai", text: include_str!("../stdlib/names.rhai") },
+];
+
+/// The demo directory and device export (`examples/contoso/`).
+pub const DEMO_LDIF: &str = include_str!("../examples/contoso/directory.ldif");
+/// Shown in messages for the demo snapshot.
+pub const DEMO_NAME: &str = "examples/contoso/directory.ldif";
+
+/// The example site configuration written by `dwb init`.
+pub const EXAMPLE_CONFIG: &str = include_str!("../examples/dwb.toml");
+
+/// Looks up a standard script by name (`prepare`, `prepare.rhai`).
+pub fn script(name: &str) -> Option<&'static Embedded> {
+    let want = if name.ends_with(".rhai") { name.to_string() } else { format!("{name}.rhai") };
+    SCRIPTS.iter().find(|s| s.name == want)
+}
+
+/// Looks up a stdlib module by import path (`dwb/prepare`).
+pub fn stdlib(path: &str) -> Option<&'static Embedded> {
+    let name = path.strip_prefix("dwb/")?;
+    let want = if name.ends_with(".rhai") { name.to_string() } else { format!("{name}.rhai") };
+    STDLIB.iter().find(|s| s.name == want)
+}
+
+/// Every source text a run loaded, by the name its AST carries.
+#[derive(Default, Clone)]
+pub struct SourceMap {
+    texts: HashMap<String, String>,
+}
+
+impl SourceMap {
+    pub fn insert(&mut self, name: impl Into<String>, text: impl Into<String>) {
+        self.texts.insert(name.into(), text.into());
+    }
+
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.texts.get(name).map(String::as_str)
+    }
+}

@@ -1,0 +1,147 @@
+//! Black-box CLI tests: every subcommand and every exit code.
+
+use crate::support::{DEMO_PREPARE, Dir};
+
+#[test]
+fn readme_demo_command_plans_the_four_objects() {
+    let d = Dir::new();
+    let o = d.run(DEMO_PREPARE);
+    o.code(0).stderr_has("[demo] no directory configured: using examples/contoso — nothing real is touched");
+    o.stdout_has("connector account: CN=svc-dwb,CN=Users,DC=contoso,DC=test (S-1-5-21-");
+    o.stdout_has("Plan: 4 change(s): 4 create");
+    o.stdout_has("+ msDS-DeviceLocation: CN=RegisteredDevices,DC=contoso,DC=test");
+}
+
+#[test]
+fn prepare_is_idempotent() {
+    let d = Dir::new();
+    d.run(&[DEMO_PREPARE, &["--write-snapshot", "after.ldif"]].concat()).code(0).stdout_has("Applied 4 of 4 change(s).");
+    assert!(d.read("after.ldif").contains("dn: CN=RegisteredDevices,DC=contoso,DC=test"));
+    let again = d.run(&[DEMO_PREPARE, &["--snapshot", "after.ldif", "--format", "json"]].concat());
+    again.code(0);
+    assert_eq!(again.json()["plan"].as_array().unwrap().len(), 0, "second run must plan nothing");
+    d.run(&["run", "verify", "--snapshot", "after.ldif"]).code(0).stdout_has("device location");
+}
+
+#[test]
+fn verify_exits_1_when_not_prepared() {
+    let d = Dir::new();
+    d.run(&["run", "verify"]).code(1).stdout_has("no DeviceRegistrationService object in the forest");
+}
+
+#[test]
+fn parameters_are_validated_before_anything_runs() {
+    let d = Dir::new();
+    d.run(&["run", "prepare"]).code(3).stderr_has("missing required parameter `connector_account`");
+    d.run(&[DEMO_PREPARE, &["--param", "domian=contoso.test"]].concat()).code(3).stderr_has("did you mean `domain`?");
+    d.run(&["run", "prepare", "--param", "connector_account"]).code(3).stderr_has("is not KEY=VALUE");
+    d.write("typed.rhai", "fn params() { [#{ name: \"count\", type: \"int\", required: true, help: \"how many\" }] }\nprint(params.count + 1);\n");
+    d.run(&["run", "typed.rhai", "--param", "count=many"]).code(3).stderr_has("parameter `count` must be a whole number, got `many`");
+    d.run(&["run", "typed.rhai", "--param", "count=41"]).code(0).stdout_has("42");
+}
+
+#[test]
+fn unknown_script_and_usage_errors_exit_3() {
+    let d = Dir::new();
+    d.run(&["run", "nope"]).code(3).stderr_has("standard scripts: prepare.rhai, verify.rhai");
+    d.run(&["run"]).code(3);
+    d.run(&["frobnicate"]).code(3);
+    d.run(&["--help"]).code(0).stdout_has("Exit codes:");
+}
+
+#[test]
+fn malformed_snapshot_names_the_line() {
+    let d = Dir::new();
+    d.write("bad.ldif", "dn: DC=contoso,DC=test\nobjectClass: domainDNS\n\ndn: CN=x,DC=contoso,DC=test\nthis line is broken\n");
+    d.run(&["run", "verify", "--snapshot", "bad.ldif"]).code(3).stderr_has("bad.ldif:5: expected `attribute: value`");
+}
+
+#[test]
+fn config_errors_suggest_the_key() {
+    let d = Dir::new();
+    d.write("dwb.toml", "[profiles.lab.ldap]\nurll = \"ldaps://127.0.0.2\"\n");
+    d.run(&["run", "verify"]).code(3).stderr_has("dwb.toml:2:1").stderr_has("did you mean `url`?");
+    d.write("dwb.toml", "default_profile = \"lab\"\n[profiles.lba]\n");
+    d.run(&["run", "verify"]).code(3).stderr_has("no profile `lab`");
+}
+
+#[test]
+fn secrets_never_come_from_arguments() {
+    let d = Dir::new();
+    // There is no password flag at all: clap rejects it as unknown.
+    d.run(&["run", "verify", "--ldap-password", "hunter2"]).code(3);
+    // A user without a password and without a terminal is a config error that names the safe sources.
+    let o = d.dwb().args(["run", "verify", "--ldap-url", "ldaps://127.0.0.1:1", "--ldap-user", "CONTOSO\\admin"]).output().unwrap();
+    assert_eq!(o.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("DWB_LDAP_PASSWORD"));
+}
+
+#[test]
+fn check_reports_every_broken_script() {
+    let d = Dir::new();
+    d.write("good.rhai", "let x = 1;\n");
+    d.write("bad1.rhai", "let x = ;\n");
+    d.write("bad2.rhai", "import \"dwb/nope\" as n;\n");
+    let o = d.run(&["check", "good.rhai", "bad1.rhai", "bad2.rhai", "prepare", "verify"]);
+    o.code(2).stdout_has("ok: good.rhai").stdout_has("ok: <embedded>/scripts/prepare.rhai (2 parameter(s))");
+    o.stderr_has("bad1.rhai:1:").stderr_has("module `dwb/nope` not found").stderr_has("2 of 5 script(s) have errors");
+    d.run(&["check", "good.rhai", "prepare.rhai"]).code(0);
+}
+
+#[test]
+fn docs_cover_every_binding() {
+    let d = Dir::new();
+    let md = d.run(&["docs"]);
+    md.code(0).stdout_has("### `ad::search(base: Dn|String, filter: Filter|String) -> Array`");
+    let json = d.run(&["docs", "--format", "json"]);
+    let arr = json.code(0).json();
+    let fns = arr.as_array().unwrap();
+    assert!(fns.len() > 60, "only {} functions documented", fns.len());
+    for f in fns {
+        assert!(!f["doc"].as_str().unwrap().trim().is_empty(), "{} has no doc", f["signature"]);
+    }
+}
+
+#[test]
+fn init_writes_a_site_and_never_overwrites() {
+    let d = Dir::new();
+    d.run(&["init", "site"]).code(0).stdout_has("scripts/prepare.rhai");
+    assert!(d.read("site/stdlib/prepare.rhai").contains("fn require_schema"));
+    assert!(d.read("site/dwb.toml").contains("[profiles.contoso.ldap]"));
+    d.run(&["init", "site"]).code(3).stderr_has("use --force to overwrite");
+    d.run(&["init", "site", "--force"]).code(0);
+}
+
+#[test]
+fn site_copies_win_over_embedded_ones() {
+    let d = Dir::new();
+    d.run(&["init", "."]).code(0);
+    std::fs::remove_file(d.join("dwb.toml")).unwrap();
+    // A site's stdlib change is picked up by the standard script.
+    let lib = d.read("stdlib/names.rhai").replace("\"RegisteredDevices\"", "\"SiteDevices\"");
+    d.write("stdlib/names.rhai", &lib);
+    d.run(&["run", "prepare.rhai", "--param", "connector_account=svc-dwb", "--dry-run"]).code(0).stdout_has("create  CN=SiteDevices,DC=contoso,DC=test");
+}
+
+#[test]
+fn scripts_and_completions() {
+    let d = Dir::new();
+    d.run(&["scripts"]).code(0).stdout_has("prepare.rhai").stdout_has("--param connector_account=").stdout_has("(required)");
+    d.run(&["completions", "bash"]).code(0).stdout_has("dwb");
+}
+
+#[test]
+fn ctrl_c_exits_130_and_applies_nothing() {
+    let d = Dir::new();
+    d.write("spin.rhai", "ad::add(ad::domain_dn().child(\"CN\", \"x\"), #{ objectClass: \"container\" });\nprint(\"started\");\nloop { }\n");
+    let mut child = d.dwb().args(["run", "spin.rhai", "--write-snapshot", "out.ldif"]).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().unwrap();
+    let mut out = child.stdout.take().unwrap();
+    let mut first = [0u8; 7];
+    std::io::Read::read_exact(&mut out, &mut first).unwrap();
+    assert_eq!(&first, b"started");
+    let pid = child.id().to_string();
+    assert!(std::process::Command::new("kill").args(["-INT", &pid]).status().unwrap().success());
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130));
+    assert!(!d.join("out.ldif").exists(), "an interrupted run must not write anything");
+}

@@ -1,0 +1,16 @@
+//! The one integration test binary (one binary keeps link time down on 2 cores).
+//! Each module says what it covers.
+
+// Shared helpers: a temp dir per test and a `dwb` command that runs in it.
+mod support;
+
+// Every subcommand and exit code, black box.
+mod cli;
+// Rendered diagnostics: file, line, column, caret, call chain.
+mod diagnostics;
+// The plan in text, LDIF and JSON; dry-run applies nothing; the report schema.
+mod plan;
+// The REPL driven through a pseudo-terminal.
+mod repl;
+// Script bindings against the snapshot directory: semantics, errors, hostile values.
+mod bindings;
