@@ -21,6 +21,7 @@ pub const STDLIB: &[Embedded] = &[
     Embedded { name: "prepare.rhai", text: include_str!("../stdlib/prepare.rhai") },
     Embedded { name: "checks.rhai", text: include_str!("../stdlib/checks.rhai") },
     Embedded { name: "names.rhai", text: include_str!("../stdlib/names.rhai") },
+    Embedded { name: "permissions.rhai", text: include_str!("../stdlib/permissions.rhai") },
 ];
 
 /// The demo directory and device export (`examples/contoso/`).

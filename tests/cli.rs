@@ -8,14 +8,14 @@ fn readme_demo_command_plans_the_four_objects() {
     let o = d.run(DEMO_PREPARE);
     o.code(0).stderr_has("[demo] no directory configured: using examples/contoso — nothing real is touched");
     o.stdout_has("connector account: CN=svc-dwb,CN=Users,DC=contoso,DC=test (S-1-5-21-");
-    o.stdout_has("Plan: 4 change(s): 4 create");
+    o.stdout_has("Plan: 6 change(s): 4 create, 2 acl");
     o.stdout_has("+ msDS-DeviceLocation: CN=RegisteredDevices,DC=contoso,DC=test");
 }
 
 #[test]
 fn prepare_is_idempotent() {
     let d = Dir::new();
-    d.run(&[DEMO_PREPARE, &["--write-snapshot", "after.ldif"]].concat()).code(0).stdout_has("Applied 4 of 4 change(s).");
+    d.run(&[DEMO_PREPARE, &["--write-snapshot", "after.ldif"]].concat()).code(0).stdout_has("Applied 6 of 6 change(s).");
     assert!(d.read("after.ldif").contains("dn: CN=RegisteredDevices,DC=contoso,DC=test"));
     let again = d.run(&[DEMO_PREPARE, &["--snapshot", "after.ldif", "--format", "json"]].concat());
     again.code(0);

@@ -14,7 +14,7 @@ fn plan_as_ldif_json_and_text() {
     assert_eq!(j[3]["action"], "create");
     assert_eq!(j[3]["attributes"]["msDS-IsEnabled"][0], "TRUE");
     d.run(&[DEMO_PREPARE, &["--dry-run", "--save-plan", "plan.txt"]].concat()).code(0);
-    assert!(d.read("plan.txt").ends_with("Plan: 4 change(s): 4 create\n"));
+    assert!(d.read("plan.txt").ends_with("Plan: 6 change(s): 4 create, 2 acl\n"));
 }
 
 #[test]
@@ -25,7 +25,7 @@ fn dry_run_applies_nothing() {
     let j = o.json();
     assert_eq!(j["dry_run"], true);
     assert_eq!(j["applied"], false);
-    assert_eq!(j["plan"].as_array().unwrap().len(), 4);
+    assert_eq!(j["plan"].as_array().unwrap().len(), 6);
     assert!(j["plan"][0].get("outcome").is_none());
     assert!(!d.read("after.ldif").contains("RegisteredDevices"), "dry run changed the snapshot");
 }

@@ -207,7 +207,11 @@ pub trait Directory: Send + Sync {
 
     /// Reads one object (base search); `None` when it does not exist.
     fn read(&self, dn: &Dn, attrs: &[&str]) -> Result<Option<Entry>> {
-        let req = SearchRequest::new(dn.clone(), Scope::Base, Filter::all()).attrs(attrs.iter().copied());
+        let mut req = SearchRequest::new(dn.clone(), Scope::Base, Filter::all()).attrs(attrs.iter().copied());
+        if attrs.iter().any(|a| a.eq_ignore_ascii_case("nTSecurityDescriptor")) {
+            // Owner, group and DACL: readable without the SACL privilege.
+            req.sd_flags = Some(sd_flags::OWNER | sd_flags::GROUP | sd_flags::DACL);
+        }
         match self.search_all(&req) {
             Ok(mut v) => Ok(v.pop()),
             Err(e) if e.kind == Kind::NoSuchObject => Ok(None),

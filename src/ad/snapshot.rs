@@ -183,10 +183,16 @@ impl Directory for SnapshotDirectory {
                 map.insert(key, e);
                 Ok(())
             }
-            WriteOp::Modify { dn, mods, .. } => {
+            WriteOp::Modify { dn, mods, sd_flags } => {
                 let e = map.get_mut(&dn.norm()).ok_or_else(|| no_such_object(dn))?;
                 let mut next = e.clone();
                 for m in mods {
+                    if sd_flags.is_some() && m.attr.eq_ignore_ascii_case("nTSecurityDescriptor") {
+                        let new = m.values.first().cloned().unwrap_or_default();
+                        let merged = crate::plan::acl::merge_dacl(next.get(&m.attr).first().map(|v| v.as_slice()), &new)?;
+                        next.set(&m.attr, vec![merged]);
+                        continue;
+                    }
                     match m.op {
                         ModOp::Replace => next.set(&m.attr, m.values.clone()),
                         ModOp::Add => {

@@ -287,6 +287,8 @@ pub fn module(host: Arc<Host>) -> Module {
         Ok("deleted".into())
     });
 
+    super::acl::register(&mut m, host.clone());
+
     // Typed values and escaping.
     reg(&mut m, "dn", &["text: String", "-> Dn"], "Parses an RFC 4514 DN.\n# Errors\n`invalid_dn` with the position.", |s: ImmutableString| Dn::parse(&s).rhai());
     reg(&mut m, "guid", &["text: String", "-> Guid"], "Parses a GUID (`xxxxxxxx-xxxx-…`, braces allowed).", |s: ImmutableString| -> RhaiResult<Guid> { s.parse::<Guid>().map_err(|e| Error::new(Kind::InvalidValue, e.to_string())).rhai() });

@@ -72,7 +72,7 @@ pub fn from_value(attr: &str, v: &[u8]) -> Dynamic {
     match syntax_of(attr) {
         Syntax::Guid => Guid::from_bytes(v).map(Dynamic::from).unwrap_or_else(|_| Dynamic::from_blob(v.to_vec())),
         Syntax::Sid => Sid::from_bytes(v).map(Dynamic::from).unwrap_or_else(|_| Dynamic::from_blob(v.to_vec())),
-        Syntax::SecurityDescriptor => Dynamic::from(SdValue { bytes: v.to_vec() }),
+        Syntax::SecurityDescriptor => Dynamic::from(SdValue { bytes: v.to_vec(), domain: None }),
         Syntax::Binary => Dynamic::from_blob(v.to_vec()),
         Syntax::Text => match std::str::from_utf8(v) {
             Ok(s) => Dynamic::from(s.to_string()),

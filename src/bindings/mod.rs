@@ -6,6 +6,7 @@
 //! Errors reach scripts as maps `#{ code, kind, message, dn, server_text, hint }`,
 //! so `try { … } catch (e) { if e.kind == "no_such_object" { … } }` works.
 
+pub mod acl;
 pub mod ad;
 pub mod convert;
 pub mod dwb;

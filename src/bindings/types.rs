@@ -13,10 +13,12 @@ use crate::directory::{Dn, Entry, Filter, Guid, Sid};
 #[derive(Clone)]
 pub struct EntryValue(pub Arc<Entry>);
 
-/// An `nTSecurityDescriptor` value in scripts.
+/// An `nTSecurityDescriptor` value in scripts; `domain` lets SDDL use the
+/// domain-relative aliases (DA, DU, …).
 #[derive(Clone)]
 pub struct SdValue {
     pub bytes: Vec<u8>,
+    pub domain: Option<Sid>,
 }
 
 const G: FnNamespace = FnNamespace::Global;
@@ -85,7 +87,10 @@ pub fn module() -> Module {
 
     // SecurityDescriptor
     reg_ns(&mut m, G, "bytes", &["sd: SecurityDescriptor", "-> Blob"], "The self-relative binary form.", |s: &mut SdValue| s.bytes.clone());
-    reg_ns(&mut m, G, "to_debug", &["sd: SecurityDescriptor", "-> String"], "The descriptor for debug output.", |s: &mut SdValue| format!("SecurityDescriptor({} bytes)", s.bytes.len()));
+    reg_ns(&mut m, G, "to_sddl", &["sd: SecurityDescriptor", "-> String"], "The descriptor as SDDL (domain-relative SIDs as aliases when the domain is known).\n# Errors\n`security_descriptor` when it is malformed.", |s: &mut SdValue| -> super::RhaiResult<String> { super::acl::sddl(s).rhai() });
+    reg_ns(&mut m, G, "to_string", &["sd: SecurityDescriptor", "-> String"], "The descriptor as SDDL, or a note when it cannot be parsed.", |s: &mut SdValue| super::acl::sddl(s).unwrap_or_else(|e| format!("<{e}>")));
+    reg_ns(&mut m, G, "to_debug", &["sd: SecurityDescriptor", "-> String"], "The descriptor for debug output.", |s: &mut SdValue| format!("SecurityDescriptor({})", super::acl::sddl(s).unwrap_or_else(|e| e.to_string())));
+    reg_ns(&mut m, G, "aces", &["sd: SecurityDescriptor", "-> Array"], "The DACL's ACEs as maps `#{ type, flags, rights, mask, object_type, inherited_object_type, trustee, inherited }`.", |s: &mut SdValue| -> super::RhaiResult<Array> { super::acl::aces(s).rhai() });
     m
 }
 

@@ -35,6 +35,21 @@ pub fn apply(plan: &Plan, dir: &dyn Directory, other: &dyn OtherApplier, cancell
             break;
         }
         let Some(change) = plan.changes.get(i) else { break };
+        if let ChangeOp::Acl { dn, edits, expected, .. } = &change.op {
+            let skip = failed_roots.iter().any(|root| dn.is_within(root));
+            outcomes[i] = Some(if skip {
+                Outcome::Skipped { reason: format!("an earlier change to {dn} failed") }
+            } else {
+                match super::acl::apply(dir, dn, edits, expected.as_deref()) {
+                    Ok(()) => Outcome::Applied,
+                    Err(e) => failed(&e),
+                }
+            });
+            i += 1;
+            done += 1;
+            progress(done, total);
+            continue;
+        }
         let Some(op) = change.op.write_op() else {
             outcomes[i] = Some(match other.apply(&change.op) {
                 Ok(()) => Outcome::Applied,
@@ -48,7 +63,7 @@ pub fn apply(plan: &Plan, dir: &dyn Directory, other: &dyn OtherApplier, cancell
         // Gather a batch of independent directory writes.
         let mut batch: Vec<(usize, WriteOp)> = vec![(i, op)];
         let mut j = i + 1;
-        while let Some(next) = plan.changes.get(j).and_then(|c: &Change| c.op.write_op()) {
+        while let Some(next) = plan.changes.get(j).filter(|c: &&Change| !matches!(c.op, ChangeOp::Acl { .. })).and_then(|c| c.op.write_op()) {
             let independent = batch.iter().all(|(_, b)| !next.dn().is_within(b.dn()) && !b.dn().is_within(next.dn()));
             if !independent || batch.len() >= 256 {
                 break;

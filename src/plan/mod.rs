@@ -4,6 +4,7 @@
 //! run go through `view::PlannedView`, which shows the directory as it will be
 //! once the plan is applied.
 
+pub mod acl;
 pub mod apply;
 pub mod render;
 pub mod view;
@@ -28,9 +29,11 @@ pub struct Change {
 pub enum ChangeOp {
     /// A directory write.
     Directory(WriteOp),
-    /// A DACL change, shown as SDDL before and after; applied as a modify of
-    /// nTSecurityDescriptor with the SD flags control set to DACL only.
-    Acl { dn: Dn, before: String, after: String, descriptor: Vec<u8> },
+    /// A DACL change, shown as SDDL before and after. `descriptor` is the planned
+    /// DACL (what later reads in the run see); applying re-reads the DACL, checks
+    /// it still equals `expected` (when the object existed at plan time) and
+    /// applies `edits` (see `acl.rs`).
+    Acl { dn: Dn, before: String, after: String, descriptor: Vec<u8>, edits: Vec<acl::AclEdit>, expected: Option<Vec<u8>> },
     /// A non-directory change through an HTTP API (Microsoft Graph).
     Http { method: String, url: String, body: serde_json::Value, summary: String },
     /// A setting written to the site's configuration file.

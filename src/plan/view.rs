@@ -96,8 +96,15 @@ fn apply_to(cur: Option<Entry>, op: &WriteOp) -> Option<Entry> {
             e.set("objectGUID", vec![Guid::nil().to_bytes().to_vec()]);
             Some(e)
         }
-        WriteOp::Modify { mods, .. } => cur.map(|mut e| {
+        WriteOp::Modify { mods, sd_flags, .. } => cur.map(|mut e| {
             for m in mods {
+                if sd_flags.is_some() && m.attr.eq_ignore_ascii_case("nTSecurityDescriptor") {
+                    let new = m.values.first().cloned().unwrap_or_default();
+                    if let Ok(merged) = super::acl::merge_dacl(e.get(&m.attr).first().map(|v| v.as_slice()), &new) {
+                        e.set(&m.attr, vec![merged]);
+                    }
+                    continue;
+                }
                 match m.op {
                     ModOp::Replace => e.set(&m.attr, m.values.clone()),
                     ModOp::Add => e.add_values(&m.attr, m.values.clone()),
