@@ -288,6 +288,7 @@ pub fn module(host: Arc<Host>) -> Module {
     });
 
     super::acl::register(&mut m, host.clone());
+    super::probe::register(&mut m, host.clone());
 
     // Typed values and escaping.
     reg(&mut m, "dn", &["text: String", "-> Dn"], "Parses an RFC 4514 DN.\n# Errors\n`invalid_dn` with the position.", |s: ImmutableString| Dn::parse(&s).rhai());

@@ -11,6 +11,7 @@ pub mod ad;
 pub mod convert;
 pub mod dwb;
 pub mod graph;
+pub mod probe;
 pub mod types;
 
 use std::sync::Arc;
