@@ -14,6 +14,7 @@ pub mod config;
 pub mod directory;
 pub mod engine;
 pub mod error;
+pub mod graph;
 pub mod host;
 pub mod plan;
 pub mod report;

@@ -14,3 +14,5 @@ mod plan;
 mod repl;
 // Script bindings against the snapshot directory: semantics, errors, hostile values.
 mod bindings;
+// Microsoft Graph: the real HTTP client against the local emulator of Graph's contract.
+mod graph;

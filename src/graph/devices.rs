@@ -1,0 +1,369 @@
+//! Device listing (streamed page by page), single-device lookup, owners,
+//! organization, domains and the delegated-only onPremisesSynchronization calls.
+
+use std::ops::ControlFlow;
+
+use reqwest::Method;
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+use url::Url;
+
+use super::error::{GraphError, Reason, Result};
+use super::http::ReqBody;
+use super::model::{DEVICE_SELECT, Device, Domain, OnPremisesSync, Organization, Owner};
+use super::retry::Counters;
+use super::{GraphClient, TokenKind};
+
+/// Options for [`GraphClient::list_devices`].
+#[derive(Debug, Clone)]
+pub struct ListOptions {
+    /// `$select`; empty = Graph's default property set. Default: [`DEVICE_SELECT`].
+    pub select: Vec<String>,
+    /// `$filter` passed as is (Graph supports e.g. `deviceId eq '…'`, `startswith(displayName,'x')`).
+    pub filter: Option<String>,
+    /// `$top` page size, 1..=999 (default 999).
+    pub top: Option<u32>,
+}
+
+impl Default for ListOptions {
+    fn default() -> Self {
+        ListOptions {
+            select: DEVICE_SELECT.iter().map(|s| s.to_string()).collect(),
+            filter: None,
+            top: Some(999),
+        }
+    }
+}
+
+/// What a full listing did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ListSummary {
+    pub pages: u64,
+    pub devices: u64,
+    /// True when the callback stopped the listing.
+    pub stopped: bool,
+}
+
+/// One page of a collection response.
+pub(crate) struct RawPage {
+    pub items: Vec<Value>,
+    pub next_link: Option<String>,
+    pub delta_link: Option<String>,
+}
+
+pub(crate) fn parse_page(v: Value, url: &str) -> Result<RawPage> {
+    let bad = |what: &str| {
+        GraphError::new(Reason::BadJson, format!("Graph page {what}")).with_url("GET", url)
+    };
+    let Value::Object(mut o) = v else {
+        return Err(bad("is not a JSON object"));
+    };
+    let items = match o.remove("value") {
+        Some(Value::Array(a)) => a,
+        Some(_) => return Err(bad("has a 'value' that is not an array")),
+        None => return Err(bad("has no 'value' array")),
+    };
+    let link = |o: &mut serde_json::Map<String, Value>, k: &str| match o.remove(k) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(_) => Err(bad(&format!("has a '{k}' that is not a string"))),
+    };
+    let next_link = link(&mut o, "@odata.nextLink")?;
+    let delta_link = link(&mut o, "@odata.deltaLink")?;
+    Ok(RawPage {
+        items,
+        next_link,
+        delta_link,
+    })
+}
+
+/// Convert a page item to a device; the properties in `required` must be present.
+pub(crate) fn to_device(v: Value, required: &[String], url: &str) -> Result<Device> {
+    if let Value::Object(o) = &v {
+        for r in required {
+            if !o.contains_key(r.as_str()) {
+                let id = o
+                    .get("id")
+                    .and_then(Value::as_str)
+                    .unwrap_or("(no id)")
+                    .to_string();
+                return Err(GraphError::new(
+                    Reason::BadDevice,
+                    format!("device {id}: property '{r}' is missing from Graph's response"),
+                )
+                .with_device(id)
+                .with_field(r.clone())
+                .with_url("GET", url));
+            }
+        }
+    }
+    Device::from_json(v).map_err(|e| e.with_url("GET", url))
+}
+
+/// Reject anything but a GUID before putting it in a URL or filter.
+pub(crate) fn check_guid(s: &str, what: &str) -> Result<uuid::Uuid> {
+    uuid::Uuid::parse_str(s.trim())
+        .map_err(|_| GraphError::config(format!("{what} '{s}' is not a GUID")))
+}
+
+/// Streams a device listing page by page (at most one page in memory).
+pub struct DevicePager {
+    client: GraphClient,
+    next: Option<Url>,
+    required: Vec<String>,
+    pages: u64,
+}
+
+impl DevicePager {
+    /// The next page of devices, or `None` after the last page.
+    pub async fn next_page(&mut self) -> Result<Option<Vec<Device>>> {
+        let Some(url) = self.next.take() else {
+            return Ok(None);
+        };
+        let inner = &self.client.inner;
+        let v = inner.get_json(url.clone()).await?;
+        let page = parse_page(v, url.as_str())?;
+        Counters::bump(&inner.counters.pages, 1);
+        self.pages += 1;
+        if let Some(n) = page.next_link {
+            self.next = Some(inner.endpoints.check_link(&n, "@odata.nextLink")?);
+        }
+        let mut out = Vec::with_capacity(page.items.len());
+        for item in page.items {
+            out.push(to_device(item, &self.required, url.as_str())?);
+        }
+        Ok(Some(out))
+    }
+    /// Pages fetched so far.
+    pub fn pages(&self) -> u64 {
+        self.pages
+    }
+    /// The URL of the next page, if any.
+    pub fn next_url(&self) -> Option<&Url> {
+        self.next.as_ref()
+    }
+}
+
+impl GraphClient {
+    /// A Graph v1.0 URL for a relative path.
+    pub fn url(&self, path: &str) -> Result<Url> {
+        self.inner.endpoints.graph_url(path)
+    }
+
+    /// Start a device listing (nothing is sent until the first `next_page`).
+    pub fn devices(&self, opts: &ListOptions) -> Result<DevicePager> {
+        let mut url = self.url("devices")?;
+        {
+            let mut q = url.query_pairs_mut();
+            if !opts.select.is_empty() {
+                q.append_pair("$select", &opts.select.join(","));
+            }
+            if let Some(f) = &opts.filter {
+                q.append_pair("$filter", f);
+            }
+            if let Some(t) = opts.top {
+                if !(1..=999).contains(&t) {
+                    return Err(GraphError::config(format!(
+                        "$top must be between 1 and 999, not {t}"
+                    )));
+                }
+                q.append_pair("$top", &t.to_string());
+            }
+        }
+        if url.query() == Some("") {
+            url.set_query(None);
+        }
+        let required = if opts.select.is_empty() {
+            vec!["deviceId".to_string()]
+        } else {
+            opts.select.clone()
+        };
+        Ok(DevicePager {
+            client: self.clone(),
+            next: Some(url),
+            required,
+            pages: 0,
+        })
+    }
+
+    /// List devices, following `@odata.nextLink` verbatim, calling `on_device`
+    /// for each device as its page arrives. Return `ControlFlow::Break(())` to stop.
+    pub async fn list_devices<F>(&self, opts: &ListOptions, mut on_device: F) -> Result<ListSummary>
+    where
+        F: FnMut(Device) -> ControlFlow<()>,
+    {
+        let mut pager = self.devices(opts)?;
+        let mut sum = ListSummary::default();
+        while let Some(page) = pager.next_page().await? {
+            sum.pages += 1;
+            for d in page {
+                sum.devices += 1;
+                if on_device(d).is_break() {
+                    sum.stopped = true;
+                    return Ok(sum);
+                }
+            }
+        }
+        Ok(sum)
+    }
+
+    /// One device by object `id` or by `deviceId` (tries `/devices/{id}`, then
+    /// `$filter=deviceId eq '…'`).
+    pub async fn get_device(&self, id_or_device_id: &str) -> Result<Device> {
+        let g = check_guid(id_or_device_id, "device id")?
+            .hyphenated()
+            .to_string();
+        let select = DEVICE_SELECT.join(",");
+        let mut url = self.url(&format!("devices/{g}"))?;
+        url.query_pairs_mut().append_pair("$select", &select);
+        match self.inner.get_json(url.clone()).await {
+            Ok(v) => return to_device(v, &[], url.as_str()),
+            Err(e) if e.reason() == Reason::NotFound => {}
+            Err(e) => return Err(e),
+        }
+        let mut url = self.url("devices")?;
+        url.query_pairs_mut()
+            .append_pair("$filter", &format!("deviceId eq '{g}'"))
+            .append_pair("$select", &select);
+        let page = parse_page(self.inner.get_json(url.clone()).await?, url.as_str())?;
+        let mut found = Vec::new();
+        for item in page.items {
+            found.push(to_device(item, &[], url.as_str())?);
+        }
+        match found.len() {
+            0 => Err(GraphError::new(
+                Reason::NotFound,
+                format!("no device has id or deviceId {g}"),
+            )
+            .with_device(g)),
+            1 => found
+                .pop()
+                .ok_or_else(|| GraphError::new(Reason::NotFound, "no device")),
+            n => {
+                let ids: Vec<&str> = found.iter().map(|d| d.id.as_str()).collect();
+                Err(GraphError::new(
+                    Reason::Ambiguous,
+                    format!(
+                        "deviceId {g} matches {n} devices ({}); pass the object id instead",
+                        ids.join(", ")
+                    ),
+                )
+                .with_device(g))
+            }
+        }
+    }
+
+    /// The registered owners (users) of a device, with their on-premises SIDs.
+    /// Without User.Read.All Graph returns only `id` and `@odata.type`.
+    pub async fn device_owners(&self, id: &str) -> Result<Vec<Owner>> {
+        let g = check_guid(id, "device id")?.hyphenated().to_string();
+        let mut url = self.url(&format!(
+            "devices/{g}/registeredOwners/microsoft.graph.user"
+        ))?;
+        url.query_pairs_mut().append_pair(
+            "$select",
+            "id,onPremisesSecurityIdentifier,userPrincipalName",
+        );
+        self.collect_all(url).await
+    }
+
+    /// `/organization` (one entry for the tenant).
+    pub async fn organization(&self) -> Result<Vec<Organization>> {
+        self.collect_all(self.url("organization")?).await
+    }
+
+    /// `/domains`.
+    pub async fn domains(&self) -> Result<Vec<Domain>> {
+        self.collect_all(self.url("domains")?).await
+    }
+
+    /// GET any Graph v1.0 path (relative, e.g. `devices?$top=1`) or a full URL on
+    /// the Graph host, returning the JSON body.
+    pub async fn get_json(&self, path_or_url: &str) -> Result<Value> {
+        let url = if path_or_url.starts_with("http://") || path_or_url.starts_with("https://") {
+            self.inner.endpoints.check_link(path_or_url, "URL")?
+        } else {
+            self.url(path_or_url)?
+        };
+        self.inner.get_json(url).await
+    }
+
+    /// Read every page of a small collection into typed values.
+    async fn collect_all<T: DeserializeOwned>(&self, first: Url) -> Result<Vec<T>> {
+        let mut out = Vec::new();
+        let mut next = Some(first);
+        while let Some(url) = next.take() {
+            let page = parse_page(self.inner.get_json(url.clone()).await?, url.as_str())?;
+            Counters::bump(&self.inner.counters.pages, 1);
+            if let Some(n) = page.next_link {
+                next = Some(self.inner.endpoints.check_link(&n, "@odata.nextLink")?);
+            }
+            for item in page.items {
+                out.push(serde_json::from_value(item).map_err(|e| {
+                    GraphError::new(
+                        Reason::BadJson,
+                        format!("unexpected object in the collection: {e}"),
+                    )
+                    .with_url("GET", url.as_str())
+                })?);
+            }
+        }
+        Ok(out)
+    }
+
+    fn require_delegated(&self, what: &str) -> Result<()> {
+        if self.token_kind() == TokenKind::Delegated {
+            return Ok(());
+        }
+        Err(GraphError::new(
+            Reason::DelegatedOnly,
+            format!(
+                "{what} needs a delegated token: Graph does not support application permissions for \
+                 /directory/onPremisesSynchronization (OnPremDirectorySynchronization.Read.All / .ReadWrite.All \
+                 are delegated-only); use device-code sign-in as a Global Administrator"
+            ),
+        ))
+    }
+
+    /// `GET /directory/onPremisesSynchronization` (delegated only; not sent with an app-only token).
+    pub async fn sync_features(&self) -> Result<OnPremisesSync> {
+        self.require_delegated("reading onPremisesSynchronization")?;
+        let url = self.url("directory/onPremisesSynchronization")?;
+        let v = self.inner.get_json(url.clone()).await?;
+        let entity = match v {
+            Value::Object(mut o) if o.contains_key("value") => match o.remove("value") {
+                Some(Value::Array(mut a)) if !a.is_empty() => a.swap_remove(0),
+                _ => {
+                    return Err(GraphError::new(
+                        Reason::NotFound,
+                        "the tenant has no onPremisesSynchronization object",
+                    )
+                    .with_url("GET", url.as_str()));
+                }
+            },
+            other => other,
+        };
+        serde_json::from_value(entity).map_err(|e| {
+            GraphError::new(
+                Reason::BadJson,
+                format!("unexpected onPremisesSynchronization object: {e}"),
+            )
+            .with_url("GET", url.as_str())
+        })
+    }
+
+    /// Turn `features.deviceWritebackEnabled` on or off (delegated only).
+    pub async fn set_device_writeback(&self, enabled: bool) -> Result<()> {
+        self.require_delegated("changing deviceWritebackEnabled")?;
+        let current = self.sync_features().await?;
+        let id = check_guid(&current.id, "onPremisesSynchronization id")?
+            .hyphenated()
+            .to_string();
+        let url = self.url(&format!("directory/onPremisesSynchronization/{id}"))?;
+        let body = json!({"features": {"deviceWritebackEnabled": enabled}});
+        self.inner
+            .graph(Method::PATCH, url, ReqBody::Json(body))
+            .await?;
+        Ok(())
+    }
+}

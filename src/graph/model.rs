@@ -1,0 +1,486 @@
+//! Typed Graph objects: [`Device`] with [`AlternativeSecurityId`] (spec §C.3/§C.4),
+//! owners, organization, domains and the on-premises synchronization object.
+//!
+//! Devices are converted from JSON by hand so that a missing or wrongly typed
+//! property gives an error naming the device `id` and the property.
+
+use std::collections::BTreeMap;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use super::error::{GraphError, Reason, Result};
+
+/// The `$select` dwb uses for devices (spec §C.3).
+pub const DEVICE_SELECT: &[&str] = &[
+    "id",
+    "deviceId",
+    "displayName",
+    "operatingSystem",
+    "operatingSystemVersion",
+    "trustType",
+    "accountEnabled",
+    "alternativeSecurityIds",
+    "physicalIds",
+    "isCompliant",
+    "isManaged",
+    "approximateLastSignInDateTime",
+    "onPremisesSyncEnabled",
+    "deviceVersion",
+];
+
+/// The prefix of an X.509 alternative security id (MS-DVRJ §2.3.3).
+pub const X509_PREFIX: &str = "X509:<SHA1-TP-PUBKEY>";
+
+/// One entry of `alternativeSecurityIds`. `key` is base64 (Edm.Binary).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AlternativeSecurityId {
+    #[serde(rename = "type")]
+    pub kind: Option<i64>,
+    pub identity_provider: Option<String>,
+    pub key: Option<String>,
+}
+
+/// Why an alternative security id key cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AltSecIdError {
+    #[error("the key is missing")]
+    Missing,
+    #[error("the key is not valid base64: {0}")]
+    NotBase64(String),
+    #[error("the decoded key has an odd number of bytes ({0}), so it is not UTF-16LE")]
+    OddLength(usize),
+    #[error("the decoded key is not valid UTF-16LE (unpaired surrogate at code unit {0})")]
+    NotUtf16(usize),
+    #[error("the decoded key does not start with 'X509:<SHA1-TP-PUBKEY>' (starts with {0:?})")]
+    WrongPrefix(String),
+}
+
+impl AlternativeSecurityId {
+    /// The key bytes (base64-decoded).
+    pub fn key_bytes(&self) -> std::result::Result<Vec<u8>, AltSecIdError> {
+        let k = self.key.as_deref().ok_or(AltSecIdError::Missing)?;
+        STANDARD
+            .decode(k.trim())
+            .map_err(|e| AltSecIdError::NotBase64(e.to_string()))
+    }
+
+    /// The `altSecurityIdentities` value: base64 → UTF-16LE → string, which must
+    /// start with `X509:<SHA1-TP-PUBKEY>` (spec §C.4).
+    pub fn x509_value(&self) -> std::result::Result<String, AltSecIdError> {
+        let bytes = self.key_bytes()?;
+        if !bytes.len().is_multiple_of(2) {
+            return Err(AltSecIdError::OddLength(bytes.len()));
+        }
+        let units: Vec<u16> = bytes
+            .chunks_exact(2)
+            .map(|c| u16::from_le_bytes([c[0], c[1]]))
+            .collect();
+        let mut s = String::with_capacity(units.len());
+        for (i, r) in char::decode_utf16(units.iter().copied()).enumerate() {
+            match r {
+                Ok(c) => s.push(c),
+                Err(_) => return Err(AltSecIdError::NotUtf16(i)),
+            }
+        }
+        if !s.starts_with(X509_PREFIX) {
+            let head: String = s.chars().take(24).collect();
+            return Err(AltSecIdError::WrongPrefix(head));
+        }
+        Ok(s)
+    }
+
+    /// The SHA-1 certificate thumbprint (40 hex chars after the prefix), if well-formed.
+    pub fn thumbprint(&self) -> Option<String> {
+        let v = self.x509_value().ok()?;
+        let tp = v.get(X509_PREFIX.len()..X509_PREFIX.len() + 40)?;
+        tp.chars()
+            .all(|c| c.is_ascii_hexdigit())
+            .then(|| tp.to_string())
+    }
+
+    /// Build a Graph key from the parts: base64(UTF-16LE("X509:<SHA1-TP-PUBKEY>" + tp + hash)).
+    pub fn x509_key(thumbprint_hex: &str, public_key_hash_b64: &str) -> String {
+        let s = format!("{X509_PREFIX}{thumbprint_hex}{public_key_hash_b64}");
+        let bytes: Vec<u8> = s.encode_utf16().flat_map(u16::to_le_bytes).collect();
+        STANDARD.encode(bytes)
+    }
+}
+
+/// A Graph v1.0 `device` (the properties dwb uses; everything else in `extra`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", try_from = "Value")]
+pub struct Device {
+    pub id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub device_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub operating_system: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub operating_system_version: Option<String>,
+    /// `Workplace` | `AzureAd` | `ServerAd`
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub trust_type: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub account_enabled: Option<bool>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub alternative_security_ids: Vec<AlternativeSecurityId>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub physical_ids: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub is_compliant: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub is_managed: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub approximate_last_sign_in_date_time: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub on_premises_sync_enabled: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub device_version: Option<i64>,
+    /// Every other property Graph sent (including `@odata.*` annotations).
+    #[serde(flatten)]
+    pub extra: BTreeMap<String, Value>,
+}
+
+impl TryFrom<Value> for Device {
+    type Error = GraphError;
+    fn try_from(v: Value) -> Result<Device> {
+        Device::from_json(v)
+    }
+}
+
+fn bad(id: &str, field: &str, what: String) -> GraphError {
+    GraphError::new(
+        Reason::BadDevice,
+        format!("device {id}: property '{field}' {what}"),
+    )
+    .with_device(id)
+    .with_field(field)
+}
+
+fn type_name(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+struct Fields<'a> {
+    id: &'a str,
+    o: Map<String, Value>,
+}
+
+impl Fields<'_> {
+    fn string(&mut self, k: &str) -> Result<Option<String>> {
+        match self.o.remove(k) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s)),
+            Some(v) => Err(bad(
+                self.id,
+                k,
+                format!("should be a string but is {}", type_name(&v)),
+            )),
+        }
+    }
+    fn boolean(&mut self, k: &str) -> Result<Option<bool>> {
+        match self.o.remove(k) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::Bool(b)) => Ok(Some(b)),
+            Some(v) => Err(bad(
+                self.id,
+                k,
+                format!("should be a boolean but is {}", type_name(&v)),
+            )),
+        }
+    }
+    fn int(&mut self, k: &str) -> Result<Option<i64>> {
+        match self.o.remove(k) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::Number(n)) if n.is_i64() => Ok(n.as_i64()),
+            Some(v) => Err(bad(
+                self.id,
+                k,
+                format!("should be an integer but is {}", type_name(&v)),
+            )),
+        }
+    }
+    fn strings(&mut self, k: &str) -> Result<Vec<String>> {
+        match self.o.remove(k) {
+            None | Some(Value::Null) => Ok(Vec::new()),
+            Some(Value::Array(a)) => a
+                .into_iter()
+                .enumerate()
+                .map(|(i, v)| match v {
+                    Value::String(s) => Ok(s),
+                    v => Err(bad(
+                        self.id,
+                        &format!("{k}[{i}]"),
+                        format!("should be a string but is {}", type_name(&v)),
+                    )),
+                })
+                .collect(),
+            Some(v) => Err(bad(
+                self.id,
+                k,
+                format!("should be an array but is {}", type_name(&v)),
+            )),
+        }
+    }
+    fn alt_ids(&mut self, k: &str) -> Result<Vec<AlternativeSecurityId>> {
+        let arr = match self.o.remove(k) {
+            None | Some(Value::Null) => return Ok(Vec::new()),
+            Some(Value::Array(a)) => a,
+            Some(v) => {
+                return Err(bad(
+                    self.id,
+                    k,
+                    format!("should be an array but is {}", type_name(&v)),
+                ));
+            }
+        };
+        let mut out = Vec::with_capacity(arr.len());
+        for (i, v) in arr.into_iter().enumerate() {
+            let f = format!("{k}[{i}]");
+            let Value::Object(o) = v else {
+                return Err(bad(
+                    self.id,
+                    &f,
+                    format!("should be an object but is {}", type_name(&v)),
+                ));
+            };
+            let mut sub = Fields { id: self.id, o };
+            let kind = sub
+                .int("type")
+                .map_err(|_| bad(self.id, &format!("{f}.type"), "should be an integer".into()))?;
+            let identity_provider = sub.string("identityProvider").map_err(|_| {
+                bad(
+                    self.id,
+                    &format!("{f}.identityProvider"),
+                    "should be a string".into(),
+                )
+            })?;
+            let key = match sub.o.remove("key") {
+                None | Some(Value::Null) => None,
+                Some(Value::String(s)) => Some(s),
+                // PowerShell's ConvertTo-Json writes byte[] as an array of numbers.
+                Some(Value::Array(bytes)) => {
+                    let mut b = Vec::with_capacity(bytes.len());
+                    for x in bytes {
+                        match x.as_u64() {
+                            Some(n) if n <= 255 => b.push(n as u8),
+                            _ => {
+                                return Err(bad(
+                                    self.id,
+                                    &format!("{f}.key"),
+                                    "is an array but not of bytes 0..255".into(),
+                                ));
+                            }
+                        }
+                    }
+                    Some(STANDARD.encode(b))
+                }
+                Some(v) => {
+                    return Err(bad(
+                        self.id,
+                        &format!("{f}.key"),
+                        format!("should be a base64 string but is {}", type_name(&v)),
+                    ));
+                }
+            };
+            out.push(AlternativeSecurityId {
+                kind,
+                identity_provider,
+                key,
+            });
+        }
+        Ok(out)
+    }
+}
+
+impl Device {
+    /// Convert one Graph JSON object. Errors name the device id and property.
+    pub fn from_json(v: Value) -> Result<Device> {
+        let Value::Object(mut o) = v else {
+            return Err(GraphError::new(
+                Reason::BadDevice,
+                format!("a device should be a JSON object but is {}", type_name(&v)),
+            ));
+        };
+        let id = match o.remove("id") {
+            Some(Value::String(s)) if !s.is_empty() => s,
+            Some(v) => {
+                return Err(GraphError::new(
+                    Reason::BadDevice,
+                    format!("a device has an invalid 'id' ({})", type_name(&v)),
+                )
+                .with_field("id"));
+            }
+            None => {
+                let hint = o
+                    .get("deviceId")
+                    .and_then(Value::as_str)
+                    .map(|d| format!(" (deviceId {d})"))
+                    .unwrap_or_default();
+                return Err(GraphError::new(
+                    Reason::BadDevice,
+                    format!("a device has no 'id'{hint}"),
+                )
+                .with_field("id"));
+            }
+        };
+        let idc = id.clone();
+        let mut f = Fields { id: &idc, o };
+        Ok(Device {
+            device_id: f.string("deviceId")?,
+            display_name: f.string("displayName")?,
+            operating_system: f.string("operatingSystem")?,
+            operating_system_version: f.string("operatingSystemVersion")?,
+            trust_type: f.string("trustType")?,
+            account_enabled: f.boolean("accountEnabled")?,
+            alternative_security_ids: f.alt_ids("alternativeSecurityIds")?,
+            physical_ids: f.strings("physicalIds")?,
+            is_compliant: f.boolean("isCompliant")?,
+            is_managed: f.boolean("isManaged")?,
+            approximate_last_sign_in_date_time: f.string("approximateLastSignInDateTime")?,
+            on_premises_sync_enabled: f.boolean("onPremisesSyncEnabled")?,
+            device_version: f.int("deviceVersion")?,
+            extra: f.o.into_iter().collect(),
+            id,
+        })
+    }
+
+    /// `deviceId` as a GUID, or an error naming the device.
+    pub fn device_uuid(&self) -> Result<uuid::Uuid> {
+        let d = self
+            .device_id
+            .as_deref()
+            .ok_or_else(|| bad(&self.id, "deviceId", "is missing".into()))?;
+        uuid::Uuid::parse_str(d)
+            .map_err(|_| bad(&self.id, "deviceId", format!("is not a GUID: {d:?}")))
+    }
+
+    /// The decoded `altSecurityIdentities` values of all `type == 2` entries.
+    /// Errors name the device and the entry.
+    pub fn x509_alt_security_ids(&self) -> Result<Vec<String>> {
+        let mut out = Vec::new();
+        for (i, a) in self.alternative_security_ids.iter().enumerate() {
+            if a.kind != Some(2) {
+                continue;
+            }
+            match a.x509_value() {
+                Ok(v) => out.push(v),
+                Err(e) => {
+                    let field = format!("alternativeSecurityIds[{i}].key");
+                    return Err(GraphError::new(
+                        Reason::BadAltSecId,
+                        format!("device {}: {field}: {e}", self.id),
+                    )
+                    .with_device(self.id.clone())
+                    .with_field(field)
+                    .with_source(e));
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// True if the device has at least one `type == 2` alternative security id.
+    pub fn has_x509_key(&self) -> bool {
+        self.alternative_security_ids
+            .iter()
+            .any(|a| a.kind == Some(2))
+    }
+
+    /// Back to Graph JSON.
+    pub fn to_json(&self) -> Value {
+        serde_json::to_value(self).unwrap_or(Value::Null)
+    }
+}
+
+/// A registered owner (normally a `#microsoft.graph.user`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Owner {
+    pub id: String,
+    #[serde(
+        rename = "@odata.type",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub odata_type: Option<String>,
+    #[serde(default)]
+    pub user_principal_name: Option<String>,
+    /// `S-1-5-21-…` for users synced from AD; `None` for cloud-only users or when
+    /// the app lacks User.Read.All.
+    #[serde(default)]
+    pub on_premises_security_identifier: Option<String>,
+    #[serde(default)]
+    pub display_name: Option<String>,
+    #[serde(flatten)]
+    pub extra: BTreeMap<String, Value>,
+}
+
+/// The tenant (`/organization`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Organization {
+    pub id: String,
+    #[serde(default)]
+    pub display_name: Option<String>,
+    #[serde(default)]
+    pub on_premises_sync_enabled: Option<bool>,
+    #[serde(default)]
+    pub on_premises_last_sync_date_time: Option<String>,
+    #[serde(default)]
+    pub verified_domains: Vec<Value>,
+    #[serde(flatten)]
+    pub extra: BTreeMap<String, Value>,
+}
+
+/// A domain of the tenant (`/domains`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Domain {
+    pub id: String,
+    #[serde(default)]
+    pub is_default: Option<bool>,
+    #[serde(default)]
+    pub is_verified: Option<bool>,
+    #[serde(default)]
+    pub is_initial: Option<bool>,
+    #[serde(default)]
+    pub authentication_type: Option<String>,
+    #[serde(flatten)]
+    pub extra: BTreeMap<String, Value>,
+}
+
+/// `onPremisesDirectorySynchronization` (spec §C.8).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OnPremisesSync {
+    pub id: String,
+    #[serde(default)]
+    pub configuration: Option<Value>,
+    #[serde(default)]
+    pub features: BTreeMap<String, Value>,
+    #[serde(flatten)]
+    pub extra: BTreeMap<String, Value>,
+}
+
+impl OnPremisesSync {
+    /// `features.deviceWritebackEnabled`.
+    pub fn device_writeback_enabled(&self) -> Option<bool> {
+        self.features
+            .get("deviceWritebackEnabled")
+            .and_then(Value::as_bool)
+    }
+}
