@@ -223,6 +223,8 @@ pub struct Error {
     pub server_text: Option<String>,
     /// What the user can do about it.
     pub hint: Option<String>,
+    /// A finer kind from a subsystem (Graph's `throttled`, `delegated_only`, …).
+    pub kind_name: Option<&'static str>,
 }
 
 /// dwb's result type.
@@ -230,7 +232,7 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
     pub fn new(kind: Kind, message: impl Into<String>) -> Error {
-        Error { kind, code: None, message: message.into(), dn: None, server_text: None, hint: None }
+        Error { kind, code: None, message: message.into(), dn: None, server_text: None, hint: None, kind_name: None }
     }
 
     pub fn with_dn(mut self, dn: impl ToString) -> Error {
@@ -254,6 +256,11 @@ impl Error {
     pub fn with_code(mut self, code: &'static str) -> Error {
         self.code = Some(code);
         self
+    }
+
+    /// The kind as scripts see it.
+    pub fn kind_str(&self) -> &'static str {
+        self.kind_name.unwrap_or(self.kind.as_str())
     }
 
     /// The stable code.

@@ -26,6 +26,8 @@ pub const STDLIB: &[Embedded] = &[
 
 /// The demo directory and device export (`examples/contoso/`).
 pub const DEMO_LDIF: &str = include_str!("../examples/contoso/directory.ldif");
+/// The demo's Graph device export.
+pub const DEMO_DEVICES: &str = include_str!("../examples/contoso/devices.json");
 /// Shown in messages for the demo snapshot.
 pub const DEMO_NAME: &str = "examples/contoso/directory.ldif";
 

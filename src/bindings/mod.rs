@@ -47,7 +47,7 @@ pub fn register_all(engine: &mut Engine, host: Arc<Host>) {
 pub fn to_rhai(e: Error) -> Box<EvalAltResult> {
     let mut m = Map::new();
     m.insert("code".into(), e.code().into());
-    m.insert("kind".into(), e.kind.as_str().into());
+    m.insert("kind".into(), e.kind_str().into());
     m.insert("message".into(), e.message.clone().into());
     m.insert("dn".into(), e.dn.clone().map(Dynamic::from).unwrap_or(Dynamic::UNIT));
     m.insert("server_text".into(), e.server_text.clone().map(Dynamic::from).unwrap_or(Dynamic::UNIT));

@@ -3,6 +3,7 @@
 
 pub mod check;
 pub mod connect;
+pub mod emulator;
 pub mod docs;
 pub mod init;
 pub mod repl;
@@ -38,6 +39,7 @@ pub fn main() -> i32 {
         Command::Init { dir, force } => init::init(&dir, force),
         Command::Scripts => scripts::list(),
         Command::Snapshot { conn, out, base } => snapshot::export(&conn, &out, &base),
+        Command::GraphEmulator(args) => emulator::run(args),
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "dwb", &mut std::io::stdout());
             exit::OK
