@@ -19,6 +19,7 @@ pub mod host;
 pub mod plan;
 pub mod report;
 pub mod sources;
+pub mod writeback;
 
 /// Exit codes, documented in the README and `dwb --help`.
 pub mod exit {

@@ -16,3 +16,5 @@ mod repl;
 mod bindings;
 // Microsoft Graph: the real HTTP client against the local emulator of Graph's contract.
 mod graph;
+// Against real Samba AD DCs the harness starts: the LDAP backend, result codes, hostile values.
+mod samba;

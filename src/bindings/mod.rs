@@ -13,6 +13,7 @@ pub mod dwb;
 pub mod graph;
 pub mod probe;
 pub mod types;
+pub mod writeback;
 
 use std::sync::Arc;
 
@@ -29,6 +30,7 @@ pub fn modules(host: &Arc<Host>) -> Vec<(&'static str, Module)> {
     vec![
         ("ad", ad::module(host.clone())),
         ("graph", graph::module(host.clone())),
+        ("writeback", writeback::module(host.clone())),
         ("plan", dwb::plan_module(host.clone())),
         ("report", dwb::report_module(host.clone())),
         ("dwb", dwb::dwb_module(host.clone())),

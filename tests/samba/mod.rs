@@ -2,6 +2,8 @@
 //! Most tests share one DC ([`SambaDc::shared`]) and work in their own OU or
 //! device container; tests that stop, reconfigure or extend a DC start their own.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: failing loudly is the point
+
 mod errors;
 mod hostile;
 mod ldap;

@@ -23,6 +23,7 @@
 //!   last resort. Set `DWB_LAB_KEEP=1` to keep instance directories.
 
 #![allow(dead_code)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: failing loudly is the point
 
 use std::fs::{self, File};
 use std::io::Write;

@@ -1,0 +1,265 @@
+//! The `writeback::` script module: a whole device sync planned natively
+//! (mapping and diff in Rust, for speed), with the site's hooks — `in_scope(device)`
+//! and `map_device(device, attrs)` — called when the script defines them.
+
+use std::sync::Arc;
+
+use rhai::{Dynamic, EvalAltResult, Map, Module, NativeCallContext};
+
+use super::convert::{opt_str, to_dn, to_values};
+use super::graph::{GraphSource, from_graph};
+use super::{OrRhai, check_options, reg};
+use crate::ad::{Directory, discovery};
+use crate::directory::{Attr, Dn, Sid};
+use crate::error::{Error, Kind, Result};
+use crate::graph::{DeltaOptions, Device, ListOptions};
+use crate::host::Host;
+use crate::plan::ChangeOp;
+use crate::writeback::engine::{self, CurrentState, DEFAULT_MARKER, SyncOptions, SyncPlan, Wanted};
+use crate::writeback::mapping::{AnchorEncoding, MapOptions, Skip};
+
+const OPTS: &[&str] = &["container", "mode", "state", "delete_threshold", "take_over", "anchor_encoding", "allow_empty", "owners", "marker"];
+
+/// Calls a site hook if the script defines it; `None` when it does not.
+fn hook(ctx: &NativeCallContext, name: &str, args: Vec<Dynamic>) -> Result<Option<Dynamic>> {
+    let r = match args.len() {
+        1 => ctx.call_fn::<Dynamic>(name, (args[0].clone(),)),
+        _ => ctx.call_fn::<Dynamic>(name, (args[0].clone(), args[1].clone())),
+    };
+    match r {
+        Ok(v) => Ok(Some(v)),
+        Err(e) => match *e {
+            EvalAltResult::ErrorFunctionNotFound(ref f, _) if f.starts_with(name) => Ok(None),
+            other => Err(Error::new(Kind::InvalidArgument, format!("the site hook `{name}` failed: {other}"))),
+        },
+    }
+}
+
+fn forest_domains(dir: &dyn Directory) -> Vec<Sid> {
+    let Ok(root) = dir.root_dse() else { return Vec::new() };
+    discovery::domains(dir, &root).unwrap_or_default().iter().filter_map(|d| discovery::domain_sid(dir, &d.nc).ok()).collect()
+}
+
+/// The container: given, or where the DRS object points, or CN=RegisteredDevices.
+fn container(dir: &dyn Directory, given: Option<&Dynamic>) -> Result<Dn> {
+    if let Some(c) = given.filter(|v| !v.is_unit() && v.to_string() != "") {
+        return to_dn(c);
+    }
+    let root = dir.root_dse()?;
+    let req = crate::ad::SearchRequest::new(root.config_nc()?.child("CN", "Services")?, crate::ad::Scope::Subtree, crate::directory::Filter::eq("objectClass", "msDS-DeviceRegistrationService")).attrs(["msDS-DeviceLocation"]);
+    if let Some(loc) = dir.search_all(&req)?.first().and_then(|e| e.first_str("msDS-DeviceLocation")) {
+        return Dn::parse(&loc);
+    }
+    root.default_nc()?.child("CN", "RegisteredDevices")
+}
+
+struct Run<'a> {
+    host: &'a Host,
+    ctx: &'a NativeCallContext<'a>,
+    opts: SyncOptions,
+    owners: bool,
+    scope_hook: Option<bool>,
+    map_hook: Option<bool>,
+    plan: SyncPlan,
+    in_scope: usize,
+}
+
+impl Run<'_> {
+    fn owner_sid(&self, src: &GraphSource, d: &Device) -> Result<Option<String>> {
+        let GraphSource::Client(c) = src else { return Ok(None) };
+        // Hybrid-joined devices have no registered owner (spec §B.4): skip the call.
+        if !self.owners || d.trust_type.as_deref() == Some("ServerAd") {
+            return Ok(None);
+        }
+        let owners = self.host.block_on(async { c.device_owners(&d.id).await.map_err(from_graph) })?;
+        Ok(owners.into_iter().find_map(|o| o.on_premises_security_identifier))
+    }
+
+    /// Scope, owner and mapping of one device, hooks included.
+    fn wanted(&mut self, src: &GraphSource, d: Device) -> Result<Option<Wanted>> {
+        let dv = || rhai::serde::to_dynamic(d.to_json()).unwrap_or(Dynamic::UNIT);
+        if self.scope_hook != Some(false) {
+            match hook(self.ctx, "in_scope", vec![dv()])? {
+                None => self.scope_hook = Some(false),
+                Some(v) => {
+                    self.scope_hook = Some(true);
+                    if !v.as_bool().unwrap_or(false) {
+                        return Ok(None);
+                    }
+                }
+            }
+        }
+        self.in_scope += 1;
+        let owner = match self.owner_sid(src, &d) {
+            Ok(o) => o,
+            Err(e) => {
+                self.plan.skipped.push(Skip { device: d.id.clone(), reason: format!("owner lookup failed: {e}") });
+                return Ok(None);
+            }
+        };
+        let mut w = match engine::want(d, &self.opts, owner.as_deref()) {
+            Ok(w) => w,
+            Err(skip) => {
+                self.plan.skipped.push(skip);
+                return Ok(None);
+            }
+        };
+        if self.map_hook != Some(false) {
+            let mut attrs = Map::new();
+            for a in &w.attrs {
+                let vals: rhai::Array = a.values.iter().map(|v| super::convert::from_value(&a.name, v)).collect();
+                attrs.insert(a.name.as_str().into(), vals.into());
+            }
+            let device = rhai::serde::to_dynamic(w.device.to_json()).unwrap_or(Dynamic::UNIT);
+            match hook(self.ctx, "map_device", vec![device, attrs.into()])? {
+                None => self.map_hook = Some(false),
+                Some(v) => {
+                    self.map_hook = Some(true);
+                    if v.is_unit() {
+                        self.plan.skipped.push(Skip { device: w.device.id.clone(), reason: "map_device returned () (skipped by the site)".into() });
+                        return Ok(None);
+                    }
+                    let m = v.try_cast::<Map>().ok_or_else(|| Error::invalid_argument("map_device must return the attribute map (or () to skip)"))?;
+                    w.attrs = m.iter().filter(|(_, v)| !v.is_unit()).map(|(k, v)| Ok(Attr::new(k.as_str(), to_values(k, v)?))).collect::<Result<Vec<_>>>()?;
+                }
+            }
+        }
+        Ok(Some(w))
+    }
+}
+
+fn sync(ctx: &NativeCallContext, host: &Host, o: &Map) -> Result<Map> {
+    check_options(o, OPTS, "writeback::sync")?;
+    let dir = host.dir()?;
+    let flag = |k: &str| o.get(k).and_then(|v| v.as_bool().ok()).unwrap_or(false);
+    let container = container(&*dir, o.get("container"))?;
+    if dir.read(&container, &["1.1"])?.is_none() {
+        return Err(Error::new(Kind::NoSuchObject, format!("the device container {container} does not exist")).with_hint("run `dwb run prepare` first"));
+    }
+    let root = dir.root_dse()?;
+    let anchor = match opt_str(o, "anchor_encoding") {
+        Some(s) => AnchorEncoding::parse(&s).ok_or_else(|| Error::invalid_argument(format!("anchor_encoding `{s}` is not utf8 or utf16le")))?,
+        None => AnchorEncoding::Utf8,
+    };
+    let threshold = o.get("delete_threshold").and_then(|v| v.as_int().ok()).unwrap_or(500).max(0) as usize;
+    let opts = SyncOptions {
+        container: container.clone(),
+        map: MapOptions { anchor, write_compliance: discovery::schema_has_attribute(&*dir, &root, "msDS-IsCompliant")?, forest_domains: forest_domains(&*dir) },
+        delete_threshold: threshold,
+        take_over: flag("take_over"),
+        marker: opt_str(o, "marker").unwrap_or_else(|| DEFAULT_MARKER.into()),
+        allow_empty: flag("allow_empty"),
+    };
+    let src = host.graph.get(host)?;
+    let cur: CurrentState = engine::current_state(&*dir, &container, &opts.marker, &mut |_| ())?;
+    let mut run = Run { host, ctx, owners: o.get("owners").and_then(|v| v.as_bool().ok()).unwrap_or(true), opts, scope_hook: None, map_hook: None, plan: SyncPlan::default(), in_scope: 0 };
+    let mode = opt_str(o, "mode").unwrap_or_else(|| "full".into());
+    let listed: usize;
+    let mut commit: Option<(String, String)> = None;
+    match mode.as_str() {
+        "full" => {
+            let devices: Vec<Device> = match &*src {
+                GraphSource::Offline { devices, .. } => devices.as_ref().clone(),
+                GraphSource::Client(c) => {
+                    let mut all = Vec::new();
+                    host.block_on(async {
+                        c.list_devices(&ListOptions::default(), |d| {
+                            all.push(d);
+                            std::ops::ControlFlow::Continue(())
+                        })
+                        .await
+                        .map_err(from_graph)
+                    })?;
+                    all
+                }
+            };
+            listed = devices.len();
+            let mut wanted = Vec::with_capacity(devices.len());
+            for d in devices {
+                host.check_cancelled()?;
+                if let Some(w) = run.wanted(&src, d)? {
+                    wanted.push(w);
+                }
+            }
+            engine::plan_full(&wanted, listed, &cur, &run.opts, &mut run.plan)?;
+        }
+        "delta" => {
+            let GraphSource::Client(c) = &*src else {
+                return Err(Error::invalid_argument("mode=delta needs a Graph tenant; a device file has no delta"));
+            };
+            let state = opt_str(o, "state").filter(|s| !s.is_empty()).ok_or_else(|| Error::invalid_argument("mode=delta needs --param state=FILE (where the deltaLink is kept)"))?;
+            // Work on a copy: the deltaLink moves only once the plan is applied.
+            let pending = format!("{state}.pending");
+            if std::path::Path::new(&state).exists() {
+                std::fs::copy(&state, &pending).map_err(|e| Error::io(format!("copying {state}"), e))?;
+            } else {
+                let _ = std::fs::remove_file(&pending);
+            }
+            let (mut changed, mut removed) = (Vec::new(), Vec::new());
+            let summary = host.block_on(async {
+                c.delta_devices(std::path::Path::new(&pending), &DeltaOptions::default(), |page| {
+                    changed.extend(page.changed);
+                    removed.extend(page.removed);
+                    std::ops::ControlFlow::Continue(())
+                })
+                .await
+                .map_err(from_graph)
+            })?;
+            listed = changed.len();
+            for d in changed {
+                host.check_cancelled()?;
+                // Incremental rounds carry only changed properties: fetch the whole device.
+                let full = if summary.resumed { host.block_on(async { c.get_device(&d.id).await.map_err(from_graph) })? } else { d };
+                if let Some(w) = run.wanted(&src, full)? {
+                    engine::plan_device(&w, &cur, &run.opts, &mut run.plan)?;
+                }
+            }
+            let gone: Vec<&engine::Current> = removed.iter().filter_map(|r| cur.by_anchor.get(&r.id.to_ascii_lowercase())).collect();
+            engine::plan_deletes(gone, &run.opts, &mut run.plan, "the device was removed from Entra ID")?;
+            commit = Some((pending, state));
+        }
+        other => return Err(Error::invalid_argument(format!("mode `{other}` is not \"full\" or \"delta\""))),
+    }
+    let mut plan = std::mem::take(&mut run.plan);
+    engine::order(&mut plan.ops);
+    {
+        let mut p = host.plan.lock().map_err(|_| Error::internal("plan lock poisoned"))?;
+        for (op, why) in plan.ops.drain(..) {
+            p.push(ChangeOp::Directory(op), Some(why));
+        }
+        if let Some((from, to)) = commit {
+            p.push(ChangeOp::Setting { file: to, profile: String::new(), key: "deltaLink".into(), value: from }, Some("remember where the next delta round starts (only after every change above applied)".into()));
+        }
+    }
+    let mut out = Map::new();
+    out.insert("container".into(), Dynamic::from(container));
+    out.insert("mode".into(), mode.into());
+    out.insert("listed".into(), (listed as i64).into());
+    out.insert("in_scope".into(), (run.in_scope as i64).into());
+    out.insert("existing".into(), (cur.total as i64).into());
+    out.insert("creates".into(), (plan.creates as i64).into());
+    out.insert("updates".into(), (plan.updates as i64).into());
+    out.insert("deletes".into(), (plan.deletes as i64).into());
+    out.insert("unchanged".into(), (plan.unchanged as i64).into());
+    out.insert("foreign".into(), (plan.foreign as i64).into());
+    let skipped: rhai::Array = plan
+        .skipped
+        .iter()
+        .map(|s| {
+            let mut m = Map::new();
+            m.insert("device".into(), s.device.clone().into());
+            m.insert("reason".into(), s.reason.clone().into());
+            m.into()
+        })
+        .collect();
+    out.insert("skipped".into(), skipped.into());
+    Ok(out)
+}
+
+/// Builds the `writeback::` module.
+pub fn module(host: Arc<Host>) -> Module {
+    let mut m = Module::new();
+    let h = host.clone();
+    reg(&mut m, "sync", &["options: Map", "-> Map"], "Plans a device sync: devices from `graph::source()` written to the device container as msDS-Device objects (spec §B.3): creates, per-attribute modifies of changed devices, and deletes of objects dwb owns whose device is gone. Options: `#{ mode: \"full\"|\"delta\", state: \"file\" (delta), container: Dn, delete_threshold: 500, take_over: false, anchor_encoding: \"utf8\"|\"utf16le\", allow_empty: false, owners: true, marker: \"dwb-writeback\" }`. Calls the script's `in_scope(device)` and `map_device(device, attrs)` when defined. Returns counts and the skipped devices with reasons.\n# Errors\n`plan` when the deletion threshold is exceeded or the source is empty (nothing is changed), `no_such_object` when the container is missing.", move |ctx: NativeCallContext, o: Map| sync(&ctx, &h, &o).rhai());
+    m
+}

@@ -1,0 +1,186 @@
+//! Planning a sync: the desired state (Graph listing or delta) against the
+//! current state of the container (paged search), into plan changes.
+
+use std::collections::{HashMap, HashSet};
+
+use super::diff::diff;
+use super::mapping::{MANAGED, MapOptions, Skip, anchor_object_id, desired};
+use crate::ad::{Directory, Modification, Scope, SearchRequest, WriteOp};
+use crate::directory::{Attr, Dn, Entry, Filter, Guid};
+use crate::error::{Error, Kind, Result};
+use crate::graph::Device;
+
+/// Marker value dwb writes to `adminDescription` on the objects it owns.
+pub const DEFAULT_MARKER: &str = "dwb-writeback";
+
+/// Options of a sync.
+#[derive(Debug, Clone)]
+pub struct SyncOptions {
+    pub container: Dn,
+    pub map: MapOptions,
+    pub delete_threshold: usize,
+    pub take_over: bool,
+    pub marker: String,
+    /// An empty desired state deletes nothing unless this is set.
+    pub allow_empty: bool,
+}
+
+/// One object in the container, as far as ownership is concerned.
+#[derive(Debug, Clone)]
+pub struct Current {
+    pub entry: Entry,
+    /// The Entra object id from the cloud anchor, when there is one.
+    pub anchor: Option<String>,
+    /// Carries dwb's marker.
+    pub ours: bool,
+}
+
+/// The container's devices, indexed.
+#[derive(Debug, Default)]
+pub struct CurrentState {
+    pub by_anchor: HashMap<String, Current>,
+    pub by_dn: HashMap<String, Current>,
+    pub by_device_id: HashMap<Guid, String>,
+    pub total: usize,
+}
+
+/// Attributes read from existing device objects.
+pub fn read_attrs() -> Vec<String> {
+    let mut v: Vec<String> = MANAGED.iter().map(|s| s.to_string()).collect();
+    v.push("objectClass".into());
+    v.push("adminDescription".into());
+    v
+}
+
+/// Reads the container's devices (paged, streamed into the index).
+pub fn current_state(dir: &dyn Directory, container: &Dn, marker: &str, progress: &mut dyn FnMut(usize)) -> Result<CurrentState> {
+    let mut st = CurrentState::default();
+    let req = SearchRequest::new(container.clone(), Scope::OneLevel, Filter::eq("objectClass", "msDS-Device")).attrs(read_attrs());
+    dir.search(&req, &mut |e| {
+        let anchor = e.get("msDS-CloudAnchor").first().and_then(|a| anchor_object_id(a));
+        let ours = e.get("adminDescription").iter().any(|v| v.as_slice() == marker.as_bytes());
+        if let Some(g) = e.get("msDS-DeviceID").first().and_then(|b| Guid::from_bytes(b).ok()) {
+            st.by_device_id.insert(g, e.dn.norm());
+        }
+        let cur = Current { entry: e, anchor: anchor.clone(), ours };
+        if let Some(a) = anchor {
+            st.by_anchor.insert(a.to_ascii_lowercase(), cur.clone());
+        }
+        st.by_dn.insert(cur.entry.dn.norm(), cur);
+        st.total += 1;
+        progress(st.total);
+        Ok(())
+    })?;
+    Ok(st)
+}
+
+/// What a sync plans and skips.
+#[derive(Debug, Default)]
+pub struct SyncPlan {
+    pub ops: Vec<(WriteOp, String)>,
+    pub creates: usize,
+    pub updates: usize,
+    pub deletes: usize,
+    pub unchanged: usize,
+    pub skipped: Vec<Skip>,
+    /// Objects with an anchor but without dwb's marker (another writer).
+    pub foreign: usize,
+}
+
+/// A device as it should be, prepared by the caller (scope and hooks applied).
+pub struct Wanted {
+    pub device: Device,
+    pub attrs: Vec<Attr>,
+    pub cn: String,
+}
+
+/// Maps one device, or says why it is skipped.
+pub fn want(d: Device, opts: &SyncOptions, owner_sid: Option<&str>) -> std::result::Result<Wanted, Skip> {
+    let (cn, mut attrs) = desired(&d, &opts.map, owner_sid)?;
+    attrs.push(Attr::text("adminDescription", [opts.marker.as_str()]));
+    Ok(Wanted { device: d, attrs, cn })
+}
+
+fn managed_with_marker() -> Vec<&'static str> {
+    let mut v: Vec<&'static str> = MANAGED.to_vec();
+    v.push("adminDescription");
+    v
+}
+
+/// Plans the changes that make one wanted device current.
+pub fn plan_device(w: &Wanted, cur: &CurrentState, opts: &SyncOptions, out: &mut SyncPlan) -> Result<()> {
+    let managed = managed_with_marker();
+    let dn = opts.container.child("CN", &w.cn)?;
+    let existing = cur.by_anchor.get(&w.device.id.to_ascii_lowercase()).or_else(|| cur.by_dn.get(&dn.norm()));
+    match existing {
+        Some(c) if c.ours || opts.take_over => {
+            let mods: Vec<Modification> = diff(&c.entry, &w.attrs, &managed);
+            if mods.is_empty() {
+                out.unchanged += 1;
+            } else {
+                let what = mods.iter().map(|m| m.attr.as_str()).collect::<Vec<_>>().join(", ");
+                out.ops.push((WriteOp::Modify { dn: c.entry.dn.clone(), mods, sd_flags: None }, format!("device {} changed: {what}", w.device.id)));
+                out.updates += 1;
+            }
+        }
+        Some(c) => {
+            out.foreign += 1;
+            out.skipped.push(Skip {
+                device: w.device.id.clone(),
+                reason: format!("{} exists but dwb did not write it (another writer, e.g. Entra Connect?); run with take_over=true to manage it", c.entry.dn),
+            });
+        }
+        None => {
+            // The same msDS-DeviceID under another name: never create a duplicate.
+            if let Some(g) = w.device.device_id.as_deref().and_then(|d| d.parse::<Guid>().ok()) {
+                if let Some(other) = cur.by_device_id.get(&g) {
+                    out.skipped.push(Skip { device: w.device.id.clone(), reason: format!("an object with this msDS-DeviceID already exists ({other}) without this device's anchor") });
+                    return Ok(());
+                }
+            }
+            let attrs = w.attrs.clone();
+            out.ops.push((WriteOp::Add { dn, attrs }, format!("device {} ({}) is in Entra ID", w.device.id, w.device.display_name.as_deref().unwrap_or(""))));
+            out.creates += 1;
+        }
+    }
+    Ok(())
+}
+
+/// Plans deletes of owned objects whose device is gone; refuses above the threshold.
+pub fn plan_deletes(gone: Vec<&Current>, opts: &SyncOptions, out: &mut SyncPlan, why: &str) -> Result<()> {
+    let owned: Vec<&&Current> = gone.iter().filter(|c| c.anchor.is_some() && c.ours && c.entry.dn.is_child_of(&opts.container)).collect();
+    if owned.len() > opts.delete_threshold {
+        return Err(Error::new(Kind::Plan, format!("{} device objects would be deleted, more than the deletion threshold of {}: nothing was changed", owned.len(), opts.delete_threshold))
+            .with_hint("check the device source; if the deletions are intended, run again with --param delete_threshold=N"));
+    }
+    for c in owned {
+        out.ops.push((WriteOp::Delete { dn: c.entry.dn.clone() }, format!("{why} (anchor Device_{})", c.anchor.clone().unwrap_or_default())));
+        out.deletes += 1;
+    }
+    Ok(())
+}
+
+/// A full sync's plan: every wanted device against the container.
+pub fn plan_full(wanted: &[Wanted], listed: usize, cur: &CurrentState, opts: &SyncOptions, out: &mut SyncPlan) -> Result<()> {
+    for w in wanted {
+        plan_device(w, cur, opts, out)?;
+    }
+    if listed == 0 && !opts.allow_empty && !cur.by_anchor.is_empty() {
+        return Err(Error::new(Kind::Plan, "the device source returned no devices while the container holds written-back devices: refusing to treat that as \"delete everything\"")
+            .with_hint("if the tenant really has no devices, run with --param allow_empty=true"));
+    }
+    let keep: HashSet<String> = wanted.iter().map(|w| w.device.id.to_ascii_lowercase()).collect();
+    // Skipped devices still exist in Entra ID: their objects are not deleted.
+    let skipped: HashSet<String> = out.skipped.iter().map(|s| s.device.to_ascii_lowercase()).collect();
+    let gone: Vec<&Current> = cur.by_anchor.iter().filter(|(id, _)| !keep.contains(*id) && !skipped.contains(*id)).map(|(_, c)| c).collect();
+    plan_deletes(gone, opts, out, "the device is no longer in Entra ID (or out of scope)")
+}
+
+/// Sorts ops so the plan reads well and applies deterministically: creates, modifies, deletes.
+pub fn order(ops: &mut [(WriteOp, String)]) {
+    ops.sort_by_key(|(op, _)| match op {
+        WriteOp::Add { .. } => 0,
+        WriteOp::Modify { .. } => 1,
+        WriteOp::Delete { .. } => 2,
+    });
+}
