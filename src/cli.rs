@@ -57,6 +57,9 @@ pub struct Conn {
     /// Use an LDIF export instead of a live DC (an offline what-if).
     #[arg(long, global = true, conflicts_with = "ldap_url")]
     pub snapshot: Option<PathBuf>,
+    /// Read Entra devices from a Graph JSON export instead of a tenant.
+    #[arg(long, global = true)]
+    pub devices: Option<PathBuf>,
 }
 
 #[derive(Subcommand, Debug)]

@@ -143,6 +143,22 @@ pub fn read_secret_file(path: &Path) -> Result<secrecy::SecretString> {
     Ok(secrecy::SecretString::from(t.to_string()))
 }
 
+/// Writes `[profiles.<profile>.writeback] <key> = <value>` into a config file,
+/// keeping its comments and layout (creates the file if needed).
+pub fn set_value(path: &Path, profile: &str, key: &str, value: &str) -> Result<()> {
+    let text = if path.exists() { std::fs::read_to_string(path).map_err(|e| Error::config(format!("reading {}: {e}", path.display())))? } else { String::new() };
+    let mut doc: toml_edit::DocumentMut = text.parse().map_err(|e| Error::config(format!("{}: {e}", path.display())))?;
+    let profiles = doc.entry("profiles").or_insert(toml_edit::table());
+    let p = profiles.as_table_mut().ok_or_else(|| Error::config("`profiles` is not a table"))?.entry(profile).or_insert(toml_edit::table());
+    let wb = p.as_table_mut().ok_or_else(|| Error::config(format!("profile `{profile}` is not a table")))?.entry("writeback").or_insert(toml_edit::table());
+    wb[key] = toml_edit::value(value);
+    // Check the result is still a valid dwb config before replacing the file.
+    parse(&doc.to_string(), path)?;
+    let tmp = path.with_extension("toml.tmp");
+    std::fs::write(&tmp, doc.to_string()).map_err(|e| Error::config(format!("writing {}: {e}", tmp.display())))?;
+    std::fs::rename(&tmp, path).map_err(|e| Error::config(format!("replacing {}: {e}", path.display())))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -152,6 +168,17 @@ mod tests {
         let e = parse("[profiles.x.ldap]\nurll = \"ldaps://dc\"\n", Path::new("dwb.toml")).unwrap_err();
         assert!(e.message.contains("dwb.toml:2:1"), "{}", e.message);
         assert!(e.message.contains("did you mean `url`?"), "{}", e.message);
+    }
+
+    #[test]
+    fn set_value_keeps_comments() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("dwb.toml");
+        std::fs::write(&p, "# site config\n[profiles.lab.ldap]\nurl = \"ldaps://dc\" # the DC\n").unwrap();
+        set_value(&p, "lab", "container", "CN=RegisteredDevices,DC=contoso,DC=test").unwrap();
+        let text = std::fs::read_to_string(&p).unwrap();
+        assert!(text.contains("# the DC") && text.contains("[profiles.lab.writeback]"), "{text}");
+        assert_eq!(parse(&text, &p).unwrap().profiles["lab"].writeback.as_ref().unwrap().container.as_deref(), Some("CN=RegisteredDevices,DC=contoso,DC=test"));
     }
 
     #[test]

@@ -60,6 +60,9 @@ pub struct Host {
     pub site_dir: Option<PathBuf>,
     pub print_to: PrintTo,
     pub graph: crate::bindings::graph::GraphSlot,
+    /// The site configuration file and profile (settings changes are written there).
+    pub config_file: Option<PathBuf>,
+    pub profile: Option<String>,
 }
 
 impl Host {
@@ -76,6 +79,8 @@ impl Host {
             site_dir: None,
             print_to: PrintTo::Stdout,
             graph: Default::default(),
+            config_file: None,
+            profile: None,
         }
     }
 
@@ -117,5 +122,42 @@ impl Host {
                 _ = token.cancelled() => Err(Error::new(Kind::Cancelled, "interrupted")),
             }
         })
+    }
+}
+
+impl Host {
+    /// Applies the pending plan now (REPL `:apply`, `plan::apply()` in watch loops)
+    /// and clears it. Returns the plan and its outcomes.
+    pub fn apply_pending(&self) -> Result<(Plan, Vec<crate::plan::Outcome>)> {
+        let plan = std::mem::take(&mut *self.plan.lock().map_err(|_| Error::internal("plan lock poisoned"))?);
+        if plan.is_empty() || self.dry_run {
+            return Ok((plan, Vec::new()));
+        }
+        let dir = self.base_dir()?;
+        let outcomes = crate::plan::apply::apply(&plan, &*dir, self, &self.cancel.flag, &mut |_, _| {});
+        Ok((plan, outcomes))
+    }
+}
+
+impl crate::plan::apply::OtherApplier for Host {
+    fn apply(&self, op: &crate::plan::ChangeOp) -> Result<()> {
+        use crate::plan::ChangeOp;
+        match op {
+            // A delta round's new deltaLink, kept aside until the changes applied.
+            ChangeOp::Setting { file, key, value, .. } if key == "deltaLink" => {
+                std::fs::rename(value, file).map_err(|e| Error::io(format!("moving {value} to {file}"), e))
+            }
+            ChangeOp::Setting { file, profile, key, value } => crate::config::set_value(std::path::Path::new(file), profile, key, value),
+            ChangeOp::Http { method, url, body, .. } if method == "PATCH" => {
+                let src = self.graph.get(self)?;
+                let crate::bindings::graph::GraphSource::Client(c) = &*src else {
+                    return Err(Error::new(Kind::Config, "a Graph change needs a Graph tenant"));
+                };
+                let enabled = body.pointer("/features/deviceWritebackEnabled").and_then(|v| v.as_bool()).unwrap_or(false);
+                let _ = url;
+                self.block_on(async { c.set_device_writeback(enabled).await.map_err(crate::bindings::graph::from_graph) })
+            }
+            other => Err(Error::new(Kind::Plan, format!("dwb cannot apply `{}` changes", other.verb()))),
+        }
     }
 }

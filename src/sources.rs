@@ -14,6 +14,8 @@ pub struct Embedded {
 pub const SCRIPTS: &[Embedded] = &[
     Embedded { name: "prepare.rhai", text: include_str!("../scripts/prepare.rhai") },
     Embedded { name: "verify.rhai", text: include_str!("../scripts/verify.rhai") },
+    Embedded { name: "enable.rhai", text: include_str!("../scripts/enable.rhai") },
+    Embedded { name: "sync.rhai", text: include_str!("../scripts/sync.rhai") },
 ];
 
 /// The Rhai library (`stdlib/`), imported as `import "dwb/<name>"`.
@@ -22,6 +24,7 @@ pub const STDLIB: &[Embedded] = &[
     Embedded { name: "checks.rhai", text: include_str!("../stdlib/checks.rhai") },
     Embedded { name: "names.rhai", text: include_str!("../stdlib/names.rhai") },
     Embedded { name: "permissions.rhai", text: include_str!("../stdlib/permissions.rhai") },
+    Embedded { name: "writeback.rhai", text: include_str!("../stdlib/writeback.rhai") },
 ];
 
 /// The demo directory and device export (`examples/contoso/`).

@@ -28,6 +28,16 @@ pub fn plan_module(host: Arc<Host>) -> Module {
     let h = host.clone();
     reg(&mut m, "text", &["-> String"], "The pending plan as text, as `--dry-run` prints it.", move || h.plan.lock().map(|p| render::text(&p)).unwrap_or_default());
     let h = host.clone();
+    reg(&mut m, "apply", &["-> Map"], "Applies the pending plan now instead of at the end of the run (for loops such as `sync --param watch=60`) and clears it. Under `--dry-run` nothing is applied. Returns `#{ applied, failed, skipped }`.", move || -> RhaiResult<Map> {
+        let (_plan, outcomes) = h.apply_pending().rhai()?;
+        let count = |f: fn(&crate::plan::Outcome) -> bool| outcomes.iter().filter(|o| f(o)).count() as i64;
+        let mut out = Map::new();
+        out.insert("applied".into(), count(|o| matches!(o, crate::plan::Outcome::Applied)).into());
+        out.insert("failed".into(), count(|o| matches!(o, crate::plan::Outcome::Failed { .. })).into());
+        out.insert("skipped".into(), count(|o| matches!(o, crate::plan::Outcome::Skipped { .. })).into());
+        Ok(out)
+    });
+    let h = host.clone();
     reg(&mut m, "ldif", &["-> String"], "The pending plan as LDIF change records that `ldapmodify` accepts.", move || h.plan.lock().map(|p| render::ldif(&p)).unwrap_or_default());
     m
 }
@@ -75,6 +85,32 @@ pub fn dwb_module(host: Arc<Host>) -> Module {
     let h = host.clone();
     reg(&mut m, "dry_run", &["-> bool"], "True under `--dry-run`: the plan is shown, nothing is applied.", move || h.dry_run);
     reg(&mut m, "version", &["-> String"], "dwb's version.", || env!("CARGO_PKG_VERSION").to_string());
+    let h = host.clone();
+    reg(&mut m, "sleep", &["seconds: i64", "-> ()"], "Waits, returning early when the run is interrupted (Ctrl-C).", move |secs: i64| -> RhaiResult<()> {
+        let until = std::time::Instant::now() + std::time::Duration::from_secs(secs.max(0) as u64);
+        while std::time::Instant::now() < until {
+            h.check_cancelled().rhai()?;
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        Ok(())
+    });
+    let h = host.clone();
+    reg(&mut m, "profile", &["-> Map"], "The config file and profile in use: `#{ file, profile }` (either may be `()`).", move || -> Map {
+        let mut m = Map::new();
+        m.insert("file".into(), h.config_file.as_ref().map(|p| Dynamic::from(p.display().to_string())).unwrap_or(Dynamic::UNIT));
+        m.insert("profile".into(), h.profile.clone().map(Dynamic::from).unwrap_or(Dynamic::UNIT));
+        m
+    });
+    let h = host.clone();
+    reg(&mut m, "set_setting", &["key: String", "value: String", "-> ()"], "Plans writing `[profiles.<profile>.writeback] key = value` into the site's dwb.toml (applied with the plan; comments are kept).\n# Errors\n`config` when no config file or profile is in use.", move |k: ImmutableString, v: ImmutableString| -> RhaiResult<()> {
+        let file = h.config_file.clone().ok_or_else(|| Error::config("no dwb.toml in use: create one (dwb init) or pass --config")).rhai()?;
+        let profile = h.profile.clone().ok_or_else(|| Error::config("no profile in use: pass --profile or set default_profile")).rhai()?;
+        h.plan.lock().map_err(|_| Error::internal("plan lock poisoned")).rhai()?.push(
+            crate::plan::ChangeOp::Setting { file: file.display().to_string(), profile, key: k.to_string(), value: v.to_string() },
+            Some("record the writeback target in the site configuration".into()),
+        );
+        Ok(())
+    });
     let h = host.clone();
     reg(&mut m, "is_demo", &["-> bool"], "True when running on a snapshot (the bundled demo or `--snapshot FILE`) rather than a live DC.", move || -> RhaiResult<bool> { Ok(h.dir().rhai()?.describe().starts_with("snapshot")) });
     reg(&mut m, "table", &["rows: Array", "-> String"], "Formats an array of maps as a text table (columns from the first row's keys).", |rows: Array| -> String {

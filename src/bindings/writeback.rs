@@ -128,8 +128,8 @@ impl Run<'_> {
     }
 }
 
-fn sync(ctx: &NativeCallContext, host: &Host, o: &Map) -> Result<Map> {
-    check_options(o, OPTS, "writeback::sync")?;
+fn sync(ctx: &NativeCallContext, host: &Host, o: &Map, record: bool) -> Result<Map> {
+    check_options(o, OPTS, "writeback::sync_devices")?;
     let dir = host.dir()?;
     let flag = |k: &str| o.get(k).and_then(|v| v.as_bool().ok()).unwrap_or(false);
     let container = container(&*dir, o.get("container"))?;
@@ -222,7 +222,11 @@ fn sync(ctx: &NativeCallContext, host: &Host, o: &Map) -> Result<Map> {
     }
     let mut plan = std::mem::take(&mut run.plan);
     engine::order(&mut plan.ops);
-    {
+    if !record {
+        if let Some((pending, _)) = &commit {
+            let _ = std::fs::remove_file(pending);
+        }
+    } else {
         let mut p = host.plan.lock().map_err(|_| Error::internal("plan lock poisoned"))?;
         for (op, why) in plan.ops.drain(..) {
             p.push(ChangeOp::Directory(op), Some(why));
@@ -242,6 +246,8 @@ fn sync(ctx: &NativeCallContext, host: &Host, o: &Map) -> Result<Map> {
     out.insert("deletes".into(), (plan.deletes as i64).into());
     out.insert("unchanged".into(), (plan.unchanged as i64).into());
     out.insert("foreign".into(), (plan.foreign as i64).into());
+    out.insert("foreign_objects".into(), (cur.by_anchor.values().filter(|c| !c.ours).count() as i64).into());
+    out.insert("unanchored_objects".into(), (cur.by_dn.values().filter(|c| c.anchor.is_none()).count() as i64).into());
     let skipped: rhai::Array = plan
         .skipped
         .iter()
@@ -260,6 +266,8 @@ fn sync(ctx: &NativeCallContext, host: &Host, o: &Map) -> Result<Map> {
 pub fn module(host: Arc<Host>) -> Module {
     let mut m = Module::new();
     let h = host.clone();
-    reg(&mut m, "sync", &["options: Map", "-> Map"], "Plans a device sync: devices from `graph::source()` written to the device container as msDS-Device objects (spec §B.3): creates, per-attribute modifies of changed devices, and deletes of objects dwb owns whose device is gone. Options: `#{ mode: \"full\"|\"delta\", state: \"file\" (delta), container: Dn, delete_threshold: 500, take_over: false, anchor_encoding: \"utf8\"|\"utf16le\", allow_empty: false, owners: true, marker: \"dwb-writeback\" }`. Calls the script's `in_scope(device)` and `map_device(device, attrs)` when defined. Returns counts and the skipped devices with reasons.\n# Errors\n`plan` when the deletion threshold is exceeded or the source is empty (nothing is changed), `no_such_object` when the container is missing.", move |ctx: NativeCallContext, o: Map| sync(&ctx, &h, &o).rhai());
+    reg(&mut m, "sync_devices", &["options: Map", "-> Map"], "Plans a device sync: devices from `graph::source()` written to the device container as msDS-Device objects (spec §B.3): creates, per-attribute modifies of changed devices, and deletes of objects dwb owns whose device is gone. Options: `#{ mode: \"full\"|\"delta\", state: \"file\" (delta), container: Dn, delete_threshold: 500, take_over: false, anchor_encoding: \"utf8\"|\"utf16le\", allow_empty: false, owners: true, marker: \"dwb-writeback\" }`. Calls the script's `in_scope(device)` and `map_device(device, attrs)` when defined. Returns counts and the skipped devices with reasons.\n# Errors\n`plan` when the deletion threshold is exceeded or the source is empty (nothing is changed), `no_such_object` when the container is missing.", move |ctx: NativeCallContext, o: Map| sync(&ctx, &h, &o, true).rhai());
+    let h = host.clone();
+    reg(&mut m, "drift", &["options: Map", "-> Map"], "What `writeback::sync_devices` would do, without planning anything: the drift between Entra ID and the container (`creates` = devices missing from AD, `deletes` = owned objects whose device is gone, `updates` = attribute mismatches, `skipped` with reasons, `foreign_objects` = anchored objects another writer owns, `unanchored_objects`). Same options as `writeback::sync_devices`.", move |ctx: NativeCallContext, o: Map| sync(&ctx, &h, &o, false).rhai());
     m
 }

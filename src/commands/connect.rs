@@ -53,6 +53,31 @@ pub fn resolve(conn: &Conn) -> Result<(Loaded, Source)> {
     Ok((loaded, Source::Ldap(settings)))
 }
 
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+/// Where Graph data comes from: flags, then `DWB_GRAPH_*`, then the profile.
+pub fn graph_settings(loaded: &Loaded, conn: &Conn, quiet: bool) -> Result<crate::bindings::graph::GraphSettings> {
+    let g = loaded.profile.graph.clone().unwrap_or_default();
+    let secret = match env("DWB_GRAPH_CLIENT_SECRET") {
+        Some(s) => Some(secrecy::SecretString::from(s)),
+        None => g.client_secret_file.as_deref().map(config::read_secret_file).transpose()?,
+    };
+    Ok(crate::bindings::graph::GraphSettings {
+        cloud: g.cloud,
+        tenant: env("DWB_GRAPH_TENANT").or(g.tenant),
+        client_id: env("DWB_GRAPH_CLIENT_ID").or(g.client_id),
+        client_secret: secret,
+        certificate_file: g.certificate_file,
+        key_file: g.key_file,
+        authority: env("DWB_GRAPH_AUTHORITY").or(g.authority),
+        endpoint: env("DWB_GRAPH_ENDPOINT").or(g.endpoint),
+        devices_file: conn.devices.clone().or(g.devices_file),
+        quiet,
+    })
+}
+
 /// An opened directory, plus the snapshot handle when it is one (for --write-snapshot).
 pub struct Opened {
     pub dir: Arc<dyn Directory>,

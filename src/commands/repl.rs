@@ -21,7 +21,7 @@ use crate::cli::Conn;
 use crate::engine::{self, diagnostic::ScriptError};
 use crate::exit;
 use crate::host::Host;
-use crate::plan::{self, apply::OtherApplier};
+use crate::plan;
 
 const SOURCE: &str = "<repl>";
 const KEYWORDS: &[&str] = &["let", "const", "fn", "if", "else", "for", "in", "while", "loop", "break", "continue", "return", "throw", "try", "catch", "import", "as", "true", "false", "print", "debug"];
@@ -93,13 +93,6 @@ fn is_incomplete(e: &rhai::ParseError, input: &str) -> bool {
     }
 }
 
-struct Apply;
-impl OtherApplier for Apply {
-    fn apply(&self, op: &plan::ChangeOp) -> Result<(), crate::error::Error> {
-        Err(crate::error::Error::new(crate::error::Kind::Plan, format!("cannot apply `{}` changes from the REPL", op.verb())))
-    }
-}
-
 fn help(docs: &[FnDoc], name: &str) -> String {
     let name = name.trim();
     if name.is_empty() {
@@ -125,8 +118,12 @@ fn history_path() -> Option<std::path::PathBuf> {
 
 /// Runs the REPL; returns the exit code.
 pub fn repl(conn: &Conn, dry_run: bool) -> i32 {
-    let (_loaded, source) = match connect::resolve(conn) {
+    let (loaded, source) = match connect::resolve(conn) {
         Ok(x) => x,
+        Err(e) => return fail(&e),
+    };
+    let graph = match connect::graph_settings(&loaded, conn, false) {
+        Ok(g) => g,
         Err(e) => return fail(&e),
     };
     let rt = match runtime() {
@@ -141,6 +138,9 @@ pub fn repl(conn: &Conn, dry_run: bool) -> i32 {
     host.runtime = Some(rt.handle().clone());
     host.cancel = cancel;
     host.site_dir = Some(".".into());
+    host.graph.configure(graph);
+    host.config_file = loaded.path.clone();
+    host.profile = loaded.profile_name.clone();
     let host = Arc::new(host);
     let engine = Arc::new(engine::build(host.clone()));
     let docs = collect();
@@ -243,27 +243,17 @@ fn apply(host: &Host) {
         println!("dry run: nothing applied");
         return;
     }
-    let plan = host.plan.lock().map(|p| p.clone()).unwrap_or_default();
-    if plan.is_empty() {
-        println!("nothing to apply");
-        return;
-    }
-    let dir = match host.base_dir() {
-        Ok(d) => d,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return;
+    match host.apply_pending() {
+        Ok((plan, outcomes)) if !plan.is_empty() => {
+            let ok = outcomes.iter().filter(|o| matches!(o, plan::Outcome::Applied)).count();
+            for (c, o) in plan.changes.iter().zip(&outcomes) {
+                if let plan::Outcome::Failed { message, .. } = o {
+                    println!("FAILED {}. {} {}: {message}", c.id, c.op.verb(), c.op.target());
+                }
+            }
+            println!("applied {ok} of {} change(s)", outcomes.len());
         }
-    };
-    let outcomes = plan::apply::apply(&plan, &*dir, &Apply, &host.cancel.flag, &mut |_, _| {});
-    let ok = outcomes.iter().filter(|o| matches!(o, plan::Outcome::Applied)).count();
-    for (c, o) in plan.changes.iter().zip(&outcomes) {
-        if let plan::Outcome::Failed { message, .. } = o {
-            println!("FAILED {}. {} {}: {message}", c.id, c.op.verb(), c.op.target());
-        }
-    }
-    println!("applied {ok} of {} change(s)", outcomes.len());
-    if let Ok(mut p) = host.plan.lock() {
-        *p = plan::Plan::default();
+        Ok(_) => println!("nothing to apply"),
+        Err(e) => eprintln!("error: {e}"),
     }
 }

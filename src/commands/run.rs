@@ -11,18 +11,10 @@ use super::script::{self, Script};
 use super::{fail, runtime};
 use crate::cli::{Format, RunArgs};
 use crate::engine::{self, diagnostic::ScriptError, params};
-use crate::error::Error;
 use crate::exit;
 use crate::host::{Host, PrintTo};
-use crate::plan::{self, Outcome, apply::OtherApplier};
+use crate::plan::{self, Outcome};
 use crate::report::{Report, RunStatus, Timings};
-
-struct NoOther;
-impl OtherApplier for NoOther {
-    fn apply(&self, op: &plan::ChangeOp) -> Result<(), Error> {
-        Err(Error::new(crate::error::Kind::Plan, format!("dwb cannot apply `{}` changes yet", op.verb())))
-    }
-}
 
 /// Runs `dwb run`; returns the exit code.
 pub fn run(args: RunArgs) -> i32 {
@@ -31,8 +23,12 @@ pub fn run(args: RunArgs) -> i32 {
         Ok(s) => s,
         Err(e) => return fail(&e),
     };
-    let (_loaded, source) = match connect::resolve(&args.conn) {
+    let (loaded, source) = match connect::resolve(&args.conn) {
         Ok(x) => x,
+        Err(e) => return fail(&e),
+    };
+    let graph = match connect::graph_settings(&loaded, &args.conn, args.quiet || args.format == Format::Json) {
+        Ok(g) => g,
         Err(e) => return fail(&e),
     };
     let rt = match runtime() {
@@ -74,6 +70,9 @@ pub fn run(args: RunArgs) -> i32 {
     host.cancel = cancel.clone();
     host.site_dir = script.site_dir.clone();
     host.print_to = if args.format == Format::Json { PrintTo::Stderr } else { PrintTo::Stdout };
+    host.graph.configure(graph);
+    host.config_file = loaded.path.clone();
+    host.profile = loaded.profile_name.clone();
     let host = Arc::new(host);
     {
         let c = cancel.clone();
@@ -161,7 +160,7 @@ fn execute(args: &RunArgs, script: &Script, host: &Arc<Host>, opened: &std::sync
         let outcomes = match host.base_dir() {
             Ok(dir) => {
                 let bar = progress_bar(report.plan.len(), args.quiet || args.format == Format::Json);
-                let out = plan::apply::apply(&report.plan, &*dir, &NoOther, &host.cancel.flag, &mut |done, _| bar.set_position(done as u64));
+                let out = plan::apply::apply(&report.plan, &*dir, &**host, &host.cancel.flag, &mut |done, _| bar.set_position(done as u64));
                 bar.finish_and_clear();
                 out
             }

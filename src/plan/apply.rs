@@ -51,9 +51,15 @@ pub fn apply(plan: &Plan, dir: &dyn Directory, other: &dyn OtherApplier, cancell
             continue;
         }
         let Some(op) = change.op.write_op() else {
-            outcomes[i] = Some(match other.apply(&change.op) {
-                Ok(()) => Outcome::Applied,
-                Err(e) => failed(&e),
+            // Settings (a delta round's state) follow the changes they record: only after all applied.
+            let earlier_failed = matches!(change.op, ChangeOp::Setting { .. }) && outcomes.iter().take(i).any(|o| !matches!(o, Some(Outcome::Applied)));
+            outcomes[i] = Some(if earlier_failed {
+                Outcome::Skipped { reason: "an earlier change did not apply; kept as it was so the next run retries".into() }
+            } else {
+                match other.apply(&change.op) {
+                    Ok(()) => Outcome::Applied,
+                    Err(e) => failed(&e),
+                }
             });
             i += 1;
             done += 1;
