@@ -54,8 +54,8 @@ pub struct Conn {
     /// Allow a simple bind without TLS (ldap:// without StartTLS). Hardened DCs refuse it anyway.
     #[arg(long, global = true)]
     pub allow_insecure_ldap: bool,
-    /// Use an LDIF export instead of a live DC (an offline what-if).
-    #[arg(long, global = true, conflicts_with = "ldap_url")]
+    /// Use an LDIF export instead of a live DC (an offline what-if); wins over a configured DC.
+    #[arg(long, global = true)]
     pub snapshot: Option<PathBuf>,
     /// Read Entra devices from a Graph JSON export instead of a tenant.
     #[arg(long, global = true)]
