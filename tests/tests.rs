@@ -14,6 +14,8 @@ mod plan;
 mod repl;
 // Script bindings against the snapshot directory: semantics, errors, hostile values.
 mod bindings;
+// Device writeback on the snapshot directory and the Graph emulator.
+mod sync;
 // Microsoft Graph: the real HTTP client against the local emulator of Graph's contract.
 mod graph;
 // Against real Samba AD DCs the harness starts: the LDAP backend, result codes, hostile values.

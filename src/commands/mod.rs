@@ -59,7 +59,7 @@ pub fn fail(e: &Error) -> i32 {
         eprintln!("  hint: {h}");
     }
     match e.kind {
-        Kind::Config | Kind::InvalidArgument | Kind::UnknownOption | Kind::Ldif => exit::USAGE,
+        Kind::Config | Kind::InvalidArgument | Kind::UnknownOption | Kind::Ldif | Kind::Io => exit::USAGE,
         Kind::Cancelled => exit::INTERRUPTED,
         _ => exit::SCRIPT_ERROR,
     }

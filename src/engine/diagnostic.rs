@@ -137,7 +137,12 @@ fn thrown(v: &Dynamic) -> (String, String, String, Option<String>) {
 impl ScriptError {
     /// The exit code this error maps to (130 when interrupted, else 2).
     pub fn exit_code(&self) -> i32 {
-        if self.kind == "cancelled" { 130 } else { 2 }
+        match self.kind.as_str() {
+            "cancelled" => 130,
+            // A configuration problem found once the script needed the directory.
+            "config" | "ldif" => 3,
+            _ => 2,
+        }
     }
 
     /// From a parse error in `source`.

@@ -19,6 +19,17 @@ fn failed(e: &Error) -> Outcome {
     Outcome::Failed { code: e.code().to_string(), kind: e.kind.as_str().to_string(), message: e.to_string() }
 }
 
+/// True when `op` names `dn` in a value (msDS-DeviceLocation of a DRS object
+/// created with its container): such a write must wait for the one creating `dn`.
+fn references(op: &WriteOp, dn: &Dn) -> bool {
+    let values: Box<dyn Iterator<Item = &Vec<u8>>> = match op {
+        WriteOp::Add { attrs, .. } => Box::new(attrs.iter().flat_map(|a| a.values.iter())),
+        WriteOp::Modify { mods, .. } => Box::new(mods.iter().flat_map(|m| m.values.iter())),
+        WriteOp::Delete { .. } => Box::new(std::iter::empty()),
+    };
+    values.filter(|v| v.len() < 2048 && v.contains(&b'=')).filter_map(|v| std::str::from_utf8(v).ok()).any(|s| Dn::parse(s).is_ok_and(|d| d == *dn))
+}
+
 /// Applies `plan` to `dir`; returns one outcome per change, in plan order.
 /// `progress(done, total)` is called as changes complete.
 pub fn apply(plan: &Plan, dir: &dyn Directory, other: &dyn OtherApplier, cancelled: &AtomicBool, progress: &mut dyn FnMut(usize, usize)) -> Vec<Outcome> {
@@ -70,7 +81,7 @@ pub fn apply(plan: &Plan, dir: &dyn Directory, other: &dyn OtherApplier, cancell
         let mut batch: Vec<(usize, WriteOp)> = vec![(i, op)];
         let mut j = i + 1;
         while let Some(next) = plan.changes.get(j).filter(|c: &&Change| !matches!(c.op, ChangeOp::Acl { .. })).and_then(|c| c.op.write_op()) {
-            let independent = batch.iter().all(|(_, b)| !next.dn().is_within(b.dn()) && !b.dn().is_within(next.dn()));
+            let independent = batch.iter().all(|(_, b)| !next.dn().is_within(b.dn()) && !b.dn().is_within(next.dn()) && !references(&next, b.dn()));
             if !independent || batch.len() >= 256 {
                 break;
             }

@@ -94,6 +94,12 @@ pub fn ldif(plan: &Plan) -> String {
             out.push_str("# (not a directory change)\n\n");
             continue;
         };
+        if let ChangeOp::Acl { expected: None, after, .. } = &c.op {
+            // The object is created by this plan: its DACL is the class default the DC
+            // assigns, which a by-hand replace would wipe. dwb merges at apply time.
+            out.push_str(&format!("# not written as LDIF: the object is created above and gets its default DACL;\n# dwb adds these ACEs to it when applying ({after})\n\n"));
+            continue;
+        }
         if let ChangeOp::Acl { before, after, .. } = &c.op {
             out.push_str(&format!("# before: {before}\n# after:  {after}\n"));
         }

@@ -7,6 +7,7 @@
 mod errors;
 mod hostile;
 mod ldap;
+mod scripts;
 mod search;
 mod writes;
 

@@ -34,6 +34,11 @@ impl Dir {
         p
     }
 
+    /// A file of the repository (examples, scripts).
+    pub fn read_repo(&self, path: &str) -> String {
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(path)).unwrap()
+    }
+
     pub fn read(&self, name: &str) -> String {
         std::fs::read_to_string(self.join(name)).unwrap_or_else(|e| panic!("reading {name}: {e}"))
     }

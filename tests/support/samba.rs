@@ -254,6 +254,18 @@ impl SambaDc {
             .unwrap()
     }
 
+    /// A `Command` for the real OpenLDAP CLI `tool_name` (`ldapadd`,
+    /// `ldapsearch`, …) over LDAPS to this DC as Administrator, the DC's
+    /// certificate verified against the test CA. The caller adds the tool's
+    /// own arguments and decides where input and output go (the benches time it).
+    pub fn ldap_tool(&self, tool_name: &str) -> Command {
+        let mut c = Command::new(tool_name);
+        c.env("LDAPTLS_CACERT", self.ca_file())
+            .env("LDAPTLS_REQCERT", "demand")
+            .args(["-x", "-H", &self.url_ldaps(), "-D", ADMIN_USER, "-w", ADMIN_PASSWORD]);
+        c
+    }
+
     /// Feeds LDIF to `ldapadd` / `ldapmodify` over LDAPS as Administrator.
     pub fn ldap_cli(&self, tool_name: &str, ldif: &str) {
         let mut child = Command::new(tool_name)
