@@ -20,6 +20,19 @@ use crate::writeback::mapping::{AnchorEncoding, MapOptions, Skip};
 
 const OPTS: &[&str] = &["container", "mode", "state", "delete_threshold", "take_over", "anchor_encoding", "allow_empty", "owners", "marker"];
 
+/// A progress bar (counts, rate, ETA) for long syncs on a terminal; hidden otherwise.
+fn progress(host: &Host, len: usize) -> indicatif::ProgressBar {
+    let tty = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    if !tty || len < 500 || host.print_to != crate::host::PrintTo::Stdout {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new(len as u64);
+    if let Ok(style) = indicatif::ProgressStyle::with_template("{spinner} mapping devices {pos}/{len} [{bar:30}] {per_sec} eta {eta}") {
+        bar.set_style(style);
+    }
+    bar
+}
+
 /// Calls a site hook if the script defines it; `None` when it does not.
 fn hook(ctx: &NativeCallContext, name: &str, args: Vec<Dynamic>) -> Result<Option<Dynamic>> {
     let r = match args.len() {
@@ -174,13 +187,16 @@ fn sync(ctx: &NativeCallContext, host: &Host, o: &Map, record: bool) -> Result<M
                 }
             };
             listed = devices.len();
+            let bar = progress(host, listed);
             let mut wanted = Vec::with_capacity(devices.len());
             for d in devices {
                 host.check_cancelled()?;
+                bar.inc(1);
                 if let Some(w) = run.wanted(&src, d)? {
                     wanted.push(w);
                 }
             }
+            bar.finish_and_clear();
             engine::plan_full(&wanted, listed, &cur, &run.opts, &mut run.plan)?;
         }
         "delta" => {
