@@ -68,3 +68,19 @@ print(ad::eq("cn", "*)(objectClass=*").to_string());
     d.write("count.rhai", "print(ad::list(ad::domain_dn().child(\"CN\", \"Users\"), \"(objectClass=container)\").len());\n");
     d.run(&["run", "count.rhai", "--snapshot", "after.ldif"]).code(0).stdout_has("9");
 }
+
+#[test]
+fn a_malformed_descriptor_is_an_error_never_a_write() {
+    let d = Dir::new();
+    // An object whose stored nTSecurityDescriptor is garbage (a truncated header).
+    let mut ldif = d.read_repo("examples/contoso/directory.ldif");
+    ldif.push_str("\ndn: CN=Broken,DC=contoso,DC=test\nobjectClass: container\nnTSecurityDescriptor:: AQAEgBQAAAA=\n");
+    d.write("broken.ldif", &ldif);
+    d.write("grant.rhai", r#"
+print(ad::attribute_syntax("msDS-DeviceID"));
+ad::grant(ad::dn("CN=Broken,DC=contoso,DC=test"), "CONTOSO\\svc-dwb", "RPWP");
+"#);
+    let o = d.run(&["run", "grant.rhai", "--snapshot", "broken.ldif", "--write-snapshot", "after.ldif"]);
+    o.code(2).stdout_has("2.5.5.10").stderr_has("security_descriptor").stderr_has("is malformed");
+    assert!(!d.join("after.ldif").exists(), "nothing may be written after a malformed descriptor");
+}

@@ -212,6 +212,12 @@ pub fn module(host: Arc<Host>) -> Module {
         discovery::schema_has_attribute(&*d, &r, &n).rhai()
     });
     let h = host.clone();
+    reg(&mut m, "attribute_syntax", &["name: String", "-> String"], "The attribute's `attributeSyntax` OID from the schema (2.5.5.10 octet string, 2.5.5.12 Unicode, 2.5.5.1 DN, 2.5.5.8 Boolean, …), or `\"\"` when the schema has no such attribute.", move |n: ImmutableString| -> RhaiResult<String> {
+        let d = h.dir().rhai()?;
+        let r = d.root_dse().rhai()?;
+        Ok(discovery::attribute_syntax(&*d, &r, &n).rhai()?.unwrap_or_default())
+    });
+    let h = host.clone();
     reg(&mut m, "schema_version", &["-> i64"], "The schema's objectVersion (69 = Windows Server 2012 R2, 88 = 2019), or -1 when unknown. For information only: dwb decides by class and attribute presence.", move || -> RhaiResult<i64> {
         let d = h.dir().rhai()?;
         let r = d.root_dse().rhai()?;

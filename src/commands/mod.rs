@@ -30,7 +30,13 @@ pub fn main() -> i32 {
             };
         }
     };
-    init_logging();
+    let verbosity = match &cli.command {
+        Command::Run(args) if args.quiet => "error",
+        Command::Run(args) if args.verbose >= 2 => "debug",
+        Command::Run(args) if args.verbose == 1 => "info",
+        _ => "warn",
+    };
+    init_logging(verbosity);
     match cli.command {
         Command::Run(args) => run::run(args),
         Command::Check { scripts } => check::check(&scripts),
@@ -47,8 +53,9 @@ pub fn main() -> i32 {
     }
 }
 
-fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("DWB_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+/// Logs go to stderr; `DWB_LOG` (e.g. `dwb=debug`) wins over -v/-q.
+fn init_logging(default: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("DWB_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
 }
 
