@@ -126,7 +126,7 @@ fn any_descriptor() -> impl Strategy<Value = SecurityDescriptor> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(256), ..ProptestConfig::default() })]
 
     #[test]
     fn sddl_binary_sddl_round_trip(sd in sddl_descriptor()) {
