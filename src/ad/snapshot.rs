@@ -165,21 +165,10 @@ impl Directory for SnapshotDirectory {
                 if !parent.is_root() && !map.contains_key(&parent.norm()) && !self.is_naming_context(dn) {
                     return Err(Error::new(Kind::NoSuchObject, format!("the parent {parent} of {dn} does not exist")).with_dn(dn));
                 }
-                let mut e = Entry::with_attrs(dn.clone(), attrs.iter().cloned());
-                if !e.has("objectClass") {
+                if !attrs.iter().any(|a| a.name.eq_ignore_ascii_case("objectClass") && !a.values.is_empty()) {
                     return Err(Error::new(Kind::ObjectClassViolation, "an object needs an objectClass").with_dn(dn));
                 }
-                if !e.is_a("top") {
-                    let mut classes = vec![b"top".to_vec()];
-                    classes.extend(e.get("objectClass").iter().cloned());
-                    e.set("objectClass", classes);
-                }
-                if let (Some(a), Some(v)) = (dn.rdn_attr(), dn.rdn_value()) {
-                    e.set(a, vec![v.as_bytes().to_vec()]);
-                    e.set("name", vec![v.as_bytes().to_vec()]);
-                }
-                e.set("distinguishedName", vec![dn.to_string().into_bytes()]);
-                e.set("objectGUID", vec![Guid::new_random().to_bytes().to_vec()]);
+                let e = Entry::created(dn, attrs.iter().cloned(), Guid::new_random());
                 map.insert(key, e);
                 Ok(())
             }

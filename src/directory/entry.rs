@@ -50,6 +50,25 @@ impl Entry {
         e
     }
 
+    /// The entry a DC makes from an add: the given attributes plus what the
+    /// server sets itself (`top` in objectClass, the RDN attribute, `name`,
+    /// `distinguishedName`, `objectGUID`).
+    pub fn created(dn: &Dn, attrs: impl IntoIterator<Item = Attr>, guid: super::Guid) -> Entry {
+        let mut e = Entry::with_attrs(dn.clone(), attrs);
+        if !e.is_a("top") {
+            let mut classes = vec![b"top".to_vec()];
+            classes.extend(e.get("objectClass").iter().cloned());
+            e.set("objectClass", classes);
+        }
+        if let (Some(a), Some(v)) = (dn.rdn_attr(), dn.rdn_value()) {
+            e.set(a, vec![v.as_bytes().to_vec()]);
+            e.set("name", vec![v.as_bytes().to_vec()]);
+        }
+        e.set("distinguishedName", vec![dn.to_string().into_bytes()]);
+        e.set("objectGUID", vec![guid.to_bytes().to_vec()]);
+        e
+    }
+
     /// Values of `name`, or an empty slice.
     pub fn get(&self, name: &str) -> &[Vec<u8>] {
         self.attrs.get(&name.to_ascii_lowercase()).map(|a| a.values.as_slice()).unwrap_or(&[])

@@ -80,22 +80,8 @@ impl PlannedView {
 /// Applies one write to an in-memory entry (the planned state).
 fn apply_to(cur: Option<Entry>, op: &WriteOp) -> Option<Entry> {
     match op {
-        WriteOp::Add { dn, attrs } => {
-            let mut e = Entry::with_attrs(dn.clone(), attrs.iter().cloned());
-            if !e.is_a("top") {
-                let mut classes = vec![b"top".to_vec()];
-                classes.extend(e.get("objectClass").iter().cloned());
-                e.set("objectClass", classes);
-            }
-            if let (Some(a), Some(v)) = (dn.rdn_attr(), dn.rdn_value()) {
-                e.set(a, vec![v.as_bytes().to_vec()]);
-                e.set("name", vec![v.as_bytes().to_vec()]);
-            }
-            e.set("distinguishedName", vec![dn.to_string().into_bytes()]);
-            // A placeholder identity until the DC assigns the real one.
-            e.set("objectGUID", vec![Guid::nil().to_bytes().to_vec()]);
-            Some(e)
-        }
+        // A placeholder identity until the DC assigns the real one.
+        WriteOp::Add { dn, attrs } => Some(Entry::created(dn, attrs.iter().cloned(), Guid::nil())),
         WriteOp::Modify { mods, sd_flags, .. } => cur.map(|mut e| {
             for m in mods {
                 if sd_flags.is_some() && m.attr.eq_ignore_ascii_case("nTSecurityDescriptor") {
