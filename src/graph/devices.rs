@@ -192,13 +192,42 @@ impl GraphClient {
     where
         F: FnMut(Device) -> ControlFlow<()>,
     {
-        let mut pager = self.devices(opts)?;
+        let pager = self.devices(opts)?;
         let mut sum = ListSummary::default();
-        while let Some(page) = pager.next_page().await? {
+        // The next page is fetched and parsed on the runtime while this one's
+        // devices are converted and handed out, so the listing runs at the
+        // emulator's (or Graph's) pace rather than at the sum of both.
+        let fetch = |url: Url| {
+            let inner = self.inner.clone();
+            tokio::spawn(async move {
+                let v = inner.get_json(url.clone()).await;
+                (url, v)
+            })
+        };
+        let mut pending = pager.next.clone().map(fetch);
+        while let Some(handle) = pending.take() {
+            let (url, v) = handle.await.map_err(|e| GraphError::new(Reason::Network, format!("page fetch task failed: {e}")))?;
+            let page = parse_page(v?, url.as_str())?;
+            Counters::bump(&self.inner.counters.pages, 1);
+            if let Some(n) = page.next_link {
+                pending = Some(fetch(self.inner.endpoints.check_link(&n, "@odata.nextLink")?));
+            }
             sum.pages += 1;
-            for d in page {
+            for item in page.items {
+                let d = match to_device(item, &pager.required, url.as_str()) {
+                    Ok(d) => d,
+                    Err(e) => {
+                        if let Some(h) = pending.take() {
+                            h.abort();
+                        }
+                        return Err(e);
+                    }
+                };
                 sum.devices += 1;
                 if on_device(d).is_break() {
+                    if let Some(h) = pending.take() {
+                        h.abort();
+                    }
                     sum.stopped = true;
                     return Ok(sum);
                 }
