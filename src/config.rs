@@ -84,14 +84,13 @@ pub fn parse(text: &str, path: &Path) -> Result<ConfigFile> {
         let msg = e.message().to_string();
         let mut out = format!("{}:{line}:{col}: {msg}", path.display());
         // serde: "unknown field `urll`, expected one of `url`, `user`, …"
-        if let Some(rest) = msg.strip_prefix("unknown field `") {
-            if let Some((given, expected)) = rest.split_once('`') {
+        if let Some(rest) = msg.strip_prefix("unknown field `")
+            && let Some((given, expected)) = rest.split_once('`') {
                 let cands: Vec<&str> = expected.split('`').skip(1).step_by(2).collect();
                 if let Some(s) = did_you_mean(given, cands) {
                     out.push_str(&format!("; did you mean `{s}`?"));
                 }
             }
-        }
         Error::new(Kind::Config, out)
     })
 }

@@ -54,12 +54,11 @@ pub fn resolve_account(dir: &dyn Directory, root: &RootDse, name: &str) -> Resul
         let domain = root.default_nc()?;
         return one(dir, domain, Filter::eq("objectSid", sid.to_bytes()), name);
     }
-    if name.contains('=') {
-        if let Ok(dn) = Dn::parse(name) {
+    if name.contains('=')
+        && let Ok(dn) = Dn::parse(name) {
             let e = dir.read(&dn, &ATTRS)?.ok_or_else(|| Error::new(Kind::NotFound, format!("no object {dn}")).with_dn(&dn))?;
             return account_of(e);
         }
-    }
     if let Some((domain, sam)) = name.split_once('\\') {
         let all = domains(dir, root)?;
         let d = all
@@ -79,11 +78,10 @@ pub fn resolve_account(dir: &dyn Directory, root: &RootDse, name: &str) -> Resul
             return one(dir, domain, upn, name);
         }
         // An implicit UPN (sam@dnsdomain) is valid even when userPrincipalName is unset.
-        if let Some((sam, dns)) = name.split_once('@') {
-            if let Ok(nc) = super::discovery::domain_dn_for(dir, root, dns) {
+        if let Some((sam, dns)) = name.split_once('@')
+            && let Ok(nc) = super::discovery::domain_dn_for(dir, root, dns) {
                 return one(dir, nc, Filter::eq("sAMAccountName", sam), name);
             }
-        }
         return one(dir, domain, upn, name);
     }
     one(dir, domain, Filter::eq("sAMAccountName", name), name)

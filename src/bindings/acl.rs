@@ -81,11 +81,10 @@ fn trustee(dir: &dyn Directory, v: &Dynamic) -> Result<Sid> {
     if let Some(s) = v.read_lock::<Sid>() {
         return Ok(s.clone());
     }
-    if let Some(m) = v.read_lock::<Map>() {
-        if let Some(s) = m.get("sid").and_then(|s| s.read_lock::<Sid>().map(|x| x.clone())) {
+    if let Some(m) = v.read_lock::<Map>()
+        && let Some(s) = m.get("sid").and_then(|s| s.read_lock::<Sid>().map(|x| x.clone())) {
             return Ok(s);
         }
-    }
     let name = v.to_string();
     if let Ok(s) = name.parse::<Sid>() {
         return Ok(s);
@@ -166,9 +165,9 @@ fn change(host: &Host, dn_v: &Dynamic, who: &Dynamic, rights_v: &Dynamic, opts: 
     let why = opt_str(opts, "reason");
     let mut plan = host.plan.lock().map_err(|_| Error::internal("plan lock poisoned"))?;
     // Consecutive edits of one DACL become one change: one read-modify-write.
-    if let Some(last) = plan.changes.last_mut() {
-        if let ChangeOp::Acl { dn: ldn, after: lafter, descriptor: ldesc, edits: ledits, .. } = &mut last.op {
-            if *ldn == dn {
+    if let Some(last) = plan.changes.last_mut()
+        && let ChangeOp::Acl { dn: ldn, after: lafter, descriptor: ldesc, edits: ledits, .. } = &mut last.op
+            && *ldn == dn {
                 *lafter = after;
                 *ldesc = descriptor;
                 ledits.push(edit_op);
@@ -180,8 +179,6 @@ fn change(host: &Host, dn_v: &Dynamic, who: &Dynamic, rights_v: &Dynamic, opts: 
                 }
                 return Ok(true);
             }
-        }
-    }
     plan.push(ChangeOp::Acl { dn, before, after, descriptor, edits: vec![edit_op], expected }, why);
     Ok(true)
 }
@@ -197,13 +194,11 @@ fn has_access(host: &Host, dn_v: &Dynamic, who: &Dynamic, rights_v: &Dynamic, op
     // The token: the account, its groups as the DC computes them (tokenGroups), and
     // the well-known SIDs every authenticated account has.
     let mut sids = vec![sid.clone(), "S-1-1-0".parse().map_err(|_| Error::internal("sid"))?, "S-1-5-11".parse().map_err(|_| Error::internal("sid"))?];
-    if let Ok(root) = dir.root_dse() {
-        if let Ok(acct) = crate::ad::accounts::resolve_account(&*dir, &root, &sid.to_string()) {
-            if let Ok(Some(e)) = dir.read(&acct.dn, &["tokenGroups"]) {
+    if let Ok(root) = dir.root_dse()
+        && let Ok(acct) = crate::ad::accounts::resolve_account(&*dir, &root, &sid.to_string())
+            && let Ok(Some(e)) = dir.read(&acct.dn, &["tokenGroups"]) {
                 sids.extend(e.get("tokenGroups").iter().filter_map(|b| Sid::from_bytes(b).ok()));
             }
-        }
-    }
     Ok(sd.effective_rights(&sids, ot) & mask == mask)
 }
 

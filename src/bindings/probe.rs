@@ -17,11 +17,10 @@ use crate::host::Host;
 
 fn password(opts: &Map) -> Result<Option<secrecy::SecretString>> {
     let env = opt_str(opts, "password_env").unwrap_or_else(|| "DWB_CONNECTOR_PASSWORD".into());
-    if let Ok(p) = std::env::var(&env) {
-        if !p.is_empty() {
+    if let Ok(p) = std::env::var(&env)
+        && !p.is_empty() {
             return Ok(Some(secrecy::SecretString::from(p)));
         }
-    }
     match opt_str(opts, "password_file") {
         Some(f) => crate::config::read_secret_file(std::path::Path::new(&f)).map(Some),
         None => Ok(None),

@@ -76,12 +76,11 @@ fn imports(text: &str) -> Vec<(String, rhai::Position)> {
         let t = line.trim_start();
         if let Some(rest) = t.strip_prefix("import ") {
             let rest = rest.trim_start();
-            if let Some(r) = rest.strip_prefix('"') {
-                if let Some(end) = r.find('"') {
+            if let Some(r) = rest.strip_prefix('"')
+                && let Some(end) = r.find('"') {
                     let col = line.len() - t.len() + 1;
                     out.push((r[..end].to_string(), rhai::Position::new((i + 1) as u16, col as u16)));
                 }
-            }
         }
     }
     out

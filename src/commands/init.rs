@@ -23,11 +23,10 @@ pub fn init(dir: &Path, force: bool) -> i32 {
         return fail(&Error::config(format!("refusing to overwrite {} existing file(s): {}", existing.len(), existing.join(", "))).with_hint("use --force to overwrite"));
     }
     for (p, text) in &files {
-        if let Some(parent) = p.parent() {
-            if let Err(e) = std::fs::create_dir_all(parent) {
+        if let Some(parent) = p.parent()
+            && let Err(e) = std::fs::create_dir_all(parent) {
                 return fail(&Error::io(format!("creating {}", parent.display()), e));
             }
-        }
         if let Err(e) = std::fs::write(p, text) {
             return fail(&Error::io(format!("writing {}", p.display()), e));
         }

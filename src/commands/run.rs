@@ -219,11 +219,10 @@ fn finish(args: &RunArgs, mut report: Report, started: Instant) -> i32 {
         }
     }
     let json = report.to_json();
-    if let Some(path) = &args.report {
-        if let Err(e) = std::fs::write(path, serde_json::to_string_pretty(&json).unwrap_or_default()) {
+    if let Some(path) = &args.report
+        && let Err(e) = std::fs::write(path, serde_json::to_string_pretty(&json).unwrap_or_default()) {
             eprintln!("error: writing {}: {e}", path.display());
         }
-    }
     match args.format {
         Format::Json => println!("{}", serde_json::to_string_pretty(&json).unwrap_or_default()),
         Format::Text if !(args.quiet && report.exit_code == exit::OK) && report.error.is_none() => print!("{}", report.to_text()),

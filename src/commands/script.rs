@@ -39,11 +39,10 @@ pub fn load(name: &str) -> Result<Script> {
             return Ok(Script { source: c.display().to_string(), text, site_dir: site_of(c) });
         }
     }
-    if !name.contains('/') {
-        if let Some(e) = sources::script(name) {
+    if !name.contains('/')
+        && let Some(e) = sources::script(name) {
             return Ok(Script { source: format!("{EMBEDDED}scripts/{}", e.name), text: e.text.to_string(), site_dir: Some(PathBuf::from(".")) });
         }
-    }
     let known: Vec<&str> = sources::SCRIPTS.iter().map(|s| s.name).collect();
     Err(Error::new(Kind::InvalidArgument, format!("no script `{name}`: not a file, not in ./scripts/, not a standard script"))
         .with_hint(format!("standard scripts: {}", known.join(", "))))

@@ -132,13 +132,11 @@ fn fold(attr: &str, v: &[u8]) -> Vec<u8> {
 }
 
 fn value_eq(attr: &str, have: &[u8], want: &[u8]) -> bool {
-    if attr.eq_ignore_ascii_case("distinguishedName") || attr.to_ascii_lowercase().ends_with("location") {
-        if let (Ok(a), Ok(b)) = (std::str::from_utf8(have), std::str::from_utf8(want)) {
-            if let (Ok(a), Ok(b)) = (super::dn::Dn::parse(a), super::dn::Dn::parse(b)) {
+    if (attr.eq_ignore_ascii_case("distinguishedName") || attr.to_ascii_lowercase().ends_with("location"))
+        && let (Ok(a), Ok(b)) = (std::str::from_utf8(have), std::str::from_utf8(want))
+            && let (Ok(a), Ok(b)) = (super::dn::Dn::parse(a), super::dn::Dn::parse(b)) {
                 return a == b;
             }
-        }
-    }
     fold(attr, have) == fold(attr, want)
 }
 

@@ -121,11 +121,10 @@ fn thrown(v: &Dynamic) -> (String, String, String, Option<String>) {
     if let Some(m) = v.read_lock::<rhai::Map>() {
         let get = |k: &str| m.get(k).map(|v| v.to_string()).filter(|s| !s.is_empty() && s != "()");
         let mut message = get("message").unwrap_or_else(|| v.to_string());
-        if let Some(dn) = get("dn") {
-            if !message.contains(&dn) {
+        if let Some(dn) = get("dn")
+            && !message.contains(&dn) {
                 message = format!("{message} [{dn}]");
             }
-        }
         if let Some(t) = get("server_text") {
             message = format!("{message} (server said: {t})");
         }

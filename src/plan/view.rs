@@ -137,8 +137,8 @@ impl Directory for PlannedView {
             if !req.scope.contains(&req.base, &dn) {
                 continue;
             }
-            if let Some(mut e) = self.planned_entry(&dn, &pending)? {
-                if req.filter.matches(&e) {
+            if let Some(mut e) = self.planned_entry(&dn, &pending)?
+                && req.filter.matches(&e) {
                     e.project(&req.attrs);
                     each(e)?;
                     emitted += 1;
@@ -146,7 +146,6 @@ impl Directory for PlannedView {
                         break;
                     }
                 }
-            }
         }
         Ok(())
     }

@@ -132,12 +132,11 @@ pub fn plan_device(w: &Wanted, cur: &CurrentState, opts: &SyncOptions, out: &mut
         }
         None => {
             // The same msDS-DeviceID under another name: never create a duplicate.
-            if let Some(g) = w.device.device_id.as_deref().and_then(|d| d.parse::<Guid>().ok()) {
-                if let Some(other) = cur.by_device_id.get(&g) {
+            if let Some(g) = w.device.device_id.as_deref().and_then(|d| d.parse::<Guid>().ok())
+                && let Some(other) = cur.by_device_id.get(&g) {
                     out.skipped.push(Skip { device: w.device.id.clone(), reason: format!("an object with this msDS-DeviceID already exists ({other}) without this device's anchor") });
                     return Ok(());
                 }
-            }
             let attrs = w.attrs.clone();
             out.ops.push((WriteOp::Add { dn, attrs }, format!("device {} ({}) is in Entra ID", w.device.id, w.device.display_name.as_deref().unwrap_or(""))));
             out.creates += 1;

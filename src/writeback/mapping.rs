@@ -71,7 +71,7 @@ pub fn anchor_bytes(object_id: &str, enc: AnchorEncoding) -> Vec<u8> {
 /// Reads an anchor back to the object id (either encoding), if it is one of ours.
 pub fn anchor_object_id(bytes: &[u8]) -> Option<String> {
     let text = std::str::from_utf8(bytes).ok().filter(|t| t.starts_with("Device_")).map(str::to_string).or_else(|| {
-        if bytes.len() % 2 != 0 {
+        if !bytes.len().is_multiple_of(2) {
             return None;
         }
         let units: Vec<u16> = bytes.chunks_exact(2).map(|c| u16::from_le_bytes([c[0], c[1]])).collect();
@@ -118,16 +118,14 @@ pub fn desired(d: &Device, opts: &MapOptions, owner_sid: Option<&str>) -> Result
     if let Some(m) = d.is_managed {
         attrs.push(Attr::text("msDS-IsManaged", [bool_text(m)]));
     }
-    if opts.write_compliance {
-        if let Some(c) = d.is_compliant {
+    if opts.write_compliance
+        && let Some(c) = d.is_compliant {
             attrs.push(Attr::text("msDS-IsCompliant", [bool_text(c)]));
         }
-    }
-    if let Some(sid) = owner_sid.and_then(|s| s.parse::<Sid>().ok()) {
-        if opts.forest_domains.iter().any(|dom| sid.is_in_domain(dom)) {
+    if let Some(sid) = owner_sid.and_then(|s| s.parse::<Sid>().ok())
+        && opts.forest_domains.iter().any(|dom| sid.is_in_domain(dom)) {
             attrs.push(Attr::new("msDS-RegisteredOwner", vec![sid.to_bytes()]));
         }
-    }
     Ok((cn, attrs))
 }
 
