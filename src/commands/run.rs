@@ -168,12 +168,12 @@ fn execute(args: &RunArgs, script: &Script, host: &Arc<Host>, opened: &std::sync
         };
         report.timings.apply_ms = t2.elapsed().as_millis();
         report.outcomes = outcomes;
-        if report.outcomes.iter().any(|o| matches!(o, Outcome::Failed { .. })) {
-            report.status = RunStatus::Error;
-            report.exit_code = exit::SCRIPT_ERROR;
-        } else if host.cancel.is_cancelled() {
+        if host.cancel.is_cancelled() {
             report.status = RunStatus::Interrupted;
             report.exit_code = exit::INTERRUPTED;
+        } else if report.outcomes.iter().any(|o| !matches!(o, Outcome::Applied)) {
+            report.status = RunStatus::Error;
+            report.exit_code = exit::SCRIPT_ERROR;
         }
     }
     if report.exit_code == exit::OK && report.findings.failed() > 0 {

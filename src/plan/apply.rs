@@ -16,7 +16,16 @@ pub trait OtherApplier {
 }
 
 fn failed(e: &Error) -> Outcome {
-    Outcome::Failed { code: e.code().to_string(), kind: e.kind.as_str().to_string(), message: e.to_string() }
+    if e.kind == Kind::Cancelled {
+        // Not attempted (or interrupted in flight): a skip, not a failure of the change.
+        return Outcome::Skipped { reason: e.message.clone() };
+    }
+    Outcome::Failed { code: e.code().to_string(), kind: e.kind_str().to_string(), message: e.to_string() }
+}
+
+/// True when an outcome says the DC stopped answering.
+fn unreachable(o: &Option<Outcome>) -> bool {
+    matches!(o, Some(Outcome::Failed { kind, .. }) if kind == Kind::Timeout.as_str() || kind == Kind::Network.as_str())
 }
 
 /// True when `op` names `dn` in a value (msDS-DeviceLocation of a DRS object
@@ -110,6 +119,12 @@ pub fn apply(plan: &Plan, dir: &dyn Directory, other: &dyn OtherApplier, cancell
         done += j - i;
         progress(done, total);
         i = j;
+        if outcomes.iter().any(unreachable) {
+            for o in outcomes.iter_mut().skip(i) {
+                *o = Some(Outcome::Skipped { reason: "not sent: the DC stopped answering (timeout or lost connection)".into() });
+            }
+            break;
+        }
     }
     outcomes
         .into_iter()

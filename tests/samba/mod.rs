@@ -9,6 +9,7 @@ mod hostile;
 mod ldap;
 mod scripts;
 mod search;
+mod sync;
 mod writes;
 
 use std::sync::LazyLock;

@@ -55,7 +55,7 @@ pub(super) async fn with_retry(ldap: ldap3::Ldap, op: &WriteOp, timeout: Duratio
     loop {
         let outcome = tokio::select! {
             biased;
-            _ = cancel.cancelled() => return Err(Error::new(Kind::Cancelled, "cancelled before the write completed").with_dn(op.dn())),
+            _ = cancel.cancelled() => return Err(Error::new(Kind::Cancelled, "interrupted while the write was in flight: it may or may not have reached the DC; the next run converges").with_dn(op.dn())),
             r = once(ldap.clone(), op, timeout) => r,
         };
         match outcome {
@@ -180,8 +180,11 @@ async fn pump(
     let mut set = JoinSet::new();
     let mut index_of = HashMap::new();
     let mut next = 0;
+    // After a timeout or a lost connection the DC is not answering: sending the
+    // rest would cost one timeout per window. Stop and report them unsent.
+    let mut stalled = false;
     loop {
-        while set.len() < WINDOW && next < ops.len() && !cancel.is_cancelled() {
+        while set.len() < WINDOW && next < ops.len() && !cancel.is_cancelled() && !stalled {
             let (l, o, c, i) = (ldap.clone(), ops.clone(), cancel.clone(), next);
             let handle = set.spawn(async move {
                 let r = match o.get(i) {
@@ -197,6 +200,9 @@ async fn pump(
             None => break,
             Some(Ok((id, (i, r)))) => {
                 index_of.remove(&id);
+                if let Err(e) = &r {
+                    stalled |= matches!(e.kind, Kind::Timeout | Kind::Network);
+                }
                 let _ = tx.send((i, r));
             }
             Some(Err(join)) => {
@@ -206,9 +212,10 @@ async fn pump(
             }
         }
     }
-    // Cancelled before these were started.
+    // Never started: interrupted, or the DC stopped answering.
+    let why = if stalled { "not sent: the DC stopped answering (timeout or lost connection)" } else { "not sent: interrupted" };
     for (i, op) in ops.iter().enumerate().skip(next) {
-        let _ = tx.send((i, Err(Error::new(Kind::Cancelled, "cancelled before the write was sent").with_dn(op.dn()))));
+        let _ = tx.send((i, Err(Error::new(Kind::Cancelled, why).with_dn(op.dn()))));
     }
 }
 
