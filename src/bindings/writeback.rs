@@ -2,6 +2,7 @@
 //! (mapping and diff in Rust, for speed), with the site's hooks — `in_scope(device)`
 //! and `map_device(device, attrs)` — called when the script defines them.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use rhai::{Dynamic, EvalAltResult, Map, Module, NativeCallContext};
@@ -75,21 +76,69 @@ struct Run<'a> {
     map_hook: Option<bool>,
     plan: SyncPlan,
     in_scope: usize,
+    /// Owner SIDs looked up ahead, concurrently (device id → SID, if any).
+    owner_sids: HashMap<String, Option<String>>,
+}
+
+/// How many Graph requests run at once when looking up owners or full devices.
+const GRAPH_CONCURRENCY: usize = 16;
+
+/// Runs `f` for every id with a bounded number of requests in flight; a failed
+/// lookup is kept per id (one device's failure must not stop the others).
+fn concurrently<T: Send + 'static, F, Fut>(host: &Host, ids: Vec<String>, f: F) -> Result<HashMap<String, std::result::Result<T, Error>>>
+where
+    F: Fn(String) -> Fut,
+    Fut: std::future::Future<Output = std::result::Result<T, Error>> + Send + 'static,
+{
+    host.block_on(async {
+        let mut out = HashMap::with_capacity(ids.len());
+        let mut set = tokio::task::JoinSet::new();
+        let mut it = ids.into_iter();
+        loop {
+            while set.len() < GRAPH_CONCURRENCY {
+                let Some(id) = it.next() else { break };
+                let fut = f(id.clone());
+                set.spawn(async move { (id, fut.await) });
+            }
+            match set.join_next().await {
+                Some(Ok((id, r))) => {
+                    out.insert(id, r);
+                }
+                Some(Err(e)) => return Err(Error::internal(format!("a Graph lookup task failed: {e}"))),
+                None => break,
+            }
+        }
+        Ok(out)
+    })
 }
 
 impl Run<'_> {
-    fn owner_sid(&self, src: &GraphSource, d: &Device) -> Result<Option<String>> {
-        let GraphSource::Client(c) = src else { return Ok(None) };
-        // Hybrid-joined devices have no registered owner (spec §B.4): skip the call.
-        if !self.owners || d.trust_type.as_deref() == Some("ServerAd") {
-            return Ok(None);
+    /// Looks up the registered owners of `devices` ahead of mapping, concurrently.
+    /// Hybrid-joined devices have no registered owner (spec §B.4): no call for them.
+    fn prefetch_owners(&mut self, src: &GraphSource, devices: &[&Device]) -> Result<()> {
+        let GraphSource::Client(c) = src else { return Ok(()) };
+        if !self.owners {
+            return Ok(());
         }
-        let owners = self.host.block_on(async { c.device_owners(&d.id).await.map_err(from_graph) })?;
-        Ok(owners.into_iter().find_map(|o| o.on_premises_security_identifier))
+        let ids: Vec<String> = devices.iter().filter(|d| d.trust_type.as_deref() != Some("ServerAd")).map(|d| d.id.clone()).collect();
+        let c = c.clone();
+        let found = concurrently(self.host, ids, move |id| {
+            let c = c.clone();
+            async move { c.device_owners(&id).await.map_err(from_graph) }
+        })?;
+        for (id, r) in found {
+            match r {
+                Ok(owners) => {
+                    self.owner_sids.insert(id, owners.into_iter().find_map(|o| o.on_premises_security_identifier));
+                }
+                Err(e) => self.plan.skipped.push(Skip { device: id, reason: format!("owner lookup failed: {e}") }),
+            }
+        }
+        Ok(())
     }
 
     /// Scope, owner and mapping of one device, hooks included.
-    fn wanted(&mut self, src: &GraphSource, d: Device) -> Result<Option<Wanted>> {
+    fn wanted(&mut self, d: &Device) -> Result<Option<Wanted>> {
         let dv = || rhai::serde::to_dynamic(d.to_json()).unwrap_or(Dynamic::UNIT);
         if self.scope_hook != Some(false) {
             match hook(self.ctx, "in_scope", vec![dv()])? {
@@ -103,13 +152,10 @@ impl Run<'_> {
             }
         }
         self.in_scope += 1;
-        let owner = match self.owner_sid(src, &d) {
-            Ok(o) => o,
-            Err(e) => {
-                self.plan.skipped.push(Skip { device: d.id.clone(), reason: format!("owner lookup failed: {e}") });
-                return Ok(None);
-            }
-        };
+        if self.plan.skipped.iter().any(|s| s.device == d.id && s.reason.starts_with("owner lookup failed")) {
+            return Ok(None);
+        }
+        let owner = self.owner_sids.get(&d.id).cloned().flatten();
         let mut w = match engine::want(d, &self.opts, owner.as_deref()) {
             Ok(w) => w,
             Err(skip) => {
@@ -123,13 +169,13 @@ impl Run<'_> {
                 let vals: rhai::Array = a.values.iter().map(|v| super::convert::from_value(&a.name, v)).collect();
                 attrs.insert(a.name.as_str().into(), vals.into());
             }
-            let device = rhai::serde::to_dynamic(w.device.to_json()).unwrap_or(Dynamic::UNIT);
+            let device = dv();
             match hook(self.ctx, "map_device", vec![device, attrs.into()])? {
                 None => self.map_hook = Some(false),
                 Some(v) => {
                     self.map_hook = Some(true);
                     if v.is_unit() {
-                        self.plan.skipped.push(Skip { device: w.device.id.clone(), reason: "map_device returned () (skipped by the site)".into() });
+                        self.plan.skipped.push(Skip { device: w.id.clone(), reason: "map_device returned () (skipped by the site)".into() });
                         return Ok(None);
                     }
                     let m = v.try_cast::<Map>().ok_or_else(|| Error::invalid_argument("map_device must return the attribute map (or () to skip)"))?;
@@ -165,14 +211,15 @@ fn sync(ctx: &NativeCallContext, host: &Host, o: &Map, record: bool) -> Result<M
     };
     let src = host.graph.get(host)?;
     let cur: CurrentState = engine::current_state(&*dir, &container, &opts.marker, &mut |_| ())?;
-    let mut run = Run { host, ctx, owners: o.get("owners").and_then(|v| v.as_bool().ok()).unwrap_or(true), opts, scope_hook: None, map_hook: None, plan: SyncPlan::default(), in_scope: 0 };
+    let mut run = Run { host, ctx, owners: o.get("owners").and_then(|v| v.as_bool().ok()).unwrap_or(true), opts, scope_hook: None, map_hook: None, plan: SyncPlan::default(), in_scope: 0, owner_sids: HashMap::new() };
     let mode = opt_str(o, "mode").unwrap_or_else(|| "full".into());
     let listed: usize;
     let mut commit: Option<(String, String)> = None;
     match mode.as_str() {
         "full" => {
-            let devices: Vec<Device> = match &*src {
-                GraphSource::Offline { devices, .. } => devices.as_ref().clone(),
+            let fetched: Vec<Device>;
+            let devices: &[Device] = match &*src {
+                GraphSource::Offline { devices, .. } => devices.as_slice(),
                 GraphSource::Client(c) => {
                     let mut all = Vec::new();
                     host.block_on(async {
@@ -183,21 +230,23 @@ fn sync(ctx: &NativeCallContext, host: &Host, o: &Map, record: bool) -> Result<M
                         .await
                         .map_err(from_graph)
                     })?;
-                    all
+                    fetched = all;
+                    &fetched
                 }
             };
             listed = devices.len();
+            run.prefetch_owners(&src, &devices.iter().collect::<Vec<_>>())?;
             let bar = progress(host, listed);
             let mut wanted = Vec::with_capacity(devices.len());
             for d in devices {
                 host.check_cancelled()?;
                 bar.inc(1);
-                if let Some(w) = run.wanted(&src, d)? {
+                if let Some(w) = run.wanted(d)? {
                     wanted.push(w);
                 }
             }
             bar.finish_and_clear();
-            engine::plan_full(&wanted, listed, &cur, &run.opts, &mut run.plan)?;
+            engine::plan_full(wanted, listed, &cur, &run.opts, &mut run.plan)?;
         }
         "delta" => {
             let GraphSource::Client(c) = &*src else {
@@ -222,12 +271,31 @@ fn sync(ctx: &NativeCallContext, host: &Host, o: &Map, record: bool) -> Result<M
                 .map_err(from_graph)
             })?;
             listed = changed.len();
-            for d in changed {
+            // Incremental rounds carry only changed properties: fetch the whole devices, concurrently.
+            let full: Vec<Device> = if summary.resumed {
+                let c2 = c.clone();
+                let ids: Vec<String> = changed.iter().map(|d| d.id.clone()).collect();
+                let mut got = concurrently(host, ids.clone(), move |id| {
+                    let c = c2.clone();
+                    async move { c.get_device(&id).await.map_err(from_graph) }
+                })?;
+                let mut out = Vec::with_capacity(ids.len());
+                for id in ids {
+                    match got.remove(&id) {
+                        Some(Ok(d)) => out.push(d),
+                        Some(Err(e)) => run.plan.skipped.push(Skip { device: id, reason: format!("could not read the device: {e}") }),
+                        None => {}
+                    }
+                }
+                out
+            } else {
+                changed
+            };
+            run.prefetch_owners(&src, &full.iter().collect::<Vec<_>>())?;
+            for d in &full {
                 host.check_cancelled()?;
-                // Incremental rounds carry only changed properties: fetch the whole device.
-                let full = if summary.resumed { host.block_on(async { c.get_device(&d.id).await.map_err(from_graph) })? } else { d };
-                if let Some(w) = run.wanted(&src, full)? {
-                    engine::plan_device(&w, &cur, &run.opts, &mut run.plan)?;
+                if let Some(w) = run.wanted(d)? {
+                    engine::plan_device(w, &cur, &run.opts, &mut run.plan)?;
                 }
             }
             let gone: Vec<&engine::Current> = removed.iter().filter_map(|r| cur.by_anchor.get(&r.id.to_ascii_lowercase())).collect();

@@ -125,7 +125,7 @@ fn execute(args: &RunArgs, script: &Script, host: &Arc<Host>, opened: &std::sync
     let result = engine.run_ast_with_scope(&mut scope, &ast);
     let run_ms = t1.elapsed().as_millis();
 
-    let plan = host.plan.lock().map(|p| p.clone()).unwrap_or_default();
+    let plan = host.plan.lock().map(|mut p| std::mem::take(&mut *p)).unwrap_or_default();
     let findings = host.findings.lock().map(|f| f.clone()).unwrap_or_default();
     let directory = if host.dir_opened() { host.dir().ok().map(|d| crate::ad::Directory::describe(&*d)) } else { None };
     let mut report = Report {
@@ -218,13 +218,15 @@ fn finish(args: &RunArgs, mut report: Report, started: Instant) -> i32 {
             eprintln!("error: writing {}: {e}", path.display());
         }
     }
-    let json = report.to_json();
-    if let Some(path) = &args.report
-        && let Err(e) = std::fs::write(path, serde_json::to_string_pretty(&json).unwrap_or_default()) {
-            eprintln!("error: writing {}: {e}", path.display());
-        }
+    // The JSON report of a 100,000-device plan is large: build it only when asked for.
+    let json = (args.report.is_some() || args.format == Format::Json).then(|| report.to_json());
+    if let (Some(path), Some(json)) = (&args.report, &json)
+        && let Err(e) = std::fs::write(path, serde_json::to_string_pretty(json).unwrap_or_default())
+    {
+        eprintln!("error: writing {}: {e}", path.display());
+    }
     match args.format {
-        Format::Json => println!("{}", serde_json::to_string_pretty(&json).unwrap_or_default()),
+        Format::Json => println!("{}", json.as_ref().map(|j| serde_json::to_string_pretty(j).unwrap_or_default()).unwrap_or_default()),
         Format::Text if !(args.quiet && report.exit_code == exit::OK) && report.error.is_none() => print!("{}", report.to_text()),
         Format::Text => {}
     }

@@ -29,13 +29,35 @@ pub fn devices_from_file(path: impl AsRef<Path>) -> Result<Vec<Device>> {
             .with_file(name.clone())
             .with_source(e)
     })?;
-    let text = decode_text(&bytes).map_err(|e| e.with_file(name.clone()))?;
+    // Plain UTF-8 (the usual case) is used in place: no second copy of a large export.
+    let text = match String::from_utf8(bytes) {
+        Ok(t) => t,
+        Err(e) => decode_text(e.as_bytes()).map_err(|e| e.with_file(name.clone()))?,
+    };
     devices_from_json(&text).map_err(|e| e.prefixed(&name).with_file(name))
+}
+
+/// The common shape, one `{"value": [...]}` page of camelCase devices, read
+/// device by device instead of as one JSON tree (a 100,000-device export is
+/// ~150 MB of text; its tree would be several times that).
+fn single_page(text: &str) -> Option<Vec<Device>> {
+    #[derive(serde::Deserialize)]
+    struct Page {
+        value: Vec<Device>,
+    }
+    let t = text.trim_start();
+    if !t.starts_with('{') {
+        return None;
+    }
+    serde_json::from_str::<Page>(t).ok().map(|p| p.value)
 }
 
 /// Read devices from JSON text (see the module docs for the accepted shapes).
 pub fn devices_from_json(text: &str) -> Result<Vec<Device>> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    if let Some(devices) = single_page(text) {
+        return Ok(devices);
+    }
     let mut out = Vec::new();
     let mut n_values = 0usize;
     let mut stream = serde_json::Deserializer::from_str(text).into_iter::<Value>();

@@ -89,16 +89,25 @@ pub struct SyncPlan {
 
 /// A device as it should be, prepared by the caller (scope and hooks applied).
 pub struct Wanted {
-    pub device: Device,
+    /// The Entra object id.
+    pub id: String,
+    pub device_id: Option<Guid>,
+    pub display_name: String,
     pub attrs: Vec<Attr>,
     pub cn: String,
 }
 
 /// Maps one device, or says why it is skipped.
-pub fn want(d: Device, opts: &SyncOptions, owner_sid: Option<&str>) -> std::result::Result<Wanted, Skip> {
-    let (cn, mut attrs) = desired(&d, &opts.map, owner_sid)?;
+pub fn want(d: &Device, opts: &SyncOptions, owner_sid: Option<&str>) -> std::result::Result<Wanted, Skip> {
+    let (cn, mut attrs) = desired(d, &opts.map, owner_sid)?;
     attrs.push(Attr::text("adminDescription", [opts.marker.as_str()]));
-    Ok(Wanted { device: d, attrs, cn })
+    Ok(Wanted {
+        id: d.id.clone(),
+        device_id: d.device_id.as_deref().and_then(|x| x.parse().ok()),
+        display_name: d.display_name.clone().unwrap_or_default(),
+        attrs,
+        cn,
+    })
 }
 
 fn managed_with_marker() -> Vec<&'static str> {
@@ -108,10 +117,10 @@ fn managed_with_marker() -> Vec<&'static str> {
 }
 
 /// Plans the changes that make one wanted device current.
-pub fn plan_device(w: &Wanted, cur: &CurrentState, opts: &SyncOptions, out: &mut SyncPlan) -> Result<()> {
+pub fn plan_device(w: Wanted, cur: &CurrentState, opts: &SyncOptions, out: &mut SyncPlan) -> Result<()> {
     let managed = managed_with_marker();
     let dn = opts.container.child("CN", &w.cn)?;
-    let existing = cur.by_anchor.get(&w.device.id.to_ascii_lowercase()).or_else(|| cur.by_dn.get(&dn.norm()));
+    let existing = cur.by_anchor.get(&w.id.to_ascii_lowercase()).or_else(|| cur.by_dn.get(&dn.norm()));
     match existing {
         Some(c) if c.ours || opts.take_over => {
             let mods: Vec<Modification> = diff(&c.entry, &w.attrs, &managed);
@@ -119,26 +128,24 @@ pub fn plan_device(w: &Wanted, cur: &CurrentState, opts: &SyncOptions, out: &mut
                 out.unchanged += 1;
             } else {
                 let what = mods.iter().map(|m| m.attr.as_str()).collect::<Vec<_>>().join(", ");
-                out.ops.push((WriteOp::Modify { dn: c.entry.dn.clone(), mods, sd_flags: None }, format!("device {} changed: {what}", w.device.id)));
+                out.ops.push((WriteOp::Modify { dn: c.entry.dn.clone(), mods, sd_flags: None }, format!("device {} changed: {what}", w.id)));
                 out.updates += 1;
             }
         }
         Some(c) => {
             out.foreign += 1;
             out.skipped.push(Skip {
-                device: w.device.id.clone(),
+                device: w.id.clone(),
                 reason: format!("{} exists but dwb did not write it (another writer, e.g. Entra Connect?); run with take_over=true to manage it", c.entry.dn),
             });
         }
         None => {
             // The same msDS-DeviceID under another name: never create a duplicate.
-            if let Some(g) = w.device.device_id.as_deref().and_then(|d| d.parse::<Guid>().ok())
-                && let Some(other) = cur.by_device_id.get(&g) {
-                    out.skipped.push(Skip { device: w.device.id.clone(), reason: format!("an object with this msDS-DeviceID already exists ({other}) without this device's anchor") });
-                    return Ok(());
-                }
-            let attrs = w.attrs.clone();
-            out.ops.push((WriteOp::Add { dn, attrs }, format!("device {} ({}) is in Entra ID", w.device.id, w.device.display_name.as_deref().unwrap_or(""))));
+            if let Some(other) = w.device_id.and_then(|g| cur.by_device_id.get(&g)) {
+                out.skipped.push(Skip { device: w.id.clone(), reason: format!("an object with this msDS-DeviceID already exists ({other}) without this device's anchor") });
+                return Ok(());
+            }
+            out.ops.push((WriteOp::Add { dn, attrs: w.attrs }, format!("device {} ({}) is in Entra ID", w.id, w.display_name)));
             out.creates += 1;
         }
     }
@@ -160,7 +167,8 @@ pub fn plan_deletes(gone: Vec<&Current>, opts: &SyncOptions, out: &mut SyncPlan,
 }
 
 /// A full sync's plan: every wanted device against the container.
-pub fn plan_full(wanted: &[Wanted], listed: usize, cur: &CurrentState, opts: &SyncOptions, out: &mut SyncPlan) -> Result<()> {
+pub fn plan_full(wanted: Vec<Wanted>, listed: usize, cur: &CurrentState, opts: &SyncOptions, out: &mut SyncPlan) -> Result<()> {
+    let keep: HashSet<String> = wanted.iter().map(|w| w.id.to_ascii_lowercase()).collect();
     for w in wanted {
         plan_device(w, cur, opts, out)?;
     }
@@ -168,7 +176,6 @@ pub fn plan_full(wanted: &[Wanted], listed: usize, cur: &CurrentState, opts: &Sy
         return Err(Error::new(Kind::Plan, "the device source returned no devices while the container holds written-back devices: refusing to treat that as \"delete everything\"")
             .with_hint("if the tenant really has no devices, run with --param allow_empty=true"));
     }
-    let keep: HashSet<String> = wanted.iter().map(|w| w.device.id.to_ascii_lowercase()).collect();
     // Skipped devices still exist in Entra ID: their objects are not deleted.
     let skipped: HashSet<String> = out.skipped.iter().map(|s| s.device.to_ascii_lowercase()).collect();
     let gone: Vec<&Current> = cur.by_anchor.iter().filter(|(id, _)| !keep.contains(*id) && !skipped.contains(*id)).map(|(_, c)| c).collect();
