@@ -55,37 +55,28 @@ pub fn apply(plan: &Plan, dir: &dyn Directory, other: &dyn OtherApplier, cancell
             break;
         }
         let Some(change) = plan.changes.get(i) else { break };
-        if let ChangeOp::Acl { dn, edits, expected, .. } = &change.op {
-            let skip = failed_roots.iter().any(|root| dn.is_within(root));
-            outcomes[i] = Some(if skip {
+        // DACL changes (read-modify-write) and non-directory changes run one at a time.
+        let single = match &change.op {
+            ChangeOp::Acl { dn, edits, expected, .. } => Some(if failed_roots.iter().any(|root| dn.is_within(root)) {
                 Outcome::Skipped { reason: format!("an earlier change to {dn} failed") }
             } else {
-                match super::acl::apply(dir, dn, edits, expected.as_deref()) {
-                    Ok(()) => Outcome::Applied,
-                    Err(e) => failed(&e),
-                }
-            });
+                super::acl::apply(dir, dn, edits, expected.as_deref()).map_or_else(|e| failed(&e), |()| Outcome::Applied)
+            }),
+            // Settings (a delta round's state) follow the changes they record: only after all applied.
+            ChangeOp::Setting { .. } if outcomes.iter().take(i).any(|o| !matches!(o, Some(Outcome::Applied))) => {
+                Some(Outcome::Skipped { reason: "an earlier change did not apply; kept as it was so the next run retries".into() })
+            }
+            op if op.write_op().is_none() => Some(other.apply(op).map_or_else(|e| failed(&e), |()| Outcome::Applied)),
+            _ => None,
+        };
+        if let Some(o) = single {
+            outcomes[i] = Some(o);
             i += 1;
             done += 1;
             progress(done, total);
             continue;
         }
-        let Some(op) = change.op.write_op() else {
-            // Settings (a delta round's state) follow the changes they record: only after all applied.
-            let earlier_failed = matches!(change.op, ChangeOp::Setting { .. }) && outcomes.iter().take(i).any(|o| !matches!(o, Some(Outcome::Applied)));
-            outcomes[i] = Some(if earlier_failed {
-                Outcome::Skipped { reason: "an earlier change did not apply; kept as it was so the next run retries".into() }
-            } else {
-                match other.apply(&change.op) {
-                    Ok(()) => Outcome::Applied,
-                    Err(e) => failed(&e),
-                }
-            });
-            i += 1;
-            done += 1;
-            progress(done, total);
-            continue;
-        };
+        let Some(op) = change.op.write_op() else { break };
         // Gather a batch of independent directory writes.
         let mut batch: Vec<(usize, WriteOp)> = vec![(i, op)];
         let mut j = i + 1;
