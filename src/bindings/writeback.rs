@@ -11,7 +11,7 @@ use super::convert::{opt_str, to_dn, to_values};
 use super::graph::{GraphSource, from_graph};
 use super::{OrRhai, check_options, reg};
 use crate::ad::{Directory, discovery};
-use crate::directory::{Attr, Dn, Sid};
+use crate::directory::{Attr, Dn, Guid, Sid};
 use crate::error::{Error, Kind, Result};
 use crate::graph::{DeltaOptions, Device, ListOptions};
 use crate::host::Host;
@@ -210,7 +210,7 @@ fn sync(ctx: &NativeCallContext, host: &Host, o: &Map, record: bool) -> Result<M
         allow_empty: flag("allow_empty"),
     };
     let src = host.graph.get(host)?;
-    let cur: CurrentState = engine::current_state(&*dir, &container, &opts.marker, &mut |_| ())?;
+    let cur: CurrentState;
     let mut run = Run { host, ctx, owners: o.get("owners").and_then(|v| v.as_bool().ok()).unwrap_or(true), opts, scope_hook: None, map_hook: None, plan: SyncPlan::default(), in_scope: 0, owner_sids: HashMap::new() };
     let mode = opt_str(o, "mode").unwrap_or_else(|| "full".into());
     let listed: usize;
@@ -235,6 +235,7 @@ fn sync(ctx: &NativeCallContext, host: &Host, o: &Map, record: bool) -> Result<M
                 }
             };
             listed = devices.len();
+            cur = engine::current_state(&*dir, &container, &run.opts.marker, &mut |_| ())?;
             run.prefetch_owners(&src, &devices.iter().collect::<Vec<_>>())?;
             let bar = progress(host, listed);
             let mut wanted = Vec::with_capacity(devices.len());
@@ -291,6 +292,13 @@ fn sync(ctx: &NativeCallContext, host: &Host, o: &Map, record: bool) -> Result<M
             } else {
                 changed
             };
+            let ids: Vec<(String, Option<Guid>)> = full
+                .iter()
+                .map(|d| (d.id.clone(), d.device_id.as_deref().and_then(|x| x.parse().ok())))
+                .chain(removed.iter().map(|r| (r.id.clone(), None)))
+                .collect();
+            // The first round lists everything: one paged read is cheaper than many small ones.
+            cur = if summary.resumed { engine::current_state_of(&*dir, &container, &run.opts.marker, &ids)? } else { engine::current_state(&*dir, &container, &run.opts.marker, &mut |_| ())? };
             run.prefetch_owners(&src, &full.iter().collect::<Vec<_>>())?;
             for d in &full {
                 host.check_cancelled()?;

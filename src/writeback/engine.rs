@@ -4,7 +4,7 @@
 use std::collections::{HashMap, HashSet};
 
 use super::diff::diff;
-use super::mapping::{MANAGED, MapOptions, Skip, anchor_object_id, desired};
+use super::mapping::{AnchorEncoding, MANAGED, MapOptions, Skip, anchor_bytes, anchor_object_id, desired};
 use crate::ad::{Directory, Modification, Scope, SearchRequest, WriteOp};
 use crate::directory::{Attr, Dn, Entry, Filter, Guid};
 use crate::error::{Error, Kind, Result};
@@ -55,8 +55,38 @@ pub fn read_attrs() -> Vec<String> {
 /// Reads the container's devices (paged, streamed into the index).
 pub fn current_state(dir: &dyn Directory, container: &Dn, marker: &str, progress: &mut dyn FnMut(usize)) -> Result<CurrentState> {
     let mut st = CurrentState::default();
-    let req = SearchRequest::new(container.clone(), Scope::OneLevel, Filter::eq("objectClass", "msDS-Device")).attrs(read_attrs());
+    fill(&mut st, dir, container, Filter::eq("objectClass", "msDS-Device"), marker, progress)?;
+    Ok(st)
+}
+
+/// Reads only the objects of some devices (a delta round's changes): by cloud
+/// anchor in either encoding, by msDS-DeviceID and by CN, 100 devices a search,
+/// so a small delta costs a few searches, not a read of the whole container.
+pub fn current_state_of(dir: &dyn Directory, container: &Dn, marker: &str, devices: &[(String, Option<Guid>)]) -> Result<CurrentState> {
+    let mut st = CurrentState::default();
+    for chunk in devices.chunks(100) {
+        let mut terms = Vec::new();
+        for (id, guid) in chunk {
+            for enc in [AnchorEncoding::Utf8, AnchorEncoding::Utf16Le] {
+                terms.push(Filter::eq("msDS-CloudAnchor", anchor_bytes(id, enc)));
+            }
+            if let Some(g) = guid {
+                terms.push(Filter::eq("msDS-DeviceID", g.to_bytes()));
+                terms.push(Filter::eq("cn", g.to_string()));
+            }
+        }
+        let filter = Filter::And(vec![Filter::eq("objectClass", "msDS-Device"), Filter::Or(terms)]);
+        fill(&mut st, dir, container, filter, marker, &mut |_| ())?;
+    }
+    Ok(st)
+}
+
+fn fill(st: &mut CurrentState, dir: &dyn Directory, container: &Dn, filter: Filter, marker: &str, progress: &mut dyn FnMut(usize)) -> Result<()> {
+    let req = SearchRequest::new(container.clone(), Scope::OneLevel, filter).attrs(read_attrs());
     dir.search(&req, &mut |e| {
+        if st.by_dn.contains_key(&e.dn.norm()) {
+            return Ok(());
+        }
         let anchor = e.get("msDS-CloudAnchor").first().and_then(|a| anchor_object_id(a));
         let ours = e.get("adminDescription").iter().any(|v| v.as_slice() == marker.as_bytes());
         if let Some(g) = e.get("msDS-DeviceID").first().and_then(|b| Guid::from_bytes(b).ok()) {
@@ -70,8 +100,7 @@ pub fn current_state(dir: &dyn Directory, container: &Dn, marker: &str, progress
         st.total += 1;
         progress(st.total);
         Ok(())
-    })?;
-    Ok(st)
+    })
 }
 
 /// What a sync plans and skips.
