@@ -76,8 +76,8 @@ struct Run<'a> {
     map_hook: Option<bool>,
     plan: SyncPlan,
     in_scope: usize,
-    /// Owner SIDs looked up ahead, concurrently (device id → SID, if any).
-    owner_sids: HashMap<String, Option<String>>,
+    /// Owner SIDs looked up ahead, concurrently (device id → SID if any, or the lookup failed).
+    owner_sids: HashMap<String, std::result::Result<Option<String>, ()>>,
 }
 
 /// How many Graph requests run at once when looking up owners or full devices.
@@ -129,9 +129,12 @@ impl Run<'_> {
         for (id, r) in found {
             match r {
                 Ok(owners) => {
-                    self.owner_sids.insert(id, owners.into_iter().find_map(|o| o.on_premises_security_identifier));
+                    self.owner_sids.insert(id, Ok(owners.into_iter().find_map(|o| o.on_premises_security_identifier)));
                 }
-                Err(e) => self.plan.skipped.push(Skip { device: id, reason: format!("owner lookup failed: {e}") }),
+                Err(e) => {
+                    self.plan.skipped.push(Skip { device: id.clone(), reason: format!("owner lookup failed: {e}") });
+                    self.owner_sids.insert(id, Err(()));
+                }
             }
         }
         Ok(())
@@ -152,10 +155,12 @@ impl Run<'_> {
             }
         }
         self.in_scope += 1;
-        if self.plan.skipped.iter().any(|s| s.device == d.id && s.reason.starts_with("owner lookup failed")) {
-            return Ok(None);
-        }
-        let owner = self.owner_sids.get(&d.id).cloned().flatten();
+        let owner = match self.owner_sids.get(&d.id) {
+            // The lookup failed: the device is already reported as skipped.
+            Some(Err(())) => return Ok(None),
+            Some(Ok(sid)) => sid.clone(),
+            None => None,
+        };
         let mut w = match engine::want(d, &self.opts, owner.as_deref()) {
             Ok(w) => w,
             Err(skip) => {
