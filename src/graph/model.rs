@@ -163,7 +163,8 @@ fn bad(id: &str, field: &str, what: String) -> GraphError {
     .with_field(field)
 }
 
-fn type_name(v: &Value) -> &'static str {
+/// How a JSON value's type is named in error messages.
+pub(crate) fn type_name(v: &Value) -> &'static str {
     match v {
         Value::Null => "null",
         Value::Bool(_) => "a boolean",

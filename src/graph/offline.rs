@@ -18,7 +18,7 @@ use std::path::Path;
 use serde_json::{Map, Value};
 
 use super::error::{GraphError, Reason, Result};
-use super::model::Device;
+use super::model::{Device, type_name};
 
 /// Read devices from a file (see the module docs for the accepted shapes).
 pub fn devices_from_file(path: impl AsRef<Path>) -> Result<Vec<Device>> {
@@ -99,7 +99,7 @@ pub fn devices_from_json(text: &str) -> Result<Vec<Device>> {
                     Reason::BadJson,
                     format!(
                         "expected a Graph page, an array of pages or an array of devices, found {}",
-                        kind(&other)
+                        type_name(&other)
                     ),
                 ));
             }
@@ -114,16 +114,6 @@ pub fn devices_from_json(text: &str) -> Result<Vec<Device>> {
     Ok(out)
 }
 
-fn kind(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
-}
 
 fn is_page(v: &Value) -> bool {
     v.as_object().is_some_and(|o| {
@@ -140,7 +130,7 @@ fn take_page(mut o: Map<String, Value>, loc: &str, out: &mut Vec<Device>) -> Res
         Some(other) => {
             return Err(GraphError::new(
                 Reason::BadJson,
-                format!("{loc}: 'value' should be an array but is {}", kind(&other)),
+                format!("{loc}: 'value' should be an array but is {}", type_name(&other)),
             ));
         }
         None => {

@@ -798,7 +798,7 @@ fn a_failed_write_is_reported_and_the_rest_applied() {
     }
 
     // A delta round whose changes do not all apply keeps no state: the next round
-    // starts over instead of skipping the failed device.
+    // starts over, so the failed device is tried again.
     let state = lab.dir.join("state.json");
     let state_arg = format!("state={}", state.display());
     let (out, report) = lab.sync(&["mode=delta", &state_arg]);
