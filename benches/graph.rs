@@ -55,7 +55,15 @@ impl EmulatorProcess {
     fn spawn(devices: usize) -> EmulatorProcess {
         let exe = env!("CARGO_BIN_EXE_dwb");
         let mut child = Command::new(exe)
-            .args(["graph-emulator", "--addr", "127.0.0.1:0", "--devices", &devices.to_string(), "--seed", "1"])
+            .args([
+                "graph-emulator",
+                "--addr",
+                "127.0.0.1:0",
+                "--devices",
+                &devices.to_string(),
+                "--seed",
+                "1",
+            ])
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -155,9 +163,11 @@ fn main() {
     let emu_rss = status_mb(&emu.pid(), "VmRSS").unwrap_or(f64::NAN);
 
     // The runtime dwb's main builds (commands::runtime).
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let rt =
+        tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     let cloud = Cloud::custom(&emu.login, &emu.graph).unwrap();
-    let cred = Credential::client_secret(emu.client_id.clone(), SecretString::from(emu.secret.clone()));
+    let cred =
+        Credential::client_secret(emu.client_id.clone(), SecretString::from(emu.secret.clone()));
     let client = GraphClient::new(GraphConfig::new(cloud, emu.tenant.clone(), cred)).unwrap();
     let t = Instant::now();
     rt.block_on(client.sign_in()).unwrap();
@@ -176,7 +186,17 @@ fn main() {
             ("client_secret", emu.secret.as_str()),
             ("scope", scope.as_str()),
         ];
-        let v: serde_json::Value = raw.post(url).form(&form).send().await.unwrap().error_for_status().unwrap().json().await.unwrap();
+        let v: serde_json::Value = raw
+            .post(url)
+            .form(&form)
+            .send()
+            .await
+            .unwrap()
+            .error_for_status()
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
         v["access_token"].as_str().unwrap().to_string()
     });
 
@@ -202,7 +222,17 @@ fn main() {
                 let (mut n, mut pages) = (0u64, 0u64);
                 let mut next = Some(first_url.to_string());
                 while let Some(url) = next.take() {
-                    let body = raw.get(url).bearer_auth(&raw_token).send().await.unwrap().error_for_status().unwrap().bytes().await.unwrap();
+                    let body = raw
+                        .get(url)
+                        .bearer_auth(&raw_token)
+                        .send()
+                        .await
+                        .unwrap()
+                        .error_for_status()
+                        .unwrap()
+                        .bytes()
+                        .await
+                        .unwrap();
                     let page: RawPage = serde_json::from_slice(&body).unwrap();
                     n += page.value.len() as u64;
                     pages += 1;
@@ -227,10 +257,21 @@ fn main() {
         sign_in.as_secs_f64() * 1000.0
     );
     println!();
-    println!("Listings (order D-R-R-D; D = dwb GraphClient::list_devices, R = baseline: same URLs, bare reqwest, body not parsed into devices):");
+    println!(
+        "Listings (order D-R-R-D; D = dwb GraphClient::list_devices, R = baseline: same URLs, bare reqwest, body not parsed into devices):"
+    );
     let header = format!(
         "{:<3} {:<36} {:>8} {:>6} {:>7} {:>10} {:>13} {:>15} {:>16} {:>12}",
-        "run", "client", "devices", "pages", "wall s", "devices/s", "client CPU s", "emulator CPU s", "CPU% client:emu", "other CPU s"
+        "run",
+        "client",
+        "devices",
+        "pages",
+        "wall s",
+        "devices/s",
+        "client CPU s",
+        "emulator CPU s",
+        "CPU% client:emu",
+        "other CPU s"
     );
     println!("{header}\n{}", rule(&header));
     let row = |i: usize, what: &str, r: &Run| {
@@ -271,18 +312,27 @@ fn main() {
     let emulator_bound = dwb_best.emulator_cpu >= dwb_best.client_cpu;
 
     println!();
-    println!("Bench process memory (MB = 10^6 bytes; VmHWM is the peak RSS since the process started):");
+    println!(
+        "Bench process memory (MB = 10^6 bytes; VmHWM is the peak RSS since the process started):"
+    );
     println!("  VmRSS at start                      {rss_at_start:>7.1} MB");
-    println!("  VmRSS / VmHWM before listing        {rss_before:>7.1} / {hwm_before:.1} MB   (runtime, HTTP clients, tokens)");
+    println!(
+        "  VmRSS / VmHWM before listing        {rss_before:>7.1} / {hwm_before:.1} MB   (runtime, HTTP clients, tokens)"
+    );
     println!(
         "  VmHWM after the first dwb listing   {hwm_after_dwb:>7.1} MB   (+{:.1} MB over the RSS before listing)",
         hwm_after_dwb - rss_before
     );
-    println!("  VmHWM at the end                    {hwm_end:>7.1} MB   (after the baseline runs too)");
+    println!(
+        "  VmHWM at the end                    {hwm_end:>7.1} MB   (after the baseline runs too)"
+    );
 
     println!();
     println!("Summary:");
-    let header = format!("{:<44} {:>16} {:>16} {:>7} {:>10} {:>8}", "measure", "baseline", "dwb", "ratio", "target", "verdict");
+    let header = format!(
+        "{:<44} {:>16} {:>16} {:>7} {:>10} {:>8}",
+        "measure", "baseline", "dwb", "ratio", "target", "verdict"
+    );
     println!("{header}\n{}", rule(&header));
     println!(
         "{:<44} {:>16} {:>16} {:>6.2}x {:>10} {:>8}",

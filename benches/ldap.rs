@@ -96,17 +96,24 @@ impl Run {
 fn main() {
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     // The runtime dwb's main builds (commands::runtime).
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let rt =
+        tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     let dc = SambaDc::start();
     let tmp = tempfile::tempdir().unwrap();
 
     let setup = connect(&dc, &rt);
     let container = |name: &str| {
         let dn = dc.domain_dn().child("CN", name).unwrap();
-        setup.write(&WriteOp::Add { dn: dn.clone(), attrs: vec![Attr::text("objectClass", ["msDS-DeviceContainer"])] }).unwrap();
+        setup
+            .write(&WriteOp::Add {
+                dn: dn.clone(),
+                attrs: vec![Attr::text("objectClass", ["msDS-DeviceContainer"])],
+            })
+            .unwrap();
         dn
     };
-    let (warm, cont_a, cont_b) = (container("BenchWarmup"), container("BenchA"), container("BenchB"));
+    let (warm, cont_a, cont_b) =
+        (container("BenchWarmup"), container("BenchA"), container("BenchB"));
     drop(setup);
 
     // Same generator, same attribute set and sizes; different GUIDs per container.
@@ -116,13 +123,24 @@ fn main() {
     let chunk = N / CHUNKS;
     let ldif = |name: &str, entries: &[Entry]| {
         let path = tmp.path().join(name);
-        fs::write(&path, entries.iter().map(|e| dwb::directory::ldif::write_entry(e) + "\n").collect::<String>()).unwrap();
+        fs::write(
+            &path,
+            entries.iter().map(|e| dwb::directory::ldif::write_entry(e) + "\n").collect::<String>(),
+        )
+        .unwrap();
         path
     };
     let ops = |entries: &[Entry]| -> Vec<WriteOp> {
-        entries.iter().map(|e| WriteOp::Add { dn: e.dn.clone(), attrs: e.attrs().cloned().collect() }).collect()
+        entries
+            .iter()
+            .map(|e| WriteOp::Add { dn: e.dn.clone(), attrs: e.attrs().cloned().collect() })
+            .collect()
     };
-    let a_files: Vec<_> = devs_a.chunks(chunk).enumerate().map(|(k, c)| ldif(&format!("bench-a-{}.ldif", k + 1), c)).collect();
+    let a_files: Vec<_> = devs_a
+        .chunks(chunk)
+        .enumerate()
+        .map(|(k, c)| ldif(&format!("bench-a-{}.ldif", k + 1), c))
+        .collect();
     let b_ops: Vec<Vec<WriteOp>> = devs_b.chunks(chunk).map(ops).collect();
     let warm_ldif = ldif("warm.ldif", &warm_devices[..WARMUP]);
     let warm_ops = ops(&warm_devices[WARMUP..]);
@@ -150,7 +168,14 @@ fn main() {
     );
     let header = format!(
         "{:<4} {:<44} {:>8} {:>8} {:>10} {:>12} {:>9} {:>11}",
-        "step", "writer", "objects", "wall s", "objects/s", "client CPU s", "DC CPU s", "other CPU s"
+        "step",
+        "writer",
+        "objects",
+        "wall s",
+        "objects/s",
+        "client CPU s",
+        "DC CPU s",
+        "other CPU s"
     );
     println!("{header}\n{}", rule(&header));
     let row = |step: &str, what: &str, r: &Run| {
@@ -176,7 +201,11 @@ fn main() {
             step += 1;
             if a_side {
                 let r = ldapadd(&dc, &a_files[k]);
-                row(&step.to_string(), &format!("A ldapadd -f bench-a-{}.ldif ({range})", k + 1), &r);
+                row(
+                    &step.to_string(),
+                    &format!("A ldapadd -f bench-a-{}.ldif ({range})", k + 1),
+                    &r,
+                );
                 add_runs.push(r);
             } else {
                 let r = dwb_write(&dc, &rt, &b_ops[k]);
@@ -276,8 +305,12 @@ fn main() {
         100.0 * dwb_total.dc_cpu / dwb_total.wall.as_secs_f64()
     );
     println!("100% means the single-process DC is the bottleneck.");
-    let other = add_total.other_cpu + dwb_total.other_cpu + search_runs.iter().chain(&dwb_reads).map(|r| r.other_cpu).sum::<f64>();
-    let measured_wall = add_total.wall + dwb_total.wall + search_runs.iter().chain(&dwb_reads).map(|r| r.wall).sum::<Duration>();
+    let other = add_total.other_cpu
+        + dwb_total.other_cpu
+        + search_runs.iter().chain(&dwb_reads).map(|r| r.other_cpu).sum::<f64>();
+    let measured_wall = add_total.wall
+        + dwb_total.wall
+        + search_runs.iter().chain(&dwb_reads).map(|r| r.wall).sum::<Duration>();
     println!(
         "CPU not attributed to the measured processes (\"other CPU s\": other processes, or the sandbox kernel's own work such as its network stack): {:.1} s during the {:.1} s measured, on 2 cores:\n  {}",
         other,
@@ -303,7 +336,14 @@ fn connect(dc: &SambaDc, rt: &tokio::runtime::Runtime) -> LdapDirectory {
 /// children's CPU, and samba's CPU.
 fn measure(dc: &SambaDc, objects: usize, child_is_client: bool, f: impl FnOnce()) -> Run {
     let dc_pid = dc.pid().to_string();
-    let sample = || (cpu_secs(&dc_pid).unwrap(), cpu_secs("self").unwrap(), waited_children_cpu_secs(), machine_busy_secs());
+    let sample = || {
+        (
+            cpu_secs(&dc_pid).unwrap(),
+            cpu_secs("self").unwrap(),
+            waited_children_cpu_secs(),
+            machine_busy_secs(),
+        )
+    };
     let (dc0, self0, kids0, all0) = sample();
     let t0 = Instant::now();
     f();
@@ -319,9 +359,21 @@ fn measure(dc: &SambaDc, objects: usize, child_is_client: bool, f: impl FnOnce()
 fn ldapadd(dc: &SambaDc, ldif: &Path) -> Run {
     let n = fs::read_to_string(ldif).unwrap().lines().filter(|l| l.starts_with("dn:")).count();
     measure(dc, n, true, || {
-        let out = dc.ldap_tool("ldapadd").arg("-f").arg(ldif).stdout(Stdio::null()).stderr(Stdio::piped()).output().unwrap();
+        let out = dc
+            .ldap_tool("ldapadd")
+            .arg("-f")
+            .arg(ldif)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .output()
+            .unwrap();
         if !out.status.success() {
-            panic!("ldapadd -f {} failed ({}):\n{}", ldif.display(), out.status, String::from_utf8_lossy(&out.stderr));
+            panic!(
+                "ldapadd -f {} failed ({}):\n{}",
+                ldif.display(),
+                out.status,
+                String::from_utf8_lossy(&out.stderr)
+            );
         }
     })
 }
@@ -340,7 +392,13 @@ fn dwb_write(dc: &SambaDc, rt: &tokio::runtime::Runtime, ops: &[WriteOp]) -> Run
             }
         });
     });
-    assert!(failed.is_empty(), "dwb write_many: {} of {} adds failed, first: {}", failed.len(), ops.len(), failed[0]);
+    assert!(
+        failed.is_empty(),
+        "dwb write_many: {} of {} adds failed, first: {}",
+        failed.len(),
+        ops.len(),
+        failed[0]
+    );
     run.connect = connected;
     run
 }
@@ -351,13 +409,26 @@ fn ldapsearch(dc: &SambaDc, base: &Dn) -> Run {
     measure(dc, N, true, || {
         let out = dc
             .ldap_tool("ldapsearch")
-            .args(["-LLL", "-E", &format!("pr={PAGE_SIZE}/noprompt"), "-b", &base, "-s", "one", DEVICE_FILTER])
+            .args([
+                "-LLL",
+                "-E",
+                &format!("pr={PAGE_SIZE}/noprompt"),
+                "-b",
+                &base,
+                "-s",
+                "one",
+                DEVICE_FILTER,
+            ])
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .output()
             .unwrap();
         if !out.status.success() {
-            panic!("ldapsearch of {base} failed ({}):\n{}", out.status, String::from_utf8_lossy(&out.stderr));
+            panic!(
+                "ldapsearch of {base} failed ({}):\n{}",
+                out.status,
+                String::from_utf8_lossy(&out.stderr)
+            );
         }
     })
 }
@@ -371,7 +442,11 @@ fn dwb_read(dc: &SambaDc, rt: &tokio::runtime::Runtime, base: &Dn) -> Run {
         let t0 = Instant::now();
         let dir = connect(dc, rt);
         connected = t0.elapsed();
-        let req = SearchRequest::new(base.clone(), Scope::OneLevel, Filter::parse(DEVICE_FILTER).unwrap());
+        let req = SearchRequest::new(
+            base.clone(),
+            Scope::OneLevel,
+            Filter::parse(DEVICE_FILTER).unwrap(),
+        );
         dir.search(&req, &mut |_entry| {
             count += 1;
             Ok(())
@@ -385,8 +460,16 @@ fn dwb_read(dc: &SambaDc, rt: &tokio::runtime::Runtime, base: &Dn) -> Run {
 
 /// The number of entries one level below `base`, by the real `ldapsearch` (untimed).
 fn count_dns(dc: &SambaDc, base: &Dn) -> usize {
-    let out =
-        dc.ldapsearch(&["-E", &format!("pr={PAGE_SIZE}/noprompt"), "-b", &base.to_string(), "-s", "one", DEVICE_FILTER, "1.1"]);
+    let out = dc.ldapsearch(&[
+        "-E",
+        &format!("pr={PAGE_SIZE}/noprompt"),
+        "-b",
+        &base.to_string(),
+        "-s",
+        "one",
+        DEVICE_FILTER,
+        "1.1",
+    ]);
     out.lines().filter(|l| l.starts_with("dn:")).count()
 }
 
@@ -429,8 +512,11 @@ fn devices(container: &Dn, seed: u64, n: usize) -> Vec<Entry> {
             let object_id = rng.uuid();
             let thumbprint: String = rng.bytes::<20>().iter().map(|b| format!("{b:02X}")).collect();
             let key_hash = b64.encode(rng.bytes::<32>());
-            let name: String =
-                rng.bytes::<7>().iter().map(|b| b"ABCDEFGHJKLMNPQRSTUVWXYZ0123456789"[usize::from(*b) % 34] as char).collect();
+            let name: String = rng
+                .bytes::<7>()
+                .iter()
+                .map(|b| b"ABCDEFGHJKLMNPQRSTUVWXYZ0123456789"[usize::from(*b) % 34] as char)
+                .collect();
             // S-1-5-21-<domain>-<rid>: the registered owner's SID.
             let mut owner = vec![1u8, 5, 0, 0, 0, 0, 0, 5];
             for sub in [21u32, 516_664_053, 1_928_398_449, 203_945_938, 1100 + (i % 400) as u32] {
@@ -440,13 +526,29 @@ fn devices(container: &Dn, seed: u64, n: usize) -> Vec<Entry> {
                 Attr::text("objectClass", ["msDS-Device"]),
                 Attr::new("msDS-DeviceID", vec![device_id.to_bytes().to_vec()]),
                 Attr::text("displayName", [format!("DESKTOP-{name}")]),
-                Attr::text("altSecurityIdentities", [format!("X509:<SHA1-TP-PUBKEY>{thumbprint}{key_hash}")]),
+                Attr::text(
+                    "altSecurityIdentities",
+                    [format!("X509:<SHA1-TP-PUBKEY>{thumbprint}{key_hash}")],
+                ),
                 Attr::text("msDS-IsEnabled", [if i % 10 == 9 { "FALSE" } else { "TRUE" }]),
                 Attr::new("msDS-CloudAnchor", vec![format!("Device_{object_id}").into_bytes()]),
                 Attr::text("msDS-DeviceObjectVersion", ["2"]),
                 Attr::text("msDS-DeviceOSType", ["Windows"]),
-                Attr::text("msDS-DeviceOSVersion", [format!("10.0.{}.{}", if i % 3 == 0 { 22631 } else { 19045 }, rng.next() % 5000)]),
-                Attr::text("msDS-DevicePhysicalIDs", [format!("[ZDID]:{}", rng.uuid()), format!("[HWID]:h:{}", rng.next() % 10_000_000_000)]),
+                Attr::text(
+                    "msDS-DeviceOSVersion",
+                    [format!(
+                        "10.0.{}.{}",
+                        if i % 3 == 0 { 22631 } else { 19045 },
+                        rng.next() % 5000
+                    )],
+                ),
+                Attr::text(
+                    "msDS-DevicePhysicalIDs",
+                    [
+                        format!("[ZDID]:{}", rng.uuid()),
+                        format!("[HWID]:h:{}", rng.next() % 10_000_000_000),
+                    ],
+                ),
                 Attr::text("msDS-IsManaged", [if i % 4 == 0 { "FALSE" } else { "TRUE" }]),
                 Attr::new("msDS-RegisteredOwner", vec![owner]),
             ];

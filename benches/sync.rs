@@ -62,7 +62,9 @@ use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use dwb::graph::emulator::{DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, Emulator, EmulatorState, Faults, generate};
+use dwb::graph::emulator::{
+    DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, Emulator, EmulatorState, Faults, generate,
+};
 use dwb::graph::model::AlternativeSecurityId;
 use dwb::graph::{Cloud, Credential, DeltaOptions, GraphClient, GraphConfig, ListOptions};
 use secrecy::SecretString;
@@ -78,9 +80,20 @@ const CONTAINER: &str = "CN=RegisteredDevices,DC=contoso,DC=test";
 const DEVICE_FILTER: &str = "(objectClass=msDS-Device)";
 /// What dwb reads from each device object (writeback::engine::read_attrs).
 const READ_ATTRS: &[&str] = &[
-    "msDS-DeviceID", "displayName", "altSecurityIdentities", "msDS-IsEnabled", "msDS-DeviceOSType", "msDS-DeviceOSVersion",
-    "msDS-DevicePhysicalIDs", "msDS-CloudAnchor", "msDS-DeviceObjectVersion", "msDS-IsManaged", "msDS-RegisteredOwner",
-    "msDS-IsCompliant", "objectClass", "adminDescription",
+    "msDS-DeviceID",
+    "displayName",
+    "altSecurityIdentities",
+    "msDS-IsEnabled",
+    "msDS-DeviceOSType",
+    "msDS-DeviceOSVersion",
+    "msDS-DevicePhysicalIDs",
+    "msDS-CloudAnchor",
+    "msDS-DeviceObjectVersion",
+    "msDS-IsManaged",
+    "msDS-RegisteredOwner",
+    "msDS-IsCompliant",
+    "objectClass",
+    "adminDescription",
 ];
 const RESYNC_ROUNDS: usize = 3;
 const INITIAL_TARGET: f64 = 0.8;
@@ -105,7 +118,8 @@ fn main() {
     let dwb = dwb_binary();
     let work = tempfile::tempdir().unwrap();
     let work = work.path();
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let rt =
+        tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     println!("dwb sync bench: {DEVICES} devices (seed {SEED}), binary {}", dwb.display());
 
     // ---- the lab: the emulator process; prepared DCs, one at a time ------------------------
@@ -114,7 +128,13 @@ fn main() {
     let emu = EmulatorProcess::start(&dwb, &tenant);
     let prepared_dc = || {
         let d = SambaDc::start();
-        let o = run_dwb(&dwb, work, &d, Some(&emu.graph), &["run", "prepare", "--param", "connector_account=CONTOSO\\Administrator", "--quiet"]);
+        let o = run_dwb(
+            &dwb,
+            work,
+            &d,
+            Some(&emu.graph),
+            &["run", "prepare", "--param", "connector_account=CONTOSO\\Administrator", "--quiet"],
+        );
         assert!(o.status.success(), "prepare failed:\n{}", String::from_utf8_lossy(&o.stderr));
         d
     };
@@ -127,7 +147,22 @@ fn main() {
     assert!(o.status.success(), "dwb snapshot failed:\n{}", String::from_utf8_lossy(&o.stderr));
     let plan_ldif = work.join("initial.ldif");
     let plan_json = work.join("initial-dry.json");
-    let o = run_dwb(&dwb, work, &dc_a1, Some(&emu.graph), &["run", "sync", "--dry-run", "--quiet", "--save-plan", plan_ldif.to_str().unwrap(), "--report", plan_json.to_str().unwrap()]);
+    let o = run_dwb(
+        &dwb,
+        work,
+        &dc_a1,
+        Some(&emu.graph),
+        &[
+            "run",
+            "sync",
+            "--dry-run",
+            "--quiet",
+            "--save-plan",
+            plan_ldif.to_str().unwrap(),
+            "--report",
+            plan_json.to_str().unwrap(),
+        ],
+    );
     assert!(o.status.success(), "dry run failed:\n{}", String::from_utf8_lossy(&o.stderr));
     let creates = writes(&read_json(&plan_json)).len();
     assert!(creates > DEVICES * 9 / 10, "{creates} creates planned");
@@ -143,13 +178,22 @@ fn main() {
     let dwb_run = |d: &SambaDc, i: usize| -> (Duration, f64) {
         let report = work.join(format!("initial-{i}.json"));
         let cpu0 = cpu_secs(&d.pid().to_string()).unwrap();
-        let (wall, o) = timed_dwb(&dwb, work, d, Some(&emu.graph), &["run", "sync", "--quiet", "--report", report.to_str().unwrap()]);
+        let (wall, o) = timed_dwb(
+            &dwb,
+            work,
+            d,
+            Some(&emu.graph),
+            &["run", "sync", "--quiet", "--report", report.to_str().unwrap()],
+        );
         let cpu = cpu_secs(&d.pid().to_string()).unwrap() - cpu0;
         assert!(o.status.success(), "initial sync failed:\n{}", String::from_utf8_lossy(&o.stderr));
         let r = read_json(&report);
         assert_eq!(writes(&r).len(), creates, "the sync creates what the dry run planned");
         assert_eq!(count(d), creates);
-        println!("   dwb initial sync {i}: wall {wall:.2?}, DC CPU {cpu:.1} s, timings {}", r["timings"]);
+        println!(
+            "   dwb initial sync {i}: wall {wall:.2?}, DC CPU {cpu:.1} s, timings {}",
+            r["timings"]
+        );
         (wall, cpu)
     };
     let a1 = ldapadd_run(&dc_a1);
@@ -175,10 +219,20 @@ fn main() {
     let mut resync = Vec::new();
     for i in 0..RESYNC_ROUNDS {
         let report = work.join(format!("resync-{i}.json"));
-        let (wall, o) = timed_dwb(&dwb, work, &dc, Some(&emu.graph), &["run", "sync", "--quiet", "--report", report.to_str().unwrap()]);
+        let (wall, o) = timed_dwb(
+            &dwb,
+            work,
+            &dc,
+            Some(&emu.graph),
+            &["run", "sync", "--quiet", "--report", report.to_str().unwrap()],
+        );
         assert!(o.status.success(), "resync failed:\n{}", String::from_utf8_lossy(&o.stderr));
         let r = read_json(&report);
-        assert!(r["plan"].as_array().unwrap().is_empty(), "a no-change resync planned {} change(s)", r["plan"].as_array().unwrap().len());
+        assert!(
+            r["plan"].as_array().unwrap().is_empty(),
+            "a no-change resync planned {} change(s)",
+            r["plan"].as_array().unwrap().len()
+        );
         resync.push((wall, r["timings"].clone()));
     }
     let mut search = Vec::new();
@@ -194,7 +248,8 @@ fn main() {
         assert_eq!(n, DEVICES);
     }
     let resync_best = resync.iter().map(|(w, _)| *w).min().unwrap();
-    let (search_best, listing_best) = (*search.iter().min().unwrap(), *listing.iter().min().unwrap());
+    let (search_best, listing_best) =
+        (*search.iter().min().unwrap(), *listing.iter().min().unwrap());
     println!(
         "2. no-change resync: dwb best {resync_best:.2?} (all: {:?}; last timings {}); paged ldapsearch {search_best:.2?} + Graph listing {listing_best:.2?}",
         resync.iter().map(|(w, _)| format!("{w:.2?}")).collect::<Vec<_>>(),
@@ -207,39 +262,78 @@ fn main() {
     let state = work.join("delta-state.json");
     let state_arg = format!("state={}", state.display());
     let delta_args = |extra: &[&str]| -> Vec<String> {
-        let mut a: Vec<String> = ["run", "sync", "--quiet", "--param", "mode=delta", "--param", &state_arg].iter().map(|s| s.to_string()).collect();
+        let mut a: Vec<String> =
+            ["run", "sync", "--quiet", "--param", "mode=delta", "--param", &state_arg]
+                .iter()
+                .map(|s| s.to_string())
+                .collect();
         a.extend(extra.iter().map(|s| s.to_string()));
         a
     };
     let first = work.join("delta-0.json");
-    let o = run_dwb(&dwb, work, &dc, Some(&child.graph), &strs(&delta_args(&["--report", first.to_str().unwrap()])));
-    assert!(o.status.success(), "first delta round failed:\n{}", String::from_utf8_lossy(&o.stderr));
+    let o = run_dwb(
+        &dwb,
+        work,
+        &dc,
+        Some(&child.graph),
+        &strs(&delta_args(&["--report", first.to_str().unwrap()])),
+    );
+    assert!(
+        o.status.success(),
+        "first delta round failed:\n{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     let first_writes = writes(&read_json(&first)).len();
     assert!(state.exists());
     let client = graph_client(&child.graph);
     let baseline_state = work.join("baseline-delta-state.json");
-    rt.block_on(client.delta_devices(&baseline_state, &DeltaOptions::default(), |_| std::ops::ControlFlow::Continue(()))).unwrap();
+    rt.block_on(client.delta_devices(&baseline_state, &DeltaOptions::default(), |_| {
+        std::ops::ControlFlow::Continue(())
+    }))
+    .unwrap();
 
     let changed = child.mutate();
-    let expected: BTreeSet<String> = changed.iter().map(|d| format!("CN={d},{CONTAINER}").to_ascii_lowercase()).collect();
+    let expected: BTreeSet<String> =
+        changed.iter().map(|d| format!("CN={d},{CONTAINER}").to_ascii_lowercase()).collect();
     assert_eq!(expected.len(), RENAMES + DISABLES + ADDS + DELETES);
 
     // dwb's plan of these changes, as LDIF for ldapmodify and JSON for the revert.
     let fwd_ldif = work.join("delta-forward.ldif");
     let fwd_json = work.join("delta-dry.json");
-    let o = run_dwb(&dwb, work, &dc, Some(&child.graph), &strs(&delta_args(&["--dry-run", "--save-plan", fwd_ldif.to_str().unwrap(), "--report", fwd_json.to_str().unwrap()])));
+    let o = run_dwb(
+        &dwb,
+        work,
+        &dc,
+        Some(&child.graph),
+        &strs(&delta_args(&[
+            "--dry-run",
+            "--save-plan",
+            fwd_ldif.to_str().unwrap(),
+            "--report",
+            fwd_json.to_str().unwrap(),
+        ])),
+    );
     assert!(o.status.success(), "delta dry run failed:\n{}", String::from_utf8_lossy(&o.stderr));
     let planned = writes(&read_json(&fwd_json));
-    let planned_targets: BTreeSet<String> = planned.iter().map(|c| c["target"].as_str().unwrap().to_ascii_lowercase()).collect();
+    let planned_targets: BTreeSet<String> =
+        planned.iter().map(|c| c["target"].as_str().unwrap().to_ascii_lowercase()).collect();
     assert_eq!(planned_targets, expected, "the delta plan targets exactly the changed devices");
     let originals = raw_entries(&dc);
     let t = Instant::now();
     ldap_tool(&dc, "ldapmodify", &fwd_ldif);
     let ldapmodify_wall = t.elapsed();
     let t = Instant::now();
-    let sum = rt.block_on(client.delta_devices(&baseline_state, &DeltaOptions::default(), |_| std::ops::ControlFlow::Continue(()))).unwrap();
+    let sum = rt
+        .block_on(client.delta_devices(&baseline_state, &DeltaOptions::default(), |_| {
+            std::ops::ControlFlow::Continue(())
+        }))
+        .unwrap();
     let delta_trip = t.elapsed();
-    assert_eq!((sum.changed + sum.removed) as usize, expected.len(), "the baseline delta round sees the 100 changes");
+    assert_eq!(
+        (sum.changed + sum.removed) as usize,
+        expected.len(),
+        "the baseline delta round sees the 100 changes"
+    );
     let rev = work.join("delta-revert.ldif");
     fs::write(&rev, revert_ldif(&planned, &originals)).unwrap();
     ldap_tool(&dc, "ldapmodify", &rev);
@@ -248,7 +342,13 @@ fn main() {
     let before = usns(&dc);
     let report = work.join("delta-1.json");
     let cpu0 = cpu_secs(&dc_pid).unwrap();
-    let (delta_wall, o) = timed_dwb(&dwb, work, &dc, Some(&child.graph), &strs(&delta_args(&["--report", report.to_str().unwrap()])));
+    let (delta_wall, o) = timed_dwb(
+        &dwb,
+        work,
+        &dc,
+        Some(&child.graph),
+        &strs(&delta_args(&["--report", report.to_str().unwrap()])),
+    );
     let delta_dc_cpu = cpu_secs(&dc_pid).unwrap() - cpu0;
     assert!(o.status.success(), "delta sync failed:\n{}", String::from_utf8_lossy(&o.stderr));
     let r = read_json(&report);
@@ -270,12 +370,22 @@ fn main() {
     // ---- 3b. the Graph requests of a full resync, and what they cost at a real RTT ----------------
     let req0 = child.graph_requests();
     let report = work.join("resync-after-delta.json");
-    let o = run_dwb(&dwb, work, &dc, Some(&child.graph), &["run", "sync", "--quiet", "--report", report.to_str().unwrap()]);
+    let o = run_dwb(
+        &dwb,
+        work,
+        &dc,
+        Some(&child.graph),
+        &["run", "sync", "--quiet", "--report", report.to_str().unwrap()],
+    );
     assert!(o.status.success(), "resync failed:\n{}", String::from_utf8_lossy(&o.stderr));
     let resync_requests = child.graph_requests() - req0;
-    assert!(writes(&read_json(&report)).is_empty(), "a full resync after the delta rounds plans nothing");
+    assert!(
+        writes(&read_json(&report)).is_empty(),
+        "a full resync after the delta rounds plans nothing"
+    );
     child.ask(&format!("faults delay_ms={LATENCY_MS}"));
-    let (slow_resync, o) = timed_dwb(&dwb, work, &dc, Some(&child.graph), &["run", "sync", "--quiet"]);
+    let (slow_resync, o) =
+        timed_dwb(&dwb, work, &dc, Some(&child.graph), &["run", "sync", "--quiet"]);
     assert!(o.status.success(), "resync failed:\n{}", String::from_utf8_lossy(&o.stderr));
     let t = Instant::now();
     paged_search(&dc);
@@ -291,14 +401,31 @@ fn main() {
 
     // ---- 4. dwb's own overhead at scale: 100,000 devices on the snapshot backend ----------------
     let export = work.join("export-100k.json");
-    let o = Command::new(&dwb).args(["graph-emulator", "--devices", &SCALE_DEVICES.to_string(), "--seed", &SEED.to_string(), "--export", export.to_str().unwrap()]).output().unwrap();
+    let o = Command::new(&dwb)
+        .args([
+            "graph-emulator",
+            "--devices",
+            &SCALE_DEVICES.to_string(),
+            "--seed",
+            &SEED.to_string(),
+            "--export",
+            export.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
     assert!(o.status.success(), "export failed:\n{}", String::from_utf8_lossy(&o.stderr));
     let out = work.join("scale.json");
     let (scale_wall, rss_mb, how) = scale_run(&dwb, work, &snap, &export, &out);
     let r: Value = serde_json::from_slice(&fs::read(&out).unwrap()).unwrap();
     let scale_creates = writes(&r).len();
-    assert!(scale_creates > SCALE_DEVICES * 9 / 10, "{scale_creates} creates planned for {SCALE_DEVICES} devices");
-    println!("4. 100k plan: {scale_creates} creates planned in {scale_wall:.2?}, peak RSS {rss_mb:.0} MB ({how}); timings {}", r["timings"]);
+    assert!(
+        scale_creates > SCALE_DEVICES * 9 / 10,
+        "{scale_creates} creates planned for {SCALE_DEVICES} devices"
+    );
+    println!(
+        "4. 100k plan: {scale_creates} creates planned in {scale_wall:.2?}, peak RSS {rss_mb:.0} MB ({how}); timings {}",
+        r["timings"]
+    );
 
     // ---- the table ------------------------------------------------------------------------
     let secs = |d: Duration| d.as_secs_f64();
@@ -307,9 +434,14 @@ fn main() {
     let resync_ratio = secs(resync_best) / resync_base;
     let delta_base = secs(ldapmodify_wall) + secs(delta_trip);
     let delta_ratio = secs(delta_wall) / delta_base;
-    let header = format!("{:<38} {:>16} {:>34} {:>8} {:>9}  {}", "figure", "dwb", "baseline", "ratio", "target", "verdict");
+    let header = format!(
+        "{:<38} {:>16} {:>34} {:>8} {:>9}  {}",
+        "figure", "dwb", "baseline", "ratio", "target", "verdict"
+    );
     println!("\n{header}\n{}", rule(&header));
-    let row = |fig: &str, d: String, b: String, ratio: String, target: String, verdict: &str| println!("{fig:<38} {d:>16} {b:>34} {ratio:>8} {target:>9}  {verdict}");
+    let row = |fig: &str, d: String, b: String, ratio: String, target: String, verdict: &str| {
+        println!("{fig:<38} {d:>16} {b:>34} {ratio:>8} {target:>9}  {verdict}")
+    };
     row(
         &format!("initial sync, 2 x {creates} creates"),
         format!("{:.0} obj/s", creates_total as f64 / secs(initial_wall)),
@@ -343,9 +475,25 @@ fn main() {
         "(info)".into(),
         "-",
     );
-    row("full plan, 100,000 devices (snapshot)", format!("{:.2} s", secs(scale_wall)), "-".into(), "-".into(), format!("<= {SCALE_WALL_TARGET_S} s"), at_most(secs(scale_wall), SCALE_WALL_TARGET_S));
-    row("peak RSS, 100,000 devices", format!("{rss_mb:.0} MB"), "-".into(), "-".into(), format!("<= {SCALE_RSS_TARGET_MB} MB"), at_most(rss_mb, SCALE_RSS_TARGET_MB));
-    println!("\nratios: initial = dwb objects/s / ldapadd objects/s (higher is better); resync and delta = dwb wall / baseline wall (lower is better)");
+    row(
+        "full plan, 100,000 devices (snapshot)",
+        format!("{:.2} s", secs(scale_wall)),
+        "-".into(),
+        "-".into(),
+        format!("<= {SCALE_WALL_TARGET_S} s"),
+        at_most(secs(scale_wall), SCALE_WALL_TARGET_S),
+    );
+    row(
+        "peak RSS, 100,000 devices",
+        format!("{rss_mb:.0} MB"),
+        "-".into(),
+        "-".into(),
+        format!("<= {SCALE_RSS_TARGET_MB} MB"),
+        at_most(rss_mb, SCALE_RSS_TARGET_MB),
+    );
+    println!(
+        "\nratios: initial = dwb objects/s / ldapadd objects/s (higher is better); resync and delta = dwb wall / baseline wall (lower is better)"
+    );
 }
 
 // ---- the dwb binary --------------------------------------------------------------------------
@@ -359,7 +507,9 @@ fn dwb_binary() -> PathBuf {
         return built;
     }
     let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let target = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| manifest.join("target"));
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| manifest.join("target"));
     let release = target.join("release/dwb");
     if !release.exists() {
         eprintln!("building the release binary: cargo build --release --bin dwb");
@@ -382,7 +532,13 @@ struct GraphAt {
 }
 
 /// `dwb …` in `work` with the DC (and the emulator) configured through DWB_* variables.
-fn dwb_cmd(dwb: &Path, work: &Path, dc: &SambaDc, graph: Option<&GraphAt>, args: &[&str]) -> Command {
+fn dwb_cmd(
+    dwb: &Path,
+    work: &Path,
+    dc: &SambaDc,
+    graph: Option<&GraphAt>,
+    args: &[&str],
+) -> Command {
     let mut c = Command::new(dwb);
     for (k, _) in std::env::vars() {
         if k.starts_with("DWB_") {
@@ -408,11 +564,23 @@ fn dwb_cmd(dwb: &Path, work: &Path, dc: &SambaDc, graph: Option<&GraphAt>, args:
     c
 }
 
-fn run_dwb(dwb: &Path, work: &Path, dc: &SambaDc, graph: Option<&GraphAt>, args: &[&str]) -> Output {
+fn run_dwb(
+    dwb: &Path,
+    work: &Path,
+    dc: &SambaDc,
+    graph: Option<&GraphAt>,
+    args: &[&str],
+) -> Output {
     dwb_cmd(dwb, work, dc, graph, args).output().unwrap()
 }
 
-fn timed_dwb(dwb: &Path, work: &Path, dc: &SambaDc, graph: Option<&GraphAt>, args: &[&str]) -> (Duration, Output) {
+fn timed_dwb(
+    dwb: &Path,
+    work: &Path,
+    dc: &SambaDc,
+    graph: Option<&GraphAt>,
+    args: &[&str],
+) -> (Duration, Output) {
     let t = Instant::now();
     let o = run_dwb(dwb, work, dc, graph, args);
     (t.elapsed(), o)
@@ -428,27 +596,58 @@ fn read_json(p: &Path) -> Value {
 
 /// The directory changes of a report's plan.
 fn writes(report: &Value) -> Vec<Value> {
-    report["plan"].as_array().unwrap().iter().filter(|c| matches!(c["action"].as_str(), Some("create" | "modify" | "delete"))).cloned().collect()
+    report["plan"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| matches!(c["action"].as_str(), Some("create" | "modify" | "delete")))
+        .cloned()
+        .collect()
 }
 
 // ---- the OpenLDAP CLI --------------------------------------------------------------------------
 
 fn ldap_base(dc: &SambaDc, tool: &str) -> Command {
     let mut c = Command::new(tool);
-    c.env("LDAPTLS_CACERT", dc.ca_file()).env("LDAPTLS_REQCERT", "demand").args(["-x", "-H", &dc.url_ldaps(), "-D", dc.admin_user(), "-w", dc.admin_password()]);
+    c.env("LDAPTLS_CACERT", dc.ca_file()).env("LDAPTLS_REQCERT", "demand").args([
+        "-x",
+        "-H",
+        &dc.url_ldaps(),
+        "-D",
+        dc.admin_user(),
+        "-w",
+        dc.admin_password(),
+    ]);
     c
 }
 
 /// `ldapadd`/`ldapmodify -f FILE` over LDAPS, one connection, output discarded.
 fn ldap_tool(dc: &SambaDc, tool: &str, file: &Path) {
     let o = ldap_base(dc, tool).arg("-f").arg(file).stdout(Stdio::null()).output().unwrap();
-    assert!(o.status.success(), "{tool} -f {} failed: {}", file.display(), String::from_utf8_lossy(&o.stderr));
+    assert!(
+        o.status.success(),
+        "{tool} -f {} failed: {}",
+        file.display(),
+        String::from_utf8_lossy(&o.stderr)
+    );
 }
 
 /// A paged one-level search of the container for the attributes dwb reads; returns the entry count.
 fn paged_search(dc: &SambaDc) -> usize {
     let mut c = ldap_base(dc, "ldapsearch");
-    c.args(["-LLL", "-o", "ldif-wrap=no", "-E", "pr=1000/noprompt", "-b", CONTAINER, "-s", "one", DEVICE_FILTER]).args(READ_ATTRS);
+    c.args([
+        "-LLL",
+        "-o",
+        "ldif-wrap=no",
+        "-E",
+        "pr=1000/noprompt",
+        "-b",
+        CONTAINER,
+        "-s",
+        "one",
+        DEVICE_FILTER,
+    ])
+    .args(READ_ATTRS);
     let o = c.output().unwrap();
     assert!(o.status.success(), "ldapsearch failed: {}", String::from_utf8_lossy(&o.stderr));
     String::from_utf8_lossy(&o.stdout).lines().filter(|l| l.starts_with("dn:")).count()
@@ -456,7 +655,19 @@ fn paged_search(dc: &SambaDc) -> usize {
 
 fn search_ldif(dc: &SambaDc, attrs: &[&str]) -> String {
     let mut c = ldap_base(dc, "ldapsearch");
-    c.args(["-LLL", "-o", "ldif-wrap=no", "-E", "pr=1000/noprompt", "-b", CONTAINER, "-s", "one", DEVICE_FILTER]).args(attrs);
+    c.args([
+        "-LLL",
+        "-o",
+        "ldif-wrap=no",
+        "-E",
+        "pr=1000/noprompt",
+        "-b",
+        CONTAINER,
+        "-s",
+        "one",
+        DEVICE_FILTER,
+    ])
+    .args(attrs);
     let o = c.output().unwrap();
     assert!(o.status.success(), "ldapsearch failed: {}", String::from_utf8_lossy(&o.stderr));
     String::from_utf8(o.stdout).unwrap()
@@ -468,7 +679,10 @@ fn raw_entries(dc: &SambaDc) -> BTreeMap<String, (String, Vec<String>)> {
     for block in search_ldif(dc, READ_ATTRS).split("\n\n") {
         let mut lines = block.lines().filter(|l| !l.is_empty() && !l.starts_with('#'));
         let Some(dn_line) = lines.next() else { continue };
-        out.insert(dn_of(dn_line).to_ascii_lowercase(), (dn_line.to_string(), lines.map(str::to_string).collect()));
+        out.insert(
+            dn_of(dn_line).to_ascii_lowercase(),
+            (dn_line.to_string(), lines.map(str::to_string).collect()),
+        );
     }
     out
 }
@@ -521,7 +735,12 @@ fn revert_ldif(planned: &[Value], originals: &BTreeMap<String, (String, Vec<Stri
                 out.push_str(&format!("{dn_line}\nchangetype: modify\n"));
                 for m in c["modifications"].as_array().unwrap() {
                     let attr = m["attribute"].as_str().unwrap();
-                    let old: Vec<&String> = lines.iter().filter(|l| l.split(':').next().is_some_and(|n| n.eq_ignore_ascii_case(attr))).collect();
+                    let old: Vec<&String> = lines
+                        .iter()
+                        .filter(|l| {
+                            l.split(':').next().is_some_and(|n| n.eq_ignore_ascii_case(attr))
+                        })
+                        .collect();
                     if old.is_empty() {
                         out.push_str(&format!("delete: {attr}\n-\n"));
                     } else {
@@ -545,7 +764,12 @@ fn revert_ldif(planned: &[Value], originals: &BTreeMap<String, (String, Vec<Stri
 
 fn graph_client(g: &GraphAt) -> GraphClient {
     let cloud = Cloud::custom(&g.base, &g.base).unwrap();
-    GraphClient::new(GraphConfig::new(cloud, g.tenant.clone(), Credential::client_secret(DEFAULT_CLIENT_ID, SecretString::from(DEFAULT_CLIENT_SECRET)))).unwrap()
+    GraphClient::new(GraphConfig::new(
+        cloud,
+        g.tenant.clone(),
+        Credential::client_secret(DEFAULT_CLIENT_ID, SecretString::from(DEFAULT_CLIENT_SECRET)),
+    ))
+    .unwrap()
 }
 
 /// A full device listing the way dwb's sync asks for it, by a fresh client (token included).
@@ -571,12 +795,21 @@ fn write_tenant(path: &Path) {
     let long: Vec<(String, String)> = s
         .devices
         .iter()
-        .filter_map(|(id, d)| d.props.get("displayName").and_then(Value::as_str).filter(|n| n.chars().count() > 256).map(|n| (id.clone(), n.chars().take(256).collect())))
+        .filter_map(|(id, d)| {
+            d.props
+                .get("displayName")
+                .and_then(Value::as_str)
+                .filter(|n| n.chars().count() > 256)
+                .map(|n| (id.clone(), n.chars().take(256).collect()))
+        })
         .collect();
     for (id, name) in &long {
         s.rename_device(id, name).unwrap();
     }
-    println!("tenant: generate({DEVICES}, {SEED}) with {} display name(s) cut to 256 characters", long.len());
+    println!(
+        "tenant: generate({DEVICES}, {SEED}) with {} display name(s) cut to 256 characters",
+        long.len()
+    );
     fs::write(path, serde_json::to_vec(&s.to_json()).unwrap()).unwrap();
 }
 
@@ -590,7 +823,13 @@ impl EmulatorProcess {
     fn start(dwb: &Path, tenant: &Path) -> EmulatorProcess {
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let mut child = Command::new(dwb)
-            .args(["graph-emulator", "--addr", &format!("127.0.0.1:{port}"), "--state", tenant.to_str().unwrap()])
+            .args([
+                "graph-emulator",
+                "--addr",
+                &format!("127.0.0.1:{port}"),
+                "--state",
+                tenant.to_str().unwrap(),
+            ])
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -599,7 +838,10 @@ impl EmulatorProcess {
         let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
         let (mut base, mut tenant) = (None, None);
         while base.is_none() || tenant.is_none() {
-            let l = lines.next().unwrap_or_else(|| panic!("the emulator exited before printing its URLs")).unwrap();
+            let l = lines
+                .next()
+                .unwrap_or_else(|| panic!("the emulator exited before printing its URLs"))
+                .unwrap();
             if let Some(u) = l.strip_prefix("dwb Graph emulator listening on ") {
                 base = Some(u.trim().to_string());
             } else if let Some(t) = l.trim().strip_prefix("tenant") {
@@ -641,8 +883,12 @@ impl EmulatorChild {
         let mut stdout = BufReader::new(child.stdout.take().unwrap());
         let mut line = String::new();
         stdout.read_line(&mut line).unwrap();
-        let v: Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("emulator child said {line:?}: {e}"));
-        let graph = GraphAt { base: v["base"].as_str().unwrap().into(), tenant: v["tenant"].as_str().unwrap().into() };
+        let v: Value = serde_json::from_str(&line)
+            .unwrap_or_else(|e| panic!("emulator child said {line:?}: {e}"));
+        let graph = GraphAt {
+            base: v["base"].as_str().unwrap().into(),
+            tenant: v["tenant"].as_str().unwrap().into(),
+        };
         EmulatorChild { child, stdin, stdout, graph }
     }
 
@@ -652,7 +898,12 @@ impl EmulatorChild {
         let mut line = String::new();
         self.stdout.read_line(&mut line).unwrap();
         let v: Value = serde_json::from_str(&line).unwrap();
-        v["device_ids"].as_array().unwrap().iter().map(|d| d.as_str().unwrap().to_string()).collect()
+        v["device_ids"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d.as_str().unwrap().to_string())
+            .collect()
     }
 }
 
@@ -662,7 +913,8 @@ impl EmulatorChild {
         writeln!(self.stdin, "{line}").unwrap();
         let mut answer = String::new();
         self.stdout.read_line(&mut answer).unwrap();
-        serde_json::from_str(&answer).unwrap_or_else(|e| panic!("emulator child answered {answer:?} to {line:?}: {e}"))
+        serde_json::from_str(&answer)
+            .unwrap_or_else(|e| panic!("emulator child answered {answer:?} to {line:?}: {e}"))
     }
 
     fn graph_requests(&mut self) -> u64 {
@@ -683,7 +935,8 @@ fn emulator_child() {
     let args: Vec<String> = std::env::args().collect();
     let i = args.iter().position(|a| a == "--emulator-child").unwrap();
     let state = EmulatorState::from_file(Path::new(&args[i + 1])).unwrap();
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let rt =
+        tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     let emu = rt.block_on(Emulator::start(state)).unwrap();
     println!("{}", json!({"base": emu.base_url().as_str(), "tenant": emu.tenant_id()}));
     let stdin = std::io::stdin();
@@ -753,15 +1006,35 @@ fn emulator_child() {
 // ---- phase 4 -------------------------------------------------------------------------------
 
 /// Runs the 100k dry run; returns (wall, peak RSS in MB, how RSS was measured).
-fn scale_run(dwb: &Path, work: &Path, snap: &Path, export: &Path, out: &Path) -> (Duration, f64, &'static str) {
-    let args = ["run", "sync", "--snapshot", snap.to_str().unwrap(), "--devices", export.to_str().unwrap(), "--dry-run", "--format", "json"];
+fn scale_run(
+    dwb: &Path,
+    work: &Path,
+    snap: &Path,
+    export: &Path,
+    out: &Path,
+) -> (Duration, f64, &'static str) {
+    let args = [
+        "run",
+        "sync",
+        "--snapshot",
+        snap.to_str().unwrap(),
+        "--devices",
+        export.to_str().unwrap(),
+        "--dry-run",
+        "--format",
+        "json",
+    ];
     let env_clean = |c: &mut Command| {
         for (k, _) in std::env::vars() {
             if k.starts_with("DWB_") {
                 c.env_remove(k);
             }
         }
-        c.current_dir(work).env("HOME", work).stdout(File::create(out).unwrap()).stderr(Stdio::piped()).stdin(Stdio::null());
+        c.current_dir(work)
+            .env("HOME", work)
+            .stdout(File::create(out).unwrap())
+            .stderr(Stdio::piped())
+            .stdin(Stdio::null());
     };
     let time = Path::new("/usr/bin/time");
     if time.exists() {

@@ -69,7 +69,9 @@ pub enum Command {
     /// A site copy in ./scripts/ wins over the copy embedded in dwb. Every write the
     /// script makes is recorded in a plan; without --dry-run the plan is applied at
     /// the end, in order.
-    #[command(after_help = "Examples:\n  dwb run prepare.rhai --param connector_account='CONTOSO\\svc-dwb'\n  dwb run prepare --param connector_account=svc-dwb --dry-run --save-plan plan.ldif\n  dwb run verify --format json --report verify.json\n  dwb run ./site/cleanup.rhai --snapshot export.ldif --write-snapshot after.ldif")]
+    #[command(
+        after_help = "Examples:\n  dwb run prepare.rhai --param connector_account='CONTOSO\\svc-dwb'\n  dwb run prepare --param connector_account=svc-dwb --dry-run --save-plan plan.ldif\n  dwb run verify --format json --report verify.json\n  dwb run ./site/cleanup.rhai --snapshot export.ldif --write-snapshot after.ldif"
+    )]
     Run(RunArgs),
     /// Compile and lint scripts without running them; reports every error.
     #[command(after_help = "Example:\n  dwb check scripts/*.rhai")]
@@ -79,7 +81,9 @@ pub enum Command {
         scripts: Vec<String>,
     },
     /// Interactive Rhai shell with dwb's bindings (history, completion, :help).
-    #[command(after_help = "Commands inside the REPL:\n  :help [NAME]  function reference\n  :plan         pending plan\n  :apply        apply the pending plan\n  :quit         leave")]
+    #[command(
+        after_help = "Commands inside the REPL:\n  :help [NAME]  function reference\n  :plan         pending plan\n  :apply        apply the pending plan\n  :quit         leave"
+    )]
     Repl {
         #[command(flatten)]
         conn: Conn,
@@ -93,7 +97,9 @@ pub enum Command {
         format: DocsFormat,
     },
     /// Write the standard scripts, stdlib and an example dwb.toml into DIR for a site to customise.
-    #[command(after_help = "Example:\n  dwb init /srv/dwb && cd /srv/dwb && dwb run prepare --dry-run …")]
+    #[command(
+        after_help = "Example:\n  dwb init /srv/dwb && cd /srv/dwb && dwb run prepare --dry-run …"
+    )]
     Init {
         dir: PathBuf,
         /// Overwrite existing files.
@@ -103,7 +109,9 @@ pub enum Command {
     /// List the standard scripts with their purpose and parameters.
     Scripts,
     /// Export a live directory (or parts) as LDIF that --snapshot loads.
-    #[command(after_help = "Example:\n  dwb snapshot --out contoso.ldif --base 'CN=Configuration,DC=contoso,DC=com'")]
+    #[command(
+        after_help = "Example:\n  dwb snapshot --out contoso.ldif --base 'CN=Configuration,DC=contoso,DC=com'"
+    )]
     Snapshot {
         #[command(flatten)]
         conn: Conn,
@@ -117,7 +125,10 @@ pub enum Command {
     /// Print shell completions.
     Completions { shell: clap_complete::Shell },
     /// Run a local emulator of Microsoft Graph's device API (try dwb without a tenant).
-    #[command(hide = true, after_help = "Example:\n  dwb graph-emulator --addr 127.0.0.1:8700 --devices 2000\n  DWB_GRAPH_AUTHORITY=http://127.0.0.1:8700 DWB_GRAPH_ENDPOINT=http://127.0.0.1:8700 … dwb run sync")]
+    #[command(
+        hide = true,
+        after_help = "Example:\n  dwb graph-emulator --addr 127.0.0.1:8700 --devices 2000\n  DWB_GRAPH_AUTHORITY=http://127.0.0.1:8700 DWB_GRAPH_ENDPOINT=http://127.0.0.1:8700 … dwb run sync"
+    )]
     GraphEmulator(EmulatorArgs),
 }
 

@@ -78,19 +78,23 @@ pub fn parse(text: &str, path: &Path) -> Result<ConfigFile> {
             .span()
             .map(|s| {
                 let before = &text[..s.start.min(text.len())];
-                (before.matches('\n').count() + 1, before.len() - before.rfind('\n').map(|i| i + 1).unwrap_or(0) + 1)
+                (
+                    before.matches('\n').count() + 1,
+                    before.len() - before.rfind('\n').map(|i| i + 1).unwrap_or(0) + 1,
+                )
             })
             .unwrap_or((0, 0));
         let msg = e.message().to_string();
         let mut out = format!("{}:{line}:{col}: {msg}", path.display());
         // serde: "unknown field `urll`, expected one of `url`, `user`, …"
         if let Some(rest) = msg.strip_prefix("unknown field `")
-            && let Some((given, expected)) = rest.split_once('`') {
-                let cands: Vec<&str> = expected.split('`').skip(1).step_by(2).collect();
-                if let Some(s) = did_you_mean(given, cands) {
-                    out.push_str(&format!("; did you mean `{s}`?"));
-                }
+            && let Some((given, expected)) = rest.split_once('`')
+        {
+            let cands: Vec<&str> = expected.split('`').skip(1).step_by(2).collect();
+            if let Some(s) = did_you_mean(given, cands) {
+                out.push_str(&format!("; did you mean `{s}`?"));
             }
+        }
         Error::new(Kind::Config, out)
     })
 }
@@ -106,23 +110,33 @@ pub fn load(explicit: Option<&Path>, profile: Option<&str>) -> Result<Loaded> {
         }
         None => {
             let local = PathBuf::from("dwb.toml");
-            let user = directories::ProjectDirs::from("", "", "dwb").map(|d| d.config_dir().join("dwb.toml"));
+            let user = directories::ProjectDirs::from("", "", "dwb")
+                .map(|d| d.config_dir().join("dwb.toml"));
             [Some(local), user].into_iter().flatten().find(|p| p.exists())
         }
     };
     let file = match &path {
         Some(p) => {
-            let text = std::fs::read_to_string(p).map_err(|e| Error::config(format!("reading {}: {e}", p.display())))?;
+            let text = std::fs::read_to_string(p)
+                .map_err(|e| Error::config(format!("reading {}: {e}", p.display())))?;
             parse(&text, p)?
         }
         None => ConfigFile::default(),
     };
-    let name = profile.map(str::to_string).or(file.default_profile.clone()).or_else(|| file.profiles.contains_key("default").then(|| "default".to_string()));
+    let name = profile
+        .map(str::to_string)
+        .or(file.default_profile.clone())
+        .or_else(|| file.profiles.contains_key("default").then(|| "default".to_string()));
     let chosen = match &name {
         Some(n) => match file.profiles.get(n) {
             Some(p) => p.clone(),
             None => {
-                let mut msg = format!("no profile `{n}` in {}", path.as_ref().map(|p| p.display().to_string()).unwrap_or_else(|| "(no config file)".into()));
+                let mut msg = format!(
+                    "no profile `{n}` in {}",
+                    path.as_ref()
+                        .map(|p| p.display().to_string())
+                        .unwrap_or_else(|| "(no config file)".into())
+                );
                 if let Some(s) = did_you_mean(n, file.profiles.keys().map(String::as_str)) {
                     msg.push_str(&format!("; did you mean `{s}`?"));
                 }
@@ -136,7 +150,8 @@ pub fn load(explicit: Option<&Path>, profile: Option<&str>) -> Result<Loaded> {
 
 /// Reads a secret file, trimming one trailing newline.
 pub fn read_secret_file(path: &Path) -> Result<secrecy::SecretString> {
-    let text = std::fs::read_to_string(path).map_err(|e| Error::config(format!("reading secret file {}: {e}", path.display())))?;
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Error::config(format!("reading secret file {}: {e}", path.display())))?;
     let t = text.strip_suffix('\n').unwrap_or(&text);
     let t = t.strip_suffix('\r').unwrap_or(t);
     Ok(secrecy::SecretString::from(t.to_string()))
@@ -145,17 +160,33 @@ pub fn read_secret_file(path: &Path) -> Result<secrecy::SecretString> {
 /// Writes `[profiles.<profile>.writeback] <key> = <value>` into a config file,
 /// keeping its comments and layout (creates the file if needed).
 pub fn set_value(path: &Path, profile: &str, key: &str, value: &str) -> Result<()> {
-    let text = if path.exists() { std::fs::read_to_string(path).map_err(|e| Error::config(format!("reading {}: {e}", path.display())))? } else { String::new() };
-    let mut doc: toml_edit::DocumentMut = text.parse().map_err(|e| Error::config(format!("{}: {e}", path.display())))?;
+    let text = if path.exists() {
+        std::fs::read_to_string(path)
+            .map_err(|e| Error::config(format!("reading {}: {e}", path.display())))?
+    } else {
+        String::new()
+    };
+    let mut doc: toml_edit::DocumentMut =
+        text.parse().map_err(|e| Error::config(format!("{}: {e}", path.display())))?;
     let profiles = doc.entry("profiles").or_insert(toml_edit::table());
-    let p = profiles.as_table_mut().ok_or_else(|| Error::config("`profiles` is not a table"))?.entry(profile).or_insert(toml_edit::table());
-    let wb = p.as_table_mut().ok_or_else(|| Error::config(format!("profile `{profile}` is not a table")))?.entry("writeback").or_insert(toml_edit::table());
+    let p = profiles
+        .as_table_mut()
+        .ok_or_else(|| Error::config("`profiles` is not a table"))?
+        .entry(profile)
+        .or_insert(toml_edit::table());
+    let wb = p
+        .as_table_mut()
+        .ok_or_else(|| Error::config(format!("profile `{profile}` is not a table")))?
+        .entry("writeback")
+        .or_insert(toml_edit::table());
     wb[key] = toml_edit::value(value);
     // Check the result is still a valid dwb config before replacing the file.
     parse(&doc.to_string(), path)?;
     let tmp = path.with_extension("toml.tmp");
-    std::fs::write(&tmp, doc.to_string()).map_err(|e| Error::config(format!("writing {}: {e}", tmp.display())))?;
-    std::fs::rename(&tmp, path).map_err(|e| Error::config(format!("replacing {}: {e}", path.display())))
+    std::fs::write(&tmp, doc.to_string())
+        .map_err(|e| Error::config(format!("writing {}: {e}", tmp.display())))?;
+    std::fs::rename(&tmp, path)
+        .map_err(|e| Error::config(format!("replacing {}: {e}", path.display())))
 }
 
 #[cfg(test)]
@@ -164,7 +195,8 @@ mod tests {
 
     #[test]
     fn unknown_key_suggests() {
-        let e = parse("[profiles.x.ldap]\nurll = \"ldaps://dc\"\n", Path::new("dwb.toml")).unwrap_err();
+        let e =
+            parse("[profiles.x.ldap]\nurll = \"ldaps://dc\"\n", Path::new("dwb.toml")).unwrap_err();
         assert!(e.message.contains("dwb.toml:2:1"), "{}", e.message);
         assert!(e.message.contains("did you mean `url`?"), "{}", e.message);
     }
@@ -173,16 +205,28 @@ mod tests {
     fn set_value_keeps_comments() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("dwb.toml");
-        std::fs::write(&p, "# site config\n[profiles.lab.ldap]\nurl = \"ldaps://dc\" # the DC\n").unwrap();
+        std::fs::write(&p, "# site config\n[profiles.lab.ldap]\nurl = \"ldaps://dc\" # the DC\n")
+            .unwrap();
         set_value(&p, "lab", "container", "CN=RegisteredDevices,DC=contoso,DC=test").unwrap();
         let text = std::fs::read_to_string(&p).unwrap();
         assert!(text.contains("# the DC") && text.contains("[profiles.lab.writeback]"), "{text}");
-        assert_eq!(parse(&text, &p).unwrap().profiles["lab"].writeback.as_ref().unwrap().container.as_deref(), Some("CN=RegisteredDevices,DC=contoso,DC=test"));
+        assert_eq!(
+            parse(&text, &p).unwrap().profiles["lab"]
+                .writeback
+                .as_ref()
+                .unwrap()
+                .container
+                .as_deref(),
+            Some("CN=RegisteredDevices,DC=contoso,DC=test")
+        );
     }
 
     #[test]
     fn parses_profiles() {
         let c = parse("default_profile = \"lab\"\n[profiles.lab.ldap]\nurl = \"ldaps://127.0.0.2\"\nallow_insecure = false\n[profiles.lab.writeback]\ndelete_threshold = 10\n", Path::new("x")).unwrap();
-        assert_eq!(c.profiles["lab"].ldap.as_ref().unwrap().url.as_deref(), Some("ldaps://127.0.0.2"));
+        assert_eq!(
+            c.profiles["lab"].ldap.as_ref().unwrap().url.as_deref(),
+            Some("ldaps://127.0.0.2")
+        );
     }
 }

@@ -191,17 +191,50 @@ impl Kind {
 
     /// Every kind, for documentation and tests.
     pub const ALL: &'static [Kind] = &[
-        Kind::OperationsError, Kind::ProtocolError, Kind::TimeLimit, Kind::SizeLimit,
-        Kind::StrongerAuthRequired, Kind::NoSuchAttribute, Kind::UndefinedAttributeType,
-        Kind::ConstraintViolation, Kind::AttributeOrValueExists, Kind::InvalidSyntax,
-        Kind::NoSuchObject, Kind::InvalidDnSyntax, Kind::InvalidCredentials,
-        Kind::InsufficientAccess, Kind::Busy, Kind::Unavailable, Kind::UnwillingToPerform,
-        Kind::NamingViolation, Kind::ObjectClassViolation, Kind::NotAllowedOnNonLeaf,
-        Kind::NotAllowedOnRdn, Kind::AlreadyExists, Kind::Other, Kind::NotFound, Kind::Ambiguous,
-        Kind::SchemaMissing, Kind::InvalidDn, Kind::InvalidFilter, Kind::InvalidArgument,
-        Kind::UnknownOption, Kind::InvalidValue, Kind::Ldif, Kind::Config, Kind::Tls, Kind::Auth,
-        Kind::Network, Kind::Timeout, Kind::Cancelled, Kind::Security, Kind::Plan,
-        Kind::Verification, Kind::Graph, Kind::Io, Kind::Internal,
+        Kind::OperationsError,
+        Kind::ProtocolError,
+        Kind::TimeLimit,
+        Kind::SizeLimit,
+        Kind::StrongerAuthRequired,
+        Kind::NoSuchAttribute,
+        Kind::UndefinedAttributeType,
+        Kind::ConstraintViolation,
+        Kind::AttributeOrValueExists,
+        Kind::InvalidSyntax,
+        Kind::NoSuchObject,
+        Kind::InvalidDnSyntax,
+        Kind::InvalidCredentials,
+        Kind::InsufficientAccess,
+        Kind::Busy,
+        Kind::Unavailable,
+        Kind::UnwillingToPerform,
+        Kind::NamingViolation,
+        Kind::ObjectClassViolation,
+        Kind::NotAllowedOnNonLeaf,
+        Kind::NotAllowedOnRdn,
+        Kind::AlreadyExists,
+        Kind::Other,
+        Kind::NotFound,
+        Kind::Ambiguous,
+        Kind::SchemaMissing,
+        Kind::InvalidDn,
+        Kind::InvalidFilter,
+        Kind::InvalidArgument,
+        Kind::UnknownOption,
+        Kind::InvalidValue,
+        Kind::Ldif,
+        Kind::Config,
+        Kind::Tls,
+        Kind::Auth,
+        Kind::Network,
+        Kind::Timeout,
+        Kind::Cancelled,
+        Kind::Security,
+        Kind::Plan,
+        Kind::Verification,
+        Kind::Graph,
+        Kind::Io,
+        Kind::Internal,
     ];
 
     /// Whether retrying the same operation later may succeed.
@@ -232,7 +265,15 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
     pub fn new(kind: Kind, message: impl Into<String>) -> Error {
-        Error { kind, code: None, message: message.into(), dn: None, server_text: None, hint: None, kind_name: None }
+        Error {
+            kind,
+            code: None,
+            message: message.into(),
+            dn: None,
+            server_text: None,
+            hint: None,
+            kind_name: None,
+        }
     }
 
     pub fn with_dn(mut self, dn: impl ToString) -> Error {
@@ -301,7 +342,10 @@ impl fmt::Display for Error {
 impl std::error::Error for Error {}
 
 /// Suggests the closest of `candidates` to `given` ("did you mean").
-pub fn did_you_mean<'a>(given: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+pub fn did_you_mean<'a>(
+    given: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
     candidates
         .into_iter()
         .map(|c| (strsim::jaro_winkler(&given.to_ascii_lowercase(), &c.to_ascii_lowercase()), c))

@@ -92,7 +92,9 @@ impl Host {
     /// The directory as it will be after the plan (connects on first use).
     pub fn dir(&self) -> Result<Arc<PlannedView>> {
         self.dir
-            .get_or_init(|| (self.connector)().map(|d| Arc::new(PlannedView::new(d, self.plan.clone()))))
+            .get_or_init(|| {
+                (self.connector)().map(|d| Arc::new(PlannedView::new(d, self.plan.clone())))
+            })
             .clone()
     }
 
@@ -108,13 +110,20 @@ impl Host {
 
     /// Errors with `Cancelled` once Ctrl-C was pressed.
     pub fn check_cancelled(&self) -> Result<()> {
-        if self.cancel.is_cancelled() { Err(Error::new(Kind::Cancelled, "interrupted")) } else { Ok(()) }
+        if self.cancel.is_cancelled() {
+            Err(Error::new(Kind::Cancelled, "interrupted"))
+        } else {
+            Ok(())
+        }
     }
 
     /// Runs a future on dwb's runtime from the (non-runtime) script thread,
     /// racing Ctrl-C.
     pub fn block_on<T>(&self, fut: impl std::future::Future<Output = Result<T>>) -> Result<T> {
-        let rt = self.runtime.clone().ok_or_else(|| Error::internal("no async runtime in this context"))?;
+        let rt = self
+            .runtime
+            .clone()
+            .ok_or_else(|| Error::internal("no async runtime in this context"))?;
         let token = self.cancel.token.clone();
         rt.block_on(async move {
             tokio::select! {
@@ -129,12 +138,15 @@ impl Host {
     /// Applies the pending plan now (REPL `:apply`, `plan::apply()` in watch loops)
     /// and clears it. Returns the plan and its outcomes.
     pub fn apply_pending(&self) -> Result<(Plan, Vec<crate::plan::Outcome>)> {
-        let plan = std::mem::take(&mut *self.plan.lock().map_err(|_| Error::internal("plan lock poisoned"))?);
+        let plan = std::mem::take(
+            &mut *self.plan.lock().map_err(|_| Error::internal("plan lock poisoned"))?,
+        );
         if plan.is_empty() || self.dry_run {
             return Ok((plan, Vec::new()));
         }
         let dir = self.base_dir()?;
-        let outcomes = crate::plan::apply::apply(&plan, &*dir, self, &self.cancel.flag, &mut |_, _| {});
+        let outcomes =
+            crate::plan::apply::apply(&plan, &*dir, self, &self.cancel.flag, &mut |_, _| {});
         Ok((plan, outcomes))
     }
 }
@@ -145,19 +157,31 @@ impl crate::plan::apply::OtherApplier for Host {
         match op {
             // A delta round's new deltaLink, kept aside until the changes applied.
             ChangeOp::Setting { file, key, value, .. } if key == "deltaLink" => {
-                std::fs::rename(value, file).map_err(|e| Error::io(format!("moving {value} to {file}"), e))
+                std::fs::rename(value, file)
+                    .map_err(|e| Error::io(format!("moving {value} to {file}"), e))
             }
-            ChangeOp::Setting { file, profile, key, value } => crate::config::set_value(std::path::Path::new(file), profile, key, value),
+            ChangeOp::Setting { file, profile, key, value } => {
+                crate::config::set_value(std::path::Path::new(file), profile, key, value)
+            }
             ChangeOp::Http { method, url, body, .. } if method == "PATCH" => {
                 let src = self.graph.get(self)?;
                 let crate::bindings::graph::GraphSource::Client(c) = &*src else {
                     return Err(Error::new(Kind::Config, "a Graph change needs a Graph tenant"));
                 };
-                let enabled = body.pointer("/features/deviceWritebackEnabled").and_then(|v| v.as_bool()).unwrap_or(false);
+                let enabled = body
+                    .pointer("/features/deviceWritebackEnabled")
+                    .and_then(|v| v.as_bool())
+                    .unwrap_or(false);
                 let _ = url;
-                self.block_on(async { c.set_device_writeback(enabled).await.map_err(crate::bindings::graph::from_graph) })
+                self.block_on(async {
+                    c.set_device_writeback(enabled)
+                        .await
+                        .map_err(crate::bindings::graph::from_graph)
+                })
             }
-            other => Err(Error::new(Kind::Plan, format!("dwb cannot apply `{}` changes", other.verb()))),
+            other => {
+                Err(Error::new(Kind::Plan, format!("dwb cannot apply `{}` changes", other.verb())))
+            }
         }
     }
 }

@@ -152,8 +152,18 @@ impl Report {
             out.push_str(&format!("Applied {applied} of {} change(s).\n", self.outcomes.len()));
             for (c, o) in self.plan.changes.iter().zip(&self.outcomes) {
                 match o {
-                    Outcome::Failed { message, .. } => out.push_str(&format!("  FAILED {}. {} {}: {message}\n", c.id, c.op.verb(), c.op.target())),
-                    Outcome::Skipped { reason } => out.push_str(&format!("  skipped {}. {} {}: {reason}\n", c.id, c.op.verb(), c.op.target())),
+                    Outcome::Failed { message, .. } => out.push_str(&format!(
+                        "  FAILED {}. {} {}: {message}\n",
+                        c.id,
+                        c.op.verb(),
+                        c.op.target()
+                    )),
+                    Outcome::Skipped { reason } => out.push_str(&format!(
+                        "  skipped {}. {} {}: {reason}\n",
+                        c.id,
+                        c.op.verb(),
+                        c.op.target()
+                    )),
                     Outcome::Applied => {}
                 }
             }
@@ -168,7 +178,9 @@ impl Report {
 /// Findings as a table (check, status, detail, fix).
 pub fn findings_table(findings: &[Finding]) -> String {
     let mut t = Table::new();
-    t.load_preset(UTF8_FULL_CONDENSED).set_content_arrangement(ContentArrangement::Dynamic).set_width(120);
+    t.load_preset(UTF8_FULL_CONDENSED)
+        .set_content_arrangement(ContentArrangement::Dynamic)
+        .set_width(120);
     t.set_header(["check", "status", "detail", "fix"]);
     for f in findings {
         t.add_row([f.check.as_str(), f.status.label(), f.detail.as_str(), f.fix.as_str()]);

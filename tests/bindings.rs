@@ -18,13 +18,24 @@ print(kind(|| ad::dn("CN=a,,DC=x")));
     let o = d.run(&["run", "checks.rhai", "--dry-run"]);
     o.code(0);
     let lines: Vec<&str> = o.stdout.lines().take(5).collect();
-    assert_eq!(lines, ["already_exists", "no_such_object", "not_allowed_on_non_leaf", "no_such_object", "invalid_dn"]);
+    assert_eq!(
+        lines,
+        [
+            "already_exists",
+            "no_such_object",
+            "not_allowed_on_non_leaf",
+            "no_such_object",
+            "invalid_dn"
+        ]
+    );
 }
 
 #[test]
 fn typed_values() {
     let d = Dir::new();
-    d.write("types.rhai", r#"
+    d.write(
+        "types.rhai",
+        r#"
 let admin = ad::resolve_account("CONTOSO\\Administrator");
 print(`rid=${admin.sid.rid} guid_len=${admin.guid.bytes().len()}`);
 let upn = ad::resolve_account("alice@contoso.test");
@@ -39,7 +50,8 @@ print(type_of(e["objectSid"]));
 print(ad::dn("cn=USERS,dc=contoso,dc=test") == ad::dn("CN=Users,DC=contoso,DC=test"));
 try { ad::resolve_account("CONTOSO\\nobody"); } catch (e) { print(e.kind); }
 try { ad::resolve_account("NOPE\\x"); } catch (e) { print(e.hint); }
-"#);
+"#,
+    );
     let o = d.run(&["run", "types.rhai"]);
     o.code(0).stdout_has("rid=500 guid_len=16").stdout_has("CN=alice,CN=Users,DC=contoso,DC=test").stdout_has("5df2b673-6d41-4774-b3e8-d52e8ee9ff99\ntrue\n16\nGuid\nSid\ntrue\nnot_found\nknown domains: CONTOSO");
 }
@@ -76,11 +88,21 @@ fn a_malformed_descriptor_is_an_error_never_a_write() {
     let mut ldif = d.read_repo("examples/contoso/directory.ldif");
     ldif.push_str("\ndn: CN=Broken,DC=contoso,DC=test\nobjectClass: container\nnTSecurityDescriptor:: AQAEgBQAAAA=\n");
     d.write("broken.ldif", &ldif);
-    d.write("grant.rhai", r#"
+    d.write(
+        "grant.rhai",
+        r#"
 print(ad::attribute_syntax("msDS-DeviceID"));
 ad::grant(ad::dn("CN=Broken,DC=contoso,DC=test"), "CONTOSO\\svc-dwb", "RPWP");
-"#);
-    let o = d.run(&["run", "grant.rhai", "--snapshot", "broken.ldif", "--write-snapshot", "after.ldif"]);
+"#,
+    );
+    let o = d.run(&[
+        "run",
+        "grant.rhai",
+        "--snapshot",
+        "broken.ldif",
+        "--write-snapshot",
+        "after.ldif",
+    ]);
     o.code(2).stdout_has("2.5.5.10").stderr_has("security_descriptor").stderr_has("is malformed");
     assert!(!d.join("after.ldif").exists(), "nothing may be written after a malformed descriptor");
 }

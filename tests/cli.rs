@@ -6,7 +6,9 @@ use crate::support::{DEMO_PREPARE, Dir};
 fn readme_demo_command_plans_the_four_objects() {
     let d = Dir::new();
     let o = d.run(DEMO_PREPARE);
-    o.code(0).stderr_has("[demo] no directory configured: using examples/contoso — nothing real is touched");
+    o.code(0).stderr_has(
+        "[demo] no directory configured: using examples/contoso — nothing real is touched",
+    );
     o.stdout_has("connector account: CN=svc-dwb,CN=Users,DC=contoso,DC=test (S-1-5-21-");
     o.stdout_has("Plan: 6 change(s): 4 create, 2 acl");
     o.stdout_has("+ msDS-DeviceLocation: CN=RegisteredDevices,DC=contoso,DC=test");
@@ -15,7 +17,9 @@ fn readme_demo_command_plans_the_four_objects() {
 #[test]
 fn prepare_is_idempotent() {
     let d = Dir::new();
-    d.run(&[DEMO_PREPARE, &["--write-snapshot", "after.ldif"]].concat()).code(0).stdout_has("Applied 6 of 6 change(s).");
+    d.run(&[DEMO_PREPARE, &["--write-snapshot", "after.ldif"]].concat())
+        .code(0)
+        .stdout_has("Applied 6 of 6 change(s).");
     assert!(d.read("after.ldif").contains("dn: CN=RegisteredDevices,DC=contoso,DC=test"));
     let again = d.run(&[DEMO_PREPARE, &["--snapshot", "after.ldif", "--format", "json"]].concat());
     again.code(0);
@@ -26,17 +30,25 @@ fn prepare_is_idempotent() {
 #[test]
 fn verify_exits_1_when_not_prepared() {
     let d = Dir::new();
-    d.run(&["run", "verify"]).code(1).stdout_has("no DeviceRegistrationService object in the forest");
+    d.run(&["run", "verify"])
+        .code(1)
+        .stdout_has("no DeviceRegistrationService object in the forest");
 }
 
 #[test]
 fn parameters_are_validated_before_anything_runs() {
     let d = Dir::new();
     d.run(&["run", "prepare"]).code(3).stderr_has("missing required parameter `connector_account`");
-    d.run(&[DEMO_PREPARE, &["--param", "domian=contoso.test"]].concat()).code(3).stderr_has("did you mean `domain`?");
-    d.run(&["run", "prepare", "--param", "connector_account"]).code(3).stderr_has("is not KEY=VALUE");
+    d.run(&[DEMO_PREPARE, &["--param", "domian=contoso.test"]].concat())
+        .code(3)
+        .stderr_has("did you mean `domain`?");
+    d.run(&["run", "prepare", "--param", "connector_account"])
+        .code(3)
+        .stderr_has("is not KEY=VALUE");
     d.write("typed.rhai", "fn params() { [#{ name: \"count\", type: \"int\", required: true, help: \"how many\" }] }\nprint(params.count + 1);\n");
-    d.run(&["run", "typed.rhai", "--param", "count=many"]).code(3).stderr_has("parameter `count` must be a whole number, got `many`");
+    d.run(&["run", "typed.rhai", "--param", "count=many"])
+        .code(3)
+        .stderr_has("parameter `count` must be a whole number, got `many`");
     d.run(&["run", "typed.rhai", "--param", "count=41"]).code(0).stdout_has("42");
 }
 
@@ -53,7 +65,9 @@ fn unknown_script_and_usage_errors_exit_3() {
 fn malformed_snapshot_names_the_line() {
     let d = Dir::new();
     d.write("bad.ldif", "dn: DC=contoso,DC=test\nobjectClass: domainDNS\n\ndn: CN=x,DC=contoso,DC=test\nthis line is broken\n");
-    d.run(&["run", "verify", "--snapshot", "bad.ldif"]).code(3).stderr_has("bad.ldif:5: expected `attribute: value`");
+    d.run(&["run", "verify", "--snapshot", "bad.ldif"])
+        .code(3)
+        .stderr_has("bad.ldif:5: expected `attribute: value`");
 }
 
 #[test]
@@ -71,7 +85,18 @@ fn secrets_never_come_from_arguments() {
     // There is no password flag at all: clap rejects it as unknown.
     d.run(&["run", "verify", "--ldap-password", "hunter2"]).code(3);
     // A user without a password and without a terminal is a config error that names the safe sources.
-    let o = d.dwb().args(["run", "verify", "--ldap-url", "ldaps://127.0.0.1:1", "--ldap-user", "CONTOSO\\admin"]).output().unwrap();
+    let o = d
+        .dwb()
+        .args([
+            "run",
+            "verify",
+            "--ldap-url",
+            "ldaps://127.0.0.1:1",
+            "--ldap-user",
+            "CONTOSO\\admin",
+        ])
+        .output()
+        .unwrap();
     assert_eq!(o.status.code(), Some(3));
     assert!(String::from_utf8_lossy(&o.stderr).contains("DWB_LDAP_PASSWORD"));
 }
@@ -83,8 +108,12 @@ fn check_reports_every_broken_script() {
     d.write("bad1.rhai", "let x = ;\n");
     d.write("bad2.rhai", "import \"dwb/nope\" as n;\n");
     let o = d.run(&["check", "good.rhai", "bad1.rhai", "bad2.rhai", "prepare", "verify"]);
-    o.code(2).stdout_has("ok: good.rhai").stdout_has("ok: <embedded>/scripts/prepare.rhai (2 parameter(s))");
-    o.stderr_has("bad1.rhai:1:").stderr_has("module `dwb/nope` not found").stderr_has("2 of 5 script(s) have errors");
+    o.code(2)
+        .stdout_has("ok: good.rhai")
+        .stdout_has("ok: <embedded>/scripts/prepare.rhai (2 parameter(s))");
+    o.stderr_has("bad1.rhai:1:")
+        .stderr_has("module `dwb/nope` not found")
+        .stderr_has("2 of 5 script(s) have errors");
     d.run(&["check", "good.rhai", "prepare.rhai"]).code(0);
 }
 
@@ -120,13 +149,19 @@ fn site_copies_win_over_embedded_ones() {
     // A site's stdlib change is picked up by the standard script.
     let lib = d.read("stdlib/names.rhai").replace("\"RegisteredDevices\"", "\"SiteDevices\"");
     d.write("stdlib/names.rhai", &lib);
-    d.run(&["run", "prepare.rhai", "--param", "connector_account=svc-dwb", "--dry-run"]).code(0).stdout_has("create  CN=SiteDevices,DC=contoso,DC=test");
+    d.run(&["run", "prepare.rhai", "--param", "connector_account=svc-dwb", "--dry-run"])
+        .code(0)
+        .stdout_has("create  CN=SiteDevices,DC=contoso,DC=test");
 }
 
 #[test]
 fn scripts_and_completions() {
     let d = Dir::new();
-    d.run(&["scripts"]).code(0).stdout_has("prepare.rhai").stdout_has("--param connector_account=").stdout_has("(required)");
+    d.run(&["scripts"])
+        .code(0)
+        .stdout_has("prepare.rhai")
+        .stdout_has("--param connector_account=")
+        .stdout_has("(required)");
     d.run(&["completions", "bash"]).code(0).stdout_has("dwb");
 }
 
@@ -134,7 +169,13 @@ fn scripts_and_completions() {
 fn ctrl_c_exits_130_and_applies_nothing() {
     let d = Dir::new();
     d.write("spin.rhai", "ad::add(ad::domain_dn().child(\"CN\", \"x\"), #{ objectClass: \"container\" });\nprint(\"started\");\nloop { }\n");
-    let mut child = d.dwb().args(["run", "spin.rhai", "--write-snapshot", "out.ldif"]).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().unwrap();
+    let mut child = d
+        .dwb()
+        .args(["run", "spin.rhai", "--write-snapshot", "out.ldif"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
     let mut out = child.stdout.take().unwrap();
     let mut first = [0u8; 7];
     std::io::Read::read_exact(&mut out, &mut first).unwrap();

@@ -25,7 +25,10 @@ fn syntax_error_snapshot() {
 #[test]
 fn runtime_error_in_nested_function_shows_the_chain() {
     let d = Dir::new();
-    d.write("lib/util.rhai", "fn inner(dn) {\n    ad::get(dn)\n}\nfn outer(dn) {\n    inner(dn)\n}\n");
+    d.write(
+        "lib/util.rhai",
+        "fn inner(dn) {\n    ad::get(dn)\n}\nfn outer(dn) {\n    inner(dn)\n}\n",
+    );
     d.write("main.rhai", "import \"lib/util\" as util;\n\nad::add(ad::domain_dn().child(\"CN\", \"planned\"), #{ objectClass: \"container\" });\nutil::outer(\"CN=missing,DC=contoso,DC=test\");\n");
     let o = d.run(&["run", "main.rhai", "--write-snapshot", "out.ldif"]);
     o.code(2);
@@ -44,7 +47,9 @@ fn runtime_error_in_nested_function_shows_the_chain() {
 #[test]
 fn binding_errors_can_be_caught_by_kind() {
     let d = Dir::new();
-    d.write("catch.rhai", r#"
+    d.write(
+        "catch.rhai",
+        r#"
 try {
     ad::get("CN=nope,DC=contoso,DC=test");
 } catch (e) {
@@ -60,8 +65,13 @@ try {
 } catch (e) {
     print(e.kind);
 }
-"#);
-    d.run(&["run", "catch.rhai"]).code(0).stdout_has("not_found DWB-AD-1001").stdout_has("unknown option `scop`; did you mean `scope`?").stdout_has("invalid_filter");
+"#,
+    );
+    d.run(&["run", "catch.rhai"])
+        .code(0)
+        .stdout_has("not_found DWB-AD-1001")
+        .stdout_has("unknown option `scop`; did you mean `scope`?")
+        .stdout_has("invalid_filter");
 }
 
 #[test]

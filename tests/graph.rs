@@ -124,9 +124,8 @@ impl RawServer {
                     };
                     let head = String::from_utf8_lossy(&buf[..head_end]).to_string();
                     let path = head.split_whitespace().nth(1).unwrap_or("").to_string();
-                    let auth = head
-                        .lines()
-                        .any(|l| l.to_ascii_lowercase().starts_with("authorization:"));
+                    let auth =
+                        head.lines().any(|l| l.to_ascii_lowercase().starts_with("authorization:"));
                     h.lock().unwrap().push((path.clone(), auth));
                     let len: usize = head
                         .lines()
@@ -213,11 +212,7 @@ fn make_cert(dir: &Path, name: &str) -> (String, SecretString, String) {
         .arg(&cert)
         .output()
         .expect("openssl must be installed");
-    assert!(
-        out.status.success(),
-        "openssl req failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "openssl req failed: {}", String::from_utf8_lossy(&out.stderr));
     // x5t computed independently: openssl's SHA-1 fingerprint → base64url.
     let fp = Command::new("openssl")
         .args(["x509", "-noout", "-fingerprint", "-sha1", "-in"])
@@ -242,31 +237,13 @@ fn make_cert(dir: &Path, name: &str) -> (String, SecretString, String) {
 #[test]
 fn clouds_hosts_scope_and_http_rules() {
     let g = Cloud::Global;
-    assert_eq!(
-        g.login_base().unwrap().as_str(),
-        "https://login.microsoftonline.com/"
-    );
+    assert_eq!(g.login_base().unwrap().as_str(), "https://login.microsoftonline.com/");
     assert_eq!(g.scope().unwrap(), "https://graph.microsoft.com/.default");
-    assert_eq!(
-        Cloud::UsGov.scope().unwrap(),
-        "https://graph.microsoft.us/.default"
-    );
-    assert_eq!(
-        Cloud::UsGovDod.scope().unwrap(),
-        "https://dod-graph.microsoft.us/.default"
-    );
-    assert_eq!(
-        Cloud::UsGovDod.login_base().unwrap().host_str(),
-        Some("login.microsoftonline.us")
-    );
-    assert_eq!(
-        Cloud::China.scope().unwrap(),
-        "https://microsoftgraph.chinacloudapi.cn/.default"
-    );
-    assert_eq!(
-        Cloud::China.login_base().unwrap().host_str(),
-        Some("login.chinacloudapi.cn")
-    );
+    assert_eq!(Cloud::UsGov.scope().unwrap(), "https://graph.microsoft.us/.default");
+    assert_eq!(Cloud::UsGovDod.scope().unwrap(), "https://dod-graph.microsoft.us/.default");
+    assert_eq!(Cloud::UsGovDod.login_base().unwrap().host_str(), Some("login.microsoftonline.us"));
+    assert_eq!(Cloud::China.scope().unwrap(), "https://microsoftgraph.chinacloudapi.cn/.default");
+    assert_eq!(Cloud::China.login_base().unwrap().host_str(), Some("login.chinacloudapi.cn"));
     assert_eq!(Cloud::from_name("GCC-High").unwrap(), Cloud::UsGov);
     assert_eq!(Cloud::from_name("bogus").unwrap_err().kind(), "config");
 
@@ -290,11 +267,7 @@ fn clouds_hosts_scope_and_http_rules() {
     ] {
         Cloud::custom(ok, ok).unwrap_or_else(|e| panic!("{ok}: {e}"));
     }
-    for bad in [
-        "http://10.0.0.1",
-        "http://graph.example.org",
-        "http://192.168.1.5:80",
-    ] {
+    for bad in ["http://10.0.0.1", "http://graph.example.org", "http://192.168.1.5:80"] {
         let e = Cloud::custom(bad, "https://graph.example.org").unwrap_err();
         assert_eq!((e.kind(), e.code()), ("config", "DWB-GRAPH-0002"), "{bad}");
         assert!(e.to_string().contains("loopback"), "{e}");
@@ -349,15 +322,8 @@ async fn client_secret_token_is_cached_and_wrong_secret_is_auth_error() {
         secret: SecretString::from("hunter2-wrong"),
     };
     let (cfg, _) = config(&emu, bad);
-    assert!(
-        !format!("{cfg:?}").contains("hunter2"),
-        "secrets never in Debug"
-    );
-    let e = GraphClient::new(cfg)
-        .unwrap()
-        .organization()
-        .await
-        .unwrap_err();
+    assert!(!format!("{cfg:?}").contains("hunter2"), "secrets never in Debug");
+    let e = GraphClient::new(cfg).unwrap().organization().await.unwrap_err();
     assert_eq!((e.kind(), e.code()), ("auth", "DWB-GRAPH-0010"));
     assert_eq!(e.graph_code(), Some("invalid_client"));
     assert!(e.graph_message().unwrap().contains("AADSTS7000215"));
@@ -402,11 +368,7 @@ fn public_types_are_send_and_sync() {
     let c = GraphClient::new(GraphConfig::new(Cloud::Global, "contoso.com", secret())).unwrap();
     send(&c.organization());
     send(&c.list_devices(&ListOptions::default(), |_| ControlFlow::Continue(())));
-    send(
-        &c.delta_devices(Path::new("x"), &DeltaOptions::default(), |_| {
-            ControlFlow::Continue(())
-        }),
-    );
+    send(&c.delta_devices(Path::new("x"), &DeltaOptions::default(), |_| ControlFlow::Continue(())));
     send(&c.sync_features());
 }
 
@@ -438,9 +400,7 @@ async fn certificate_client_assertion_is_verified_by_the_emulator() {
     assert_eq!(claims["iss"], "11111111-2222-3333-4444-555555555555");
     assert_eq!(claims["sub"], claims["iss"]);
     assert_eq!(
-        uuid::Uuid::parse_str(claims["jti"].as_str().unwrap())
-            .unwrap()
-            .get_version_num(),
+        uuid::Uuid::parse_str(claims["jti"].as_str().unwrap()).unwrap().get_version_num(),
         4
     );
     let (nbf, iat, exp) = (
@@ -457,11 +417,7 @@ async fn certificate_client_assertion_is_verified_by_the_emulator() {
         certificate: ClientCertificate::from_pem(&cert2, &key2).unwrap(),
     };
     let (cfg2, _) = config(&emu, cred2);
-    let e = GraphClient::new(cfg2)
-        .unwrap()
-        .organization()
-        .await
-        .unwrap_err();
+    let e = GraphClient::new(cfg2).unwrap().organization().await.unwrap_err();
     assert_eq!(e.kind(), "auth");
     assert!(e.graph_message().unwrap().contains("AADSTS700027"), "{e}");
     // A key that does not belong to the certificate is refused locally.
@@ -476,11 +432,8 @@ fn device_code_client(
 ) -> (GraphClient, Arc<RecordingObserver>) {
     let prompt: PromptFn =
         Arc::new(move |p: &DeviceCodePrompt| messages.lock().unwrap().push(p.message.clone()));
-    let cred = Credential::DeviceCode {
-        client_id: DEFAULT_CLIENT_ID.into(),
-        prompt,
-        scopes: vec![],
-    };
+    let cred =
+        Credential::DeviceCode { client_id: DEFAULT_CLIENT_ID.into(), prompt, scopes: vec![] };
     let (mut cfg, obs) = config(emu, cred);
     cfg.slow_down_step = Duration::from_millis(50);
     (GraphClient::new(cfg).unwrap(), obs)
@@ -500,10 +453,7 @@ async fn device_code_pending_slow_down_approved_then_delegated_calls() {
     assert_eq!(c.sign_in().await.unwrap(), TokenKind::Delegated);
     let m = msgs.lock().unwrap().clone();
     assert_eq!(m.len(), 1);
-    assert!(
-        m[0].contains("/devicelogin") && m[0].contains("enter the code"),
-        "{m:?}"
-    );
+    assert!(m[0].contains("/devicelogin") && m[0].contains("enter the code"), "{m:?}");
     // interval 0, then slow_down adds the step (50 ms) for every later poll.
     let waits = obs.device_code_waits();
     assert_eq!(
@@ -523,26 +473,15 @@ async fn device_code_pending_slow_down_approved_then_delegated_calls() {
         emu.with_state(|s| s.sync["features"]["deviceWritebackEnabled"].clone()),
         json!(true)
     );
-    assert_eq!(
-        c.sync_features().await.unwrap().device_writeback_enabled(),
-        Some(true)
-    );
-    let patch = emu
-        .request_log()
-        .into_iter()
-        .find(|r| r.method == "PATCH")
-        .unwrap();
+    assert_eq!(c.sync_features().await.unwrap().device_writeback_enabled(), Some(true));
+    let patch = emu.request_log().into_iter().find(|r| r.method == "PATCH").unwrap();
     assert_eq!(patch.auth, "delegated");
     assert_eq!(patch.status, 204);
 
     // A 401 on a delegated session is healed with the refresh token, not a new sign-in.
     emu.expire_all_tokens();
     c.sync_features().await.unwrap();
-    assert_eq!(
-        msgs.lock().unwrap().len(),
-        1,
-        "no second device-code prompt"
-    );
+    assert_eq!(msgs.lock().unwrap().len(), 1, "no second device-code prompt");
 }
 
 #[tokio::test]
@@ -580,10 +519,8 @@ async fn device_code_honours_interval_and_reports_declined_and_expired() {
 async fn delegated_only_api_with_app_token_fails_without_calling_graph() {
     let emu = emulator(1).await;
     let (c, _) = client(&emu);
-    for e in [
-        c.sync_features().await.unwrap_err(),
-        c.set_device_writeback(true).await.unwrap_err(),
-    ] {
+    for e in [c.sync_features().await.unwrap_err(), c.set_device_writeback(true).await.unwrap_err()]
+    {
         assert_eq!((e.kind(), e.code()), ("delegated_only", "DWB-GRAPH-0021"));
         assert!(
             e.message().contains("application permissions")
@@ -591,16 +528,9 @@ async fn delegated_only_api_with_app_token_fails_without_calling_graph() {
             "{e}"
         );
     }
-    assert!(
-        emu.request_log().is_empty(),
-        "nothing was sent: {:?}",
-        emu.request_log()
-    );
+    assert!(emu.request_log().is_empty(), "nothing was sent: {:?}", emu.request_log());
     // The emulator itself refuses an app-only token like Graph does.
-    let e = c
-        .get_json("directory/onPremisesSynchronization")
-        .await
-        .unwrap_err();
+    let e = c.get_json("directory/onPremisesSynchronization").await.unwrap_err();
     assert_eq!(
         (e.kind(), e.status(), e.graph_code()),
         ("forbidden", Some(403), Some("Authorization_RequestDenied"))
@@ -624,22 +554,14 @@ async fn paging_2500_devices_in_pages_of_999() {
     assert_eq!(pages.len(), 3);
     assert!(pages[1].0.contains("skiptoken") && pages[2].0.contains("skiptoken"));
     let reqs = graph_requests(&emu);
-    assert!(
-        reqs[0].contains("%24top=999") && reqs[0].contains("%24select="),
-        "{}",
-        reqs[0]
-    );
+    assert!(reqs[0].contains("%24top=999") && reqs[0].contains("%24select="), "{}", reqs[0]);
 
     // Stopping early.
     let mut n = 0;
     let sum = c
         .list_devices(&ListOptions::default(), |_| {
             n += 1;
-            if n == 10 {
-                ControlFlow::Break(())
-            } else {
-                ControlFlow::Continue(())
-            }
+            if n == 10 { ControlFlow::Break(()) } else { ControlFlow::Continue(()) }
         })
         .await
         .unwrap();
@@ -673,57 +595,31 @@ async fn select_top_and_filter_follow_graph_rules() {
     assert!(devs.iter().all(|d| d.device_id.is_some()
         && d.operating_system.is_none()
         && d.alternative_security_ids.is_empty()));
-    assert!(
-        devs.iter().all(|d| d.extra.is_empty()),
-        "only selected properties come back"
-    );
+    assert!(devs.iter().all(|d| d.extra.is_empty()), "only selected properties come back");
 
     let target = devs[3].clone();
     let opts = ListOptions {
-        filter: Some(format!(
-            "deviceId eq '{}'",
-            target.device_id.clone().unwrap()
-        )),
+        filter: Some(format!("deviceId eq '{}'", target.device_id.clone().unwrap())),
         ..Default::default()
     };
     let (found, _) = all_devices(&c, &opts).await;
     assert_eq!(found.len(), 1);
     assert_eq!(found[0].id, target.id);
 
-    let unsupported = ListOptions {
-        filter: Some("startswith(displayName,'A')".into()),
-        ..Default::default()
-    };
-    let e = c
-        .list_devices(&unsupported, |_| ControlFlow::Continue(()))
-        .await
-        .unwrap_err();
+    let unsupported =
+        ListOptions { filter: Some("startswith(displayName,'A')".into()), ..Default::default() };
+    let e = c.list_devices(&unsupported, |_| ControlFlow::Continue(())).await.unwrap_err();
     assert_eq!(
         (e.kind(), e.status(), e.graph_code()),
         ("config", Some(400), Some("Request_UnsupportedQuery"))
     );
-    let bad_select = ListOptions {
-        select: vec!["id".into(), "nope".into()],
-        ..Default::default()
-    };
-    let e = c
-        .list_devices(&bad_select, |_| ControlFlow::Continue(()))
-        .await
-        .unwrap_err();
+    let bad_select = ListOptions { select: vec!["id".into(), "nope".into()], ..Default::default() };
+    let e = c.list_devices(&bad_select, |_| ControlFlow::Continue(())).await.unwrap_err();
     assert!(e.graph_message().unwrap().contains("'nope'"), "{e}");
     let e = c.get_json("devices?$top=1000").await.unwrap_err();
-    assert_eq!(
-        (e.status(), e.graph_code()),
-        (Some(400), Some("Request_BadRequest"))
-    );
+    assert_eq!((e.status(), e.graph_code()), (Some(400), Some("Request_BadRequest")));
     assert!(e.graph_message().unwrap().contains("between 1 and 999"));
-    let e = c
-        .devices(&ListOptions {
-            top: Some(0),
-            ..Default::default()
-        })
-        .err()
-        .unwrap();
+    let e = c.devices(&ListOptions { top: Some(0), ..Default::default() }).err().unwrap();
     assert_eq!(e.kind(), "config");
 }
 
@@ -738,22 +634,13 @@ async fn get_device_by_object_id_or_device_id() {
             d.props["deviceId"].as_str().unwrap().to_string(),
         )
     });
-    assert_eq!(
-        c.get_device(&id).await.unwrap().device_id.as_deref(),
-        Some(device_id.as_str())
-    );
+    assert_eq!(c.get_device(&id).await.unwrap().device_id.as_deref(), Some(device_id.as_str()));
     emu.clear_request_log();
-    assert_eq!(
-        c.get_device(&device_id.to_uppercase()).await.unwrap().id,
-        id
-    );
+    assert_eq!(c.get_device(&device_id.to_uppercase()).await.unwrap().id, id);
     let reqs = graph_requests(&emu);
     assert_eq!(reqs.len(), 2, "{reqs:?}");
     assert!(reqs[1].contains("%24filter=deviceId+eq+"), "{reqs:?}");
-    let e = c
-        .get_device(&uuid::Uuid::new_v4().to_string())
-        .await
-        .unwrap_err();
+    let e = c.get_device(&uuid::Uuid::new_v4().to_string()).await.unwrap_err();
     assert_eq!(e.kind(), "not_found");
     let e = c.get_device("x' or 1 eq 1").await.unwrap_err();
     assert_eq!(e.kind(), "config");
@@ -780,10 +667,7 @@ async fn owners_with_and_without_user_read_all() {
     let owners = c.device_owners(&dev).await.unwrap();
     assert_eq!(owners.len(), 1);
     assert_eq!(owners[0].id, uid);
-    assert_eq!(
-        owners[0].on_premises_security_identifier.as_deref(),
-        Some(sid.as_str())
-    );
+    assert_eq!(owners[0].on_premises_security_identifier.as_deref(), Some(sid.as_str()));
     assert!(sid.starts_with("S-1-5-21-"));
     assert!(owners[0].user_principal_name.is_some());
     assert!(graph_requests(&emu).last().unwrap().contains("/registeredOwners/microsoft.graph.user?%24select=id%2ConPremisesSecurityIdentifier%2CuserPrincipalName"));
@@ -791,10 +675,7 @@ async fn owners_with_and_without_user_read_all() {
     emu.with_state(|s| s.user_read_all = false);
     let owners = c.device_owners(&dev).await.unwrap();
     assert_eq!(owners[0].id, uid);
-    assert_eq!(
-        owners[0].odata_type.as_deref(),
-        Some("#microsoft.graph.user")
-    );
+    assert_eq!(owners[0].odata_type.as_deref(), Some("#microsoft.graph.user"));
     assert!(
         owners[0].on_premises_security_identifier.is_none()
             && owners[0].user_principal_name.is_none()
@@ -806,11 +687,7 @@ async fn owners_with_and_without_user_read_all() {
             .values()
             .filter(|d| d.props["trustType"] == "ServerAd" && d.owners.is_empty())
             .count();
-        let c = s
-            .users
-            .values()
-            .filter(|u| u["onPremisesSecurityIdentifier"].is_null())
-            .count();
+        let c = s.users.values().filter(|u| u["onPremisesSecurityIdentifier"].is_null()).count();
         (h, c)
     });
     assert!(hybrid_without > 50 && cloud_only > 0);
@@ -836,15 +713,8 @@ async fn delta_rounds_with_adds_changes_and_removals() {
         })
         .await
         .unwrap();
-    assert_eq!(
-        (sum.pages, sum.changed, sum.removed, sum.resumed),
-        (3, 300, 0, false)
-    );
-    assert!(
-        changed
-            .iter()
-            .all(|d| d.device_id.is_some() && d.trust_type.is_some())
-    );
+    assert_eq!((sum.pages, sum.changed, sum.removed, sum.resumed), (3, 300, 0, false));
+    assert!(changed.iter().all(|d| d.device_id.is_some() && d.trust_type.is_some()));
     let link1 = GraphClient::stored_delta_link(&state).unwrap().unwrap();
     assert_eq!(sum.delta_link.as_deref(), Some(link1.as_str()));
     assert!(link1.starts_with(emu.base_url().as_str()) && link1.contains("deltatoken"));
@@ -870,13 +740,7 @@ async fn delta_rounds_with_adds_changes_and_removals() {
         .unwrap();
     assert!(sum.resumed);
     assert_eq!((sum.changed, sum.removed), (3, 1));
-    assert_eq!(
-        page.removed,
-        vec![Removed {
-            id: ids[2].clone(),
-            reason: "deleted".into()
-        }]
-    );
+    assert_eq!(page.removed, vec![Removed { id: ids[2].clone(), reason: "deleted".into() }]);
     let by_id = |id: &str| page.changed.iter().find(|d| d.id == id).unwrap().clone();
     let renamed = by_id(&ids[0]);
     assert_eq!(renamed.display_name.as_deref(), Some("renamed *)(cn=*"));
@@ -885,10 +749,7 @@ async fn delta_rounds_with_adds_changes_and_removals() {
         "only changed properties + id"
     );
     let disabled = by_id(&ids[1]);
-    assert_eq!(
-        (disabled.account_enabled, disabled.display_name.clone()),
-        (Some(false), None)
-    );
+    assert_eq!((disabled.account_enabled, disabled.display_name.clone()), (Some(false), None));
     let added = by_id(&new_id);
     assert_eq!(added.display_name.as_deref(), Some("NEW-PC"));
     assert!(added.device_id.is_some());
@@ -896,36 +757,23 @@ async fn delta_rounds_with_adds_changes_and_removals() {
     assert_ne!(link1, link2);
 
     // Nothing changed: an empty round. No temp files are left behind.
-    let sum = c
-        .delta_devices(&state, &opts, |_| ControlFlow::Continue(()))
-        .await
-        .unwrap();
+    let sum = c.delta_devices(&state, &opts, |_| ControlFlow::Continue(())).await.unwrap();
     assert_eq!((sum.changed, sum.removed, sum.pages), (0, 0, 1));
-    let files: Vec<_> = std::fs::read_dir(dir.path())
-        .unwrap()
-        .map(|e| e.unwrap().file_name())
-        .collect();
+    let files: Vec<_> =
+        std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
     assert_eq!(files.len(), 1, "{files:?}");
 
     // A stopped round does not move the stored link.
     emu.with_state(|s| s.rename_device(&ids[0], "again").unwrap());
     let before = GraphClient::stored_delta_link(&state).unwrap();
-    let sum = c
-        .delta_devices(&state, &opts, |_| ControlFlow::Break(()))
-        .await
-        .unwrap();
+    let sum = c.delta_devices(&state, &opts, |_| ControlFlow::Break(())).await.unwrap();
     assert!(sum.stopped);
     assert_eq!(GraphClient::stored_delta_link(&state).unwrap(), before);
 
     // Another $select with the same state file is refused.
-    let other = DeltaOptions {
-        select: vec!["id".into()],
-    };
+    let other = DeltaOptions { select: vec!["id".into()] };
     assert_eq!(
-        c.delta_devices(&state, &other, |_| ControlFlow::Continue(()))
-            .await
-            .unwrap_err()
-            .kind(),
+        c.delta_devices(&state, &other, |_| ControlFlow::Continue(())).await.unwrap_err().kind(),
         "config"
     );
 }
@@ -936,10 +784,7 @@ async fn delta_from_now_returns_only_later_changes() {
     let (c, _) = client(&emu);
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path().join("d.json");
-    let link = c
-        .delta_from_now(&state, &DeltaOptions::default())
-        .await
-        .unwrap();
+    let link = c.delta_from_now(&state, &DeltaOptions::default()).await.unwrap();
     assert!(link.contains("deltatoken"));
     let id = emu.with_state(|s| s.devices.keys().next().cloned().unwrap());
     emu.with_state(|s| s.rename_device(&id, "later").unwrap());
@@ -974,11 +819,7 @@ async fn retry_after_seconds_is_honoured() {
         (Some(429), "throttled", Some("1"))
     );
     assert_eq!(r[0].retry_after, Some(Duration::from_secs(1)));
-    assert_eq!(
-        r[0].wait,
-        Duration::from_secs(1),
-        "waited exactly what Retry-After said"
-    );
+    assert_eq!(r[0].wait, Duration::from_secs(1), "waited exactly what Retry-After said");
     assert_eq!(c.stats().retries, 1);
 }
 
@@ -999,10 +840,7 @@ async fn retry_after_http_date_is_honoured_and_capped() {
     assert_eq!(ev.status, Some(503));
     assert!(httpdate::parse_http_date(ev.retry_after_header.as_deref().unwrap()).is_ok());
     let ra = ev.retry_after.unwrap();
-    assert!(
-        ra > Duration::from_millis(100) && ra <= Duration::from_secs(2),
-        "{ra:?}"
-    );
+    assert!(ra > Duration::from_millis(100) && ra <= Duration::from_secs(2), "{ra:?}");
     assert_eq!(ev.wait, ra);
 
     // A Retry-After above the cap waits the cap.
@@ -1028,11 +866,7 @@ async fn backoff_without_retry_after_then_bounded_attempts() {
     let emu = emulator(1).await;
     let (c, obs) = client(&emu);
     c.sign_in().await.unwrap();
-    emu.set_faults(Faults {
-        throttle_next: 2,
-        throttle_status: 503,
-        ..Default::default()
-    });
+    emu.set_faults(Faults { throttle_next: 2, throttle_status: 503, ..Default::default() });
     c.organization().await.unwrap();
     let r = obs.retries();
     assert_eq!(r.len(), 2);
@@ -1068,11 +902,7 @@ async fn backoff_without_retry_after_then_bounded_attempts() {
     assert_eq!(emu.graph_request_count() - before, 4, "bounded attempts");
     emu.set_faults(Faults::default());
     // 504 is retried too.
-    emu.set_faults(Faults {
-        throttle_next: 1,
-        throttle_status: 504,
-        ..Default::default()
-    });
+    emu.set_faults(Faults { throttle_next: 1, throttle_status: 504, ..Default::default() });
     c.organization().await.unwrap();
 }
 
@@ -1081,24 +911,15 @@ async fn unauthorized_triggers_exactly_one_refresh() {
     let emu = emulator(1).await;
     let (c, obs) = client(&emu);
     c.sign_in().await.unwrap();
-    emu.set_faults(Faults {
-        unauthorized_next: 1,
-        ..Default::default()
-    });
+    emu.set_faults(Faults { unauthorized_next: 1, ..Default::default() });
     c.organization().await.unwrap();
     let s = c.stats();
     assert_eq!((s.token_requests, s.unauthorized_refreshes), (2, 1));
     assert_eq!(obs.retries().last().unwrap().cause, "unauthorized");
 
-    emu.set_faults(Faults {
-        unauthorized_next: 2,
-        ..Default::default()
-    });
+    emu.set_faults(Faults { unauthorized_next: 2, ..Default::default() });
     let e = c.organization().await.unwrap_err();
-    assert_eq!(
-        (e.kind(), e.code(), e.status()),
-        ("auth", "DWB-GRAPH-0011", Some(401))
-    );
+    assert_eq!((e.kind(), e.code(), e.status()), ("auth", "DWB-GRAPH-0011", Some(401)));
     assert_eq!(e.graph_code(), Some("InvalidAuthenticationToken"));
     assert_eq!(c.stats().token_requests, 3);
 }
@@ -1126,10 +947,7 @@ async fn cancellation_interrupts_a_retry_wait() {
 async fn slow_responses_succeed_or_time_out_as_network_errors() {
     let emu = emulator(3).await;
     let (c, _) = client(&emu);
-    emu.set_faults(Faults {
-        delay_ms: 50,
-        ..Default::default()
-    });
+    emu.set_faults(Faults { delay_ms: 50, ..Default::default() });
     assert_eq!(c.organization().await.unwrap().len(), 1);
 
     let (mut cfg, _) = config(&emu, secret());
@@ -1137,10 +955,7 @@ async fn slow_responses_succeed_or_time_out_as_network_errors() {
     cfg.retry.max_attempts = 2;
     let c = GraphClient::new(cfg).unwrap();
     c.sign_in().await.unwrap();
-    emu.set_faults(Faults {
-        delay_ms: 400,
-        ..Default::default()
-    });
+    emu.set_faults(Faults { delay_ms: 400, ..Default::default() });
     let e = c.organization().await.unwrap_err();
     assert_eq!((e.kind(), e.attempts()), ("network", Some(2)));
     assert!(e.to_string().contains("timed out"), "{e}");
@@ -1152,19 +967,11 @@ async fn slow_responses_succeed_or_time_out_as_network_errors() {
 async fn malformed_json_page_is_bad_response() {
     let emu = emulator(20).await;
     let (c, _) = client(&emu);
-    emu.set_faults(Faults {
-        malformed_next: 1,
-        ..Default::default()
-    });
-    let e = c
-        .list_devices(&ListOptions::default(), |_| ControlFlow::Continue(()))
-        .await
-        .unwrap_err();
+    emu.set_faults(Faults { malformed_next: 1, ..Default::default() });
+    let e =
+        c.list_devices(&ListOptions::default(), |_| ControlFlow::Continue(())).await.unwrap_err();
     assert_eq!((e.kind(), e.code()), ("bad_response", "DWB-GRAPH-0051"));
-    assert!(
-        e.url().unwrap().contains("/v1.0/devices") && e.request_id().is_some(),
-        "{e}"
-    );
+    assert!(e.url().unwrap().contains("/v1.0/devices") && e.request_id().is_some(), "{e}");
 }
 
 #[tokio::test]
@@ -1172,23 +979,12 @@ async fn wrongly_typed_or_missing_properties_name_the_device() {
     let emu = emulator(20).await;
     let (c, _) = client(&emu);
     let id = emu.with_state(|s| s.devices.keys().nth(5).cloned().unwrap());
-    emu.with_state(|s| {
-        s.update_device(&id, json!({"accountEnabled": "yes"}))
-            .unwrap()
-    });
-    let e = c
-        .list_devices(&ListOptions::default(), |_| ControlFlow::Continue(()))
-        .await
-        .unwrap_err();
+    emu.with_state(|s| s.update_device(&id, json!({"accountEnabled": "yes"})).unwrap());
+    let e =
+        c.list_devices(&ListOptions::default(), |_| ControlFlow::Continue(())).await.unwrap_err();
     assert_eq!((e.kind(), e.code()), ("bad_response", "DWB-GRAPH-0052"));
-    assert_eq!(
-        (e.device(), e.field()),
-        (Some(id.as_str()), Some("accountEnabled"))
-    );
-    assert!(
-        e.to_string().contains(&id) && e.to_string().contains("boolean"),
-        "{e}"
-    );
+    assert_eq!((e.device(), e.field()), (Some(id.as_str()), Some("accountEnabled")));
+    assert!(e.to_string().contains(&id) && e.to_string().contains("boolean"), "{e}");
 
     emu.with_state(|s| {
         s.update_device(
@@ -1197,33 +993,17 @@ async fn wrongly_typed_or_missing_properties_name_the_device() {
         )
         .unwrap()
     });
-    let e = c
-        .list_devices(&ListOptions::default(), |_| ControlFlow::Continue(()))
-        .await
-        .unwrap_err();
+    let e =
+        c.list_devices(&ListOptions::default(), |_| ControlFlow::Continue(())).await.unwrap_err();
     assert_eq!(e.field(), Some("alternativeSecurityIds[0].type"));
 
     // Without $select dwb still requires deviceId.
-    let no_dev_id = emu.with_state(|s| {
-        s.add_device(json!({"displayName": "no device id"}))
-            .unwrap()
-    });
-    emu.with_state(|s| {
-        s.update_device(&id, json!({"alternativeSecurityIds": []}))
-            .unwrap()
-    });
-    let opts = ListOptions {
-        select: vec![],
-        ..Default::default()
-    };
-    let e = c
-        .list_devices(&opts, |_| ControlFlow::Continue(()))
-        .await
-        .unwrap_err();
-    assert_eq!(
-        (e.device(), e.field()),
-        (Some(no_dev_id.as_str()), Some("deviceId"))
-    );
+    let no_dev_id =
+        emu.with_state(|s| s.add_device(json!({"displayName": "no device id"})).unwrap());
+    emu.with_state(|s| s.update_device(&id, json!({"alternativeSecurityIds": []})).unwrap());
+    let opts = ListOptions { select: vec![], ..Default::default() };
+    let e = c.list_devices(&opts, |_| ControlFlow::Continue(())).await.unwrap_err();
+    assert_eq!((e.device(), e.field()), (Some(no_dev_id.as_str()), Some("deviceId")));
     assert!(e.to_string().contains("missing"));
 }
 
@@ -1236,10 +1016,8 @@ async fn oversized_page_is_too_large_with_or_without_content_length() {
         oversize_bytes: 50 * 1024 * 1024,
         ..Default::default()
     });
-    let e = c
-        .list_devices(&ListOptions::default(), |_| ControlFlow::Continue(()))
-        .await
-        .unwrap_err();
+    let e =
+        c.list_devices(&ListOptions::default(), |_| ControlFlow::Continue(())).await.unwrap_err();
     assert_eq!((e.kind(), e.code()), ("too_large", "DWB-GRAPH-0080"));
     assert!(
         e.message().contains("/v1.0/devices")
@@ -1255,10 +1033,8 @@ async fn oversized_page_is_too_large_with_or_without_content_length() {
         .with_max_page_bytes(4 * 1024 * 1024)
         .with_observer(obs);
     let c = GraphClient::new(cfg).unwrap();
-    let e = c
-        .list_devices(&ListOptions::default(), |_| ControlFlow::Continue(()))
-        .await
-        .unwrap_err();
+    let e =
+        c.list_devices(&ListOptions::default(), |_| ControlFlow::Continue(())).await.unwrap_err();
     assert_eq!(e.kind(), "too_large");
     assert!(e.message().contains("more than"), "{e}");
 }
@@ -1267,15 +1043,9 @@ async fn oversized_page_is_too_large_with_or_without_content_length() {
 async fn next_link_to_another_host_is_refused_and_gets_no_token() {
     let other = RawServer::start(Reply::NotFound).await;
     let emu = emulator(30).await;
-    emu.set_faults(Faults {
-        foreign_next_link: Some(other.url()),
-        ..Default::default()
-    });
+    emu.set_faults(Faults { foreign_next_link: Some(other.url()), ..Default::default() });
     let (c, _) = client(&emu);
-    let opts = ListOptions {
-        top: Some(10),
-        ..Default::default()
-    };
+    let opts = ListOptions { top: Some(10), ..Default::default() };
     let mut seen = 0;
     let e = c
         .list_devices(&opts, |_| {
@@ -1288,25 +1058,16 @@ async fn next_link_to_another_host_is_refused_and_gets_no_token() {
     assert!(e.message().contains(&other.url()), "{e}");
     assert_eq!(seen, 0, "the page with the bad link is refused as a whole");
     // Also for a URL handed in directly.
-    let e = c
-        .get_json(&format!("{}/v1.0/devices", other.url()))
-        .await
-        .unwrap_err();
+    let e = c.get_json(&format!("{}/v1.0/devices", other.url())).await.unwrap_err();
     assert_eq!(e.code(), "DWB-GRAPH-0054");
     tokio::time::sleep(Duration::from_millis(100)).await;
-    assert!(
-        other.hits().is_empty(),
-        "the other host received nothing: {:?}",
-        other.hits()
-    );
+    assert!(other.hits().is_empty(), "the other host received nothing: {:?}", other.hits());
 
     // A deltaLink to another host is refused too, and nothing is persisted.
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path().join("d.json");
     let e = c
-        .delta_devices(&state, &DeltaOptions::default(), |_| {
-            ControlFlow::Continue(())
-        })
+        .delta_devices(&state, &DeltaOptions::default(), |_| ControlFlow::Continue(()))
         .await
         .unwrap_err();
     assert_eq!(e.code(), "DWB-GRAPH-0054");
@@ -1317,29 +1078,18 @@ async fn next_link_to_another_host_is_refused_and_gets_no_token() {
 #[tokio::test]
 async fn redirects_are_never_followed() {
     let target = RawServer::start(Reply::NotFound).await;
-    let graph = RawServer::start(Reply::Redirect(format!(
-        "{}/v1.0/organization",
-        target.url()
-    )))
-    .await;
+    let graph =
+        RawServer::start(Reply::Redirect(format!("{}/v1.0/organization", target.url()))).await;
     let cloud = Cloud::custom(&graph.url(), &graph.url()).unwrap();
     init();
     let c =
         GraphClient::new(GraphConfig::new(cloud, "contoso.com", secret()).with_retry(fast_retry()))
             .unwrap();
     let e = c.organization().await.unwrap_err();
-    assert_eq!(
-        (e.kind(), e.code(), e.status()),
-        ("bad_response", "DWB-GRAPH-0055", Some(302))
-    );
+    assert_eq!((e.kind(), e.code(), e.status()), ("bad_response", "DWB-GRAPH-0055", Some(302)));
     tokio::time::sleep(Duration::from_millis(50)).await;
     assert!(target.hits().is_empty());
-    assert!(
-        graph
-            .hits()
-            .iter()
-            .any(|(p, auth)| p == "/v1.0/organization" && *auth)
-    );
+    assert!(graph.hits().iter().any(|(p, auth)| p == "/v1.0/organization" && *auth));
 }
 
 #[tokio::test]
@@ -1358,12 +1108,7 @@ async fn emulator_speaks_graph_error_shape_without_a_token() {
     let v: Value = r.json().await.unwrap();
     assert_eq!(v["error"]["code"], "InvalidAuthenticationToken");
     assert_eq!(v["error"]["innerError"]["client-request-id"], "abc-123");
-    assert!(
-        v["error"]["innerError"]["date"]
-            .as_str()
-            .unwrap()
-            .ends_with('Z')
-    );
+    assert!(v["error"]["innerError"]["date"].as_str().unwrap().ends_with('Z'));
     let r = http
         .get(format!("{}/devices", emu.graph_url()))
         .bearer_auth("forged")
@@ -1383,12 +1128,7 @@ async fn emulator_speaks_graph_error_shape_without_a_token() {
         .unwrap();
     let v: Value = r.json().await.unwrap();
     assert_eq!(v["error"], "invalid_request");
-    assert!(
-        v["error_description"]
-            .as_str()
-            .unwrap()
-            .starts_with("AADSTS90002")
-    );
+    assert!(v["error_description"].as_str().unwrap().starts_with("AADSTS90002"));
 }
 
 // ---- devices, alternative security ids, hostile names -------------------------------------------
@@ -1399,36 +1139,19 @@ fn alternative_security_id_decoding() {
         "1BBF43F156D6544D87BD98580273C75F0344DA56",
         "zw4/fMMN7MbkH3DB7XrbDgnGchQ/wkRHkkb32d2M5Nk=",
     );
-    let a = AlternativeSecurityId {
-        kind: Some(2),
-        identity_provider: None,
-        key: Some(good),
-    };
+    let a = AlternativeSecurityId { kind: Some(2), identity_provider: None, key: Some(good) };
     assert_eq!(
         a.x509_value().unwrap(),
         "X509:<SHA1-TP-PUBKEY>1BBF43F156D6544D87BD98580273C75F0344DA56zw4/fMMN7MbkH3DB7XrbDgnGchQ/wkRHkkb32d2M5Nk="
     );
-    assert_eq!(
-        a.thumbprint().as_deref(),
-        Some("1BBF43F156D6544D87BD98580273C75F0344DA56")
-    );
+    assert_eq!(a.thumbprint().as_deref(), Some("1BBF43F156D6544D87BD98580273C75F0344DA56"));
 
     let with = |k: &str| {
-        AlternativeSecurityId {
-            kind: Some(2),
-            identity_provider: None,
-            key: Some(k.into()),
-        }
-        .x509_value()
+        AlternativeSecurityId { kind: Some(2), identity_provider: None, key: Some(k.into()) }
+            .x509_value()
     };
-    assert!(matches!(
-        with("not base64 !!"),
-        Err(AltSecIdError::NotBase64(_))
-    ));
-    assert!(matches!(
-        with(&STANDARD.encode([b'X', 0, b'5'])),
-        Err(AltSecIdError::OddLength(3))
-    ));
+    assert!(matches!(with("not base64 !!"), Err(AltSecIdError::NotBase64(_))));
+    assert!(matches!(with(&STANDARD.encode([b'X', 0, b'5'])), Err(AltSecIdError::OddLength(3))));
     assert!(matches!(
         with(&STANDARD.encode([0x00, 0xD8, b'A', 0])),
         Err(AltSecIdError::NotUtf16(_))
@@ -1439,13 +1162,7 @@ fn alternative_security_id_decoding() {
         Err(AltSecIdError::WrongPrefix(_))
     ));
     assert!(matches!(
-        with(
-            &STANDARD.encode(
-                "X5".encode_utf16()
-                    .flat_map(u16::to_le_bytes)
-                    .collect::<Vec<u8>>()
-            )
-        ),
+        with(&STANDARD.encode("X5".encode_utf16().flat_map(u16::to_le_bytes).collect::<Vec<u8>>())),
         Err(AltSecIdError::WrongPrefix(_))
     ));
 
@@ -1453,12 +1170,7 @@ fn alternative_security_id_decoding() {
     let e = d.x509_alt_security_ids().unwrap_err();
     assert_eq!(
         (e.kind(), e.code(), e.device(), e.field()),
-        (
-            "bad_response",
-            "DWB-GRAPH-0053",
-            Some("dev-1"),
-            Some("alternativeSecurityIds[1].key")
-        )
+        ("bad_response", "DWB-GRAPH-0053", Some("dev-1"), Some("alternativeSecurityIds[1].key"))
     );
 }
 
@@ -1477,25 +1189,15 @@ async fn generated_devices_have_valid_keys_and_hostile_names_survive() {
             for v in d.x509_alt_security_ids().unwrap() {
                 assert!(v.starts_with("X509:<SHA1-TP-PUBKEY>"));
                 let tp = &v[21..61];
-                assert!(
-                    tp.chars()
-                        .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_lowercase())
-                );
-                assert_eq!(
-                    STANDARD.decode(&v[61..]).unwrap().len(),
-                    32,
-                    "base64 SHA-256"
-                );
+                assert!(tp.chars().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_lowercase()));
+                assert_eq!(STANDARD.decode(&v[61..]).unwrap().len(), 32, "base64 SHA-256");
             }
         } else {
             without += 1;
         }
         d.device_uuid().unwrap();
     }
-    assert!(
-        without > 0 && without < 20,
-        "a few devices without a type-2 key: {without}"
-    );
+    assert!(without > 0 && without < 20, "a few devices without a type-2 key: {without}");
     let trust: HashSet<_> = devs.iter().filter_map(|d| d.trust_type.clone()).collect();
     assert_eq!(trust.len(), 3);
     assert!(devs.iter().any(|d| d.account_enabled == Some(false)));
@@ -1511,10 +1213,7 @@ fn offline_formats() {
     let page2 = json!({"value": [d2.clone()]});
     let ids = |v: Vec<Device>| v.into_iter().map(|d| d.id).collect::<Vec<_>>();
     assert_eq!(ids(devices_from_json(&page.to_string()).unwrap()), ["a1"]);
-    assert_eq!(
-        ids(devices_from_json(&json!([page, page2]).to_string()).unwrap()),
-        ["a1", "a2"]
-    );
+    assert_eq!(ids(devices_from_json(&json!([page, page2]).to_string()).unwrap()), ["a1", "a2"]);
     assert_eq!(
         ids(devices_from_json(&format!("{page}\n{page2}\n")).unwrap()),
         ["a1", "a2"],
@@ -1525,10 +1224,7 @@ fn offline_formats() {
         ["a1", "a2"],
         "concatenated pages"
     );
-    assert_eq!(
-        ids(devices_from_json(&json!([d1, d2]).to_string()).unwrap()),
-        ["a1", "a2"]
-    );
+    assert_eq!(ids(devices_from_json(&json!([d1, d2]).to_string()).unwrap()), ["a1", "a2"]);
     assert_eq!(
         ids(devices_from_json(&d2.to_string()).unwrap()),
         ["a2"],
@@ -1553,10 +1249,7 @@ fn offline_formats() {
     }]);
     let devs = devices_from_json(&ps.to_string()).unwrap();
     assert_eq!(devs[0].display_name.as_deref(), Some("PS-PC"));
-    assert_eq!(
-        (devs[0].account_enabled, devs[0].device_version),
-        (Some(true), Some(2))
-    );
+    assert_eq!((devs[0].account_enabled, devs[0].device_version), (Some(true), Some(2)));
     assert_eq!(
         devs[0].approximate_last_sign_in_date_time.as_deref(),
         Some("Tuesday, November 14, 2023 10:13:20 PM")
@@ -1583,16 +1276,9 @@ fn offline_formats() {
     state.write_graph_export(&export).unwrap();
     let devs = devices_from_file(&export).unwrap();
     assert_eq!(devs.len(), 40);
-    assert!(
-        devs.iter()
-            .any(|d| d.display_name.as_deref() == Some(HOSTILE_DISPLAY_NAMES[0]))
-    );
+    assert!(devs.iter().any(|d| d.display_name.as_deref() == Some(HOSTILE_DISPLAY_NAMES[0])));
     for d in &devs {
-        assert_eq!(
-            &Device::from_json(d.to_json()).unwrap(),
-            d,
-            "Device JSON round trip"
-        );
+        assert_eq!(&Device::from_json(d.to_json()).unwrap(), d, "Device JSON round trip");
         let via_serde: Device = serde_json::from_value(d.to_json()).unwrap();
         assert_eq!(&via_serde, d);
     }
@@ -1605,19 +1291,13 @@ fn offline_errors_name_the_file_and_device() {
     std::fs::write(&p, "{\"value\": [ {\"id\": \"a\"}, ").unwrap();
     let e = devices_from_file(&p).unwrap_err();
     assert_eq!((e.kind(), e.code()), ("bad_response", "DWB-GRAPH-0051"));
-    assert!(
-        e.to_string().contains("broken.json") && e.to_string().contains("line 1"),
-        "{e}"
-    );
+    assert!(e.to_string().contains("broken.json") && e.to_string().contains("line 1"), "{e}");
 
     let e = devices_from_json(
         &json!({"value": [{"id": "ok", "deviceId": "x"}, {"deviceId": "d-2"}]}).to_string(),
     )
     .unwrap_err();
-    assert!(
-        e.to_string().contains("page 1, device 1") && e.to_string().contains("d-2"),
-        "{e}"
-    );
+    assert!(e.to_string().contains("page 1, device 1") && e.to_string().contains("d-2"), "{e}");
     assert_eq!(e.field(), Some("id"));
 
     let e =
@@ -1650,10 +1330,7 @@ async fn emulator_state_round_trip_faults_parsing_and_serve() {
         "throttle_next=3,retry_after=date:5,delay_ms=10,foreign_next_link=http://127.0.0.1:9"
             .parse()
             .unwrap();
-    assert_eq!(
-        (f.throttle_next, f.retry_after, f.delay_ms),
-        (3, RetryAfter::HttpDate(5), 10)
-    );
+    assert_eq!((f.throttle_next, f.retry_after, f.delay_ms), (3, RetryAfter::HttpDate(5), 10));
     assert!("bogus=1".parse::<Faults>().is_err());
 
     init();
@@ -1661,11 +1338,8 @@ async fn emulator_state_round_trip_faults_parsing_and_serve() {
     let state_file = dir.path().join("state.json");
     std::fs::write(&state_file, text).unwrap();
     let stop = tokio_util::sync::CancellationToken::new();
-    let opts = ServeOptions {
-        state_file: Some(state_file),
-        print_urls: false,
-        ..Default::default()
-    };
+    let opts =
+        ServeOptions { state_file: Some(state_file), print_urls: false, ..Default::default() };
     let task = tokio::spawn(dwb::graph::emulator::serve(opts, stop.clone()));
     tokio::time::sleep(Duration::from_millis(50)).await;
     stop.cancel();

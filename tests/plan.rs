@@ -7,7 +7,10 @@ fn plan_as_ldif_json_and_text() {
     let d = Dir::new();
     d.run(&[DEMO_PREPARE, &["--dry-run", "--save-plan", "plan.ldif"]].concat()).code(0);
     let ldif = d.read("plan.ldif").replace("\n ", "");
-    assert!(ldif.starts_with("version: 1\n\n# 1. create CN=Device Registration Configuration"), "{ldif}");
+    assert!(
+        ldif.starts_with("version: 1\n\n# 1. create CN=Device Registration Configuration"),
+        "{ldif}"
+    );
     assert!(ldif.contains("dn: CN=DeviceRegistrationService,CN=Device Registration Services,CN=Device Registration Configuration,CN=Services,CN=Configuration,DC=contoso,DC=test\nchangetype: add\nobjectClass: msDS-DeviceRegistrationService\nmsDS-DeviceLocation: CN=RegisteredDevices,DC=contoso,DC=test\nmsDS-IsEnabled: TRUE\n"), "{ldif}");
     d.run(&[DEMO_PREPARE, &["--dry-run", "--save-plan", "plan.json"]].concat()).code(0);
     let j: serde_json::Value = serde_json::from_str(&d.read("plan.json")).unwrap();
@@ -20,7 +23,10 @@ fn plan_as_ldif_json_and_text() {
 #[test]
 fn dry_run_applies_nothing() {
     let d = Dir::new();
-    let o = d.run(&[DEMO_PREPARE, &["--dry-run", "--write-snapshot", "after.ldif", "--format", "json"]].concat());
+    let o = d.run(
+        &[DEMO_PREPARE, &["--dry-run", "--write-snapshot", "after.ldif", "--format", "json"]]
+            .concat(),
+    );
     o.code(0);
     let j = o.json();
     assert_eq!(j["dry_run"], true);
@@ -35,7 +41,22 @@ fn report_schema() {
     let d = Dir::new();
     d.run(&[DEMO_PREPARE, &["--report", "report.json"]].concat()).code(0);
     let j: serde_json::Value = serde_json::from_str(&d.read("report.json")).unwrap();
-    for key in ["schema", "dwb_version", "script", "parameters", "directory", "dry_run", "status", "exit_code", "plan", "findings", "warnings", "output", "data", "timings"] {
+    for key in [
+        "schema",
+        "dwb_version",
+        "script",
+        "parameters",
+        "directory",
+        "dry_run",
+        "status",
+        "exit_code",
+        "plan",
+        "findings",
+        "warnings",
+        "output",
+        "data",
+        "timings",
+    ] {
         assert!(j.get(key).is_some(), "report lacks {key}: {j}");
     }
     assert_eq!(j["schema"], "dwb.report/1");
@@ -59,5 +80,8 @@ ad::delete(c.child("CN", "inner"));
 print(`after delete: ${ad::exists(c.child("CN", "inner"))}`);
 "#);
     let o = d.run(&["run", "planned.rhai", "--dry-run"]);
-    o.code(0).stdout_has("exists=true children=1 found=1").stdout_has("after modify: changed").stdout_has("after delete: false");
+    o.code(0)
+        .stdout_has("exists=true children=1 found=1")
+        .stdout_has("after modify: changed")
+        .stdout_has("after delete: false");
 }

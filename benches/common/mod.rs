@@ -28,7 +28,9 @@ pub fn cpu_secs(pid: &str) -> Option<f64> {
 /// User + system CPU seconds of this process's children that it has waited
 /// for (`cutime` + `cstime`): the CPU of finished `ldapadd`/`ldapsearch` runs.
 pub fn waited_children_cpu_secs() -> f64 {
-    stat_fields("self").and_then(|f| Some((f.get(13)? + f.get(14)?) as f64 / TICKS_PER_SEC)).unwrap_or(0.0)
+    stat_fields("self")
+        .and_then(|f| Some((f.get(13)? + f.get(14)?) as f64 / TICKS_PER_SEC))
+        .unwrap_or(0.0)
 }
 
 /// A `kB` line of `/proc/<pid>/status` (`VmHWM` = peak RSS, `VmRSS`), in

@@ -19,8 +19,15 @@ pub struct Account {
 const ATTRS: [&str; 4] = ["objectSid", "objectGUID", "sAMAccountName", "userPrincipalName"];
 
 fn account_of(e: Entry) -> Result<Account> {
-    let raw = e.get("objectSid").first().cloned().ok_or_else(|| Error::new(Kind::InvalidValue, format!("{} has no objectSid: it is not a security principal", e.dn)).with_dn(&e.dn))?;
-    let sid = Sid::from_bytes(&raw).map_err(|err| Error::new(Kind::InvalidValue, format!("objectSid of {}: {err}", e.dn)))?;
+    let raw = e.get("objectSid").first().cloned().ok_or_else(|| {
+        Error::new(
+            Kind::InvalidValue,
+            format!("{} has no objectSid: it is not a security principal", e.dn),
+        )
+        .with_dn(&e.dn)
+    })?;
+    let sid = Sid::from_bytes(&raw)
+        .map_err(|err| Error::new(Kind::InvalidValue, format!("objectSid of {}: {err}", e.dn)))?;
     Ok(Account {
         guid: e.get("objectGUID").first().and_then(|g| Guid::from_bytes(g).ok()),
         sam_account_name: e.first_str("sAMAccountName"),
@@ -34,10 +41,17 @@ fn one(dir: &dyn Directory, base: Dn, filter: Filter, name: &str) -> Result<Acco
     let req = SearchRequest::new(base.clone(), Scope::Subtree, filter).attrs(ATTRS);
     let mut found = dir.search_all(&req)?;
     match found.len() {
-        0 => Err(Error::new(Kind::NotFound, format!("no account `{name}` in {base}"))
-            .with_hint("give the account as DOMAIN\\name, a UPN (name@domain) or its sAMAccountName")),
+        0 => Err(Error::new(Kind::NotFound, format!("no account `{name}` in {base}")).with_hint(
+            "give the account as DOMAIN\\name, a UPN (name@domain) or its sAMAccountName",
+        )),
         1 => account_of(found.remove(0)),
-        n => Err(Error::new(Kind::Ambiguous, format!("`{name}` matches {n} accounts: {}", found.iter().map(|e| e.dn.to_string()).collect::<Vec<_>>().join("; ")))),
+        n => Err(Error::new(
+            Kind::Ambiguous,
+            format!(
+                "`{name}` matches {n} accounts: {}",
+                found.iter().map(|e| e.dn.to_string()).collect::<Vec<_>>().join("; ")
+            ),
+        )),
     }
 }
 
@@ -55,18 +69,33 @@ pub fn resolve_account(dir: &dyn Directory, root: &RootDse, name: &str) -> Resul
         return one(dir, domain, Filter::eq("objectSid", sid.to_bytes()), name);
     }
     if name.contains('=')
-        && let Ok(dn) = Dn::parse(name) {
-            let e = dir.read(&dn, &ATTRS)?.ok_or_else(|| Error::new(Kind::NotFound, format!("no object {dn}")).with_dn(&dn))?;
-            return account_of(e);
-        }
+        && let Ok(dn) = Dn::parse(name)
+    {
+        let e = dir
+            .read(&dn, &ATTRS)?
+            .ok_or_else(|| Error::new(Kind::NotFound, format!("no object {dn}")).with_dn(&dn))?;
+        return account_of(e);
+    }
     if let Some((domain, sam)) = name.split_once('\\') {
         let all = domains(dir, root)?;
         let d = all
             .iter()
-            .find(|d| d.netbios.as_deref().is_some_and(|n| n.eq_ignore_ascii_case(domain)) || d.dns_root.eq_ignore_ascii_case(domain))
+            .find(|d| {
+                d.netbios.as_deref().is_some_and(|n| n.eq_ignore_ascii_case(domain))
+                    || d.dns_root.eq_ignore_ascii_case(domain)
+            })
             .ok_or_else(|| {
-                Error::new(Kind::NotFound, format!("no domain `{domain}` in this forest (from `{name}`)"))
-                    .with_hint(format!("known domains: {}", all.iter().map(|d| d.netbios.clone().unwrap_or_else(|| d.dns_root.clone())).collect::<Vec<_>>().join(", ")))
+                Error::new(
+                    Kind::NotFound,
+                    format!("no domain `{domain}` in this forest (from `{name}`)"),
+                )
+                .with_hint(format!(
+                    "known domains: {}",
+                    all.iter()
+                        .map(|d| d.netbios.clone().unwrap_or_else(|| d.dns_root.clone()))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ))
             })?;
         return one(dir, d.nc.clone(), Filter::eq("sAMAccountName", sam), name);
     }
@@ -79,9 +108,10 @@ pub fn resolve_account(dir: &dyn Directory, root: &RootDse, name: &str) -> Resul
         }
         // An implicit UPN (sam@dnsdomain) is valid even when userPrincipalName is unset.
         if let Some((sam, dns)) = name.split_once('@')
-            && let Ok(nc) = super::discovery::domain_dn_for(dir, root, dns) {
-                return one(dir, nc, Filter::eq("sAMAccountName", sam), name);
-            }
+            && let Ok(nc) = super::discovery::domain_dn_for(dir, root, dns)
+        {
+            return one(dir, nc, Filter::eq("sAMAccountName", sam), name);
+        }
         return one(dir, domain, upn, name);
     }
     one(dir, domain, Filter::eq("sAMAccountName", name), name)

@@ -31,7 +31,10 @@ impl Scope {
             "base" => Ok(Scope::Base),
             "one" | "one_level" | "onelevel" => Ok(Scope::OneLevel),
             "sub" | "subtree" => Ok(Scope::Subtree),
-            other => Err(Error::new(Kind::InvalidArgument, format!("unknown scope `{other}`; use \"base\", \"one_level\" or \"subtree\""))),
+            other => Err(Error::new(
+                Kind::InvalidArgument,
+                format!("unknown scope `{other}`; use \"base\", \"one_level\" or \"subtree\""),
+            )),
         }
     }
 
@@ -141,7 +144,11 @@ impl RootDse {
             configuration_naming_context: dn("configurationNamingContext"),
             schema_naming_context: dn("schemaNamingContext"),
             root_domain_naming_context: dn("rootDomainNamingContext"),
-            naming_contexts: e.strs("namingContexts").iter().filter_map(|s| Dn::parse(s).ok()).collect(),
+            naming_contexts: e
+                .strs("namingContexts")
+                .iter()
+                .filter_map(|s| Dn::parse(s).ok())
+                .collect(),
             dns_host_name: e.first_str("dnsHostName"),
             forest_functionality: num("forestFunctionality"),
             domain_functionality: num("domainFunctionality"),
@@ -192,7 +199,10 @@ pub trait Directory: Send + Sync {
 
     /// The same directory, bound with other credentials (to prove what an account can do).
     fn bind_as(&self, user: &str, _password: &SecretString) -> Result<Arc<dyn Directory>> {
-        Err(Error::new(Kind::InvalidArgument, format!("{} cannot bind as `{user}`", self.describe())))
+        Err(Error::new(
+            Kind::InvalidArgument,
+            format!("{} cannot bind as `{user}`", self.describe()),
+        ))
     }
 
     /// Collects a search into a vector.
@@ -207,7 +217,8 @@ pub trait Directory: Send + Sync {
 
     /// Reads one object (base search); `None` when it does not exist.
     fn read(&self, dn: &Dn, attrs: &[&str]) -> Result<Option<Entry>> {
-        let mut req = SearchRequest::new(dn.clone(), Scope::Base, Filter::all()).attrs(attrs.iter().copied());
+        let mut req =
+            SearchRequest::new(dn.clone(), Scope::Base, Filter::all()).attrs(attrs.iter().copied());
         if attrs.iter().any(|a| a.eq_ignore_ascii_case("nTSecurityDescriptor")) {
             // Owner, group and DACL: readable without the SACL privilege.
             req.sd_flags = Some(sd_flags::OWNER | sd_flags::GROUP | sd_flags::DACL);

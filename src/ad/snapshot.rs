@@ -35,7 +35,10 @@ impl SnapshotDirectory {
             }
             let key = r.entry.dn.norm();
             if entries.contains_key(&key) {
-                return Err(Error::new(Kind::Ldif, format!("{source}:{}: duplicate entry {}", r.line, r.entry.dn)));
+                return Err(Error::new(
+                    Kind::Ldif,
+                    format!("{source}:{}: duplicate entry {}", r.line, r.entry.dn),
+                ));
             }
             entries.insert(key, r.entry);
         }
@@ -43,12 +46,18 @@ impl SnapshotDirectory {
             Some(e) => RootDse::from_entry(e),
             None => derive_root_dse(&entries),
         };
-        Ok(SnapshotDirectory { source: source.to_string(), root, root_entry, entries: RwLock::new(entries) })
+        Ok(SnapshotDirectory {
+            source: source.to_string(),
+            root,
+            root_entry,
+            entries: RwLock::new(entries),
+        })
     }
 
     /// Loads an LDIF file.
     pub fn load(path: &std::path::Path) -> Result<SnapshotDirectory> {
-        let text = std::fs::read_to_string(path).map_err(|e| Error::io(format!("reading snapshot {}", path.display()), e))?;
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| Error::io(format!("reading snapshot {}", path.display()), e))?;
         SnapshotDirectory::from_ldif(&text, &path.display().to_string())
     }
 
@@ -61,7 +70,9 @@ impl SnapshotDirectory {
         }
         let guard = self.entries.read().unwrap_or_else(|p| p.into_inner());
         let mut all: Vec<&Entry> = guard.values().collect();
-        all.sort_by(|a, b| a.dn.depth().cmp(&b.dn.depth()).then_with(|| a.dn.norm().cmp(&b.dn.norm())));
+        all.sort_by(|a, b| {
+            a.dn.depth().cmp(&b.dn.depth()).then_with(|| a.dn.norm().cmp(&b.dn.norm()))
+        });
         for e in all {
             out.push_str(&ldif::write_entry(e));
             out.push('\n');
@@ -81,17 +92,25 @@ impl SnapshotDirectory {
 
     fn is_naming_context(&self, dn: &Dn) -> bool {
         self.root.naming_contexts.iter().any(|nc| nc == dn)
-            || [&self.root.default_naming_context, &self.root.configuration_naming_context, &self.root.schema_naming_context]
-                .into_iter()
-                .flatten()
-                .any(|nc| nc == dn)
+            || [
+                &self.root.default_naming_context,
+                &self.root.configuration_naming_context,
+                &self.root.schema_naming_context,
+            ]
+            .into_iter()
+            .flatten()
+            .any(|nc| nc == dn)
     }
 }
 
 /// Without a rootDSE record, the domain is the top-most `domainDNS` entry and the
 /// configuration and schema partitions sit where AD puts them.
 fn derive_root_dse(entries: &BTreeMap<String, Entry>) -> RootDse {
-    let domain = entries.values().filter(|e| e.is_a("domainDNS")).min_by_key(|e| e.dn.depth()).map(|e| e.dn.clone());
+    let domain = entries
+        .values()
+        .filter(|e| e.is_a("domainDNS"))
+        .min_by_key(|e| e.dn.depth())
+        .map(|e| e.dn.clone());
     let config = domain.as_ref().and_then(|d| d.child("CN", "Configuration").ok());
     let schema = config.as_ref().and_then(|c| c.child("CN", "Schema").ok());
     RootDse {
@@ -132,7 +151,8 @@ impl Directory for SnapshotDirectory {
             for e in map.values() {
                 if req.scope.contains(&req.base, &e.dn) && req.filter.matches(e) {
                     let mut e = e.clone();
-                    let asked: Vec<String> = req.attrs.iter().map(|a| a.to_ascii_lowercase()).collect();
+                    let asked: Vec<String> =
+                        req.attrs.iter().map(|a| a.to_ascii_lowercase()).collect();
                     for hidden in ON_REQUEST {
                         if !asked.iter().any(|a| a == hidden) {
                             e.set(hidden, Vec::new());
@@ -154,19 +174,36 @@ impl Directory for SnapshotDirectory {
     }
 
     fn write(&self, op: &WriteOp) -> Result<()> {
-        let mut map = self.entries.write().map_err(|_| Error::internal("snapshot lock poisoned"))?;
+        let mut map =
+            self.entries.write().map_err(|_| Error::internal("snapshot lock poisoned"))?;
         match op {
             WriteOp::Add { dn, attrs } => {
                 let key = dn.norm();
                 if map.contains_key(&key) {
-                    return Err(Error::new(Kind::AlreadyExists, format!("{dn} already exists")).with_dn(dn));
+                    return Err(
+                        Error::new(Kind::AlreadyExists, format!("{dn} already exists")).with_dn(dn)
+                    );
                 }
                 let parent = dn.parent().unwrap_or_default();
-                if !parent.is_root() && !map.contains_key(&parent.norm()) && !self.is_naming_context(dn) {
-                    return Err(Error::new(Kind::NoSuchObject, format!("the parent {parent} of {dn} does not exist")).with_dn(dn));
+                if !parent.is_root()
+                    && !map.contains_key(&parent.norm())
+                    && !self.is_naming_context(dn)
+                {
+                    return Err(Error::new(
+                        Kind::NoSuchObject,
+                        format!("the parent {parent} of {dn} does not exist"),
+                    )
+                    .with_dn(dn));
                 }
-                if !attrs.iter().any(|a| a.name.eq_ignore_ascii_case("objectClass") && !a.values.is_empty()) {
-                    return Err(Error::new(Kind::ObjectClassViolation, "an object needs an objectClass").with_dn(dn));
+                if !attrs
+                    .iter()
+                    .any(|a| a.name.eq_ignore_ascii_case("objectClass") && !a.values.is_empty())
+                {
+                    return Err(Error::new(
+                        Kind::ObjectClassViolation,
+                        "an object needs an objectClass",
+                    )
+                    .with_dn(dn));
                 }
                 let e = Entry::created(dn, attrs.iter().cloned(), Guid::new_random());
                 map.insert(key, e);
@@ -178,21 +215,39 @@ impl Directory for SnapshotDirectory {
                 for m in mods {
                     if sd_flags.is_some() && m.attr.eq_ignore_ascii_case("nTSecurityDescriptor") {
                         let new = m.values.first().cloned().unwrap_or_default();
-                        let merged = crate::plan::acl::merge_dacl(next.get(&m.attr).first().map(|v| v.as_slice()), &new)?;
+                        let merged = crate::plan::acl::merge_dacl(
+                            next.get(&m.attr).first().map(|v| v.as_slice()),
+                            &new,
+                        )?;
                         next.set(&m.attr, vec![merged]);
                         continue;
                     }
                     match m.op {
                         ModOp::Replace => next.set(&m.attr, m.values.clone()),
                         ModOp::Add => {
-                            if let Some(v) = m.values.iter().find(|v| next.get(&m.attr).contains(v)) {
-                                return Err(Error::new(Kind::AttributeOrValueExists, format!("{} already has the value {}", m.attr, String::from_utf8_lossy(v))).with_dn(dn));
+                            if let Some(v) = m.values.iter().find(|v| next.get(&m.attr).contains(v))
+                            {
+                                return Err(Error::new(
+                                    Kind::AttributeOrValueExists,
+                                    format!(
+                                        "{} already has the value {}",
+                                        m.attr,
+                                        String::from_utf8_lossy(v)
+                                    ),
+                                )
+                                .with_dn(dn));
                             }
                             next.add_values(&m.attr, m.values.clone());
                         }
                         ModOp::Delete => {
-                            if !next.has(&m.attr) || m.values.iter().any(|v| !next.get(&m.attr).contains(v)) {
-                                return Err(Error::new(Kind::NoSuchAttribute, format!("{} has no such value to delete", m.attr)).with_dn(dn));
+                            if !next.has(&m.attr)
+                                || m.values.iter().any(|v| !next.get(&m.attr).contains(v))
+                            {
+                                return Err(Error::new(
+                                    Kind::NoSuchAttribute,
+                                    format!("{} has no such value to delete", m.attr),
+                                )
+                                .with_dn(dn));
                             }
                             next.remove_values(&m.attr, &m.values);
                         }
@@ -207,7 +262,11 @@ impl Directory for SnapshotDirectory {
                     return Err(no_such_object(dn));
                 }
                 if map.values().any(|e| e.dn.is_child_of(dn)) {
-                    return Err(Error::new(Kind::NotAllowedOnNonLeaf, format!("{dn} has children")).with_dn(dn));
+                    return Err(Error::new(
+                        Kind::NotAllowedOnNonLeaf,
+                        format!("{dn} has children"),
+                    )
+                    .with_dn(dn));
                 }
                 map.remove(&key);
                 Ok(())
@@ -236,10 +295,22 @@ mod tests {
     fn directory_checks() {
         let d = SnapshotDirectory::from_ldif(LDIF, "t").unwrap();
         assert_eq!(d.root_dse().unwrap().default_nc().unwrap(), dn("DC=contoso,DC=test"));
-        let add = |s: &str| WriteOp::Add { dn: dn(s), attrs: text_attrs(&[("objectClass", &["container"])]) };
-        assert_eq!(d.write(&add("CN=x,CN=nope,DC=contoso,DC=test")).unwrap_err().kind, Kind::NoSuchObject);
-        assert_eq!(d.write(&add("CN=Users,DC=contoso,DC=test")).unwrap_err().kind, Kind::AlreadyExists);
-        assert_eq!(d.write(&WriteOp::Delete { dn: dn("CN=Users,DC=contoso,DC=test") }).unwrap_err().kind, Kind::NotAllowedOnNonLeaf);
+        let add = |s: &str| WriteOp::Add {
+            dn: dn(s),
+            attrs: text_attrs(&[("objectClass", &["container"])]),
+        };
+        assert_eq!(
+            d.write(&add("CN=x,CN=nope,DC=contoso,DC=test")).unwrap_err().kind,
+            Kind::NoSuchObject
+        );
+        assert_eq!(
+            d.write(&add("CN=Users,DC=contoso,DC=test")).unwrap_err().kind,
+            Kind::AlreadyExists
+        );
+        assert_eq!(
+            d.write(&WriteOp::Delete { dn: dn("CN=Users,DC=contoso,DC=test") }).unwrap_err().kind,
+            Kind::NotAllowedOnNonLeaf
+        );
         d.write(&add("CN=New,DC=contoso,DC=test")).unwrap();
         let got = d.read(&dn("cn=new,dc=CONTOSO,dc=test"), &[]).unwrap().unwrap();
         assert!(got.is_a("top") && got.is_a("container") && got.has("objectGUID"));
@@ -249,12 +320,17 @@ mod tests {
     fn scopes_and_filters() {
         let d = SnapshotDirectory::from_ldif(LDIF, "t").unwrap();
         let base = dn("DC=contoso,DC=test");
-        let count = |scope, f: &str| d.search_all(&SearchRequest::new(base.clone(), scope, Filter::parse(f).unwrap())).unwrap().len();
+        let count = |scope, f: &str| {
+            d.search_all(&SearchRequest::new(base.clone(), scope, Filter::parse(f).unwrap()))
+                .unwrap()
+                .len()
+        };
         assert_eq!(count(Scope::Base, "(objectClass=*)"), 1);
         assert_eq!(count(Scope::OneLevel, "(objectClass=*)"), 1);
         assert_eq!(count(Scope::Subtree, "(objectClass=*)"), 3);
         assert_eq!(count(Scope::Subtree, "(samaccountname=ALICE)"), 1);
-        let missing = SearchRequest::new(dn("CN=nope,DC=contoso,DC=test"), Scope::Base, Filter::all());
+        let missing =
+            SearchRequest::new(dn("CN=nope,DC=contoso,DC=test"), Scope::Base, Filter::all());
         assert_eq!(d.search_all(&missing).unwrap_err().kind, Kind::NoSuchObject);
     }
 

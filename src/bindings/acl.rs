@@ -21,25 +21,38 @@ const ACE_OPTS: &[&str] = &["inherit", "object_type", "inherited_object_type", "
 
 /// SDDL of a script descriptor value.
 pub fn sddl(v: &SdValue) -> Result<String> {
-    let sd = SecurityDescriptor::from_bytes(&v.bytes).map_err(|e| Error::new(Kind::Security, e.to_string()))?;
+    let sd = SecurityDescriptor::from_bytes(&v.bytes)
+        .map_err(|e| Error::new(Kind::Security, e.to_string()))?;
     sd.to_sddl(v.domain.as_ref()).map_err(|e| Error::new(Kind::Security, e.to_string()))
 }
 
 /// The DACL's ACEs as maps.
 pub fn aces(v: &SdValue) -> Result<Array> {
-    let sd = SecurityDescriptor::from_bytes(&v.bytes).map_err(|e| Error::new(Kind::Security, e.to_string()))?;
+    let sd = SecurityDescriptor::from_bytes(&v.bytes)
+        .map_err(|e| Error::new(Kind::Security, e.to_string()))?;
     let mut out = Array::new();
     for ace in sd.dacl.iter().flat_map(|d| d.entries.iter()).filter_map(|e| match e {
         crate::directory::security::AclEntry::Ace(a) => Some(a),
         _ => None,
     }) {
         let mut m = Map::new();
-        m.insert("type".into(), match ace.ace_type.kind() { AceKind::Allow => "allow", AceKind::Deny => "deny", AceKind::Audit => "audit" }.into());
+        m.insert(
+            "type".into(),
+            match ace.ace_type.kind() {
+                AceKind::Allow => "allow",
+                AceKind::Deny => "deny",
+                AceKind::Audit => "audit",
+            }
+            .into(),
+        );
         m.insert("flags".into(), (ace.flags as i64).into());
         m.insert("rights".into(), rights::format_mask(ace.mask).into());
         m.insert("mask".into(), (ace.mask as i64).into());
         m.insert("object_type".into(), ace.object_type.map(Dynamic::from).unwrap_or(Dynamic::UNIT));
-        m.insert("inherited_object_type".into(), ace.inherited_object_type.map(Dynamic::from).unwrap_or(Dynamic::UNIT));
+        m.insert(
+            "inherited_object_type".into(),
+            ace.inherited_object_type.map(Dynamic::from).unwrap_or(Dynamic::UNIT),
+        );
         m.insert("trustee".into(), Dynamic::from(ace.trustee.clone()));
         m.insert("inherited".into(), (ace.flags & ace_flags::INHERITED != 0).into());
         out.push(m.into());
@@ -50,24 +63,33 @@ pub fn aces(v: &SdValue) -> Result<Array> {
 /// A rights mask from `0x…`, a number, letters (`"RPWP"`, `"GR|GW"`, `"CC DC"`) or an array of them.
 pub fn parse_rights(v: &Dynamic) -> Result<u32> {
     if let Ok(i) = v.as_int() {
-        return u32::try_from(i).map_err(|_| Error::invalid_argument(format!("rights mask {i} is out of range")));
+        return u32::try_from(i)
+            .map_err(|_| Error::invalid_argument(format!("rights mask {i} is out of range")));
     }
     if let Some(arr) = v.read_lock::<Array>() {
         return arr.iter().try_fold(0u32, |acc, x| Ok(acc | parse_rights(x)?));
     }
     let s = v.to_string();
     let mut mask = 0u32;
-    for tok in s.split(|c: char| c == '|' || c == ',' || c.is_whitespace()).filter(|t| !t.is_empty()) {
+    for tok in
+        s.split(|c: char| c == '|' || c == ',' || c.is_whitespace()).filter(|t| !t.is_empty())
+    {
         if let Some(hex) = tok.strip_prefix("0x").or_else(|| tok.strip_prefix("0X")) {
-            mask |= u32::from_str_radix(hex, 16).map_err(|_| Error::invalid_argument(format!("`{tok}` is not a hex rights mask")))?;
+            mask |= u32::from_str_radix(hex, 16).map_err(|_| {
+                Error::invalid_argument(format!("`{tok}` is not a hex rights mask"))
+            })?;
             continue;
         }
         if tok.len() % 2 != 0 || !tok.is_ascii() {
-            return Err(Error::invalid_argument(format!("`{tok}` is not a list of two-letter rights (CC DC LC SW RP WP DT LO CR SD RC WD WO GA GR GW GX)")));
+            return Err(Error::invalid_argument(format!(
+                "`{tok}` is not a list of two-letter rights (CC DC LC SW RP WP DT LO CR SD RC WD WO GA GR GW GX)"
+            )));
         }
         for pair in tok.as_bytes().chunks(2) {
             let p = std::str::from_utf8(pair).unwrap_or_default();
-            mask |= rights::right_by_letters(p).ok_or_else(|| Error::invalid_argument(format!("unknown right `{p}` in `{tok}`")))?;
+            mask |= rights::right_by_letters(p).ok_or_else(|| {
+                Error::invalid_argument(format!("unknown right `{p}` in `{tok}`"))
+            })?;
         }
     }
     if mask == 0 {
@@ -82,9 +104,10 @@ fn trustee(dir: &dyn Directory, v: &Dynamic) -> Result<Sid> {
         return Ok(s.clone());
     }
     if let Some(m) = v.read_lock::<Map>()
-        && let Some(s) = m.get("sid").and_then(|s| s.read_lock::<Sid>().map(|x| x.clone())) {
-            return Ok(s);
-        }
+        && let Some(s) = m.get("sid").and_then(|s| s.read_lock::<Sid>().map(|x| x.clone()))
+    {
+        return Ok(s);
+    }
     let name = v.to_string();
     if let Ok(s) = name.parse::<Sid>() {
         return Ok(s);
@@ -99,13 +122,24 @@ fn object_guid(dir: &dyn Directory, name: &str) -> Result<Guid> {
         return Ok(g);
     }
     let root = dir.root_dse()?;
-    discovery::schema_guid(dir, &root, name).or_else(|_| discovery::extended_right_guid(dir, &root, name)).map_err(|_| {
-        Error::new(Kind::SchemaMissing, format!("`{name}` is not a class, attribute or extended right in this forest"))
-    })
+    discovery::schema_guid(dir, &root, name)
+        .or_else(|_| discovery::extended_right_guid(dir, &root, name))
+        .map_err(|_| {
+            Error::new(
+                Kind::SchemaMissing,
+                format!("`{name}` is not a class, attribute or extended right in this forest"),
+            )
+        })
 }
 
 /// The ACE a grant/revoke/has_access call describes.
-fn ace_from(dir: &dyn Directory, who: &Dynamic, rights_v: &Dynamic, opts: &Map, func: &str) -> Result<Ace> {
+fn ace_from(
+    dir: &dyn Directory,
+    who: &Dynamic,
+    rights_v: &Dynamic,
+    opts: &Map,
+    func: &str,
+) -> Result<Ace> {
     check_options(opts, ACE_OPTS, func)?;
     let sid = trustee(dir, who)?;
     let mask = parse_rights(rights_v)?;
@@ -113,7 +147,14 @@ fn ace_from(dir: &dyn Directory, who: &Dynamic, rights_v: &Dynamic, opts: &Map, 
         None | Some("this") => Inherit::This,
         Some("this_and_children") => Inherit::ThisAndChildren,
         Some("children") => Inherit::Children,
-        Some(o) => return Err(Error::new(Kind::InvalidArgument, format!("{func}: inherit `{o}` is not \"this\", \"this_and_children\" or \"children\""))),
+        Some(o) => {
+            return Err(Error::new(
+                Kind::InvalidArgument,
+                format!(
+                    "{func}: inherit `{o}` is not \"this\", \"this_and_children\" or \"children\""
+                ),
+            ));
+        }
     };
     let ot = opt_str(opts, "object_type").map(|n| object_guid(dir, &n)).transpose()?;
     let iot = opt_str(opts, "inherited_object_type").map(|n| object_guid(dir, &n)).transpose()?;
@@ -136,7 +177,14 @@ fn dacl_sddl(sd: &SecurityDescriptor, domain: Option<&Sid>) -> String {
 }
 
 /// Plans a grant or revoke; returns whether the DACL changes.
-fn change(host: &Host, dn_v: &Dynamic, who: &Dynamic, rights_v: &Dynamic, opts: &Map, grant: bool) -> Result<bool> {
+fn change(
+    host: &Host,
+    dn_v: &Dynamic,
+    who: &Dynamic,
+    rights_v: &Dynamic,
+    opts: &Map,
+    grant: bool,
+) -> Result<bool> {
     let func = if grant { "ad::grant" } else { "ad::revoke" };
     let dir = host.dir()?;
     let dn: Dn = to_dn(dn_v)?;
@@ -156,34 +204,52 @@ fn change(host: &Host, dn_v: &Dynamic, who: &Dynamic, rights_v: &Dynamic, opts: 
         (_, Some(p)) => dacl_sddl(p, domain.as_ref()),
         (_, None) => "D:".to_string(),
     };
-    let after = if existing.is_none() { format!("default DACL + {}", dacl_sddl(&sd, domain.as_ref())) } else { dacl_sddl(&sd, domain.as_ref()) };
+    let after = if existing.is_none() {
+        format!("default DACL + {}", dacl_sddl(&sd, domain.as_ref()))
+    } else {
+        dacl_sddl(&sd, domain.as_ref())
+    };
     let descriptor = match dacl_write(&dn, &sd)? {
-        crate::ad::WriteOp::Modify { mods, .. } => mods.into_iter().next().and_then(|m| m.values.into_iter().next()).unwrap_or_default(),
+        crate::ad::WriteOp::Modify { mods, .. } => {
+            mods.into_iter().next().and_then(|m| m.values.into_iter().next()).unwrap_or_default()
+        }
         _ => Vec::new(),
     };
-    let expected = existing.flatten().map(|e| e.dacl_only().to_bytes()).transpose().map_err(|e| Error::new(Kind::Security, e.to_string()))?;
+    let expected = existing
+        .flatten()
+        .map(|e| e.dacl_only().to_bytes())
+        .transpose()
+        .map_err(|e| Error::new(Kind::Security, e.to_string()))?;
     let why = opt_str(opts, "reason");
     let mut plan = host.plan.lock().map_err(|_| Error::internal("plan lock poisoned"))?;
     // Consecutive edits of one DACL become one change: one read-modify-write.
     if let Some(last) = plan.changes.last_mut()
-        && let ChangeOp::Acl { dn: ldn, after: lafter, descriptor: ldesc, edits: ledits, .. } = &mut last.op
-            && *ldn == dn {
-                *lafter = after;
-                *ldesc = descriptor;
-                ledits.push(edit_op);
-                if let Some(w) = why {
-                    last.reason = Some(match last.reason.take() {
-                        Some(r) => format!("{r}; {w}"),
-                        None => w,
-                    });
-                }
-                return Ok(true);
-            }
+        && let ChangeOp::Acl { dn: ldn, after: lafter, descriptor: ldesc, edits: ledits, .. } =
+            &mut last.op
+        && *ldn == dn
+    {
+        *lafter = after;
+        *ldesc = descriptor;
+        ledits.push(edit_op);
+        if let Some(w) = why {
+            last.reason = Some(match last.reason.take() {
+                Some(r) => format!("{r}; {w}"),
+                None => w,
+            });
+        }
+        return Ok(true);
+    }
     plan.push(ChangeOp::Acl { dn, before, after, descriptor, edits: vec![edit_op], expected }, why);
     Ok(true)
 }
 
-fn has_access(host: &Host, dn_v: &Dynamic, who: &Dynamic, rights_v: &Dynamic, opts: &Map) -> Result<bool> {
+fn has_access(
+    host: &Host,
+    dn_v: &Dynamic,
+    who: &Dynamic,
+    rights_v: &Dynamic,
+    opts: &Map,
+) -> Result<bool> {
     check_options(opts, &["object_type"], "ad::has_access")?;
     let dir = host.dir()?;
     let dn = to_dn(dn_v)?;
@@ -193,37 +259,115 @@ fn has_access(host: &Host, dn_v: &Dynamic, who: &Dynamic, rights_v: &Dynamic, op
     let sd = read_sd(&*dir, &dn)?.unwrap_or_default();
     // The token: the account, its groups as the DC computes them (tokenGroups), and
     // the well-known SIDs every authenticated account has.
-    let mut sids = vec![sid.clone(), "S-1-1-0".parse().map_err(|_| Error::internal("sid"))?, "S-1-5-11".parse().map_err(|_| Error::internal("sid"))?];
+    let mut sids = vec![
+        sid.clone(),
+        "S-1-1-0".parse().map_err(|_| Error::internal("sid"))?,
+        "S-1-5-11".parse().map_err(|_| Error::internal("sid"))?,
+    ];
     if let Ok(root) = dir.root_dse()
         && let Ok(acct) = crate::ad::accounts::resolve_account(&*dir, &root, &sid.to_string())
-            && let Ok(Some(e)) = dir.read(&acct.dn, &["tokenGroups"]) {
-                sids.extend(e.get("tokenGroups").iter().filter_map(|b| Sid::from_bytes(b).ok()));
-            }
+        && let Ok(Some(e)) = dir.read(&acct.dn, &["tokenGroups"])
+    {
+        sids.extend(e.get("tokenGroups").iter().filter_map(|b| Sid::from_bytes(b).ok()));
+    }
     Ok(sd.effective_rights(&sids, ot) & mask == mask)
 }
 
 /// Adds the ACL functions to the `ad::` module.
 pub fn register(m: &mut Module, host: Arc<Host>) {
     let h = host.clone();
-    reg(m, "get_acl", &["dn: Dn|String", "-> SecurityDescriptor"], "Reads an object's owner, group and DACL (with the SD flags control, so no SACL rights are needed). Print it or call `.to_sddl()`; `.aces()` lists the ACEs.\n# Example\n```rhai\nprint(ad::get_acl(ad::domain_dn().child(\"CN\", \"RegisteredDevices\")).to_sddl());\n```\n# Errors\n`no_such_object`, `security_descriptor` (malformed).", move |d: Dynamic| -> RhaiResult<SdValue> {
-        let dir = h.dir().rhai()?;
-        let dn = to_dn(&d).rhai()?;
-        let sd = read_sd(&*dir, &dn).rhai()?.unwrap_or_default();
-        let bytes = sd.to_bytes().map_err(|e| Error::new(Kind::Security, e.to_string())).rhai()?;
-        Ok(SdValue { bytes, domain: domain_sid(&*dir) })
-    });
+    reg(
+        m,
+        "get_acl",
+        &["dn: Dn|String", "-> SecurityDescriptor"],
+        "Reads an object's owner, group and DACL (with the SD flags control, so no SACL rights are needed). Print it or call `.to_sddl()`; `.aces()` lists the ACEs.\n# Example\n```rhai\nprint(ad::get_acl(ad::domain_dn().child(\"CN\", \"RegisteredDevices\")).to_sddl());\n```\n# Errors\n`no_such_object`, `security_descriptor` (malformed).",
+        move |d: Dynamic| -> RhaiResult<SdValue> {
+            let dir = h.dir().rhai()?;
+            let dn = to_dn(&d).rhai()?;
+            let sd = read_sd(&*dir, &dn).rhai()?.unwrap_or_default();
+            let bytes =
+                sd.to_bytes().map_err(|e| Error::new(Kind::Security, e.to_string())).rhai()?;
+            Ok(SdValue { bytes, domain: domain_sid(&*dir) })
+        },
+    );
     let h = host.clone();
-    reg(m, "grant", &["dn: Dn|String", "trustee: String|Sid|Map", "rights: String|i64|Array", "-> bool"], "Plans adding an allow ACE on the object only. Idempotent: returns false (and plans nothing) when an equivalent explicit ACE exists, including the split form a DC stores for inheritable generic rights.\n# Example\n```rhai\nad::grant(dn, \"CONTOSO\\\\svc-dwb\", \"GR|GW\", #{ inherit: \"this_and_children\" });\n```", move |d: Dynamic, w: Dynamic, r: Dynamic| change(&h, &d, &w, &r, &Map::new(), true).rhai());
+    reg(
+        m,
+        "grant",
+        &["dn: Dn|String", "trustee: String|Sid|Map", "rights: String|i64|Array", "-> bool"],
+        "Plans adding an allow ACE on the object only. Idempotent: returns false (and plans nothing) when an equivalent explicit ACE exists, including the split form a DC stores for inheritable generic rights.\n# Example\n```rhai\nad::grant(dn, \"CONTOSO\\\\svc-dwb\", \"GR|GW\", #{ inherit: \"this_and_children\" });\n```",
+        move |d: Dynamic, w: Dynamic, r: Dynamic| change(&h, &d, &w, &r, &Map::new(), true).rhai(),
+    );
     let h = host.clone();
-    reg(m, "grant", &["dn: Dn|String", "trustee: String|Sid|Map", "rights: String|i64|Array", "options: Map", "-> bool"], "Plans adding an ACE with `#{ inherit: \"this\"|\"this_and_children\"|\"children\", object_type: \"msDS-Device\" | GUID, inherited_object_type: …, deny: false, reason: \"…\" }`. New ACEs go in canonical order (explicit deny, explicit allow, inherited); the plan shows the DACL as SDDL before and after.\n# Errors\n`unknown_option`, `schema_missing` (unknown class or right), `not_found` (unknown trustee).", move |d: Dynamic, w: Dynamic, r: Dynamic, o: Map| change(&h, &d, &w, &r, &o, true).rhai());
+    reg(
+        m,
+        "grant",
+        &[
+            "dn: Dn|String",
+            "trustee: String|Sid|Map",
+            "rights: String|i64|Array",
+            "options: Map",
+            "-> bool",
+        ],
+        "Plans adding an ACE with `#{ inherit: \"this\"|\"this_and_children\"|\"children\", object_type: \"msDS-Device\" | GUID, inherited_object_type: …, deny: false, reason: \"…\" }`. New ACEs go in canonical order (explicit deny, explicit allow, inherited); the plan shows the DACL as SDDL before and after.\n# Errors\n`unknown_option`, `schema_missing` (unknown class or right), `not_found` (unknown trustee).",
+        move |d: Dynamic, w: Dynamic, r: Dynamic, o: Map| change(&h, &d, &w, &r, &o, true).rhai(),
+    );
     let h = host.clone();
-    reg(m, "revoke", &["dn: Dn|String", "trustee: String|Sid|Map", "rights: String|i64|Array", "-> bool"], "Plans removing exactly the explicit ACEs a matching `ad::grant` added (never inherited ones). Returns whether anything changes.", move |d: Dynamic, w: Dynamic, r: Dynamic| change(&h, &d, &w, &r, &Map::new(), false).rhai());
+    reg(
+        m,
+        "revoke",
+        &["dn: Dn|String", "trustee: String|Sid|Map", "rights: String|i64|Array", "-> bool"],
+        "Plans removing exactly the explicit ACEs a matching `ad::grant` added (never inherited ones). Returns whether anything changes.",
+        move |d: Dynamic, w: Dynamic, r: Dynamic| change(&h, &d, &w, &r, &Map::new(), false).rhai(),
+    );
     let h = host.clone();
-    reg(m, "revoke", &["dn: Dn|String", "trustee: String|Sid|Map", "rights: String|i64|Array", "options: Map", "-> bool"], "`ad::revoke` with the same options as the grant it undoes.", move |d: Dynamic, w: Dynamic, r: Dynamic, o: Map| change(&h, &d, &w, &r, &o, false).rhai());
+    reg(
+        m,
+        "revoke",
+        &[
+            "dn: Dn|String",
+            "trustee: String|Sid|Map",
+            "rights: String|i64|Array",
+            "options: Map",
+            "-> bool",
+        ],
+        "`ad::revoke` with the same options as the grant it undoes.",
+        move |d: Dynamic, w: Dynamic, r: Dynamic, o: Map| change(&h, &d, &w, &r, &o, false).rhai(),
+    );
     let h = host.clone();
-    reg(m, "has_access", &["dn: Dn|String", "trustee: String|Sid|Map", "rights: String|i64|Array", "-> bool"], "True when the trustee (with its groups and Authenticated Users) effectively has all `rights` on the object, counting explicit and inherited ACEs, with generic rights mapped (GA = RPWPCRCCDCLCLORCWOWDSDDTSW).", move |d: Dynamic, w: Dynamic, r: Dynamic| has_access(&h, &d, &w, &r, &Map::new()).rhai());
+    reg(
+        m,
+        "has_access",
+        &["dn: Dn|String", "trustee: String|Sid|Map", "rights: String|i64|Array", "-> bool"],
+        "True when the trustee (with its groups and Authenticated Users) effectively has all `rights` on the object, counting explicit and inherited ACEs, with generic rights mapped (GA = RPWPCRCCDCLCLORCWOWDSDDTSW).",
+        move |d: Dynamic, w: Dynamic, r: Dynamic| has_access(&h, &d, &w, &r, &Map::new()).rhai(),
+    );
     let h = host.clone();
-    reg(m, "has_access", &["dn: Dn|String", "trustee: String|Sid|Map", "rights: String|i64|Array", "options: Map", "-> bool"], "`ad::has_access` for an object type: `#{ object_type: \"msDS-Device\" }` (e.g. create child of that class).", move |d: Dynamic, w: Dynamic, r: Dynamic, o: Map| has_access(&h, &d, &w, &r, &o).rhai());
-    reg(m, "rights", &["rights: String|i64|Array", "-> i64"], "The access mask for rights given as letters, names or numbers (`\"GR|GW\"` → 0xC0000000).", |r: Dynamic| -> RhaiResult<i64> { parse_rights(&r).map(i64::from).rhai() });
-    reg(m, "rights_text", &["mask: i64", "-> String"], "A mask as AD right letters (`0x200BC` → `RPWPLCLORCSW`).", |mask: i64| rights::format_mask(mask as u32));
+    reg(
+        m,
+        "has_access",
+        &[
+            "dn: Dn|String",
+            "trustee: String|Sid|Map",
+            "rights: String|i64|Array",
+            "options: Map",
+            "-> bool",
+        ],
+        "`ad::has_access` for an object type: `#{ object_type: \"msDS-Device\" }` (e.g. create child of that class).",
+        move |d: Dynamic, w: Dynamic, r: Dynamic, o: Map| has_access(&h, &d, &w, &r, &o).rhai(),
+    );
+    reg(
+        m,
+        "rights",
+        &["rights: String|i64|Array", "-> i64"],
+        "The access mask for rights given as letters, names or numbers (`\"GR|GW\"` → 0xC0000000).",
+        |r: Dynamic| -> RhaiResult<i64> { parse_rights(&r).map(i64::from).rhai() },
+    );
+    reg(
+        m,
+        "rights_text",
+        &["mask: i64", "-> String"],
+        "A mask as AD right letters (`0x200BC` → `RPWPLCLORCSW`).",
+        |mask: i64| rights::format_mask(mask as u32),
+    );
 }

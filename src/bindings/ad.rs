@@ -8,8 +8,13 @@ use rhai::{Array, Dynamic, ImmutableString, Map, Module};
 
 use super::convert::{entry, opt_str, to_dn, to_strings, to_values};
 use super::{OrRhai, RhaiResult, check_options, reg};
-use crate::ad::{Directory, ModOp, Modification, Scope, SearchRequest, WriteOp, accounts, discovery};
-use crate::directory::{Attr, Dn, Filter, Guid, Sid, dn::escape_value as dn_escape, filter::escape_value as filter_escape};
+use crate::ad::{
+    Directory, ModOp, Modification, Scope, SearchRequest, WriteOp, accounts, discovery,
+};
+use crate::directory::{
+    Attr, Dn, Filter, Guid, Sid, dn::escape_value as dn_escape,
+    filter::escape_value as filter_escape,
+};
 use crate::error::{Error, Kind, Result};
 use crate::host::Host;
 use crate::plan::ChangeOp;
@@ -21,7 +26,10 @@ fn to_filter(v: &Dynamic) -> Result<Filter> {
     if let Some(s) = v.read_lock::<ImmutableString>() {
         return Filter::parse(s.as_str());
     }
-    Err(Error::new(Kind::InvalidArgument, format!("expected a filter (Filter or string), got {}", v.type_name())))
+    Err(Error::new(
+        Kind::InvalidArgument,
+        format!("expected a filter (Filter or string), got {}", v.type_name()),
+    ))
 }
 
 fn to_filters(arr: &Array) -> Result<Vec<Filter>> {
@@ -41,10 +49,17 @@ fn search(host: &Host, base: &Dynamic, filter: &Dynamic, opts: &Map) -> Result<A
         req.attrs = to_strings(a)?;
     }
     if let Some(l) = opts.get("limit") {
-        req.size_limit = l.as_int().map_err(|_| Error::invalid_argument("ad::search: `limit` must be a number"))?.max(0) as usize;
+        req.size_limit = l
+            .as_int()
+            .map_err(|_| Error::invalid_argument("ad::search: `limit` must be a number"))?
+            .max(0) as usize;
     }
     if let Some(f) = opts.get("sd_flags") {
-        req.sd_flags = Some(f.as_int().map_err(|_| Error::invalid_argument("ad::search: `sd_flags` must be a number"))? as u32);
+        req.sd_flags = Some(
+            f.as_int()
+                .map_err(|_| Error::invalid_argument("ad::search: `sd_flags` must be a number"))?
+                as u32,
+        );
     } else if req.attrs.iter().any(|a| a.eq_ignore_ascii_case("nTSecurityDescriptor")) {
         // Owner, group and DACL: readable without the SACL privilege.
         req.sd_flags = Some(7);
@@ -72,18 +87,27 @@ fn reason(opts: &Map) -> Option<String> {
 /// Records a write in the plan after checking it against the planned state.
 pub fn record(host: &Host, op: WriteOp, why: Option<String>) -> Result<()> {
     host.dir()?.check(&op)?;
-    host.plan.lock().map_err(|_| Error::internal("plan lock poisoned"))?.push(ChangeOp::Directory(op), why);
+    host.plan
+        .lock()
+        .map_err(|_| Error::internal("plan lock poisoned"))?
+        .push(ChangeOp::Directory(op), why);
     Ok(())
 }
 
 fn attrs_from_map(m: &Map) -> Result<Vec<Attr>> {
-    m.iter().filter(|(_, v)| !v.is_unit()).map(|(k, v)| Ok(Attr::new(k.as_str(), to_values(k, v)?))).collect()
+    m.iter()
+        .filter(|(_, v)| !v.is_unit())
+        .map(|(k, v)| Ok(Attr::new(k.as_str(), to_values(k, v)?)))
+        .collect()
 }
 
 fn same_values(attr: &str, a: &[Vec<u8>], b: &[Vec<u8>]) -> bool {
     let norm = |v: &Vec<u8>| -> Vec<u8> {
         match std::str::from_utf8(v) {
-            Ok(s) if attr.to_ascii_lowercase().ends_with("location") || attr.eq_ignore_ascii_case("distinguishedName") => {
+            Ok(s)
+                if attr.to_ascii_lowercase().ends_with("location")
+                    || attr.eq_ignore_ascii_case("distinguishedName") =>
+            {
                 Dn::parse(s).map(|d| d.norm().into_bytes()).unwrap_or_else(|_| v.clone())
             }
             _ => v.clone(),
@@ -97,7 +121,13 @@ fn same_values(attr: &str, a: &[Vec<u8>], b: &[Vec<u8>]) -> bool {
 }
 
 /// `ensure_object`: returns "created", "updated" or "unchanged".
-fn ensure_object(host: &Host, dn: &Dynamic, class: &str, attrs: &Map, opts: &Map) -> Result<String> {
+fn ensure_object(
+    host: &Host,
+    dn: &Dynamic,
+    class: &str,
+    attrs: &Map,
+    opts: &Map,
+) -> Result<String> {
     check_options(opts, &["reason"], "ad::ensure_object")?;
     let dn = to_dn(dn)?;
     let desired = attrs_from_map(attrs)?;
@@ -106,14 +136,24 @@ fn ensure_object(host: &Host, dn: &Dynamic, class: &str, attrs: &Map, opts: &Map
         None => {
             let mut all = vec![Attr::text("objectClass", [class])];
             all.extend(desired);
-            record(host, WriteOp::Add { dn: dn.clone(), attrs: all }, reason(opts).or_else(|| Some(format!("{class} is missing"))))?;
+            record(
+                host,
+                WriteOp::Add { dn: dn.clone(), attrs: all },
+                reason(opts).or_else(|| Some(format!("{class} is missing"))),
+            )?;
             Ok("created".into())
         }
         Some(existing) => {
             if !existing.is_a(class) {
-                return Err(Error::new(Kind::ObjectClassViolation, format!("{dn} exists but is not a {class} (objectClass: {})", existing.strs("objectClass").join(", ")))
-                    .with_dn(&dn)
-                    .with_hint("move or delete the object, then run again"));
+                return Err(Error::new(
+                    Kind::ObjectClassViolation,
+                    format!(
+                        "{dn} exists but is not a {class} (objectClass: {})",
+                        existing.strs("objectClass").join(", ")
+                    ),
+                )
+                .with_dn(&dn)
+                .with_hint("move or delete the object, then run again"));
             }
             let mods: Vec<Modification> = desired
                 .into_iter()
@@ -123,7 +163,12 @@ fn ensure_object(host: &Host, dn: &Dynamic, class: &str, attrs: &Map, opts: &Map
             if mods.is_empty() {
                 return Ok("unchanged".into());
             }
-            let why = reason(opts).or_else(|| Some(format!("{} differ from the desired values", mods.iter().map(|m| m.attr.as_str()).collect::<Vec<_>>().join(", "))));
+            let why = reason(opts).or_else(|| {
+                Some(format!(
+                    "{} differ from the desired values",
+                    mods.iter().map(|m| m.attr.as_str()).collect::<Vec<_>>().join(", ")
+                ))
+            });
             record(host, WriteOp::Modify { dn, mods, sd_flags: None }, why)?;
             Ok("updated".into())
         }
@@ -134,15 +179,23 @@ fn modify(host: &Host, dn: &Dynamic, changes: &Map, opts: &Map) -> Result<()> {
     check_options(changes, &["add", "replace", "delete"], "ad::modify")?;
     check_options(opts, &["reason"], "ad::modify")?;
     let mut mods = Vec::new();
-    for (op_name, op) in [("add", ModOp::Add), ("replace", ModOp::Replace), ("delete", ModOp::Delete)] {
+    for (op_name, op) in
+        [("add", ModOp::Add), ("replace", ModOp::Replace), ("delete", ModOp::Delete)]
+    {
         let Some(v) = changes.get(op_name) else { continue };
-        let m = v.read_lock::<Map>().ok_or_else(|| Error::invalid_argument(format!("ad::modify: `{op_name}` must be a map of attribute → value(s)")))?;
+        let m = v.read_lock::<Map>().ok_or_else(|| {
+            Error::invalid_argument(format!(
+                "ad::modify: `{op_name}` must be a map of attribute → value(s)"
+            ))
+        })?;
         for (k, val) in m.iter() {
             mods.push(Modification { op, attr: k.to_string(), values: to_values(k, val)? });
         }
     }
     if mods.is_empty() {
-        return Err(Error::invalid_argument("ad::modify: nothing to change; give #{ replace: #{…} }, #{ add: … } or #{ delete: … }"));
+        return Err(Error::invalid_argument(
+            "ad::modify: nothing to change; give #{ replace: #{…} }, #{ add: … } or #{ delete: … }",
+        ));
     }
     record(host, WriteOp::Modify { dn: to_dn(dn)?, mods, sd_flags: None }, reason(opts))
 }
@@ -155,7 +208,10 @@ fn root_dse_map(host: &Host) -> Result<Map> {
     m.insert("configuration_naming_context".into(), dn(&r.configuration_naming_context));
     m.insert("schema_naming_context".into(), dn(&r.schema_naming_context));
     m.insert("root_domain_naming_context".into(), dn(&r.root_domain_naming_context));
-    m.insert("naming_contexts".into(), r.naming_contexts.iter().cloned().map(Dynamic::from).collect::<Array>().into());
+    m.insert(
+        "naming_contexts".into(),
+        r.naming_contexts.iter().cloned().map(Dynamic::from).collect::<Array>().into(),
+    );
     m.insert("dns_host_name".into(), r.dns_host_name.map(Dynamic::from).unwrap_or(Dynamic::UNIT));
     let num = |v: Option<u32>| v.map(|x| Dynamic::from(x as i64)).unwrap_or(Dynamic::UNIT);
     m.insert("forest_functionality".into(), num(r.forest_functionality));
@@ -169,8 +225,14 @@ fn account_map(a: accounts::Account) -> Map {
     m.insert("dn".into(), Dynamic::from(a.dn));
     m.insert("sid".into(), Dynamic::from(a.sid));
     m.insert("guid".into(), a.guid.map(Dynamic::from).unwrap_or(Dynamic::UNIT));
-    m.insert("sam_account_name".into(), a.sam_account_name.map(Dynamic::from).unwrap_or(Dynamic::UNIT));
-    m.insert("user_principal_name".into(), a.user_principal_name.map(Dynamic::from).unwrap_or(Dynamic::UNIT));
+    m.insert(
+        "sam_account_name".into(),
+        a.sam_account_name.map(Dynamic::from).unwrap_or(Dynamic::UNIT),
+    );
+    m.insert(
+        "user_principal_name".into(),
+        a.user_principal_name.map(Dynamic::from).unwrap_or(Dynamic::UNIT),
+    );
     m
 }
 
@@ -178,141 +240,428 @@ fn account_map(a: accounts::Account) -> Map {
 pub fn module(host: Arc<Host>) -> Module {
     let mut m = Module::new();
     let h = host.clone();
-    reg(&mut m, "describe", &["-> String"], "Where the directory is: an LDAP URL, or `snapshot <file>` for the demo and offline what-ifs.", move || -> RhaiResult<String> { Ok(h.dir().rhai()?.describe()) });
+    reg(
+        &mut m,
+        "describe",
+        &["-> String"],
+        "Where the directory is: an LDAP URL, or `snapshot <file>` for the demo and offline what-ifs.",
+        move || -> RhaiResult<String> { Ok(h.dir().rhai()?.describe()) },
+    );
     let h = host.clone();
-    reg(&mut m, "root_dse", &["-> Map"], "The rootDSE: naming contexts (as `Dn`s), `dns_host_name` and functional levels.", move || root_dse_map(&h).rhai());
+    reg(
+        &mut m,
+        "root_dse",
+        &["-> Map"],
+        "The rootDSE: naming contexts (as `Dn`s), `dns_host_name` and functional levels.",
+        move || root_dse_map(&h).rhai(),
+    );
     let h = host.clone();
-    reg(&mut m, "domain_dn", &["-> Dn"], "The bound domain's DN (rootDSE defaultNamingContext).\n# Example\n```rhai\nlet container = ad::domain_dn().child(\"CN\", \"RegisteredDevices\");\n```", move || h.dir().rhai()?.root_dse().and_then(|r| r.default_nc()).rhai());
+    reg(
+        &mut m,
+        "domain_dn",
+        &["-> Dn"],
+        "The bound domain's DN (rootDSE defaultNamingContext).\n# Example\n```rhai\nlet container = ad::domain_dn().child(\"CN\", \"RegisteredDevices\");\n```",
+        move || h.dir().rhai()?.root_dse().and_then(|r| r.default_nc()).rhai(),
+    );
     let h = host.clone();
-    reg(&mut m, "config_dn", &["-> Dn"], "The forest's configuration partition (rootDSE configurationNamingContext).", move || h.dir().rhai()?.root_dse().and_then(|r| r.config_nc()).rhai());
+    reg(
+        &mut m,
+        "config_dn",
+        &["-> Dn"],
+        "The forest's configuration partition (rootDSE configurationNamingContext).",
+        move || h.dir().rhai()?.root_dse().and_then(|r| r.config_nc()).rhai(),
+    );
     let h = host.clone();
-    reg(&mut m, "schema_dn", &["-> Dn"], "The schema partition (rootDSE schemaNamingContext).", move || h.dir().rhai()?.root_dse().and_then(|r| r.schema_nc()).rhai());
+    reg(
+        &mut m,
+        "schema_dn",
+        &["-> Dn"],
+        "The schema partition (rootDSE schemaNamingContext).",
+        move || h.dir().rhai()?.root_dse().and_then(|r| r.schema_nc()).rhai(),
+    );
     let h = host.clone();
-    reg(&mut m, "domain_dn_for", &["dns_name: String", "-> Dn"], "The DN of the domain with this DNS name, confirmed by its crossRef in the Partitions container.\n# Errors\n`not_found` (the hint lists the forest's domains), `invalid_argument`.", move |name: ImmutableString| -> RhaiResult<Dn> {
-        let d = h.dir().rhai()?;
-        let r = d.root_dse().rhai()?;
-        discovery::domain_dn_for(&*d, &r, &name).rhai()
-    });
+    reg(
+        &mut m,
+        "domain_dn_for",
+        &["dns_name: String", "-> Dn"],
+        "The DN of the domain with this DNS name, confirmed by its crossRef in the Partitions container.\n# Errors\n`not_found` (the hint lists the forest's domains), `invalid_argument`.",
+        move |name: ImmutableString| -> RhaiResult<Dn> {
+            let d = h.dir().rhai()?;
+            let r = d.root_dse().rhai()?;
+            discovery::domain_dn_for(&*d, &r, &name).rhai()
+        },
+    );
     let h = host.clone();
-    reg(&mut m, "domain_sid", &["-> Sid"], "The bound domain's SID.", move || -> RhaiResult<Sid> {
-        let d = h.dir().rhai()?;
-        let dn = d.root_dse().and_then(|r| r.default_nc()).rhai()?;
-        discovery::domain_sid(&*d, &dn).rhai()
-    });
+    reg(
+        &mut m,
+        "domain_sid",
+        &["-> Sid"],
+        "The bound domain's SID.",
+        move || -> RhaiResult<Sid> {
+            let d = h.dir().rhai()?;
+            let dn = d.root_dse().and_then(|r| r.default_nc()).rhai()?;
+            discovery::domain_sid(&*d, &dn).rhai()
+        },
+    );
     let h = host.clone();
-    reg(&mut m, "schema_has_class", &["name: String", "-> bool"], "True when the schema defines this object class (by lDAPDisplayName), as the Entra Connect wizard checks for msDS-DeviceContainer.", move |n: ImmutableString| -> RhaiResult<bool> {
-        let d = h.dir().rhai()?;
-        let r = d.root_dse().rhai()?;
-        discovery::schema_has_class(&*d, &r, &n).rhai()
-    });
+    reg(
+        &mut m,
+        "schema_has_class",
+        &["name: String", "-> bool"],
+        "True when the schema defines this object class (by lDAPDisplayName), as the Entra Connect wizard checks for msDS-DeviceContainer.",
+        move |n: ImmutableString| -> RhaiResult<bool> {
+            let d = h.dir().rhai()?;
+            let r = d.root_dse().rhai()?;
+            discovery::schema_has_class(&*d, &r, &n).rhai()
+        },
+    );
     let h = host.clone();
-    reg(&mut m, "schema_has_attribute", &["name: String", "-> bool"], "True when the schema defines this attribute (by lDAPDisplayName), e.g. msDS-IsCompliant (Windows Server 2016 schema).", move |n: ImmutableString| -> RhaiResult<bool> {
-        let d = h.dir().rhai()?;
-        let r = d.root_dse().rhai()?;
-        discovery::schema_has_attribute(&*d, &r, &n).rhai()
-    });
+    reg(
+        &mut m,
+        "schema_has_attribute",
+        &["name: String", "-> bool"],
+        "True when the schema defines this attribute (by lDAPDisplayName), e.g. msDS-IsCompliant (Windows Server 2016 schema).",
+        move |n: ImmutableString| -> RhaiResult<bool> {
+            let d = h.dir().rhai()?;
+            let r = d.root_dse().rhai()?;
+            discovery::schema_has_attribute(&*d, &r, &n).rhai()
+        },
+    );
     let h = host.clone();
-    reg(&mut m, "attribute_syntax", &["name: String", "-> String"], "The attribute's `attributeSyntax` OID from the schema (2.5.5.10 octet string, 2.5.5.12 Unicode, 2.5.5.1 DN, 2.5.5.8 Boolean, …), or `\"\"` when the schema has no such attribute.", move |n: ImmutableString| -> RhaiResult<String> {
-        let d = h.dir().rhai()?;
-        let r = d.root_dse().rhai()?;
-        Ok(discovery::attribute_syntax(&*d, &r, &n).rhai()?.unwrap_or_default())
-    });
+    reg(
+        &mut m,
+        "attribute_syntax",
+        &["name: String", "-> String"],
+        "The attribute's `attributeSyntax` OID from the schema (2.5.5.10 octet string, 2.5.5.12 Unicode, 2.5.5.1 DN, 2.5.5.8 Boolean, …), or `\"\"` when the schema has no such attribute.",
+        move |n: ImmutableString| -> RhaiResult<String> {
+            let d = h.dir().rhai()?;
+            let r = d.root_dse().rhai()?;
+            Ok(discovery::attribute_syntax(&*d, &r, &n).rhai()?.unwrap_or_default())
+        },
+    );
     let h = host.clone();
-    reg(&mut m, "schema_version", &["-> i64"], "The schema's objectVersion (69 = Windows Server 2012 R2, 88 = 2019), or -1 when unknown. For information only: dwb decides by class and attribute presence.", move || -> RhaiResult<i64> {
-        let d = h.dir().rhai()?;
-        let r = d.root_dse().rhai()?;
-        Ok(discovery::schema_version(&*d, &r).rhai()?.map(i64::from).unwrap_or(-1))
-    });
+    reg(
+        &mut m,
+        "schema_version",
+        &["-> i64"],
+        "The schema's objectVersion (69 = Windows Server 2012 R2, 88 = 2019), or -1 when unknown. For information only: dwb decides by class and attribute presence.",
+        move || -> RhaiResult<i64> {
+            let d = h.dir().rhai()?;
+            let r = d.root_dse().rhai()?;
+            Ok(discovery::schema_version(&*d, &r).rhai()?.map(i64::from).unwrap_or(-1))
+        },
+    );
     let h = host.clone();
-    reg(&mut m, "resolve_account", &["name: String", "-> Map"], "Resolves `DOMAIN\\\\name`, a UPN, a sAMAccountName, a DN or a SID string to `#{ dn, sid, guid, sam_account_name, user_principal_name }`.\n# Example\n```rhai\nlet acct = ad::resolve_account(\"CONTOSO\\\\svc-dwb\");\nprint(acct.sid);\n```\n# Errors\n`not_found`, `ambiguous` (several accounts match).", move |n: ImmutableString| -> RhaiResult<Map> {
-        let d = h.dir().rhai()?;
-        let r = d.root_dse().rhai()?;
-        accounts::resolve_account(&*d, &r, &n).map(account_map).rhai()
-    });
+    reg(
+        &mut m,
+        "resolve_account",
+        &["name: String", "-> Map"],
+        "Resolves `DOMAIN\\\\name`, a UPN, a sAMAccountName, a DN or a SID string to `#{ dn, sid, guid, sam_account_name, user_principal_name }`.\n# Example\n```rhai\nlet acct = ad::resolve_account(\"CONTOSO\\\\svc-dwb\");\nprint(acct.sid);\n```\n# Errors\n`not_found`, `ambiguous` (several accounts match).",
+        move |n: ImmutableString| -> RhaiResult<Map> {
+            let d = h.dir().rhai()?;
+            let r = d.root_dse().rhai()?;
+            accounts::resolve_account(&*d, &r, &n).map(account_map).rhai()
+        },
+    );
 
     // Reads.
     let h = host.clone();
-    reg(&mut m, "search", &["base: Dn|String", "filter: Filter|String", "-> Array"], "Subtree search; returns `Entry` values (paged on LDAP; sees changes planned earlier in the run).\n# Example\n```rhai\nfor e in ad::search(ad::config_dn(), \"(objectClass=msDS-DeviceRegistrationService)\") { print(e.dn); }\n```\n# Errors\n`no_such_object` (base missing), `invalid_filter`, `invalid_dn`.", move |b: Dynamic, f: Dynamic| search(&h, &b, &f, &Map::new()).rhai());
+    reg(
+        &mut m,
+        "search",
+        &["base: Dn|String", "filter: Filter|String", "-> Array"],
+        "Subtree search; returns `Entry` values (paged on LDAP; sees changes planned earlier in the run).\n# Example\n```rhai\nfor e in ad::search(ad::config_dn(), \"(objectClass=msDS-DeviceRegistrationService)\") { print(e.dn); }\n```\n# Errors\n`no_such_object` (base missing), `invalid_filter`, `invalid_dn`.",
+        move |b: Dynamic, f: Dynamic| search(&h, &b, &f, &Map::new()).rhai(),
+    );
     let h = host.clone();
-    reg(&mut m, "search", &["base: Dn|String", "filter: Filter|String", "options: Map", "-> Array"], "Search with options `#{ scope: \"base\"|\"one_level\"|\"subtree\", attrs: [..], limit: n, sd_flags: n }`.\n# Errors\n`unknown_option` (with a suggestion), `no_such_object`, `invalid_filter`.", move |b: Dynamic, f: Dynamic, o: Map| search(&h, &b, &f, &o).rhai());
+    reg(
+        &mut m,
+        "search",
+        &["base: Dn|String", "filter: Filter|String", "options: Map", "-> Array"],
+        "Search with options `#{ scope: \"base\"|\"one_level\"|\"subtree\", attrs: [..], limit: n, sd_flags: n }`.\n# Errors\n`unknown_option` (with a suggestion), `no_such_object`, `invalid_filter`.",
+        move |b: Dynamic, f: Dynamic, o: Map| search(&h, &b, &f, &o).rhai(),
+    );
     let h = host.clone();
-    reg(&mut m, "list", &["base: Dn|String", "-> Array"], "The immediate children of `base`.", move |b: Dynamic| search(&h, &b, &Dynamic::from(Filter::all()), &Map::from_iter([("scope".into(), Dynamic::from("one_level"))])).rhai());
+    reg(
+        &mut m,
+        "list",
+        &["base: Dn|String", "-> Array"],
+        "The immediate children of `base`.",
+        move |b: Dynamic| {
+            search(
+                &h,
+                &b,
+                &Dynamic::from(Filter::all()),
+                &Map::from_iter([("scope".into(), Dynamic::from("one_level"))]),
+            )
+            .rhai()
+        },
+    );
     let h = host.clone();
-    reg(&mut m, "list", &["base: Dn|String", "filter: Filter|String", "-> Array"], "The immediate children of `base` matching `filter`.", move |b: Dynamic, f: Dynamic| search(&h, &b, &f, &Map::from_iter([("scope".into(), Dynamic::from("one_level"))])).rhai());
+    reg(
+        &mut m,
+        "list",
+        &["base: Dn|String", "filter: Filter|String", "-> Array"],
+        "The immediate children of `base` matching `filter`.",
+        move |b: Dynamic, f: Dynamic| {
+            search(&h, &b, &f, &Map::from_iter([("scope".into(), Dynamic::from("one_level"))]))
+                .rhai()
+        },
+    );
     let h = host.clone();
-    reg(&mut m, "get", &["dn: Dn|String", "-> Entry"], "Reads exactly one object.\n# Errors\n`not_found` when it does not exist.", move |d: Dynamic| -> RhaiResult<Dynamic> {
-        let dn = to_dn(&d).rhai()?;
-        read(&h, &d, &[]).rhai()?.map(entry).ok_or_else(|| super::to_rhai(Error::new(Kind::NotFound, format!("no object {dn}")).with_dn(&dn)))
-    });
+    reg(
+        &mut m,
+        "get",
+        &["dn: Dn|String", "-> Entry"],
+        "Reads exactly one object.\n# Errors\n`not_found` when it does not exist.",
+        move |d: Dynamic| -> RhaiResult<Dynamic> {
+            let dn = to_dn(&d).rhai()?;
+            read(&h, &d, &[]).rhai()?.map(entry).ok_or_else(|| {
+                super::to_rhai(Error::new(Kind::NotFound, format!("no object {dn}")).with_dn(&dn))
+            })
+        },
+    );
     let h = host.clone();
-    reg(&mut m, "get", &["dn: Dn|String", "attrs: Array", "-> Entry"], "Reads exactly one object with the given attributes (`nTSecurityDescriptor` must be asked for by name).\n# Errors\n`not_found` when it does not exist.", move |d: Dynamic, a: Array| -> RhaiResult<Dynamic> {
-        let dn = to_dn(&d).rhai()?;
-        let attrs = to_strings(&Dynamic::from_array(a)).rhai()?;
-        read(&h, &d, &attrs).rhai()?.map(entry).ok_or_else(|| super::to_rhai(Error::new(Kind::NotFound, format!("no object {dn}")).with_dn(&dn)))
-    });
+    reg(
+        &mut m,
+        "get",
+        &["dn: Dn|String", "attrs: Array", "-> Entry"],
+        "Reads exactly one object with the given attributes (`nTSecurityDescriptor` must be asked for by name).\n# Errors\n`not_found` when it does not exist.",
+        move |d: Dynamic, a: Array| -> RhaiResult<Dynamic> {
+            let dn = to_dn(&d).rhai()?;
+            let attrs = to_strings(&Dynamic::from_array(a)).rhai()?;
+            read(&h, &d, &attrs).rhai()?.map(entry).ok_or_else(|| {
+                super::to_rhai(Error::new(Kind::NotFound, format!("no object {dn}")).with_dn(&dn))
+            })
+        },
+    );
     let h = host.clone();
-    reg(&mut m, "find", &["dn: Dn|String", "-> Entry|()"], "Reads an object, or returns `()` when it does not exist.", move |d: Dynamic| -> RhaiResult<Dynamic> { Ok(read(&h, &d, &[]).rhai()?.map(entry).unwrap_or(Dynamic::UNIT)) });
+    reg(
+        &mut m,
+        "find",
+        &["dn: Dn|String", "-> Entry|()"],
+        "Reads an object, or returns `()` when it does not exist.",
+        move |d: Dynamic| -> RhaiResult<Dynamic> {
+            Ok(read(&h, &d, &[]).rhai()?.map(entry).unwrap_or(Dynamic::UNIT))
+        },
+    );
     let h = host.clone();
-    reg(&mut m, "exists", &["dn: Dn|String", "-> bool"], "True when the object exists (in the planned state).", move |d: Dynamic| -> RhaiResult<bool> { Ok(read(&h, &d, &["1.1".into()]).rhai()?.is_some()) });
+    reg(
+        &mut m,
+        "exists",
+        &["dn: Dn|String", "-> bool"],
+        "True when the object exists (in the planned state).",
+        move |d: Dynamic| -> RhaiResult<bool> {
+            Ok(read(&h, &d, &["1.1".into()]).rhai()?.is_some())
+        },
+    );
 
     // Writes (recorded in the plan).
     let h = host.clone();
-    reg(&mut m, "add", &["dn: Dn|String", "attrs: Map", "-> ()"], "Plans creating an object. `attrs` maps attribute names to a value or an array of values; booleans become TRUE/FALSE, GUIDs and SIDs their binary forms.\n# Example\n```rhai\nad::add(dn, #{ objectClass: \"container\" });\n```\n# Errors\n`already_exists`, `no_such_object` (parent missing) — found when planning, before anything is written.", move |d: Dynamic, a: Map| -> RhaiResult<()> {
-        let dn = to_dn(&d).rhai()?;
-        record(&h, WriteOp::Add { dn, attrs: attrs_from_map(&a).rhai()? }, None).rhai()
-    });
+    reg(
+        &mut m,
+        "add",
+        &["dn: Dn|String", "attrs: Map", "-> ()"],
+        "Plans creating an object. `attrs` maps attribute names to a value or an array of values; booleans become TRUE/FALSE, GUIDs and SIDs their binary forms.\n# Example\n```rhai\nad::add(dn, #{ objectClass: \"container\" });\n```\n# Errors\n`already_exists`, `no_such_object` (parent missing) — found when planning, before anything is written.",
+        move |d: Dynamic, a: Map| -> RhaiResult<()> {
+            let dn = to_dn(&d).rhai()?;
+            record(&h, WriteOp::Add { dn, attrs: attrs_from_map(&a).rhai()? }, None).rhai()
+        },
+    );
     let h = host.clone();
-    reg(&mut m, "add", &["dn: Dn|String", "attrs: Map", "options: Map", "-> ()"], "Plans creating an object, with `#{ reason: \"…\" }` shown in the plan.", move |d: Dynamic, a: Map, o: Map| -> RhaiResult<()> {
-        check_options(&o, &["reason"], "ad::add").rhai()?;
-        let dn = to_dn(&d).rhai()?;
-        record(&h, WriteOp::Add { dn, attrs: attrs_from_map(&a).rhai()? }, reason(&o)).rhai()
-    });
+    reg(
+        &mut m,
+        "add",
+        &["dn: Dn|String", "attrs: Map", "options: Map", "-> ()"],
+        "Plans creating an object, with `#{ reason: \"…\" }` shown in the plan.",
+        move |d: Dynamic, a: Map, o: Map| -> RhaiResult<()> {
+            check_options(&o, &["reason"], "ad::add").rhai()?;
+            let dn = to_dn(&d).rhai()?;
+            record(&h, WriteOp::Add { dn, attrs: attrs_from_map(&a).rhai()? }, reason(&o)).rhai()
+        },
+    );
     let h = host.clone();
-    reg(&mut m, "modify", &["dn: Dn|String", "changes: Map", "-> ()"], "Plans a modify: `#{ replace: #{attr: v}, add: #{attr: v}, delete: #{attr: () or v} }`.\n# Errors\n`no_such_object`, `unknown_option`.", move |d: Dynamic, c: Map| modify(&h, &d, &c, &Map::new()).rhai());
+    reg(
+        &mut m,
+        "modify",
+        &["dn: Dn|String", "changes: Map", "-> ()"],
+        "Plans a modify: `#{ replace: #{attr: v}, add: #{attr: v}, delete: #{attr: () or v} }`.\n# Errors\n`no_such_object`, `unknown_option`.",
+        move |d: Dynamic, c: Map| modify(&h, &d, &c, &Map::new()).rhai(),
+    );
     let h = host.clone();
-    reg(&mut m, "modify", &["dn: Dn|String", "changes: Map", "options: Map", "-> ()"], "Plans a modify with `#{ reason: \"…\" }`.", move |d: Dynamic, c: Map, o: Map| modify(&h, &d, &c, &o).rhai());
+    reg(
+        &mut m,
+        "modify",
+        &["dn: Dn|String", "changes: Map", "options: Map", "-> ()"],
+        "Plans a modify with `#{ reason: \"…\" }`.",
+        move |d: Dynamic, c: Map, o: Map| modify(&h, &d, &c, &o).rhai(),
+    );
     let h = host.clone();
-    reg(&mut m, "delete", &["dn: Dn|String", "-> ()"], "Plans deleting a leaf object.\n# Errors\n`no_such_object`, `not_allowed_on_non_leaf`.", move |d: Dynamic| -> RhaiResult<()> { record(&h, WriteOp::Delete { dn: to_dn(&d).rhai()? }, None).rhai() });
+    reg(
+        &mut m,
+        "delete",
+        &["dn: Dn|String", "-> ()"],
+        "Plans deleting a leaf object.\n# Errors\n`no_such_object`, `not_allowed_on_non_leaf`.",
+        move |d: Dynamic| -> RhaiResult<()> {
+            record(&h, WriteOp::Delete { dn: to_dn(&d).rhai()? }, None).rhai()
+        },
+    );
     let h = host.clone();
-    reg(&mut m, "delete", &["dn: Dn|String", "options: Map", "-> ()"], "Plans deleting a leaf object with `#{ reason: \"…\" }`.", move |d: Dynamic, o: Map| -> RhaiResult<()> {
-        check_options(&o, &["reason"], "ad::delete").rhai()?;
-        record(&h, WriteOp::Delete { dn: to_dn(&d).rhai()? }, reason(&o)).rhai()
-    });
+    reg(
+        &mut m,
+        "delete",
+        &["dn: Dn|String", "options: Map", "-> ()"],
+        "Plans deleting a leaf object with `#{ reason: \"…\" }`.",
+        move |d: Dynamic, o: Map| -> RhaiResult<()> {
+            check_options(&o, &["reason"], "ad::delete").rhai()?;
+            record(&h, WriteOp::Delete { dn: to_dn(&d).rhai()? }, reason(&o)).rhai()
+        },
+    );
     let h = host.clone();
-    reg(&mut m, "ensure_object", &["dn: Dn|String", "class: String", "attrs: Map", "-> String"], "Idempotent: plans creating the object with `attrs` if missing, or replacing the attributes that differ. Returns \"created\", \"updated\" or \"unchanged\".\n# Example\n```rhai\nad::ensure_object(dn, \"msDS-DeviceContainer\", #{});\n```\n# Errors\n`object_class_violation` when the object exists with another class.", move |d: Dynamic, c: ImmutableString, a: Map| ensure_object(&h, &d, &c, &a, &Map::new()).rhai());
+    reg(
+        &mut m,
+        "ensure_object",
+        &["dn: Dn|String", "class: String", "attrs: Map", "-> String"],
+        "Idempotent: plans creating the object with `attrs` if missing, or replacing the attributes that differ. Returns \"created\", \"updated\" or \"unchanged\".\n# Example\n```rhai\nad::ensure_object(dn, \"msDS-DeviceContainer\", #{});\n```\n# Errors\n`object_class_violation` when the object exists with another class.",
+        move |d: Dynamic, c: ImmutableString, a: Map| {
+            ensure_object(&h, &d, &c, &a, &Map::new()).rhai()
+        },
+    );
     let h = host.clone();
-    reg(&mut m, "ensure_object", &["dn: Dn|String", "class: String", "attrs: Map", "options: Map", "-> String"], "`ensure_object` with `#{ reason: \"…\" }` shown in the plan.", move |d: Dynamic, c: ImmutableString, a: Map, o: Map| ensure_object(&h, &d, &c, &a, &o).rhai());
+    reg(
+        &mut m,
+        "ensure_object",
+        &["dn: Dn|String", "class: String", "attrs: Map", "options: Map", "-> String"],
+        "`ensure_object` with `#{ reason: \"…\" }` shown in the plan.",
+        move |d: Dynamic, c: ImmutableString, a: Map, o: Map| {
+            ensure_object(&h, &d, &c, &a, &o).rhai()
+        },
+    );
     let h = host.clone();
-    reg(&mut m, "ensure_container", &["dn: Dn|String", "-> String"], "Idempotent: plans creating a `container` object if missing.", move |d: Dynamic| ensure_object(&h, &d, "container", &Map::new(), &Map::new()).rhai());
+    reg(
+        &mut m,
+        "ensure_container",
+        &["dn: Dn|String", "-> String"],
+        "Idempotent: plans creating a `container` object if missing.",
+        move |d: Dynamic| ensure_object(&h, &d, "container", &Map::new(), &Map::new()).rhai(),
+    );
     let h = host.clone();
-    reg(&mut m, "ensure_absent", &["dn: Dn|String", "-> String"], "Idempotent: plans deleting the (leaf) object if it exists. Returns \"deleted\" or \"absent\".", move |d: Dynamic| -> RhaiResult<String> {
-        if read(&h, &d, &["1.1".into()]).rhai()?.is_none() {
-            return Ok("absent".into());
-        }
-        record(&h, WriteOp::Delete { dn: to_dn(&d).rhai()? }, None).rhai()?;
-        Ok("deleted".into())
-    });
+    reg(
+        &mut m,
+        "ensure_absent",
+        &["dn: Dn|String", "-> String"],
+        "Idempotent: plans deleting the (leaf) object if it exists. Returns \"deleted\" or \"absent\".",
+        move |d: Dynamic| -> RhaiResult<String> {
+            if read(&h, &d, &["1.1".into()]).rhai()?.is_none() {
+                return Ok("absent".into());
+            }
+            record(&h, WriteOp::Delete { dn: to_dn(&d).rhai()? }, None).rhai()?;
+            Ok("deleted".into())
+        },
+    );
 
     super::acl::register(&mut m, host.clone());
     super::probe::register(&mut m, host.clone());
 
     // Typed values and escaping.
-    reg(&mut m, "dn", &["text: String", "-> Dn"], "Parses an RFC 4514 DN.\n# Errors\n`invalid_dn` with the position.", |s: ImmutableString| Dn::parse(&s).rhai());
-    reg(&mut m, "guid", &["text: String", "-> Guid"], "Parses a GUID (`xxxxxxxx-xxxx-…`, braces allowed).", |s: ImmutableString| -> RhaiResult<Guid> { s.parse::<Guid>().map_err(|e| Error::new(Kind::InvalidValue, e.to_string())).rhai() });
-    reg(&mut m, "guid", &["bytes: Blob", "-> Guid"], "A GUID from 16 bytes in AD's order.", |b: rhai::Blob| -> RhaiResult<Guid> { Guid::from_bytes(&b).map_err(|e| Error::new(Kind::InvalidValue, e.to_string())).rhai() });
-    reg(&mut m, "sid", &["text: String", "-> Sid"], "Parses an `S-1-5-…` SID.", |s: ImmutableString| -> RhaiResult<Sid> { s.parse::<Sid>().map_err(|e| Error::new(Kind::InvalidValue, e.to_string())).rhai() });
-    reg(&mut m, "sid", &["bytes: Blob", "-> Sid"], "A SID from its binary form.", |b: rhai::Blob| -> RhaiResult<Sid> { Sid::from_bytes(&b).map_err(|e| Error::new(Kind::InvalidValue, e.to_string())).rhai() });
-    reg(&mut m, "escape_dn", &["value: String", "-> String"], "Escapes a value for use inside a DN string (RFC 4514). Prefer `dn.child(attr, value)`, which escapes for you.", |s: ImmutableString| dn_escape(&s));
-    reg(&mut m, "escape_filter", &["value: String", "-> String"], "Escapes a value for use inside a filter string (RFC 4515). Prefer `ad::eq(attr, value)`, which escapes for you.", |s: ImmutableString| filter_escape(s.as_bytes()));
-    reg(&mut m, "filter", &["text: String", "-> Filter"], "Parses an RFC 4515 filter string.\n# Errors\n`invalid_filter` with the position.", |s: ImmutableString| Filter::parse(&s).rhai());
-    reg(&mut m, "eq", &["attr: String", "value: ?", "-> Filter"], "`(attr=value)` with the value escaped: safe for any input, including binary GUIDs and SIDs.\n# Example\n```rhai\nad::search(base, ad::and([ad::eq(\"objectClass\", \"msDS-Device\"), ad::eq(\"displayName\", name)]))\n```", |a: ImmutableString, v: Dynamic| -> RhaiResult<Filter> {
-        let vals = to_values(&a, &v).rhai()?;
-        let first = vals.into_iter().next().unwrap_or_default();
-        Ok(Filter::eq(&a, first))
+    reg(
+        &mut m,
+        "dn",
+        &["text: String", "-> Dn"],
+        "Parses an RFC 4514 DN.\n# Errors\n`invalid_dn` with the position.",
+        |s: ImmutableString| Dn::parse(&s).rhai(),
+    );
+    reg(
+        &mut m,
+        "guid",
+        &["text: String", "-> Guid"],
+        "Parses a GUID (`xxxxxxxx-xxxx-…`, braces allowed).",
+        |s: ImmutableString| -> RhaiResult<Guid> {
+            s.parse::<Guid>().map_err(|e| Error::new(Kind::InvalidValue, e.to_string())).rhai()
+        },
+    );
+    reg(
+        &mut m,
+        "guid",
+        &["bytes: Blob", "-> Guid"],
+        "A GUID from 16 bytes in AD's order.",
+        |b: rhai::Blob| -> RhaiResult<Guid> {
+            Guid::from_bytes(&b).map_err(|e| Error::new(Kind::InvalidValue, e.to_string())).rhai()
+        },
+    );
+    reg(
+        &mut m,
+        "sid",
+        &["text: String", "-> Sid"],
+        "Parses an `S-1-5-…` SID.",
+        |s: ImmutableString| -> RhaiResult<Sid> {
+            s.parse::<Sid>().map_err(|e| Error::new(Kind::InvalidValue, e.to_string())).rhai()
+        },
+    );
+    reg(
+        &mut m,
+        "sid",
+        &["bytes: Blob", "-> Sid"],
+        "A SID from its binary form.",
+        |b: rhai::Blob| -> RhaiResult<Sid> {
+            Sid::from_bytes(&b).map_err(|e| Error::new(Kind::InvalidValue, e.to_string())).rhai()
+        },
+    );
+    reg(
+        &mut m,
+        "escape_dn",
+        &["value: String", "-> String"],
+        "Escapes a value for use inside a DN string (RFC 4514). Prefer `dn.child(attr, value)`, which escapes for you.",
+        |s: ImmutableString| dn_escape(&s),
+    );
+    reg(
+        &mut m,
+        "escape_filter",
+        &["value: String", "-> String"],
+        "Escapes a value for use inside a filter string (RFC 4515). Prefer `ad::eq(attr, value)`, which escapes for you.",
+        |s: ImmutableString| filter_escape(s.as_bytes()),
+    );
+    reg(
+        &mut m,
+        "filter",
+        &["text: String", "-> Filter"],
+        "Parses an RFC 4515 filter string.\n# Errors\n`invalid_filter` with the position.",
+        |s: ImmutableString| Filter::parse(&s).rhai(),
+    );
+    reg(
+        &mut m,
+        "eq",
+        &["attr: String", "value: ?", "-> Filter"],
+        "`(attr=value)` with the value escaped: safe for any input, including binary GUIDs and SIDs.\n# Example\n```rhai\nad::search(base, ad::and([ad::eq(\"objectClass\", \"msDS-Device\"), ad::eq(\"displayName\", name)]))\n```",
+        |a: ImmutableString, v: Dynamic| -> RhaiResult<Filter> {
+            let vals = to_values(&a, &v).rhai()?;
+            let first = vals.into_iter().next().unwrap_or_default();
+            Ok(Filter::eq(&a, first))
+        },
+    );
+    reg(&mut m, "present", &["attr: String", "-> Filter"], "`(attr=*)`.", |a: ImmutableString| {
+        Filter::present(&a)
     });
-    reg(&mut m, "present", &["attr: String", "-> Filter"], "`(attr=*)`.", |a: ImmutableString| Filter::present(&a));
-    reg(&mut m, "and", &["filters: Array", "-> Filter"], "`(&…)` of filters or filter strings.", |a: Array| -> RhaiResult<Filter> { Ok(Filter::And(to_filters(&a).rhai()?)) });
-    reg(&mut m, "or", &["filters: Array", "-> Filter"], "`(|…)` of filters or filter strings.", |a: Array| -> RhaiResult<Filter> { Ok(Filter::Or(to_filters(&a).rhai()?)) });
-    reg(&mut m, "not", &["filter: Filter|String", "-> Filter"], "`(!…)`.", |f: Dynamic| -> RhaiResult<Filter> { Ok(Filter::Not(Box::new(to_filter(&f).rhai()?))) });
+    reg(
+        &mut m,
+        "and",
+        &["filters: Array", "-> Filter"],
+        "`(&…)` of filters or filter strings.",
+        |a: Array| -> RhaiResult<Filter> { Ok(Filter::And(to_filters(&a).rhai()?)) },
+    );
+    reg(
+        &mut m,
+        "or",
+        &["filters: Array", "-> Filter"],
+        "`(|…)` of filters or filter strings.",
+        |a: Array| -> RhaiResult<Filter> { Ok(Filter::Or(to_filters(&a).rhai()?)) },
+    );
+    reg(
+        &mut m,
+        "not",
+        &["filter: Filter|String", "-> Filter"],
+        "`(!…)`.",
+        |f: Dynamic| -> RhaiResult<Filter> { Ok(Filter::Not(Box::new(to_filter(&f).rhai()?))) },
+    );
     m
 }

@@ -18,7 +18,10 @@ pub fn to_dn(v: &Dynamic) -> Result<Dn> {
     if let Some(s) = v.read_lock::<rhai::ImmutableString>() {
         return Dn::parse(s.as_str());
     }
-    Err(Error::new(Kind::InvalidArgument, format!("expected a DN (Dn or string), got {}", v.type_name())))
+    Err(Error::new(
+        Kind::InvalidArgument,
+        format!("expected a DN (Dn or string), got {}", v.type_name()),
+    ))
 }
 
 /// Attribute values from a script value: a single value or an array of them.
@@ -59,19 +62,33 @@ fn to_value(attr: &str, v: &Dynamic) -> Result<Vec<u8>> {
     if let Some(s) = v.read_lock::<rhai::ImmutableString>() {
         // A GUID- or SID-typed attribute given as text is converted, so scripts can write the string forms.
         return Ok(match syntax_of(attr) {
-            Syntax::Guid => s.parse::<Guid>().map_err(|e| Error::new(Kind::InvalidValue, format!("{attr}: {e}")))?.to_bytes().to_vec(),
-            Syntax::Sid => s.parse::<Sid>().map_err(|e| Error::new(Kind::InvalidValue, format!("{attr}: {e}")))?.to_bytes(),
+            Syntax::Guid => s
+                .parse::<Guid>()
+                .map_err(|e| Error::new(Kind::InvalidValue, format!("{attr}: {e}")))?
+                .to_bytes()
+                .to_vec(),
+            Syntax::Sid => s
+                .parse::<Sid>()
+                .map_err(|e| Error::new(Kind::InvalidValue, format!("{attr}: {e}")))?
+                .to_bytes(),
             _ => s.as_bytes().to_vec(),
         });
     }
-    Err(Error::new(Kind::InvalidArgument, format!("{attr}: cannot store a {} value", v.type_name())))
+    Err(Error::new(
+        Kind::InvalidArgument,
+        format!("{attr}: cannot store a {} value", v.type_name()),
+    ))
 }
 
 /// A stored value as scripts see it, typed by the attribute's syntax.
 pub fn from_value(attr: &str, v: &[u8]) -> Dynamic {
     match syntax_of(attr) {
-        Syntax::Guid => Guid::from_bytes(v).map(Dynamic::from).unwrap_or_else(|_| Dynamic::from_blob(v.to_vec())),
-        Syntax::Sid => Sid::from_bytes(v).map(Dynamic::from).unwrap_or_else(|_| Dynamic::from_blob(v.to_vec())),
+        Syntax::Guid => Guid::from_bytes(v)
+            .map(Dynamic::from)
+            .unwrap_or_else(|_| Dynamic::from_blob(v.to_vec())),
+        Syntax::Sid => {
+            Sid::from_bytes(v).map(Dynamic::from).unwrap_or_else(|_| Dynamic::from_blob(v.to_vec()))
+        }
         Syntax::SecurityDescriptor => Dynamic::from(SdValue { bytes: v.to_vec(), domain: None }),
         Syntax::Binary => Dynamic::from_blob(v.to_vec()),
         Syntax::Text => match std::str::from_utf8(v) {

@@ -16,38 +16,91 @@ use crate::report::{Finding, Status};
 pub fn plan_module(host: Arc<Host>) -> Module {
     let mut m = Module::new();
     let h = host.clone();
-    reg(&mut m, "len", &["-> i64"], "Number of changes planned so far.", move || h.plan.lock().map(|p| p.len() as i64).unwrap_or(0));
-    let h = host.clone();
-    reg(&mut m, "is_empty", &["-> bool"], "True when nothing is planned: the directory already matches.", move || h.plan.lock().map(|p| p.is_empty()).unwrap_or(true));
-    let h = host.clone();
-    reg(&mut m, "changes", &["-> Array"], "The planned changes as maps `#{ id, action, target, reason, … }` (the JSON plan).", move || -> RhaiResult<Array> {
-        let p = h.plan.lock().map_err(|_| Error::internal("plan lock poisoned")).rhai()?;
-        let v = render::json(&p);
-        rhai::serde::to_dynamic(v).map(|d| d.into_array().unwrap_or_default())
+    reg(&mut m, "len", &["-> i64"], "Number of changes planned so far.", move || {
+        h.plan.lock().map(|p| p.len() as i64).unwrap_or(0)
     });
     let h = host.clone();
-    reg(&mut m, "text", &["-> String"], "The pending plan as text, as `--dry-run` prints it.", move || h.plan.lock().map(|p| render::text(&p)).unwrap_or_default());
+    reg(
+        &mut m,
+        "is_empty",
+        &["-> bool"],
+        "True when nothing is planned: the directory already matches.",
+        move || h.plan.lock().map(|p| p.is_empty()).unwrap_or(true),
+    );
     let h = host.clone();
-    reg(&mut m, "apply", &["-> Map"], "Applies the pending plan now instead of at the end of the run (for loops such as `sync --param watch=60`) and clears it. Under `--dry-run` nothing is applied. Returns `#{ applied, failed, skipped }`.", move || -> RhaiResult<Map> {
-        let (_plan, outcomes) = h.apply_pending().rhai()?;
-        let count = |f: fn(&crate::plan::Outcome) -> bool| outcomes.iter().filter(|o| f(o)).count() as i64;
-        let mut out = Map::new();
-        out.insert("applied".into(), count(|o| matches!(o, crate::plan::Outcome::Applied)).into());
-        out.insert("failed".into(), count(|o| matches!(o, crate::plan::Outcome::Failed { .. })).into());
-        out.insert("skipped".into(), count(|o| matches!(o, crate::plan::Outcome::Skipped { .. })).into());
-        Ok(out)
-    });
+    reg(
+        &mut m,
+        "changes",
+        &["-> Array"],
+        "The planned changes as maps `#{ id, action, target, reason, … }` (the JSON plan).",
+        move || -> RhaiResult<Array> {
+            let p = h.plan.lock().map_err(|_| Error::internal("plan lock poisoned")).rhai()?;
+            let v = render::json(&p);
+            rhai::serde::to_dynamic(v).map(|d| d.into_array().unwrap_or_default())
+        },
+    );
     let h = host.clone();
-    reg(&mut m, "ldif", &["-> String"], "The pending plan as LDIF change records that `ldapmodify` accepts.", move || h.plan.lock().map(|p| render::ldif(&p)).unwrap_or_default());
+    reg(
+        &mut m,
+        "text",
+        &["-> String"],
+        "The pending plan as text, as `--dry-run` prints it.",
+        move || h.plan.lock().map(|p| render::text(&p)).unwrap_or_default(),
+    );
+    let h = host.clone();
+    reg(
+        &mut m,
+        "apply",
+        &["-> Map"],
+        "Applies the pending plan now instead of at the end of the run (for loops such as `sync --param watch=60`) and clears it. Under `--dry-run` nothing is applied. Returns `#{ applied, failed, skipped }`.",
+        move || -> RhaiResult<Map> {
+            let (_plan, outcomes) = h.apply_pending().rhai()?;
+            let count = |f: fn(&crate::plan::Outcome) -> bool| {
+                outcomes.iter().filter(|o| f(o)).count() as i64
+            };
+            let mut out = Map::new();
+            out.insert(
+                "applied".into(),
+                count(|o| matches!(o, crate::plan::Outcome::Applied)).into(),
+            );
+            out.insert(
+                "failed".into(),
+                count(|o| matches!(o, crate::plan::Outcome::Failed { .. })).into(),
+            );
+            out.insert(
+                "skipped".into(),
+                count(|o| matches!(o, crate::plan::Outcome::Skipped { .. })).into(),
+            );
+            Ok(out)
+        },
+    );
+    let h = host.clone();
+    reg(
+        &mut m,
+        "ldif",
+        &["-> String"],
+        "The pending plan as LDIF change records that `ldapmodify` accepts.",
+        move || h.plan.lock().map(|p| render::ldif(&p)).unwrap_or_default(),
+    );
     m
 }
 
 fn add_finding(host: &Host, check: &str, status: &str, detail: &str, fix: &str) -> RhaiResult<()> {
     let status = Status::parse(status)
-        .ok_or_else(|| Error::new(Kind::InvalidArgument, format!("report::finding: status `{status}` is not one of ok, info, warn, fail")))
+        .ok_or_else(|| {
+            Error::new(
+                Kind::InvalidArgument,
+                format!("report::finding: status `{status}` is not one of ok, info, warn, fail"),
+            )
+        })
         .rhai()?;
     if let Ok(mut f) = host.findings.lock() {
-        f.findings.push(Finding { check: check.into(), status, detail: detail.into(), fix: fix.into() });
+        f.findings.push(Finding {
+            check: check.into(),
+            status,
+            detail: detail.into(),
+            fix: fix.into(),
+        });
     }
     Ok(())
 }
@@ -56,26 +109,61 @@ fn add_finding(host: &Host, check: &str, status: &str, detail: &str, fix: &str) 
 pub fn report_module(host: Arc<Host>) -> Module {
     let mut m = Module::new();
     let h = host.clone();
-    reg(&mut m, "finding", &["check: String", "status: String", "detail: String", "fix: String", "-> ()"], "Records a check result for the findings table. `status` is \"ok\", \"info\", \"warn\" or \"fail\"; any \"fail\" makes the run exit with code 1.\n# Example\n```rhai\nreport::finding(\"schema\", \"fail\", \"msDS-DeviceContainer is missing\", \"run adprep /forestprep (Windows Server 2012 R2 or later)\");\n```", move |c: ImmutableString, s: ImmutableString, d: ImmutableString, f: ImmutableString| add_finding(&h, &c, &s, &d, &f));
+    reg(
+        &mut m,
+        "finding",
+        &["check: String", "status: String", "detail: String", "fix: String", "-> ()"],
+        "Records a check result for the findings table. `status` is \"ok\", \"info\", \"warn\" or \"fail\"; any \"fail\" makes the run exit with code 1.\n# Example\n```rhai\nreport::finding(\"schema\", \"fail\", \"msDS-DeviceContainer is missing\", \"run adprep /forestprep (Windows Server 2012 R2 or later)\");\n```",
+        move |c: ImmutableString, s: ImmutableString, d: ImmutableString, f: ImmutableString| {
+            add_finding(&h, &c, &s, &d, &f)
+        },
+    );
     let h = host.clone();
-    reg(&mut m, "finding", &["check: String", "status: String", "detail: String", "-> ()"], "Records a check result without a fix.", move |c: ImmutableString, s: ImmutableString, d: ImmutableString| add_finding(&h, &c, &s, &d, ""));
+    reg(
+        &mut m,
+        "finding",
+        &["check: String", "status: String", "detail: String", "-> ()"],
+        "Records a check result without a fix.",
+        move |c: ImmutableString, s: ImmutableString, d: ImmutableString| {
+            add_finding(&h, &c, &s, &d, "")
+        },
+    );
     let h = host.clone();
-    reg(&mut m, "warn", &["message: String", "-> ()"], "Records a warning (shown after the plan, kept in the JSON report).", move |s: ImmutableString| {
-        eprintln!("warning: {s}");
-        if let Ok(mut f) = h.findings.lock() {
-            f.warnings.push(s.to_string());
-        }
-    });
+    reg(
+        &mut m,
+        "warn",
+        &["message: String", "-> ()"],
+        "Records a warning (shown after the plan, kept in the JSON report).",
+        move |s: ImmutableString| {
+            eprintln!("warning: {s}");
+            if let Ok(mut f) = h.findings.lock() {
+                f.warnings.push(s.to_string());
+            }
+        },
+    );
     let h = host.clone();
-    reg(&mut m, "set", &["key: String", "value: ?", "-> ()"], "Attaches a value to the JSON report's `data` object (counts, ids…).", move |k: ImmutableString, v: Dynamic| -> RhaiResult<()> {
-        let j: serde_json::Value = rhai::serde::from_dynamic(&v).unwrap_or_else(|_| serde_json::Value::String(v.to_string()));
-        if let Ok(mut f) = h.findings.lock() {
-            f.data.insert(k.to_string(), j);
-        }
-        Ok(())
-    });
+    reg(
+        &mut m,
+        "set",
+        &["key: String", "value: ?", "-> ()"],
+        "Attaches a value to the JSON report's `data` object (counts, ids…).",
+        move |k: ImmutableString, v: Dynamic| -> RhaiResult<()> {
+            let j: serde_json::Value = rhai::serde::from_dynamic(&v)
+                .unwrap_or_else(|_| serde_json::Value::String(v.to_string()));
+            if let Ok(mut f) = h.findings.lock() {
+                f.data.insert(k.to_string(), j);
+            }
+            Ok(())
+        },
+    );
     let h = host.clone();
-    reg(&mut m, "failed", &["-> i64"], "Number of findings with status \"fail\" so far.", move || h.findings.lock().map(|f| f.failed() as i64).unwrap_or(0));
+    reg(
+        &mut m,
+        "failed",
+        &["-> i64"],
+        "Number of findings with status \"fail\" so far.",
+        move || h.findings.lock().map(|f| f.failed() as i64).unwrap_or(0),
+    );
     m
 }
 
@@ -83,47 +171,116 @@ pub fn report_module(host: Arc<Host>) -> Module {
 pub fn dwb_module(host: Arc<Host>) -> Module {
     let mut m = Module::new();
     let h = host.clone();
-    reg(&mut m, "dry_run", &["-> bool"], "True under `--dry-run`: the plan is shown, nothing is applied.", move || h.dry_run);
-    reg(&mut m, "version", &["-> String"], "dwb's version.", || env!("CARGO_PKG_VERSION").to_string());
-    let h = host.clone();
-    reg(&mut m, "sleep", &["seconds: i64", "-> ()"], "Waits, returning early when the run is interrupted (Ctrl-C).", move |secs: i64| -> RhaiResult<()> {
-        let until = std::time::Instant::now() + std::time::Duration::from_secs(secs.max(0) as u64);
-        while std::time::Instant::now() < until {
-            h.check_cancelled().rhai()?;
-            std::thread::sleep(std::time::Duration::from_millis(100));
-        }
-        Ok(())
+    reg(
+        &mut m,
+        "dry_run",
+        &["-> bool"],
+        "True under `--dry-run`: the plan is shown, nothing is applied.",
+        move || h.dry_run,
+    );
+    reg(&mut m, "version", &["-> String"], "dwb's version.", || {
+        env!("CARGO_PKG_VERSION").to_string()
     });
     let h = host.clone();
-    reg(&mut m, "profile", &["-> Map"], "The config file and profile in use: `#{ file, profile }` (either may be `()`).", move || -> Map {
-        let mut m = Map::new();
-        m.insert("file".into(), h.config_file.as_ref().map(|p| Dynamic::from(p.display().to_string())).unwrap_or(Dynamic::UNIT));
-        m.insert("profile".into(), h.profile.clone().map(Dynamic::from).unwrap_or(Dynamic::UNIT));
-        m
-    });
+    reg(
+        &mut m,
+        "sleep",
+        &["seconds: i64", "-> ()"],
+        "Waits, returning early when the run is interrupted (Ctrl-C).",
+        move |secs: i64| -> RhaiResult<()> {
+            let until =
+                std::time::Instant::now() + std::time::Duration::from_secs(secs.max(0) as u64);
+            while std::time::Instant::now() < until {
+                h.check_cancelled().rhai()?;
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+            Ok(())
+        },
+    );
     let h = host.clone();
-    reg(&mut m, "set_setting", &["key: String", "value: String", "-> ()"], "Plans writing `[profiles.<profile>.writeback] key = value` into the site's dwb.toml (applied with the plan; comments are kept).\n# Errors\n`config` when no config file or profile is in use.", move |k: ImmutableString, v: ImmutableString| -> RhaiResult<()> {
-        let file = h.config_file.clone().ok_or_else(|| Error::config("no dwb.toml in use: create one (dwb init) or pass --config")).rhai()?;
-        let profile = h.profile.clone().ok_or_else(|| Error::config("no profile in use: pass --profile or set default_profile")).rhai()?;
-        h.plan.lock().map_err(|_| Error::internal("plan lock poisoned")).rhai()?.push(
-            crate::plan::ChangeOp::Setting { file: file.display().to_string(), profile, key: k.to_string(), value: v.to_string() },
-            Some("record the writeback target in the site configuration".into()),
-        );
-        Ok(())
-    });
+    reg(
+        &mut m,
+        "profile",
+        &["-> Map"],
+        "The config file and profile in use: `#{ file, profile }` (either may be `()`).",
+        move || -> Map {
+            let mut m = Map::new();
+            m.insert(
+                "file".into(),
+                h.config_file
+                    .as_ref()
+                    .map(|p| Dynamic::from(p.display().to_string()))
+                    .unwrap_or(Dynamic::UNIT),
+            );
+            m.insert(
+                "profile".into(),
+                h.profile.clone().map(Dynamic::from).unwrap_or(Dynamic::UNIT),
+            );
+            m
+        },
+    );
     let h = host.clone();
-    reg(&mut m, "is_demo", &["-> bool"], "True when running on a snapshot (the bundled demo or `--snapshot FILE`) rather than a live DC.", move || -> RhaiResult<bool> { Ok(h.dir().rhai()?.describe().starts_with("snapshot")) });
-    reg(&mut m, "table", &["rows: Array", "-> String"], "Formats an array of maps as a text table (columns from the first row's keys).", |rows: Array| -> String {
-        let maps: Vec<Map> = rows.into_iter().filter_map(|r| r.try_cast::<Map>()).collect();
-        let Some(first) = maps.first() else { return String::new() };
-        let cols: Vec<String> = first.keys().map(|k| k.to_string()).collect();
-        let mut t = comfy_table::Table::new();
-        t.load_preset(comfy_table::presets::UTF8_FULL_CONDENSED);
-        t.set_header(cols.clone());
-        for r in &maps {
-            t.add_row(cols.iter().map(|c| r.get(c.as_str()).map(|v| v.to_string()).unwrap_or_default()).collect::<Vec<_>>());
-        }
-        t.to_string()
-    });
+    reg(
+        &mut m,
+        "set_setting",
+        &["key: String", "value: String", "-> ()"],
+        "Plans writing `[profiles.<profile>.writeback] key = value` into the site's dwb.toml (applied with the plan; comments are kept).\n# Errors\n`config` when no config file or profile is in use.",
+        move |k: ImmutableString, v: ImmutableString| -> RhaiResult<()> {
+            let file = h
+                .config_file
+                .clone()
+                .ok_or_else(|| {
+                    Error::config("no dwb.toml in use: create one (dwb init) or pass --config")
+                })
+                .rhai()?;
+            let profile = h
+                .profile
+                .clone()
+                .ok_or_else(|| {
+                    Error::config("no profile in use: pass --profile or set default_profile")
+                })
+                .rhai()?;
+            h.plan.lock().map_err(|_| Error::internal("plan lock poisoned")).rhai()?.push(
+                crate::plan::ChangeOp::Setting {
+                    file: file.display().to_string(),
+                    profile,
+                    key: k.to_string(),
+                    value: v.to_string(),
+                },
+                Some("record the writeback target in the site configuration".into()),
+            );
+            Ok(())
+        },
+    );
+    let h = host.clone();
+    reg(
+        &mut m,
+        "is_demo",
+        &["-> bool"],
+        "True when running on a snapshot (the bundled demo or `--snapshot FILE`) rather than a live DC.",
+        move || -> RhaiResult<bool> { Ok(h.dir().rhai()?.describe().starts_with("snapshot")) },
+    );
+    reg(
+        &mut m,
+        "table",
+        &["rows: Array", "-> String"],
+        "Formats an array of maps as a text table (columns from the first row's keys).",
+        |rows: Array| -> String {
+            let maps: Vec<Map> = rows.into_iter().filter_map(|r| r.try_cast::<Map>()).collect();
+            let Some(first) = maps.first() else { return String::new() };
+            let cols: Vec<String> = first.keys().map(|k| k.to_string()).collect();
+            let mut t = comfy_table::Table::new();
+            t.load_preset(comfy_table::presets::UTF8_FULL_CONDENSED);
+            t.set_header(cols.clone());
+            for r in &maps {
+                t.add_row(
+                    cols.iter()
+                        .map(|c| r.get(c.as_str()).map(|v| v.to_string()).unwrap_or_default())
+                        .collect::<Vec<_>>(),
+                );
+            }
+            t.to_string()
+        },
+    );
     m
 }

@@ -11,7 +11,9 @@ use secrecy::SecretString;
 use super::convert::{opt_str, to_strings};
 use super::{OrRhai, RhaiResult, check_options, reg};
 use crate::error::{Error, Kind, Result};
-use crate::graph::{self, Cloud, Credential, Device, GraphClient, GraphConfig, GraphError, ListOptions};
+use crate::graph::{
+    self, Cloud, Credential, Device, GraphClient, GraphConfig, GraphError, ListOptions,
+};
 use crate::host::Host;
 use crate::plan::ChangeOp;
 
@@ -41,7 +43,9 @@ pub enum GraphSource {
 impl GraphSource {
     pub fn describe(&self) -> String {
         match self {
-            GraphSource::Client(c) => format!("graph {} tenant {}", c.endpoints().graph_root(), c.endpoints().tenant()),
+            GraphSource::Client(c) => {
+                format!("graph {} tenant {}", c.endpoints().graph_root(), c.endpoints().tenant())
+            }
             GraphSource::Offline { name, .. } => format!("file {name}"),
         }
     }
@@ -80,31 +84,52 @@ impl GraphSlot {
         let s = self.settings.lock().map(|s| s.clone()).unwrap_or_default();
         if let Some(f) = &s.devices_file {
             let devices = graph::devices_from_file(f).map_err(from_graph)?;
-            return Ok(GraphSource::Offline { name: f.display().to_string(), devices: Arc::new(devices) });
+            return Ok(GraphSource::Offline {
+                name: f.display().to_string(),
+                devices: Arc::new(devices),
+            });
         }
         let (Some(tenant), Some(client_id)) = (s.tenant.clone(), s.client_id.clone()) else {
             if !s.quiet {
-                eprintln!("[demo] no Graph tenant configured: using examples/contoso/devices.json — nothing real is read");
+                eprintln!(
+                    "[demo] no Graph tenant configured: using examples/contoso/devices.json — nothing real is read"
+                );
             }
-            let devices = graph::devices_from_json(crate::sources::DEMO_DEVICES).map_err(from_graph)?;
-            return Ok(GraphSource::Offline { name: "examples/contoso/devices.json".into(), devices: Arc::new(devices) });
+            let devices =
+                graph::devices_from_json(crate::sources::DEMO_DEVICES).map_err(from_graph)?;
+            return Ok(GraphSource::Offline {
+                name: "examples/contoso/devices.json".into(),
+                devices: Arc::new(devices),
+            });
         };
         let cloud = match (&s.authority, &s.endpoint) {
             (Some(a), Some(e)) => Cloud::custom(a, e).map_err(from_graph)?,
-            (None, None) => Cloud::from_name(s.cloud.as_deref().unwrap_or("global")).map_err(from_graph)?,
-            _ => return Err(Error::config("set both DWB_GRAPH_AUTHORITY and DWB_GRAPH_ENDPOINT (or neither, to use a cloud preset)")),
+            (None, None) => {
+                Cloud::from_name(s.cloud.as_deref().unwrap_or("global")).map_err(from_graph)?
+            }
+            _ => {
+                return Err(Error::config(
+                    "set both DWB_GRAPH_AUTHORITY and DWB_GRAPH_ENDPOINT (or neither, to use a cloud preset)",
+                ));
+            }
         };
         let credential = match (&s.client_secret, &s.certificate_file) {
             (Some(secret), _) => Credential::client_secret(client_id, secret.clone()),
             (None, Some(cert)) => {
                 let key = s.key_file.clone().unwrap_or_else(|| cert.clone());
-                Credential::certificate(client_id, graph::ClientCertificate::from_files(cert, &key).map_err(from_graph)?)
+                Credential::certificate(
+                    client_id,
+                    graph::ClientCertificate::from_files(cert, &key).map_err(from_graph)?,
+                )
             }
             (None, None) => {
-                return Err(Error::config("no Graph credential: set DWB_GRAPH_CLIENT_SECRET, client_secret_file or certificate_file in the profile"));
+                return Err(Error::config(
+                    "no Graph credential: set DWB_GRAPH_CLIENT_SECRET, client_secret_file or certificate_file in the profile",
+                ));
             }
         };
-        let cfg = GraphConfig::new(cloud, tenant, credential).with_cancel(host.cancel.token.clone());
+        let cfg =
+            GraphConfig::new(cloud, tenant, credential).with_cancel(host.cancel.token.clone());
         Ok(GraphSource::Client(GraphClient::new(cfg).map_err(from_graph)?))
     }
 }
@@ -124,7 +149,10 @@ fn client(host: &Host) -> Result<(Arc<GraphSource>, GraphClient)> {
             let c = c.clone();
             Ok((src, c))
         }
-        GraphSource::Offline { name, .. } => Err(Error::new(Kind::Config, format!("this needs a Graph tenant; the device source is the file {name}"))),
+        GraphSource::Offline { name, .. } => Err(Error::new(
+            Kind::Config,
+            format!("this needs a Graph tenant; the device source is the file {name}"),
+        )),
     }
 }
 
@@ -140,7 +168,13 @@ fn list(host: &Host, opts: &Map) -> Result<Array> {
             }
             lo.filter = opt_str(opts, "filter");
             if let Some(t) = opts.get("top") {
-                lo.top = Some(t.as_int().map_err(|_| Error::invalid_argument("graph::list_devices: `top` must be a number"))?.clamp(1, 999) as u32);
+                lo.top = Some(
+                    t.as_int()
+                        .map_err(|_| {
+                            Error::invalid_argument("graph::list_devices: `top` must be a number")
+                        })?
+                        .clamp(1, 999) as u32,
+                );
             }
             let mut out = Array::new();
             host.block_on(async {
@@ -161,10 +195,15 @@ fn get_device(host: &Host, id: &str) -> Result<Dynamic> {
     match &*src {
         GraphSource::Offline { devices, .. } => devices
             .iter()
-            .find(|d| d.id.eq_ignore_ascii_case(id) || d.device_id.as_deref().is_some_and(|x| x.eq_ignore_ascii_case(id)))
+            .find(|d| {
+                d.id.eq_ignore_ascii_case(id)
+                    || d.device_id.as_deref().is_some_and(|x| x.eq_ignore_ascii_case(id))
+            })
             .map(device_value)
             .ok_or_else(|| Error::new(Kind::NotFound, format!("no device {id} in the export"))),
-        GraphSource::Client(c) => host.block_on(async { c.get_device(id).await.map_err(from_graph) }).map(|d| device_value(&d)),
+        GraphSource::Client(c) => host
+            .block_on(async { c.get_device(id).await.map_err(from_graph) })
+            .map(|d| device_value(&d)),
     }
 }
 
@@ -172,73 +211,164 @@ fn get_device(host: &Host, id: &str) -> Result<Dynamic> {
 pub fn module(host: Arc<Host>) -> Module {
     let mut m = Module::new();
     let h = host.clone();
-    reg(&mut m, "source", &["-> String"], "Where devices come from: a Graph tenant, a Graph JSON export, or the bundled demo export.", move || -> RhaiResult<String> { Ok(h.graph.get(&h).rhai()?.describe()) });
+    reg(
+        &mut m,
+        "source",
+        &["-> String"],
+        "Where devices come from: a Graph tenant, a Graph JSON export, or the bundled demo export.",
+        move || -> RhaiResult<String> { Ok(h.graph.get(&h).rhai()?.describe()) },
+    );
     let h = host.clone();
-    reg(&mut m, "list_devices", &["-> Array"], "Every device (Graph `device` resources with their documented property names: id, deviceId, displayName, operatingSystem, trustType, accountEnabled, alternativeSecurityIds, …), following `@odata.nextLink` page by page.\n# Example\n```rhai\nfor d in graph::list_devices() { print(`${d.deviceId} ${d.displayName}`); }\n```\n# Errors\n`throttled` (after bounded retries), `auth`, `forbidden`, `bad_response`, `network`.", move || list(&h, &Map::new()).rhai());
+    reg(
+        &mut m,
+        "list_devices",
+        &["-> Array"],
+        "Every device (Graph `device` resources with their documented property names: id, deviceId, displayName, operatingSystem, trustType, accountEnabled, alternativeSecurityIds, …), following `@odata.nextLink` page by page.\n# Example\n```rhai\nfor d in graph::list_devices() { print(`${d.deviceId} ${d.displayName}`); }\n```\n# Errors\n`throttled` (after bounded retries), `auth`, `forbidden`, `bad_response`, `network`.",
+        move || list(&h, &Map::new()).rhai(),
+    );
     let h = host.clone();
-    reg(&mut m, "list_devices", &["options: Map", "-> Array"], "Devices with `#{ select: [..], filter: \"deviceId eq '…'\", top: 999 }`.", move |o: Map| list(&h, &o).rhai());
+    reg(
+        &mut m,
+        "list_devices",
+        &["options: Map", "-> Array"],
+        "Devices with `#{ select: [..], filter: \"deviceId eq '…'\", top: 999 }`.",
+        move |o: Map| list(&h, &o).rhai(),
+    );
     let h = host.clone();
-    reg(&mut m, "get_device", &["id: String", "-> Map"], "One device by object id or by deviceId.\n# Errors\n`not_found`.", move |id: ImmutableString| get_device(&h, &id).rhai());
+    reg(
+        &mut m,
+        "get_device",
+        &["id: String", "-> Map"],
+        "One device by object id or by deviceId.\n# Errors\n`not_found`.",
+        move |id: ImmutableString| get_device(&h, &id).rhai(),
+    );
     let h = host.clone();
-    reg(&mut m, "device_owners", &["id: String", "-> Array"], "The registered owners of a device (users, with `onPremisesSecurityIdentifier` when the app may read users).", move |id: ImmutableString| -> RhaiResult<Array> {
-        let (_s, c) = client(&h).rhai()?;
-        let owners = h.block_on(async { c.device_owners(&id).await.map_err(from_graph) }).rhai()?;
-        Ok(owners.into_iter().map(|o| json_value(serde_json::to_value(o).unwrap_or_default())).collect())
-    });
+    reg(
+        &mut m,
+        "device_owners",
+        &["id: String", "-> Array"],
+        "The registered owners of a device (users, with `onPremisesSecurityIdentifier` when the app may read users).",
+        move |id: ImmutableString| -> RhaiResult<Array> {
+            let (_s, c) = client(&h).rhai()?;
+            let owners =
+                h.block_on(async { c.device_owners(&id).await.map_err(from_graph) }).rhai()?;
+            Ok(owners
+                .into_iter()
+                .map(|o| json_value(serde_json::to_value(o).unwrap_or_default()))
+                .collect())
+        },
+    );
     let h = host.clone();
-    reg(&mut m, "delta_devices", &["state_file: String", "-> Map"], "One delta round: the first call lists everything and stores the deltaLink in `state_file`; later calls return only changes. Returns `#{ changed: [devices with the changed properties], removed: [#{ id, reason }], resumed }`.", move |state: ImmutableString| -> RhaiResult<Map> {
-        let (_s, c) = client(&h).rhai()?;
-        let (mut changed, mut removed) = (Array::new(), Array::new());
-        let summary = h
-            .block_on(async {
-                c.delta_devices(std::path::Path::new(state.as_str()), &graph::DeltaOptions::default(), |page| {
-                    changed.extend(page.changed.iter().map(device_value));
-                    removed.extend(page.removed.iter().map(|r| json_value(serde_json::json!({"id": r.id, "reason": r.reason}))));
-                    std::ops::ControlFlow::Continue(())
+    reg(
+        &mut m,
+        "delta_devices",
+        &["state_file: String", "-> Map"],
+        "One delta round: the first call lists everything and stores the deltaLink in `state_file`; later calls return only changes. Returns `#{ changed: [devices with the changed properties], removed: [#{ id, reason }], resumed }`.",
+        move |state: ImmutableString| -> RhaiResult<Map> {
+            let (_s, c) = client(&h).rhai()?;
+            let (mut changed, mut removed) = (Array::new(), Array::new());
+            let summary = h
+                .block_on(async {
+                    c.delta_devices(
+                        std::path::Path::new(state.as_str()),
+                        &graph::DeltaOptions::default(),
+                        |page| {
+                            changed.extend(page.changed.iter().map(device_value));
+                            removed.extend(page.removed.iter().map(|r| {
+                                json_value(serde_json::json!({"id": r.id, "reason": r.reason}))
+                            }));
+                            std::ops::ControlFlow::Continue(())
+                        },
+                    )
+                    .await
+                    .map_err(from_graph)
                 })
-                .await
-                .map_err(from_graph)
+                .rhai()?;
+            let mut out = Map::new();
+            out.insert("changed".into(), changed.into());
+            out.insert("removed".into(), removed.into());
+            out.insert("resumed".into(), summary.resumed.into());
+            Ok(out)
+        },
+    );
+    let h = host.clone();
+    reg(
+        &mut m,
+        "organization",
+        &["-> Map"],
+        "The tenant (`/organization`): id, displayName, verifiedDomains, …",
+        move || -> RhaiResult<Dynamic> {
+            let (_s, c) = client(&h).rhai()?;
+            let orgs = h.block_on(async { c.organization().await.map_err(from_graph) }).rhai()?;
+            Ok(orgs
+                .into_iter()
+                .next()
+                .map(|o| json_value(serde_json::to_value(o).unwrap_or_default()))
+                .unwrap_or(Dynamic::UNIT))
+        },
+    );
+    let h = host.clone();
+    reg(
+        &mut m,
+        "domains",
+        &["-> Array"],
+        "The tenant's domains (`/domains`): id, isVerified, isInitial, authenticationType.",
+        move || -> RhaiResult<Array> {
+            let (_s, c) = client(&h).rhai()?;
+            let ds = h.block_on(async { c.domains().await.map_err(from_graph) }).rhai()?;
+            Ok(ds
+                .into_iter()
+                .map(|d| json_value(serde_json::to_value(d).unwrap_or_default()))
+                .collect())
+        },
+    );
+    let h = host.clone();
+    reg(
+        &mut m,
+        "sync_features",
+        &["-> Map"],
+        "`/directory/onPremisesSynchronization` (features such as `deviceWritebackEnabled`). Delegated only: needs device-code sign-in as a Global Administrator.\n# Errors\n`delegated_only` with an app-only token.",
+        move || -> RhaiResult<Dynamic> {
+            let (_s, c) = client(&h).rhai()?;
+            let f = h.block_on(async { c.sync_features().await.map_err(from_graph) }).rhai()?;
+            Ok(json_value(serde_json::to_value(f).unwrap_or_default()))
+        },
+    );
+    let h = host.clone();
+    reg(
+        &mut m,
+        "set_device_writeback",
+        &["enabled: bool", "-> ()"],
+        "Plans `PATCH /directory/onPremisesSynchronization/{id}` with `features.deviceWritebackEnabled` (applied with the plan; delegated only).",
+        move |on: bool| -> RhaiResult<()> {
+            let (_s, c) = client(&h).rhai()?;
+            if c.token_kind() != graph::TokenKind::Delegated {
+                return Err(super::to_rhai(Error::new(Kind::Graph, "setting deviceWritebackEnabled needs a delegated sign-in (device code, Global Administrator): Graph does not allow application permissions for onPremisesSynchronization").with_code("DWB-GRAPH-0021")));
+            }
+            let url = format!("{}directory/onPremisesSynchronization", c.endpoints().graph_root());
+            let body = serde_json::json!({ "features": { "deviceWritebackEnabled": on } });
+            h.plan.lock().map_err(|_| super::to_rhai(Error::internal("plan lock"))).map(|mut p| {
+                p.push(
+                    ChangeOp::Http {
+                        method: "PATCH".into(),
+                        url,
+                        body,
+                        summary: format!("deviceWritebackEnabled = {on}"),
+                    },
+                    Some("tenant feature flag (spec §C.8)".into()),
+                );
             })
-            .rhai()?;
-        let mut out = Map::new();
-        out.insert("changed".into(), changed.into());
-        out.insert("removed".into(), removed.into());
-        out.insert("resumed".into(), summary.resumed.into());
-        Ok(out)
-    });
-    let h = host.clone();
-    reg(&mut m, "organization", &["-> Map"], "The tenant (`/organization`): id, displayName, verifiedDomains, …", move || -> RhaiResult<Dynamic> {
-        let (_s, c) = client(&h).rhai()?;
-        let orgs = h.block_on(async { c.organization().await.map_err(from_graph) }).rhai()?;
-        Ok(orgs.into_iter().next().map(|o| json_value(serde_json::to_value(o).unwrap_or_default())).unwrap_or(Dynamic::UNIT))
-    });
-    let h = host.clone();
-    reg(&mut m, "domains", &["-> Array"], "The tenant's domains (`/domains`): id, isVerified, isInitial, authenticationType.", move || -> RhaiResult<Array> {
-        let (_s, c) = client(&h).rhai()?;
-        let ds = h.block_on(async { c.domains().await.map_err(from_graph) }).rhai()?;
-        Ok(ds.into_iter().map(|d| json_value(serde_json::to_value(d).unwrap_or_default())).collect())
-    });
-    let h = host.clone();
-    reg(&mut m, "sync_features", &["-> Map"], "`/directory/onPremisesSynchronization` (features such as `deviceWritebackEnabled`). Delegated only: needs device-code sign-in as a Global Administrator.\n# Errors\n`delegated_only` with an app-only token.", move || -> RhaiResult<Dynamic> {
-        let (_s, c) = client(&h).rhai()?;
-        let f = h.block_on(async { c.sync_features().await.map_err(from_graph) }).rhai()?;
-        Ok(json_value(serde_json::to_value(f).unwrap_or_default()))
-    });
-    let h = host.clone();
-    reg(&mut m, "set_device_writeback", &["enabled: bool", "-> ()"], "Plans `PATCH /directory/onPremisesSynchronization/{id}` with `features.deviceWritebackEnabled` (applied with the plan; delegated only).", move |on: bool| -> RhaiResult<()> {
-        let (_s, c) = client(&h).rhai()?;
-        if c.token_kind() != graph::TokenKind::Delegated {
-            return Err(super::to_rhai(Error::new(Kind::Graph, "setting deviceWritebackEnabled needs a delegated sign-in (device code, Global Administrator): Graph does not allow application permissions for onPremisesSynchronization").with_code("DWB-GRAPH-0021")));
-        }
-        let url = format!("{}directory/onPremisesSynchronization", c.endpoints().graph_root());
-        let body = serde_json::json!({ "features": { "deviceWritebackEnabled": on } });
-        h.plan.lock().map_err(|_| super::to_rhai(Error::internal("plan lock"))).map(|mut p| {
-            p.push(ChangeOp::Http { method: "PATCH".into(), url, body, summary: format!("deviceWritebackEnabled = {on}") }, Some("tenant feature flag (spec §C.8)".into()));
-        })
-    });
-    reg(&mut m, "devices_from_file", &["path: String", "-> Array"], "Devices from a Graph JSON export (Graph Explorer pages, several pages, a bare array, or `Get-MgDevice | ConvertTo-Json -Depth 5`).\n# Errors\n`bad_response` naming the file and device.", |p: ImmutableString| -> RhaiResult<Array> {
-        let ds = graph::devices_from_file(p.as_str()).map_err(from_graph).rhai()?;
-        Ok(ds.iter().map(device_value).collect())
-    });
+        },
+    );
+    reg(
+        &mut m,
+        "devices_from_file",
+        &["path: String", "-> Array"],
+        "Devices from a Graph JSON export (Graph Explorer pages, several pages, a bare array, or `Get-MgDevice | ConvertTo-Json -Depth 5`).\n# Errors\n`bad_response` naming the file and device.",
+        |p: ImmutableString| -> RhaiResult<Array> {
+            let ds = graph::devices_from_file(p.as_str()).map_err(from_graph).rhai()?;
+            Ok(ds.iter().map(device_value).collect())
+        },
+    );
     m
 }

@@ -17,7 +17,10 @@ pub mod writeback;
 
 use std::sync::Arc;
 
-use rhai::{Dynamic, Engine, EvalAltResult, FnNamespace, FuncRegistration, Map, Module, NativeCallContext, RhaiFunc, RhaiNativeFunc, Shared, Variant};
+use rhai::{
+    Dynamic, Engine, EvalAltResult, FnNamespace, FuncRegistration, Map, Module, NativeCallContext,
+    RhaiFunc, RhaiNativeFunc, Shared, Variant,
+};
 
 use crate::error::{Error, Kind, did_you_mean};
 use crate::host::Host;
@@ -52,7 +55,10 @@ pub fn to_rhai(e: Error) -> Box<EvalAltResult> {
     m.insert("kind".into(), e.kind_str().into());
     m.insert("message".into(), e.message.clone().into());
     m.insert("dn".into(), e.dn.clone().map(Dynamic::from).unwrap_or(Dynamic::UNIT));
-    m.insert("server_text".into(), e.server_text.clone().map(Dynamic::from).unwrap_or(Dynamic::UNIT));
+    m.insert(
+        "server_text".into(),
+        e.server_text.clone().map(Dynamic::from).unwrap_or(Dynamic::UNIT),
+    );
     m.insert("hint".into(), e.hint.clone().map(Dynamic::from).unwrap_or(Dynamic::UNIT));
     Box::new(EvalAltResult::ErrorRuntime(m.into(), rhai::Position::NONE))
 }
@@ -71,19 +77,31 @@ impl<T> OrRhai<T> for crate::error::Result<T> {
 /// Registers a documented, volatile function into `m`. `params` are shown as
 /// the signature (`"dn: Dn|String"`, last entry the return type `"-> Entry"`);
 /// `doc` becomes the `///` comment (first line = summary).
-pub fn reg<A: 'static, const N: usize, const X: bool, R: Variant + Clone, const F: bool, FUNC>(m: &mut Module, name: &str, params: &[&str], doc: &str, func: FUNC)
-where
+pub fn reg<A: 'static, const N: usize, const X: bool, R: Variant + Clone, const F: bool, FUNC>(
+    m: &mut Module,
+    name: &str,
+    params: &[&str],
+    doc: &str,
+    func: FUNC,
+) where
     FUNC: RhaiNativeFunc<A, N, X, R, F> + Send + Sync + 'static,
 {
     reg_ns(m, FnNamespace::Internal, name, params, doc, func);
 }
 
 /// Like `reg`, in the global namespace (methods on dwb's types).
-pub fn reg_ns<A: 'static, const N: usize, const X: bool, R: Variant + Clone, const F: bool, FUNC>(m: &mut Module, ns: FnNamespace, name: &str, params: &[&str], doc: &str, func: FUNC)
-where
+pub fn reg_ns<A: 'static, const N: usize, const X: bool, R: Variant + Clone, const F: bool, FUNC>(
+    m: &mut Module,
+    ns: FnNamespace,
+    name: &str,
+    params: &[&str],
+    doc: &str,
+    func: FUNC,
+) where
     FUNC: RhaiNativeFunc<A, N, X, R, F> + Send + Sync + 'static,
 {
-    let comments: Vec<String> = doc.trim().lines().map(|l| format!("/// {}", l.trim_end())).collect();
+    let comments: Vec<String> =
+        doc.trim().lines().map(|l| format!("/// {}", l.trim_end())).collect();
     let f = with_call_position(func.into_rhai_function(true, true));
     // Rhai takes the return type as the last entry, without the arrow.
     let params: Vec<&str> = params.iter().map(|p| p.trim_start_matches("-> ")).collect();
@@ -94,7 +112,9 @@ where
         .set_into_module_raw(m, FUNC::param_types(), f);
 }
 
-type NativeFn = dyn Fn(Option<NativeCallContext>, &mut [&mut Dynamic]) -> Result<Dynamic, Box<EvalAltResult>> + Send + Sync;
+type NativeFn = dyn Fn(Option<NativeCallContext>, &mut [&mut Dynamic]) -> Result<Dynamic, Box<EvalAltResult>>
+    + Send
+    + Sync;
 
 /// Rhai leaves errors from namespaced native functions (`ad::get`) without a
 /// position; this gives them the call site, so diagnostics point at the line.
@@ -111,8 +131,18 @@ fn with_call_position(f: RhaiFunc) -> RhaiFunc {
         })
     };
     match f {
-        RhaiFunc::Pure { func, has_context, is_pure, is_volatile } => RhaiFunc::Pure { func: wrap(func, has_context), has_context: true, is_pure, is_volatile },
-        RhaiFunc::Method { func, has_context, is_pure, is_volatile } => RhaiFunc::Method { func: wrap(func, has_context), has_context: true, is_pure, is_volatile },
+        RhaiFunc::Pure { func, has_context, is_pure, is_volatile } => RhaiFunc::Pure {
+            func: wrap(func, has_context),
+            has_context: true,
+            is_pure,
+            is_volatile,
+        },
+        RhaiFunc::Method { func, has_context, is_pure, is_volatile } => RhaiFunc::Method {
+            func: wrap(func, has_context),
+            has_context: true,
+            is_pure,
+            is_volatile,
+        },
         other => other,
     }
 }
@@ -125,7 +155,8 @@ pub fn check_options(opts: &Map, allowed: &[&str], func: &str) -> crate::error::
             if let Some(s) = did_you_mean(k, allowed.iter().copied()) {
                 msg.push_str(&format!("; did you mean `{s}`?"));
             }
-            return Err(Error::new(Kind::UnknownOption, msg).with_hint(format!("{func} takes: {}", allowed.join(", "))));
+            return Err(Error::new(Kind::UnknownOption, msg)
+                .with_hint(format!("{func} takes: {}", allowed.join(", "))));
         }
     }
     Ok(())

@@ -18,9 +18,10 @@ use crate::host::Host;
 fn password(opts: &Map) -> Result<Option<secrecy::SecretString>> {
     let env = opt_str(opts, "password_env").unwrap_or_else(|| "DWB_CONNECTOR_PASSWORD".into());
     if let Ok(p) = std::env::var(&env)
-        && !p.is_empty() {
-            return Ok(Some(secrecy::SecretString::from(p)));
-        }
+        && !p.is_empty()
+    {
+        return Ok(Some(secrecy::SecretString::from(p)));
+    }
     match opt_str(opts, "password_file") {
         Some(f) => crate::config::read_secret_file(std::path::Path::new(&f)).map(Some),
         None => Ok(None),
@@ -49,8 +50,12 @@ fn prove(host: &Host, user: &str, container: &Dynamic, opts: &Map) -> Result<Map
     };
     // The wizard's own probe (spec §D.1 #6): subtree of CN=Services for the DRS object.
     let config = base.root_dse()?.config_nc()?;
-    let req = SearchRequest::new(config.child("CN", "Services")?, Scope::Subtree, Filter::eq("objectClass", "msDS-DeviceRegistrationService"))
-        .attrs(["msDS-DeviceLocation", "name", "distinguishedName", "objectClass"]);
+    let req = SearchRequest::new(
+        config.child("CN", "Services")?,
+        Scope::Subtree,
+        Filter::eq("objectClass", "msDS-DeviceRegistrationService"),
+    )
+    .attrs(["msDS-DeviceLocation", "name", "distinguishedName", "objectClass"]);
     let drs = conn.search_all(&req)?;
     out.insert("read_drs".into(), (drs.len() == 1).into());
     if host.dry_run {
@@ -76,7 +81,8 @@ fn prove(host: &Host, user: &str, container: &Dynamic, opts: &Map) -> Result<Map
             out.insert("created".into(), true.into());
             let deleted = conn.write(&WriteOp::Delete { dn: probe.clone() });
             // Clean up with the admin connection if the connector cannot delete.
-            let cleaned = deleted.is_ok() || base.write(&WriteOp::Delete { dn: probe.clone() }).is_ok();
+            let cleaned =
+                deleted.is_ok() || base.write(&WriteOp::Delete { dn: probe.clone() }).is_ok();
             out.insert("deleted".into(), deleted.is_ok().into());
             out.insert("cleaned_up".into(), cleaned.into());
             if let Err(e) = deleted {
@@ -97,5 +103,11 @@ fn prove(host: &Host, user: &str, container: &Dynamic, opts: &Map) -> Result<Map
 /// Adds `ad::prove_connector` to the `ad::` module.
 pub fn register(m: &mut Module, host: Arc<Host>) {
     let h = host.clone();
-    reg(m, "prove_connector", &["account: String", "container: Dn|String", "options: Map", "-> Map"], "Binds as the connector account (password from `DWB_CONNECTOR_PASSWORD`, or `#{ password_env: \"VAR\", password_file: \"path\" }`) and proves it can read the DeviceRegistrationService and create and delete a device in `container`. The probe device is deleted at once (by the admin connection if the connector cannot); under `--dry-run` only the read runs. Returns `#{ status: \"probed\"|\"read_only\"|\"skipped\", read_drs, created, deleted, cleaned_up, probe_dn, error, reason }`.\n# Errors\n`invalid_credentials` (wrong password), `unknown_option`.", move |user: ImmutableString, c: Dynamic, o: Map| prove(&h, &user, &c, &o).rhai());
+    reg(
+        m,
+        "prove_connector",
+        &["account: String", "container: Dn|String", "options: Map", "-> Map"],
+        "Binds as the connector account (password from `DWB_CONNECTOR_PASSWORD`, or `#{ password_env: \"VAR\", password_file: \"path\" }`) and proves it can read the DeviceRegistrationService and create and delete a device in `container`. The probe device is deleted at once (by the admin connection if the connector cannot); under `--dry-run` only the read runs. Returns `#{ status: \"probed\"|\"read_only\"|\"skipped\", read_drs, created, deleted, cleaned_up, probe_dn, error, reason }`.\n# Errors\n`invalid_credentials` (wrong password), `unknown_option`.",
+        move |user: ImmutableString, c: Dynamic, o: Map| prove(&h, &user, &c, &o).rhai(),
+    );
 }

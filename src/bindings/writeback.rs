@@ -19,7 +19,17 @@ use crate::plan::ChangeOp;
 use crate::writeback::engine::{self, CurrentState, DEFAULT_MARKER, SyncOptions, SyncPlan, Wanted};
 use crate::writeback::mapping::{AnchorEncoding, MapOptions, Skip};
 
-const OPTS: &[&str] = &["container", "mode", "state", "delete_threshold", "take_over", "anchor_encoding", "allow_empty", "owners", "marker"];
+const OPTS: &[&str] = &[
+    "container",
+    "mode",
+    "state",
+    "delete_threshold",
+    "take_over",
+    "anchor_encoding",
+    "allow_empty",
+    "owners",
+    "marker",
+];
 
 /// A progress bar (counts, rate, ETA) for long syncs on a terminal; hidden otherwise.
 fn progress(host: &Host, len: usize) -> indicatif::ProgressBar {
@@ -28,7 +38,9 @@ fn progress(host: &Host, len: usize) -> indicatif::ProgressBar {
         return indicatif::ProgressBar::hidden();
     }
     let bar = indicatif::ProgressBar::new(len as u64);
-    if let Ok(style) = indicatif::ProgressStyle::with_template("{spinner} mapping devices {pos}/{len} [{bar:30}] {per_sec} eta {eta}") {
+    if let Ok(style) = indicatif::ProgressStyle::with_template(
+        "{spinner} mapping devices {pos}/{len} [{bar:30}] {per_sec} eta {eta}",
+    ) {
         bar.set_style(style);
     }
     bar
@@ -44,14 +56,21 @@ fn hook(ctx: &NativeCallContext, name: &str, args: Vec<Dynamic>) -> Result<Optio
         Ok(v) => Ok(Some(v)),
         Err(e) => match *e {
             EvalAltResult::ErrorFunctionNotFound(ref f, _) if f.starts_with(name) => Ok(None),
-            other => Err(Error::new(Kind::InvalidArgument, format!("the site hook `{name}` failed: {other}"))),
+            other => Err(Error::new(
+                Kind::InvalidArgument,
+                format!("the site hook `{name}` failed: {other}"),
+            )),
         },
     }
 }
 
 fn forest_domains(dir: &dyn Directory) -> Vec<Sid> {
     let Ok(root) = dir.root_dse() else { return Vec::new() };
-    discovery::domains(dir, &root).unwrap_or_default().iter().filter_map(|d| discovery::domain_sid(dir, &d.nc).ok()).collect()
+    discovery::domains(dir, &root)
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|d| discovery::domain_sid(dir, &d.nc).ok())
+        .collect()
 }
 
 /// The container: given, or where the DRS object points, or CN=RegisteredDevices.
@@ -60,8 +79,15 @@ fn container(dir: &dyn Directory, given: Option<&Dynamic>) -> Result<Dn> {
         return to_dn(c);
     }
     let root = dir.root_dse()?;
-    let req = crate::ad::SearchRequest::new(root.config_nc()?.child("CN", "Services")?, crate::ad::Scope::Subtree, crate::directory::Filter::eq("objectClass", "msDS-DeviceRegistrationService")).attrs(["msDS-DeviceLocation"]);
-    if let Some(loc) = dir.search_all(&req)?.first().and_then(|e| e.first_str("msDS-DeviceLocation")) {
+    let req = crate::ad::SearchRequest::new(
+        root.config_nc()?.child("CN", "Services")?,
+        crate::ad::Scope::Subtree,
+        crate::directory::Filter::eq("objectClass", "msDS-DeviceRegistrationService"),
+    )
+    .attrs(["msDS-DeviceLocation"]);
+    if let Some(loc) =
+        dir.search_all(&req)?.first().and_then(|e| e.first_str("msDS-DeviceLocation"))
+    {
         return Dn::parse(&loc);
     }
     root.default_nc()?.child("CN", "RegisteredDevices")
@@ -85,7 +111,11 @@ const GRAPH_CONCURRENCY: usize = 16;
 
 /// Runs `f` for every id with a bounded number of requests in flight; a failed
 /// lookup is kept per id (one device's failure must not stop the others).
-fn concurrently<T: Send + 'static, F, Fut>(host: &Host, ids: Vec<String>, f: F) -> Result<HashMap<String, std::result::Result<T, Error>>>
+fn concurrently<T: Send + 'static, F, Fut>(
+    host: &Host,
+    ids: Vec<String>,
+    f: F,
+) -> Result<HashMap<String, std::result::Result<T, Error>>>
 where
     F: Fn(String) -> Fut,
     Fut: std::future::Future<Output = std::result::Result<T, Error>> + Send + 'static,
@@ -104,7 +134,9 @@ where
                 Some(Ok((id, r))) => {
                     out.insert(id, r);
                 }
-                Some(Err(e)) => return Err(Error::internal(format!("a Graph lookup task failed: {e}"))),
+                Some(Err(e)) => {
+                    return Err(Error::internal(format!("a Graph lookup task failed: {e}")));
+                }
                 None => break,
             }
         }
@@ -120,7 +152,11 @@ impl Run<'_> {
         if !self.owners {
             return Ok(());
         }
-        let ids: Vec<String> = devices.iter().filter(|d| d.trust_type.as_deref() != Some("ServerAd")).map(|d| d.id.clone()).collect();
+        let ids: Vec<String> = devices
+            .iter()
+            .filter(|d| d.trust_type.as_deref() != Some("ServerAd"))
+            .map(|d| d.id.clone())
+            .collect();
         let c = c.clone();
         let found = concurrently(self.host, ids, move |id| {
             let c = c.clone();
@@ -129,10 +165,16 @@ impl Run<'_> {
         for (id, r) in found {
             match r {
                 Ok(owners) => {
-                    self.owner_sids.insert(id, Ok(owners.into_iter().find_map(|o| o.on_premises_security_identifier)));
+                    self.owner_sids.insert(
+                        id,
+                        Ok(owners.into_iter().find_map(|o| o.on_premises_security_identifier)),
+                    );
                 }
                 Err(e) => {
-                    self.plan.skipped.push(Skip { device: id.clone(), reason: format!("owner lookup failed: {e}") });
+                    self.plan.skipped.push(Skip {
+                        device: id.clone(),
+                        reason: format!("owner lookup failed: {e}"),
+                    });
                     self.owner_sids.insert(id, Err(()));
                 }
             }
@@ -171,7 +213,8 @@ impl Run<'_> {
         if self.map_hook != Some(false) {
             let mut attrs = Map::new();
             for a in &w.attrs {
-                let vals: rhai::Array = a.values.iter().map(|v| super::convert::from_value(&a.name, v)).collect();
+                let vals: rhai::Array =
+                    a.values.iter().map(|v| super::convert::from_value(&a.name, v)).collect();
                 attrs.insert(a.name.as_str().into(), vals.into());
             }
             let device = dv();
@@ -180,11 +223,22 @@ impl Run<'_> {
                 Some(v) => {
                     self.map_hook = Some(true);
                     if v.is_unit() {
-                        self.plan.skipped.push(Skip { device: w.id.clone(), reason: "map_device returned () (skipped by the site)".into() });
+                        self.plan.skipped.push(Skip {
+                            device: w.id.clone(),
+                            reason: "map_device returned () (skipped by the site)".into(),
+                        });
                         return Ok(None);
                     }
-                    let m = v.try_cast::<Map>().ok_or_else(|| Error::invalid_argument("map_device must return the attribute map (or () to skip)"))?;
-                    w.attrs = m.iter().filter(|(_, v)| !v.is_unit()).map(|(k, v)| Ok(Attr::new(k.as_str(), to_values(k, v)?))).collect::<Result<Vec<_>>>()?;
+                    let m = v.try_cast::<Map>().ok_or_else(|| {
+                        Error::invalid_argument(
+                            "map_device must return the attribute map (or () to skip)",
+                        )
+                    })?;
+                    w.attrs = m
+                        .iter()
+                        .filter(|(_, v)| !v.is_unit())
+                        .map(|(k, v)| Ok(Attr::new(k.as_str(), to_values(k, v)?)))
+                        .collect::<Result<Vec<_>>>()?;
                 }
             }
         }
@@ -198,17 +252,28 @@ fn sync(ctx: &NativeCallContext, host: &Host, o: &Map, record: bool) -> Result<M
     let flag = |k: &str| o.get(k).and_then(|v| v.as_bool().ok()).unwrap_or(false);
     let container = container(&*dir, o.get("container"))?;
     if dir.read(&container, &["1.1"])?.is_none() {
-        return Err(Error::new(Kind::NoSuchObject, format!("the device container {container} does not exist")).with_hint("run `dwb run prepare` first"));
+        return Err(Error::new(
+            Kind::NoSuchObject,
+            format!("the device container {container} does not exist"),
+        )
+        .with_hint("run `dwb run prepare` first"));
     }
     let root = dir.root_dse()?;
     let anchor = match opt_str(o, "anchor_encoding") {
-        Some(s) => AnchorEncoding::parse(&s).ok_or_else(|| Error::invalid_argument(format!("anchor_encoding `{s}` is not utf8 or utf16le")))?,
+        Some(s) => AnchorEncoding::parse(&s).ok_or_else(|| {
+            Error::invalid_argument(format!("anchor_encoding `{s}` is not utf8 or utf16le"))
+        })?,
         None => AnchorEncoding::Utf8,
     };
-    let threshold = o.get("delete_threshold").and_then(|v| v.as_int().ok()).unwrap_or(500).max(0) as usize;
+    let threshold =
+        o.get("delete_threshold").and_then(|v| v.as_int().ok()).unwrap_or(500).max(0) as usize;
     let opts = SyncOptions {
         container: container.clone(),
-        map: MapOptions { anchor, write_compliance: discovery::schema_has_attribute(&*dir, &root, "msDS-IsCompliant")?, forest_domains: forest_domains(&*dir) },
+        map: MapOptions {
+            anchor,
+            write_compliance: discovery::schema_has_attribute(&*dir, &root, "msDS-IsCompliant")?,
+            forest_domains: forest_domains(&*dir),
+        },
         delete_threshold: threshold,
         take_over: flag("take_over"),
         marker: opt_str(o, "marker").unwrap_or_else(|| DEFAULT_MARKER.into()),
@@ -216,7 +281,17 @@ fn sync(ctx: &NativeCallContext, host: &Host, o: &Map, record: bool) -> Result<M
     };
     let src = host.graph.get(host)?;
     let cur: CurrentState;
-    let mut run = Run { host, ctx, owners: o.get("owners").and_then(|v| v.as_bool().ok()).unwrap_or(true), opts, scope_hook: None, map_hook: None, plan: SyncPlan::default(), in_scope: 0, owner_sids: HashMap::new() };
+    let mut run = Run {
+        host,
+        ctx,
+        owners: o.get("owners").and_then(|v| v.as_bool().ok()).unwrap_or(true),
+        opts,
+        scope_hook: None,
+        map_hook: None,
+        plan: SyncPlan::default(),
+        in_scope: 0,
+        owner_sids: HashMap::new(),
+    };
     let mode = opt_str(o, "mode").unwrap_or_else(|| "full".into());
     let listed: usize;
     let mut commit: Option<(String, String)> = None;
@@ -256,13 +331,20 @@ fn sync(ctx: &NativeCallContext, host: &Host, o: &Map, record: bool) -> Result<M
         }
         "delta" => {
             let GraphSource::Client(c) = &*src else {
-                return Err(Error::invalid_argument("mode=delta needs a Graph tenant; a device file has no delta"));
+                return Err(Error::invalid_argument(
+                    "mode=delta needs a Graph tenant; a device file has no delta",
+                ));
             };
-            let state = opt_str(o, "state").filter(|s| !s.is_empty()).ok_or_else(|| Error::invalid_argument("mode=delta needs --param state=FILE (where the deltaLink is kept)"))?;
+            let state = opt_str(o, "state").filter(|s| !s.is_empty()).ok_or_else(|| {
+                Error::invalid_argument(
+                    "mode=delta needs --param state=FILE (where the deltaLink is kept)",
+                )
+            })?;
             // Work on a copy: the deltaLink moves only once the plan is applied.
             let pending = format!("{state}.pending");
             if std::path::Path::new(&state).exists() {
-                std::fs::copy(&state, &pending).map_err(|e| Error::io(format!("copying {state}"), e))?;
+                std::fs::copy(&state, &pending)
+                    .map_err(|e| Error::io(format!("copying {state}"), e))?;
             } else {
                 let _ = std::fs::remove_file(&pending);
             }
@@ -289,7 +371,10 @@ fn sync(ctx: &NativeCallContext, host: &Host, o: &Map, record: bool) -> Result<M
                 for id in ids {
                     match got.remove(&id) {
                         Some(Ok(d)) => out.push(d),
-                        Some(Err(e)) => run.plan.skipped.push(Skip { device: id, reason: format!("could not read the device: {e}") }),
+                        Some(Err(e)) => run.plan.skipped.push(Skip {
+                            device: id,
+                            reason: format!("could not read the device: {e}"),
+                        }),
                         None => {}
                     }
                 }
@@ -303,7 +388,11 @@ fn sync(ctx: &NativeCallContext, host: &Host, o: &Map, record: bool) -> Result<M
                 .chain(removed.iter().map(|r| (r.id.clone(), None)))
                 .collect();
             // The first round lists everything: one paged read is cheaper than many small ones.
-            cur = if summary.resumed { engine::current_state_of(&*dir, &container, &run.opts.marker, &ids)? } else { engine::current_state(&*dir, &container, &run.opts.marker, &mut |_| ())? };
+            cur = if summary.resumed {
+                engine::current_state_of(&*dir, &container, &run.opts.marker, &ids)?
+            } else {
+                engine::current_state(&*dir, &container, &run.opts.marker, &mut |_| ())?
+            };
             run.prefetch_owners(&src, &full.iter().collect::<Vec<_>>())?;
             for d in &full {
                 host.check_cancelled()?;
@@ -311,11 +400,23 @@ fn sync(ctx: &NativeCallContext, host: &Host, o: &Map, record: bool) -> Result<M
                     engine::plan_device(w, &cur, &run.opts, &mut run.plan)?;
                 }
             }
-            let gone: Vec<&engine::Current> = removed.iter().filter_map(|r| cur.by_anchor.get(&r.id.to_ascii_lowercase())).collect();
-            engine::plan_deletes(gone, &run.opts, &mut run.plan, "the device was removed from Entra ID")?;
+            let gone: Vec<&engine::Current> = removed
+                .iter()
+                .filter_map(|r| cur.by_anchor.get(&r.id.to_ascii_lowercase()))
+                .collect();
+            engine::plan_deletes(
+                gone,
+                &run.opts,
+                &mut run.plan,
+                "the device was removed from Entra ID",
+            )?;
             commit = Some((pending, state));
         }
-        other => return Err(Error::invalid_argument(format!("mode `{other}` is not \"full\" or \"delta\""))),
+        other => {
+            return Err(Error::invalid_argument(format!(
+                "mode `{other}` is not \"full\" or \"delta\""
+            )));
+        }
     }
     let mut plan = std::mem::take(&mut run.plan);
     engine::order(&mut plan.ops);
@@ -343,8 +444,14 @@ fn sync(ctx: &NativeCallContext, host: &Host, o: &Map, record: bool) -> Result<M
     out.insert("deletes".into(), (plan.deletes as i64).into());
     out.insert("unchanged".into(), (plan.unchanged as i64).into());
     out.insert("foreign".into(), (plan.foreign as i64).into());
-    out.insert("foreign_objects".into(), (cur.by_anchor.values().filter(|c| !c.ours).count() as i64).into());
-    out.insert("unanchored_objects".into(), (cur.by_dn.values().filter(|c| c.anchor.is_none()).count() as i64).into());
+    out.insert(
+        "foreign_objects".into(),
+        (cur.by_anchor.values().filter(|c| !c.ours).count() as i64).into(),
+    );
+    out.insert(
+        "unanchored_objects".into(),
+        (cur.by_dn.values().filter(|c| c.anchor.is_none()).count() as i64).into(),
+    );
     let skipped: rhai::Array = plan
         .skipped
         .iter()
@@ -363,8 +470,20 @@ fn sync(ctx: &NativeCallContext, host: &Host, o: &Map, record: bool) -> Result<M
 pub fn module(host: Arc<Host>) -> Module {
     let mut m = Module::new();
     let h = host.clone();
-    reg(&mut m, "sync_devices", &["options: Map", "-> Map"], "Plans a device sync: devices from `graph::source()` written to the device container as msDS-Device objects (spec §B.3): creates, per-attribute modifies of changed devices, and deletes of objects dwb owns whose device is gone. Options: `#{ mode: \"full\"|\"delta\", state: \"file\" (delta), container: Dn, delete_threshold: 500, take_over: false, anchor_encoding: \"utf8\"|\"utf16le\", allow_empty: false, owners: true, marker: \"dwb-writeback\" }`. Calls the script's `in_scope(device)` and `map_device(device, attrs)` when defined. Returns counts and the skipped devices with reasons.\n# Errors\n`plan` when the deletion threshold is exceeded or the source is empty (nothing is changed), `no_such_object` when the container is missing.", move |ctx: NativeCallContext, o: Map| sync(&ctx, &h, &o, true).rhai());
+    reg(
+        &mut m,
+        "sync_devices",
+        &["options: Map", "-> Map"],
+        "Plans a device sync: devices from `graph::source()` written to the device container as msDS-Device objects (spec §B.3): creates, per-attribute modifies of changed devices, and deletes of objects dwb owns whose device is gone. Options: `#{ mode: \"full\"|\"delta\", state: \"file\" (delta), container: Dn, delete_threshold: 500, take_over: false, anchor_encoding: \"utf8\"|\"utf16le\", allow_empty: false, owners: true, marker: \"dwb-writeback\" }`. Calls the script's `in_scope(device)` and `map_device(device, attrs)` when defined. Returns counts and the skipped devices with reasons.\n# Errors\n`plan` when the deletion threshold is exceeded or the source is empty (nothing is changed), `no_such_object` when the container is missing.",
+        move |ctx: NativeCallContext, o: Map| sync(&ctx, &h, &o, true).rhai(),
+    );
     let h = host.clone();
-    reg(&mut m, "drift", &["options: Map", "-> Map"], "What `writeback::sync_devices` would do, without planning anything: the drift between Entra ID and the container (`creates` = devices missing from AD, `deletes` = owned objects whose device is gone, `updates` = attribute mismatches, `skipped` with reasons, `foreign_objects` = anchored objects another writer owns, `unanchored_objects`). Same options as `writeback::sync_devices`.", move |ctx: NativeCallContext, o: Map| sync(&ctx, &h, &o, false).rhai());
+    reg(
+        &mut m,
+        "drift",
+        &["options: Map", "-> Map"],
+        "What `writeback::sync_devices` would do, without planning anything: the drift between Entra ID and the container (`creates` = devices missing from AD, `deletes` = owned objects whose device is gone, `updates` = attribute mismatches, `skipped` with reasons, `foreign_objects` = anchored objects another writer owns, `unanchored_objects`). Same options as `writeback::sync_devices`.",
+        move |ctx: NativeCallContext, o: Map| sync(&ctx, &h, &o, false).rhai(),
+    );
     m
 }

@@ -44,7 +44,9 @@ pub fn check(scripts: &[String]) -> i32 {
         let mut import_failed = false;
         for (path, pos) in imports(&s.text) {
             let resolver = crate::engine::resolver::DwbResolver::new(host.clone());
-            if let Err(e) = rhai::ModuleResolver::resolve(&resolver, &engine, Some(&s.source), &path, pos) {
+            if let Err(e) =
+                rhai::ModuleResolver::resolve(&resolver, &engine, Some(&s.source), &path, pos)
+            {
                 eprint!("{}", ScriptError::from_eval(&e, &s.source, &sources()).render());
                 import_failed = true;
             }
@@ -77,10 +79,11 @@ fn imports(text: &str) -> Vec<(String, rhai::Position)> {
         if let Some(rest) = t.strip_prefix("import ") {
             let rest = rest.trim_start();
             if let Some(r) = rest.strip_prefix('"')
-                && let Some(end) = r.find('"') {
-                    let col = line.len() - t.len() + 1;
-                    out.push((r[..end].to_string(), rhai::Position::new((i + 1) as u16, col as u16)));
-                }
+                && let Some(end) = r.find('"')
+            {
+                let col = line.len() - t.len() + 1;
+                out.push((r[..end].to_string(), rhai::Position::new((i + 1) as u16, col as u16)));
+            }
         }
     }
     out

@@ -35,12 +35,17 @@ pub fn resolve(conn: &Conn) -> Result<(Loaded, Source)> {
         _ => match &lc.password_file {
             Some(f) => Some(config::read_secret_file(f)?),
             None if user.is_some() && std::io::IsTerminal::is_terminal(&std::io::stdin()) => {
-                let p = rpassword::prompt_password(format!("Password for {}: ", user.as_deref().unwrap_or_default()))
-                    .map_err(|e| Error::config(format!("reading the password: {e}")))?;
+                let p = rpassword::prompt_password(format!(
+                    "Password for {}: ",
+                    user.as_deref().unwrap_or_default()
+                ))
+                .map_err(|e| Error::config(format!("reading the password: {e}")))?;
                 Some(secrecy::SecretString::from(p))
             }
             None if user.is_some() => {
-                return Err(Error::config("no LDAP password: set DWB_LDAP_PASSWORD or password_file in the profile (secrets are never taken from arguments)"));
+                return Err(Error::config(
+                    "no LDAP password: set DWB_LDAP_PASSWORD or password_file in the profile (secrets are never taken from arguments)",
+                ));
             }
             None => None,
         },
@@ -58,7 +63,11 @@ fn env(name: &str) -> Option<String> {
 }
 
 /// Where Graph data comes from: flags, then `DWB_GRAPH_*`, then the profile.
-pub fn graph_settings(loaded: &Loaded, conn: &Conn, quiet: bool) -> Result<crate::bindings::graph::GraphSettings> {
+pub fn graph_settings(
+    loaded: &Loaded,
+    conn: &Conn,
+    quiet: bool,
+) -> Result<crate::bindings::graph::GraphSettings> {
     let g = loaded.profile.graph.clone().unwrap_or_default();
     let secret = match env("DWB_GRAPH_CLIENT_SECRET") {
         Some(s) => Some(secrecy::SecretString::from(s)),
@@ -85,11 +94,18 @@ pub struct Opened {
 }
 
 /// Opens the source.
-pub fn open(source: &Source, rt: &tokio::runtime::Handle, cancel: &Cancel, quiet: bool) -> Result<Opened> {
+pub fn open(
+    source: &Source,
+    rt: &tokio::runtime::Handle,
+    cancel: &Cancel,
+    quiet: bool,
+) -> Result<Opened> {
     match source {
         Source::Demo => {
             if !quiet {
-                eprintln!("[demo] no directory configured: using examples/contoso — nothing real is touched");
+                eprintln!(
+                    "[demo] no directory configured: using examples/contoso — nothing real is touched"
+                );
             }
             let s = Arc::new(SnapshotDirectory::from_ldif(sources::DEMO_LDIF, sources::DEMO_NAME)?);
             Ok(Opened { dir: s.clone(), snapshot: Some(s) })
@@ -99,7 +115,11 @@ pub fn open(source: &Source, rt: &tokio::runtime::Handle, cancel: &Cancel, quiet
             Ok(Opened { dir: s.clone(), snapshot: Some(s) })
         }
         Source::Ldap(settings) => {
-            let d = crate::ad::ldap::LdapDirectory::connect(settings, rt.clone(), cancel.token.clone())?;
+            let d = crate::ad::ldap::LdapDirectory::connect(
+                settings,
+                rt.clone(),
+                cancel.token.clone(),
+            )?;
             Ok(Opened { dir: Arc::new(d), snapshot: None })
         }
     }

@@ -35,7 +35,14 @@ pub fn run(args: EmulatorArgs) -> i32 {
             t2.cancel();
         }
     });
-    let opts = ServeOptions { addr: args.addr, devices: args.devices, state_file: args.state, seed: args.seed, faults, print_urls: true };
+    let opts = ServeOptions {
+        addr: args.addr,
+        devices: args.devices,
+        state_file: args.state,
+        seed: args.seed,
+        faults,
+        print_urls: true,
+    };
     match rt.block_on(emulator::serve(opts, token)) {
         Ok(()) => exit::OK,
         Err(e) => fail(&from_graph(e)),

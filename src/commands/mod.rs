@@ -3,8 +3,8 @@
 
 pub mod check;
 pub mod connect;
-pub mod emulator;
 pub mod docs;
+pub mod emulator;
 pub mod init;
 pub mod repl;
 pub mod run;
@@ -25,7 +25,9 @@ pub fn main() -> i32 {
         Err(e) => {
             let _ = e.print();
             return match e.kind() {
-                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => exit::OK,
+                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => {
+                    exit::OK
+                }
                 _ => exit::USAGE,
             };
         }
@@ -55,8 +57,10 @@ pub fn main() -> i32 {
 
 /// Logs go to stderr; `DWB_LOG` (e.g. `dwb=debug`) wins over -v/-q.
 fn init_logging(default: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("DWB_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+    let filter = tracing_subscriber::EnvFilter::try_from_env("DWB_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ =
+        tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
 }
 
 /// Prints an error that is not a script error and returns its exit code.
@@ -66,7 +70,9 @@ pub fn fail(e: &Error) -> i32 {
         eprintln!("  hint: {h}");
     }
     match e.kind {
-        Kind::Config | Kind::InvalidArgument | Kind::UnknownOption | Kind::Ldif | Kind::Io => exit::USAGE,
+        Kind::Config | Kind::InvalidArgument | Kind::UnknownOption | Kind::Ldif | Kind::Io => {
+            exit::USAGE
+        }
         Kind::Cancelled => exit::INTERRUPTED,
         _ => exit::SCRIPT_ERROR,
     }

@@ -24,7 +24,10 @@ use crate::host::Host;
 use crate::plan;
 
 const SOURCE: &str = "<repl>";
-const KEYWORDS: &[&str] = &["let", "const", "fn", "if", "else", "for", "in", "while", "loop", "break", "continue", "return", "throw", "try", "catch", "import", "as", "true", "false", "print", "debug"];
+const KEYWORDS: &[&str] = &[
+    "let", "const", "fn", "if", "else", "for", "in", "while", "loop", "break", "continue",
+    "return", "throw", "try", "catch", "import", "as", "true", "false", "print", "debug",
+];
 const COMMANDS: &[&str] = &[":help", ":plan", ":apply", ":scope", ":quit"];
 
 struct ReplHelper {
@@ -35,9 +38,17 @@ struct ReplHelper {
 
 impl Completer for ReplHelper {
     type Candidate = Pair;
-    fn complete(&self, line: &str, pos: usize, _ctx: &Context<'_>) -> rustyline::Result<(usize, Vec<Pair>)> {
+    fn complete(
+        &self,
+        line: &str,
+        pos: usize,
+        _ctx: &Context<'_>,
+    ) -> rustyline::Result<(usize, Vec<Pair>)> {
         let before = &line[..pos];
-        let start = before.rfind(|c: char| !(c.is_alphanumeric() || c == '_' || c == ':')).map(|i| i + 1).unwrap_or(0);
+        let start = before
+            .rfind(|c: char| !(c.is_alphanumeric() || c == '_' || c == ':'))
+            .map(|i| i + 1)
+            .unwrap_or(0);
         let word = &before[start..];
         let mut cands: Vec<String> = Vec::new();
         if word.starts_with(':') && start == 0 {
@@ -51,7 +62,11 @@ impl Completer for ReplHelper {
         }
         cands.sort();
         cands.dedup();
-        let pairs = cands.into_iter().filter(|c| c.starts_with(word)).map(|c| Pair { display: c.clone(), replacement: c }).collect();
+        let pairs = cands
+            .into_iter()
+            .filter(|c| c.starts_with(word))
+            .map(|c| Pair { display: c.clone(), replacement: c })
+            .collect();
         Ok((start, pairs))
     }
 }
@@ -60,7 +75,11 @@ impl Hinter for ReplHelper {
     type Hint = String;
 }
 impl Highlighter for ReplHelper {
-    fn highlight_prompt<'b, 's: 'b, 'p: 'b>(&'s self, prompt: &'p str, _default: bool) -> Cow<'b, str> {
+    fn highlight_prompt<'b, 's: 'b, 'p: 'b>(
+        &'s self,
+        prompt: &'p str,
+        _default: bool,
+    ) -> Cow<'b, str> {
         Cow::Borrowed(prompt)
     }
 }
@@ -98,10 +117,19 @@ fn help(docs: &[FnDoc], name: &str) -> String {
     if name.is_empty() {
         return "Type Rhai statements; variables, functions and imports persist.\n  :help NAME   doc of a function (e.g. :help ad::search)\n  :plan        the pending plan\n  :apply       apply the pending plan\n  :scope       variables\n  :quit        leave (Ctrl-D)\nTab completes modules, functions and variables.\n".into();
     }
-    let hits: Vec<&FnDoc> = docs.iter().filter(|d| d.name == name || d.name.ends_with(&format!("::{name}"))).collect();
+    let hits: Vec<&FnDoc> =
+        docs.iter().filter(|d| d.name == name || d.name.ends_with(&format!("::{name}"))).collect();
     if hits.is_empty() {
-        let close: Vec<&str> = docs.iter().map(|d| d.name.as_str()).filter(|n| n.contains(name)).take(10).collect();
-        return format!("no function `{name}`{}\n", if close.is_empty() { String::new() } else { format!("; similar: {}", close.join(", ")) });
+        let close: Vec<&str> =
+            docs.iter().map(|d| d.name.as_str()).filter(|n| n.contains(name)).take(10).collect();
+        return format!(
+            "no function `{name}`{}\n",
+            if close.is_empty() {
+                String::new()
+            } else {
+                format!("; similar: {}", close.join(", "))
+            }
+        );
     }
     hits.iter().map(|d| format!("{}\n{}\n", d.signature, d.doc)).collect::<Vec<_>>().join("\n")
 }
@@ -133,7 +161,8 @@ pub fn repl(conn: &Conn, dry_run: bool) -> i32 {
     let cancel = crate::host::Cancel::default();
     let (handle, c2) = (rt.handle().clone(), cancel.clone());
     let source = Arc::new(source);
-    let mut host = Host::new(Box::new(move || connect::open(&source, &handle, &c2, false).map(|o| o.dir)));
+    let mut host =
+        Host::new(Box::new(move || connect::open(&source, &handle, &c2, false).map(|o| o.dir)));
     host.dry_run = dry_run;
     host.runtime = Some(rt.handle().clone());
     host.cancel = cancel;
@@ -150,7 +179,11 @@ pub fn repl(conn: &Conn, dry_run: bool) -> i32 {
     let helper = ReplHelper { engine: engine.clone(), names, vars: vars.clone() };
     let mut rl: Editor<ReplHelper, rustyline::history::DefaultHistory> = match Editor::new() {
         Ok(r) => r,
-        Err(e) => return fail(&crate::error::Error::internal(format!("cannot start the line editor: {e}"))),
+        Err(e) => {
+            return fail(&crate::error::Error::internal(format!(
+                "cannot start the line editor: {e}"
+            )));
+        }
     };
     rl.set_helper(Some(helper));
     let hist = history_path();
@@ -181,7 +214,10 @@ pub fn repl(conn: &Conn, dry_run: bool) -> i32 {
             match c {
                 "quit" | "q" | "exit" => break,
                 "help" | "h" => print!("{}", help(&docs, arg)),
-                "plan" => print!("{}", host.plan.lock().map(|p| plan::render::text(&p)).unwrap_or_default()),
+                "plan" => print!(
+                    "{}",
+                    host.plan.lock().map(|p| plan::render::text(&p)).unwrap_or_default()
+                ),
                 "scope" => {
                     for (n, _, v) in scope.iter() {
                         println!("{n} = {v}");

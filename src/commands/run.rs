@@ -27,7 +27,11 @@ pub fn run(args: RunArgs) -> i32 {
         Ok(x) => x,
         Err(e) => return fail(&e),
     };
-    let graph = match connect::graph_settings(&loaded, &args.conn, args.quiet || args.format == Format::Json) {
+    let graph = match connect::graph_settings(
+        &loaded,
+        &args.conn,
+        args.quiet || args.format == Format::Json,
+    ) {
         Ok(g) => g,
         Err(e) => return fail(&e),
     };
@@ -50,7 +54,12 @@ pub fn run(args: RunArgs) -> i32 {
         }
     }
     let connector = {
-        let (opened, handle, cancel, quiet) = (opened.clone(), rt.handle().clone(), cancel.clone(), args.quiet || args.format == Format::Json);
+        let (opened, handle, cancel, quiet) = (
+            opened.clone(),
+            rt.handle().clone(),
+            cancel.clone(),
+            args.quiet || args.format == Format::Json,
+        );
         let source = Arc::new(source);
         Box::new(move || {
             if let Some(dir) = opened.lock().ok().and_then(|o| o.as_ref().map(|o| o.dir.clone())) {
@@ -87,7 +96,13 @@ pub fn run(args: RunArgs) -> i32 {
     code
 }
 
-fn execute(args: &RunArgs, script: &Script, host: &Arc<Host>, opened: &std::sync::Mutex<Option<Opened>>, started: Instant) -> i32 {
+fn execute(
+    args: &RunArgs,
+    script: &Script,
+    host: &Arc<Host>,
+    opened: &std::sync::Mutex<Option<Opened>>,
+    started: Instant,
+) -> i32 {
     let engine = engine::build(host.clone());
     if let Ok(mut s) = host.sources.lock() {
         s.insert(script.source.clone(), script.text.clone());
@@ -104,10 +119,11 @@ fn execute(args: &RunArgs, script: &Script, host: &Arc<Host>, opened: &std::sync
     };
     ast.set_source(script.source.as_str());
     let compile_ms = t0.elapsed().as_millis();
-    let given: Vec<(String, String)> = match args.params.iter().map(|p| params::split_pair(p)).collect() {
-        Ok(v) => v,
-        Err(e) => return fail(&e),
-    };
+    let given: Vec<(String, String)> =
+        match args.params.iter().map(|p| params::split_pair(p)).collect() {
+            Ok(v) => v,
+            Err(e) => return fail(&e),
+        };
     let specs = match params::declared(&engine, &ast) {
         Ok(s) => s,
         Err(e) => return fail(&e),
@@ -127,7 +143,11 @@ fn execute(args: &RunArgs, script: &Script, host: &Arc<Host>, opened: &std::sync
 
     let plan = host.plan.lock().map(|mut p| std::mem::take(&mut *p)).unwrap_or_default();
     let findings = host.findings.lock().map(|f| f.clone()).unwrap_or_default();
-    let directory = if host.dir_opened() { host.dir().ok().map(|d| crate::ad::Directory::describe(&*d)) } else { None };
+    let directory = if host.dir_opened() {
+        host.dir().ok().map(|d| crate::ad::Directory::describe(&*d))
+    } else {
+        None
+    };
     let mut report = Report {
         script: script.source.clone(),
         parameters,
@@ -147,7 +167,11 @@ fn execute(args: &RunArgs, script: &Script, host: &Arc<Host>, opened: &std::sync
         let d = ScriptError::from_eval(&e, &script.source, &sources);
         eprint!("{}", d.render());
         report.exit_code = d.exit_code();
-        report.status = if report.exit_code == exit::INTERRUPTED { RunStatus::Interrupted } else { RunStatus::Error };
+        report.status = if report.exit_code == exit::INTERRUPTED {
+            RunStatus::Interrupted
+        } else {
+            RunStatus::Error
+        };
         report.error = Some(d.to_json());
         if !report.plan.is_empty() {
             eprintln!("Nothing was applied: the script stopped before its plan was complete.");
@@ -159,12 +183,28 @@ fn execute(args: &RunArgs, script: &Script, host: &Arc<Host>, opened: &std::sync
         let t2 = Instant::now();
         let outcomes = match host.base_dir() {
             Ok(dir) => {
-                let bar = progress_bar(report.plan.len(), args.quiet || args.format == Format::Json);
-                let out = plan::apply::apply(&report.plan, &*dir, &**host, &host.cancel.flag, &mut |done, _| bar.set_position(done as u64));
+                let bar =
+                    progress_bar(report.plan.len(), args.quiet || args.format == Format::Json);
+                let out = plan::apply::apply(
+                    &report.plan,
+                    &*dir,
+                    &**host,
+                    &host.cancel.flag,
+                    &mut |done, _| bar.set_position(done as u64),
+                );
                 bar.finish_and_clear();
                 out
             }
-            Err(e) => report.plan.changes.iter().map(|_| Outcome::Failed { code: e.code().into(), kind: e.kind.as_str().into(), message: e.to_string() }).collect(),
+            Err(e) => report
+                .plan
+                .changes
+                .iter()
+                .map(|_| Outcome::Failed {
+                    code: e.code().into(),
+                    kind: e.kind.as_str().into(),
+                    message: e.to_string(),
+                })
+                .collect(),
         };
         report.timings.apply_ms = t2.elapsed().as_millis();
         report.outcomes = outcomes;
@@ -189,7 +229,9 @@ fn execute(args: &RunArgs, script: &Script, host: &Arc<Host>, opened: &std::sync
                     report.exit_code = exit::SCRIPT_ERROR;
                 }
             }
-            None => eprintln!("warning: --write-snapshot only works with --snapshot or the demo directory"),
+            None => eprintln!(
+                "warning: --write-snapshot only works with --snapshot or the demo directory"
+            ),
         }
     }
     finish(args, report, started)
@@ -200,7 +242,9 @@ fn progress_bar(len: usize, hidden: bool) -> indicatif::ProgressBar {
         return indicatif::ProgressBar::hidden();
     }
     let bar = indicatif::ProgressBar::new(len as u64);
-    if let Ok(style) = indicatif::ProgressStyle::with_template("{spinner} applying {pos}/{len} changes [{bar:30}] {per_sec} eta {eta}") {
+    if let Ok(style) = indicatif::ProgressStyle::with_template(
+        "{spinner} applying {pos}/{len} changes [{bar:30}] {per_sec} eta {eta}",
+    ) {
         bar.set_style(style);
     }
     bar
@@ -211,7 +255,9 @@ fn finish(args: &RunArgs, mut report: Report, started: Instant) -> i32 {
     if let Some(path) = &args.save_plan {
         let text = match path.extension().and_then(|e| e.to_str()) {
             Some("ldif") => plan::render::ldif(&report.plan),
-            Some("json") => serde_json::to_string_pretty(&plan::render::json(&report.plan)).unwrap_or_default(),
+            Some("json") => {
+                serde_json::to_string_pretty(&plan::render::json(&report.plan)).unwrap_or_default()
+            }
             _ => plan::render::text(&report.plan),
         };
         if let Err(e) = std::fs::write(path, text) {
@@ -226,8 +272,15 @@ fn finish(args: &RunArgs, mut report: Report, started: Instant) -> i32 {
         eprintln!("error: writing {}: {e}", path.display());
     }
     match args.format {
-        Format::Json => println!("{}", json.as_ref().map(|j| serde_json::to_string_pretty(j).unwrap_or_default()).unwrap_or_default()),
-        Format::Text if !(args.quiet && report.exit_code == exit::OK) && report.error.is_none() => print!("{}", report.to_text()),
+        Format::Json => println!(
+            "{}",
+            json.as_ref()
+                .map(|j| serde_json::to_string_pretty(j).unwrap_or_default())
+                .unwrap_or_default()
+        ),
+        Format::Text if !(args.quiet && report.exit_code == exit::OK) && report.error.is_none() => {
+            print!("{}", report.to_text())
+        }
         Format::Text => {}
     }
     report.exit_code

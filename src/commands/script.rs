@@ -19,14 +19,18 @@ pub struct Script {
 fn site_of(path: &Path) -> Option<PathBuf> {
     let dir = path.parent()?;
     let dir = if dir.as_os_str().is_empty() { Path::new(".") } else { dir };
-    [dir.to_path_buf(), dir.join("..")].into_iter().find(|d| d.join("stdlib").is_dir()).or_else(|| Some(PathBuf::from(".")))
+    [dir.to_path_buf(), dir.join("..")]
+        .into_iter()
+        .find(|d| d.join("stdlib").is_dir())
+        .or_else(|| Some(PathBuf::from(".")))
 }
 
 /// Loads `name`.
 pub fn load(name: &str) -> Result<Script> {
     let candidates: Vec<PathBuf> = {
         let p = PathBuf::from(name);
-        let with_ext = if name.ends_with(".rhai") { p.clone() } else { PathBuf::from(format!("{name}.rhai")) };
+        let with_ext =
+            if name.ends_with(".rhai") { p.clone() } else { PathBuf::from(format!("{name}.rhai")) };
         let mut v = vec![p];
         if !name.contains('/') {
             v.push(Path::new("scripts").join(&with_ext));
@@ -35,15 +39,24 @@ pub fn load(name: &str) -> Result<Script> {
     };
     for c in &candidates {
         if c.is_file() {
-            let text = std::fs::read_to_string(c).map_err(|e| Error::io(format!("reading {}", c.display()), e))?;
+            let text = std::fs::read_to_string(c)
+                .map_err(|e| Error::io(format!("reading {}", c.display()), e))?;
             return Ok(Script { source: c.display().to_string(), text, site_dir: site_of(c) });
         }
     }
     if !name.contains('/')
-        && let Some(e) = sources::script(name) {
-            return Ok(Script { source: format!("{EMBEDDED}scripts/{}", e.name), text: e.text.to_string(), site_dir: Some(PathBuf::from(".")) });
-        }
+        && let Some(e) = sources::script(name)
+    {
+        return Ok(Script {
+            source: format!("{EMBEDDED}scripts/{}", e.name),
+            text: e.text.to_string(),
+            site_dir: Some(PathBuf::from(".")),
+        });
+    }
     let known: Vec<&str> = sources::SCRIPTS.iter().map(|s| s.name).collect();
-    Err(Error::new(Kind::InvalidArgument, format!("no script `{name}`: not a file, not in ./scripts/, not a standard script"))
-        .with_hint(format!("standard scripts: {}", known.join(", "))))
+    Err(Error::new(
+        Kind::InvalidArgument,
+        format!("no script `{name}`: not a file, not in ./scripts/, not a standard script"),
+    )
+    .with_hint(format!("standard scripts: {}", known.join(", "))))
 }

@@ -10,7 +10,11 @@ use crate::sources;
 
 /// The purpose lines of a script.
 pub fn purpose(text: &str) -> String {
-    text.lines().take_while(|l| l.starts_with("//!")).map(|l| l.trim_start_matches("//!").trim()).collect::<Vec<_>>().join(" ")
+    text.lines()
+        .take_while(|l| l.starts_with("//!"))
+        .map(|l| l.trim_start_matches("//!").trim())
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// Runs `dwb scripts`.
@@ -18,9 +22,17 @@ pub fn list() -> i32 {
     let engine = engine::build(Arc::new(Host::offline()));
     for s in sources::SCRIPTS {
         println!("{}\n  {}", s.name, purpose(s.text));
-        let specs = engine.compile(s.text).ok().and_then(|ast| params::declared(&engine, &ast).ok()).unwrap_or_default();
+        let specs = engine
+            .compile(s.text)
+            .ok()
+            .and_then(|ast| params::declared(&engine, &ast).ok())
+            .unwrap_or_default();
         for p in specs {
-            let req = if p.required { "required".to_string() } else { format!("default: {}", p.default.clone().unwrap_or_else(|| "none".into())) };
+            let req = if p.required {
+                "required".to_string()
+            } else {
+                format!("default: {}", p.default.clone().unwrap_or_else(|| "none".into()))
+            };
             println!("  --param {}=<{:?}>  ({req})  {}", p.name, p.ty, p.help);
         }
         println!();

@@ -16,14 +16,23 @@ pub fn export(conn: &Conn, out: &Path, bases: &[String]) -> i32 {
     let result = (|| {
         let (_, source) = connect::resolve(conn)?;
         if matches!(source, Source::Demo) {
-            return Err(crate::error::Error::config("dwb snapshot needs a directory: give --ldap-url (or a profile) or --snapshot"));
+            return Err(crate::error::Error::config(
+                "dwb snapshot needs a directory: give --ldap-url (or a profile) or --snapshot",
+            ));
         }
         let rt = runtime()?;
         let opened = connect::open(&source, rt.handle(), &Cancel::default(), true)?;
         let dir = opened.dir;
         let root = dir.root_dse()?;
         let bases: Vec<Dn> = if bases.is_empty() {
-            [root.default_naming_context.clone(), root.configuration_naming_context.clone(), root.schema_naming_context.clone()].into_iter().flatten().collect()
+            [
+                root.default_naming_context.clone(),
+                root.configuration_naming_context.clone(),
+                root.schema_naming_context.clone(),
+            ]
+            .into_iter()
+            .flatten()
+            .collect()
         } else {
             bases.iter().map(|b| Dn::parse(b)).collect::<Result<_, _>>()?
         };
@@ -41,7 +50,8 @@ pub fn export(conn: &Conn, out: &Path, bases: &[String]) -> i32 {
                 Ok(())
             })?;
         }
-        std::fs::write(out, text).map_err(|e| crate::error::Error::io(format!("writing {}", out.display()), e))?;
+        std::fs::write(out, text)
+            .map_err(|e| crate::error::Error::io(format!("writing {}", out.display()), e))?;
         eprintln!("wrote {n} entries to {}", out.display());
         Ok(())
     })();

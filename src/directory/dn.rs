@@ -35,7 +35,10 @@ impl Dn {
     /// Parses an RFC 4514 string.
     pub fn parse(s: &str) -> Result<Dn, Error> {
         parse_dn(s).map_err(|(pos, msg)| {
-            Error::new(Kind::InvalidDn, format!("`{}` is not a valid DN: {msg} at character {}", shorten(s), pos + 1))
+            Error::new(
+                Kind::InvalidDn,
+                format!("`{}` is not a valid DN: {msg} at character {}", shorten(s), pos + 1),
+            )
         })
     }
 
@@ -56,18 +59,19 @@ impl Dn {
 
     /// The parent DN (`None` for the root).
     pub fn parent(&self) -> Option<Dn> {
-        if self.rdns.is_empty() {
-            None
-        } else {
-            Some(Dn { rdns: self.rdns[1..].to_vec() })
-        }
+        if self.rdns.is_empty() { None } else { Some(Dn { rdns: self.rdns[1..].to_vec() }) }
     }
 
     /// A child of this DN: `attr=value,<self>`. `value` is taken literally and
     /// escaped on output, whatever characters it contains.
     pub fn child(&self, attr: &str, value: &str) -> Result<Dn, Error> {
-        if attr.is_empty() || !attr.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.') {
-            return Err(Error::new(Kind::InvalidDn, format!("`{}` is not an attribute type for an RDN", shorten(attr))));
+        if attr.is_empty()
+            || !attr.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')
+        {
+            return Err(Error::new(
+                Kind::InvalidDn,
+                format!("`{}` is not an attribute type for an RDN", shorten(attr)),
+            ));
         }
         if value.is_empty() {
             return Err(Error::new(Kind::InvalidDn, "an RDN value cannot be empty"));
@@ -91,7 +95,8 @@ impl Dn {
     /// True when `self` is `other` or below it.
     pub fn is_within(&self, other: &Dn) -> bool {
         let n = other.rdns.len();
-        self.rdns.len() >= n && self.rdns[self.rdns.len() - n..].iter().zip(&other.rdns).all(|(a, b)| rdn_eq(a, b))
+        self.rdns.len() >= n
+            && self.rdns[self.rdns.len() - n..].iter().zip(&other.rdns).all(|(a, b)| rdn_eq(a, b))
     }
 
     /// True when `self` is strictly below `other`.
@@ -114,7 +119,9 @@ impl Dn {
             let mut avas: Vec<String> = rdn
                 .0
                 .iter()
-                .map(|a| format!("{}={}", a.attr.to_lowercase(), escape_value(&a.value.to_lowercase())))
+                .map(|a| {
+                    format!("{}={}", a.attr.to_lowercase(), escape_value(&a.value.to_lowercase()))
+                })
                 .collect();
             avas.sort();
             out.push_str(&avas.join("+"));
@@ -138,11 +145,21 @@ impl Dn {
     /// `contoso.test` → `DC=contoso,DC=test`.
     pub fn from_dns_name(name: &str) -> Result<Dn, Error> {
         let name = name.trim().trim_end_matches('.');
-        if name.is_empty() || name.split('.').any(|l| l.is_empty() || !l.chars().all(|c| c.is_alphanumeric() || c == '-')) {
-            return Err(Error::new(Kind::InvalidArgument, format!("`{}` is not a DNS domain name", shorten(name))));
+        if name.is_empty()
+            || name
+                .split('.')
+                .any(|l| l.is_empty() || !l.chars().all(|c| c.is_alphanumeric() || c == '-'))
+        {
+            return Err(Error::new(
+                Kind::InvalidArgument,
+                format!("`{}` is not a DNS domain name", shorten(name)),
+            ));
         }
         Ok(Dn {
-            rdns: name.split('.').map(|l| Rdn(vec![Ava { attr: "DC".into(), value: l.into() }])).collect(),
+            rdns: name
+                .split('.')
+                .map(|l| Rdn(vec![Ava { attr: "DC".into(), value: l.into() }]))
+                .collect(),
         })
     }
 }
@@ -150,12 +167,19 @@ impl Dn {
 fn rdn_eq(a: &Rdn, b: &Rdn) -> bool {
     a.0.len() == b.0.len()
         && a.0.iter().all(|x| {
-            b.0.iter().any(|y| x.attr.eq_ignore_ascii_case(&y.attr) && x.value.to_lowercase() == y.value.to_lowercase())
+            b.0.iter().any(|y| {
+                x.attr.eq_ignore_ascii_case(&y.attr)
+                    && x.value.to_lowercase() == y.value.to_lowercase()
+            })
         })
 }
 
 fn shorten(s: &str) -> String {
-    if s.chars().count() > 120 { format!("{}…", s.chars().take(120).collect::<String>()) } else { s.to_string() }
+    if s.chars().count() > 120 {
+        format!("{}…", s.chars().take(120).collect::<String>())
+    } else {
+        s.to_string()
+    }
 }
 
 /// Escapes an attribute value for use in a DN string (RFC 4514 §2.4).
@@ -200,7 +224,9 @@ fn parse_dn(s: &str) -> Result<Dn, (usize, &'static str)> {
     loop {
         skip_ws(&mut i);
         let start = i;
-        while i < bytes.len() && (bytes[i].is_ascii_alphanumeric() || bytes[i] == b'-' || bytes[i] == b'.') {
+        while i < bytes.len()
+            && (bytes[i].is_ascii_alphanumeric() || bytes[i] == b'-' || bytes[i] == b'.')
+        {
             i += 1;
         }
         if i == start {
@@ -217,7 +243,10 @@ fn parse_dn(s: &str) -> Result<Dn, (usize, &'static str)> {
         let mut last_significant = 0usize; // length of raw up to the last escaped or non-space byte
         if i < bytes.len() && bytes[i] == b'#' {
             // AD never returns BER-encoded (#hex) values; refusing them keeps one value form.
-            return Err((i, "BER-encoded (#…) values are not supported; escape a leading # as \\#"));
+            return Err((
+                i,
+                "BER-encoded (#…) values are not supported; escape a leading # as \\#",
+            ));
         }
         {
             while i < bytes.len() {
@@ -227,10 +256,14 @@ fn parse_dn(s: &str) -> Result<Dn, (usize, &'static str)> {
                     b'\\' => {
                         let Some(&n) = bytes.get(i + 1) else { return Err((i, "dangling `\\`")) };
                         if n.is_ascii_hexdigit() {
-                            let Some(&m) = bytes.get(i + 2) else { return Err((i, "incomplete hex escape")) };
+                            let Some(&m) = bytes.get(i + 2) else {
+                                return Err((i, "incomplete hex escape"));
+                            };
                             let hex = [n, m];
-                            let hs = std::str::from_utf8(&hex).map_err(|_| (i, "bad hex escape"))?;
-                            let v = u8::from_str_radix(hs, 16).map_err(|_| (i, "bad hex escape"))?;
+                            let hs =
+                                std::str::from_utf8(&hex).map_err(|_| (i, "bad hex escape"))?;
+                            let v =
+                                u8::from_str_radix(hs, 16).map_err(|_| (i, "bad hex escape"))?;
                             raw.push(v);
                             i += 3;
                         } else if b" \"#+,;<=>\\".contains(&n) {
@@ -326,11 +359,20 @@ mod tests {
 
     #[test]
     fn parse_and_print() {
-        let dn = Dn::parse("CN=Device Registration Configuration, CN=Services,CN=Configuration,DC=contoso,DC=test").unwrap();
+        let dn = Dn::parse(
+            "CN=Device Registration Configuration, CN=Services,CN=Configuration,DC=contoso,DC=test",
+        )
+        .unwrap();
         assert_eq!(dn.depth(), 5);
-        assert_eq!(dn.to_string(), "CN=Device Registration Configuration,CN=Services,CN=Configuration,DC=contoso,DC=test");
+        assert_eq!(
+            dn.to_string(),
+            "CN=Device Registration Configuration,CN=Services,CN=Configuration,DC=contoso,DC=test"
+        );
         assert_eq!(dn.rdn_value(), Some("Device Registration Configuration"));
-        assert_eq!(dn.parent().unwrap().to_string(), "CN=Services,CN=Configuration,DC=contoso,DC=test");
+        assert_eq!(
+            dn.parent().unwrap().to_string(),
+            "CN=Services,CN=Configuration,DC=contoso,DC=test"
+        );
     }
 
     #[test]
@@ -345,7 +387,19 @@ mod tests {
     #[test]
     fn hostile_values_cannot_change_structure() {
         let base = Dn::parse("CN=RegisteredDevices,DC=contoso,DC=test").unwrap();
-        for v in [",CN=Admins", "*)(objectClass=*", "a\0b", "\\", "#lead", " lead", "trail ", "x+y=z", "é\u{1F600}ü", "\"q\"<>;", "\n"] {
+        for v in [
+            ",CN=Admins",
+            "*)(objectClass=*",
+            "a\0b",
+            "\\",
+            "#lead",
+            " lead",
+            "trail ",
+            "x+y=z",
+            "é\u{1F600}ü",
+            "\"q\"<>;",
+            "\n",
+        ] {
             let dn = base.child("CN", v).unwrap();
             let printed = dn.to_string();
             let back = Dn::parse(&printed).unwrap();
@@ -354,7 +408,10 @@ mod tests {
             assert!(back.is_child_of(&base));
         }
         let long = "x".repeat(10_000);
-        assert_eq!(Dn::parse(&base.child("CN", &long).unwrap().to_string()).unwrap().rdn_value(), Some(long.as_str()));
+        assert_eq!(
+            Dn::parse(&base.child("CN", &long).unwrap().to_string()).unwrap().rdn_value(),
+            Some(long.as_str())
+        );
     }
 
     #[test]

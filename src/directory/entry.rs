@@ -25,7 +25,10 @@ impl Attr {
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
     {
-        Attr { name: name.into(), values: values.into_iter().map(|v| v.as_ref().as_bytes().to_vec()).collect() }
+        Attr {
+            name: name.into(),
+            values: values.into_iter().map(|v| v.as_ref().as_bytes().to_vec()).collect(),
+        }
     }
 }
 
@@ -90,7 +93,9 @@ impl Entry {
 
     /// True when `objectClass` contains `class` (case-insensitive).
     pub fn is_a(&self, class: &str) -> bool {
-        self.get("objectClass").iter().any(|v| std::str::from_utf8(v).is_ok_and(|s| s.eq_ignore_ascii_case(class)))
+        self.get("objectClass")
+            .iter()
+            .any(|v| std::str::from_utf8(v).is_ok_and(|s| s.eq_ignore_ascii_case(class)))
     }
 
     /// Iterates attributes in name order.
@@ -109,7 +114,8 @@ impl Entry {
         if values.is_empty() {
             self.attrs.remove(&key);
         } else {
-            let spelled = self.attrs.get(&key).map(|a| a.name.clone()).unwrap_or_else(|| name.to_string());
+            let spelled =
+                self.attrs.get(&key).map(|a| a.name.clone()).unwrap_or_else(|| name.to_string());
             self.attrs.insert(key, Attr { name: spelled, values });
         }
     }
@@ -117,7 +123,10 @@ impl Entry {
     /// Adds values, skipping ones already present.
     pub fn add_values(&mut self, name: &str, values: Vec<Vec<u8>>) {
         let key = name.to_ascii_lowercase();
-        let a = self.attrs.entry(key).or_insert_with(|| Attr { name: name.to_string(), values: Vec::new() });
+        let a = self
+            .attrs
+            .entry(key)
+            .or_insert_with(|| Attr { name: name.to_string(), values: Vec::new() });
         for v in values {
             if !a.values.contains(&v) {
                 a.values.push(v);

@@ -53,13 +53,16 @@ pub fn parse(text: &str, source: &str) -> Result<Vec<Record>, Error> {
         let name = &line[..colon];
         let rest = &line[colon + 1..];
         let value: Vec<u8> = if let Some(b) = rest.strip_prefix(':') {
-            B64.decode(b.trim()).map_err(|e| err(n, format!("bad base64 value for `{name}`: {e}")))?
+            B64.decode(b.trim())
+                .map_err(|e| err(n, format!("bad base64 value for `{name}`: {e}")))?
         } else if rest.starts_with('<') {
             return Err(err(n, format!("URL values (`{name}:<`) are not supported")));
         } else {
             rest.strip_prefix(' ').unwrap_or(rest).as_bytes().to_vec()
         };
-        if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == ';' || c == '.') {
+        if name.is_empty()
+            || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == ';' || c == '.')
+        {
             return Err(err(n, format!("`{}` is not an attribute name", shorten(name))));
         }
         if first && cur.is_none() && name.eq_ignore_ascii_case("version") {
@@ -69,7 +72,13 @@ pub fn parse(text: &str, source: &str) -> Result<Vec<Record>, Error> {
         first = false;
         if name.eq_ignore_ascii_case("dn") {
             if let Some((l, e)) = cur.take() {
-                return Err(err(n, format!("record starting at line {l} ({}) is not followed by a blank line", e.dn)));
+                return Err(err(
+                    n,
+                    format!(
+                        "record starting at line {l} ({}) is not followed by a blank line",
+                        e.dn
+                    ),
+                ));
             }
             let s = String::from_utf8(value).map_err(|_| err(n, "DN is not UTF-8".into()))?;
             let dn = Dn::parse(&s).map_err(|e| err(n, e.message))?;
@@ -81,7 +90,10 @@ pub fn parse(text: &str, source: &str) -> Result<Vec<Record>, Error> {
         };
         if name.eq_ignore_ascii_case("changetype") {
             if value.as_slice() != b"add" {
-                return Err(err(n, "only content records (or `changetype: add`) can be loaded".into()));
+                return Err(err(
+                    n,
+                    "only content records (or `changetype: add`) can be loaded".into(),
+                ));
             }
             continue;
         }
@@ -102,7 +114,10 @@ fn is_safe(v: &[u8]) -> bool {
     match v.first() {
         None => true,
         Some(b' ' | b':' | b'<') => false,
-        Some(_) => v.last() != Some(&b' ') && v.iter().all(|&b| (0x01..=0x7f).contains(&b) && b != b'\n' && b != b'\r'),
+        Some(_) => {
+            v.last() != Some(&b' ')
+                && v.iter().all(|&b| (0x01..=0x7f).contains(&b) && b != b'\n' && b != b'\r')
+        }
     }
 }
 

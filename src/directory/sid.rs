@@ -20,7 +20,9 @@ pub struct Sid {
 pub enum SidError {
     #[error("SID is {0} bytes; at least 8 are needed")]
     TooShort(usize),
-    #[error("SID says it has {count} sub-authorities, which needs {needed} bytes, but {got} were given")]
+    #[error(
+        "SID says it has {count} sub-authorities, which needs {needed} bytes, but {got} were given"
+    )]
     Length { count: u8, needed: usize, got: usize },
     #[error("SID revision {0} is not 1")]
     Revision(u8),
@@ -167,16 +169,23 @@ impl FromStr for Sid {
             return Err(SidError::Revision(revision));
         }
         let auth = parts.next().ok_or_else(bad)?;
-        let authority = if let Some(hex) = auth.strip_prefix("0x").or_else(|| auth.strip_prefix("0X")) {
-            u64::from_str_radix(hex, 16).map_err(|_| bad())?
-        } else {
-            auth.parse::<u64>().map_err(|_| bad())?
-        };
+        let authority =
+            if let Some(hex) = auth.strip_prefix("0x").or_else(|| auth.strip_prefix("0X")) {
+                u64::from_str_radix(hex, 16).map_err(|_| bad())?
+            } else {
+                auth.parse::<u64>().map_err(|_| bad())?
+            };
         if authority > 0xFFFF_FFFF_FFFF {
             return Err(bad());
         }
         let subs = parts
-            .map(|p| if p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit()) { None } else { p.parse::<u32>().ok() })
+            .map(|p| {
+                if p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit()) {
+                    None
+                } else {
+                    p.parse::<u32>().ok()
+                }
+            })
             .collect::<Option<Vec<u32>>>()
             .ok_or_else(bad)?;
         Sid::new(authority, subs)
@@ -200,8 +209,8 @@ mod tests {
     fn lab_administrator_sid_from_samba() {
         // msDS-RegisteredOwner value from the lab LDIF (base64 AQUAAAAAAAUVAAAA9a7LHnEG8XLS9ycM9AEAAA==).
         let bytes = [
-            1, 5, 0, 0, 0, 0, 0, 5, 21, 0, 0, 0, 0xf5, 0xae, 0xcb, 0x1e, 0x71, 0x06, 0xf1, 0x72, 0xd2, 0xf7,
-            0x27, 0x0c, 0xf4, 0x01, 0, 0,
+            1, 5, 0, 0, 0, 0, 0, 5, 21, 0, 0, 0, 0xf5, 0xae, 0xcb, 0x1e, 0x71, 0x06, 0xf1, 0x72,
+            0xd2, 0xf7, 0x27, 0x0c, 0xf4, 0x01, 0, 0,
         ];
         let sid = Sid::from_bytes(&bytes).unwrap();
         assert_eq!(sid.rid(), Some(500));
@@ -211,7 +220,15 @@ mod tests {
 
     #[test]
     fn rejects_garbage() {
-        for s in ["", "S-1", "S-2-5-1", "S-1-5-x", "S-1-5--1", "S-1-5-1-2-3-4-5-6-7-8-9-10-11-12-13-14-15-16", "S-1-5-99999999999"] {
+        for s in [
+            "",
+            "S-1",
+            "S-2-5-1",
+            "S-1-5-x",
+            "S-1-5--1",
+            "S-1-5-1-2-3-4-5-6-7-8-9-10-11-12-13-14-15-16",
+            "S-1-5-99999999999",
+        ] {
             assert!(s.parse::<Sid>().is_err(), "{s}");
         }
         assert!(Sid::from_bytes(&[1, 1, 0, 0, 0, 0, 0, 5]).is_err());

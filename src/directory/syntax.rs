@@ -13,15 +13,48 @@ pub enum Syntax {
     Binary,
 }
 
-const GUID_ATTRS: &[&str] = &["objectguid", "msds-deviceid", "schemaidguid", "attributesecurityguid", "rightsguid", "invocationid", "msds-generationid"];
-const SID_ATTRS: &[&str] = &["objectsid", "msds-registeredowner", "msds-registeredusers", "tokengroups", "sidhistory", "securityidentifier"];
+const GUID_ATTRS: &[&str] = &[
+    "objectguid",
+    "msds-deviceid",
+    "schemaidguid",
+    "attributesecurityguid",
+    "rightsguid",
+    "invocationid",
+    "msds-generationid",
+];
+const SID_ATTRS: &[&str] = &[
+    "objectsid",
+    "msds-registeredowner",
+    "msds-registeredusers",
+    "tokengroups",
+    "sidhistory",
+    "securityidentifier",
+];
 const SD_ATTRS: &[&str] = &["ntsecuritydescriptor", "msds-allowedtoactonbehalfofotheridentity"];
 const BINARY_ATTRS: &[&str] = &[
-    "msds-cloudanchor", "usercertificate", "cacertificate", "thumbnailphoto", "jpegphoto", "logonhours",
-    "msds-issuercertificates", "msds-issuerpubliccertificates", "msds-cloudissuerpubliccertificates",
-    "msds-keycredentiallink-bl", "replpropertymetadata", "repluptodatevector", "dsasignature", "msexchmailboxguid",
-    "msds-consistencyguid", "mS-DS-ConsistencyGuid", "unicodepwd", "supplementalcredentials", "oMObjectClass",
-    "msds-trustforesttrustinfo", "pekList", "currentValue", "priorValue",
+    "msds-cloudanchor",
+    "usercertificate",
+    "cacertificate",
+    "thumbnailphoto",
+    "jpegphoto",
+    "logonhours",
+    "msds-issuercertificates",
+    "msds-issuerpubliccertificates",
+    "msds-cloudissuerpubliccertificates",
+    "msds-keycredentiallink-bl",
+    "replpropertymetadata",
+    "repluptodatevector",
+    "dsasignature",
+    "msexchmailboxguid",
+    "msds-consistencyguid",
+    "mS-DS-ConsistencyGuid",
+    "unicodepwd",
+    "supplementalcredentials",
+    "oMObjectClass",
+    "msds-trustforesttrustinfo",
+    "pekList",
+    "currentValue",
+    "priorValue",
 ];
 
 /// The syntax of an attribute by name (case-insensitive).

@@ -55,7 +55,10 @@ impl Diagnostic for CallSite {
         Some(&self.src)
     }
     fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
-        Some(Box::new(std::iter::once(LabeledSpan::new_with_span(Some("called here".into()), self.span))))
+        Some(Box::new(std::iter::once(LabeledSpan::new_with_span(
+            Some("called here".into()),
+            self.span,
+        ))))
     }
     fn severity(&self) -> Option<miette::Severity> {
         Some(miette::Severity::Advice)
@@ -100,12 +103,18 @@ fn span_of(text: &str, pos: Position) -> Option<SourceSpan> {
     let line = pos.line()?;
     let col = pos.position().unwrap_or(1);
     let off = SourceOffset::from_location(text, line, col);
-    let len = text.get(off.offset()..).and_then(|s| s.chars().next()).map(|c| c.len_utf8()).unwrap_or(0);
+    let len =
+        text.get(off.offset()..).and_then(|s| s.chars().next()).map(|c| c.len_utf8()).unwrap_or(0);
     Some(SourceSpan::new(off, len))
 }
 
 fn frame(source: &str, pos: Position, label: String) -> Option<Frame> {
-    Some(Frame { source: source.to_string(), line: pos.line()?, column: pos.position().unwrap_or(1), label })
+    Some(Frame {
+        source: source.to_string(),
+        line: pos.line()?,
+        column: pos.position().unwrap_or(1),
+        label,
+    })
 }
 
 /// Strips Rhai's " (line N, position M)" suffix from a message.
@@ -122,13 +131,19 @@ fn thrown(v: &Dynamic) -> (String, String, String, Option<String>) {
         let get = |k: &str| m.get(k).map(|v| v.to_string()).filter(|s| !s.is_empty() && s != "()");
         let mut message = get("message").unwrap_or_else(|| v.to_string());
         if let Some(dn) = get("dn")
-            && !message.contains(&dn) {
-                message = format!("{message} [{dn}]");
-            }
+            && !message.contains(&dn)
+        {
+            message = format!("{message} [{dn}]");
+        }
         if let Some(t) = get("server_text") {
             message = format!("{message} (server said: {t})");
         }
-        return (get("code").unwrap_or_else(|| "DWB-SCRIPT-0100".into()), get("kind").unwrap_or_else(|| "script_error".into()), message, get("hint"));
+        return (
+            get("code").unwrap_or_else(|| "DWB-SCRIPT-0100".into()),
+            get("kind").unwrap_or_else(|| "script_error".into()),
+            message,
+            get("hint"),
+        );
     }
     ("DWB-SCRIPT-0100".into(), "script_error".into(), v.to_string(), None)
 }
@@ -200,7 +215,17 @@ impl ScriptError {
         };
         let pos = e.position();
         let at = frame(&cur_src, pos, message.clone());
-        let mut out = ScriptError { message, code, kind, at, chain: chain.clone(), help, src: None, span: None, related: Vec::new() };
+        let mut out = ScriptError {
+            message,
+            code,
+            kind,
+            at,
+            chain: chain.clone(),
+            help,
+            src: None,
+            span: None,
+            related: Vec::new(),
+        };
         if let Some(text) = sources.get(&cur_src) {
             out.span = span_of(text, pos);
             out.src = Some(NamedSource::new(cur_src.clone(), text.to_string()));
@@ -209,7 +234,11 @@ impl ScriptError {
             if let Some(text) = sources.get(&f.source) {
                 let p = Position::new(f.line as u16, f.column as u16);
                 if let Some(span) = span_of(text, p) {
-                    out.related.push(CallSite { label: f.label.clone(), src: NamedSource::new(f.source.clone(), text.to_string()), span });
+                    out.related.push(CallSite {
+                        label: f.label.clone(),
+                        src: NamedSource::new(f.source.clone(), text.to_string()),
+                        span,
+                    });
                 }
             }
         }
@@ -233,11 +262,13 @@ impl ScriptError {
     /// Renders with miette's graphical handler (no colours when not a terminal).
     pub fn render(&self) -> String {
         let mut out = String::new();
-        let handler = miette::GraphicalReportHandler::new_themed(if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
-            miette::GraphicalTheme::unicode()
-        } else {
-            miette::GraphicalTheme::unicode_nocolor()
-        });
+        let handler = miette::GraphicalReportHandler::new_themed(
+            if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+                miette::GraphicalTheme::unicode()
+            } else {
+                miette::GraphicalTheme::unicode_nocolor()
+            },
+        );
         if handler.render_report(&mut out, self).is_err() {
             out = format!("error: {self}\n");
         }

@@ -26,7 +26,9 @@ pub fn build(host: Arc<Host>) -> Engine {
     engine.set_fail_on_invalid_map_property(true);
 
     let h = host.clone();
-    engine.on_progress(move |_| if h.cancel.is_cancelled() { Some(Dynamic::from("interrupted")) } else { None });
+    engine.on_progress(move |_| {
+        if h.cancel.is_cancelled() { Some(Dynamic::from("interrupted")) } else { None }
+    });
 
     let h = host.clone();
     engine.on_print(move |s| emit(&h, s.to_string()));

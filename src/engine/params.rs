@@ -42,10 +42,14 @@ pub fn declared(engine: &Engine, ast: &AST) -> Result<Vec<ParamSpec>> {
     let v: Dynamic = engine
         .call_fn_with_options(opts, &mut Scope::new(), ast, "params", ())
         .map_err(|e| spec_err(e.to_string()))?;
-    let arr = v.into_array().map_err(|t| spec_err(format!("params() must return an array of maps, not {t}")))?;
+    let arr = v
+        .into_array()
+        .map_err(|t| spec_err(format!("params() must return an array of maps, not {t}")))?;
     let mut out = Vec::new();
     for item in arr {
-        let m = item.try_cast::<Map>().ok_or_else(|| spec_err("each parameter must be a map".into()))?;
+        let m = item
+            .try_cast::<Map>()
+            .ok_or_else(|| spec_err("each parameter must be a map".into()))?;
         for k in m.keys() {
             if !["name", "type", "default_value", "required", "help"].contains(&k.as_str()) {
                 return Err(spec_err(format!("unknown key `{k}`")));
@@ -61,18 +65,33 @@ pub fn declared(engine: &Engine, ast: &AST) -> Result<Vec<ParamSpec>> {
             t => return Err(spec_err(format!("parameter `{name}` has unknown type `{t}`"))),
         };
         let required = m.get("required").and_then(|v| v.as_bool().ok()).unwrap_or(false);
-        out.push(ParamSpec { name, ty, required, default: s("default_value"), help: s("help").unwrap_or_default() });
+        out.push(ParamSpec {
+            name,
+            ty,
+            required,
+            default: s("default_value"),
+            help: s("help").unwrap_or_default(),
+        });
     }
     Ok(out)
 }
 
 fn convert(spec: &ParamSpec, raw: &str) -> Result<Dynamic> {
     let bad = |what: &str| {
-        Error::new(Kind::InvalidArgument, format!("parameter `{}` must be {what}, got `{}`", spec.name, raw.chars().take(80).collect::<String>()))
+        Error::new(
+            Kind::InvalidArgument,
+            format!(
+                "parameter `{}` must be {what}, got `{}`",
+                spec.name,
+                raw.chars().take(80).collect::<String>()
+            ),
+        )
     };
     Ok(match spec.ty {
         ParamType::String => Dynamic::from(raw.to_string()),
-        ParamType::Int => Dynamic::from(raw.trim().parse::<i64>().map_err(|_| bad("a whole number"))?),
+        ParamType::Int => {
+            Dynamic::from(raw.trim().parse::<i64>().map_err(|_| bad("a whole number"))?)
+        }
         ParamType::Float => Dynamic::from(raw.trim().parse::<f64>().map_err(|_| bad("a number"))?),
         ParamType::Bool => Dynamic::from(match raw.trim().to_ascii_lowercase().as_str() {
             "true" | "yes" | "1" | "on" => true,
@@ -92,8 +111,11 @@ pub fn validate(specs: &[ParamSpec], given: &[(String, String)]) -> Result<Map> 
                 msg.push_str(&format!("; did you mean `{s}`?"));
             }
             let known: Vec<&str> = specs.iter().map(|s| s.name.as_str()).collect();
-            return Err(Error::new(Kind::InvalidArgument, msg)
-                .with_hint(if known.is_empty() { "this script takes no parameters".into() } else { format!("this script takes: {}", known.join(", ")) }));
+            return Err(Error::new(Kind::InvalidArgument, msg).with_hint(if known.is_empty() {
+                "this script takes no parameters".into()
+            } else {
+                format!("this script takes: {}", known.join(", "))
+            }));
         };
         out.insert(k.as_str().into(), convert(spec, v)?);
     }
@@ -102,8 +124,11 @@ pub fn validate(specs: &[ParamSpec], given: &[(String, String)]) -> Result<Map> 
             continue;
         }
         if s.required {
-            return Err(Error::new(Kind::InvalidArgument, format!("missing required parameter `{}`", s.name))
-                .with_hint(format!("pass it as --param {}=VALUE ({})", s.name, s.help)));
+            return Err(Error::new(
+                Kind::InvalidArgument,
+                format!("missing required parameter `{}`", s.name),
+            )
+            .with_hint(format!("pass it as --param {}=VALUE ({})", s.name, s.help)));
         }
         let v = match &s.default {
             Some(d) => convert(s, d)?,

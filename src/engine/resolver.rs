@@ -28,18 +28,22 @@ impl DwbResolver {
 
     fn locate(&self, source: Option<&str>, path: &str) -> Option<(String, String)> {
         if let Some(name) = path.strip_prefix("dwb/") {
-            let file = if name.ends_with(".rhai") { name.to_string() } else { format!("{name}.rhai") };
+            let file =
+                if name.ends_with(".rhai") { name.to_string() } else { format!("{name}.rhai") };
             if let Some(site) = &self.host.site_dir {
                 let p = site.join("stdlib").join(&file);
                 if let Ok(text) = std::fs::read_to_string(&p) {
                     return Some((p.display().to_string(), text));
                 }
             }
-            return sources::stdlib(path).map(|e| (format!("{EMBEDDED}stdlib/{}", e.name), e.text.to_string()));
+            return sources::stdlib(path)
+                .map(|e| (format!("{EMBEDDED}stdlib/{}", e.name), e.text.to_string()));
         }
         let file = if path.ends_with(".rhai") { path.to_string() } else { format!("{path}.rhai") };
         let dir: PathBuf = match source {
-            Some(s) if !s.starts_with(EMBEDDED) => Path::new(s).parent().map(Path::to_path_buf).unwrap_or_default(),
+            Some(s) if !s.starts_with(EMBEDDED) => {
+                Path::new(s).parent().map(Path::to_path_buf).unwrap_or_default()
+            }
             _ => PathBuf::from("."),
         };
         let p = dir.join(file);
@@ -48,7 +52,13 @@ impl DwbResolver {
 }
 
 impl ModuleResolver for DwbResolver {
-    fn resolve(&self, engine: &Engine, source: Option<&str>, path: &str, pos: Position) -> Result<Shared<Module>, Box<EvalAltResult>> {
+    fn resolve(
+        &self,
+        engine: &Engine,
+        source: Option<&str>,
+        path: &str,
+        pos: Position,
+    ) -> Result<Shared<Module>, Box<EvalAltResult>> {
         let Some((key, text)) = self.locate(source, path) else {
             return Err(Box::new(EvalAltResult::ErrorModuleNotFound(path.to_string(), pos)));
         };
@@ -58,9 +68,12 @@ impl ModuleResolver for DwbResolver {
         if let Ok(mut s) = self.host.sources.lock() {
             s.insert(key.clone(), text.clone());
         }
-        let mut ast = engine.compile(&text).map_err(|e| Box::new(EvalAltResult::ErrorInModule(key.clone(), Box::new(e.into()), pos)))?;
+        let mut ast = engine.compile(&text).map_err(|e| {
+            Box::new(EvalAltResult::ErrorInModule(key.clone(), Box::new(e.into()), pos))
+        })?;
         ast.set_source(key.as_str());
-        let mut module = Module::eval_ast_as_new(Scope::new(), &ast, engine).map_err(|e| Box::new(EvalAltResult::ErrorInModule(key.clone(), e, pos)))?;
+        let mut module = Module::eval_ast_as_new(Scope::new(), &ast, engine)
+            .map_err(|e| Box::new(EvalAltResult::ErrorInModule(key.clone(), e, pos)))?;
         module.build_index();
         let shared: Shared<Module> = module.into();
         if let Ok(mut c) = self.cache.lock() {

@@ -53,15 +53,9 @@ pub type PromptFn = Arc<dyn Fn(&DeviceCodePrompt) + Send + Sync>;
 #[derive(Clone)]
 pub enum Credential {
     /// Client credentials with a client secret (app-only).
-    ClientSecret {
-        client_id: String,
-        secret: SecretString,
-    },
+    ClientSecret { client_id: String, secret: SecretString },
     /// Client credentials with a certificate (app-only).
-    Certificate {
-        client_id: String,
-        certificate: ClientCertificate,
-    },
+    Certificate { client_id: String, certificate: ClientCertificate },
     /// Device-code sign-in of an administrator (delegated).
     DeviceCode {
         client_id: String,
@@ -80,17 +74,12 @@ impl fmt::Debug for Credential {
                 .field("client_id", client_id)
                 .field("secret", &"[REDACTED]")
                 .finish(),
-            Credential::Certificate {
-                client_id,
-                certificate,
-            } => f
+            Credential::Certificate { client_id, certificate } => f
                 .debug_struct("Certificate")
                 .field("client_id", client_id)
                 .field("certificate", certificate)
                 .finish(),
-            Credential::DeviceCode {
-                client_id, scopes, ..
-            } => f
+            Credential::DeviceCode { client_id, scopes, .. } => f
                 .debug_struct("DeviceCode")
                 .field("client_id", client_id)
                 .field("scopes", scopes)
@@ -102,25 +91,15 @@ impl fmt::Debug for Credential {
 impl Credential {
     /// Client credentials with a client secret.
     pub fn client_secret(client_id: impl Into<String>, secret: SecretString) -> Credential {
-        Credential::ClientSecret {
-            client_id: client_id.into(),
-            secret,
-        }
+        Credential::ClientSecret { client_id: client_id.into(), secret }
     }
     /// Client credentials with a certificate.
     pub fn certificate(client_id: impl Into<String>, certificate: ClientCertificate) -> Credential {
-        Credential::Certificate {
-            client_id: client_id.into(),
-            certificate,
-        }
+        Credential::Certificate { client_id: client_id.into(), certificate }
     }
     /// Device-code sign-in; `prompt` receives the instructions to show the admin.
     pub fn device_code(client_id: impl Into<String>, prompt: PromptFn) -> Credential {
-        Credential::DeviceCode {
-            client_id: client_id.into(),
-            prompt,
-            scopes: Vec::new(),
-        }
+        Credential::DeviceCode { client_id: client_id.into(), prompt, scopes: Vec::new() }
     }
     pub fn client_id(&self) -> &str {
         match self {
@@ -175,18 +154,12 @@ struct DeviceCodeResponse {
 }
 
 fn num(v: &serde_json::Value) -> Option<u64> {
-    v.as_u64()
-        .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+    v.as_u64().or_else(|| v.as_str().and_then(|s| s.parse().ok()))
 }
 
 impl Authenticator {
     pub fn new(credential: Credential, refresh_margin: Duration, slow_down_step: Duration) -> Self {
-        Authenticator {
-            credential,
-            refresh_margin,
-            slow_down_step,
-            cache: Mutex::new(None),
-        }
+        Authenticator { credential, refresh_margin, slow_down_step, cache: Mutex::new(None) }
     }
 
     pub fn kind(&self) -> TokenKind {
@@ -253,10 +226,7 @@ impl Authenticator {
                 ];
                 self.token_request(inner, form).await
             }
-            Credential::Certificate {
-                client_id,
-                certificate,
-            } => {
+            Credential::Certificate { client_id, certificate } => {
                 let assertion = certificate.assertion(client_id, &token_url)?;
                 let form = vec![
                     ("grant_type", "client_credentials".to_string()),
@@ -267,9 +237,9 @@ impl Authenticator {
                 ];
                 self.token_request(inner, form).await
             }
-            Credential::DeviceCode {
-                client_id, prompt, ..
-            } => self.device_code(inner, client_id, prompt).await,
+            Credential::DeviceCode { client_id, prompt, .. } => {
+                self.device_code(inner, client_id, prompt).await
+            }
         }
     }
 
@@ -317,14 +287,9 @@ impl Authenticator {
         inner: &ClientInner,
         form: Vec<(&'static str, String)>,
     ) -> Result<CachedToken> {
-        let reply = self
-            .post_token_endpoint(inner, &inner.endpoints.token_url(), form)
-            .await?;
+        let reply = self.post_token_endpoint(inner, &inner.endpoints.token_url(), form).await?;
         if !reply.is_success() {
-            return Err(token_error(
-                reply,
-                "the token endpoint refused to issue a token",
-            ));
+            return Err(token_error(reply, "the token endpoint refused to issue a token"));
         }
         parse_token(&reply)
     }
@@ -335,22 +300,16 @@ impl Authenticator {
         client_id: &str,
         prompt: &PromptFn,
     ) -> Result<CachedToken> {
-        let form = vec![
-            ("client_id", client_id.to_string()),
-            ("scope", self.delegated_scope(inner)),
-        ];
-        let reply = self
-            .post_token_endpoint(inner, &inner.endpoints.devicecode_url(), form)
-            .await?;
+        let form =
+            vec![("client_id", client_id.to_string()), ("scope", self.delegated_scope(inner))];
+        let reply =
+            self.post_token_endpoint(inner, &inner.endpoints.devicecode_url(), form).await?;
         if !reply.is_success() {
             return Err(token_error(reply, "the device-code request was refused"));
         }
         let dc: DeviceCodeResponse = serde_json::from_value(reply.json()?).map_err(|e| {
-            GraphError::new(
-                Reason::BadJson,
-                format!("unexpected device-code response: {e}"),
-            )
-            .with_url("POST", &reply.url)
+            GraphError::new(Reason::BadJson, format!("unexpected device-code response: {e}"))
+                .with_url("POST", &reply.url)
         })?;
         let expires_in = Duration::from_secs(num(&dc.expires_in).unwrap_or(900));
         let mut interval = Duration::from_secs(dc.interval.as_ref().and_then(num).unwrap_or(5));
@@ -376,16 +335,11 @@ impl Authenticator {
                 ));
             }
             let form = vec![
-                (
-                    "grant_type",
-                    "urn:ietf:params:oauth:grant-type:device_code".to_string(),
-                ),
+                ("grant_type", "urn:ietf:params:oauth:grant-type:device_code".to_string()),
                 ("client_id", client_id.to_string()),
                 ("device_code", dc.device_code.clone()),
             ];
-            let reply = self
-                .post_token_endpoint(inner, &inner.endpoints.token_url(), form)
-                .await?;
+            let reply = self.post_token_endpoint(inner, &inner.endpoints.token_url(), form).await?;
             if reply.is_success() {
                 return parse_token(&reply);
             }

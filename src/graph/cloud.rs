@@ -33,12 +33,7 @@ impl Cloud {
     /// Parse a cloud name as used in config files: `global` (`public`, `azurecloud`),
     /// `usgov` (`gcchigh`, `usgovl4`), `dod` (`usgovdod`, `usgovl5`), `china` (`21vianet`).
     pub fn from_name(name: &str) -> Result<Cloud> {
-        match name
-            .trim()
-            .to_ascii_lowercase()
-            .replace(['-', '_', ' '], "")
-            .as_str()
-        {
+        match name.trim().to_ascii_lowercase().replace(['-', '_', ' '], "").as_str() {
             "global" | "public" | "azurecloud" | "worldwide" => Ok(Cloud::Global),
             "usgov" | "gcchigh" | "usgovl4" | "azureusgovernment" => Ok(Cloud::UsGov),
             "dod" | "usgovdod" | "usgovl5" => Ok(Cloud::UsGovDod),
@@ -56,10 +51,7 @@ impl Cloud {
                 GraphError::config(format!("{what} URL '{s}' is not a valid URL: {e}"))
             })
         };
-        let c = Cloud::Custom {
-            login: parse("login", login)?,
-            graph: parse("graph", graph)?,
-        };
+        let c = Cloud::Custom { login: parse("login", login)?, graph: parse("graph", graph)? };
         c.validate()?;
         Ok(c)
     }
@@ -173,16 +165,13 @@ fn check_url(what: &str, u: &Url) -> Result<()> {
 pub fn check_tenant(t: &str) -> Result<()> {
     let ok = !t.is_empty()
         && t.len() <= 253
-        && t.chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-')
+        && t.chars().all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-')
         && !t.starts_with('.')
         && !t.starts_with('-');
     if ok {
         Ok(())
     } else {
-        Err(GraphError::config(format!(
-            "tenant '{t}' is not a tenant id (GUID) or domain name"
-        )))
+        Err(GraphError::config(format!("tenant '{t}' is not a tenant id (GUID) or domain name")))
     }
 }
 
@@ -218,11 +207,7 @@ impl Endpoints {
         &self.graph
     }
     fn login_path(&self, leaf: &str) -> String {
-        format!(
-            "{}/{}/oauth2/v2.0/{leaf}",
-            self.login.as_str().trim_end_matches('/'),
-            self.tenant
-        )
+        format!("{}/{}/oauth2/v2.0/{leaf}", self.login.as_str().trim_end_matches('/'), self.tenant)
     }
     /// `{login}/{tenant}/oauth2/v2.0/token` — also the `aud` of client assertions.
     pub fn token_url(&self) -> String {
@@ -252,10 +237,7 @@ impl Endpoints {
     /// Parse and check a link Graph handed us (`@odata.nextLink`, `@odata.deltaLink`).
     pub fn check_link(&self, link: &str, what: &str) -> Result<Url> {
         let u = Url::parse(link).map_err(|e| {
-            GraphError::new(
-                Reason::BadJson,
-                format!("{what} '{link}' is not a valid URL: {e}"),
-            )
+            GraphError::new(Reason::BadJson, format!("{what} '{link}' is not a valid URL: {e}"))
         })?;
         if !self.is_graph_origin(&u) {
             return Err(GraphError::new(

@@ -28,9 +28,7 @@ pub struct DeltaOptions {
 
 impl Default for DeltaOptions {
     fn default() -> Self {
-        DeltaOptions {
-            select: DEVICE_SELECT.iter().map(|s| s.to_string()).collect(),
-        }
+        DeltaOptions { select: DEVICE_SELECT.iter().map(|s| s.to_string()).collect() }
     }
 }
 
@@ -77,12 +75,9 @@ struct StateFile {
 }
 
 fn io_err(path: &Path, what: &str, e: std::io::Error) -> GraphError {
-    GraphError::new(
-        Reason::Io,
-        format!("cannot {what} the delta state file: {e}"),
-    )
-    .with_file(path.display().to_string())
-    .with_source(e)
+    GraphError::new(Reason::Io, format!("cannot {what} the delta state file: {e}"))
+        .with_file(path.display().to_string())
+        .with_source(e)
 }
 
 fn load_state(path: &Path) -> Result<Option<StateFile>> {
@@ -118,11 +113,8 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "state".into());
-    let tmp = dir.join(format!(
-        ".{name}.tmp-{}-{}",
-        std::process::id(),
-        uuid::Uuid::new_v4().simple()
-    ));
+    let tmp =
+        dir.join(format!(".{name}.tmp-{}-{}", std::process::id(), uuid::Uuid::new_v4().simple()));
     let write = || -> std::io::Result<()> {
         let mut f = std::fs::File::create(&tmp)?;
         f.write_all(bytes)?;
@@ -143,11 +135,7 @@ fn parse_removed(v: &Value) -> Option<Removed> {
     let o = v.as_object()?;
     let r = o.get("@removed")?;
     let id = o.get("id").and_then(Value::as_str)?.to_string();
-    let reason = r
-        .get("reason")
-        .and_then(Value::as_str)
-        .unwrap_or("deleted")
-        .to_string();
+    let reason = r.get("reason").and_then(Value::as_str).unwrap_or("deleted").to_string();
     Some(Removed { id, reason })
 }
 
@@ -166,13 +154,7 @@ impl GraphClient {
         F: FnMut(DeltaPage) -> ControlFlow<()>,
     {
         let select = opts.select.join(",");
-        let graph = self
-            .inner
-            .endpoints
-            .graph_root()
-            .as_str()
-            .trim_end_matches('/')
-            .to_string();
+        let graph = self.inner.endpoints.graph_root().as_str().trim_end_matches('/').to_string();
         let tenant = self.inner.endpoints.tenant().to_string();
         let mut sum = DeltaSummary::default();
         let mut next: Url = match load_state(state_file)? {
@@ -193,9 +175,7 @@ impl GraphClient {
                     .with_file(state_file.display().to_string()));
                 }
                 sum.resumed = true;
-                self.inner
-                    .endpoints
-                    .check_link(&s.delta_link, "stored deltaLink")?
+                self.inner.endpoints.check_link(&s.delta_link, "stored deltaLink")?
             }
             None => {
                 let mut u = self.url("devices/delta")?;
@@ -284,13 +264,7 @@ impl GraphClient {
         // Reuse the round logic by seeding a state file with this URL.
         let st = StateFile {
             version: 1,
-            graph: self
-                .inner
-                .endpoints
-                .graph_root()
-                .as_str()
-                .trim_end_matches('/')
-                .to_string(),
+            graph: self.inner.endpoints.graph_root().as_str().trim_end_matches('/').to_string(),
             tenant: self.inner.endpoints.tenant().to_string(),
             select: opts.select.join(","),
             delta_link: u.to_string(),
@@ -299,14 +273,9 @@ impl GraphClient {
         let bytes =
             serde_json::to_vec(&st).map_err(|e| GraphError::new(Reason::Io, e.to_string()))?;
         write_atomic(state_file, &bytes)?;
-        let sum = self
-            .delta_devices(state_file, opts, |_| ControlFlow::Continue(()))
-            .await?;
+        let sum = self.delta_devices(state_file, opts, |_| ControlFlow::Continue(())).await?;
         sum.delta_link.ok_or_else(|| {
-            GraphError::new(
-                Reason::BadJson,
-                "Graph returned no deltaLink for $deltatoken=latest",
-            )
+            GraphError::new(Reason::BadJson, "Graph returned no deltaLink for $deltatoken=latest")
         })
     }
 

@@ -70,11 +70,7 @@ pub(crate) fn parse_page(v: Value, url: &str) -> Result<RawPage> {
     };
     let next_link = link(&mut o, "@odata.nextLink")?;
     let delta_link = link(&mut o, "@odata.deltaLink")?;
-    Ok(RawPage {
-        items,
-        next_link,
-        delta_link,
-    })
+    Ok(RawPage { items, next_link, delta_link })
 }
 
 /// Convert a page item to a device; the properties in `required` must be present.
@@ -82,11 +78,7 @@ pub(crate) fn to_device(v: Value, required: &[String], url: &str) -> Result<Devi
     if let Value::Object(o) = &v {
         for r in required {
             if !o.contains_key(r.as_str()) {
-                let id = o
-                    .get("id")
-                    .and_then(Value::as_str)
-                    .unwrap_or("(no id)")
-                    .to_string();
+                let id = o.get("id").and_then(Value::as_str).unwrap_or("(no id)").to_string();
                 return Err(GraphError::new(
                     Reason::BadDevice,
                     format!("device {id}: property '{r}' is missing from Graph's response"),
@@ -173,17 +165,9 @@ impl GraphClient {
         if url.query() == Some("") {
             url.set_query(None);
         }
-        let required = if opts.select.is_empty() {
-            vec!["deviceId".to_string()]
-        } else {
-            opts.select.clone()
-        };
-        Ok(DevicePager {
-            client: self.clone(),
-            next: Some(url),
-            required,
-            pages: 0,
-        })
+        let required =
+            if opts.select.is_empty() { vec!["deviceId".to_string()] } else { opts.select.clone() };
+        Ok(DevicePager { client: self.clone(), next: Some(url), required, pages: 0 })
     }
 
     /// List devices, following `@odata.nextLink` verbatim, calling `on_device`
@@ -206,7 +190,9 @@ impl GraphClient {
         };
         let mut pending = pager.next.clone().map(fetch);
         while let Some(handle) = pending.take() {
-            let (url, v) = handle.await.map_err(|e| GraphError::new(Reason::Network, format!("page fetch task failed: {e}")))?;
+            let (url, v) = handle.await.map_err(|e| {
+                GraphError::new(Reason::Network, format!("page fetch task failed: {e}"))
+            })?;
             let page = parse_page(v?, url.as_str())?;
             Counters::bump(&self.inner.counters.pages, 1);
             if let Some(n) = page.next_link {
@@ -239,9 +225,7 @@ impl GraphClient {
     /// One device by object `id` or by `deviceId` (tries `/devices/{id}`, then
     /// `$filter=deviceId eq '…'`).
     pub async fn get_device(&self, id_or_device_id: &str) -> Result<Device> {
-        let g = check_guid(id_or_device_id, "device id")?
-            .hyphenated()
-            .to_string();
+        let g = check_guid(id_or_device_id, "device id")?.hyphenated().to_string();
         let select = DEVICE_SELECT.join(",");
         let mut url = self.url(&format!("devices/{g}"))?;
         url.query_pairs_mut().append_pair("$select", &select);
@@ -260,14 +244,11 @@ impl GraphClient {
             found.push(to_device(item, &[], url.as_str())?);
         }
         match found.len() {
-            0 => Err(GraphError::new(
-                Reason::NotFound,
-                format!("no device has id or deviceId {g}"),
-            )
-            .with_device(g)),
-            1 => found
-                .pop()
-                .ok_or_else(|| GraphError::new(Reason::NotFound, "no device")),
+            0 => {
+                Err(GraphError::new(Reason::NotFound, format!("no device has id or deviceId {g}"))
+                    .with_device(g))
+            }
+            1 => found.pop().ok_or_else(|| GraphError::new(Reason::NotFound, "no device")),
             n => {
                 let ids: Vec<&str> = found.iter().map(|d| d.id.as_str()).collect();
                 Err(GraphError::new(
@@ -286,13 +267,9 @@ impl GraphClient {
     /// Without User.Read.All Graph returns only `id` and `@odata.type`.
     pub async fn device_owners(&self, id: &str) -> Result<Vec<Owner>> {
         let g = check_guid(id, "device id")?.hyphenated().to_string();
-        let mut url = self.url(&format!(
-            "devices/{g}/registeredOwners/microsoft.graph.user"
-        ))?;
-        url.query_pairs_mut().append_pair(
-            "$select",
-            "id,onPremisesSecurityIdentifier,userPrincipalName",
-        );
+        let mut url = self.url(&format!("devices/{g}/registeredOwners/microsoft.graph.user"))?;
+        url.query_pairs_mut()
+            .append_pair("$select", "id,onPremisesSecurityIdentifier,userPrincipalName");
         self.collect_all(url).await
     }
 
@@ -385,14 +362,10 @@ impl GraphClient {
     pub async fn set_device_writeback(&self, enabled: bool) -> Result<()> {
         self.require_delegated("changing deviceWritebackEnabled")?;
         let current = self.sync_features().await?;
-        let id = check_guid(&current.id, "onPremisesSynchronization id")?
-            .hyphenated()
-            .to_string();
+        let id = check_guid(&current.id, "onPremisesSynchronization id")?.hyphenated().to_string();
         let url = self.url(&format!("directory/onPremisesSynchronization/{id}"))?;
         let body = json!({"features": {"deviceWritebackEnabled": enabled}});
-        self.inner
-            .graph(Method::PATCH, url, ReqBody::Json(body))
-            .await?;
+        self.inner.graph(Method::PATCH, url, ReqBody::Json(body)).await?;
         Ok(())
     }
 }

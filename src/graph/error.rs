@@ -180,12 +180,7 @@ pub struct GraphError {
 impl GraphError {
     /// A new error with a dwb message and no context.
     pub fn new(reason: Reason, message: impl Into<String>) -> Self {
-        GraphError {
-            reason,
-            message: message.into(),
-            ctx: Box::default(),
-            source: None,
-        }
+        GraphError { reason, message: message.into(), ctx: Box::default(), source: None }
     }
 
     pub(crate) fn config(message: impl Into<String>) -> Self {
@@ -372,9 +367,7 @@ impl fmt::Debug for GraphError {
 
 impl std::error::Error for GraphError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        self.source
-            .as_ref()
-            .map(|b| b.as_ref() as &(dyn std::error::Error + 'static))
+        self.source.as_ref().map(|b| b.as_ref() as &(dyn std::error::Error + 'static))
     }
 }
 

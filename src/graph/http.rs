@@ -54,13 +54,10 @@ impl Reply {
     /// Parse the body as JSON, or a `bad_response` error naming the URL.
     pub fn json(&self) -> Result<Value> {
         serde_json::from_slice(&self.body).map_err(|e| {
-            GraphError::new(
-                Reason::BadJson,
-                format!("Graph returned malformed JSON: {e}"),
-            )
-            .with_url(self.method, &self.url)
-            .with_status(self.status)
-            .with_ids(self.request_id.clone(), self.client_request_id.clone())
+            GraphError::new(Reason::BadJson, format!("Graph returned malformed JSON: {e}"))
+                .with_url(self.method, &self.url)
+                .with_status(self.status)
+                .with_ids(self.request_id.clone(), self.client_request_id.clone())
         })
     }
     /// Graph's `{"error":{"code","message"}}` or the identity platform's
@@ -76,9 +73,7 @@ impl Reply {
             ),
             Some(Value::String(code)) => (
                 Some(code.clone()),
-                v.get("error_description")
-                    .and_then(Value::as_str)
-                    .map(str::to_string),
+                v.get("error_description").and_then(Value::as_str).map(str::to_string),
             ),
             _ => (None, None),
         }
@@ -126,10 +121,7 @@ fn method_str(m: &Method) -> &'static str {
 }
 
 fn header(resp: &reqwest::Response, name: &str) -> Option<String> {
-    resp.headers()
-        .get(name)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string)
+    resp.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_string)
 }
 
 impl ClientInner {
@@ -191,8 +183,7 @@ impl ClientInner {
                     let retryable = method == Method::GET || !bearer;
                     if retryable && attempt < policy.max_attempts {
                         let wait = policy.backoff(attempt);
-                        self.report_retry(attempt, m, &url, None, None, wait, "network")
-                            .await?;
+                        self.report_retry(attempt, m, &url, None, None, wait, "network").await?;
                         continue;
                     }
                     let what = if e.is_timeout() {
@@ -237,13 +228,9 @@ impl ClientInner {
             }
             if matches!(status.as_u16(), 429 | 503 | 504) {
                 let ra_header = header(&resp, "retry-after");
-                let ra = ra_header
-                    .as_deref()
-                    .and_then(|h| parse_retry_after(h, SystemTime::now()));
+                let ra = ra_header.as_deref().and_then(|h| parse_retry_after(h, SystemTime::now()));
                 if attempt >= policy.max_attempts {
-                    let body = self
-                        .read_body(resp, m, &url, ERROR_BODY_LIMIT, true)
-                        .await?;
+                    let body = self.read_body(resp, m, &url, ERROR_BODY_LIMIT, true).await?;
                     let reply = Reply {
                         status: status.as_u16(),
                         url: url.to_string(),
@@ -268,11 +255,7 @@ impl ClientInner {
                     Some(d) => policy.clamp_retry_after(d),
                     None => policy.backoff(attempt),
                 };
-                let cause = if status.as_u16() == 429 {
-                    "throttled"
-                } else {
-                    "unavailable"
-                };
+                let cause = if status.as_u16() == 429 { "throttled" } else { "unavailable" };
                 drop(resp);
                 self.report_retry_full(
                     attempt,
@@ -287,14 +270,8 @@ impl ClientInner {
                 .await?;
                 continue;
             }
-            let limit = if status.is_success() {
-                self.max_page_bytes
-            } else {
-                ERROR_BODY_LIMIT
-            };
-            let body = self
-                .read_body(resp, m, &url, limit, !status.is_success())
-                .await?;
+            let limit = if status.is_success() { self.max_page_bytes } else { ERROR_BODY_LIMIT };
+            let body = self.read_body(resp, m, &url, limit, !status.is_success()).await?;
             return Ok(Reply {
                 status: status.as_u16(),
                 url: url.to_string(),
@@ -317,8 +294,7 @@ impl ClientInner {
         wait: std::time::Duration,
         cause: &'static str,
     ) -> Result<()> {
-        self.report_retry_full(attempt, m, url, status, ra_header, None, wait, cause)
-            .await
+        self.report_retry_full(attempt, m, url, status, ra_header, None, wait, cause).await
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -350,9 +326,7 @@ impl ClientInner {
                 cause,
             });
         }
-        sleep_or_cancel(wait, &self.cancel)
-            .await
-            .map_err(|e| e.with_url(m, url.as_str()))
+        sleep_or_cancel(wait, &self.cancel).await.map_err(|e| e.with_url(m, url.as_str()))
     }
 
     /// Read a body chunk by chunk, failing as soon as it passes `limit`
@@ -379,10 +353,7 @@ impl ClientInner {
         {
             return Err(too_large(format!("Content-Length {len}")));
         }
-        let cap = resp
-            .content_length()
-            .map(|l| l.min(limit as u64) as usize)
-            .unwrap_or(16 * 1024);
+        let cap = resp.content_length().map(|l| l.min(limit as u64) as usize).unwrap_or(16 * 1024);
         let mut buf: Vec<u8> = Vec::with_capacity(cap);
         loop {
             let chunk = tokio::select! {
@@ -406,10 +377,7 @@ impl ClientInner {
                     buf.extend_from_slice(&chunk[..room]);
                     break;
                 }
-                return Err(too_large(format!(
-                    "more than {} bytes read",
-                    buf.len() + chunk.len()
-                )));
+                return Err(too_large(format!("more than {} bytes read", buf.len() + chunk.len())));
             }
             buf.extend_from_slice(&chunk);
         }
@@ -420,11 +388,7 @@ impl ClientInner {
     /// GET (or other method) a Graph URL with the token; non-2xx becomes an error.
     pub(crate) async fn graph(&self, method: Method, url: Url, body: ReqBody) -> Result<Reply> {
         let reply = self.execute(method, url, body, true).await?;
-        if reply.is_success() {
-            Ok(reply)
-        } else {
-            Err(reply.into_error())
-        }
+        if reply.is_success() { Ok(reply) } else { Err(reply.into_error()) }
     }
 
     /// GET a Graph URL and parse the JSON body.

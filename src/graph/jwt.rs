@@ -25,9 +25,7 @@ pub fn pem_blocks(text: &str) -> Result<Vec<(String, Vec<u8>)>> {
     let mut lines = text.lines();
     while let Some(line) = lines.next() {
         let line = line.trim();
-        let Some(label) = line
-            .strip_prefix("-----BEGIN ")
-            .and_then(|l| l.strip_suffix("-----"))
+        let Some(label) = line.strip_prefix("-----BEGIN ").and_then(|l| l.strip_suffix("-----"))
         else {
             continue;
         };
@@ -78,16 +76,9 @@ pub fn thumbprint_hex(cert_der: &[u8]) -> String {
 
 /// The first `CERTIFICATE` block of a PEM text, as DER.
 pub fn first_certificate(pem: &str) -> Result<Vec<u8>> {
-    pem_blocks(pem)?
-        .into_iter()
-        .find(|(l, _)| l == "CERTIFICATE")
-        .map(|(_, d)| d)
-        .ok_or_else(|| {
-            GraphError::new(
-                Reason::Credential,
-                "no '-----BEGIN CERTIFICATE-----' block found",
-            )
-        })
+    pem_blocks(pem)?.into_iter().find(|(l, _)| l == "CERTIFICATE").map(|(_, d)| d).ok_or_else(
+        || GraphError::new(Reason::Credential, "no '-----BEGIN CERTIFICATE-----' block found"),
+    )
 }
 
 /// A decoding key for the RSA public key inside a PEM certificate.
@@ -166,11 +157,7 @@ impl ClientCertificate {
                 format!("the private key is not a usable RSA key: {e}"),
             )
         })?;
-        let c = ClientCertificate {
-            x5t: x5t(&cert_der),
-            key,
-            cert_der,
-        };
+        let c = ClientCertificate { x5t: x5t(&cert_der), key, cert_der };
         c.check_pair()?;
         Ok(c)
     }
@@ -250,18 +237,12 @@ impl ClientCertificate {
         header.typ = Some("JWT".into());
         header.x5t = Some(self.x5t.clone());
         let jwt = jsonwebtoken::encode(&header, &claims, &self.key).map_err(|e| {
-            GraphError::new(
-                Reason::Credential,
-                format!("cannot sign the client assertion: {e}"),
-            )
+            GraphError::new(Reason::Credential, format!("cannot sign the client assertion: {e}"))
         })?;
         Ok(SecretString::from(jwt))
     }
 }
 
 pub(crate) fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
 }

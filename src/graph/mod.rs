@@ -194,10 +194,7 @@ impl GraphClient {
             b = b.no_proxy();
         }
         let http = b.build().map_err(|e| {
-            GraphError::config(format!(
-                "cannot build the HTTP client: {}",
-                http::error_chain(&e)
-            ))
+            GraphError::config(format!("cannot build the HTTP client: {}", http::error_chain(&e)))
         })?;
         Ok(GraphClient {
             inner: Arc::new(ClientInner {

@@ -63,9 +63,7 @@ impl AlternativeSecurityId {
     /// The key bytes (base64-decoded).
     pub fn key_bytes(&self) -> std::result::Result<Vec<u8>, AltSecIdError> {
         let k = self.key.as_deref().ok_or(AltSecIdError::Missing)?;
-        STANDARD
-            .decode(k.trim())
-            .map_err(|e| AltSecIdError::NotBase64(e.to_string()))
+        STANDARD.decode(k.trim()).map_err(|e| AltSecIdError::NotBase64(e.to_string()))
     }
 
     /// The `altSecurityIdentities` value: base64 → UTF-16LE → string, which must
@@ -75,10 +73,8 @@ impl AlternativeSecurityId {
         if !bytes.len().is_multiple_of(2) {
             return Err(AltSecIdError::OddLength(bytes.len()));
         }
-        let units: Vec<u16> = bytes
-            .chunks_exact(2)
-            .map(|c| u16::from_le_bytes([c[0], c[1]]))
-            .collect();
+        let units: Vec<u16> =
+            bytes.chunks_exact(2).map(|c| u16::from_le_bytes([c[0], c[1]])).collect();
         let mut s = String::with_capacity(units.len());
         for (i, r) in char::decode_utf16(units.iter().copied()).enumerate() {
             match r {
@@ -97,9 +93,7 @@ impl AlternativeSecurityId {
     pub fn thumbprint(&self) -> Option<String> {
         let v = self.x509_value().ok()?;
         let tp = v.get(X509_PREFIX.len()..X509_PREFIX.len() + 40)?;
-        tp.chars()
-            .all(|c| c.is_ascii_hexdigit())
-            .then(|| tp.to_string())
+        tp.chars().all(|c| c.is_ascii_hexdigit()).then(|| tp.to_string())
     }
 
     /// Build a Graph key from the parts: base64(UTF-16LE("X509:<SHA1-TP-PUBKEY>" + tp + hash)).
@@ -155,12 +149,9 @@ impl TryFrom<Value> for Device {
 }
 
 fn bad(id: &str, field: &str, what: String) -> GraphError {
-    GraphError::new(
-        Reason::BadDevice,
-        format!("device {id}: property '{field}' {what}"),
-    )
-    .with_device(id)
-    .with_field(field)
+    GraphError::new(Reason::BadDevice, format!("device {id}: property '{field}' {what}"))
+        .with_device(id)
+        .with_field(field)
 }
 
 /// How a JSON value's type is named in error messages.
@@ -185,33 +176,25 @@ impl Fields<'_> {
         match self.o.remove(k) {
             None | Some(Value::Null) => Ok(None),
             Some(Value::String(s)) => Ok(Some(s)),
-            Some(v) => Err(bad(
-                self.id,
-                k,
-                format!("should be a string but is {}", type_name(&v)),
-            )),
+            Some(v) => Err(bad(self.id, k, format!("should be a string but is {}", type_name(&v)))),
         }
     }
     fn boolean(&mut self, k: &str) -> Result<Option<bool>> {
         match self.o.remove(k) {
             None | Some(Value::Null) => Ok(None),
             Some(Value::Bool(b)) => Ok(Some(b)),
-            Some(v) => Err(bad(
-                self.id,
-                k,
-                format!("should be a boolean but is {}", type_name(&v)),
-            )),
+            Some(v) => {
+                Err(bad(self.id, k, format!("should be a boolean but is {}", type_name(&v))))
+            }
         }
     }
     fn int(&mut self, k: &str) -> Result<Option<i64>> {
         match self.o.remove(k) {
             None | Some(Value::Null) => Ok(None),
             Some(Value::Number(n)) if n.is_i64() => Ok(n.as_i64()),
-            Some(v) => Err(bad(
-                self.id,
-                k,
-                format!("should be an integer but is {}", type_name(&v)),
-            )),
+            Some(v) => {
+                Err(bad(self.id, k, format!("should be an integer but is {}", type_name(&v))))
+            }
         }
     }
     fn strings(&mut self, k: &str) -> Result<Vec<String>> {
@@ -229,11 +212,7 @@ impl Fields<'_> {
                     )),
                 })
                 .collect(),
-            Some(v) => Err(bad(
-                self.id,
-                k,
-                format!("should be an array but is {}", type_name(&v)),
-            )),
+            Some(v) => Err(bad(self.id, k, format!("should be an array but is {}", type_name(&v)))),
         }
     }
     fn alt_ids(&mut self, k: &str) -> Result<Vec<AlternativeSecurityId>> {
@@ -263,11 +242,7 @@ impl Fields<'_> {
                 .int("type")
                 .map_err(|_| bad(self.id, &format!("{f}.type"), "should be an integer".into()))?;
             let identity_provider = sub.string("identityProvider").map_err(|_| {
-                bad(
-                    self.id,
-                    &format!("{f}.identityProvider"),
-                    "should be a string".into(),
-                )
+                bad(self.id, &format!("{f}.identityProvider"), "should be a string".into())
             })?;
             let key = match sub.o.remove("key") {
                 None | Some(Value::Null) => None,
@@ -297,11 +272,7 @@ impl Fields<'_> {
                     ));
                 }
             };
-            out.push(AlternativeSecurityId {
-                kind,
-                identity_provider,
-                key,
-            });
+            out.push(AlternativeSecurityId { kind, identity_provider, key });
         }
         Ok(out)
     }
@@ -396,9 +367,7 @@ impl Device {
 
     /// True if the device has at least one `type == 2` alternative security id.
     pub fn has_x509_key(&self) -> bool {
-        self.alternative_security_ids
-            .iter()
-            .any(|a| a.kind == Some(2))
+        self.alternative_security_ids.iter().any(|a| a.kind == Some(2))
     }
 
     /// Back to Graph JSON.
@@ -412,11 +381,7 @@ impl Device {
 #[serde(rename_all = "camelCase")]
 pub struct Owner {
     pub id: String,
-    #[serde(
-        rename = "@odata.type",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "@odata.type", default, skip_serializing_if = "Option::is_none")]
     pub odata_type: Option<String>,
     #[serde(default)]
     pub user_principal_name: Option<String>,
@@ -480,8 +445,6 @@ pub struct OnPremisesSync {
 impl OnPremisesSync {
     /// `features.deviceWritebackEnabled`.
     pub fn device_writeback_enabled(&self) -> Option<bool> {
-        self.features
-            .get("deviceWritebackEnabled")
-            .and_then(Value::as_bool)
+        self.features.get("deviceWritebackEnabled").and_then(Value::as_bool)
     }
 }

@@ -65,19 +65,12 @@ pub fn devices_from_json(text: &str) -> Result<Vec<Device>> {
         let v = item.map_err(|e| {
             GraphError::new(
                 Reason::BadJson,
-                format!(
-                    "not valid JSON at line {} column {}: {e}",
-                    e.line(),
-                    e.column()
-                ),
+                format!("not valid JSON at line {} column {}: {e}", e.line(), e.column()),
             )
         })?;
         n_values += 1;
-        let top = if n_values > 1 {
-            format!("top-level value {n_values}, ")
-        } else {
-            String::new()
-        };
+        let top =
+            if n_values > 1 { format!("top-level value {n_values}, ") } else { String::new() };
         match v {
             Value::Object(o) if o.contains_key("value") || o.contains_key("Value") => {
                 take_page(o, &format!("{top}page 1"), &mut out)?;
@@ -106,22 +99,14 @@ pub fn devices_from_json(text: &str) -> Result<Vec<Device>> {
         }
     }
     if n_values == 0 {
-        return Err(GraphError::new(
-            Reason::BadJson,
-            "no JSON found (the input is empty)",
-        ));
+        return Err(GraphError::new(Reason::BadJson, "no JSON found (the input is empty)"));
     }
     Ok(out)
 }
 
-
 fn is_page(v: &Value) -> bool {
-    v.as_object().is_some_and(|o| {
-        matches!(
-            o.get("value").or_else(|| o.get("Value")),
-            Some(Value::Array(_))
-        )
-    })
+    v.as_object()
+        .is_some_and(|o| matches!(o.get("value").or_else(|| o.get("Value")), Some(Value::Array(_))))
 }
 
 fn take_page(mut o: Map<String, Value>, loc: &str, out: &mut Vec<Device>) -> Result<()> {
@@ -134,10 +119,7 @@ fn take_page(mut o: Map<String, Value>, loc: &str, out: &mut Vec<Device>) -> Res
             ));
         }
         None => {
-            return Err(GraphError::new(
-                Reason::BadJson,
-                format!("{loc}: no 'value' array"),
-            ));
+            return Err(GraphError::new(Reason::BadJson, format!("{loc}: no 'value' array")));
         }
     };
     for (i, item) in items.into_iter().enumerate() {
@@ -150,11 +132,7 @@ fn device(v: Value, loc: &str) -> Result<Device> {
     let v = normalize_powershell(v).map_err(|e| e.prefixed(loc))?;
     Device::from_json(v).map_err(|e| {
         let with_loc = e.prefixed(loc);
-        if with_loc.device().is_none() {
-            with_loc.with_device(loc.to_string())
-        } else {
-            with_loc
-        }
+        if with_loc.device().is_none() { with_loc.with_device(loc.to_string()) } else { with_loc }
     })
 }
 
@@ -233,11 +211,7 @@ fn decode_text(bytes: &[u8]) -> Result<String> {
             ));
         }
         let units = body.chunks_exact(2).map(|c| {
-            if le {
-                u16::from_le_bytes([c[0], c[1]])
-            } else {
-                u16::from_be_bytes([c[0], c[1]])
-            }
+            if le { u16::from_le_bytes([c[0], c[1]]) } else { u16::from_be_bytes([c[0], c[1]]) }
         });
         char::decode_utf16(units)
             .collect::<std::result::Result<String, _>>()

@@ -40,17 +40,10 @@ impl RetryPolicy {
     /// (half fixed, half random) so that parallel clients spread out.
     pub fn backoff(&self, attempt: u32) -> Duration {
         let exp = attempt.saturating_sub(1).min(20);
-        let raw = self
-            .base_backoff
-            .saturating_mul(1u32 << exp)
-            .min(self.max_backoff);
+        let raw = self.base_backoff.saturating_mul(1u32 << exp).min(self.max_backoff);
         let half = raw / 2;
         let jitter_ms = half.as_millis() as u64;
-        let extra = if jitter_ms > 0 {
-            rand::rng().random_range(0..=jitter_ms)
-        } else {
-            0
-        };
+        let extra = if jitter_ms > 0 { rand::rng().random_range(0..=jitter_ms) } else { 0 };
         half + Duration::from_millis(extra)
     }
 
@@ -222,15 +215,9 @@ mod tests {
         assert_eq!(parse_retry_after(" 0 ", now), Some(Duration::ZERO));
         let later = now + Duration::from_secs(30);
         let d = parse_retry_after(&httpdate::fmt_http_date(later), now).unwrap_or_default();
-        assert!(
-            d <= Duration::from_secs(30) && d >= Duration::from_secs(29),
-            "{d:?}"
-        );
+        assert!(d <= Duration::from_secs(30) && d >= Duration::from_secs(29), "{d:?}");
         let past = now - Duration::from_secs(30);
-        assert_eq!(
-            parse_retry_after(&httpdate::fmt_http_date(past), now),
-            Some(Duration::ZERO)
-        );
+        assert_eq!(parse_retry_after(&httpdate::fmt_http_date(past), now), Some(Duration::ZERO));
         assert_eq!(parse_retry_after("soon", now), None);
         assert_eq!(parse_retry_after("-3", now), None);
     }
@@ -245,10 +232,7 @@ mod tests {
         for attempt in 1..12 {
             let b = p.backoff(attempt);
             let raw = Duration::from_millis((100u64 << (attempt - 1).min(20)).min(800));
-            assert!(
-                b >= raw / 2 && b <= raw,
-                "attempt {attempt}: {b:?} vs {raw:?}"
-            );
+            assert!(b >= raw / 2 && b <= raw, "attempt {attempt}: {b:?} vs {raw:?}");
         }
     }
 }

@@ -20,12 +20,18 @@ pub enum AclEdit {
 /// Reads an object's descriptor (owner, group, DACL). `None` when the object
 /// has none (or the backend stores none, as a snapshot may).
 pub fn read_sd(dir: &dyn Directory, dn: &Dn) -> Result<Option<SecurityDescriptor>> {
-    let e = dir.read(dn, &["nTSecurityDescriptor"])?.ok_or_else(|| Error::new(Kind::NoSuchObject, format!("no object {dn}")).with_dn(dn))?;
+    let e = dir
+        .read(dn, &["nTSecurityDescriptor"])?
+        .ok_or_else(|| Error::new(Kind::NoSuchObject, format!("no object {dn}")).with_dn(dn))?;
     match e.get("nTSecurityDescriptor").first() {
         None => Ok(None),
-        Some(raw) => SecurityDescriptor::from_bytes(raw)
-            .map(Some)
-            .map_err(|err| Error::new(Kind::Security, format!("the security descriptor of {dn} is malformed: {err}; nothing was written")).with_dn(dn)),
+        Some(raw) => SecurityDescriptor::from_bytes(raw).map(Some).map_err(|err| {
+            Error::new(
+                Kind::Security,
+                format!("the security descriptor of {dn} is malformed: {err}; nothing was written"),
+            )
+            .with_dn(dn)
+        }),
     }
 }
 
@@ -48,35 +54,54 @@ pub fn edit(sd: &mut SecurityDescriptor, edits: &[AclEdit]) -> bool {
 /// Replaces the DACL of `existing` (a stored descriptor) by the DACL of
 /// `new_dacl_only`, as a DC does for a write with SD flags = DACL.
 pub fn merge_dacl(existing: Option<&[u8]>, new_dacl_only: &[u8]) -> Result<Vec<u8>> {
-    let new = SecurityDescriptor::from_bytes(new_dacl_only).map_err(|e| Error::new(Kind::Security, format!("planned descriptor: {e}")))?;
+    let new = SecurityDescriptor::from_bytes(new_dacl_only)
+        .map_err(|e| Error::new(Kind::Security, format!("planned descriptor: {e}")))?;
     let mut sd = match existing {
-        Some(b) => SecurityDescriptor::from_bytes(b).map_err(|e| Error::new(Kind::Security, format!("stored descriptor: {e}")))?,
+        Some(b) => SecurityDescriptor::from_bytes(b)
+            .map_err(|e| Error::new(Kind::Security, format!("stored descriptor: {e}")))?,
         None => SecurityDescriptor::new(),
     };
     sd.set_dacl(new.dacl.clone());
-    sd.control = (sd.control & !crate::directory::security::control::DACL_BITS) | (new.control & crate::directory::security::control::DACL_BITS);
+    sd.control = (sd.control & !crate::directory::security::control::DACL_BITS)
+        | (new.control & crate::directory::security::control::DACL_BITS);
     sd.to_bytes().map_err(|e| Error::new(Kind::Security, e.to_string()))
 }
 
 /// The modify that writes `sd`'s DACL.
 pub fn dacl_write(dn: &Dn, sd: &SecurityDescriptor) -> Result<WriteOp> {
-    let bytes = sd.dacl_only().to_bytes().map_err(|e| Error::new(Kind::Security, format!("encoding the DACL of {dn}: {e}")))?;
+    let bytes = sd
+        .dacl_only()
+        .to_bytes()
+        .map_err(|e| Error::new(Kind::Security, format!("encoding the DACL of {dn}: {e}")))?;
     Ok(WriteOp::Modify {
         dn: dn.clone(),
-        mods: vec![Modification { op: ModOp::Replace, attr: "nTSecurityDescriptor".into(), values: vec![bytes] }],
+        mods: vec![Modification {
+            op: ModOp::Replace,
+            attr: "nTSecurityDescriptor".into(),
+            values: vec![bytes],
+        }],
         sd_flags: Some(sd_flags::DACL),
     })
 }
 
 /// Applies a planned DACL change: read, check, edit, write.
-pub fn apply(dir: &dyn Directory, dn: &Dn, edits: &[AclEdit], expected: Option<&[u8]>) -> Result<()> {
+pub fn apply(
+    dir: &dyn Directory,
+    dn: &Dn,
+    edits: &[AclEdit],
+    expected: Option<&[u8]>,
+) -> Result<()> {
     let mut sd = read_sd(dir, dn)?.unwrap_or_default();
     if let Some(exp) = expected {
-        let exp = SecurityDescriptor::from_bytes(exp).map_err(|e| Error::new(Kind::Security, e.to_string()))?;
+        let exp = SecurityDescriptor::from_bytes(exp)
+            .map_err(|e| Error::new(Kind::Security, e.to_string()))?;
         if exp.dacl != sd.dacl {
-            return Err(Error::new(Kind::Plan, format!("the DACL of {dn} changed after the plan was made; nothing was written"))
-                .with_dn(dn)
-                .with_hint("run again to plan against the current DACL"));
+            return Err(Error::new(
+                Kind::Plan,
+                format!("the DACL of {dn} changed after the plan was made; nothing was written"),
+            )
+            .with_dn(dn)
+            .with_hint("run again to plan against the current DACL"));
         }
     }
     if !edit(&mut sd, edits) {

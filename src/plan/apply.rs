@@ -20,7 +20,11 @@ fn failed(e: &Error) -> Outcome {
         // Not attempted (or interrupted in flight): a skip, not a failure of the change.
         return Outcome::Skipped { reason: e.message.clone() };
     }
-    Outcome::Failed { code: e.code().to_string(), kind: e.kind_str().to_string(), message: e.to_string() }
+    Outcome::Failed {
+        code: e.code().to_string(),
+        kind: e.kind_str().to_string(),
+        message: e.to_string(),
+    }
 }
 
 /// True when an outcome says the DC stopped answering.
@@ -36,12 +40,21 @@ fn references(op: &WriteOp, dn: &Dn) -> bool {
         WriteOp::Modify { mods, .. } => Box::new(mods.iter().flat_map(|m| m.values.iter())),
         WriteOp::Delete { .. } => Box::new(std::iter::empty()),
     };
-    values.filter(|v| v.len() < 2048 && v.contains(&b'=')).filter_map(|v| std::str::from_utf8(v).ok()).any(|s| Dn::parse(s).is_ok_and(|d| d == *dn))
+    values
+        .filter(|v| v.len() < 2048 && v.contains(&b'='))
+        .filter_map(|v| std::str::from_utf8(v).ok())
+        .any(|s| Dn::parse(s).is_ok_and(|d| d == *dn))
 }
 
 /// Applies `plan` to `dir`; returns one outcome per change, in plan order.
 /// `progress(done, total)` is called as changes complete.
-pub fn apply(plan: &Plan, dir: &dyn Directory, other: &dyn OtherApplier, cancelled: &AtomicBool, progress: &mut dyn FnMut(usize, usize)) -> Vec<Outcome> {
+pub fn apply(
+    plan: &Plan,
+    dir: &dyn Directory,
+    other: &dyn OtherApplier,
+    cancelled: &AtomicBool,
+    progress: &mut dyn FnMut(usize, usize),
+) -> Vec<Outcome> {
     let total = plan.changes.len();
     let mut outcomes: Vec<Option<Outcome>> = vec![None; total];
     let mut failed_roots: Vec<Dn> = Vec::new();
@@ -57,16 +70,27 @@ pub fn apply(plan: &Plan, dir: &dyn Directory, other: &dyn OtherApplier, cancell
         let Some(change) = plan.changes.get(i) else { break };
         // DACL changes (read-modify-write) and non-directory changes run one at a time.
         let single = match &change.op {
-            ChangeOp::Acl { dn, edits, expected, .. } => Some(if failed_roots.iter().any(|root| dn.is_within(root)) {
-                Outcome::Skipped { reason: format!("an earlier change to {dn} failed") }
-            } else {
-                super::acl::apply(dir, dn, edits, expected.as_deref()).map_or_else(|e| failed(&e), |()| Outcome::Applied)
-            }),
-            // Settings (a delta round's state) follow the changes they record: only after all applied.
-            ChangeOp::Setting { .. } if outcomes.iter().take(i).any(|o| !matches!(o, Some(Outcome::Applied))) => {
-                Some(Outcome::Skipped { reason: "an earlier change did not apply; kept as it was so the next run retries".into() })
+            ChangeOp::Acl { dn, edits, expected, .. } => {
+                Some(if failed_roots.iter().any(|root| dn.is_within(root)) {
+                    Outcome::Skipped { reason: format!("an earlier change to {dn} failed") }
+                } else {
+                    super::acl::apply(dir, dn, edits, expected.as_deref())
+                        .map_or_else(|e| failed(&e), |()| Outcome::Applied)
+                })
             }
-            op if op.write_op().is_none() => Some(other.apply(op).map_or_else(|e| failed(&e), |()| Outcome::Applied)),
+            // Settings (a delta round's state) follow the changes they record: only after all applied.
+            ChangeOp::Setting { .. }
+                if outcomes.iter().take(i).any(|o| !matches!(o, Some(Outcome::Applied))) =>
+            {
+                Some(Outcome::Skipped {
+                    reason:
+                        "an earlier change did not apply; kept as it was so the next run retries"
+                            .into(),
+                })
+            }
+            op if op.write_op().is_none() => {
+                Some(other.apply(op).map_or_else(|e| failed(&e), |()| Outcome::Applied))
+            }
             _ => None,
         };
         if let Some(o) = single {
@@ -80,18 +104,33 @@ pub fn apply(plan: &Plan, dir: &dyn Directory, other: &dyn OtherApplier, cancell
         // Gather a batch of independent directory writes.
         let mut batch: Vec<(usize, WriteOp)> = vec![(i, op)];
         let mut j = i + 1;
-        while let Some(next) = plan.changes.get(j).filter(|c: &&Change| !matches!(c.op, ChangeOp::Acl { .. })).and_then(|c| c.op.write_op()) {
-            let independent = batch.iter().all(|(_, b)| !next.dn().is_within(b.dn()) && !b.dn().is_within(next.dn()) && !references(&next, b.dn()));
+        while let Some(next) = plan
+            .changes
+            .get(j)
+            .filter(|c: &&Change| !matches!(c.op, ChangeOp::Acl { .. }))
+            .and_then(|c| c.op.write_op())
+        {
+            let independent = batch.iter().all(|(_, b)| {
+                !next.dn().is_within(b.dn())
+                    && !b.dn().is_within(next.dn())
+                    && !references(&next, b.dn())
+            });
             if !independent || batch.len() >= 256 {
                 break;
             }
             batch.push((j, next));
             j += 1;
         }
-        let (runnable, skipped): (Vec<_>, Vec<_>) =
-            batch.into_iter().partition(|(_, op)| !failed_roots.iter().any(|root| op.dn().is_within(root)));
+        let (runnable, skipped): (Vec<_>, Vec<_>) = batch
+            .into_iter()
+            .partition(|(_, op)| !failed_roots.iter().any(|root| op.dn().is_within(root)));
         for (idx, op) in skipped {
-            outcomes[idx] = Some(Outcome::Skipped { reason: format!("an earlier change to {} failed", op.dn().parent().unwrap_or_default()) });
+            outcomes[idx] = Some(Outcome::Skipped {
+                reason: format!(
+                    "an earlier change to {} failed",
+                    op.dn().parent().unwrap_or_default()
+                ),
+            });
         }
         let ops: Vec<WriteOp> = runnable.iter().map(|(_, op)| op.clone()).collect();
         dir.write_many(&ops, &mut |k, res| {
@@ -112,13 +151,23 @@ pub fn apply(plan: &Plan, dir: &dyn Directory, other: &dyn OtherApplier, cancell
         i = j;
         if outcomes.iter().any(unreachable) {
             for o in outcomes.iter_mut().skip(i) {
-                *o = Some(Outcome::Skipped { reason: "not sent: the DC stopped answering (timeout or lost connection)".into() });
+                *o = Some(Outcome::Skipped {
+                    reason: "not sent: the DC stopped answering (timeout or lost connection)"
+                        .into(),
+                });
             }
             break;
         }
     }
     outcomes
         .into_iter()
-        .map(|o| o.unwrap_or_else(|| failed(&Error::new(Kind::Internal, "the backend reported no outcome for this change"))))
+        .map(|o| {
+            o.unwrap_or_else(|| {
+                failed(&Error::new(
+                    Kind::Internal,
+                    "the backend reported no outcome for this change",
+                ))
+            })
+        })
         .collect()
 }

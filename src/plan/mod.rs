@@ -33,7 +33,14 @@ pub enum ChangeOp {
     /// DACL (what later reads in the run see); applying re-reads the DACL, checks
     /// it still equals `expected` (when the object existed at plan time) and
     /// applies `edits` (see `acl.rs`).
-    Acl { dn: Dn, before: String, after: String, descriptor: Vec<u8>, edits: Vec<acl::AclEdit>, expected: Option<Vec<u8>> },
+    Acl {
+        dn: Dn,
+        before: String,
+        after: String,
+        descriptor: Vec<u8>,
+        edits: Vec<acl::AclEdit>,
+        expected: Option<Vec<u8>>,
+    },
     /// A non-directory change through an HTTP API (Microsoft Graph).
     Http { method: String, url: String, body: serde_json::Value, summary: String },
     /// A setting written to the site's configuration file.
@@ -47,7 +54,11 @@ impl ChangeOp {
             ChangeOp::Directory(op) => Some(op.clone()),
             ChangeOp::Acl { dn, descriptor, .. } => Some(WriteOp::Modify {
                 dn: dn.clone(),
-                mods: vec![crate::ad::Modification { op: ModOp::Replace, attr: "nTSecurityDescriptor".into(), values: vec![descriptor.clone()] }],
+                mods: vec![crate::ad::Modification {
+                    op: ModOp::Replace,
+                    attr: "nTSecurityDescriptor".into(),
+                    values: vec![descriptor.clone()],
+                }],
                 sd_flags: Some(crate::ad::sd_flags::DACL),
             }),
             _ => None,

@@ -15,10 +15,16 @@ use crate::directory::{Guid, Sid};
 /// other binary as base64, text as is.
 pub fn display_value(attr: &str, v: &[u8]) -> String {
     match syntax_of(attr) {
-        Syntax::Guid => Guid::from_bytes(v).map(|g| g.to_string()).unwrap_or_else(|_| format!("base64:{}", B64.encode(v))),
-        Syntax::Sid => Sid::from_bytes(v).map(|s| s.to_string()).unwrap_or_else(|_| format!("base64:{}", B64.encode(v))),
+        Syntax::Guid => Guid::from_bytes(v)
+            .map(|g| g.to_string())
+            .unwrap_or_else(|_| format!("base64:{}", B64.encode(v))),
+        Syntax::Sid => Sid::from_bytes(v)
+            .map(|s| s.to_string())
+            .unwrap_or_else(|_| format!("base64:{}", B64.encode(v))),
         Syntax::Binary | Syntax::SecurityDescriptor => match std::str::from_utf8(v) {
-            Ok(s) if !s.is_empty() && s.chars().all(|c| !c.is_control()) => format!("{s:?} (bytes)"),
+            Ok(s) if !s.is_empty() && s.chars().all(|c| !c.is_control()) => {
+                format!("{s:?} (bytes)")
+            }
             _ => format!("base64:{}", B64.encode(v)),
         },
         Syntax::Text => match std::str::from_utf8(v) {
@@ -29,7 +35,11 @@ pub fn display_value(attr: &str, v: &[u8]) -> String {
 }
 
 fn truncate(s: &str, max: usize) -> String {
-    if s.chars().count() > max { format!("{}… ({} chars)", s.chars().take(max).collect::<String>(), s.chars().count()) } else { s.to_string() }
+    if s.chars().count() > max {
+        format!("{}… ({} chars)", s.chars().take(max).collect::<String>(), s.chars().count())
+    } else {
+        s.to_string()
+    }
 }
 
 /// The plan as text for people.
@@ -47,7 +57,11 @@ pub fn text(plan: &Plan) -> String {
             ChangeOp::Directory(WriteOp::Add { attrs, .. }) => {
                 for a in attrs {
                     for v in &a.values {
-                        out.push_str(&format!("       + {}: {}\n", a.name, truncate(&display_value(&a.name, v), 200)));
+                        out.push_str(&format!(
+                            "       + {}: {}\n",
+                            a.name,
+                            truncate(&display_value(&a.name, v), 200)
+                        ));
                     }
                 }
             }
@@ -62,7 +76,11 @@ pub fn text(plan: &Plan) -> String {
                         out.push_str(&format!("       {sign} {} (all values)\n", m.attr));
                     }
                     for v in &m.values {
-                        out.push_str(&format!("       {sign} {}: {}\n", m.attr, truncate(&display_value(&m.attr, v), 200)));
+                        out.push_str(&format!(
+                            "       {sign} {}: {}\n",
+                            m.attr,
+                            truncate(&display_value(&m.attr, v), 200)
+                        ));
                     }
                 }
             }
@@ -86,7 +104,12 @@ pub fn text(plan: &Plan) -> String {
 pub fn ldif(plan: &Plan) -> String {
     let mut out = String::from("version: 1\n\n");
     for c in &plan.changes {
-        out.push_str(&format!("# {}. {} {}\n", c.id, c.op.verb(), c.op.target().replace('\n', " ")));
+        out.push_str(&format!(
+            "# {}. {} {}\n",
+            c.id,
+            c.op.verb(),
+            c.op.target().replace('\n', " ")
+        ));
         if let Some(r) = &c.reason {
             out.push_str(&format!("# why: {}\n", r.replace('\n', " ")));
         }
@@ -144,7 +167,8 @@ fn values_json(attr: &str, values: &[Vec<u8>]) -> Value {
 
 /// One change as JSON.
 pub fn change_json(c: &super::Change) -> Value {
-    let mut v = json!({ "id": c.id, "action": c.op.verb(), "target": c.op.target(), "reason": c.reason });
+    let mut v =
+        json!({ "id": c.id, "action": c.op.verb(), "target": c.op.target(), "reason": c.reason });
     let detail = match &c.op {
         ChangeOp::Directory(WriteOp::Add { attrs, .. }) => {
             json!({ "attributes": attrs.iter().map(|a| (a.name.clone(), values_json(&a.name, &a.values))).collect::<serde_json::Map<_, _>>() })
@@ -153,9 +177,15 @@ pub fn change_json(c: &super::Change) -> Value {
             "modifications": mods.iter().map(|m| json!({"op": m.op, "attribute": m.attr, "values": values_json(&m.attr, &m.values)})).collect::<Vec<_>>()
         }),
         ChangeOp::Directory(WriteOp::Delete { .. }) => json!({}),
-        ChangeOp::Acl { before, after, .. } => json!({ "sddl_before": before, "sddl_after": after }),
-        ChangeOp::Http { method, url, body, summary } => json!({ "method": method, "url": url, "body": body, "summary": summary }),
-        ChangeOp::Setting { file, profile, key, value } => json!({ "file": file, "profile": profile, "key": key, "value": value }),
+        ChangeOp::Acl { before, after, .. } => {
+            json!({ "sddl_before": before, "sddl_after": after })
+        }
+        ChangeOp::Http { method, url, body, summary } => {
+            json!({ "method": method, "url": url, "body": body, "summary": summary })
+        }
+        ChangeOp::Setting { file, profile, key, value } => {
+            json!({ "file": file, "profile": profile, "key": key, "value": value })
+        }
     };
     if let (Some(obj), Value::Object(d)) = (v.as_object_mut(), detail) {
         obj.extend(d);
@@ -177,12 +207,22 @@ mod tests {
     fn sample() -> Plan {
         let mut p = Plan::default();
         let dn = Dn::parse("CN=RegisteredDevices,DC=contoso,DC=test").unwrap();
-        p.push(ChangeOp::Directory(WriteOp::Add { dn: dn.clone(), attrs: vec![Attr::text("objectClass", ["msDS-DeviceContainer"])] }), Some("device container".into()));
+        p.push(
+            ChangeOp::Directory(WriteOp::Add {
+                dn: dn.clone(),
+                attrs: vec![Attr::text("objectClass", ["msDS-DeviceContainer"])],
+            }),
+            Some("device container".into()),
+        );
         let dev = dn.child("CN", "é,x").unwrap();
         p.push(
             ChangeOp::Directory(WriteOp::Modify {
                 dn: dev.clone(),
-                mods: vec![Modification { op: ModOp::Replace, attr: "msDS-DeviceID".into(), values: vec![vec![1; 16]] }],
+                mods: vec![Modification {
+                    op: ModOp::Replace,
+                    attr: "msDS-DeviceID".into(),
+                    values: vec![vec![1; 16]],
+                }],
                 sd_flags: None,
             }),
             None,
@@ -196,7 +236,9 @@ mod tests {
         let out = ldif(&sample());
         assert!(out.contains("dn: CN=RegisteredDevices,DC=contoso,DC=test\nchangetype: add\nobjectClass: msDS-DeviceContainer\n"));
         assert!(out.contains("dn:: "), "non-ASCII DN must be base64:\n{out}");
-        assert!(out.contains("replace: msDS-DeviceID\nmsDS-DeviceID:: AQEBAQEBAQEBAQEBAQEBAQ==\n-\n"));
+        assert!(
+            out.contains("replace: msDS-DeviceID\nmsDS-DeviceID:: AQEBAQEBAQEBAQEBAQEBAQ==\n-\n")
+        );
         assert!(out.contains("changetype: delete\n"));
     }
 

@@ -47,28 +47,51 @@ impl PlannedView {
         match op {
             WriteOp::Add { .. } => {
                 if exists {
-                    return Err(Error::new(Kind::AlreadyExists, format!("{dn} already exists")).with_dn(dn));
+                    return Err(
+                        Error::new(Kind::AlreadyExists, format!("{dn} already exists")).with_dn(dn)
+                    );
                 }
                 if let Some(parent) = dn.parent().filter(|p| !p.is_root()) {
-                    let is_nc = self.base.root_dse().map(|r| r.naming_contexts.contains(dn)).unwrap_or(false);
+                    let is_nc = self
+                        .base
+                        .root_dse()
+                        .map(|r| r.naming_contexts.contains(dn))
+                        .unwrap_or(false);
                     if !is_nc && self.planned_entry(&parent, &pending)?.is_none() {
-                        return Err(Error::new(Kind::NoSuchObject, format!("the parent {parent} of {dn} does not exist")).with_dn(dn));
+                        return Err(Error::new(
+                            Kind::NoSuchObject,
+                            format!("the parent {parent} of {dn} does not exist"),
+                        )
+                        .with_dn(dn));
                     }
                 }
             }
-            WriteOp::Modify { .. } if !exists => return Err(Error::new(Kind::NoSuchObject, format!("no object {dn}")).with_dn(dn)),
+            WriteOp::Modify { .. } if !exists => {
+                return Err(Error::new(Kind::NoSuchObject, format!("no object {dn}")).with_dn(dn));
+            }
             WriteOp::Delete { .. } => {
                 if !exists {
-                    return Err(Error::new(Kind::NoSuchObject, format!("no object {dn}")).with_dn(dn));
+                    return Err(
+                        Error::new(Kind::NoSuchObject, format!("no object {dn}")).with_dn(dn)
+                    );
                 }
-                let req = SearchRequest::new(dn.clone(), crate::ad::Scope::OneLevel, crate::directory::Filter::all()).attrs(["1.1"]);
+                let req = SearchRequest::new(
+                    dn.clone(),
+                    crate::ad::Scope::OneLevel,
+                    crate::directory::Filter::all(),
+                )
+                .attrs(["1.1"]);
                 let mut has_child = false;
                 self.search(&req, &mut |_| {
                     has_child = true;
                     Ok(())
                 })?;
                 if has_child {
-                    return Err(Error::new(Kind::NotAllowedOnNonLeaf, format!("{dn} has children; delete them first")).with_dn(dn));
+                    return Err(Error::new(
+                        Kind::NotAllowedOnNonLeaf,
+                        format!("{dn} has children; delete them first"),
+                    )
+                    .with_dn(dn));
                 }
             }
             _ => {}
@@ -86,7 +109,9 @@ fn apply_to(cur: Option<Entry>, op: &WriteOp) -> Option<Entry> {
             for m in mods {
                 if sd_flags.is_some() && m.attr.eq_ignore_ascii_case("nTSecurityDescriptor") {
                     let new = m.values.first().cloned().unwrap_or_default();
-                    if let Ok(merged) = super::acl::merge_dacl(e.get(&m.attr).first().map(|v| v.as_slice()), &new) {
+                    if let Ok(merged) =
+                        super::acl::merge_dacl(e.get(&m.attr).first().map(|v| v.as_slice()), &new)
+                    {
                         e.set(&m.attr, vec![merged]);
                     }
                     continue;
@@ -126,11 +151,13 @@ impl Directory for PlannedView {
         // The base may not yet have the search base if the plan creates it.
         let base_planned = req.base.is_root() || self.planned_entry(&req.base, &pending)?.is_some();
         if !base_planned {
-            return Err(Error::new(Kind::NoSuchObject, format!("no object {}", req.base)).with_dn(&req.base));
+            return Err(Error::new(Kind::NoSuchObject, format!("no object {}", req.base))
+                .with_dn(&req.base));
         }
         let base_exists = req.base.is_root() || self.base.read(&req.base, &["1.1"])?.is_some();
         if base_exists {
-            self.base.search(req, &mut |e| if touched.contains(&e.dn) { Ok(()) } else { each(e) })?;
+            self.base
+                .search(req, &mut |e| if touched.contains(&e.dn) { Ok(()) } else { each(e) })?;
         }
         let mut emitted = 0usize;
         for dn in touched {
@@ -138,21 +165,25 @@ impl Directory for PlannedView {
                 continue;
             }
             if let Some(mut e) = self.planned_entry(&dn, &pending)?
-                && req.filter.matches(&e) {
-                    e.project(&req.attrs);
-                    each(e)?;
-                    emitted += 1;
-                    if req.size_limit > 0 && emitted >= req.size_limit {
-                        break;
-                    }
+                && req.filter.matches(&e)
+            {
+                e.project(&req.attrs);
+                each(e)?;
+                emitted += 1;
+                if req.size_limit > 0 && emitted >= req.size_limit {
+                    break;
                 }
+            }
         }
         Ok(())
     }
 
     fn write(&self, op: &WriteOp) -> Result<()> {
         // The view itself is read-only: writes go through the plan.
-        Err(Error::new(Kind::Plan, format!("internal: direct write to {} bypassed the plan", op.dn())))
+        Err(Error::new(
+            Kind::Plan,
+            format!("internal: direct write to {} bypassed the plan", op.dn()),
+        ))
     }
 
     fn bind_as(&self, user: &str, password: &secrecy::SecretString) -> Result<Arc<dyn Directory>> {

@@ -17,15 +17,27 @@ fn same(a: &[Vec<u8>], b: &[Vec<u8>]) -> bool {
 pub fn diff(current: &Entry, desired: &[Attr], managed: &[&str]) -> Vec<Modification> {
     let mut mods = Vec::new();
     for name in managed {
-        let want: &[Vec<u8>] = desired.iter().find(|a| a.name.eq_ignore_ascii_case(name)).map(|a| a.values.as_slice()).unwrap_or(&[]);
+        let want: &[Vec<u8>] = desired
+            .iter()
+            .find(|a| a.name.eq_ignore_ascii_case(name))
+            .map(|a| a.values.as_slice())
+            .unwrap_or(&[]);
         let have = current.get(name);
         if same(have, want) {
             continue;
         }
         if want.is_empty() {
-            mods.push(Modification { op: ModOp::Delete, attr: name.to_string(), values: Vec::new() });
+            mods.push(Modification {
+                op: ModOp::Delete,
+                attr: name.to_string(),
+                values: Vec::new(),
+            });
         } else {
-            mods.push(Modification { op: ModOp::Replace, attr: name.to_string(), values: want.to_vec() });
+            mods.push(Modification {
+                op: ModOp::Replace,
+                attr: name.to_string(),
+                values: want.to_vec(),
+            });
         }
     }
     mods
@@ -38,10 +50,32 @@ mod tests {
 
     #[test]
     fn only_changed_attributes() {
-        let cur = Entry::with_attrs(Dn::parse("CN=d,DC=x").unwrap(), [Attr::text("displayName", ["a"]), Attr::text("msDS-DevicePhysicalIDs", ["1", "2"]), Attr::text("description", ["theirs"])]);
-        let want = vec![Attr::text("displayName", ["a"]), Attr::text("msDS-DevicePhysicalIDs", ["2", "1"]), Attr::text("msDS-IsEnabled", ["TRUE"])];
-        let m = diff(&cur, &want, &["displayName", "msDS-DevicePhysicalIDs", "msDS-IsEnabled", "msDS-DeviceOSType"]);
-        assert_eq!(m, vec![Modification { op: ModOp::Replace, attr: "msDS-IsEnabled".into(), values: vec![b"TRUE".to_vec()] }]);
+        let cur = Entry::with_attrs(
+            Dn::parse("CN=d,DC=x").unwrap(),
+            [
+                Attr::text("displayName", ["a"]),
+                Attr::text("msDS-DevicePhysicalIDs", ["1", "2"]),
+                Attr::text("description", ["theirs"]),
+            ],
+        );
+        let want = vec![
+            Attr::text("displayName", ["a"]),
+            Attr::text("msDS-DevicePhysicalIDs", ["2", "1"]),
+            Attr::text("msDS-IsEnabled", ["TRUE"]),
+        ];
+        let m = diff(
+            &cur,
+            &want,
+            &["displayName", "msDS-DevicePhysicalIDs", "msDS-IsEnabled", "msDS-DeviceOSType"],
+        );
+        assert_eq!(
+            m,
+            vec![Modification {
+                op: ModOp::Replace,
+                attr: "msDS-IsEnabled".into(),
+                values: vec![b"TRUE".to_vec()]
+            }]
+        );
         let gone = diff(&cur, &[], &["displayName"]);
         assert_eq!(gone[0].op, ModOp::Delete);
     }

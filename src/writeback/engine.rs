@@ -4,7 +4,9 @@
 use std::collections::{HashMap, HashSet};
 
 use super::diff::diff;
-use super::mapping::{AnchorEncoding, MANAGED, MapOptions, Skip, anchor_bytes, anchor_object_id, desired};
+use super::mapping::{
+    AnchorEncoding, MANAGED, MapOptions, Skip, anchor_bytes, anchor_object_id, desired,
+};
 use crate::ad::{Directory, Modification, Scope, SearchRequest, WriteOp};
 use crate::directory::{Attr, Dn, Entry, Filter, Guid};
 use crate::error::{Error, Kind, Result};
@@ -53,7 +55,12 @@ pub fn read_attrs() -> Vec<String> {
 }
 
 /// Reads the container's devices (paged, streamed into the index).
-pub fn current_state(dir: &dyn Directory, container: &Dn, marker: &str, progress: &mut dyn FnMut(usize)) -> Result<CurrentState> {
+pub fn current_state(
+    dir: &dyn Directory,
+    container: &Dn,
+    marker: &str,
+    progress: &mut dyn FnMut(usize),
+) -> Result<CurrentState> {
     let mut st = CurrentState::default();
     fill(&mut st, dir, container, Filter::eq("objectClass", "msDS-Device"), marker, progress)?;
     Ok(st)
@@ -62,7 +69,12 @@ pub fn current_state(dir: &dyn Directory, container: &Dn, marker: &str, progress
 /// Reads only the objects of some devices (a delta round's changes): by cloud
 /// anchor in either encoding, by msDS-DeviceID and by CN, 100 devices a search,
 /// so a small delta costs a few searches, not a read of the whole container.
-pub fn current_state_of(dir: &dyn Directory, container: &Dn, marker: &str, devices: &[(String, Option<Guid>)]) -> Result<CurrentState> {
+pub fn current_state_of(
+    dir: &dyn Directory,
+    container: &Dn,
+    marker: &str,
+    devices: &[(String, Option<Guid>)],
+) -> Result<CurrentState> {
     let mut st = CurrentState::default();
     for chunk in devices.chunks(100) {
         let mut terms = Vec::new();
@@ -81,7 +93,14 @@ pub fn current_state_of(dir: &dyn Directory, container: &Dn, marker: &str, devic
     Ok(st)
 }
 
-fn fill(st: &mut CurrentState, dir: &dyn Directory, container: &Dn, filter: Filter, marker: &str, progress: &mut dyn FnMut(usize)) -> Result<()> {
+fn fill(
+    st: &mut CurrentState,
+    dir: &dyn Directory,
+    container: &Dn,
+    filter: Filter,
+    marker: &str,
+    progress: &mut dyn FnMut(usize),
+) -> Result<()> {
     let req = SearchRequest::new(container.clone(), Scope::OneLevel, filter).attrs(read_attrs());
     dir.search(&req, &mut |e| {
         if st.by_dn.contains_key(&e.dn.norm()) {
@@ -127,7 +146,11 @@ pub struct Wanted {
 }
 
 /// Maps one device, or says why it is skipped.
-pub fn want(d: &Device, opts: &SyncOptions, owner_sid: Option<&str>) -> std::result::Result<Wanted, Skip> {
+pub fn want(
+    d: &Device,
+    opts: &SyncOptions,
+    owner_sid: Option<&str>,
+) -> std::result::Result<Wanted, Skip> {
     let (cn, mut attrs) = desired(d, &opts.map, owner_sid)?;
     attrs.push(Attr::text("adminDescription", [opts.marker.as_str()]));
     Ok(Wanted {
@@ -146,10 +169,16 @@ fn managed_with_marker() -> Vec<&'static str> {
 }
 
 /// Plans the changes that make one wanted device current.
-pub fn plan_device(w: Wanted, cur: &CurrentState, opts: &SyncOptions, out: &mut SyncPlan) -> Result<()> {
+pub fn plan_device(
+    w: Wanted,
+    cur: &CurrentState,
+    opts: &SyncOptions,
+    out: &mut SyncPlan,
+) -> Result<()> {
     let managed = managed_with_marker();
     let dn = opts.container.child("CN", &w.cn)?;
-    let existing = cur.by_anchor.get(&w.id.to_ascii_lowercase()).or_else(|| cur.by_dn.get(&dn.norm()));
+    let existing =
+        cur.by_anchor.get(&w.id.to_ascii_lowercase()).or_else(|| cur.by_dn.get(&dn.norm()));
     match existing {
         Some(c) if c.ours || opts.take_over => {
             let mods: Vec<Modification> = diff(&c.entry, &w.attrs, &managed);
@@ -157,7 +186,10 @@ pub fn plan_device(w: Wanted, cur: &CurrentState, opts: &SyncOptions, out: &mut 
                 out.unchanged += 1;
             } else {
                 let what = mods.iter().map(|m| m.attr.as_str()).collect::<Vec<_>>().join(", ");
-                out.ops.push((WriteOp::Modify { dn: c.entry.dn.clone(), mods, sd_flags: None }, format!("device {} changed: {what}", w.id)));
+                out.ops.push((
+                    WriteOp::Modify { dn: c.entry.dn.clone(), mods, sd_flags: None },
+                    format!("device {} changed: {what}", w.id),
+                ));
                 out.updates += 1;
             }
         }
@@ -174,7 +206,10 @@ pub fn plan_device(w: Wanted, cur: &CurrentState, opts: &SyncOptions, out: &mut 
                 out.skipped.push(Skip { device: w.id.clone(), reason: format!("an object with this msDS-DeviceID already exists ({other}) without this device's anchor") });
                 return Ok(());
             }
-            out.ops.push((WriteOp::Add { dn, attrs: w.attrs }, format!("device {} ({}) is in Entra ID", w.id, w.display_name)));
+            out.ops.push((
+                WriteOp::Add { dn, attrs: w.attrs },
+                format!("device {} ({}) is in Entra ID", w.id, w.display_name),
+            ));
             out.creates += 1;
         }
     }
@@ -182,21 +217,38 @@ pub fn plan_device(w: Wanted, cur: &CurrentState, opts: &SyncOptions, out: &mut 
 }
 
 /// Plans deletes of owned objects whose device is gone; refuses above the threshold.
-pub fn plan_deletes(gone: Vec<&Current>, opts: &SyncOptions, out: &mut SyncPlan, why: &str) -> Result<()> {
-    let owned: Vec<&&Current> = gone.iter().filter(|c| c.anchor.is_some() && c.ours && c.entry.dn.is_child_of(&opts.container)).collect();
+pub fn plan_deletes(
+    gone: Vec<&Current>,
+    opts: &SyncOptions,
+    out: &mut SyncPlan,
+    why: &str,
+) -> Result<()> {
+    let owned: Vec<&&Current> = gone
+        .iter()
+        .filter(|c| c.anchor.is_some() && c.ours && c.entry.dn.is_child_of(&opts.container))
+        .collect();
     if owned.len() > opts.delete_threshold {
         return Err(Error::new(Kind::Plan, format!("{} device objects would be deleted, more than the deletion threshold of {}: nothing was changed", owned.len(), opts.delete_threshold))
             .with_hint("check the device source; if the deletions are intended, run again with --param delete_threshold=N"));
     }
     for c in owned {
-        out.ops.push((WriteOp::Delete { dn: c.entry.dn.clone() }, format!("{why} (anchor Device_{})", c.anchor.clone().unwrap_or_default())));
+        out.ops.push((
+            WriteOp::Delete { dn: c.entry.dn.clone() },
+            format!("{why} (anchor Device_{})", c.anchor.clone().unwrap_or_default()),
+        ));
         out.deletes += 1;
     }
     Ok(())
 }
 
 /// A full sync's plan: every wanted device against the container.
-pub fn plan_full(wanted: Vec<Wanted>, listed: usize, cur: &CurrentState, opts: &SyncOptions, out: &mut SyncPlan) -> Result<()> {
+pub fn plan_full(
+    wanted: Vec<Wanted>,
+    listed: usize,
+    cur: &CurrentState,
+    opts: &SyncOptions,
+    out: &mut SyncPlan,
+) -> Result<()> {
     let keep: HashSet<String> = wanted.iter().map(|w| w.id.to_ascii_lowercase()).collect();
     for w in wanted {
         plan_device(w, cur, opts, out)?;
@@ -206,8 +258,14 @@ pub fn plan_full(wanted: Vec<Wanted>, listed: usize, cur: &CurrentState, opts: &
             .with_hint("if the tenant really has no devices, run with --param allow_empty=true"));
     }
     // Skipped devices still exist in Entra ID: their objects are not deleted.
-    let skipped: HashSet<String> = out.skipped.iter().map(|s| s.device.to_ascii_lowercase()).collect();
-    let gone: Vec<&Current> = cur.by_anchor.iter().filter(|(id, _)| !keep.contains(*id) && !skipped.contains(*id)).map(|(_, c)| c).collect();
+    let skipped: HashSet<String> =
+        out.skipped.iter().map(|s| s.device.to_ascii_lowercase()).collect();
+    let gone: Vec<&Current> = cur
+        .by_anchor
+        .iter()
+        .filter(|(id, _)| !keep.contains(*id) && !skipped.contains(*id))
+        .map(|(_, c)| c)
+        .collect();
     plan_deletes(gone, opts, out, "the device is no longer in Entra ID (or out of scope)")
 }
 

@@ -70,13 +70,18 @@ pub fn anchor_bytes(object_id: &str, enc: AnchorEncoding) -> Vec<u8> {
 
 /// Reads an anchor back to the object id (either encoding), if it is one of ours.
 pub fn anchor_object_id(bytes: &[u8]) -> Option<String> {
-    let text = std::str::from_utf8(bytes).ok().filter(|t| t.starts_with("Device_")).map(str::to_string).or_else(|| {
-        if !bytes.len().is_multiple_of(2) {
-            return None;
-        }
-        let units: Vec<u16> = bytes.chunks_exact(2).map(|c| u16::from_le_bytes([c[0], c[1]])).collect();
-        String::from_utf16(&units).ok().filter(|t| t.starts_with("Device_"))
-    })?;
+    let text = std::str::from_utf8(bytes)
+        .ok()
+        .filter(|t| t.starts_with("Device_"))
+        .map(str::to_string)
+        .or_else(|| {
+            if !bytes.len().is_multiple_of(2) {
+                return None;
+            }
+            let units: Vec<u16> =
+                bytes.chunks_exact(2).map(|c| u16::from_le_bytes([c[0], c[1]])).collect();
+            String::from_utf16(&units).ok().filter(|t| t.starts_with("Device_"))
+        })?;
     Some(text["Device_".len()..].to_string())
 }
 
@@ -86,11 +91,17 @@ fn bool_text(b: bool) -> &'static str {
 
 /// The RDN value and attributes of the device object, or why it is skipped.
 /// `owner_sid` is the registered owner's on-premises SID, if it has one.
-pub fn desired(d: &Device, opts: &MapOptions, owner_sid: Option<&str>) -> Result<(String, Vec<Attr>), Skip> {
+pub fn desired(
+    d: &Device,
+    opts: &MapOptions,
+    owner_sid: Option<&str>,
+) -> Result<(String, Vec<Attr>), Skip> {
     let skip = |reason: String| Skip { device: d.id.clone(), reason };
     let uuid = d.device_uuid().map_err(|e| skip(e.to_string()))?;
     let device_id = Guid::from(uuid);
-    let keys = d.x509_alt_security_ids().map_err(|e| skip(format!("bad alternativeSecurityIds key: {e}")))?;
+    let keys = d
+        .x509_alt_security_ids()
+        .map_err(|e| skip(format!("bad alternativeSecurityIds key: {e}")))?;
     if keys.is_empty() {
         return Err(skip("no type-2 (X509) alternativeSecurityIds key: msDS-Device requires altSecurityIdentities".into()));
     }
@@ -119,13 +130,15 @@ pub fn desired(d: &Device, opts: &MapOptions, owner_sid: Option<&str>) -> Result
         attrs.push(Attr::text("msDS-IsManaged", [bool_text(m)]));
     }
     if opts.write_compliance
-        && let Some(c) = d.is_compliant {
-            attrs.push(Attr::text("msDS-IsCompliant", [bool_text(c)]));
-        }
+        && let Some(c) = d.is_compliant
+    {
+        attrs.push(Attr::text("msDS-IsCompliant", [bool_text(c)]));
+    }
     if let Some(sid) = owner_sid.and_then(|s| s.parse::<Sid>().ok())
-        && opts.forest_domains.iter().any(|dom| sid.is_in_domain(dom)) {
-            attrs.push(Attr::new("msDS-RegisteredOwner", vec![sid.to_bytes()]));
-        }
+        && opts.forest_domains.iter().any(|dom| sid.is_in_domain(dom))
+    {
+        attrs.push(Attr::new("msDS-RegisteredOwner", vec![sid.to_bytes()]));
+    }
     Ok((cn, attrs))
 }
 
@@ -161,7 +174,10 @@ mod tests {
         assert_eq!(get("altSecurityIdentities").unwrap(), vec![k.as_bytes().to_vec()]);
         assert_eq!(get("msDS-IsEnabled").unwrap(), vec![b"FALSE".to_vec()]);
         assert_eq!(get("msDS-DeviceID").unwrap()[0][..4], [0x65, 0x91, 0x29, 0x4c]);
-        assert_eq!(anchor_object_id(&get("msDS-CloudAnchor").unwrap()[0]).as_deref(), Some("c9d9f9b3-0c91-4080-b392-78f775903b3a"));
+        assert_eq!(
+            anchor_object_id(&get("msDS-CloudAnchor").unwrap()[0]).as_deref(),
+            Some("c9d9f9b3-0c91-4080-b392-78f775903b3a")
+        );
         assert!(get("msDS-RegisteredOwner").is_some());
         assert!(get("msDS-IsCompliant").is_none(), "no 2016 schema, no compliance");
         // An owner from another forest is not written.
@@ -171,13 +187,27 @@ mod tests {
 
     #[test]
     fn skips_devices_that_cannot_be_written() {
-        let no_key = device(serde_json::json!({ "id": "a", "deviceId": "4c299165-6e8f-4b45-a5ba-c5d250a707ff" }));
-        assert!(desired(&no_key, &MapOptions::default(), None).unwrap_err().reason.contains("no type-2"));
+        let no_key = device(
+            serde_json::json!({ "id": "a", "deviceId": "4c299165-6e8f-4b45-a5ba-c5d250a707ff" }),
+        );
+        assert!(
+            desired(&no_key, &MapOptions::default(), None)
+                .unwrap_err()
+                .reason
+                .contains("no type-2")
+        );
         let bad_id = device(serde_json::json!({ "id": "b", "deviceId": "nope" }));
         assert!(desired(&bad_id, &MapOptions::default(), None).is_err());
-        let bad_key = device(serde_json::json!({ "id": "c", "deviceId": "4c299165-6e8f-4b45-a5ba-c5d250a707ff",
-            "alternativeSecurityIds": [{ "type": 2, "key": "!!!" }] }));
-        assert!(desired(&bad_key, &MapOptions::default(), None).unwrap_err().reason.contains("bad alternativeSecurityIds"));
+        let bad_key = device(
+            serde_json::json!({ "id": "c", "deviceId": "4c299165-6e8f-4b45-a5ba-c5d250a707ff",
+            "alternativeSecurityIds": [{ "type": 2, "key": "!!!" }] }),
+        );
+        assert!(
+            desired(&bad_key, &MapOptions::default(), None)
+                .unwrap_err()
+                .reason
+                .contains("bad alternativeSecurityIds")
+        );
     }
 
     #[test]

@@ -27,7 +27,11 @@ fn hostile_values() -> Vec<(&'static str, String)> {
 }
 
 fn short(v: &str) -> String {
-    if v.len() > 120 { format!("{}… ({} bytes)", v.chars().take(100).collect::<String>(), v.len()) } else { v.to_string() }
+    if v.len() > 120 {
+        format!("{}… ({} bytes)", v.chars().take(100).collect::<String>(), v.len())
+    } else {
+        v.to_string()
+    }
 }
 
 #[test]
@@ -45,18 +49,31 @@ fn hostile_names_never_change_structure() {
             Err(e) => {
                 // A clean refusal from the DC, never a broken connection.
                 assert!(
-                    matches!(e.kind, Kind::InvalidSyntax | Kind::ConstraintViolation | Kind::InvalidDnSyntax | Kind::NamingViolation),
+                    matches!(
+                        e.kind,
+                        Kind::InvalidSyntax
+                            | Kind::ConstraintViolation
+                            | Kind::InvalidDnSyntax
+                            | Kind::NamingViolation
+                    ),
                     "{label}: {:?} {:?}",
                     e.kind,
                     e.server_text
                 );
-                eprintln!("hostile {label}: refused ({}: {})", e.kind.as_str(), short(&e.server_text.unwrap_or_default()));
+                eprintln!(
+                    "hostile {label}: refused ({}: {})",
+                    e.kind.as_str(),
+                    short(&e.server_text.unwrap_or_default())
+                );
                 continue;
             }
             Ok(()) => eprintln!("hostile {label}: stored"),
         }
         // dwb reads it back at exactly that DN, value intact.
-        let e = dir.read(&dn, &["displayName", "cn"]).unwrap().unwrap_or_else(|| panic!("{label}: not at {}", short(&dn.to_string())));
+        let e = dir
+            .read(&dn, &["displayName", "cn"])
+            .unwrap()
+            .unwrap_or_else(|| panic!("{label}: not at {}", short(&dn.to_string())));
         assert_eq!(e.dn, dn, "{label}");
         assert!(e.dn.is_child_of(&container), "{label}");
         assert_eq!(e.get("displayName"), [value.as_bytes().to_vec()], "{label}");
@@ -64,13 +81,21 @@ fn hostile_names_never_change_structure() {
 
         // An equality filter on the value matches this device only.
         let filter = Filter::eq("displayName", value.as_bytes());
-        let req = SearchRequest::new(container.clone(), Scope::OneLevel, filter.clone()).attrs(["cn"]);
+        let req =
+            SearchRequest::new(container.clone(), Scope::OneLevel, filter.clone()).attrs(["cn"]);
         let found = dir.search_all(&req).unwrap();
         assert_eq!(found.iter().map(|e| &e.dn).collect::<Vec<_>>(), [&dn], "{label}");
 
         // The same through the real ldapsearch: the filter string dwb prints,
         // and a base search on the DN string dwb prints.
-        let theirs = ldif_dns(&dc.ldapsearch(&["-b", &container_s, "-s", "one", &filter.to_string(), "1.1"]));
+        let theirs = ldif_dns(&dc.ldapsearch(&[
+            "-b",
+            &container_s,
+            "-s",
+            "one",
+            &filter.to_string(),
+            "1.1",
+        ]));
         assert_eq!(theirs, std::slice::from_ref(&dn), "{label}");
         let theirs = ldif_dns(&dc.ldapsearch(&["-b", &dn.to_string(), "-s", "base", "1.1"]));
         assert_eq!(theirs, std::slice::from_ref(&dn), "{label}");
@@ -80,7 +105,8 @@ fn hostile_names_never_change_structure() {
     // A 10 KB RDN with a short displayName: Samba does not enforce cn's
     // rangeUpper, so this one is stored; the DN must round-trip intact.
     let long_cn = container.child("CN", &"y".repeat(10 * 1024)).unwrap();
-    let op = WriteOp::Add { dn: long_cn.clone(), attrs: device_attrs("LONG-CN", Guid::new_random()) };
+    let op =
+        WriteOp::Add { dn: long_cn.clone(), attrs: device_attrs("LONG-CN", Guid::new_random()) };
     match dir.write(&op) {
         Ok(()) => {
             let e = dir.read(&long_cn, &["cn"]).unwrap().expect("stored");
@@ -88,13 +114,22 @@ fn hostile_names_never_change_structure() {
             assert_eq!(e.get("cn"), [vec![b'y'; 10 * 1024]]);
             stored.push(long_cn);
         }
-        Err(e) => assert!(matches!(e.kind, Kind::InvalidSyntax | Kind::ConstraintViolation | Kind::InvalidDnSyntax), "{:?}", e.kind),
+        Err(e) => assert!(
+            matches!(
+                e.kind,
+                Kind::InvalidSyntax | Kind::ConstraintViolation | Kind::InvalidDnSyntax
+            ),
+            "{:?}",
+            e.kind
+        ),
     }
 
     // Nothing landed anywhere else: the container holds exactly the stored
     // devices, all direct children, and no `CN=Admins` appeared.
-    let one = ldif_dns(&dc.ldapsearch(&["-b", &container_s, "-s", "one", "(objectClass=*)", "1.1"]));
-    let sub = ldif_dns(&dc.ldapsearch(&["-b", &container_s, "-s", "sub", "(objectClass=*)", "1.1"]));
+    let one =
+        ldif_dns(&dc.ldapsearch(&["-b", &container_s, "-s", "one", "(objectClass=*)", "1.1"]));
+    let sub =
+        ldif_dns(&dc.ldapsearch(&["-b", &container_s, "-s", "sub", "(objectClass=*)", "1.1"]));
     assert_eq!(one.len(), stored.len());
     assert_eq!(sub.len(), stored.len() + 1);
     for dn in &stored {
@@ -123,11 +158,16 @@ fn hostile_values_in_dns_of_searches_and_deletes() {
         attrs: vec![dwb::directory::Attr::text("objectClass", ["organizationalUnit"])],
     })
     .unwrap();
-    let found = dir.search_all(&SearchRequest::new(base.clone(), Scope::Subtree, Filter::all()).attrs(["ou"])).unwrap();
+    let found = dir
+        .search_all(&SearchRequest::new(base.clone(), Scope::Subtree, Filter::all()).attrs(["ou"]))
+        .unwrap();
     let dns: Vec<&Dn> = found.iter().map(|e| &e.dn).collect();
     assert_eq!(dns.len(), 2, "{dns:?}");
     assert!(dns.contains(&&tricky));
-    assert_eq!(found.iter().find(|e| e.dn == tricky).unwrap().first_str("ou").as_deref(), Some("x,OU=y"));
+    assert_eq!(
+        found.iter().find(|e| e.dn == tricky).unwrap().first_str("ou").as_deref(),
+        Some("x,OU=y")
+    );
     dir.write(&WriteOp::Delete { dn: tricky.clone() }).unwrap();
     assert!(dir.read(&tricky, &[]).unwrap().is_none());
     assert!(dir.read(&base, &[]).unwrap().is_some());

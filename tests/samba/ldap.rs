@@ -23,7 +23,8 @@ fn administrator_dn() -> Dn {
 fn bind_over_ldaps() {
     let dc = SambaDc::shared();
     let dir = admin(dc);
-    let e = dir.read(&administrator_dn(), &["sAMAccountName"]).unwrap().expect("Administrator exists");
+    let e =
+        dir.read(&administrator_dn(), &["sAMAccountName"]).unwrap().expect("Administrator exists");
     assert_eq!(e.first_str("samaccountname").as_deref(), Some("Administrator"));
     assert_eq!(dir.describe(), format!("{} as Administrator@contoso.test", dc.url_ldaps()));
 }
@@ -43,11 +44,21 @@ fn bind_over_starttls_is_the_default_for_ldap_urls() {
 #[test]
 fn bind_name_forms() {
     let dc = SambaDc::shared();
-    for user in ["CONTOSO\\Administrator", "Administrator@contoso.test", "CN=Administrator,CN=Users,DC=contoso,DC=test"] {
-        let s = dc.settings().with_credentials(Some(user.to_string()), Some(SecretString::from(dc.admin_password())));
+    for user in [
+        "CONTOSO\\Administrator",
+        "Administrator@contoso.test",
+        "CN=Administrator,CN=Users,DC=contoso,DC=test",
+    ] {
+        let s = dc.settings().with_credentials(
+            Some(user.to_string()),
+            Some(SecretString::from(dc.admin_password())),
+        );
         connect(&s).unwrap_or_else(|e| panic!("{user}: {e:?}"));
     }
-    let s = dc.settings().with_credentials(Some("Administrator".into()), Some(SecretString::from(dc.admin_password())));
+    let s = dc.settings().with_credentials(
+        Some("Administrator".into()),
+        Some(SecretString::from(dc.admin_password())),
+    );
     assert_eq!(connect(&s).unwrap_err().kind, Kind::InvalidCredentials);
 }
 
@@ -57,7 +68,17 @@ fn wrong_ca_is_a_tls_error() {
     let tmp = tempfile::tempdir().unwrap();
     let other_ca = tmp.path().join("other-ca.pem");
     let st = Command::new("openssl")
-        .args(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "1"])
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-days",
+            "1",
+        ])
         .args(["-subj", "/CN=some other CA", "-keyout"])
         .arg(tmp.path().join("k.pem"))
         .arg("-out")
@@ -114,7 +135,10 @@ fn allowed_insecure_bind_meets_the_dcs_strong_auth_rule() {
     s.allow_insecure_bind = true;
     let e = connect(&s).unwrap_err();
     assert_eq!(e.kind, Kind::StrongerAuthRequired, "{e:?}");
-    assert!(e.server_text.as_deref().unwrap_or("").contains("Transport encryption required"), "{e:?}");
+    assert!(
+        e.server_text.as_deref().unwrap_or("").contains("Transport encryption required"),
+        "{e:?}"
+    );
     assert!(!format!("{e} {e:?}").contains(dc.admin_password()));
 }
 
@@ -134,7 +158,9 @@ fn plain_ldap_bind_on_a_dc_that_allows_it() {
 fn bad_password_is_invalid_credentials_without_the_password() {
     let dc = SambaDc::shared();
     let wrong = "Wr0ng-Secret-7731";
-    let s = dc.settings().with_credentials(Some(dc.admin_user().into()), Some(SecretString::from(wrong)));
+    let s = dc
+        .settings()
+        .with_credentials(Some(dc.admin_user().into()), Some(SecretString::from(wrong)));
     let e = connect(&s).unwrap_err();
     assert_eq!(e.kind, Kind::InvalidCredentials);
     assert!(e.message.contains("Administrator@contoso.test"), "{e:?}");
@@ -150,16 +176,27 @@ fn root_dse() {
     let dse = admin(dc).root_dse().unwrap();
     assert_eq!(dse.default_nc().unwrap(), Dn::parse("DC=contoso,DC=test").unwrap());
     assert_eq!(dse.config_nc().unwrap(), Dn::parse("CN=Configuration,DC=contoso,DC=test").unwrap());
-    assert_eq!(dse.schema_nc().unwrap(), Dn::parse("CN=Schema,CN=Configuration,DC=contoso,DC=test").unwrap());
-    assert_eq!(dse.dns_host_name.as_deref().map(str::to_ascii_lowercase).as_deref(), Some("dc1.contoso.test"));
+    assert_eq!(
+        dse.schema_nc().unwrap(),
+        Dn::parse("CN=Schema,CN=Configuration,DC=contoso,DC=test").unwrap()
+    );
+    assert_eq!(
+        dse.dns_host_name.as_deref().map(str::to_ascii_lowercase).as_deref(),
+        Some("dc1.contoso.test")
+    );
     assert_eq!(dse.domain_functionality, Some(4));
     assert_eq!(dse.forest_functionality, Some(4));
     for oid in ["1.2.840.113556.1.4.801", "1.2.840.113556.1.4.319"] {
-        assert!(dse.supported_controls.iter().any(|c| c == oid), "{oid} not in {:?}", dse.supported_controls);
+        assert!(
+            dse.supported_controls.iter().any(|c| c == oid),
+            "{oid} not in {:?}",
+            dse.supported_controls
+        );
     }
     // The same as ldapsearch sees it.
     let ldif = dc.ldapsearch(&["-b", "", "-s", "base", "namingContexts"]);
-    let theirs: Vec<&str> = ldif.lines().filter_map(|l| l.strip_prefix("namingContexts: ")).collect();
+    let theirs: Vec<&str> =
+        ldif.lines().filter_map(|l| l.strip_prefix("namingContexts: ")).collect();
     assert_eq!(dse.naming_contexts.len(), theirs.len());
     for nc in theirs {
         assert!(dse.naming_contexts.contains(&Dn::parse(nc).unwrap()), "{nc}");
@@ -196,7 +233,8 @@ fn timeouts_and_cancellation() {
     patient.op_timeout = Duration::from_secs(600);
     let dir2_cancel = CancellationToken::new();
     dc.resume();
-    let dir2 = LdapDirectory::connect(&patient, rt().handle().clone(), dir2_cancel.clone()).unwrap();
+    let dir2 =
+        LdapDirectory::connect(&patient, rt().handle().clone(), dir2_cancel.clone()).unwrap();
     dc.pause();
     let trigger = dir2_cancel.clone();
     let waiter = std::thread::spawn(move || {

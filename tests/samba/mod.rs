@@ -24,8 +24,9 @@ use crate::support::samba::SambaDc;
 
 /// The runtime the LDAP backend drives its client on (as dwb's main does).
 pub fn rt() -> &'static tokio::runtime::Runtime {
-    static RT: LazyLock<tokio::runtime::Runtime> =
-        LazyLock::new(|| tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap());
+    static RT: LazyLock<tokio::runtime::Runtime> = LazyLock::new(|| {
+        tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap()
+    });
     &RT
 }
 
@@ -35,14 +36,20 @@ pub fn connect(s: &LdapSettings) -> Result<LdapDirectory> {
 
 /// Bound as Administrator over LDAPS.
 pub fn admin(dc: &SambaDc) -> LdapDirectory {
-    connect(&dc.settings()).unwrap_or_else(|e| panic!("admin bind to {} failed: {e:?}\n{}", dc.url_ldaps(), dc.log_tail()))
+    connect(&dc.settings()).unwrap_or_else(|e| {
+        panic!("admin bind to {} failed: {e:?}\n{}", dc.url_ldaps(), dc.log_tail())
+    })
 }
 
 /// A fresh `msDS-DeviceContainer` under the domain root (the only place its
 /// schema allows), named `t-<name>-<n>`.
 pub fn device_container(dir: &dyn Directory, dc: &SambaDc, name: &str) -> Dn {
     let dn = dc.domain_dn().child("CN", &dc.unique_name(name)).unwrap();
-    dir.write(&WriteOp::Add { dn: dn.clone(), attrs: vec![Attr::text("objectClass", ["msDS-DeviceContainer"])] }).unwrap();
+    dir.write(&WriteOp::Add {
+        dn: dn.clone(),
+        attrs: vec![Attr::text("objectClass", ["msDS-DeviceContainer"])],
+    })
+    .unwrap();
     dn
 }
 
@@ -53,12 +60,19 @@ pub fn device_attrs(display_name: &str, id: Guid) -> Vec<Attr> {
         Attr::text("displayName", [display_name]),
         Attr::new("msDS-DeviceID", vec![id.to_bytes().to_vec()]),
         Attr::text("msDS-IsEnabled", ["TRUE"]),
-        Attr::text("altSecurityIdentities", [format!("X509:<SHA1-TP-PUBLICKEY>{}", id.as_uuid().simple())]),
+        Attr::text(
+            "altSecurityIdentities",
+            [format!("X509:<SHA1-TP-PUBLICKEY>{}", id.as_uuid().simple())],
+        ),
         Attr::text("msDS-DeviceOSType", ["Windows"]),
     ]
 }
 
 /// Distinguished names in `ldapsearch -LLL` output (plain or base64).
 pub fn ldif_dns(ldif: &str) -> Vec<Dn> {
-    dwb::directory::ldif::parse(ldif, "ldapsearch").unwrap().into_iter().map(|r| r.entry.dn).collect()
+    dwb::directory::ldif::parse(ldif, "ldapsearch")
+        .unwrap()
+        .into_iter()
+        .map(|r| r.entry.dn)
+        .collect()
 }

@@ -20,10 +20,10 @@ const CONFIG_DN: &str = "CN=Configuration,DC=contoso,DC=test";
 const USERS_DN: &str = "CN=Users,DC=contoso,DC=test";
 const SERVICES_DN: &str = "CN=Services,CN=Configuration,DC=contoso,DC=test";
 /// §A.2 #1.
-const DRC: &str = "CN=Device Registration Configuration,CN=Services,CN=Configuration,DC=contoso,DC=test";
+const DRC: &str =
+    "CN=Device Registration Configuration,CN=Services,CN=Configuration,DC=contoso,DC=test";
 /// §A.2 #2.
-const DRS_CONTAINER: &str =
-    "CN=Device Registration Services,CN=Device Registration Configuration,CN=Services,CN=Configuration,DC=contoso,DC=test";
+const DRS_CONTAINER: &str = "CN=Device Registration Services,CN=Device Registration Configuration,CN=Services,CN=Configuration,DC=contoso,DC=test";
 /// §A.2 #3.
 const DRS: &str = "CN=DeviceRegistrationService,CN=Device Registration Services,CN=Device Registration Configuration,CN=Services,CN=Configuration,DC=contoso,DC=test";
 /// §A.2 #4.
@@ -137,7 +137,9 @@ fn values(ldif: &str, attr: &str) -> Vec<Vec<u8>> {
             continue;
         }
         match rest.strip_prefix(':') {
-            Some(b64) => out.push(base64::engine::general_purpose::STANDARD.decode(b64.trim()).expect("base64 value")),
+            Some(b64) => out.push(
+                base64::engine::general_purpose::STANDARD.decode(b64.trim()).expect("base64 value"),
+            ),
             None => out.push(rest.trim_start().as_bytes().to_vec()),
         }
     }
@@ -161,7 +163,10 @@ fn absent(dc: &SambaDc, dn: &str) -> bool {
     match out.status.code() {
         Some(32) => true,
         Some(0) => false,
-        other => panic!("ldapsearch -b {dn} exited with {other:?}:\n{}", String::from_utf8_lossy(&out.stderr)),
+        other => panic!(
+            "ldapsearch -b {dn} exited with {other:?}:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        ),
     }
 }
 
@@ -173,7 +178,10 @@ fn dns(ldif: &str) -> Vec<String> {
 /// The object's security descriptor as SDDL, from `samba-tool dsacl get`.
 fn dsacl(dc: &SambaDc, dn: &str) -> String {
     let out = dc.samba_tool_as_admin(&["dsacl", "get", &format!("--objectdn={dn}")]);
-    let sddl = out.lines().rfind(|l| l.starts_with("O:")).unwrap_or_else(|| panic!("no SDDL for {dn} in:\n{out}"));
+    let sddl = out
+        .lines()
+        .rfind(|l| l.starts_with("O:"))
+        .unwrap_or_else(|| panic!("no SDDL for {dn} in:\n{out}"));
     sddl.to_string()
 }
 
@@ -267,15 +275,31 @@ fn prepare_creates_the_four_objects_and_verify_passes() {
     let r = lab.prepare(&connector);
     assert_eq!(r["status"], "ok", "{r:#}");
     assert_eq!(r["applied"], true, "{r:#}");
-    assert_eq!(r["data"]["connector_sid"], connector.sid.as_str(), "prepare resolved another SID than ldapsearch reads");
+    assert_eq!(
+        r["data"]["connector_sid"],
+        connector.sid.as_str(),
+        "prepare resolved another SID than ldapsearch reads"
+    );
     let entries: Vec<(String, String)> = plan(&r)
         .iter()
-        .map(|c| (c["action"].as_str().unwrap_or_default().to_string(), c["target"].as_str().unwrap_or_default().to_string()))
+        .map(|c| {
+            (
+                c["action"].as_str().unwrap_or_default().to_string(),
+                c["target"].as_str().unwrap_or_default().to_string(),
+            )
+        })
         .collect();
-    let want: Vec<(String, String)> = [("create", DRC), ("create", DRS_CONTAINER), ("create", DEVICES), ("create", DRS), ("acl", DRC), ("acl", DEVICES)]
-        .iter()
-        .map(|(a, t)| (a.to_string(), t.to_string()))
-        .collect();
+    let want: Vec<(String, String)> = [
+        ("create", DRC),
+        ("create", DRS_CONTAINER),
+        ("create", DEVICES),
+        ("create", DRS),
+        ("acl", DRC),
+        ("acl", DEVICES),
+    ]
+    .iter()
+    .map(|(a, t)| (a.to_string(), t.to_string()))
+    .collect();
     assert_eq!(entries, want, "{r:#}");
     for c in plan(&r) {
         assert_eq!(c["outcome"]["status"], "applied", "{c:#}");
@@ -291,7 +315,14 @@ fn prepare_creates_the_four_objects_and_verify_passes() {
     assert_eq!(text_values(&drs, "msDS-DeviceLocation"), [DEVICES], "{drs}");
     assert_eq!(text_values(&drs, "msDS-IsEnabled"), ["TRUE"], "{drs}");
     // Exactly one DRS object in the forest (the wizard's own query, §D.1 #6).
-    let all = dc.ldapsearch(&["-b", SERVICES_DN, "-s", "sub", "(objectClass=msDS-DeviceRegistrationService)", "1.1"]);
+    let all = dc.ldapsearch(&[
+        "-b",
+        SERVICES_DN,
+        "-s",
+        "sub",
+        "(objectClass=msDS-DeviceRegistrationService)",
+        "1.1",
+    ]);
     assert_eq!(dns(&all), [DRS]);
 
     // A second run plans nothing: no object and no ACL change.
@@ -309,7 +340,10 @@ fn prepare_creates_the_four_objects_and_verify_passes() {
     assert_eq!(r["exit_code"], 0);
     assert_all_ok(&r);
     assert_eq!(finding(&r, "schema").1, "ok");
-    assert_eq!(finding(&r, "registration service"), ("registration service".into(), "ok".into(), DRS.into(), String::new()));
+    assert_eq!(
+        finding(&r, "registration service"),
+        ("registration service".into(), "ok".into(), DRS.into(), String::new())
+    );
     assert_eq!(finding(&r, "device location").2, DEVICES);
 }
 
@@ -328,13 +362,28 @@ fn prepare_grants_the_connector_and_verify_proves_it() {
     // The ACEs, as samba-tool prints them, for the SID ldapsearch reads.
     let sid = &connector.sid;
     let drc = dacl_aces(&dsacl(&dc, DRC));
-    assert!(drc.contains(&format!("(A;CI;RPWPLCLORCSW;;;{sid})")), "DRC lacks the connector's CI ACE: {drc:#?}");
+    assert!(
+        drc.contains(&format!("(A;CI;RPWPLCLORCSW;;;{sid})")),
+        "DRC lacks the connector's CI ACE: {drc:#?}"
+    );
     let devices = dacl_aces(&dsacl(&dc, DEVICES));
-    assert!(devices.contains(&format!("(OA;;CCDC;{MSDS_DEVICE_GUID};;{sid})")), "RegisteredDevices lacks CCDC on msDS-Device: {devices:#?}");
-    assert!(devices.contains(&format!("(A;CI;RPWPLCLORCSW;;;{sid})")), "RegisteredDevices lacks the CI ACE: {devices:#?}");
+    assert!(
+        devices.contains(&format!("(OA;;CCDC;{MSDS_DEVICE_GUID};;{sid})")),
+        "RegisteredDevices lacks CCDC on msDS-Device: {devices:#?}"
+    );
+    assert!(
+        devices.contains(&format!("(A;CI;RPWPLCLORCSW;;;{sid})")),
+        "RegisteredDevices lacks the CI ACE: {devices:#?}"
+    );
     // Nothing more for the connector than those (explicit) ACEs …
     let explicit_for = |aces: &[String], sid: &str| -> Vec<String> {
-        aces.iter().filter(|a| a.ends_with(&format!(";{sid})")) && !a.split(';').nth(1).unwrap_or("").contains("ID")).cloned().collect()
+        aces.iter()
+            .filter(|a| {
+                a.ends_with(&format!(";{sid})"))
+                    && !a.split(';').nth(1).unwrap_or("").contains("ID")
+            })
+            .cloned()
+            .collect()
     };
     assert_eq!(explicit_for(&drc, sid).len(), 1, "{drc:#?}");
     assert_eq!(explicit_for(&devices, sid).len(), 2, "{devices:#?}");
@@ -342,15 +391,23 @@ fn prepare_grants_the_connector_and_verify_proves_it() {
     // Users read, SYSTEM full control).
     for default in ["(A;;RPLCLORC;;;AU)", "(A;;RPWPCRCCDCLCLORCWOWDSDDTSW;;;SY)"] {
         assert!(drc.contains(&default.to_string()), "DRC lost {default}: {drc:#?}");
-        assert!(devices.contains(&default.to_string()), "RegisteredDevices lost {default}: {devices:#?}");
+        assert!(
+            devices.contains(&default.to_string()),
+            "RegisteredDevices lost {default}: {devices:#?}"
+        );
     }
     // The CI ACE reaches the objects below the DRC (dsacls /I:T).
     for dn in [DRS_CONTAINER, DRS] {
         let aces = dacl_aces(&dsacl(&dc, dn));
-        assert!(aces.contains(&format!("(A;CIID;RPWPLCLORCSW;;;{sid})")), "{dn} did not inherit the ACE: {aces:#?}");
+        assert!(
+            aces.contains(&format!("(A;CIID;RPWPLCLORCSW;;;{sid})")),
+            "{dn} did not inherit the ACE: {aces:#?}"
+        );
     }
     // The stranger got nothing.
-    assert!(!dsacl(&dc, DRC).contains(&stranger.sid) && !dsacl(&dc, DEVICES).contains(&stranger.sid));
+    assert!(
+        !dsacl(&dc, DRC).contains(&stranger.sid) && !dsacl(&dc, DEVICES).contains(&stranger.sid)
+    );
 
     // A second prepare plans no ACL change.
     let again = lab.prepare(&connector);
@@ -362,7 +419,11 @@ fn prepare_grants_the_connector_and_verify_proves_it() {
     let (out, r) = lab.verify(&["--param", &param], &[]);
     out.code(0);
     assert_all_ok(&r);
-    let perms: Vec<(String, String, String)> = findings(&r).into_iter().filter(|f| f.0.starts_with("permissions")).map(|f| (f.0, f.1, f.2)).collect();
+    let perms: Vec<(String, String, String)> = findings(&r)
+        .into_iter()
+        .filter(|f| f.0.starts_with("permissions"))
+        .map(|f| (f.0, f.1, f.2))
+        .collect();
     let want: Vec<(String, String, String)> = [
         ("permissions: device registration configuration", "ok", "RPWPLCLORCSW"),
         ("permissions: device container", "ok", "CCDC on msDS-Device"),
@@ -378,15 +439,28 @@ fn prepare_grants_the_connector_and_verify_proves_it() {
 
     // With the connector's password: it binds as the connector, reads the DRS,
     // creates and deletes a probe device — and nothing is left behind.
-    let (out, r) = lab.verify(&["--param", &param], &[("DWB_CONNECTOR_PASSWORD", &connector.password)]);
+    let (out, r) =
+        lab.verify(&["--param", &param], &[("DWB_CONNECTOR_PASSWORD", &connector.password)]);
     out.code(0);
     assert_all_ok(&r);
     let probe = finding(&r, "connector probe");
     assert_eq!(probe.1, "ok", "{r:#}");
     let p = &r["data"]["connector_probe"];
-    assert_eq!((p["status"].as_str(), p["read_drs"].as_bool(), p["created"].as_bool(), p["deleted"].as_bool()), (Some("probed"), Some(true), Some(true), Some(true)), "{p:#}");
+    assert_eq!(
+        (
+            p["status"].as_str(),
+            p["read_drs"].as_bool(),
+            p["created"].as_bool(),
+            p["deleted"].as_bool()
+        ),
+        (Some("probed"), Some(true), Some(true), Some(true)),
+        "{p:#}"
+    );
     let probe_dn = p["probe_dn"].as_str().unwrap_or_default();
-    assert!(probe_dn.starts_with("CN=dwb-probe-") && probe_dn.ends_with(&format!(",{DEVICES}")), "{p:#}");
+    assert!(
+        probe_dn.starts_with("CN=dwb-probe-") && probe_dn.ends_with(&format!(",{DEVICES}")),
+        "{p:#}"
+    );
     assert!(absent(&dc, probe_dn), "the probe {probe_dn} still exists");
     assert_no_probe_left(&dc);
     for stream in [&out.stdout, &out.stderr] {
@@ -398,17 +472,26 @@ fn prepare_grants_the_connector_and_verify_proves_it() {
     let (out, r) = lab.verify(&["--param", &param], &[("DWB_CONNECTOR_PASSWORD", wrong)]);
     out.code(2);
     assert_eq!(r["error"]["kind"], "invalid_credentials", "{r:#}");
-    assert!(!out.stdout.contains(wrong) && !out.stderr.contains(wrong), "the wrong password was printed");
+    assert!(
+        !out.stdout.contains(wrong) && !out.stderr.contains(wrong),
+        "the wrong password was printed"
+    );
     assert_no_probe_left(&dc);
 
     // An account prepare did not grant: the permission findings fail, and so does the probe.
     let param = stranger.param();
-    let (out, r) = lab.verify(&["--param", &param], &[("DWB_CONNECTOR_PASSWORD", &stranger.password)]);
+    let (out, r) =
+        lab.verify(&["--param", &param], &[("DWB_CONNECTOR_PASSWORD", &stranger.password)]);
     out.code(1);
     assert_eq!(r["status"], "checks_failed");
     assert_eq!(
         failed(&r),
-        ["permissions: device registration configuration", "permissions: device container", "permissions: device container", "connector probe"],
+        [
+            "permissions: device registration configuration",
+            "permissions: device container",
+            "permissions: device container",
+            "connector probe"
+        ],
         "{r:#}"
     );
     assert_eq!(r["data"]["connector_probe"]["created"], false, "{r:#}");
@@ -437,12 +520,26 @@ fn dry_run_changes_nothing() {
     // An empty domain: the dry run plans the four objects and two ACLs …
     let before = snapshot(false);
     let p1 = first.param();
-    let r = lab.dwb(&["run", "prepare", "--param", &p1, "--dry-run", "--format", "json"]).code(0).json();
-    assert_eq!((r["dry_run"].as_bool(), r["applied"].as_bool()), (Some(true), Some(false)), "{r:#}");
+    let r = lab
+        .dwb(&["run", "prepare", "--param", &p1, "--dry-run", "--format", "json"])
+        .code(0)
+        .json();
+    assert_eq!(
+        (r["dry_run"].as_bool(), r["applied"].as_bool()),
+        (Some(true), Some(false)),
+        "{r:#}"
+    );
     assert_eq!(plan(&r).len(), 6, "{r:#}");
-    assert!(plan(&r).iter().all(|c| c.get("outcome").is_none_or(Value::is_null)), "a dry run has no outcomes: {r:#}");
+    assert!(
+        plan(&r).iter().all(|c| c.get("outcome").is_none_or(Value::is_null)),
+        "a dry run has no outcomes: {r:#}"
+    );
     // … and changes nothing.
-    assert_same_dump(&before, &snapshot(false), "the directory after prepare --dry-run on an empty domain");
+    assert_same_dump(
+        &before,
+        &snapshot(false),
+        "the directory after prepare --dry-run on an empty domain",
+    );
     assert!(absent(&dc, DRC) && absent(&dc, DEVICES));
 
     // A prepared domain: a dry run for another account plans two ACL changes
@@ -452,18 +549,28 @@ fn dry_run_changes_nothing() {
     let acl_devices = dsacl(&dc, DEVICES);
     let before = snapshot(true);
     let p2 = second.param();
-    let r = lab.dwb(&["run", "prepare", "--param", &p2, "--dry-run", "--format", "json"]).code(0).json();
-    let actions: Vec<(&str, &str)> = plan(&r).iter().map(|c| (c["action"].as_str().unwrap_or(""), c["target"].as_str().unwrap_or(""))).collect();
+    let r = lab
+        .dwb(&["run", "prepare", "--param", &p2, "--dry-run", "--format", "json"])
+        .code(0)
+        .json();
+    let actions: Vec<(&str, &str)> = plan(&r)
+        .iter()
+        .map(|c| (c["action"].as_str().unwrap_or(""), c["target"].as_str().unwrap_or("")))
+        .collect();
     assert_eq!(actions, [("acl", DRC), ("acl", DEVICES)], "{r:#}");
     // The text plan shows the SDDL before and after.
-    lab.dwb(&["run", "prepare", "--param", &p2, "--dry-run"]).code(0).stdout_has("dry run").stdout_has(&second.sid);
+    lab.dwb(&["run", "prepare", "--param", &p2, "--dry-run"])
+        .code(0)
+        .stdout_has("dry run")
+        .stdout_has(&second.sid);
     assert_eq!(dsacl(&dc, DRC), acl_drc, "prepare --dry-run changed the DACL of {DRC}");
     assert_eq!(dsacl(&dc, DEVICES), acl_devices, "prepare --dry-run changed the DACL of {DEVICES}");
     assert!(!acl_drc.contains(&second.sid));
 
     // verify --dry-run with the connector's password only reads (no probe device).
     let p1 = first.param();
-    let (out, r) = lab.verify(&["--param", &p1, "--dry-run"], &[("DWB_CONNECTOR_PASSWORD", &first.password)]);
+    let (out, r) =
+        lab.verify(&["--param", &p1, "--dry-run"], &[("DWB_CONNECTOR_PASSWORD", &first.password)]);
     out.code(0);
     assert_eq!(r["data"]["connector_probe"]["status"], "read_only", "{r:#}");
     assert_eq!(finding(&r, "connector probe").1, "ok");
@@ -500,8 +607,15 @@ fn verify_fails_when_the_device_location_points_elsewhere() {
         "ldapadd",
         &format!("dn: {DRS}\nobjectClass: msDS-DeviceRegistrationService\nmsDS-IsEnabled: TRUE\nmsDS-DeviceLocation: {USERS_DN}\n"),
     );
-    assert_eq!(text_values(&read(&dc, DRS, &["msDS-DeviceLocation"]), "msDS-DeviceLocation"), [USERS_DN]);
-    assert!(!text_values(&read(&dc, USERS_DN, &["objectClass"]), "objectClass").iter().any(|c| c == "msDS-DeviceContainer"));
+    assert_eq!(
+        text_values(&read(&dc, DRS, &["msDS-DeviceLocation"]), "msDS-DeviceLocation"),
+        [USERS_DN]
+    );
+    assert!(
+        !text_values(&read(&dc, USERS_DN, &["objectClass"]), "objectClass")
+            .iter()
+            .any(|c| c == "msDS-DeviceContainer")
+    );
 
     let (out, r) = lab.verify(&[], &[]);
     out.code(1);
@@ -515,7 +629,10 @@ fn verify_fails_when_the_device_location_points_elsewhere() {
     // prepare refuses to work around it (it never deletes the DRS object).
     let param = connector.param();
     lab.dwb(&["run", "prepare", "--param", &param]).code(2).stderr_has("DWB-PREP-0004");
-    assert_eq!(text_values(&read(&dc, DRS, &["msDS-DeviceLocation"]), "msDS-DeviceLocation"), [USERS_DN]);
+    assert_eq!(
+        text_values(&read(&dc, DRS, &["msDS-DeviceLocation"]), "msDS-DeviceLocation"),
+        [USERS_DN]
+    );
 }
 
 #[test]
@@ -531,14 +648,24 @@ fn verify_fails_on_a_duplicate_registration_service() {
              dn: {duplicate}\nobjectClass: msDS-DeviceRegistrationService\nmsDS-IsEnabled: TRUE\nmsDS-DeviceLocation: {DEVICES}\n"
         ),
     );
-    let all = dc.ldapsearch(&["-b", SERVICES_DN, "-s", "sub", "(objectClass=msDS-DeviceRegistrationService)", "1.1"]);
+    let all = dc.ldapsearch(&[
+        "-b",
+        SERVICES_DN,
+        "-s",
+        "sub",
+        "(objectClass=msDS-DeviceRegistrationService)",
+        "1.1",
+    ]);
     assert_eq!(dns(&all).len(), 2, "{all}");
 
     let (out, r) = lab.verify(&[], &[]);
     out.code(1);
     assert_eq!(failed(&r), ["registration service"], "{r:#}");
     let f = finding(&r, "registration service");
-    assert!(f.2.contains(DRS) && f.2.contains(&duplicate), "the finding does not name both objects: {f:?}");
+    assert!(
+        f.2.contains(DRS) && f.2.contains(&duplicate),
+        "the finding does not name both objects: {f:?}"
+    );
     assert!(f.3.contains("duplicate"), "{f:?}");
     lab.dwb(&["run", "verify"]).code(1).stdout_has("registration service").stdout_has("FAIL");
 
@@ -622,8 +749,18 @@ fn grant_and_revoke_from_a_script_round_trip_the_dacl() {
     lab.dir.write("revoke.rhai", &ACL_SCRIPT.replace("CALL", "revoke"));
     let p_dn = format!("dn={ou}");
     let p_acct = format!("account={}", user.account());
-    let run = |script: &str| lab.dwb(&["run", script, "--param", &p_dn, "--param", &p_acct, "--format", "json"]).code(0).json();
-    let flags = |r: &Value| (r["data"]["access_before"].as_bool(), r["data"]["changed"].as_bool(), r["data"]["access_planned"].as_bool());
+    let run = |script: &str| {
+        lab.dwb(&["run", script, "--param", &p_dn, "--param", &p_acct, "--format", "json"])
+            .code(0)
+            .json()
+    };
+    let flags = |r: &Value| {
+        (
+            r["data"]["access_before"].as_bool(),
+            r["data"]["changed"].as_bool(),
+            r["data"]["access_planned"].as_bool(),
+        )
+    };
     let ace = format!("(A;;RPWP;;;{})", user.sid);
 
     let original = dsacl(dc, &ou);
@@ -632,7 +769,11 @@ fn grant_and_revoke_from_a_script_round_trip_the_dacl() {
     let r = run("grant.rhai");
     assert_eq!(flags(&r), (Some(false), Some(true), Some(true)), "{r:#}");
     assert_eq!(plan(&r).len(), 1, "{r:#}");
-    assert_eq!((plan(&r)[0]["action"].as_str(), plan(&r)[0]["outcome"]["status"].as_str()), (Some("acl"), Some("applied")), "{r:#}");
+    assert_eq!(
+        (plan(&r)[0]["action"].as_str(), plan(&r)[0]["outcome"]["status"].as_str()),
+        (Some("acl"), Some("applied")),
+        "{r:#}"
+    );
     let granted = dsacl(dc, &ou);
     assert!(dacl_aces(&granted).contains(&ace), "samba-tool does not show {ace}:\n{granted}");
     assert_eq!(granted.matches(&user.sid).count(), 1, "{granted}");
@@ -646,7 +787,11 @@ fn grant_and_revoke_from_a_script_round_trip_the_dacl() {
     let r = run("revoke.rhai");
     assert_eq!(flags(&r), (Some(true), Some(true), Some(false)), "{r:#}");
     assert_eq!(plan(&r)[0]["outcome"]["status"], "applied", "{r:#}");
-    assert_eq!(dsacl(dc, &ou), original, "the DACL after grant + revoke differs from the one before");
+    assert_eq!(
+        dsacl(dc, &ou),
+        original,
+        "the DACL after grant + revoke differs from the one before"
+    );
 
     let r = run("revoke.rhai");
     assert_eq!(flags(&r), (Some(false), Some(false), Some(false)), "{r:#}");
@@ -663,7 +808,8 @@ fn saved_plan() -> (SambaDc, User, String) {
     let connector = User::create(&dc, "l");
     let lab = Lab::new(&dc);
     let param = connector.param();
-    lab.dwb(&["run", "prepare", "--param", &param, "--dry-run", "--save-plan", "plan.ldif"]).code(0);
+    lab.dwb(&["run", "prepare", "--param", &param, "--dry-run", "--save-plan", "plan.ldif"])
+        .code(0);
     let ldif = lab.dir.read("plan.ldif");
     assert!(absent(&dc, DRC), "the dry run created objects");
     assert_eq!(ldif.matches("changetype: add").count(), 4, "{ldif}");
@@ -685,7 +831,10 @@ fn saved_plan_ldif_applies_with_ldapmodify() {
     let drs = read(&dc, DRS, &["objectClass", "msDS-DeviceLocation", "msDS-IsEnabled"]);
     assert_eq!(text_values(&drs, "msDS-DeviceLocation"), [DEVICES]);
     assert_eq!(text_values(&drs, "msDS-IsEnabled"), ["TRUE"]);
-    assert_eq!(text_values(&read(&dc, DEVICES, &["objectClass"]), "objectClass"), ["top", "msDS-DeviceContainer"]);
+    assert_eq!(
+        text_values(&read(&dc, DEVICES, &["objectClass"]), "objectClass"),
+        ["top", "msDS-DeviceContainer"]
+    );
 
     let (_, r) = lab.verify(&[], &[]);
     for check in ["schema", "registration service", "device location"] {
@@ -693,10 +842,17 @@ fn saved_plan_ldif_applies_with_ldapmodify() {
     }
     let again = lab.prepare(&connector);
     let actions: Vec<&str> = plan(&again).iter().map(|c| c["action"].as_str().unwrap()).collect();
-    assert_eq!(actions, ["acl", "acl"], "prepare after the LDIF plans only the connector's ACEs: {again:#}");
-    assert!(dacl_aces(&dsacl(&dc, DRC)).contains(&format!("(A;CI;RPWPLCLORCSW;;;{})", connector.sid)));
+    assert_eq!(
+        actions,
+        ["acl", "acl"],
+        "prepare after the LDIF plans only the connector's ACEs: {again:#}"
+    );
+    assert!(
+        dacl_aces(&dsacl(&dc, DRC)).contains(&format!("(A;CI;RPWPLCLORCSW;;;{})", connector.sid))
+    );
     let param = connector.param();
-    let (out, r) = lab.verify(&["--param", &param], &[("DWB_CONNECTOR_PASSWORD", &connector.password)]);
+    let (out, r) =
+        lab.verify(&["--param", &param], &[("DWB_CONNECTOR_PASSWORD", &connector.password)]);
     out.code(0);
     assert_all_ok(&r);
     assert_no_probe_left(&dc);
@@ -737,9 +893,19 @@ fn wrong_password_is_exit_2_and_never_printed() {
     let json = lab.dwb_env(&["run", "verify", "--format", "json", "--report", "report.json"], &env);
     json.code(2);
     let r = json.json();
-    assert_eq!((r["status"].as_str(), r["error"]["kind"].as_str()), (Some("error"), Some("invalid_credentials")), "{r:#}");
+    assert_eq!(
+        (r["status"].as_str(), r["error"]["kind"].as_str()),
+        (Some("error"), Some("invalid_credentials")),
+        "{r:#}"
+    );
     let report = lab.dir.read("report.json");
-    for (what, s) in [("stdout", &text.stdout), ("stderr", &text.stderr), ("json stdout", &json.stdout), ("json stderr", &json.stderr), ("report", &report)] {
+    for (what, s) in [
+        ("stdout", &text.stdout),
+        ("stderr", &text.stderr),
+        ("json stdout", &json.stdout),
+        ("json stderr", &json.stderr),
+        ("report", &report),
+    ] {
         assert!(!s.contains(wrong), "the password is in the {what}:\n{s}");
         assert!(!s.contains(dc.admin_password()), "the admin password is in the {what}");
     }
@@ -752,7 +918,17 @@ fn wrong_ca_file_is_a_tls_error_naming_dwb_ldap_ca_file() {
     // A CA that did not issue the DC's certificate.
     let status = Command::new("openssl")
         .current_dir(lab.dir.path())
-        .args(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "2"])
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-days",
+            "2",
+        ])
         .args(["-subj", "/CN=another CA", "-keyout", "other.key", "-out", "other-ca.pem"])
         .output()
         .expect("running openssl");

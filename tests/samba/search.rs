@@ -44,7 +44,8 @@ fn big_container() -> &'static Dn {
 }
 
 fn devices_under(base: &Dn) -> SearchRequest {
-    SearchRequest::new(base.clone(), Scope::OneLevel, Filter::eq("objectClass", "msDS-Device")).attrs(["displayName"])
+    SearchRequest::new(base.clone(), Scope::OneLevel, Filter::eq("objectClass", "msDS-Device"))
+        .attrs(["displayName"])
 }
 
 #[test]
@@ -69,7 +70,16 @@ fn paging_streams_all_2500_entries() {
 
     // The real ldapsearch, paging at 1000, counts the same.
     let base_s = base.to_string();
-    let ldif = dc.ldapsearch(&["-E", "pr=1000/noprompt", "-b", &base_s, "-s", "one", "(objectClass=msDS-Device)", "1.1"]);
+    let ldif = dc.ldapsearch(&[
+        "-E",
+        "pr=1000/noprompt",
+        "-b",
+        &base_s,
+        "-s",
+        "one",
+        "(objectClass=msDS-Device)",
+        "1.1",
+    ]);
     assert_eq!(ldif.lines().filter(|l| l.starts_with("dn:")).count(), DEVICES);
 
     // Smaller pages: 9 round trips, the same entries.
@@ -128,7 +138,8 @@ fn guid_and_sid_round_trip_against_ldapsearch() {
     let guid = Guid::from_bytes(&e.get("objectGUID")[0]).unwrap();
     let sid = Sid::from_bytes(&e.get("objectSid")[0]).unwrap();
 
-    let ldif = dc.ldapsearch(&["-b", &admin_dn.to_string(), "-s", "base", "objectGUID", "objectSid"]);
+    let ldif =
+        dc.ldapsearch(&["-b", &admin_dn.to_string(), "-s", "base", "objectGUID", "objectSid"]);
     let b64 = |attr: &str| {
         let line = ldif.lines().find_map(|l| l.strip_prefix(&format!("{attr}:: "))).unwrap();
         B64.decode(line).unwrap()
@@ -149,7 +160,10 @@ fn guid_and_sid_round_trip_against_ldapsearch() {
     }
     // ldapsearch agrees on the escaped filter string dwb sends.
     let f = Filter::eq("objectGUID", guid.to_bytes()).to_string();
-    assert_eq!(super::ldif_dns(&dc.ldapsearch(&["-b", "DC=contoso,DC=test", &f, "1.1"])), [admin_dn]);
+    assert_eq!(
+        super::ldif_dns(&dc.ldapsearch(&["-b", "DC=contoso,DC=test", &f, "1.1"])),
+        [admin_dn]
+    );
 }
 
 #[test]
@@ -160,7 +174,8 @@ fn subtree_search_from_the_domain_root_skips_references() {
     let raw = dc.ldapsearch(&["-b", "DC=contoso,DC=test", "(cn=Administrator)", "1.1"]);
     assert!(raw.contains("# ref"), "Samba no longer sends references?\n{raw}");
     let dir = admin(dc);
-    let req = SearchRequest::new(dc.domain_dn(), Scope::Subtree, Filter::eq("cn", "Administrator")).attrs(["cn"]);
+    let req = SearchRequest::new(dc.domain_dn(), Scope::Subtree, Filter::eq("cn", "Administrator"))
+        .attrs(["cn"]);
     let found = dir.search_all(&req).unwrap();
     assert_eq!(found.len(), 1);
 }
@@ -170,7 +185,9 @@ fn a_missing_base_is_no_such_object() {
     let dc = SambaDc::shared();
     let dir = admin(dc);
     let missing = dc.domain_dn().child("OU", "does-not-exist").unwrap();
-    let e = dir.search_all(&SearchRequest::new(missing.clone(), Scope::Subtree, Filter::all())).unwrap_err();
+    let e = dir
+        .search_all(&SearchRequest::new(missing.clone(), Scope::Subtree, Filter::all()))
+        .unwrap_err();
     assert_eq!(e.kind, Kind::NoSuchObject);
     assert_eq!(e.dn.as_deref(), Some(missing.to_string().as_str()));
     assert!(e.server_text.is_some(), "{e:?}");
@@ -192,7 +209,8 @@ fn sd_flags_read_leaves_out_the_sacl() {
     let dc = SambaDc::shared();
     let dir = admin(dc);
     let users = dc.domain_dn().child("CN", "Users").unwrap();
-    let mut req = SearchRequest::new(users.clone(), Scope::Base, Filter::all()).attrs(["nTSecurityDescriptor"]);
+    let mut req = SearchRequest::new(users.clone(), Scope::Base, Filter::all())
+        .attrs(["nTSecurityDescriptor"]);
     req.sd_flags = Some(sd_flags::OWNER | sd_flags::GROUP | sd_flags::DACL);
     let e = dir.search_all(&req).unwrap().pop().unwrap();
     let (control, [owner, group, sacl, dacl]) = sd_header(&e.get("nTSecurityDescriptor")[0]);

@@ -26,8 +26,11 @@ fn modifications_and_binary_values() {
     let dc = SambaDc::shared();
     let dir = admin(dc);
     let ou = dc.create_ou("writes-mods");
-    let modify = |mods: Vec<Modification>| dir.write(&WriteOp::Modify { dn: ou.clone(), mods, sd_flags: None }).unwrap();
-    let description = || sorted(dir.read(&ou, &["description"]).unwrap().unwrap().get("description").to_vec());
+    let modify = |mods: Vec<Modification>| {
+        dir.write(&WriteOp::Modify { dn: ou.clone(), mods, sd_flags: None }).unwrap()
+    };
+    let description =
+        || sorted(dir.read(&ou, &["description"]).unwrap().unwrap().get("description").to_vec());
 
     modify(vec![m(ModOp::Replace, "description", &[b"a", b"b"])]);
     assert_eq!(description(), [b"a".to_vec(), b"b".to_vec()]);
@@ -48,7 +51,11 @@ fn modifications_and_binary_values() {
     assert_eq!(e.get("msds-cloudanchor"), [all_bytes]);
     assert_eq!(Guid::from_bytes(&e.get("msDS-DeviceID")[0]).unwrap(), id);
     // And the device is found by its binary msDS-DeviceID.
-    let req = SearchRequest::new(container.clone(), Scope::OneLevel, Filter::eq("msDS-DeviceID", id.to_bytes()));
+    let req = SearchRequest::new(
+        container.clone(),
+        Scope::OneLevel,
+        Filter::eq("msDS-DeviceID", id.to_bytes()),
+    );
     assert_eq!(dir.search_all(&req).unwrap().len(), 1);
 }
 
@@ -66,18 +73,39 @@ fn write_many_reports_each_outcome_by_index() {
     let ops = vec![
         new_ou("n1"),
         new_ou("existing"),
-        WriteOp::Modify { dn: ou.child("OU", "missing").unwrap(), mods: vec![m(ModOp::Replace, "description", &[b"x"])], sd_flags: None },
+        WriteOp::Modify {
+            dn: ou.child("OU", "missing").unwrap(),
+            mods: vec![m(ModOp::Replace, "description", &[b"x"])],
+            sd_flags: None,
+        },
         new_ou("n2"),
         WriteOp::Delete { dn: ou.child("OU", "never-was").unwrap() },
-        WriteOp::Modify { dn: existing.clone(), mods: vec![m(ModOp::Replace, "description", &[b"ok"])], sd_flags: None },
+        WriteOp::Modify {
+            dn: existing.clone(),
+            mods: vec![m(ModOp::Replace, "description", &[b"ok"])],
+            sd_flags: None,
+        },
     ];
     let mut outcomes: Vec<Option<dwb::error::Result<()>>> = vec![None; ops.len()];
     dir.write_many(&ops, &mut |i, r| {
         assert!(outcomes[i].is_none(), "index {i} reported twice");
         outcomes[i] = Some(r);
     });
-    let kinds: Vec<Option<Kind>> = outcomes.into_iter().map(|o| o.expect("every index is reported").err().map(|e| e.kind)).collect();
-    assert_eq!(kinds, [None, Some(Kind::AlreadyExists), Some(Kind::NoSuchObject), None, Some(Kind::NoSuchObject), None]);
+    let kinds: Vec<Option<Kind>> = outcomes
+        .into_iter()
+        .map(|o| o.expect("every index is reported").err().map(|e| e.kind))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            None,
+            Some(Kind::AlreadyExists),
+            Some(Kind::NoSuchObject),
+            None,
+            Some(Kind::NoSuchObject),
+            None
+        ]
+    );
     assert!(dir.read(&ou.child("OU", "n2").unwrap(), &[]).unwrap().is_some());
     let mut called = false;
     dir.write_many(&[], &mut |_, _| called = true);
@@ -88,7 +116,8 @@ fn write_many_reports_each_outcome_by_index() {
 fn write_many_under_cancellation_reports_every_index() {
     let dc = SambaDc::start();
     let cancel = CancellationToken::new();
-    let dir = LdapDirectory::connect(&dc.settings(), rt().handle().clone(), cancel.clone()).unwrap();
+    let dir =
+        LdapDirectory::connect(&dc.settings(), rt().handle().clone(), cancel.clone()).unwrap();
     let ou = dc.create_ou("writes-cancel");
     let ops: Vec<WriteOp> = (0..100)
         .map(|i| WriteOp::Add {
@@ -120,20 +149,26 @@ fn sd_flags_on_modify_writes_the_dacl_back() {
     let dir = admin(dc);
     let ou = dc.create_ou("writes-sd");
     let read = || {
-        let mut req = SearchRequest::new(ou.clone(), Scope::Base, Filter::all()).attrs(["nTSecurityDescriptor"]);
+        let mut req = SearchRequest::new(ou.clone(), Scope::Base, Filter::all())
+            .attrs(["nTSecurityDescriptor"]);
         req.sd_flags = Some(sd_flags::DACL);
         dir.search_all(&req).unwrap().pop().unwrap().get("nTSecurityDescriptor")[0].clone()
     };
     let before = read();
     let write = WriteOp::Modify {
         dn: ou.clone(),
-        mods: vec![Modification { op: ModOp::Replace, attr: "nTSecurityDescriptor".into(), values: vec![before.clone()] }],
+        mods: vec![Modification {
+            op: ModOp::Replace,
+            attr: "nTSecurityDescriptor".into(),
+            values: vec![before.clone()],
+        }],
         sd_flags: Some(sd_flags::DACL),
     };
     dir.write(&write).unwrap();
     assert_eq!(read(), before, "writing the DACL back unchanged is a no-op");
     // The owner survived a DACL-only write (the control was honoured).
-    let mut req = SearchRequest::new(ou.clone(), Scope::Base, Filter::all()).attrs(["nTSecurityDescriptor"]);
+    let mut req =
+        SearchRequest::new(ou.clone(), Scope::Base, Filter::all()).attrs(["nTSecurityDescriptor"]);
     req.sd_flags = Some(sd_flags::OWNER | sd_flags::DACL);
     let full = dir.search_all(&req).unwrap().pop().unwrap().get("nTSecurityDescriptor")[0].clone();
     let owner_offset = u32::from_le_bytes(full[4..8].try_into().unwrap());

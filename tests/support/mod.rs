@@ -52,7 +52,9 @@ impl Dir {
                 c.env_remove(k);
             }
         }
-        c.env("HOME", self.path()).env("XDG_CONFIG_HOME", self.join(".config")).env("XDG_DATA_HOME", self.join(".local"));
+        c.env("HOME", self.path())
+            .env("XDG_CONFIG_HOME", self.join(".config"))
+            .env("XDG_DATA_HOME", self.join(".local"));
         c
     }
 
@@ -82,26 +84,44 @@ impl Out {
 
     #[track_caller]
     pub fn code(&self, want: i32) -> &Out {
-        assert_eq!(self.code, want, "dwb {}\n--- stdout ---\n{}\n--- stderr ---\n{}", self.args, self.stdout, self.stderr);
+        assert_eq!(
+            self.code, want,
+            "dwb {}\n--- stdout ---\n{}\n--- stderr ---\n{}",
+            self.args, self.stdout, self.stderr
+        );
         self
     }
 
     #[track_caller]
     pub fn stdout_has(&self, s: &str) -> &Out {
-        assert!(self.stdout.contains(s), "stdout of dwb {} lacks {s:?}\n--- stdout ---\n{}\n--- stderr ---\n{}", self.args, self.stdout, self.stderr);
+        assert!(
+            self.stdout.contains(s),
+            "stdout of dwb {} lacks {s:?}\n--- stdout ---\n{}\n--- stderr ---\n{}",
+            self.args,
+            self.stdout,
+            self.stderr
+        );
         self
     }
 
     #[track_caller]
     pub fn stderr_has(&self, s: &str) -> &Out {
-        assert!(self.stderr.contains(s), "stderr of dwb {} lacks {s:?}\n--- stdout ---\n{}\n--- stderr ---\n{}", self.args, self.stdout, self.stderr);
+        assert!(
+            self.stderr.contains(s),
+            "stderr of dwb {} lacks {s:?}\n--- stdout ---\n{}\n--- stderr ---\n{}",
+            self.args,
+            self.stdout,
+            self.stderr
+        );
         self
     }
 
     pub fn json(&self) -> serde_json::Value {
-        serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}", self.stdout))
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}", self.stdout))
     }
 }
 
 /// The README's first command, as arguments.
-pub const DEMO_PREPARE: &[&str] = &["run", "prepare.rhai", "--param", "connector_account=CONTOSO\\svc-dwb"];
+pub const DEMO_PREPARE: &[&str] =
+    &["run", "prepare.rhai", "--param", "connector_account=CONTOSO\\svc-dwb"];

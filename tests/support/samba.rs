@@ -108,9 +108,12 @@ impl SambaDc {
         let tpl = template(opts.schema);
         let (ip, lock) = allocate_address();
         static SEQ: AtomicUsize = AtomicUsize::new(1);
-        let dir = lab_root()
-            .join("inst")
-            .join(format!("{}-{}-{}", std::process::id(), SEQ.fetch_add(1, Ordering::SeqCst), ip.octets()[3]));
+        let dir = lab_root().join("inst").join(format!(
+            "{}-{}-{}",
+            std::process::id(),
+            SEQ.fetch_add(1, Ordering::SeqCst),
+            ip.octets()[3]
+        ));
         fs::create_dir_all(dir.parent().unwrap()).unwrap();
         let _ = fs::remove_dir_all(&dir);
         run_ok(Command::new("cp").arg("-a").arg(&tpl).arg(&dir), "copying the template");
@@ -128,7 +131,9 @@ impl SambaDc {
     /// Starts samba in `dir` (a template copy) on `ip` and waits for LDAP.
     fn launch(dir: PathBuf, ip: Ipv4Addr, lock: File, opts: &Options, keep_dir: bool) -> SambaDc {
         let started = Instant::now();
-        for sub in ["run", "log", "cache", "state", "winbindd", "ntp_signd", "private/tls", "bind-dns"] {
+        for sub in
+            ["run", "log", "cache", "state", "winbindd", "ntp_signd", "private/tls", "bind-dns"]
+        {
             fs::create_dir_all(dir.join(sub)).unwrap();
         }
         issue_server_cert(&dir, ip);
@@ -137,7 +142,12 @@ impl SambaDc {
         let reaper = spawn_reaper(child.id(), &dir, keep_dir);
         let mut dc = SambaDc { ip, dir, child, _stdin: stdin, reaper, _addr_lock: lock, keep_dir };
         dc.wait_until_ready(Duration::from_secs(60));
-        eprintln!("samba lab: DC on {} ready in {:.1?} ({})", ip, started.elapsed(), dc.dir.display());
+        eprintln!(
+            "samba lab: DC on {} ready in {:.1?} ({})",
+            ip,
+            started.elapsed(),
+            dc.dir.display()
+        );
         dc
     }
 
@@ -156,13 +166,21 @@ impl SambaDc {
         let deadline = Instant::now() + limit;
         loop {
             if let Ok(Some(status)) = self.child.try_wait() {
-                panic!("samba on {} exited ({status}) before LDAP answered\n{}", self.ip, self.log_tail());
+                panic!(
+                    "samba on {} exited ({status}) before LDAP answered\n{}",
+                    self.ip,
+                    self.log_tail()
+                );
             }
             if port_open(self.ip, 389) && port_open(self.ip, 636) && self.root_dse_answers() {
                 return;
             }
             if Instant::now() > deadline {
-                panic!("samba on {} did not answer LDAP within {limit:?}\n{}", self.ip, self.log_tail());
+                panic!(
+                    "samba on {} did not answer LDAP within {limit:?}\n{}",
+                    self.ip,
+                    self.log_tail()
+                );
             }
             std::thread::sleep(Duration::from_millis(50));
         }
@@ -170,9 +188,23 @@ impl SambaDc {
 
     fn root_dse_answers(&self) -> bool {
         Command::new("ldapsearch")
-            .args(["-x", "-LLL", "-o", "nettimeout=2", "-H", &self.url_ldap(), "-b", "", "-s", "base", "dnsHostName"])
+            .args([
+                "-x",
+                "-LLL",
+                "-o",
+                "nettimeout=2",
+                "-H",
+                &self.url_ldap(),
+                "-b",
+                "",
+                "-s",
+                "base",
+                "dnsHostName",
+            ])
             .output()
-            .is_ok_and(|o| o.status.success() && String::from_utf8_lossy(&o.stdout).contains("dnsHostName"))
+            .is_ok_and(|o| {
+                o.status.success() && String::from_utf8_lossy(&o.stdout).contains("dnsHostName")
+            })
     }
 
     pub fn ip(&self) -> Ipv4Addr {
@@ -207,7 +239,10 @@ impl SambaDc {
     /// LDAPS with the test CA, bound as Administrator.
     pub fn settings(&self) -> LdapSettings {
         LdapSettings::new(self.url_ldaps())
-            .with_credentials(Some(ADMIN_USER.to_string()), Some(SecretString::from(ADMIN_PASSWORD)))
+            .with_credentials(
+                Some(ADMIN_USER.to_string()),
+                Some(SecretString::from(ADMIN_PASSWORD)),
+            )
             .with_ca_file(Some(self.ca_file()))
     }
 
@@ -238,7 +273,11 @@ impl SambaDc {
     pub fn ldapsearch(&self, args: &[&str]) -> String {
         let out = self.ldapsearch_output(args);
         if !out.status.success() {
-            panic!("ldapsearch {args:?} failed ({}):\n{}", out.status, String::from_utf8_lossy(&out.stderr));
+            panic!(
+                "ldapsearch {args:?} failed ({}):\n{}",
+                out.status,
+                String::from_utf8_lossy(&out.stderr)
+            );
         }
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
@@ -248,7 +287,18 @@ impl SambaDc {
         Command::new("ldapsearch")
             .env("LDAPTLS_CACERT", self.ca_file())
             .env("LDAPTLS_REQCERT", "demand")
-            .args(["-LLL", "-o", "ldif-wrap=no", "-x", "-H", &self.url_ldaps(), "-D", ADMIN_USER, "-w", ADMIN_PASSWORD])
+            .args([
+                "-LLL",
+                "-o",
+                "ldif-wrap=no",
+                "-x",
+                "-H",
+                &self.url_ldaps(),
+                "-D",
+                ADMIN_USER,
+                "-w",
+                ADMIN_PASSWORD,
+            ])
             .args(args)
             .output()
             .unwrap()
@@ -260,9 +310,15 @@ impl SambaDc {
     /// own arguments and decides where input and output go (the benches time it).
     pub fn ldap_tool(&self, tool_name: &str) -> Command {
         let mut c = Command::new(tool_name);
-        c.env("LDAPTLS_CACERT", self.ca_file())
-            .env("LDAPTLS_REQCERT", "demand")
-            .args(["-x", "-H", &self.url_ldaps(), "-D", ADMIN_USER, "-w", ADMIN_PASSWORD]);
+        c.env("LDAPTLS_CACERT", self.ca_file()).env("LDAPTLS_REQCERT", "demand").args([
+            "-x",
+            "-H",
+            &self.url_ldaps(),
+            "-D",
+            ADMIN_USER,
+            "-w",
+            ADMIN_PASSWORD,
+        ]);
         c
     }
 
@@ -279,13 +335,22 @@ impl SambaDc {
         child.stdin.take().unwrap().write_all(ldif.as_bytes()).unwrap();
         let out = child.wait_with_output().unwrap();
         if !out.status.success() {
-            panic!("{tool_name} failed ({}):\n{}\n{ldif}", out.status, String::from_utf8_lossy(&out.stderr));
+            panic!(
+                "{tool_name} failed ({}):\n{}\n{ldif}",
+                out.status,
+                String::from_utf8_lossy(&out.stderr)
+            );
         }
     }
 
     /// Runs `samba-tool <args> -s <inst>/etc/smb.conf`; returns stdout. Panics on failure.
     pub fn samba_tool(&self, args: &[&str]) -> String {
-        let out = Command::new("samba-tool").args(args).arg("-s").arg(self.dir.join("etc/smb.conf")).output().unwrap();
+        let out = Command::new("samba-tool")
+            .args(args)
+            .arg("-s")
+            .arg(self.dir.join("etc/smb.conf"))
+            .output()
+            .unwrap();
         if !out.status.success() {
             panic!(
                 "samba-tool {args:?} failed ({}):\n{}{}",
@@ -365,8 +430,11 @@ impl Drop for SambaDc {
 
 /// `$DWB_LAB_DIR` or `/var/tmp/dwb-lab`.
 pub fn lab_root() -> PathBuf {
-    let root = std::env::var_os("DWB_LAB_DIR").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/var/tmp/dwb-lab"));
-    fs::create_dir_all(&root).unwrap_or_else(|e| panic!("cannot create the lab directory {}: {e}", root.display()));
+    let root = std::env::var_os("DWB_LAB_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/var/tmp/dwb-lab"));
+    fs::create_dir_all(&root)
+        .unwrap_or_else(|e| panic!("cannot create the lab directory {}: {e}", root.display()));
     root
 }
 
@@ -399,7 +467,11 @@ fn samba_version() -> String {
     V.get_or_init(|| {
         let out = Command::new(tool("samba")).arg("--version").output().unwrap();
         let v = String::from_utf8_lossy(&out.stdout);
-        v.trim().trim_start_matches("Version ").chars().map(|c| if c.is_ascii_alphanumeric() || c == '.' { c } else { '_' }).collect()
+        v.trim()
+            .trim_start_matches("Version ")
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() || c == '.' { c } else { '_' })
+            .collect()
     })
     .clone()
 }
@@ -428,7 +500,11 @@ fn template(schema: Schema) -> PathBuf {
         None => provision(&tmp, &root.join(format!("{name}.provision.log"))),
         Some(base) => extend_schema_2016(&base, &tmp),
     }
-    fs::write(tmp.join(COMPLETE), format!("built by pid {} in {:.1?}\n", std::process::id(), started.elapsed())).unwrap();
+    fs::write(
+        tmp.join(COMPLETE),
+        format!("built by pid {} in {:.1?}\n", std::process::id(), started.elapsed()),
+    )
+    .unwrap();
     let _ = fs::remove_dir_all(&dir);
     fs::rename(&tmp, &dir).unwrap();
     eprintln!("samba lab: template {name} built in {:.1?}", started.elapsed());
@@ -445,7 +521,11 @@ fn provision(tpl: &Path, log: &Path) {
         .arg(format!("--host-name={HOST_NAME}"))
         .args(["--server-role=dc", "--dns-backend=SAMBA_INTERNAL", "--backend-store=mdb"])
         .arg(format!("--adminpass={ADMIN_PASSWORD}"))
-        .args(["--option=interfaces=127.0.0.1", "--option=bind interfaces only=yes", "--option=dns forwarder=127.0.0.1"])
+        .args([
+            "--option=interfaces=127.0.0.1",
+            "--option=bind interfaces only=yes",
+            "--option=dns forwarder=127.0.0.1",
+        ])
         .output()
         .unwrap();
     fs::write(log, [&out.stdout[..], &out.stderr[..]].concat()).unwrap();
@@ -471,9 +551,24 @@ fn provision(tpl: &Path, log: &Path) {
     run_ok(
         Command::new("openssl")
             .current_dir(&pki)
-            .args(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "3650"])
+            .args([
+                "req",
+                "-x509",
+                "-newkey",
+                "ec",
+                "-pkeyopt",
+                "ec_paramgen_curve:P-256",
+                "-nodes",
+                "-days",
+                "3650",
+            ])
             .args(["-subj", "/CN=dwb test CA", "-keyout", "ca.key", "-out", "ca.pem"])
-            .args(["-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign"]),
+            .args([
+                "-addext",
+                "basicConstraints=critical,CA:TRUE",
+                "-addext",
+                "keyUsage=critical,keyCertSign,cRLSign",
+            ]),
         "creating the test CA",
     );
 }
@@ -541,7 +636,12 @@ fn extend_schema_2016(base: &Path, tmp: &Path) {
     let opts = Options { schema_updates: true, ..Options::default() };
     let dc = SambaDc::launch(tmp.to_path_buf(), ip, lock, &opts, true);
     dc.ldap_cli("ldapmodify", SCHEMA_2016_LDIF);
-    let check = dc.ldapsearch(&["-b", "CN=Schema,CN=Configuration,DC=contoso,DC=test", "(lDAPDisplayName=msDS-IsCompliant)", "attributeID"]);
+    let check = dc.ldapsearch(&[
+        "-b",
+        "CN=Schema,CN=Configuration,DC=contoso,DC=test",
+        "(lDAPDisplayName=msDS-IsCompliant)",
+        "attributeID",
+    ]);
     assert!(check.contains("1.2.840.113556.1.4.2314"), "schema extension not visible:\n{check}");
     drop(dc);
     // Per-instance leftovers; the next start recreates them.
@@ -557,7 +657,14 @@ fn issue_server_cert(dir: &Path, ip: Ipv4Addr) {
         Command::new("openssl")
             .current_dir(&pki)
             .args(["req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"])
-            .args(["-subj", &format!("/CN={HOST_NAME}.contoso.test"), "-keyout", "key.pem", "-out", "srv.csr"]),
+            .args([
+                "-subj",
+                &format!("/CN={HOST_NAME}.contoso.test"),
+                "-keyout",
+                "key.pem",
+                "-out",
+                "srv.csr",
+            ]),
         "creating the server key",
     );
     fs::write(
@@ -571,7 +678,17 @@ fn issue_server_cert(dir: &Path, ip: Ipv4Addr) {
     run_ok(
         Command::new("openssl")
             .current_dir(&pki)
-            .args(["x509", "-req", "-in", "srv.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial"])
+            .args([
+                "x509",
+                "-req",
+                "-in",
+                "srv.csr",
+                "-CA",
+                "ca.pem",
+                "-CAkey",
+                "ca.key",
+                "-CAcreateserial",
+            ])
             .args(["-days", "3650", "-extfile", "ext.cnf", "-out", "cert.pem"]),
         "signing the server certificate",
     );
@@ -685,7 +802,11 @@ if [ "$3" = rm ]; then rm -rf "$2"; fi"#;
 fn sweep_stale_instances() {
     static ONCE: OnceLock<()> = OnceLock::new();
     ONCE.get_or_init(|| {
-        let dead = |pid: Option<u32>| pid.is_some_and(|p| p != std::process::id() && !Path::new(&format!("/proc/{p}")).exists());
+        let dead = |pid: Option<u32>| {
+            pid.is_some_and(|p| {
+                p != std::process::id() && !Path::new(&format!("/proc/{p}")).exists()
+            })
+        };
         // Instances: inst/<pid>-<seq>-<n>.
         for e in fs::read_dir(lab_root().join("inst")).into_iter().flatten().flatten() {
             let name = e.file_name().to_string_lossy().into_owned();

@@ -47,7 +47,9 @@ impl Endpoint {
         };
         let hostport = rest.strip_suffix('/').unwrap_or(rest);
         if hostport.contains(['/', '?', '@', '#']) {
-            return Err(bad("only a host and an optional port are allowed (no base DN, user or query)"));
+            return Err(bad(
+                "only a host and an optional port are allowed (no base DN, user or query)",
+            ));
         }
         let (host, port) = if let Some(v6) = hostport.strip_prefix('[') {
             let (h, after) = v6.split_once(']').ok_or_else(|| bad("unclosed `[`"))?;
@@ -62,7 +64,11 @@ impl Endpoint {
             return Err(bad("no host"));
         }
         let port = match port {
-            Some(p) => p.parse::<u16>().ok().filter(|p| *p != 0).ok_or_else(|| bad(&format!("bad port `{p}`")))?,
+            Some(p) => p
+                .parse::<u16>()
+                .ok()
+                .filter(|p| *p != 0)
+                .ok_or_else(|| bad(&format!("bad port `{p}`")))?,
             None if secure_scheme => 636,
             None => 389,
         };
@@ -88,7 +94,11 @@ impl Endpoint {
     }
 
     fn addr(&self) -> String {
-        if self.host.contains(':') { format!("[{}]:{}", self.host, self.port) } else { format!("{}:{}", self.host, self.port) }
+        if self.host.contains(':') {
+            format!("[{}]:{}", self.host, self.port)
+        } else {
+            format!("{}:{}", self.host, self.port)
+        }
     }
 }
 
@@ -125,22 +135,32 @@ pub(super) fn preflight(s: &LdapSettings) -> Result<(Endpoint, Transport)> {
 /// on the current runtime.
 pub(super) async fn open(s: &LdapSettings) -> Result<ldap3::Ldap> {
     let (ep, transport) = preflight(s)?;
-    let tcp = match tokio::time::timeout(s.connect_timeout, tokio::net::TcpStream::connect(ep.addr())).await {
-        Err(_) => {
-            return Err(Error::new(
-                Kind::Timeout,
-                format!("no TCP connection to {} within {:?}", ep.addr(), s.connect_timeout),
-            )
-            .with_hint("check the host name, the port and firewalls between here and the DC"));
-        }
-        Ok(Err(e)) => {
-            return Err(Error::new(Kind::Network, format!("cannot connect to {}: {e}", ep.addr()))
-                .with_hint("check the host name and port, and that the DC's LDAP service is running"));
-        }
-        Ok(Ok(tcp)) => tcp,
-    };
+    let tcp =
+        match tokio::time::timeout(s.connect_timeout, tokio::net::TcpStream::connect(ep.addr()))
+            .await
+        {
+            Err(_) => {
+                return Err(Error::new(
+                    Kind::Timeout,
+                    format!("no TCP connection to {} within {:?}", ep.addr(), s.connect_timeout),
+                )
+                .with_hint("check the host name, the port and firewalls between here and the DC"));
+            }
+            Ok(Err(e)) => {
+                return Err(Error::new(
+                    Kind::Network,
+                    format!("cannot connect to {}: {e}", ep.addr()),
+                )
+                .with_hint(
+                    "check the host name and port, and that the DC's LDAP service is running",
+                ));
+            }
+            Ok(Ok(tcp)) => tcp,
+        };
     let _ = tcp.set_nodelay(true);
-    let std_tcp = tcp.into_std().map_err(|e| Error::new(Kind::Network, format!("socket setup for {}: {e}", ep.addr())))?;
+    let std_tcp = tcp
+        .into_std()
+        .map_err(|e| Error::new(Kind::Network, format!("socket setup for {}: {e}", ep.addr())))?;
 
     let mut cs = LdapConnSettings::new()
         .set_conn_timeout(s.connect_timeout)
@@ -185,13 +205,17 @@ fn install_crypto_provider() {
 /// A rustls configuration trusting exactly the certificates in `path`.
 fn client_config(path: &std::path::Path) -> Result<Arc<rustls::ClientConfig>> {
     let cfg_err = |msg: String| {
-        Error::new(Kind::Config, msg).with_hint("DWB_LDAP_CA_FILE must name a PEM file with the CA certificate(s) of the DC")
+        Error::new(Kind::Config, msg)
+            .with_hint("DWB_LDAP_CA_FILE must name a PEM file with the CA certificate(s) of the DC")
     };
     let mut roots = rustls::RootCertStore::empty();
-    let iter = CertificateDer::pem_file_iter(path).map_err(|e| cfg_err(format!("cannot read CA file {}: {e}", path.display())))?;
+    let iter = CertificateDer::pem_file_iter(path)
+        .map_err(|e| cfg_err(format!("cannot read CA file {}: {e}", path.display())))?;
     for cert in iter {
         let cert = cert.map_err(|e| cfg_err(format!("CA file {}: {e}", path.display())))?;
-        roots.add(cert).map_err(|e| cfg_err(format!("CA file {}: unusable certificate: {e}", path.display())))?;
+        roots.add(cert).map_err(|e| {
+            cfg_err(format!("CA file {}: unusable certificate: {e}", path.display()))
+        })?;
     }
     if roots.is_empty() {
         return Err(cfg_err(format!("CA file {} holds no PEM certificate", path.display())));
@@ -216,12 +240,23 @@ mod tests {
 
     #[test]
     fn urls() {
-        assert_eq!(ep("ldaps://dc1.contoso.test"), Endpoint { secure_scheme: true, host: "dc1.contoso.test".into(), port: 636 });
+        assert_eq!(
+            ep("ldaps://dc1.contoso.test"),
+            Endpoint { secure_scheme: true, host: "dc1.contoso.test".into(), port: 636 }
+        );
         assert_eq!(ep("LDAP://10.0.0.1:3268/").port, 3268);
         assert_eq!(ep("ldap://127.0.0.2").port, 389);
         assert_eq!(ep("ldaps://[::1]:1636").host, "::1");
         assert_eq!(ep("ldaps://[::1]:1636").ldap3_url(), "ldaps://[::1]:1636");
-        for bad in ["dc1", "http://dc1", "ldaps://", "ldap://dc1:0", "ldap://dc1:x", "ldap://dc1/DC=x", "ldaps://u@dc1"] {
+        for bad in [
+            "dc1",
+            "http://dc1",
+            "ldaps://",
+            "ldap://dc1:0",
+            "ldap://dc1:x",
+            "ldap://dc1/DC=x",
+            "ldaps://u@dc1",
+        ] {
             assert_eq!(Endpoint::parse(bad).unwrap_err().kind, Kind::Config, "{bad}");
         }
     }
@@ -236,7 +271,8 @@ mod tests {
     #[test]
     fn plaintext_bind_is_refused_before_connecting() {
         let pw = "S3cret-do-not-print";
-        let mut s = LdapSettings::new("ldap://192.0.2.1").with_credentials(Some("CONTOSO\\svc".into()), Some(SecretString::from(pw)));
+        let mut s = LdapSettings::new("ldap://192.0.2.1")
+            .with_credentials(Some("CONTOSO\\svc".into()), Some(SecretString::from(pw)));
         s.starttls = Some(false);
         let e = preflight(&s).unwrap_err();
         assert_eq!(e.kind, Kind::Config);

@@ -15,7 +15,11 @@ pub(super) const PAGED_RESULTS_OID: &str = "1.2.840.113556.1.4.319";
 /// The SD flags control. Critical: a server that cannot honour it must fail
 /// the operation rather than silently touch the wrong parts of a descriptor.
 pub(super) fn sd_flags(flags: u32) -> RawControl {
-    RawControl { ctype: SD_FLAGS_OID.to_string(), crit: true, val: Some(sequence(&integer(i64::from(flags)))) }
+    RawControl {
+        ctype: SD_FLAGS_OID.to_string(),
+        crit: true,
+        val: Some(sequence(&integer(i64::from(flags)))),
+    }
 }
 
 /// A paged-results request for `size` entries after `cookie` (empty at first).
@@ -135,7 +139,14 @@ mod tests {
 
     #[test]
     fn malformed_paged_values_are_rejected() {
-        for bad in [&[][..], &[0x30], &[0x30, 0x05, 0x02, 0x01, 0x00], &[0x04, 0x00], &[0x30, 0x03, 0x02, 0x01, 0x00], &[0x30, 0x84, 0xff, 0xff, 0xff, 0xff]] {
+        for bad in [
+            &[][..],
+            &[0x30],
+            &[0x30, 0x05, 0x02, 0x01, 0x00],
+            &[0x04, 0x00],
+            &[0x30, 0x03, 0x02, 0x01, 0x00],
+            &[0x30, 0x84, 0xff, 0xff, 0xff, 0xff],
+        ] {
             assert_eq!(parse_paged_value(bad), None, "{bad:02x?}");
         }
     }

@@ -88,7 +88,11 @@ impl LdapSettings {
     }
 
     /// The same settings with these credentials (`None`, `None` = anonymous).
-    pub fn with_credentials(mut self, user: Option<String>, password: Option<SecretString>) -> LdapSettings {
+    pub fn with_credentials(
+        mut self,
+        user: Option<String>,
+        password: Option<SecretString>,
+    ) -> LdapSettings {
         self.user = user;
         self.password = password;
         self
@@ -145,9 +149,18 @@ impl std::fmt::Debug for LdapDirectory {
 impl LdapDirectory {
     /// Connects and binds. Blocks; call it from a thread that is not a
     /// runtime worker. `cancel` aborts this and every later call.
-    pub fn connect(settings: &LdapSettings, rt: Handle, cancel: CancellationToken) -> Result<LdapDirectory> {
+    pub fn connect(
+        settings: &LdapSettings,
+        rt: Handle,
+        cancel: CancellationToken,
+    ) -> Result<LdapDirectory> {
         let ldap = run_on(&rt, &cancel, "connecting", connect::open(settings))?;
-        Ok(LdapDirectory { settings: settings.clone(), rt, cancel, conn: tokio::sync::Mutex::new(ldap) })
+        Ok(LdapDirectory {
+            settings: settings.clone(),
+            rt,
+            cancel,
+            conn: tokio::sync::Mutex::new(ldap),
+        })
     }
 
     /// The settings this directory was opened with.
@@ -186,7 +199,12 @@ impl Drop for LdapDirectory {
 
 /// `block_on` with the cancellation race, refusing (instead of panicking)
 /// when called from inside the runtime.
-fn run_on<T>(rt: &Handle, cancel: &CancellationToken, what: &str, fut: impl Future<Output = Result<T>>) -> Result<T> {
+fn run_on<T>(
+    rt: &Handle,
+    cancel: &CancellationToken,
+    what: &str,
+    fut: impl Future<Output = Result<T>>,
+) -> Result<T> {
     if Handle::try_current().is_ok() {
         return Err(Error::internal(format!(
             "{what}: the LDAP directory was called from inside the async runtime; call it from a blocking thread"
@@ -239,13 +257,16 @@ impl Directory for LdapDirectory {
     }
 
     fn root_dse(&self) -> Result<RootDse> {
-        let req = SearchRequest::new(Dn::root(), Scope::Base, Filter::all()).attrs(ROOT_DSE_ATTRS.iter().copied());
+        let req = SearchRequest::new(Dn::root(), Scope::Base, Filter::all())
+            .attrs(ROOT_DSE_ATTRS.iter().copied());
         let mut found: Option<Entry> = None;
         self.search(&req, &mut |e| {
             found = Some(e);
             Ok(())
         })?;
-        let e = found.ok_or_else(|| Error::new(Kind::NotFound, format!("{} returned no rootDSE", self.settings.url)))?;
+        let e = found.ok_or_else(|| {
+            Error::new(Kind::NotFound, format!("{} returned no rootDSE", self.settings.url))
+        })?;
         Ok(RootDse::from_entry(&e))
     }
 
@@ -266,7 +287,8 @@ impl Directory for LdapDirectory {
     }
 
     fn bind_as(&self, user: &str, password: &SecretString) -> Result<Arc<dyn Directory>> {
-        let settings = self.settings.clone().with_credentials(Some(user.to_string()), Some(password.clone()));
+        let settings =
+            self.settings.clone().with_credentials(Some(user.to_string()), Some(password.clone()));
         let dir = LdapDirectory::connect(&settings, self.rt.clone(), self.cancel.clone())?;
         Ok(Arc::new(dir))
     }
@@ -305,7 +327,11 @@ mod tests {
 
     #[test]
     fn refuses_to_block_inside_the_runtime() {
-        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
         let h = rt.handle().clone();
         let token = CancellationToken::new();
         let r: Result<()> = rt.block_on(async { run_on(&h, &token, "testing", async { Ok(()) }) });
@@ -314,7 +340,11 @@ mod tests {
 
     #[test]
     fn cancellation_wins() {
-        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
         let token = CancellationToken::new();
         let t2 = token.clone();
         rt.spawn(async move {

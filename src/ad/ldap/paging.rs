@@ -36,7 +36,9 @@ pub(super) enum Step {
     Next(PageRequest),
     /// Finished. `release` holds a cookie the server still keeps state for
     /// (send it with size 0 to free it); `None` when there is nothing to free.
-    Done { release: Option<Vec<u8>> },
+    Done {
+        release: Option<Vec<u8>>,
+    },
     Fail(Error),
 }
 
@@ -59,7 +61,14 @@ impl Pager {
         if limit > 0 {
             size = size.min(limit);
         }
-        Pager { page_size: size as i32, limit, delivered: 0, in_page: 0, pages: 0, cookie: Vec::new() }
+        Pager {
+            page_size: size as i32,
+            limit,
+            delivered: 0,
+            in_page: 0,
+            pages: 0,
+            cookie: Vec::new(),
+        }
     }
 
     /// The first request.
@@ -109,7 +118,10 @@ impl Pager {
                 None => Step::Done { release: None },
                 Some(c) if c == self.cookie && in_page == 0 => Step::Fail(Error::new(
                     Kind::ProtocolError,
-                    format!("the server returned the same paging cookie again without entries (page {})", self.pages),
+                    format!(
+                        "the server returned the same paging cookie again without entries (page {})",
+                        self.pages
+                    ),
                 )),
                 Some(c) => {
                     self.cookie = c;
@@ -120,7 +132,10 @@ impl Pager {
                 let paged = end.cookie.is_some();
                 let mut e = Error::new(
                     Kind::SizeLimit,
-                    format!("the server stopped the search at its size limit after {} entries", self.delivered),
+                    format!(
+                        "the server stopped the search at its size limit after {} entries",
+                        self.delivered
+                    ),
                 )
                 .with_server_text(end.text);
                 e = e.with_hint(if paged {
@@ -166,8 +181,10 @@ mod tests {
     fn follows_cookies_of_a_server_that_caps_pages_at_1000() {
         // 2,500 entries on AD: 1000 + 1000 + 500, cookies until the last page.
         let mut p = Pager::new(1000, 0);
-        let (reqs, got, last) =
-            drive(&mut p, &[(1000, end(0, Some(b"c1"))), (1000, end(0, Some(b"c2"))), (500, end(0, Some(b"")))]);
+        let (reqs, got, last) = drive(
+            &mut p,
+            &[(1000, end(0, Some(b"c1"))), (1000, end(0, Some(b"c2"))), (500, end(0, Some(b"")))],
+        );
         assert_eq!(got, 2500);
         assert!(matches!(last, Step::Done { release: None }), "{last:?}");
         let cookies: Vec<&[u8]> = reqs.iter().map(|r| r.cookie.as_slice()).collect();
@@ -187,7 +204,8 @@ mod tests {
     fn size_limit_exceeded_from_the_server_is_an_error_unless_we_asked_for_it() {
         // AD: non-paged or over MaxResultSetSize → rc 4 after some entries.
         let mut p = Pager::new(1000, 0);
-        let (_, got, last) = drive(&mut p, &[(1000, end(0, Some(b"c1"))), (1000, end(4, Some(b"")))]);
+        let (_, got, last) =
+            drive(&mut p, &[(1000, end(0, Some(b"c1"))), (1000, end(4, Some(b"")))]);
         assert_eq!(got, 2000);
         match last {
             Step::Fail(e) => {
@@ -209,7 +227,8 @@ mod tests {
     fn client_side_limit_stops_mid_page_and_releases_the_cookie() {
         // Samba ignores the limit and sends full pages.
         let mut p = Pager::new(1000, 1500);
-        let (reqs, got, last) = drive(&mut p, &[(1000, end(0, Some(b"c1"))), (1000, end(0, Some(b"c2")))]);
+        let (reqs, got, last) =
+            drive(&mut p, &[(1000, end(0, Some(b"c1"))), (1000, end(0, Some(b"c2")))]);
         assert_eq!(got, 1500);
         assert_eq!(reqs.len(), 2);
         assert!(matches!(&last, Step::Done { release: Some(c) } if c == b"c2"), "{last:?}");
@@ -224,7 +243,8 @@ mod tests {
         assert!(matches!(last, Step::Fail(e) if e.kind == Kind::ProtocolError));
         // The same cookie with progress is fine (some servers reuse an id).
         let mut p = Pager::new(2, 0);
-        let (_, got, last) = drive(&mut p, &[(2, end(0, Some(b"s"))), (2, end(0, Some(b"s"))), (1, end(0, None))]);
+        let (_, got, last) =
+            drive(&mut p, &[(2, end(0, Some(b"s"))), (2, end(0, Some(b"s"))), (1, end(0, None))]);
         assert_eq!(got, 5);
         assert!(matches!(last, Step::Done { release: None }));
     }

@@ -76,13 +76,20 @@ pub(super) fn rc_name(rc: u32) -> &'static str {
 }
 
 /// The error for a non-success result of `op` (pure, for tests).
-pub(super) fn directory_error(op: Op, dn: Option<&Dn>, rc: u32, text: &str, refs: &[String]) -> Error {
+pub(super) fn directory_error(
+    op: Op,
+    dn: Option<&Dn>,
+    rc: u32,
+    text: &str,
+    refs: &[String],
+) -> Error {
     let kind = Kind::from_ldap_rc(rc);
     let mut message = format!("{op} failed: {} ({rc})", rc_name(rc));
     if rc == 10 && !refs.is_empty() {
         message.push_str(&format!("; the server refers to {}", refs.join(", ")));
     }
-    let mut e = Error::new(kind, message).with_server_text(text.trim_end_matches(['\0', '\n', ' ']));
+    let mut e =
+        Error::new(kind, message).with_server_text(text.trim_end_matches(['\0', '\n', ' ']));
     if let Some(dn) = dn {
         e = e.with_dn(dn);
     }
@@ -145,11 +152,22 @@ pub(super) fn bind_result(user: &str, url: &str, res: LdapResult) -> Result<()> 
 /// A failure on the client side of an operation (the connection, a timeout).
 pub(super) fn client_error(op: Op, dn: Option<&Dn>, e: LdapError, timeout: Duration) -> Error {
     let err = match e {
-        LdapError::Timeout { .. } => Error::new(Kind::Timeout, format!("{op}: no answer from the DC within {timeout:?}")),
-        LdapError::LdapResult { result } => directory_error(op, dn, result.rc, &result.text, &result.refs),
-        LdapError::FilterParsing => Error::new(Kind::InvalidFilter, format!("{op}: the filter could not be encoded")),
-        LdapError::AddNoValues => Error::new(Kind::InvalidArgument, format!("{op}: an attribute has no values")),
-        LdapError::OpSend { .. } | LdapError::ResultRecv { .. } | LdapError::EndOfStream | LdapError::IdScrubSend { .. } => {
+        LdapError::Timeout { .. } => {
+            Error::new(Kind::Timeout, format!("{op}: no answer from the DC within {timeout:?}"))
+        }
+        LdapError::LdapResult { result } => {
+            directory_error(op, dn, result.rc, &result.text, &result.refs)
+        }
+        LdapError::FilterParsing => {
+            Error::new(Kind::InvalidFilter, format!("{op}: the filter could not be encoded"))
+        }
+        LdapError::AddNoValues => {
+            Error::new(Kind::InvalidArgument, format!("{op}: an attribute has no values"))
+        }
+        LdapError::OpSend { .. }
+        | LdapError::ResultRecv { .. }
+        | LdapError::EndOfStream
+        | LdapError::IdScrubSend { .. } => {
             Error::new(Kind::Network, format!("{op}: the connection to the DC was lost"))
         }
         other => Error::new(Kind::Network, format!("{op}: {other}")),
@@ -162,21 +180,42 @@ pub(super) fn client_error(op: Op, dn: Option<&Dn>, e: LdapError, timeout: Durat
 
 /// A failure while establishing the (secure) connection; the TCP connection
 /// itself had succeeded, so anything about certificates or the handshake is `tls`.
-pub(super) fn connect_error(e: LdapError, transport: Transport, host: &str, port: u16, timeout: Duration) -> Error {
+pub(super) fn connect_error(
+    e: LdapError,
+    transport: Transport,
+    host: &str,
+    port: u16,
+    timeout: Duration,
+) -> Error {
     let ca_hint = "set DWB_LDAP_CA_FILE to a PEM file with the CA that issued the DC's certificate";
     match e {
         LdapError::Timeout { .. } => Error::new(
             Kind::Timeout,
-            format!("{host}:{port} accepted the connection but did not complete the {} within {timeout:?}", setup_name(transport)),
+            format!(
+                "{host}:{port} accepted the connection but did not complete the {} within {timeout:?}",
+                setup_name(transport)
+            ),
         ),
-        LdapError::Io { source } => match source.get_ref().and_then(|inner| inner.downcast_ref::<rustls::Error>()) {
-            Some(tls) => tls_error(tls, host, ca_hint),
-            None if transport == Transport::Plain => Error::new(Kind::Network, format!("{host}:{port}: {source}")),
-            None => Error::new(Kind::Tls, format!("TLS handshake with {host}:{port} failed: {source}"))
-                .with_hint(format!("is this an LDAP{} port? {ca_hint}", if transport == Transport::Ldaps { "S" } else { "" })),
-        },
+        LdapError::Io { source } => {
+            match source.get_ref().and_then(|inner| inner.downcast_ref::<rustls::Error>()) {
+                Some(tls) => tls_error(tls, host, ca_hint),
+                None if transport == Transport::Plain => {
+                    Error::new(Kind::Network, format!("{host}:{port}: {source}"))
+                }
+                None => Error::new(
+                    Kind::Tls,
+                    format!("TLS handshake with {host}:{port} failed: {source}"),
+                )
+                .with_hint(format!(
+                    "is this an LDAP{} port? {ca_hint}",
+                    if transport == Transport::Ldaps { "S" } else { "" }
+                )),
+            }
+        }
         LdapError::Rustls { source } => tls_error(&source, host, ca_hint),
-        LdapError::DNSName { .. } => Error::new(Kind::Config, format!("`{host}` cannot be checked against a certificate")),
+        LdapError::DNSName { .. } => {
+            Error::new(Kind::Config, format!("`{host}` cannot be checked against a certificate"))
+        }
         LdapError::LdapResult { result } => Error::new(
             Kind::Tls,
             format!("{host}:{port} refused StartTLS: {} ({})", rc_name(result.rc), result.rc),
@@ -201,16 +240,26 @@ fn tls_error(e: &rustls::Error, host: &str, ca_hint: &str) -> Error {
         rustls::Error::InvalidCertificate(C::UnknownIssuer | C::BadSignature) => {
             ("the DC's certificate is not issued by a trusted CA".to_string(), ca_hint.to_string())
         }
-        rustls::Error::InvalidCertificate(C::NotValidForName | C::NotValidForNameContext { .. }) => (
+        rustls::Error::InvalidCertificate(
+            C::NotValidForName | C::NotValidForNameContext { .. },
+        ) => (
             format!("the DC's certificate is not valid for `{host}`"),
-            "connect with the name (or IP) the certificate was issued for, usually the DC's FQDN".to_string(),
+            "connect with the name (or IP) the certificate was issued for, usually the DC's FQDN"
+                .to_string(),
         ),
-        rustls::Error::InvalidCertificate(C::Expired | C::ExpiredContext { .. } | C::NotValidYet | C::NotValidYetContext { .. }) => {
-            ("the DC's certificate is outside its validity period".to_string(), "renew the DC certificate or fix the clock".to_string())
-        }
+        rustls::Error::InvalidCertificate(
+            C::Expired | C::ExpiredContext { .. } | C::NotValidYet | C::NotValidYetContext { .. },
+        ) => (
+            "the DC's certificate is outside its validity period".to_string(),
+            "renew the DC certificate or fix the clock".to_string(),
+        ),
         _ => (String::new(), ca_hint.to_string()),
     };
-    let message = if what.is_empty() { format!("TLS with {host} failed: {e}") } else { format!("TLS with {host} failed: {what} ({e})") };
+    let message = if what.is_empty() {
+        format!("TLS with {host} failed: {e}")
+    } else {
+        format!("TLS with {host} failed: {what} ({e})")
+    };
     Error::new(Kind::Tls, message).with_hint(hint)
 }
 
@@ -254,7 +303,13 @@ mod tests {
 
     #[test]
     fn empty_server_text_is_dropped_and_referrals_named() {
-        let e = directory_error(Op::Search, None, 10, "", &["ldap://other.test/DC=other,DC=test".into()]);
+        let e = directory_error(
+            Op::Search,
+            None,
+            10,
+            "",
+            &["ldap://other.test/DC=other,DC=test".into()],
+        );
         assert_eq!(e.server_text, None);
         assert!(e.message.contains("ldap://other.test/DC=other,DC=test"));
     }
@@ -269,7 +324,8 @@ mod tests {
         assert!(locked.hint.unwrap().contains("locked out"));
         let plain = directory_error(Op::Bind, None, 49, "", &[]);
         assert!(plain.hint.unwrap().contains("DOMAIN\\user"));
-        let strong = directory_error(Op::Bind, None, 8, "BindSimple: Transport encryption required.", &[]);
+        let strong =
+            directory_error(Op::Bind, None, 8, "BindSimple: Transport encryption required.", &[]);
         assert_eq!(strong.kind, Kind::StrongerAuthRequired);
         assert!(strong.hint.unwrap().contains("StartTLS"));
     }
@@ -289,11 +345,23 @@ mod tests {
             std::io::ErrorKind::InvalidData,
             rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer),
         );
-        let e = connect_error(LdapError::Io { source: io }, Transport::Ldaps, "dc1.contoso.test", 636, Duration::from_secs(5));
+        let e = connect_error(
+            LdapError::Io { source: io },
+            Transport::Ldaps,
+            "dc1.contoso.test",
+            636,
+            Duration::from_secs(5),
+        );
         assert_eq!(e.kind, Kind::Tls);
         assert!(e.hint.unwrap().contains("DWB_LDAP_CA_FILE"));
         let eof = std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "tls handshake eof");
-        let e = connect_error(LdapError::Io { source: eof }, Transport::StartTls, "dc1", 389, Duration::from_secs(5));
+        let e = connect_error(
+            LdapError::Io { source: eof },
+            Transport::StartTls,
+            "dc1",
+            389,
+            Duration::from_secs(5),
+        );
         assert_eq!(e.kind, Kind::Tls);
     }
 }

@@ -38,7 +38,11 @@ struct Page {
 }
 
 /// Runs `req`, calling `each` for every entry.
-pub(super) fn run(dir: &LdapDirectory, req: &SearchRequest, each: &mut dyn FnMut(Entry) -> Result<()>) -> Result<()> {
+pub(super) fn run(
+    dir: &LdapDirectory,
+    req: &SearchRequest,
+    each: &mut dyn FnMut(Entry) -> Result<()>,
+) -> Result<()> {
     let spec = Spec {
         base_str: req.base.to_string(),
         base: req.base.clone(),
@@ -82,11 +86,21 @@ pub(super) fn run(dir: &LdapDirectory, req: &SearchRequest, each: &mut dyn FnMut
 
 /// One page: sends the request, collects entries until the page ends or the
 /// size limit is reached (then the operation is abandoned).
-async fn fetch_page(dir: &LdapDirectory, spec: &Spec, req: &PageRequest, pager: &mut Pager, timeout: Duration) -> Result<Page> {
+async fn fetch_page(
+    dir: &LdapDirectory,
+    spec: &Spec,
+    req: &PageRequest,
+    pager: &mut Pager,
+    timeout: Duration,
+) -> Result<Page> {
     let mut ldap = dir.handle().await?;
     // A base search returns one entry at most: no paging (also spares the
     // rootDSE a control some servers refuse there).
-    let mut ctrls = if spec.scope == ldap3::Scope::Base { Vec::new() } else { vec![controls::paged_request(req.size, &req.cookie)] };
+    let mut ctrls = if spec.scope == ldap3::Scope::Base {
+        Vec::new()
+    } else {
+        vec![controls::paged_request(req.size, &req.cookie)]
+    };
     if let Some(flags) = spec.sd_flags {
         ctrls.push(controls::sd_flags(flags));
     }
@@ -112,7 +126,8 @@ async fn fetch_page(dir: &LdapDirectory, spec: &Spec, req: &PageRequest, pager: 
                     let id = stream.ldap_handle().last_id();
                     let _ = stream.finish().await;
                     let _ = ldap.abandon(id).await;
-                    let end = PageEnd { rc: 0, text: String::new(), refs: Vec::new(), cookie: None };
+                    let end =
+                        PageEnd { rc: 0, text: String::new(), refs: Vec::new(), cookie: None };
                     return Ok(Page { entries, end });
                 }
             }
@@ -152,19 +167,28 @@ pub(super) fn parse_entry(tag: StructureTag) -> Result<Option<Entry>> {
     if tag.id != SEARCH_RESULT_ENTRY {
         return Ok(None);
     }
-    let bad = |what: &str| Error::new(Kind::ProtocolError, format!("malformed search result entry: {what}"));
+    let bad = |what: &str| {
+        Error::new(Kind::ProtocolError, format!("malformed search result entry: {what}"))
+    };
     let PL::C(parts) = tag.payload else { return Err(bad("not constructed")) };
     let mut parts = parts.into_iter();
     let dn_bytes = primitive(parts.next()).ok_or_else(|| bad("no DN"))?;
     let dn_text = String::from_utf8(dn_bytes).map_err(|_| bad("the DN is not UTF-8"))?;
     let dn = Dn::parse(&dn_text).map_err(|e| {
-        Error::new(Kind::InvalidDn, format!("the server returned a DN dwb cannot parse: {}", e.message)).with_dn(&dn_text)
+        Error::new(
+            Kind::InvalidDn,
+            format!("the server returned a DN dwb cannot parse: {}", e.message),
+        )
+        .with_dn(&dn_text)
     })?;
     let mut entry = Entry::new(dn);
     let attrs = constructed(parts.next()).ok_or_else(|| bad("no attribute list"))?;
     for attr in attrs {
-        let mut pieces = constructed(Some(attr)).ok_or_else(|| bad("attribute is not a sequence"))?.into_iter();
-        let name = primitive(pieces.next()).and_then(|n| String::from_utf8(n).ok()).ok_or_else(|| bad("attribute name"))?;
+        let mut pieces =
+            constructed(Some(attr)).ok_or_else(|| bad("attribute is not a sequence"))?.into_iter();
+        let name = primitive(pieces.next())
+            .and_then(|n| String::from_utf8(n).ok())
+            .ok_or_else(|| bad("attribute name"))?;
         let values = constructed(pieces.next()).ok_or_else(|| bad("attribute values"))?;
         let values: Option<Vec<Vec<u8>>> = values.into_iter().map(|v| primitive(Some(v))).collect();
         let values = values.ok_or_else(|| bad("attribute value is not an octet string"))?;
@@ -209,16 +233,27 @@ mod tests {
             .into_iter()
             .map(|(n, vs)| c(16, vec![p(n.as_bytes()), c(17, vs.into_iter().map(p).collect())]))
             .collect();
-        StructureTag { class: TagClass::Application, id: 4, payload: PL::C(vec![p(dn), c(16, attrs)]) }
+        StructureTag {
+            class: TagClass::Application,
+            id: 4,
+            payload: PL::C(vec![p(dn), c(16, attrs)]),
+        }
     }
 
     #[test]
     fn binary_and_text_values_are_kept_exactly() {
-        let guid: &[u8] = &[0x3b, 0x2a, 0x1c, 0x6f, 0x5e, 0x4d, 0x60, 0x4f, 0x8a, 0x7b, 0x9c, 0x0d, 0x1e, 0x2f, 0x3a, 0xff];
+        let guid: &[u8] = &[
+            0x3b, 0x2a, 0x1c, 0x6f, 0x5e, 0x4d, 0x60, 0x4f, 0x8a, 0x7b, 0x9c, 0x0d, 0x1e, 0x2f,
+            0x3a, 0xff,
+        ];
         let ascii_guid: &[u8] = b"0123456789abcdef"; // a binary value that happens to be UTF-8
         let tag = entry_tag(
             b"CN=dev\\2C1,CN=RegisteredDevices,DC=contoso,DC=test",
-            vec![("objectGUID", vec![guid]), ("msDS-DeviceID", vec![ascii_guid]), ("displayName", vec!["Gerät".as_bytes()])],
+            vec![
+                ("objectGUID", vec![guid]),
+                ("msDS-DeviceID", vec![ascii_guid]),
+                ("displayName", vec!["Gerät".as_bytes()]),
+            ],
         );
         let e = parse_entry(tag).unwrap().unwrap();
         assert_eq!(e.dn.rdn_value(), Some("dev,1"));
@@ -235,7 +270,8 @@ mod tests {
             payload: PL::C(vec![p(b"ldap://contoso.test/CN=Configuration,DC=contoso,DC=test")]),
         };
         assert!(parse_entry(reference).unwrap().is_none());
-        let intermediate = StructureTag { class: TagClass::Application, id: 25, payload: PL::C(vec![]) };
+        let intermediate =
+            StructureTag { class: TagClass::Application, id: 25, payload: PL::C(vec![]) };
         assert!(parse_entry(intermediate).unwrap().is_none());
     }
 
@@ -245,7 +281,10 @@ mod tests {
         assert_eq!(parse_entry(no_dn).unwrap_err().kind, Kind::ProtocolError);
         let prim = StructureTag { class: TagClass::Application, id: 4, payload: PL::P(vec![1, 2]) };
         assert_eq!(parse_entry(prim).unwrap_err().kind, Kind::ProtocolError);
-        assert_eq!(parse_entry(entry_tag(&[0xff, 0xfe], vec![])).unwrap_err().kind, Kind::ProtocolError);
+        assert_eq!(
+            parse_entry(entry_tag(&[0xff, 0xfe], vec![])).unwrap_err().kind,
+            Kind::ProtocolError
+        );
         assert_eq!(parse_entry(entry_tag(b"not a dn", vec![])).unwrap_err().kind, Kind::InvalidDn);
         let bad_values = StructureTag {
             class: TagClass::Application,
@@ -257,7 +296,9 @@ mod tests {
 
     #[test]
     fn the_root_dse_has_an_empty_dn() {
-        let e = parse_entry(entry_tag(b"", vec![("dnsHostName", vec![b"DC1.contoso.test"])])).unwrap().unwrap();
+        let e = parse_entry(entry_tag(b"", vec![("dnsHostName", vec![b"DC1.contoso.test"])]))
+            .unwrap()
+            .unwrap();
         assert!(e.dn.is_root());
     }
 }

@@ -50,7 +50,12 @@ pub(super) fn retry_delay(kind: Kind, attempt: u32) -> Option<Duration> {
 }
 
 /// One write, retried while the DC is busy. Waits race `cancel`.
-pub(super) async fn with_retry(ldap: ldap3::Ldap, op: &WriteOp, timeout: Duration, cancel: &CancellationToken) -> Result<()> {
+pub(super) async fn with_retry(
+    ldap: ldap3::Ldap,
+    op: &WriteOp,
+    timeout: Duration,
+    cancel: &CancellationToken,
+) -> Result<()> {
     let mut attempt = 1;
     loop {
         let outcome = tokio::select! {
@@ -92,11 +97,19 @@ async fn once(mut ldap: ldap3::Ldap, op: &WriteOp, timeout: Duration) -> Result<
                 None => h,
             };
             let res = h.modify(&dn.to_string(), mods).await;
-            check(Op::Modify, Some(dn), res.map_err(|e| client_error(Op::Modify, Some(dn), e, timeout))?)
+            check(
+                Op::Modify,
+                Some(dn),
+                res.map_err(|e| client_error(Op::Modify, Some(dn), e, timeout))?,
+            )
         }
         WriteOp::Delete { dn } => {
             let res = ldap.with_timeout(timeout).delete(&dn.to_string()).await;
-            check(Op::Delete, Some(dn), res.map_err(|e| client_error(Op::Delete, Some(dn), e, timeout))?)
+            check(
+                Op::Delete,
+                Some(dn),
+                res.map_err(|e| client_error(Op::Delete, Some(dn), e, timeout))?,
+            )
         }
     }
 }
@@ -110,7 +123,10 @@ pub(super) fn add_attrs(attrs: &[Attr]) -> Result<AddAttrs> {
         .iter()
         .map(|a| {
             if a.values.is_empty() {
-                return Err(Error::new(Kind::InvalidArgument, format!("add: attribute `{}` has no values", a.name)));
+                return Err(Error::new(
+                    Kind::InvalidArgument,
+                    format!("add: attribute `{}` has no values", a.name),
+                ));
             }
             Ok((a.name.as_bytes().to_vec(), a.values.iter().cloned().collect()))
         })
@@ -125,7 +141,10 @@ pub(super) fn ldap_mods(mods: &[Modification]) -> Result<Vec<Mod<Vec<u8>>>> {
             let values: HashSet<Vec<u8>> = m.values.iter().cloned().collect();
             Ok(match m.op {
                 ModOp::Add if values.is_empty() => {
-                    return Err(Error::new(Kind::InvalidArgument, format!("modify: adding to `{}` needs values", m.attr)));
+                    return Err(Error::new(
+                        Kind::InvalidArgument,
+                        format!("modify: adding to `{}` needs values", m.attr),
+                    ));
                 }
                 ModOp::Add => Mod::Add(name, values),
                 ModOp::Delete => Mod::Delete(name, values),
@@ -136,7 +155,11 @@ pub(super) fn ldap_mods(mods: &[Modification]) -> Result<Vec<Mod<Vec<u8>>>> {
 }
 
 /// `write_many`: pipelined on the runtime, outcomes reported here.
-pub(super) fn pipelined(dir: &LdapDirectory, ops: &[WriteOp], done: &mut dyn FnMut(usize, Result<()>)) {
+pub(super) fn pipelined(
+    dir: &LdapDirectory,
+    ops: &[WriteOp],
+    done: &mut dyn FnMut(usize, Result<()>),
+) {
     if ops.is_empty() {
         return;
     }
@@ -165,7 +188,11 @@ pub(super) fn pipelined(dir: &LdapDirectory, ops: &[WriteOp], done: &mut dyn FnM
     drop(task);
     // The pump always reports every index; this covers a runtime shut down under it.
     for ((i, op), _) in ops.iter().enumerate().zip(&reported).filter(|(_, r)| !**r) {
-        done(i, Err(Error::internal("the write was not performed: the runtime stopped").with_dn(op.dn())));
+        done(
+            i,
+            Err(Error::internal("the write was not performed: the runtime stopped")
+                .with_dn(op.dn())),
+        );
     }
 }
 
@@ -207,13 +234,18 @@ async fn pump(
             }
             Some(Err(join)) => {
                 if let Some(i) = index_of.remove(&join.id()) {
-                    let _ = tx.send((i, Err(Error::internal(format!("the write task failed: {join}")))));
+                    let _ = tx
+                        .send((i, Err(Error::internal(format!("the write task failed: {join}")))));
                 }
             }
         }
     }
     // Never started: interrupted, or the DC stopped answering.
-    let why = if stalled { "not sent: the DC stopped answering (timeout or lost connection)" } else { "not sent: interrupted" };
+    let why = if stalled {
+        "not sent: the DC stopped answering (timeout or lost connection)"
+    } else {
+        "not sent: interrupted"
+    };
     for (i, op) in ops.iter().enumerate().skip(next) {
         let _ = tx.send((i, Err(Error::new(Kind::Cancelled, why).with_dn(op.dn()))));
     }
@@ -247,13 +279,24 @@ mod tests {
     #[test]
     fn modifications_map_to_ldap3() {
         let mods = vec![
-            Modification { op: ModOp::Replace, attr: "msDS-IsEnabled".into(), values: vec![b"TRUE".to_vec()] },
+            Modification {
+                op: ModOp::Replace,
+                attr: "msDS-IsEnabled".into(),
+                values: vec![b"TRUE".to_vec()],
+            },
             Modification { op: ModOp::Delete, attr: "description".into(), values: vec![] },
-            Modification { op: ModOp::Add, attr: "msDS-DeviceID".into(), values: vec![vec![0, 0xff, 0x80]] },
+            Modification {
+                op: ModOp::Add,
+                attr: "msDS-DeviceID".into(),
+                values: vec![vec![0, 0xff, 0x80]],
+            },
             Modification { op: ModOp::Replace, attr: "info".into(), values: vec![] },
         ];
         let m = ldap_mods(&mods).unwrap();
-        assert_eq!(m[0], Mod::Replace(b"msDS-IsEnabled".to_vec(), HashSet::from([b"TRUE".to_vec()])));
+        assert_eq!(
+            m[0],
+            Mod::Replace(b"msDS-IsEnabled".to_vec(), HashSet::from([b"TRUE".to_vec()]))
+        );
         assert_eq!(m[1], Mod::Delete(b"description".to_vec(), HashSet::new()));
         assert_eq!(m[2], Mod::Add(b"msDS-DeviceID".to_vec(), HashSet::from([vec![0, 0xff, 0x80]])));
         assert_eq!(m[3], Mod::Replace(b"info".to_vec(), HashSet::new()));

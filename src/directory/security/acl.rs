@@ -77,7 +77,10 @@ impl AceType {
 
     /// True for the three `*_OBJECT_ACE` types, which carry GUIDs.
     pub fn is_object(self) -> bool {
-        matches!(self, AceType::AccessAllowedObject | AceType::AccessDeniedObject | AceType::SystemAuditObject)
+        matches!(
+            self,
+            AceType::AccessAllowedObject | AceType::AccessDeniedObject | AceType::SystemAuditObject
+        )
     }
 
     pub fn kind(self) -> AceKind {
@@ -122,7 +125,15 @@ pub struct Ace {
 impl Ace {
     /// A bare ACE of `ace_type`; see also the constructors in `acl_edit`.
     pub fn new(ace_type: AceType, flags: u8, mask: u32, trustee: Sid) -> Ace {
-        Ace { ace_type, flags, mask, object_type: None, inherited_object_type: None, trustee, extra: Vec::new() }
+        Ace {
+            ace_type,
+            flags,
+            mask,
+            object_type: None,
+            inherited_object_type: None,
+            trustee,
+            extra: Vec::new(),
+        }
     }
 
     pub fn has_flag(&self, flag: u8) -> bool {

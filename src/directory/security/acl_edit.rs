@@ -83,7 +83,11 @@ impl Ace {
     }
 
     /// Sets the GUIDs, switching to the object ACE type when any is given.
-    pub fn with_object_types(mut self, object_type: Option<Guid>, inherited_object_type: Option<Guid>) -> Ace {
+    pub fn with_object_types(
+        mut self,
+        object_type: Option<Guid>,
+        inherited_object_type: Option<Guid>,
+    ) -> Ace {
         let object = object_type.is_some() || inherited_object_type.is_some();
         self.ace_type = self.ace_type.with_object(object);
         self.object_type = object_type;
@@ -101,8 +105,11 @@ impl Ace {
             0
         };
         // Non-object ACE types carry no GUIDs on the wire, so ignore stray ones.
-        let (o, i) =
-            if self.ace_type.is_object() { (self.object_type, self.inherited_object_type) } else { (None, None) };
+        let (o, i) = if self.ace_type.is_object() {
+            (self.object_type, self.inherited_object_type)
+        } else {
+            (None, None)
+        };
         (kind, &self.trustee, o, i, audit)
     }
 
@@ -111,8 +118,8 @@ impl Ace {
         let mapped = map_generic(self.mask);
         let here = if self.is_inherit_only() { 0 } else { mapped };
         let inherit = self.flags & (ace_flags::CONTAINER_INHERIT | ace_flags::OBJECT_INHERIT);
-        let children =
-            (inherit != 0 && mapped != 0).then_some((self.flags & (inherit | ace_flags::NO_PROPAGATE_INHERIT), mapped));
+        let children = (inherit != 0 && mapped != 0)
+            .then_some((self.flags & (inherit | ace_flags::NO_PROPAGATE_INHERIT), mapped));
         (here, children)
     }
 }
@@ -141,14 +148,16 @@ impl Acl {
                 have_children |= bits;
             }
         }
-        let covered = here & !have_here == 0 && children.is_none_or(|(_, bits)| bits & !have_children == 0);
+        let covered =
+            here & !have_here == 0 && children.is_none_or(|(_, bits)| bits & !have_children == 0);
         if covered {
             return false;
         }
-        let explicit_deny =
-            |e: &AclEntry| matches!(e, AclEntry::Ace(a) if a.ace_type.kind() == AceKind::Deny && !a.is_inherited());
+        let explicit_deny = |e: &AclEntry| matches!(e, AclEntry::Ace(a) if a.ace_type.kind() == AceKind::Deny && !a.is_inherited());
         let at = match ace.ace_type.kind() {
-            AceKind::Deny => self.entries.iter().position(|e| !explicit_deny(e)).unwrap_or(self.entries.len()),
+            AceKind::Deny => {
+                self.entries.iter().position(|e| !explicit_deny(e)).unwrap_or(self.entries.len())
+            }
             _ if ace.is_inherited() => self.entries.len(),
             _ => self.entries.iter().position(AclEntry::is_inherited).unwrap_or(self.entries.len()),
         };
@@ -173,7 +182,8 @@ impl Acl {
                 return true;
             }
             let (h, c) = e.effect();
-            let matches = (h != 0 || c.is_some()) && (h == 0 || h == here) && (c.is_none() || c == children);
+            let matches =
+                (h != 0 || c.is_some()) && (h == 0 || h == here) && (c.is_none() || c == children);
             !matches
         });
         before - self.entries.len()
@@ -182,7 +192,9 @@ impl Acl {
     /// Removes every explicit modelled ACE whose trustee is `trustee`; returns how many.
     pub fn revoke_trustee(&mut self, trustee: &Sid) -> usize {
         let before = self.entries.len();
-        self.entries.retain(|e| !matches!(e, AclEntry::Ace(a) if !a.is_inherited() && a.trustee == *trustee));
+        self.entries.retain(
+            |e| !matches!(e, AclEntry::Ace(a) if !a.is_inherited() && a.trustee == *trustee),
+        );
         before - self.entries.len()
     }
 }
@@ -216,18 +228,33 @@ mod tests {
     #[test]
     fn grant_is_idempotent_and_canonical() {
         let mut acl = dacl("D:(D;;WP;;;WD)(A;;RP;;;AU)(A;ID;RP;;;SY)");
-        assert!(acl.grant(Ace::allow(da(), rights::READ_PROPERTY | rights::WRITE_PROPERTY, Inherit::This)));
+        assert!(acl.grant(Ace::allow(
+            da(),
+            rights::READ_PROPERTY | rights::WRITE_PROPERTY,
+            Inherit::This
+        )));
         assert!(!acl.grant(Ace::allow(da(), rights::WRITE_PROPERTY, Inherit::This)));
         assert!(acl.grant(Ace::deny(da(), rights::DELETE, Inherit::This)));
-        assert_eq!(sddl(&acl), "D:(D;;WP;;;WD)(D;;SD;;;DA)(A;;RP;;;AU)(A;;RPWP;;;DA)(A;ID;RP;;;SY)");
-        assert_eq!(acl.revoke(&Ace::allow(da(), rights::READ_PROPERTY | rights::WRITE_PROPERTY, Inherit::This)), 1);
+        assert_eq!(
+            sddl(&acl),
+            "D:(D;;WP;;;WD)(D;;SD;;;DA)(A;;RP;;;AU)(A;;RPWP;;;DA)(A;ID;RP;;;SY)"
+        );
+        assert_eq!(
+            acl.revoke(&Ace::allow(
+                da(),
+                rights::READ_PROPERTY | rights::WRITE_PROPERTY,
+                Inherit::This
+            )),
+            1
+        );
         assert_eq!(acl.revoke(&Ace::deny(da(), rights::DELETE, Inherit::This)), 1);
         assert_eq!(sddl(&acl), "D:(D;;WP;;;WD)(A;;RP;;;AU)(A;ID;RP;;;SY)");
     }
 
     #[test]
     fn split_generic_form_counts_as_granted_and_is_revoked_whole() {
-        let mut acl = dacl("D:(A;CIIO;GA;;;DA)(A;;RPWPCRCCDCLCLORCWOWDSDDTSW;;;DA)(A;CIID;GA;;;DA)");
+        let mut acl =
+            dacl("D:(A;CIIO;GA;;;DA)(A;;RPWPCRCCDCLCLORCWOWDSDDTSW;;;DA)(A;CIID;GA;;;DA)");
         let ga = Ace::allow(da(), rights::GENERIC_ALL, Inherit::ThisAndChildren);
         assert!(!acl.grant(ga.clone()));
         assert!(!acl.grant(Ace::allow(da(), rights::GENERIC_ALL, Inherit::Children)));
@@ -244,9 +271,21 @@ mod tests {
         assert!(acl.grant(Ace::allow(da(), rights::READ_PROPERTY, Inherit::ThisAndChildren)));
         assert!(!acl.grant(Ace::allow(da(), rights::READ_PROPERTY, Inherit::Children)));
         assert_eq!(acl.revision, 2);
-        assert!(acl.grant(Ace::allow_object(da(), rights::GENERIC_ALL, Inherit::Children, None, Some(dev))));
+        assert!(acl.grant(Ace::allow_object(
+            da(),
+            rights::GENERIC_ALL,
+            Inherit::Children,
+            None,
+            Some(dev)
+        )));
         assert_eq!(acl.revision, 4, "object ACE needs ACL_REVISION_DS");
-        assert!(!acl.grant(Ace::allow_object(da(), rights::AD_ALL, Inherit::Children, None, Some(dev))));
+        assert!(!acl.grant(Ace::allow_object(
+            da(),
+            rights::AD_ALL,
+            Inherit::Children,
+            None,
+            Some(dev)
+        )));
         // An OA ACE without GUIDs is the same as an A ACE.
         assert!(!acl.grant(Ace::new(AceType::AccessAllowedObject, 0, rights::READ_PROPERTY, da())));
         assert_eq!(sddl(&acl), format!("D:(A;;RP;;;DA)(A;CI;RP;;;DA)(OA;CIIO;GA;;{DEVICE};DA)"));

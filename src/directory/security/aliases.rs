@@ -111,8 +111,9 @@ pub(crate) fn lookup(alias: &str) -> Option<Alias> {
 
 /// The SDDL spelling of `sid`: an alias where Samba would use one, else `S-1-…`.
 pub(crate) fn format_sid(sid: &Sid, domain: Option<&Sid>) -> String {
-    let well_known =
-        WELL_KNOWN.iter().find(|(_, auth, subs)| sid.authority() == *auth && sid.sub_authorities() == *subs);
+    let well_known = WELL_KNOWN
+        .iter()
+        .find(|(_, auth, subs)| sid.authority() == *auth && sid.sub_authorities() == *subs);
     if let Some((alias, _, _)) = well_known {
         return (*alias).to_string();
     }

@@ -7,7 +7,9 @@
 //! module docs of `security`); encoding fails only when an edited ACL no
 //! longer fits the 16-bit size fields.
 
-use super::acl::{Ace, AceType, Acl, AclEntry, INHERITED_OBJECT_TYPE_PRESENT, OBJECT_TYPE_PRESENT, RawAce};
+use super::acl::{
+    Ace, AceType, Acl, AclEntry, INHERITED_OBJECT_TYPE_PRESENT, OBJECT_TYPE_PRESENT, RawAce,
+};
 use super::{Layout, SD_REVISION, SdPart, SecurityDescriptor};
 use crate::directory::guid::Guid;
 use crate::directory::sid::{Sid, SidError};
@@ -42,7 +44,9 @@ pub enum SdErrorKind {
     AceBounds { index: usize, detail: String },
     #[error("ACE size {size} is too small for a type {ace_type} ACE (needs at least {needed})")]
     AceSize { ace_type: u8, size: u16, needed: usize },
-    #[error("object ACE flags {0:#x} have bits other than OBJECT_TYPE_PRESENT and INHERITED_OBJECT_TYPE_PRESENT")]
+    #[error(
+        "object ACE flags {0:#x} have bits other than OBJECT_TYPE_PRESENT and INHERITED_OBJECT_TYPE_PRESENT"
+    )]
     ObjectFlags(u32),
     #[error("bad SID: {0}")]
     Sid(SidError),
@@ -65,7 +69,11 @@ impl<'a> Reader<'a> {
         at.checked_add(len).and_then(|end| self.bytes.get(at..end)).ok_or_else(|| {
             err(
                 self.base + at,
-                SdErrorKind::Truncated { what, needed: len, available: self.bytes.len().saturating_sub(at) },
+                SdErrorKind::Truncated {
+                    what,
+                    needed: len,
+                    available: self.bytes.len().saturating_sub(at),
+                },
             )
         })
     }
@@ -91,8 +99,9 @@ impl<'a> Reader<'a> {
 
     fn guid(&self, at: usize, what: &'static str) -> Result<Guid, SdError> {
         // 16 bytes are guaranteed by `slice`, so from_bytes cannot fail; map anyway.
-        Guid::from_bytes(self.slice(at, 16, what)?)
-            .map_err(|_| err(self.base + at, SdErrorKind::Truncated { what, needed: 16, available: 0 }))
+        Guid::from_bytes(self.slice(at, 16, what)?).map_err(|_| {
+            err(self.base + at, SdErrorKind::Truncated { what, needed: 16, available: 0 })
+        })
     }
 
     fn sid(&self, at: usize) -> Result<(Sid, usize), SdError> {
@@ -128,7 +137,10 @@ impl SecurityDescriptor {
             }
             let start = usize::try_from(value).unwrap_or(usize::MAX);
             if start < HEADER_LEN || start >= bytes.len() {
-                return Err(err(field, SdErrorKind::OffsetOutOfRange { what, value, len: bytes.len() }));
+                return Err(err(
+                    field,
+                    SdErrorKind::OffsetOutOfRange { what, value, len: bytes.len() },
+                ));
             }
             let len = match part {
                 SdPart::Owner | SdPart::Group => {
@@ -157,9 +169,9 @@ impl SecurityDescriptor {
         let mut layout = Layout::default();
         let mut end = HEADER_LEN;
         for (start, stop, part) in spans {
-            let gap = bytes
-                .get(end..start)
-                .ok_or_else(|| err(start, SdErrorKind::Overlap { what: part_name(part), previous_end: end }))?;
+            let gap = bytes.get(end..start).ok_or_else(|| {
+                err(start, SdErrorKind::Overlap { what: part_name(part), previous_end: end })
+            })?;
             if !gap.is_empty() {
                 layout.gaps.push((part, gap.to_vec()));
             }
@@ -197,7 +209,14 @@ impl SecurityDescriptor {
                 out.extend_from_slice(gap);
             }
             let offset = u32::try_from(out.len()).map_err(|_| {
-                err(out.len(), SdErrorKind::TooLarge { what: "descriptor", len: out.len(), max: u32::MAX as usize })
+                err(
+                    out.len(),
+                    SdErrorKind::TooLarge {
+                        what: "descriptor",
+                        len: out.len(),
+                        max: u32::MAX as usize,
+                    },
+                )
             })?;
             if let Some(slot) = out.get_mut(field..field + 4) {
                 slot.copy_from_slice(&offset.to_le_bytes());
@@ -244,10 +263,9 @@ fn decode_acl(bytes: &[u8], start: usize) -> Result<(Acl, usize), SdError> {
     let mut at = 8;
     for index in 0..usize::from(count) {
         let bounds = |detail: String| err(start + at, SdErrorKind::AceBounds { index, detail });
-        let ace_size = usize::from(
-            r.u16(at + 2, "ACE header")
-                .map_err(|_| bounds(format!("its header passes the ACL's end at {size} (AceCount {count} lies?)")))?,
-        );
+        let ace_size = usize::from(r.u16(at + 2, "ACE header").map_err(|_| {
+            bounds(format!("its header passes the ACL's end at {size} (AceCount {count} lies?)"))
+        })?);
         if ace_size < 4 {
             return Err(bounds(format!("AceSize {ace_size} is smaller than the ACE header")));
         }
@@ -266,12 +284,20 @@ fn decode_ace(bytes: &[u8], base: usize) -> Result<AclEntry, SdError> {
     let code = r.u8(0, "ACE type")?;
     let flags = r.u8(1, "ACE flags")?;
     let Some(ace_type) = AceType::from_code(code) else {
-        return Ok(AclEntry::Raw(RawAce { ace_type: code, flags, body: bytes.get(4..).unwrap_or_default().to_vec() }));
+        return Ok(AclEntry::Raw(RawAce {
+            ace_type: code,
+            flags,
+            body: bytes.get(4..).unwrap_or_default().to_vec(),
+        }));
     };
     let too_small = |needed: usize| {
         err(
             base + 2,
-            SdErrorKind::AceSize { ace_type: code, size: u16::try_from(bytes.len()).unwrap_or(u16::MAX), needed },
+            SdErrorKind::AceSize {
+                ace_type: code,
+                size: u16::try_from(bytes.len()).unwrap_or(u16::MAX),
+                needed,
+            },
         )
     };
     let mask = r.u32(4, "access mask").map_err(|_| too_small(16))?;
@@ -288,7 +314,8 @@ fn decode_ace(bytes: &[u8], base: usize) -> Result<AclEntry, SdError> {
             at += 16;
         }
         if oflags & INHERITED_OBJECT_TYPE_PRESENT != 0 {
-            inherited_object_type = Some(r.guid(at, "InheritedObjectType GUID").map_err(|_| too_small(at + 16 + 8))?);
+            inherited_object_type =
+                Some(r.guid(at, "InheritedObjectType GUID").map_err(|_| too_small(at + 16 + 8))?);
             at += 16;
         }
     }
@@ -314,10 +341,11 @@ fn encode_acl_opt(acl: Option<&Acl>, out: &mut Vec<u8>) -> Result<(), SdError> {
 pub(crate) fn encode_acl(acl: &Acl, out: &mut Vec<u8>) -> Result<(), SdError> {
     let at = out.len();
     let len = acl.byte_len();
-    let size = u16::try_from(len).map_err(|_| err(at, SdErrorKind::TooLarge { what: "ACL", len, max: 0xFFFF }))?;
+    let size = u16::try_from(len)
+        .map_err(|_| err(at, SdErrorKind::TooLarge { what: "ACL", len, max: 0xFFFF }))?;
     let n = acl.entries.len();
-    let count =
-        u16::try_from(n).map_err(|_| err(at, SdErrorKind::TooLarge { what: "ACE count", len: n, max: 0xFFFF }))?;
+    let count = u16::try_from(n)
+        .map_err(|_| err(at, SdErrorKind::TooLarge { what: "ACE count", len: n, max: 0xFFFF }))?;
     out.push(acl.revision);
     out.push(acl.sbz1);
     out.extend_from_slice(&size.to_le_bytes());
@@ -333,7 +361,8 @@ pub(crate) fn encode_acl(acl: &Acl, out: &mut Vec<u8>) -> Result<(), SdError> {
 fn encode_entry(entry: &AclEntry, out: &mut Vec<u8>) -> Result<(), SdError> {
     let at = out.len();
     let len = entry.byte_len();
-    let size = u16::try_from(len).map_err(|_| err(at, SdErrorKind::TooLarge { what: "ACE", len, max: 0xFFFF }))?;
+    let size = u16::try_from(len)
+        .map_err(|_| err(at, SdErrorKind::TooLarge { what: "ACE", len, max: 0xFFFF }))?;
     match entry {
         AclEntry::Raw(raw) => {
             out.extend_from_slice(&[raw.ace_type, raw.flags]);

@@ -54,7 +54,9 @@ fn odd_but_valid_shapes_round_trip_exactly() {
     let parsed = SecurityDescriptor::from_bytes(&bytes).unwrap();
     assert_eq!(parsed.to_bytes().unwrap(), bytes);
     let acl = parsed.dacl.as_ref().unwrap();
-    assert!(matches!(&acl.entries[0], AclEntry::Raw(r) if r.ace_type == 9 && r.body.ends_with(b"artx")));
+    assert!(
+        matches!(&acl.entries[0], AclEntry::Raw(r) if r.ace_type == 9 && r.body.ends_with(b"artx"))
+    );
     assert_eq!(acl.aces().next().unwrap().extra, [0xAA, 0, 0, 0]);
     assert_eq!(acl.padding, [0, 0, 0, 0]);
     assert!(parsed.to_sddl(None).is_err(), "a callback ACE has no SDDL form here");
@@ -98,7 +100,10 @@ fn malformed_input_is_a_typed_error_with_offset() {
     let mut bad_rev = sd(p, [0; 4], &[]);
     bad_rev[0] = 2;
     assert!(matches!(kind(&bad_rev), (0, K::Revision(2))));
-    assert!(matches!(kind(&sd(p, [0, 0, 0, 99], &[0; 8])), (16, K::OffsetOutOfRange { value: 99, .. })));
+    assert!(matches!(
+        kind(&sd(p, [0, 0, 0, 99], &[0; 8])),
+        (16, K::OffsetOutOfRange { value: 99, .. })
+    ));
     assert!(matches!(kind(&sd(p, [0, 0, 0, 4], &[0; 8])), (16, K::OffsetOutOfRange { .. })));
     assert!(matches!(kind(&sd(p, [u32::MAX, 0, 0, 0], &[])), (4, K::OffsetOutOfRange { .. })));
     // Owner and group on the same bytes.
@@ -108,9 +113,15 @@ fn malformed_input_is_a_typed_error_with_offset() {
     body.extend_from_slice(&WORLD[8..]);
     assert!(matches!(kind(&sd(p, [28, 0, 0, 20], &body)), (28, K::Overlap { .. })));
     // ACL revision, size smaller than the header, size past the end.
-    assert!(matches!(kind(&sd(p, [0, 0, 0, 20], &[9, 0, 8, 0, 0, 0, 0, 0])), (20, K::AclRevision(9))));
+    assert!(matches!(
+        kind(&sd(p, [0, 0, 0, 20], &[9, 0, 8, 0, 0, 0, 0, 0])),
+        (20, K::AclRevision(9))
+    ));
     assert!(matches!(kind(&sd(p, [0, 0, 0, 20], &[2, 0, 4, 0, 0, 0, 0, 0])), (22, K::AclSize(4))));
-    assert!(matches!(kind(&sd(p, [0, 0, 0, 20], &[2, 0, 64, 0, 0, 0, 0, 0])), (20, K::Truncated { .. })));
+    assert!(matches!(
+        kind(&sd(p, [0, 0, 0, 20], &[2, 0, 64, 0, 0, 0, 0, 0])),
+        (20, K::Truncated { .. })
+    ));
     // AceCount 0xFFFF with one ACE.
     let mut lying = dacl_with(&[&allow_world(&[])], &[]);
     lying[4..6].copy_from_slice(&0xFFFFu16.to_le_bytes());
@@ -118,15 +129,27 @@ fn malformed_input_is_a_typed_error_with_offset() {
     // AceSize past the ACL, AceSize 0, AceSize too small for the SID.
     let mut big = allow_world(&[]);
     big[2] = 200;
-    assert!(matches!(kind(&sd(p, [0, 0, 0, 20], &dacl_with(&[&big], &[]))), (28, K::AceBounds { index: 0, .. })));
+    assert!(matches!(
+        kind(&sd(p, [0, 0, 0, 20], &dacl_with(&[&big], &[]))),
+        (28, K::AceBounds { index: 0, .. })
+    ));
     let zero = [0u8, 0, 0, 0];
-    assert!(matches!(kind(&sd(p, [0, 0, 0, 20], &dacl_with(&[&zero], &[]))), (28, K::AceBounds { .. })));
+    assert!(matches!(
+        kind(&sd(p, [0, 0, 0, 20], &dacl_with(&[&zero], &[]))),
+        (28, K::AceBounds { .. })
+    ));
     let mut small = allow_world(&[]);
     small[2] = 12;
-    assert!(matches!(kind(&sd(p, [0, 0, 0, 20], &dacl_with(&[&small[..12]], &[]))), (36, K::Sid(_))));
+    assert!(matches!(
+        kind(&sd(p, [0, 0, 0, 20], &dacl_with(&[&small[..12]], &[]))),
+        (36, K::Sid(_))
+    ));
     // Object ACE with undefined object flags.
     let obj: Vec<u8> = [&[5u8, 0, 24, 0, 0x10, 0, 0, 0, 4, 0, 0, 0][..], &WORLD].concat();
-    assert!(matches!(kind(&sd(p, [0, 0, 0, 20], &dacl_with(&[&obj], &[]))), (36, K::ObjectFlags(4))));
+    assert!(matches!(
+        kind(&sd(p, [0, 0, 0, 20], &dacl_with(&[&obj], &[]))),
+        (36, K::ObjectFlags(4))
+    ));
     // Owner SID with revision 2.
     let mut sid = WORLD;
     sid[0] = 2;
@@ -175,7 +198,10 @@ fn sddl_accepts_the_windows_and_mstdyp_spellings() {
     assert_eq!(got, [16, 16, 16, 0x1F01FF, 0xF003F]);
     let hex_auth = p("O:S-1-0x123456789ABC-1D:");
     assert_eq!(hex_auth.owner.unwrap().authority(), 0x1234_5678_9ABC);
-    assert_eq!(p("").to_bytes().unwrap(), [1, 0, 0, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+    assert_eq!(
+        p("").to_bytes().unwrap(),
+        [1, 0, 0, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]
+    );
 }
 
 #[test]

@@ -70,27 +70,33 @@ fn check(v: &Vector) -> Result<(), String> {
     if ours != expected {
         return Err(format!("SDDL differs:\n  expected {expected}\n  dwb      {ours}"));
     }
-    let from_ours = SecurityDescriptor::from_sddl(&ours, Some(&dom)).map_err(|e| format!("parse own SDDL: {e}"))?;
-    let from_expected =
-        SecurityDescriptor::from_sddl(expected, Some(&dom)).map_err(|e| format!("parse Samba SDDL: {e}"))?;
+    let from_ours = SecurityDescriptor::from_sddl(&ours, Some(&dom))
+        .map_err(|e| format!("parse own SDDL: {e}"))?;
+    let from_expected = SecurityDescriptor::from_sddl(expected, Some(&dom))
+        .map_err(|e| format!("parse Samba SDDL: {e}"))?;
     if from_ours != from_expected || from_ours != sd {
         return Err(format!("SDDL models differ:\n  bytes {sd:?}\n  sddl  {from_ours:?}"));
     }
 
     // (c) dwb's encoding of sddl_in: the same model as Samba's bytes, and (in
     // Samba's layout, which is dwb's default) the same bytes.
-    let from_in = SecurityDescriptor::from_sddl(&v.sddl_in, Some(&dom)).map_err(|e| format!("parse sddl_in: {e}"))?;
+    let from_in = SecurityDescriptor::from_sddl(&v.sddl_in, Some(&dom))
+        .map_err(|e| format!("parse sddl_in: {e}"))?;
     let encoded = from_in.to_bytes().map_err(|e| format!("to_bytes of sddl_in: {e}"))?;
-    let reparsed = SecurityDescriptor::from_bytes(&encoded).map_err(|e| format!("from_bytes(own): {e}"))?;
+    let reparsed =
+        SecurityDescriptor::from_bytes(&encoded).map_err(|e| format!("from_bytes(own): {e}"))?;
     if reparsed != sd {
         return Err(format!("sddl_in model differs:\n  samba {sd:?}\n  dwb   {reparsed:?}"));
     }
     if v.layout.is_none() && encoded != bytes {
-        return Err(format!("sddl_in encoding differs:\n  samba {bytes:02x?}\n  dwb   {encoded:02x?}"));
+        return Err(format!(
+            "sddl_in encoding differs:\n  samba {bytes:02x?}\n  dwb   {encoded:02x?}"
+        ));
     }
     let order = sd.part_order();
     let at = |p| order.iter().position(|x| *x == p);
-    if v.layout.as_deref() == Some("windows") && at(super::SdPart::Dacl) > at(super::SdPart::Owner) {
+    if v.layout.as_deref() == Some("windows") && at(super::SdPart::Dacl) > at(super::SdPart::Owner)
+    {
         return Err("Windows layout not recorded".into());
     }
     Ok(())
@@ -102,9 +108,19 @@ fn samba_golden_vectors() {
     assert!(vectors.len() >= 40, "only {} vectors", vectors.len());
     let failures: Vec<String> = vectors
         .iter()
-        .filter_map(|v| check(v).err().map(|e| format!("{} [{}]: {e}", v.sddl_in, v.note.as_deref().unwrap_or(""))))
+        .filter_map(|v| {
+            check(v)
+                .err()
+                .map(|e| format!("{} [{}]: {e}", v.sddl_in, v.note.as_deref().unwrap_or("")))
+        })
         .collect();
-    assert!(failures.is_empty(), "{} of {} vectors failed:\n{}", failures.len(), vectors.len(), failures.join("\n\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {} vectors failed:\n{}",
+        failures.len(),
+        vectors.len(),
+        failures.join("\n\n")
+    );
 }
 
 #[test]
@@ -134,6 +150,8 @@ fn vectors_cover_what_they_should() {
     }
     let vs = vectors();
     assert!(vs.iter().any(|v| v.layout.as_deref() == Some("windows")));
-    assert!(vs.iter().any(|v| v.sddl_dwb.as_deref().is_some_and(|s| s.contains("NO_ACCESS_CONTROL"))));
+    assert!(
+        vs.iter().any(|v| v.sddl_dwb.as_deref().is_some_and(|s| s.contains("NO_ACCESS_CONTROL")))
+    );
     assert!(vs.iter().any(|v| v.sddl_samba.matches('(').count() >= 40));
 }

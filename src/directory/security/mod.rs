@@ -46,7 +46,9 @@ mod golden_tests;
 #[cfg(test)]
 mod prop_tests;
 
-pub use acl::{ACL_REVISION, ACL_REVISION_DS, Ace, AceKind, AceType, Acl, AclEntry, RawAce, ace_flags};
+pub use acl::{
+    ACL_REVISION, ACL_REVISION_DS, Ace, AceKind, AceType, Acl, AclEntry, RawAce, ace_flags,
+};
 pub use acl_edit::{Dacl, Inherit};
 pub use binary::{SdError, SdErrorKind};
 pub use rights::{effective_rights, has_access, map_generic};
@@ -98,7 +100,8 @@ impl SdPart {
     /// Samba's order, used for descriptors that were not parsed from bytes.
     pub const SAMBA_ORDER: [SdPart; 4] = [SdPart::Owner, SdPart::Group, SdPart::Sacl, SdPart::Dacl];
     /// The order Windows writes.
-    pub const WINDOWS_ORDER: [SdPart; 4] = [SdPart::Sacl, SdPart::Dacl, SdPart::Owner, SdPart::Group];
+    pub const WINDOWS_ORDER: [SdPart; 4] =
+        [SdPart::Sacl, SdPart::Dacl, SdPart::Owner, SdPart::Group];
 }
 
 /// Where the parts of a parsed descriptor sat, so that writing it back gives
@@ -235,7 +238,11 @@ impl SecurityDescriptor {
     /// Rights `trustee_sids` hold on the object (or on the property / extended
     /// right `object_type`), see [`effective_rights`]. No DACL or a NULL DACL
     /// grants everything ([`rights::AD_ALL`]). Owner implied rights are not added.
-    pub fn effective_rights(&self, trustee_sids: &[Sid], object_type: Option<crate::directory::guid::Guid>) -> u32 {
+    pub fn effective_rights(
+        &self,
+        trustee_sids: &[Sid],
+        object_type: Option<crate::directory::guid::Guid>,
+    ) -> u32 {
         match (&self.dacl, self.has_control(control::SE_DACL_PRESENT)) {
             (Some(dacl), true) => effective_rights(dacl, trustee_sids, object_type),
             _ => rights::AD_ALL,

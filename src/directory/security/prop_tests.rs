@@ -6,7 +6,10 @@
 use proptest::prelude::*;
 
 use super::golden_tests::{vector_bytes, vectors};
-use super::{Ace, AceType, Acl, AclEntry, Layout, RawAce, SdPart, SecurityDescriptor, ace_flags, control as c};
+use super::{
+    Ace, AceType, Acl, AclEntry, Layout, RawAce, SdPart, SecurityDescriptor, ace_flags,
+    control as c,
+};
 use crate::directory::guid::Guid;
 use crate::directory::sid::Sid;
 
@@ -16,8 +19,15 @@ fn dom() -> Sid {
 
 fn sid() -> impl Strategy<Value = Sid> {
     prop_oneof![
-        prop::sample::select(vec!["S-1-1-0", "S-1-5-11", "S-1-5-18", "S-1-5-32-544", "S-1-3-0", "S-1-5-84-0-0-0-0-0"])
-            .prop_map(|s| s.parse().unwrap()),
+        prop::sample::select(vec![
+            "S-1-1-0",
+            "S-1-5-11",
+            "S-1-5-18",
+            "S-1-5-32-544",
+            "S-1-3-0",
+            "S-1-5-84-0-0-0-0-0"
+        ])
+        .prop_map(|s| s.parse().unwrap()),
         prop::sample::select(vec![498u32, 500, 512, 513, 519, 526, 527, 1107, 9999])
             .prop_map(|r| dom().with_rid(r).unwrap()),
         (0u64..=0xFFFF_FFFF_FFFF, prop::collection::vec(any::<u32>(), 0..=15))
@@ -39,7 +49,10 @@ fn ace() -> impl Strategy<Value = Ace> {
         AceType::AccessDeniedObject,
         AceType::SystemAuditObject,
     ]);
-    let mask = prop_oneof![any::<u32>(), prop::sample::select(vec![0, 0x10, 0x20094, 0xF01FF, 0x1000_0000])];
+    let mask = prop_oneof![
+        any::<u32>(),
+        prop::sample::select(vec![0, 0x10, 0x20094, 0xF01FF, 0x1000_0000])
+    ];
     (types, any::<u8>(), mask, prop::option::of(guid()), prop::option::of(guid()), sid()).prop_map(
         |(t, flags, mask, o, i, trustee)| {
             let mut a = Ace::new(t, flags & ace_flags::ALL, mask, trustee);
@@ -69,7 +82,8 @@ fn sddl_descriptor() -> impl Strategy<Value = SecurityDescriptor> {
             let mut sd = SecurityDescriptor::new();
             sd.owner = owner;
             sd.group = group;
-            let dflags = c::SE_DACL_PROTECTED | c::SE_DACL_AUTO_INHERIT_REQ | c::SE_DACL_AUTO_INHERITED;
+            let dflags =
+                c::SE_DACL_PROTECTED | c::SE_DACL_AUTO_INHERIT_REQ | c::SE_DACL_AUTO_INHERITED;
             if let Some(d) = dacl {
                 sd.control |= c::SE_DACL_PRESENT | (flag_bits & dflags);
                 sd.dacl = d;
@@ -87,11 +101,13 @@ fn sddl_descriptor() -> impl Strategy<Value = SecurityDescriptor> {
 fn any_entry() -> impl Strategy<Value = AclEntry> {
     let raw_type = prop::sample::select(vec![3u8, 4, 8, 9, 0x0b, 0x11, 0x12, 0x13, 0xff]);
     prop_oneof![
-        (ace(), any::<u8>(), prop::collection::vec(any::<u8>(), 0..6)).prop_map(|(mut a, f, extra)| {
-            a.flags = f;
-            a.extra = extra;
-            AclEntry::Ace(a)
-        }),
+        (ace(), any::<u8>(), prop::collection::vec(any::<u8>(), 0..6)).prop_map(
+            |(mut a, f, extra)| {
+                a.flags = f;
+                a.extra = extra;
+                AclEntry::Ace(a)
+            }
+        ),
         (raw_type, any::<u8>(), prop::collection::vec(any::<u8>(), 0..24))
             .prop_map(|(t, f, body)| AclEntry::Raw(RawAce { ace_type: t, flags: f, body })),
     ]
@@ -105,7 +121,13 @@ fn any_acl() -> impl Strategy<Value = Acl> {
         prop::collection::vec(any_entry(), 0..5),
         prop::collection::vec(any::<u8>(), 0..5),
     )
-        .prop_map(|(revision, sbz1, sbz2, entries, padding)| Acl { revision, sbz1, sbz2, entries, padding })
+        .prop_map(|(revision, sbz1, sbz2, entries, padding)| Acl {
+            revision,
+            sbz1,
+            sbz2,
+            entries,
+            padding,
+        })
 }
 
 /// Any encodable descriptor, with a random part order, gaps and trailing bytes.
@@ -117,12 +139,27 @@ fn any_descriptor() -> impl Strategy<Value = SecurityDescriptor> {
         Just(SdPart::SAMBA_ORDER.to_vec()).prop_shuffle(),
         (gap(), gap(), gap(), gap(), gap()),
     )
-        .prop_map(|((sbz1, control, owner, group), (sacl, dacl), order, (g0, g1, g2, g3, trailing))| {
-            let mut sd = SecurityDescriptor { sbz1, control, owner, group, sacl, dacl, ..SecurityDescriptor::new() };
-            let gaps = order.iter().copied().zip([g0, g1, g2, g3]).filter(|(_, g)| !g.is_empty()).collect();
-            sd.layout = Layout { order, gaps, trailing };
-            sd
-        })
+        .prop_map(
+            |((sbz1, control, owner, group), (sacl, dacl), order, (g0, g1, g2, g3, trailing))| {
+                let mut sd = SecurityDescriptor {
+                    sbz1,
+                    control,
+                    owner,
+                    group,
+                    sacl,
+                    dacl,
+                    ..SecurityDescriptor::new()
+                };
+                let gaps = order
+                    .iter()
+                    .copied()
+                    .zip([g0, g1, g2, g3])
+                    .filter(|(_, g)| !g.is_empty())
+                    .collect();
+                sd.layout = Layout { order, gaps, trailing };
+                sd
+            },
+        )
 }
 
 proptest! {

@@ -92,7 +92,11 @@ pub(crate) const OTHER_RIGHT_LETTERS: [(&str, u32); 8] = [
 
 /// The value of a two-letter right, if it is one.
 pub fn right_by_letters(letters: &str) -> Option<u32> {
-    AD_RIGHT_LETTERS.iter().chain(OTHER_RIGHT_LETTERS.iter()).find(|(l, _)| *l == letters).map(|(_, v)| *v)
+    AD_RIGHT_LETTERS
+        .iter()
+        .chain(OTHER_RIGHT_LETTERS.iter())
+        .find(|(l, _)| *l == letters)
+        .map(|(_, v)| *v)
 }
 
 /// Formats a mask the way Samba 4.17 does: letters when every set bit has one
@@ -152,7 +156,12 @@ pub fn effective_rights(dacl: &Acl, trustee_sids: &[Sid], object_type: Option<Gu
 }
 
 /// True when [`effective_rights`] includes every bit of `wanted` (generic bits mapped).
-pub fn has_access(dacl: &Acl, trustee_sids: &[Sid], object_type: Option<Guid>, wanted: u32) -> bool {
+pub fn has_access(
+    dacl: &Acl,
+    trustee_sids: &[Sid],
+    object_type: Option<Guid>,
+    wanted: u32,
+) -> bool {
     let wanted = map_generic(wanted);
     effective_rights(dacl, trustee_sids, object_type) & wanted == wanted
 }

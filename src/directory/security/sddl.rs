@@ -56,8 +56,11 @@ const ACE_TYPE_LETTERS: [(&str, AceType); 6] = [
 
 /// The DACL's (P, AR, AI) control bits, in Samba's print order; a SACL's are
 /// each one bit higher.
-const DACL_FLAG_LETTERS: [(&str, u16); 3] =
-    [("P", c::SE_DACL_PROTECTED), ("AR", c::SE_DACL_AUTO_INHERIT_REQ), ("AI", c::SE_DACL_AUTO_INHERITED)];
+const DACL_FLAG_LETTERS: [(&str, u16); 3] = [
+    ("P", c::SE_DACL_PROTECTED),
+    ("AR", c::SE_DACL_AUTO_INHERIT_REQ),
+    ("AI", c::SE_DACL_AUTO_INHERITED),
+];
 
 const NO_ACCESS_CONTROL: &str = "NO_ACCESS_CONTROL";
 
@@ -93,7 +96,12 @@ impl SecurityDescriptor {
 }
 
 /// `flags` holds the ACL's P/AR/AI bits at the DACL positions.
-fn format_acl(out: &mut String, acl: Option<&Acl>, flags: u16, domain: Option<&Sid>) -> Result<(), SddlError> {
+fn format_acl(
+    out: &mut String,
+    acl: Option<&Acl>,
+    flags: u16,
+    domain: Option<&Sid>,
+) -> Result<(), SddlError> {
     for (letters, bit) in DACL_FLAG_LETTERS {
         if flags & bit != 0 {
             out.push_str(letters);
@@ -107,14 +115,25 @@ fn format_acl(out: &mut String, acl: Option<&Acl>, flags: u16, domain: Option<&S
         let unsayable = |msg: String| SddlError { pos: out.chars().count(), msg };
         let ace = match entry {
             AclEntry::Ace(a) => a,
-            AclEntry::Raw(r) => return Err(unsayable(format!("ACE type {:#04x} has no SDDL form here", r.ace_type))),
+            AclEntry::Raw(r) => {
+                return Err(unsayable(format!(
+                    "ACE type {:#04x} has no SDDL form here",
+                    r.ace_type
+                )));
+            }
         };
         if ace.flags & !ace_flags::ALL != 0 {
-            return Err(unsayable(format!("ACE flags {:#04x} include a bit SDDL has no letter for", ace.flags)));
+            return Err(unsayable(format!(
+                "ACE flags {:#04x} include a bit SDDL has no letter for",
+                ace.flags
+            )));
         }
         let ty = ACE_TYPE_LETTERS.iter().find(|(_, t)| *t == ace.ace_type).map_or("", |(l, _)| *l);
-        let flags: String = ACE_FLAG_LETTERS.iter().filter(|(_, f)| ace.flags & f != 0).map(|(l, _)| *l).collect();
-        let guid = |g: Option<Guid>| if ace.ace_type.is_object() { g.map(|g| g.to_string()) } else { None };
+        let flags: String =
+            ACE_FLAG_LETTERS.iter().filter(|(_, f)| ace.flags & f != 0).map(|(l, _)| *l).collect();
+        let guid = |g: Option<Guid>| {
+            if ace.ace_type.is_object() { g.map(|g| g.to_string()) } else { None }
+        };
         out.push_str(&format!(
             "({ty};{flags};{};{};{};{})",
             rights::format_mask(ace.mask),
@@ -136,7 +155,8 @@ struct Parser<'a> {
 impl<'a> Parser<'a> {
     fn err(&self, byte: usize, msg: impl Into<String>) -> SddlError {
         // Count UTF-8 lead bytes so the position is in characters even after non-ASCII input.
-        let pos = self.s.get(..byte).unwrap_or(self.s).iter().filter(|b| (**b & 0xC0) != 0x80).count();
+        let pos =
+            self.s.get(..byte).unwrap_or(self.s).iter().filter(|b| (**b & 0xC0) != 0x80).count();
         SddlError { pos, msg: msg.into() }
     }
 
@@ -149,7 +169,8 @@ impl<'a> Parser<'a> {
         let (mut seen_o, mut seen_g, mut seen_d, mut seen_s) = (false, false, false, false);
         while let Some(&letter) = self.s.get(self.i) {
             let start = self.i;
-            if self.s.get(self.i + 1) != Some(&b':') || !matches!(letter, b'O' | b'G' | b'D' | b'S') {
+            if self.s.get(self.i + 1) != Some(&b':') || !matches!(letter, b'O' | b'G' | b'D' | b'S')
+            {
                 return Err(self.err(start, "expected a section: O:, G:, D: or S:"));
             }
             let seen = match letter {
@@ -184,7 +205,10 @@ impl<'a> Parser<'a> {
     fn section_sid(&mut self) -> Result<Sid, SddlError> {
         let rest = self.rest();
         let len = if rest.starts_with(b"S-") || rest.starts_with(b"s-") {
-            let body = rest.iter().skip(2).take_while(|b| b.is_ascii_hexdigit() || matches!(b, b'-' | b'x' | b'X'));
+            let body = rest
+                .iter()
+                .skip(2)
+                .take_while(|b| b.is_ascii_hexdigit() || matches!(b, b'-' | b'x' | b'X'));
             let mut len = 2 + body.count();
             // "…-544D:(" — the D belongs to the next section, not to a hex authority.
             if len > 2 && rest.get(len - 1) == Some(&b'D') && rest.get(len) == Some(&b':') {
@@ -204,7 +228,9 @@ impl<'a> Parser<'a> {
         let tok = self.text.get(start..end).unwrap_or_default();
         if let Some(body) = tok.strip_prefix("S-").or_else(|| tok.strip_prefix("s-")) {
             // Sid's own parser forgives surrounding blanks; SDDL does not.
-            if let Some(k) = body.find(|ch: char| !(ch.is_ascii_hexdigit() || matches!(ch, '-' | 'x' | 'X'))) {
+            if let Some(k) =
+                body.find(|ch: char| !(ch.is_ascii_hexdigit() || matches!(ch, '-' | 'x' | 'X')))
+            {
                 return Err(self.err(start + 2 + k, format!("unexpected character in SID `{tok}`")));
             }
             return tok.parse().map_err(|e| self.err(start, format!("bad SID `{tok}`: {e}")));
@@ -213,7 +239,10 @@ impl<'a> Parser<'a> {
             Some(Alias::Sid(sid)) => Ok(sid),
             Some(Alias::Relative(rid)) => {
                 let domain = self.domain.ok_or_else(|| {
-                    self.err(start, format!("`{tok}` is relative to the domain, but no domain SID was given"))
+                    self.err(
+                        start,
+                        format!("`{tok}` is relative to the domain, but no domain SID was given"),
+                    )
                 })?;
                 domain.with_rid(rid).map_err(|e| self.err(start, format!("`{tok}`: {e}")))
             }
@@ -279,16 +308,20 @@ impl<'a> Parser<'a> {
         let bytes = |(a, b): (usize, usize)| self.s.get(a..b).unwrap_or_default();
 
         let (ts, te) = field(0);
-        let ace_type =
-            ACE_TYPE_LETTERS.iter().find(|(l, _)| l.as_bytes() == bytes((ts, te))).map(|(_, t)| *t).ok_or_else(
-                || {
-                    let t = String::from_utf8_lossy(bytes((ts, te)));
-                    self.err(ts, format!("unsupported ACE type `{t}` (dwb knows A, D, OA, OD, AU, OU)"))
-                },
-            )?;
+        let ace_type = ACE_TYPE_LETTERS
+            .iter()
+            .find(|(l, _)| l.as_bytes() == bytes((ts, te)))
+            .map(|(_, t)| *t)
+            .ok_or_else(|| {
+                let t = String::from_utf8_lossy(bytes((ts, te)));
+                self.err(ts, format!("unsupported ACE type `{t}` (dwb knows A, D, OA, OD, AU, OU)"))
+            })?;
         if fields.len() != 6 {
             let at = fields.get(6).map_or(close, |f| f.0);
-            return Err(self.err(at, format!("an ACE has 6 fields separated by `;`, this one has {}", fields.len())));
+            return Err(self.err(
+                at,
+                format!("an ACE has 6 fields separated by `;`, this one has {}", fields.len()),
+            ));
         }
 
         let (fs, fe) = field(1);
@@ -297,7 +330,8 @@ impl<'a> Parser<'a> {
         while at < fe {
             let two = self.s.get(at..at + 2).unwrap_or_default();
             let bit = ACE_FLAG_LETTERS.iter().find(|(l, _)| l.as_bytes() == two).map(|(_, b)| *b);
-            flags |= bit.ok_or_else(|| self.err(at, "unknown ACE flag (known: OI CI NP IO ID SA FA)"))?;
+            flags |=
+                bit.ok_or_else(|| self.err(at, "unknown ACE flag (known: OI CI NP IO ID SA FA)"))?;
             at += 2;
         }
 
@@ -307,7 +341,15 @@ impl<'a> Parser<'a> {
         let (ss, se) = field(5);
         let trustee = self.sid(ss, se)?;
         self.i = close + 1;
-        Ok(Ace { ace_type, flags, mask, object_type, inherited_object_type, trustee, extra: Vec::new() })
+        Ok(Ace {
+            ace_type,
+            flags,
+            mask,
+            object_type,
+            inherited_object_type,
+            trustee,
+            extra: Vec::new(),
+        })
     }
 
     fn mask(&self, (start, end): (usize, usize)) -> Result<u32, SddlError> {
@@ -330,13 +372,18 @@ impl<'a> Parser<'a> {
         let mut at = start;
         while at < end {
             let two = self.text.get(at..at + 2).unwrap_or_default();
-            mask |= rights::right_by_letters(two).ok_or_else(|| self.err(at, "unknown access right"))?;
+            mask |= rights::right_by_letters(two)
+                .ok_or_else(|| self.err(at, "unknown access right"))?;
             at += 2;
         }
         Ok(mask)
     }
 
-    fn guid(&self, (start, end): (usize, usize), ace_type: AceType) -> Result<Option<Guid>, SddlError> {
+    fn guid(
+        &self,
+        (start, end): (usize, usize),
+        ace_type: AceType,
+    ) -> Result<Option<Guid>, SddlError> {
         let tok = self.text.get(start..end).unwrap_or_default();
         if tok.is_empty() {
             return Ok(None);
@@ -345,7 +392,10 @@ impl<'a> Parser<'a> {
             return Err(self.err(start, "only object ACE types (OA, OD, OU) take GUIDs"));
         }
         if tok.len() != 36 {
-            return Err(self.err(start, format!("`{tok}` is not a GUID (xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)")));
+            return Err(self.err(
+                start,
+                format!("`{tok}` is not a GUID (xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)"),
+            ));
         }
         tok.parse().map(Some).map_err(|e| self.err(start, format!("{e}")))
     }

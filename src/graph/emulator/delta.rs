@@ -33,11 +33,7 @@ pub(crate) async fn delta(
     uri: Uri,
 ) -> Response {
     let q = query(&uri);
-    if let Err(r) = check_params(
-        &ctx,
-        &q,
-        &["$select", "$skiptoken", "$deltatoken", "$filter"],
-    ) {
+    if let Err(r) = check_params(&ctx, &q, &["$select", "$skiptoken", "$deltatoken", "$filter"]) {
         return r;
     }
     if let Some(f) = q.get("$filter") {
@@ -51,12 +47,7 @@ pub(crate) async fn delta(
         );
     }
     let bad_token = || {
-        err(
-            &ctx,
-            StatusCode::BAD_REQUEST,
-            "Request_BadRequest",
-            "Invalid or expired delta token.",
-        )
+        err(&ctx, StatusCode::BAD_REQUEST, "Request_BadRequest", "Invalid or expired delta token.")
     };
     let w = s.lock();
     let current = w.state.version;
@@ -74,13 +65,7 @@ pub(crate) async fn delta(
             let link = make_link(
                 &link_base(&w, &s),
                 "/v1.0/devices/delta",
-                &[(
-                    "$deltatoken",
-                    encode_token(&DeltaTok {
-                        since: current,
-                        select,
-                    }),
-                )],
+                &[("$deltatoken", encode_token(&DeltaTok { since: current, select }))],
             );
             return ok_json(
                 &json!({"@odata.context": context(&s, "devices"), "@odata.deltaLink": link, "value": []}),
@@ -98,10 +83,7 @@ pub(crate) async fn delta(
         (0, current, String::new(), select)
     };
     let page_size = w.state.delta_page_size.max(1);
-    let bound = (
-        std::ops::Bound::Excluded(after.clone()),
-        std::ops::Bound::Unbounded,
-    );
+    let bound = (std::ops::Bound::Excluded(after.clone()), std::ops::Bound::Unbounded);
     let mut devs = w
         .state
         .devices
@@ -166,32 +148,16 @@ pub(crate) async fn delta(
     let mut body = Map::new();
     body.insert("@odata.context".into(), json!(context(&s, "devices")));
     if more {
-        let t = DeltaSkip {
-            since,
-            upto,
-            after: last,
-            select,
-        };
+        let t = DeltaSkip { since, upto, after: last, select };
         body.insert(
             "@odata.nextLink".into(),
-            json!(make_link(
-                &base,
-                "/v1.0/devices/delta",
-                &[("$skiptoken", encode_token(&t))]
-            )),
+            json!(make_link(&base, "/v1.0/devices/delta", &[("$skiptoken", encode_token(&t))])),
         );
     } else {
-        let t = DeltaTok {
-            since: upto,
-            select,
-        };
+        let t = DeltaTok { since: upto, select };
         body.insert(
             "@odata.deltaLink".into(),
-            json!(make_link(
-                &base,
-                "/v1.0/devices/delta",
-                &[("$deltatoken", encode_token(&t))]
-            )),
+            json!(make_link(&base, "/v1.0/devices/delta", &[("$deltatoken", encode_token(&t))])),
         );
     }
     body.insert("value".into(), Value::Array(value));

@@ -34,18 +34,12 @@ fn parse_filter(ctx: &Ctx, f: &str) -> Result<String, Response> {
         )
     };
     let t = f.trim();
-    let prop: String = t
-        .chars()
-        .take_while(|c| c.is_ascii_alphanumeric())
-        .collect();
+    let prop: String = t.chars().take_while(|c| c.is_ascii_alphanumeric()).collect();
     if prop != "deviceId" {
         return Err(unsupported(if prop.is_empty() { t } else { &prop }));
     }
     let rest = t[prop.len()..].trim_start();
-    let Some(rest) = rest
-        .strip_prefix("eq ")
-        .or_else(|| rest.strip_prefix("EQ "))
-    else {
+    let Some(rest) = rest.strip_prefix("eq ").or_else(|| rest.strip_prefix("EQ ")) else {
         return Err(unsupported(&prop));
     };
     let v = rest.trim();
@@ -103,12 +97,7 @@ pub(crate) async fn list_devices(
                 },
                 None => None,
             };
-            ListToken {
-                after: String::new(),
-                top,
-                select,
-                filter,
-            }
+            ListToken { after: String::new(), top, select, filter }
         }
     };
     let w = s.lock();
@@ -186,9 +175,6 @@ pub(crate) async fn get_device(
     };
     let mut m = project(&d.props, &select);
     drop(w);
-    m.insert(
-        "@odata.context".into(),
-        json!(context(&s, "devices/$entity")),
-    );
+    m.insert("@odata.context".into(), json!(context(&s, "devices/$entity")));
     ok_json(&Value::Object(m))
 }

@@ -26,9 +26,9 @@ impl RetryAfter {
         match *self {
             RetryAfter::None => None,
             RetryAfter::Seconds(n) => Some(n.to_string()),
-            RetryAfter::HttpDate(n) => Some(httpdate::fmt_http_date(
-                SystemTime::now() + Duration::from_secs(n),
-            )),
+            RetryAfter::HttpDate(n) => {
+                Some(httpdate::fmt_http_date(SystemTime::now() + Duration::from_secs(n)))
+            }
         }
     }
 }
@@ -118,13 +118,10 @@ impl FromStr for Faults {
     fn from_str(s: &str) -> Result<Faults, String> {
         let mut f = Faults::default();
         for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-            let (k, v) = part
-                .split_once('=')
-                .ok_or_else(|| format!("fault '{part}' is not key=value"))?;
+            let (k, v) =
+                part.split_once('=').ok_or_else(|| format!("fault '{part}' is not key=value"))?;
             let num = |v: &str| {
-                v.trim()
-                    .parse::<u64>()
-                    .map_err(|_| format!("fault {k}: '{v}' is not a number"))
+                v.trim().parse::<u64>().map_err(|_| format!("fault {k}: '{v}' is not a number"))
             };
             let n32 = |v: &str| {
                 num(v).and_then(|n| u32::try_from(n).map_err(|_| format!("fault {k}: too large")))

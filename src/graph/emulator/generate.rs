@@ -30,9 +30,7 @@ pub const HOSTILE_DISPLAY_NAMES: &[&str] = &[
 ];
 
 fn uuid(rng: &mut StdRng) -> String {
-    uuid::Builder::from_random_bytes(rng.random())
-        .into_uuid()
-        .to_string()
+    uuid::Builder::from_random_bytes(rng.random()).into_uuid().to_string()
 }
 
 fn hex_upper(b: &[u8]) -> String {
@@ -53,12 +51,7 @@ pub fn iso8601(secs: i64) -> String {
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
+    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
 }
 
 /// A realistic X.509 alternative security id key: base64(UTF-16LE(
@@ -87,11 +80,8 @@ pub fn generate(n: usize, seed: u64) -> EmulatorState {
     for i in 0..n_users {
         let id = uuid(&mut rng);
         let synced = i % 3 != 2; // two thirds synced from AD
-        let sid = if synced {
-            json!(format!("S-1-5-21-{a}-{b}-{c}-{}", 1100 + i))
-        } else {
-            Value::Null
-        };
+        let sid =
+            if synced { json!(format!("S-1-5-21-{a}-{b}-{c}-{}", 1100 + i)) } else { Value::Null };
         let upn = if synced {
             format!("user{i:05}@contoso.com")
         } else {
@@ -115,18 +105,10 @@ pub fn generate(n: usize, seed: u64) -> EmulatorState {
         };
         let (os, ver, name) = match trust {
             "ServerAd" => {
-                let vers = [
-                    "10.0.19045.5011",
-                    "10.0.22631.4317",
-                    "10.0.26100.2033",
-                    "10.0.17763.6414",
-                ];
+                let vers =
+                    ["10.0.19045.5011", "10.0.22631.4317", "10.0.26100.2033", "10.0.17763.6414"];
                 let v = vers[rng.random_range(0..vers.len())];
-                let prefix = if v.starts_with("10.0.17763") {
-                    "SRV"
-                } else {
-                    "WS"
-                };
+                let prefix = if v.starts_with("10.0.17763") { "SRV" } else { "WS" };
                 ("Windows", v.to_string(), format!("{prefix}-{i:06}"))
             }
             "AzureAd" => (
@@ -145,16 +127,8 @@ pub fn generate(n: usize, seed: u64) -> EmulatorState {
                     format!("{}", rng.random_range(12..15)),
                     format!("Pixel-{i:06}"),
                 ),
-                2 => (
-                    "MacMDM",
-                    format!("14.{}.1", rng.random_range(0..7)),
-                    format!("MBP-{i:06}"),
-                ),
-                _ => (
-                    "Windows",
-                    "10.0.19045.4291".to_string(),
-                    format!("HOME-PC-{i:06}"),
-                ),
+                2 => ("MacMDM", format!("14.{}.1", rng.random_range(0..7)), format!("MBP-{i:06}")),
+                _ => ("Windows", "10.0.19045.4291".to_string(), format!("HOME-PC-{i:06}")),
             },
         };
         let display_name =
@@ -178,25 +152,15 @@ pub fn generate(n: usize, seed: u64) -> EmulatorState {
             uuid(&mut rng),
             rng.random_range(1_000_000_000u64..9_999_999_999)
         )];
-        phys.push(format!(
-            "[GID]:g:{}",
-            rng.random_range(1_000_000_000u64..9_999_999_999)
-        ));
+        phys.push(format!("[GID]:g:{}", rng.random_range(1_000_000_000u64..9_999_999_999)));
         if trust != "Workplace" {
-            phys.push(format!(
-                "[HWID]:h:{}",
-                rng.random_range(1_000_000_000u64..9_999_999_999)
-            ));
+            phys.push(format!("[HWID]:h:{}", rng.random_range(1_000_000_000u64..9_999_999_999)));
         }
         if trust == "ServerAd" {
             phys.push(format!("[ZDID]:{}", uuid(&mut rng)));
         }
         let tri = |rng: &mut StdRng, p: f64| {
-            if rng.random_bool(0.1) {
-                Value::Null
-            } else {
-                json!(rng.random_bool(p))
-            }
+            if rng.random_bool(0.1) { Value::Null } else { json!(rng.random_bool(p)) }
         };
         let is_managed = tri(&mut rng, 0.8);
         let is_compliant = tri(&mut rng, 0.7);
@@ -204,11 +168,8 @@ pub fn generate(n: usize, seed: u64) -> EmulatorState {
         let created = last - rng.random_range(0..900 * 86_400);
         let id = uuid(&mut rng);
         let mut owners = Vec::new();
-        let has_owner = if trust == "ServerAd" {
-            rng.random_bool(0.05)
-        } else {
-            rng.random_bool(0.95)
-        };
+        let has_owner =
+            if trust == "ServerAd" { rng.random_bool(0.05) } else { rng.random_bool(0.95) };
         if has_owner {
             owners.push(user_ids[rng.random_range(0..user_ids.len())].clone());
         }

@@ -30,19 +30,12 @@ pub(crate) async fn graph_mw(State(s): State<S>, mut req: Request, next: Next) -
         .map(str::to_string)
         .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
     let method = req.method().to_string();
-    let uri = req
-        .uri()
-        .path_and_query()
-        .map(|p| p.as_str().to_string())
-        .unwrap_or_default();
+    let uri = req.uri().path_and_query().map(|p| p.as_str().to_string()).unwrap_or_default();
     let bearer = req
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            v.strip_prefix("Bearer ")
-                .or_else(|| v.strip_prefix("bearer "))
-        })
+        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
         .map(|t| t.trim().to_string());
     let (auth, mut decision) = {
         let mut w = s.lock();
@@ -52,9 +45,7 @@ pub(crate) async fn graph_mw(State(s): State<S>, mut req: Request, next: Next) -
             None => Auth::None,
             Some(None) => Auth::Invalid,
             Some(Some(i)) if i.expires <= Instant::now() => Auth::Expired,
-            Some(Some(i)) => Auth::Valid {
-                delegated: i.delegated,
-            },
+            Some(Some(i)) => Auth::Valid { delegated: i.delegated },
         };
         let d = if matches!(auth, Auth::Valid { .. }) {
             w.state.faults.decide(n)
@@ -67,45 +58,21 @@ pub(crate) async fn graph_mw(State(s): State<S>, mut req: Request, next: Next) -
         tokio::time::sleep(d).await;
     }
     let unauth = |m: &str| {
-        graph_error(
-            StatusCode::UNAUTHORIZED,
-            "InvalidAuthenticationToken",
-            m,
-            &rid,
-            &crid,
-        )
+        graph_error(StatusCode::UNAUTHORIZED, "InvalidAuthenticationToken", m, &rid, &crid)
     };
     let (resp, auth_label) = match auth {
         Auth::None => (unauth("Access token is empty."), "none"),
-        Auth::Invalid => (
-            unauth("Access token validation failure. Invalid audience."),
-            "invalid",
-        ),
-        Auth::Expired => (
-            unauth("Lifetime validation failed, the token is expired."),
-            "invalid",
-        ),
+        Auth::Invalid => (unauth("Access token validation failure. Invalid audience."), "invalid"),
+        Auth::Expired => (unauth("Lifetime validation failed, the token is expired."), "invalid"),
         Auth::Valid { delegated } => {
             let label = if delegated { "delegated" } else { "app_only" };
             if decision.unauthorized {
-                (
-                    unauth("Lifetime validation failed, the token is expired."),
-                    label,
-                )
+                (unauth("Lifetime validation failed, the token is expired."), label)
             } else if let Some((status, retry_after)) = decision.throttle.take() {
                 let (code, msg) = match status {
-                    503 => (
-                        "serviceNotAvailable",
-                        "Service unavailable, please retry later.",
-                    ),
-                    504 => (
-                        "GatewayTimeout",
-                        "The gateway did not receive a timely response.",
-                    ),
-                    _ => (
-                        "TooManyRequests",
-                        "Too many requests, please try again later.",
-                    ),
+                    503 => ("serviceNotAvailable", "Service unavailable, please retry later."),
+                    504 => ("GatewayTimeout", "The gateway did not receive a timely response."),
+                    _ => ("TooManyRequests", "Too many requests, please try again later."),
                 };
                 let st = StatusCode::from_u16(status).unwrap_or(StatusCode::TOO_MANY_REQUESTS);
                 let mut r = graph_error(st, code, msg, &rid, &crid);
@@ -149,9 +116,7 @@ async fn post_process(s: &S, resp: Response, d: &mut Decision) -> Response {
         return resp;
     }
     let (mut parts, body) = resp.into_parts();
-    let bytes = axum::body::to_bytes(body, usize::MAX)
-        .await
-        .unwrap_or_default();
+    let bytes = axum::body::to_bytes(body, usize::MAX).await.unwrap_or_default();
     let new: Vec<u8> = if d.malformed {
         let mut b = bytes[..bytes.len() / 2].to_vec();
         b.extend_from_slice(b"<!-- truncated");

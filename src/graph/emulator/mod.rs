@@ -134,16 +134,10 @@ impl Emulator {
     /// Start on a given address.
     pub async fn start_on(addr: SocketAddr, state: EmulatorState) -> Result<EmulatorHandle> {
         let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| {
-            GraphError::new(
-                Reason::Emulator,
-                format!("cannot bind the emulator to {addr}: {e}"),
-            )
+            GraphError::new(Reason::Emulator, format!("cannot bind the emulator to {addr}: {e}"))
         })?;
         let local = listener.local_addr().map_err(|e| {
-            GraphError::new(
-                Reason::Emulator,
-                format!("cannot read the bound address: {e}"),
-            )
+            GraphError::new(Reason::Emulator, format!("cannot read the bound address: {e}"))
         })?;
         let host = if local.ip().is_unspecified() {
             "127.0.0.1".to_string()
@@ -158,13 +152,8 @@ impl Emulator {
         let base = format!("http://{host}:{}", local.port());
         let base_url = Url::parse(&base)
             .map_err(|e| GraphError::new(Reason::Emulator, format!("bad base URL {base}: {e}")))?;
-        let shared = Arc::new(Shared {
-            world: Mutex::new(World {
-                state,
-                rt: Runtime::default(),
-            }),
-            base,
-        });
+        let shared =
+            Arc::new(Shared { world: Mutex::new(World { state, rt: Runtime::default() }), base });
         let app = routes::router(shared.clone());
         let cancel = CancellationToken::new();
         let stop = cancel.clone();
@@ -176,12 +165,7 @@ impl Emulator {
                 tracing::warn!("graph emulator stopped with an error: {e}");
             }
         });
-        Ok(EmulatorHandle {
-            base_url,
-            shared,
-            cancel,
-            task: Some(task),
-        })
+        Ok(EmulatorHandle { base_url, shared, cancel, task: Some(task) })
     }
 }
 
@@ -204,10 +188,7 @@ impl EmulatorHandle {
     }
     /// A [`Cloud::Custom`] pointing login and Graph at this emulator.
     pub fn cloud(&self) -> Cloud {
-        Cloud::Custom {
-            login: self.base_url.clone(),
-            graph: self.base_url.clone(),
-        }
+        Cloud::Custom { login: self.base_url.clone(), graph: self.base_url.clone() }
     }
     pub fn tenant_id(&self) -> String {
         self.shared.lock().state.tenant_id.clone()
@@ -297,18 +278,11 @@ pub async fn serve(opts: ServeOptions, shutdown: CancellationToken) -> Result<()
         state.faults = opts.faults.clone();
     }
     let (tenant, n) = (state.tenant_id.clone(), state.devices.len());
-    let secret_app = state
-        .apps
-        .iter()
-        .find(|a| a.client_secret.is_some())
-        .cloned();
+    let secret_app = state.apps.iter().find(|a| a.client_secret.is_some()).cloned();
     let emu = Emulator::start_on(opts.addr, state).await?;
     if opts.print_urls {
         println!("dwb Graph emulator listening on {}", emu.base_url());
-        println!(
-            "  login authority : {}",
-            emu.base_url().as_str().trim_end_matches('/')
-        );
+        println!("  login authority : {}", emu.base_url().as_str().trim_end_matches('/'));
         println!("  graph           : {}", emu.graph_url());
         println!(
             "  token endpoint  : {}/{tenant}/oauth2/v2.0/token",
@@ -317,10 +291,7 @@ pub async fn serve(opts: ServeOptions, shutdown: CancellationToken) -> Result<()
         println!("  tenant          : {tenant}");
         if let Some(a) = secret_app {
             println!("  client id       : {}", a.client_id);
-            println!(
-                "  client secret   : {}",
-                a.client_secret.unwrap_or_default()
-            );
+            println!("  client secret   : {}", a.client_secret.unwrap_or_default());
         }
         println!("  devices         : {n}");
     }

@@ -83,10 +83,8 @@ pub(crate) struct Ctx {
 }
 
 pub(crate) fn now_iso() -> String {
-    let secs = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0);
+    let secs =
+        SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0);
     super::iso8601(secs)
 }
 
@@ -100,12 +98,8 @@ pub(crate) fn graph_error(
 ) -> Response {
     let body = json!({"error": {"code": code, "message": message,
         "innerError": {"date": now_iso(), "request-id": rid, "client-request-id": crid}}});
-    let mut r = (
-        status,
-        [(header::CONTENT_TYPE, "application/json")],
-        body.to_string(),
-    )
-        .into_response();
+    let mut r =
+        (status, [(header::CONTENT_TYPE, "application/json")], body.to_string()).into_response();
     if status == StatusCode::UNAUTHORIZED
         && let Ok(v) = HeaderValue::from_str(
             "Bearer realm=\"\", authorization_uri=\"https://login.microsoftonline.com/common/oauth2/authorize\"",
@@ -121,12 +115,7 @@ pub(crate) fn err(ctx: &Ctx, status: StatusCode, code: &str, message: &str) -> R
 }
 
 pub(crate) fn ok_json(v: &Value) -> Response {
-    (
-        StatusCode::OK,
-        [(header::CONTENT_TYPE, ODATA_JSON)],
-        v.to_string(),
-    )
-        .into_response()
+    (StatusCode::OK, [(header::CONTENT_TYPE, ODATA_JSON)], v.to_string()).into_response()
 }
 
 pub(crate) fn router(s: S) -> Router {
@@ -134,20 +123,14 @@ pub(crate) fn router(s: S) -> Router {
         .route("/v1.0/devices", get(devices::list_devices))
         .route("/v1.0/devices/delta", get(super::delta::delta))
         .route("/v1.0/devices/{id}", get(devices::get_device))
-        .route(
-            "/v1.0/devices/{id}/registeredOwners",
-            get(directory::owners),
-        )
+        .route("/v1.0/devices/{id}/registeredOwners", get(directory::owners))
         .route(
             "/v1.0/devices/{id}/registeredOwners/microsoft.graph.user",
             get(directory::owners_cast),
         )
         .route("/v1.0/organization", get(directory::organization))
         .route("/v1.0/domains", get(directory::domains))
-        .route(
-            "/v1.0/directory/onPremisesSynchronization",
-            get(directory::sync_list),
-        )
+        .route("/v1.0/directory/onPremisesSynchronization", get(directory::sync_list))
         .route(
             "/v1.0/directory/onPremisesSynchronization/{id}",
             get(directory::sync_get).patch(directory::sync_patch),
@@ -176,9 +159,7 @@ async fn unknown(uri: Uri) -> Response {
 // ---- query helpers ------------------------------------------------------------
 
 pub(crate) fn query(uri: &Uri) -> HashMap<String, String> {
-    url::form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
-        .into_owned()
-        .collect()
+    url::form_urlencoded::parse(uri.query().unwrap_or("").as_bytes()).into_owned().collect()
 }
 
 pub(crate) fn check_params(

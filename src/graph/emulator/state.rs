@@ -77,12 +77,7 @@ pub struct DeviceRecord {
 
 impl DeviceRecord {
     pub(crate) fn last_change(&self) -> u64 {
-        self.changed
-            .values()
-            .copied()
-            .max()
-            .unwrap_or(0)
-            .max(self.created)
+        self.changed.values().copied().max().unwrap_or(0).max(self.created)
     }
 }
 
@@ -203,10 +198,7 @@ impl EmulatorState {
                     s.users.insert(id, u);
                 }
                 None => {
-                    return Err(GraphError::new(
-                        Reason::Emulator,
-                        "a user in the state has no id",
-                    ));
+                    return Err(GraphError::new(Reason::Emulator, "a user in the state has no id"));
                 }
             }
         }
@@ -219,11 +211,8 @@ impl EmulatorState {
     /// Load a state file.
     pub fn from_file(path: &Path) -> Result<EmulatorState> {
         let text = std::fs::read_to_string(path).map_err(|e| {
-            GraphError::new(
-                Reason::Emulator,
-                format!("cannot read the emulator state: {e}"),
-            )
-            .with_file(path.display().to_string())
+            GraphError::new(Reason::Emulator, format!("cannot read the emulator state: {e}"))
+                .with_file(path.display().to_string())
         })?;
         Self::from_json(&text).map_err(|e| e.with_file(path.display().to_string()))
     }
@@ -281,16 +270,12 @@ impl EmulatorState {
     /// a `registeredOwners` array of user ids sets the owners. Returns the id.
     pub fn add_device(&mut self, device: Value) -> Result<String> {
         let Value::Object(mut props) = device else {
-            return Err(GraphError::new(
-                Reason::Emulator,
-                "a device must be a JSON object",
-            ));
+            return Err(GraphError::new(Reason::Emulator, "a device must be a JSON object"));
         };
         let owners: Vec<String> = match props.remove("registeredOwners") {
-            Some(Value::Array(a)) => a
-                .iter()
-                .filter_map(|v| v.as_str().map(str::to_string))
-                .collect(),
+            Some(Value::Array(a)) => {
+                a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect()
+            }
             _ => Vec::new(),
         };
         let id = match props.get("id").and_then(Value::as_str) {
@@ -305,12 +290,7 @@ impl EmulatorState {
         self.tombstones.retain(|(t, _, _)| t != &id);
         self.devices.insert(
             id.clone(),
-            DeviceRecord {
-                props,
-                owners,
-                created: v,
-                changed: HashMap::new(),
-            },
+            DeviceRecord { props, owners, created: v, changed: HashMap::new() },
         );
         Ok(id)
     }
@@ -319,10 +299,7 @@ impl EmulatorState {
     /// stored as null. Only properties whose value changes get a new version.
     pub fn update_device(&mut self, id: &str, patch: Value) -> Result<()> {
         let Value::Object(patch) = patch else {
-            return Err(GraphError::new(
-                Reason::Emulator,
-                "a device patch must be a JSON object",
-            ));
+            return Err(GraphError::new(Reason::Emulator, "a device patch must be a JSON object"));
         };
         if !self.devices.contains_key(id) {
             return Err(GraphError::new(
@@ -367,8 +344,7 @@ impl EmulatorState {
             ));
         }
         let v = self.bump();
-        self.tombstones
-            .push((id.to_string(), reason.to_string(), v));
+        self.tombstones.push((id.to_string(), reason.to_string(), v));
         Ok(())
     }
 
@@ -386,10 +362,7 @@ impl EmulatorState {
     /// Make `user_id` the (only) registered owner of a device.
     pub fn set_owner(&mut self, device_id: &str, user_id: &str) -> Result<()> {
         let d = self.devices.get_mut(device_id).ok_or_else(|| {
-            GraphError::new(
-                Reason::NotFound,
-                format!("no device {device_id} in the emulator"),
-            )
+            GraphError::new(Reason::NotFound, format!("no device {device_id} in the emulator"))
         })?;
         d.owners = vec![user_id.to_string()];
         Ok(())
@@ -423,9 +396,7 @@ impl EmulatorState {
     }
 
     pub(crate) fn app(&self, client_id: &str) -> Option<&AppRegistration> {
-        self.apps
-            .iter()
-            .find(|a| a.client_id.eq_ignore_ascii_case(client_id))
+        self.apps.iter().find(|a| a.client_id.eq_ignore_ascii_case(client_id))
     }
 
     /// Does `tenant` (path segment) name this tenant (id or a domain)?
@@ -433,9 +404,7 @@ impl EmulatorState {
         tenant.eq_ignore_ascii_case(&self.tenant_id)
             || matches!(tenant, "organizations" | "common")
             || self.domains.iter().any(|d| {
-                d.get("id")
-                    .and_then(Value::as_str)
-                    .is_some_and(|x| x.eq_ignore_ascii_case(tenant))
+                d.get("id").and_then(Value::as_str).is_some_and(|x| x.eq_ignore_ascii_case(tenant))
             })
     }
 }

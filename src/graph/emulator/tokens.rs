@@ -36,11 +36,7 @@ fn aad_error(status: StatusCode, error: &str, aadsts: u32, text: &str) -> Respon
         "correlation_id": corr,
         "error_uri": format!("https://login.microsoftonline.com/error?code={aadsts}"),
     });
-    (
-        status,
-        [(header::CONTENT_TYPE, "application/json; charset=utf-8")],
-        body.to_string(),
-    )
+    (status, [(header::CONTENT_TYPE, "application/json; charset=utf-8")], body.to_string())
         .into_response()
 }
 
@@ -49,11 +45,7 @@ fn bad(error: &str, aadsts: u32, text: &str) -> Response {
 }
 
 fn random_token(prefix: &str) -> String {
-    format!(
-        "{prefix}.{}{}",
-        uuid::Uuid::new_v4().simple(),
-        uuid::Uuid::new_v4().simple()
-    )
+    format!("{prefix}.{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple())
 }
 
 fn issue(w: &mut World, delegated: bool) -> Response {
@@ -61,10 +53,7 @@ fn issue(w: &mut World, delegated: bool) -> Response {
     let access = random_token(if delegated { "emu.del" } else { "emu.app" });
     w.rt.tokens.insert(
         access.clone(),
-        Issued {
-            delegated,
-            expires: Instant::now() + Duration::from_secs(life),
-        },
+        Issued { delegated, expires: Instant::now() + Duration::from_secs(life) },
     );
     let mut body = json!({"token_type": "Bearer", "expires_in": life, "ext_expires_in": life, "access_token": access});
     if delegated {
@@ -74,11 +63,7 @@ fn issue(w: &mut World, delegated: bool) -> Response {
         body["scope"] =
             json!("Device.Read.All OnPremDirectorySynchronization.ReadWrite.All User.Read.All");
     }
-    (
-        StatusCode::OK,
-        [(header::CONTENT_TYPE, "application/json; charset=utf-8")],
-        body.to_string(),
-    )
+    (StatusCode::OK, [(header::CONTENT_TYPE, "application/json; charset=utf-8")], body.to_string())
         .into_response()
 }
 
@@ -109,11 +94,7 @@ pub(crate) async fn token(
 fn token_inner(s: &S, tenant: &str, f: &HashMap<String, String>) -> Response {
     let mut w = s.lock();
     if !w.state.is_our_tenant(tenant) {
-        return bad(
-            "invalid_request",
-            90002,
-            &format!("Tenant '{tenant}' not found."),
-        );
+        return bad("invalid_request", 90002, &format!("Tenant '{tenant}' not found."));
     }
     let grant = f.get("grant_type").map(String::as_str).unwrap_or("");
     let client_id = f.get("client_id").cloned().unwrap_or_default();
@@ -219,11 +200,9 @@ fn token_inner(s: &S, tenant: &str, f: &HashMap<String, String>) -> Response {
             }
             w.rt.codes.remove(&code);
             match script.outcome.as_str() {
-                "decline" => bad(
-                    "authorization_declined",
-                    70000,
-                    "The user declined the sign-in request.",
-                ),
+                "decline" => {
+                    bad("authorization_declined", 70000, "The user declined the sign-in request.")
+                }
                 "expire" => bad(
                     "expired_token",
                     70020,
@@ -262,11 +241,7 @@ fn verify_assertion(
     cert_pem: Option<&str>,
 ) -> (AssertionRecord, Result<(), Reject>) {
     let (header, claims) = split_jwt(jwt);
-    let mut rec = AssertionRecord {
-        header,
-        claims,
-        error: None,
-    };
+    let mut rec = AssertionRecord { header, claims, error: None };
     let result = check_assertion(jwt, &rec, client_id, token_url, cert_pem);
     if let Err((_, _, n, text)) = &result {
         rec.error = Some(format!("AADSTS{n}: {text}"));
@@ -279,11 +254,7 @@ fn split_jwt(jwt: &str) -> (Value, Value) {
     let part = |i: usize| {
         jwt.split('.')
             .nth(i)
-            .and_then(|p| {
-                base64::engine::general_purpose::URL_SAFE_NO_PAD
-                    .decode(p)
-                    .ok()
-            })
+            .and_then(|p| base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(p).ok())
             .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
             .unwrap_or(Value::Null)
     };
@@ -331,10 +302,9 @@ fn check_assertion(
         use jsonwebtoken::errors::ErrorKind as K;
         return Err(match e.kind() {
             K::InvalidSignature => invalid(700027, "Client assertion failed signature validation."),
-            K::ExpiredSignature | K::ImmatureSignature => invalid(
-                700024,
-                "Client assertion is not within its valid time range.",
-            ),
+            K::ExpiredSignature | K::ImmatureSignature => {
+                invalid(700024, "Client assertion is not within its valid time range.")
+            }
             K::InvalidAudience => invalid(
                 700212,
                 &format!(
@@ -345,10 +315,9 @@ fn check_assertion(
                 700021,
                 "Client assertion application identifier doesn't match 'client_id' parameter.",
             ),
-            K::MissingRequiredClaim(c) => invalid(
-                50027,
-                &format!("JWT token is invalid: the '{c}' claim is missing."),
-            ),
+            K::MissingRequiredClaim(c) => {
+                invalid(50027, &format!("JWT token is invalid: the '{c}' claim is missing."))
+            }
             _ => invalid(50027, &format!("JWT token is invalid or malformed: {e}")),
         });
     }
@@ -357,21 +326,10 @@ fn check_assertion(
     if num("exp").saturating_sub(start) > ASSERTION_LIFETIME_SECS + 60
         || num("exp") > unix_now() + ASSERTION_LIFETIME_SECS + 60
     {
-        return Err(invalid(
-            700024,
-            "Client assertion lifetime is longer than 10 minutes.",
-        ));
+        return Err(invalid(700024, "Client assertion lifetime is longer than 10 minutes."));
     }
-    if rec
-        .claims
-        .get("jti")
-        .and_then(Value::as_str)
-        .is_none_or(str::is_empty)
-    {
-        return Err(invalid(
-            50027,
-            "JWT token is invalid: the 'jti' claim is missing.",
-        ));
+    if rec.claims.get("jti").and_then(Value::as_str).is_none_or(str::is_empty) {
+        return Err(invalid(50027, "JWT token is invalid: the 'jti' claim is missing."));
     }
     Ok(())
 }
@@ -389,11 +347,7 @@ pub(crate) async fn devicecode(
 fn devicecode_inner(s: &S, tenant: &str, f: &HashMap<String, String>) -> Response {
     let mut w = s.lock();
     if !w.state.is_our_tenant(tenant) {
-        return bad(
-            "invalid_request",
-            90002,
-            &format!("Tenant '{tenant}' not found."),
-        );
+        return bad("invalid_request", 90002, &format!("Tenant '{tenant}' not found."));
     }
     let client_id = f.get("client_id").cloned().unwrap_or_default();
     match w.state.app(&client_id) {
@@ -434,11 +388,7 @@ fn devicecode_inner(s: &S, tenant: &str, f: &HashMap<String, String>) -> Respons
         .take(9)
         .collect::<String>()
         .to_uppercase();
-    let user_code = if user_code.len() < 9 {
-        "EMULATOR9".to_string()
-    } else {
-        user_code
-    };
+    let user_code = if user_code.len() < 9 { "EMULATOR9".to_string() } else { user_code };
     w.rt.codes.insert(
         device_code.clone(),
         CodeSession {
@@ -456,10 +406,6 @@ fn devicecode_inner(s: &S, tenant: &str, f: &HashMap<String, String>) -> Respons
         "interval": script.interval_secs,
         "message": format!("To sign in, use a web browser to open the page {uri} and enter the code {user_code} to authenticate."),
     });
-    (
-        StatusCode::OK,
-        [(header::CONTENT_TYPE, "application/json; charset=utf-8")],
-        body.to_string(),
-    )
+    (StatusCode::OK, [(header::CONTENT_TYPE, "application/json; charset=utf-8")], body.to_string())
         .into_response()
 }
