@@ -1,6 +1,9 @@
 //! The one integration test binary (one binary keeps link time down on 2 cores).
 //! Each module says what it covers.
 
+// Test code: failing loudly is the point, and errors are compared, not returned fast.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::result_large_err)]
+
 // Shared helpers: a temp dir per test and a `dwb` command that runs in it.
 mod support;
 

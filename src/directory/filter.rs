@@ -71,9 +71,15 @@ impl Filter {
             Filter::Or(fs) => fs.iter().any(|f| f.matches(e)),
             Filter::Not(f) => !f.matches(e),
             Filter::Present(a) => a.eq_ignore_ascii_case("objectClass") || e.has(a),
-            Filter::Equal(a, v) | Filter::Approx(a, v) => e.get(a).iter().any(|x| value_eq(a, x, v)),
-            Filter::GreaterOrEqual(a, v) => e.get(a).iter().any(|x| compare(a, x, v) != std::cmp::Ordering::Less),
-            Filter::LessOrEqual(a, v) => e.get(a).iter().any(|x| compare(a, x, v) != std::cmp::Ordering::Greater),
+            Filter::Equal(a, v) | Filter::Approx(a, v) => {
+                e.get(a).iter().any(|x| value_eq(a, x, v))
+            }
+            Filter::GreaterOrEqual(a, v) => {
+                e.get(a).iter().any(|x| compare(a, x, v) != std::cmp::Ordering::Less)
+            }
+            Filter::LessOrEqual(a, v) => {
+                e.get(a).iter().any(|x| compare(a, x, v) != std::cmp::Ordering::Greater)
+            }
             Filter::Substrings { attr, initial, any, fin } => e.get(attr).iter().any(|x| {
                 let x = fold(attr, x);
                 let mut rest: &[u8] = &x;
@@ -96,13 +102,30 @@ impl Filter {
                     None => true,
                 }
             }),
-            Filter::Extensible { attr: Some(a), rule: Some(rule), value, .. } if rule == RULE_BIT_AND || rule == RULE_BIT_OR => {
-                let Some(want) = std::str::from_utf8(value).ok().and_then(|v| v.trim().parse::<i64>().ok()) else { return false };
-                e.get(a).iter().filter_map(|x| std::str::from_utf8(x).ok()?.trim().parse::<i64>().ok()).any(|have| {
-                    if rule == RULE_BIT_AND { have & want == want } else { have & want != 0 }
-                })
+            Filter::Extensible { attr: Some(a), rule: Some(rule), value, .. }
+                if rule == RULE_BIT_AND || rule == RULE_BIT_OR =>
+            {
+                let Some(want) =
+                    std::str::from_utf8(value).ok().and_then(|v| v.trim().parse::<i64>().ok())
+                else {
+                    return false;
+                };
+                e.get(a)
+                    .iter()
+                    .filter_map(|x| std::str::from_utf8(x).ok()?.trim().parse::<i64>().ok())
+                    .any(
+                        |have| {
+                            if rule == RULE_BIT_AND {
+                                have & want == want
+                            } else {
+                                have & want != 0
+                            }
+                        },
+                    )
             }
-            Filter::Extensible { attr: Some(a), rule: None, value, .. } => e.get(a).iter().any(|x| value_eq(a, x, value)),
+            Filter::Extensible { attr: Some(a), rule: None, value, .. } => {
+                e.get(a).iter().any(|x| value_eq(a, x, value))
+            }
             Filter::Extensible { .. } => false,
         }
     }
@@ -110,7 +133,10 @@ impl Filter {
 
 fn bad(s: &str, pos: usize, msg: &str) -> Error {
     let shown: String = s.chars().take(200).collect();
-    Error::new(Kind::InvalidFilter, format!("invalid LDAP filter `{shown}`: {msg} at character {}", pos + 1))
+    Error::new(
+        Kind::InvalidFilter,
+        format!("invalid LDAP filter `{shown}`: {msg} at character {}", pos + 1),
+    )
 }
 
 fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
@@ -132,11 +158,13 @@ fn fold(attr: &str, v: &[u8]) -> Vec<u8> {
 }
 
 fn value_eq(attr: &str, have: &[u8], want: &[u8]) -> bool {
-    if (attr.eq_ignore_ascii_case("distinguishedName") || attr.to_ascii_lowercase().ends_with("location"))
+    if (attr.eq_ignore_ascii_case("distinguishedName")
+        || attr.to_ascii_lowercase().ends_with("location"))
         && let (Ok(a), Ok(b)) = (std::str::from_utf8(have), std::str::from_utf8(want))
-            && let (Ok(a), Ok(b)) = (super::dn::Dn::parse(a), super::dn::Dn::parse(b)) {
-                return a == b;
-            }
+        && let (Ok(a), Ok(b)) = (super::dn::Dn::parse(a), super::dn::Dn::parse(b))
+    {
+        return a == b;
+    }
     fold(attr, have) == fold(attr, want)
 }
 
@@ -211,7 +239,9 @@ impl Parser<'_> {
                 break;
             }
         }
-        let attr = std::str::from_utf8(&self.s[start..self.i]).map_err(|_| (start, "bad attribute"))?.to_string();
+        let attr = std::str::from_utf8(&self.s[start..self.i])
+            .map_err(|_| (start, "bad attribute"))?
+            .to_string();
         match self.peek() {
             Some(b':') => return self.extensible(attr),
             _ if attr.is_empty() => return Err((self.i, "expected an attribute name")),
@@ -230,7 +260,9 @@ impl Parser<'_> {
         };
         let parts = self.value_parts()?;
         match op {
-            b'=' if parts.len() == 2 && parts[0].is_empty() && parts[1].is_empty() => Ok(Filter::Present(attr)),
+            b'=' if parts.len() == 2 && parts[0].is_empty() && parts[1].is_empty() => {
+                Ok(Filter::Present(attr))
+            }
             b'=' if parts.len() > 1 => {
                 let n = parts.len();
                 let initial = Some(parts[0].clone()).filter(|p| !p.is_empty());
@@ -263,7 +295,8 @@ impl Parser<'_> {
                     break;
                 }
             }
-            let word = std::str::from_utf8(&self.s[start..self.i]).map_err(|_| (start, "bad rule"))?;
+            let word =
+                std::str::from_utf8(&self.s[start..self.i]).map_err(|_| (start, "bad rule"))?;
             if word.eq_ignore_ascii_case("dn") {
                 dn_attrs = true;
             } else if !word.is_empty() {
@@ -280,7 +313,12 @@ impl Parser<'_> {
         if attr.is_none() && rule.is_none() {
             return Err((self.i, "extensible match needs an attribute or a rule"));
         }
-        Ok(Filter::Extensible { attr, rule, value: parts.into_iter().next().unwrap_or_default(), dn_attrs })
+        Ok(Filter::Extensible {
+            attr,
+            rule,
+            value: parts.into_iter().next().unwrap_or_default(),
+            dn_attrs,
+        })
     }
 
     /// Reads an assertion value, split at unescaped `*`.
@@ -296,9 +334,11 @@ impl Parser<'_> {
                     parts.push(Vec::new());
                 }
                 Some(b'\\') => {
-                    let h = self.s.get(self.i + 1..self.i + 3).ok_or((self.i, "incomplete escape"))?;
+                    let h =
+                        self.s.get(self.i + 1..self.i + 3).ok_or((self.i, "incomplete escape"))?;
                     let hs = std::str::from_utf8(h).map_err(|_| (self.i, "bad escape"))?;
-                    let b = u8::from_str_radix(hs, 16).map_err(|_| (self.i, "`\\` must be followed by two hex digits"))?;
+                    let b = u8::from_str_radix(hs, 16)
+                        .map_err(|_| (self.i, "`\\` must be followed by two hex digits"))?;
                     if let Some(last) = parts.last_mut() {
                         last.push(b);
                     }
@@ -411,9 +451,15 @@ mod tests {
 
     #[test]
     fn hostile_values_stay_values() {
-        let f = Filter::And(vec![Filter::eq("objectClass", "msDS-Device"), Filter::eq("displayName", "*)(objectClass=*")]);
+        let f = Filter::And(vec![
+            Filter::eq("objectClass", "msDS-Device"),
+            Filter::eq("displayName", "*)(objectClass=*"),
+        ]);
         let printed = f.to_string();
-        assert_eq!(printed, "(&(objectClass=msDS-Device)(displayName=\\2a\\29\\28objectClass=\\2a))");
+        assert_eq!(
+            printed,
+            "(&(objectClass=msDS-Device)(displayName=\\2a\\29\\28objectClass=\\2a))"
+        );
         assert_eq!(Filter::parse(&printed).unwrap(), f);
         let nul = Filter::eq("cn", "a\0b\\c");
         assert_eq!(Filter::parse(&nul.to_string()).unwrap(), nul);
@@ -433,7 +479,7 @@ mod tests {
         assert!(!t("(userAccountControl:1.2.840.113556.1.4.803:=2)"));
         assert!(t("(msDS-DeviceID=\\3b\\2aA\\00)"));
         assert!(!t("(msDS-DeviceID=\\3b\\2aa\\00)"), "binary values are case-sensitive");
-        assert!(t("(&(cn=*)(!(cn=zzz)))") == false, "cn is absent from this entry");
+        assert!(!t("(&(cn=*)(!(cn=zzz)))"), "cn is absent from this entry");
         assert!(t("(userAccountControl>=66000)"));
     }
 
