@@ -1,22 +1,19 @@
-//! The run context every binding shares: the directory (connected lazily, seen
-//! through the pending plan), the plan itself, what the run reports, and the
-//! cancellation state. One `Host` per `dwb run`, REPL session or test.
+//! The run context every binding shares: the directory (opened lazily, seen
+//! through the pending plan), the device source, the plan itself, what the run
+//! reports, and the cancellation state. One `Host` per `dwb run`, REPL session
+//! or test.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
-use tokio_util::sync::CancellationToken;
-
 use crate::ad::Directory;
-use crate::error::{Error, Kind, Result};
-use crate::plan::Plan;
+use crate::cancel::{Blocking, Cancel};
+use crate::error::{Error, Result};
 use crate::plan::view::PlannedView;
+use crate::plan::{Outcome, Plan, apply};
 use crate::report::Findings;
-use crate::sources::SourceMap;
-
-/// Opens the directory when a script first needs it.
-pub type Connector = Box<dyn Fn() -> Result<Arc<dyn Directory>> + Send + Sync>;
+use crate::sources::{DeviceSlot, DirectorySlot};
 
 /// Where `print` output goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,72 +25,74 @@ pub enum PrintTo {
     Nowhere,
 }
 
-/// Ctrl-C state: a flag the script engine polls and a token every await races.
-#[derive(Clone, Default)]
-pub struct Cancel {
-    pub flag: Arc<AtomicBool>,
-    pub token: CancellationToken,
+/// Every script text a run loaded, by the name its AST carries, so a
+/// diagnostic can show the failing line of any file, embedded or on disk.
+#[derive(Default, Clone)]
+pub struct ScriptTexts {
+    texts: HashMap<String, String>,
 }
 
-impl Cancel {
-    pub fn cancel(&self) {
-        self.flag.store(true, Ordering::SeqCst);
-        self.token.cancel();
+impl ScriptTexts {
+    pub fn insert(&mut self, name: impl Into<String>, text: impl Into<String>) {
+        self.texts.insert(name.into(), text.into());
     }
 
-    pub fn is_cancelled(&self) -> bool {
-        self.flag.load(Ordering::SeqCst)
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.texts.get(name).map(String::as_str)
     }
 }
 
 /// The shared run context.
 pub struct Host {
-    connector: Connector,
-    dir: OnceLock<std::result::Result<Arc<PlannedView>, Error>>,
+    directory: DirectorySlot,
+    view: OnceLock<Result<Arc<PlannedView>>>,
+    pub devices: DeviceSlot,
     pub plan: Arc<Mutex<Plan>>,
     pub findings: Mutex<Findings>,
     pub dry_run: bool,
-    pub cancel: Cancel,
-    pub runtime: Option<tokio::runtime::Handle>,
-    pub sources: Arc<Mutex<SourceMap>>,
+    pub blocking: Blocking,
+    pub texts: Arc<Mutex<ScriptTexts>>,
     /// A site directory whose `stdlib/` overrides the embedded one.
     pub site_dir: Option<PathBuf>,
     pub print_to: PrintTo,
-    pub graph: crate::bindings::graph::GraphSlot,
     /// The site configuration file and profile (settings changes are written there).
     pub config_file: Option<PathBuf>,
     pub profile: Option<String>,
 }
 
 impl Host {
-    pub fn new(connector: Connector) -> Host {
+    pub fn new(directory: DirectorySlot, devices: DeviceSlot, blocking: Blocking) -> Host {
         Host {
-            connector,
-            dir: OnceLock::new(),
+            directory,
+            view: OnceLock::new(),
+            devices,
             plan: Arc::new(Mutex::new(Plan::default())),
             findings: Mutex::new(Findings::default()),
             dry_run: false,
-            cancel: Cancel::default(),
-            runtime: None,
-            sources: Arc::new(Mutex::new(SourceMap::default())),
+            blocking,
+            texts: Arc::new(Mutex::new(ScriptTexts::default())),
             site_dir: None,
             print_to: PrintTo::Stdout,
-            graph: Default::default(),
             config_file: None,
             profile: None,
         }
     }
 
-    /// A host with no directory (for `check`, `docs`, completion).
+    /// A host with no directory and no device source (for `check`, `docs`, completion).
     pub fn offline() -> Host {
-        Host::new(Box::new(|| Err(Error::new(Kind::Config, "no directory is available here"))))
+        Host::new(
+            DirectorySlot::none(),
+            DeviceSlot::default(),
+            Blocking::new(None, Cancel::default()),
+        )
     }
 
-    /// The directory as it will be after the plan (connects on first use).
+    /// The directory as it will be after the plan (opens it on first use).
     pub fn dir(&self) -> Result<Arc<PlannedView>> {
-        self.dir
+        self.view
             .get_or_init(|| {
-                (self.connector)().map(|d| Arc::new(PlannedView::new(d, self.plan.clone())))
+                let base = self.directory.get()?;
+                Ok(Arc::new(PlannedView::new(base, self.plan.clone())))
             })
             .clone()
     }
@@ -103,85 +102,51 @@ impl Host {
         Ok(self.dir()?.base().clone())
     }
 
+    /// The directory slot (its source, and the snapshot behind it once opened).
+    pub fn directory(&self) -> &DirectorySlot {
+        &self.directory
+    }
+
     /// True when a directory was opened during the run.
     pub fn dir_opened(&self) -> bool {
-        self.dir.get().is_some_and(|d| d.is_ok())
+        self.directory.is_open()
+    }
+
+    pub fn cancel(&self) -> &Cancel {
+        &self.blocking.cancel
     }
 
     /// Errors with `Cancelled` once Ctrl-C was pressed.
     pub fn check_cancelled(&self) -> Result<()> {
-        if self.cancel.is_cancelled() {
-            Err(Error::new(Kind::Cancelled, "interrupted"))
-        } else {
-            Ok(())
-        }
+        self.blocking.cancel.check()
     }
 
-    /// Runs a future on dwb's runtime from the (non-runtime) script thread,
-    /// racing Ctrl-C.
+    /// Runs a future on dwb's runtime from the (non-runtime) script thread, racing Ctrl-C.
     pub fn block_on<T>(&self, fut: impl std::future::Future<Output = Result<T>>) -> Result<T> {
-        let rt = self
-            .runtime
-            .clone()
-            .ok_or_else(|| Error::internal("no async runtime in this context"))?;
-        let token = self.cancel.token.clone();
-        rt.block_on(async move {
-            tokio::select! {
-                r = fut => r,
-                _ = token.cancelled() => Err(Error::new(Kind::Cancelled, "interrupted")),
-            }
-        })
+        self.blocking.block_on(fut)
     }
-}
 
-impl Host {
+    /// Applies `plan` to this run's directory and tenant.
+    pub fn apply(&self, plan: &Plan, progress: &mut dyn FnMut(usize, usize)) -> Vec<Outcome> {
+        let dir = match self.base_dir() {
+            Ok(d) => d,
+            Err(e) => return plan.changes.iter().map(|_| apply::failed(&e)).collect(),
+        };
+        let graph = || self.devices.client();
+        let targets = apply::Targets { dir: &*dir, graph: &graph, blocking: &self.blocking };
+        apply::apply(plan, &targets, progress)
+    }
+
     /// Applies the pending plan now (REPL `:apply`, `plan::apply()` in watch loops)
     /// and clears it. Returns the plan and its outcomes.
-    pub fn apply_pending(&self) -> Result<(Plan, Vec<crate::plan::Outcome>)> {
-        let plan = std::mem::take(
-            &mut *self.plan.lock().map_err(|_| Error::internal("plan lock poisoned"))?,
-        );
+    pub fn apply_pending(&self) -> Result<(Plan, Vec<Outcome>)> {
+        let mut pending = self.plan.lock().map_err(|_| Error::internal("plan lock poisoned"))?;
+        let plan = std::mem::take(&mut *pending);
+        drop(pending);
         if plan.is_empty() || self.dry_run {
             return Ok((plan, Vec::new()));
         }
-        let dir = self.base_dir()?;
-        let outcomes =
-            crate::plan::apply::apply(&plan, &*dir, self, &self.cancel.flag, &mut |_, _| {});
+        let outcomes = self.apply(&plan, &mut |_, _| {});
         Ok((plan, outcomes))
-    }
-}
-
-impl crate::plan::apply::OtherApplier for Host {
-    fn apply(&self, op: &crate::plan::ChangeOp) -> Result<()> {
-        use crate::plan::ChangeOp;
-        match op {
-            // A delta round's new deltaLink, kept aside until the changes applied.
-            ChangeOp::Setting { file, key, value, .. } if key == "deltaLink" => {
-                std::fs::rename(value, file)
-                    .map_err(|e| Error::io(format!("moving {value} to {file}"), e))
-            }
-            ChangeOp::Setting { file, profile, key, value } => {
-                crate::config::set_value(std::path::Path::new(file), profile, key, value)
-            }
-            ChangeOp::Http { method, url, body, .. } if method == "PATCH" => {
-                let src = self.graph.get(self)?;
-                let crate::bindings::graph::GraphSource::Client(c) = &*src else {
-                    return Err(Error::new(Kind::Config, "a Graph change needs a Graph tenant"));
-                };
-                let enabled = body
-                    .pointer("/features/deviceWritebackEnabled")
-                    .and_then(|v| v.as_bool())
-                    .unwrap_or(false);
-                let _ = url;
-                self.block_on(async {
-                    c.set_device_writeback(enabled)
-                        .await
-                        .map_err(crate::bindings::graph::from_graph)
-                })
-            }
-            other => {
-                Err(Error::new(Kind::Plan, format!("dwb cannot apply `{}` changes", other.verb())))
-            }
-        }
     }
 }

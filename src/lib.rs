@@ -12,10 +12,12 @@
 
 pub mod ad;
 pub mod bindings;
+pub mod cancel;
 pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod directory;
+pub mod embedded;
 pub mod engine;
 pub mod error;
 pub mod graph;

@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use std::sync::RwLock;
 
 use super::{Directory, ModOp, RootDse, Scope, SearchRequest, WriteOp};
+use crate::directory::security::merge_dacl;
 use crate::directory::{Attr, Dn, Entry, Guid, ldif};
 use crate::error::{Error, Kind, Result};
 
@@ -215,10 +216,15 @@ impl Directory for SnapshotDirectory {
                 for m in mods {
                     if sd_flags.is_some() && m.attr.eq_ignore_ascii_case("nTSecurityDescriptor") {
                         let new = m.values.first().cloned().unwrap_or_default();
-                        let merged = crate::plan::acl::merge_dacl(
-                            next.get(&m.attr).first().map(|v| v.as_slice()),
-                            &new,
-                        )?;
+                        let merged =
+                            merge_dacl(next.get(&m.attr).first().map(|v| v.as_slice()), &new)
+                                .map_err(|e| {
+                                    Error::new(
+                                        Kind::Security,
+                                        format!("the descriptor of {dn}: {e}"),
+                                    )
+                                    .with_dn(dn)
+                                })?;
                         next.set(&m.attr, vec![merged]);
                         continue;
                     }

@@ -25,10 +25,10 @@ pub fn check(scripts: &[String]) -> i32 {
         host.print_to = PrintTo::Nowhere;
         let host = Arc::new(host);
         let engine = engine::build(host.clone());
-        if let Ok(mut m) = host.sources.lock() {
+        if let Ok(mut m) = host.texts.lock() {
             m.insert(s.source.clone(), s.text.clone());
         }
-        let sources = || host.sources.lock().map(|m| m.clone()).unwrap_or_default();
+        let sources = || host.texts.lock().map(|m| m.clone()).unwrap_or_default();
         let ast = match engine.compile(&s.text) {
             Ok(mut a) => {
                 a.set_source(s.source.as_str());

@@ -2,8 +2,8 @@
 //! writes a generated tenant's devices as a Graph Explorer export.
 
 use super::{fail, runtime};
-use crate::bindings::graph::from_graph;
 use crate::cli::EmulatorArgs;
+use crate::error::Error as DwbError;
 use crate::error::Error;
 use crate::exit;
 use crate::graph::emulator::{self, Faults, ServeOptions};
@@ -21,7 +21,7 @@ pub fn run(args: EmulatorArgs) -> i32 {
                 eprintln!("wrote {} devices to {}", state.devices.len(), path.display());
                 exit::OK
             }
-            Err(e) => fail(&from_graph(e)),
+            Err(e) => fail(&DwbError::from(e)),
         };
     }
     let rt = match runtime() {
@@ -45,6 +45,6 @@ pub fn run(args: EmulatorArgs) -> i32 {
     };
     match rt.block_on(emulator::serve(opts, token)) {
         Ok(()) => exit::OK,
-        Err(e) => fail(&from_graph(e)),
+        Err(e) => fail(&DwbError::from(e)),
     }
 }

@@ -4,20 +4,20 @@
 use std::path::Path;
 
 use super::fail;
+use crate::embedded;
 use crate::error::Error;
 use crate::exit;
-use crate::sources;
 
 /// Runs `dwb init`.
 pub fn init(dir: &Path, force: bool) -> i32 {
     let mut files: Vec<(std::path::PathBuf, &str)> = Vec::new();
-    for s in sources::SCRIPTS {
+    for s in embedded::SCRIPTS {
         files.push((dir.join("scripts").join(s.name), s.text));
     }
-    for s in sources::STDLIB {
+    for s in embedded::STDLIB {
         files.push((dir.join("stdlib").join(s.name), s.text));
     }
-    files.push((dir.join("dwb.toml"), sources::EXAMPLE_CONFIG));
+    files.push((dir.join("dwb.toml"), embedded::EXAMPLE_CONFIG));
     let existing: Vec<String> =
         files.iter().filter(|(p, _)| p.exists()).map(|(p, _)| p.display().to_string()).collect();
     if !existing.is_empty() && !force {

@@ -2,7 +2,6 @@
 //! an exit code (see `crate::exit`).
 
 pub mod check;
-pub mod connect;
 pub mod docs;
 pub mod emulator;
 pub mod init;
@@ -14,9 +13,12 @@ pub mod snapshot;
 
 use clap::{CommandFactory, Parser};
 
+use crate::cancel::{Blocking, Cancel};
 use crate::cli::{Cli, Command};
 use crate::error::{Error, Kind};
 use crate::exit;
+use crate::host::Host;
+use crate::sources::{DeviceSlot, DirectorySlot};
 
 /// Runs dwb with the process's arguments; returns the exit code.
 pub fn main() -> i32 {
@@ -76,6 +78,19 @@ pub fn fail(e: &Error) -> i32 {
         Kind::Cancelled => exit::INTERRUPTED,
         _ => exit::SCRIPT_ERROR,
     }
+}
+
+/// The run context for `run` and `repl`: the decided sources, opened lazily on `rt`.
+pub fn host(sources: crate::sources::Sources, rt: &tokio::runtime::Runtime, quiet: bool) -> Host {
+    let blocking = Blocking::new(Some(rt.handle().clone()), Cancel::default());
+    let mut devices = sources.devices;
+    devices.quiet = quiet;
+    let directory = DirectorySlot::new(sources.directory, blocking.clone(), quiet);
+    let devices = DeviceSlot::new(devices, blocking.cancel.token.clone());
+    let mut host = Host::new(directory, devices, blocking);
+    host.config_file = sources.loaded.path.clone();
+    host.profile = sources.loaded.profile_name.clone();
+    host
 }
 
 /// A multi-thread runtime for the LDAP and Graph clients (scripts run on the

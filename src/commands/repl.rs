@@ -14,14 +14,14 @@ use rustyline::hint::Hinter;
 use rustyline::validate::{ValidationContext, ValidationResult, Validator};
 use rustyline::{Context, Editor, Helper};
 
-use super::connect;
 use super::docs::{FnDoc, collect};
-use super::{fail, runtime};
+use super::{fail, host, runtime};
 use crate::cli::Conn;
 use crate::engine::{self, diagnostic::ScriptError};
 use crate::exit;
 use crate::host::Host;
 use crate::plan;
+use crate::sources;
 
 const SOURCE: &str = "<repl>";
 const KEYWORDS: &[&str] = &[
@@ -146,30 +146,17 @@ fn history_path() -> Option<std::path::PathBuf> {
 
 /// Runs the REPL; returns the exit code.
 pub fn repl(conn: &Conn, dry_run: bool) -> i32 {
-    let (loaded, source) = match connect::resolve(conn) {
+    let sources = match sources::resolve(conn) {
         Ok(x) => x,
-        Err(e) => return fail(&e),
-    };
-    let graph = match connect::graph_settings(&loaded, conn, false) {
-        Ok(g) => g,
         Err(e) => return fail(&e),
     };
     let rt = match runtime() {
         Ok(rt) => rt,
         Err(e) => return fail(&e),
     };
-    let cancel = crate::host::Cancel::default();
-    let (handle, c2) = (rt.handle().clone(), cancel.clone());
-    let source = Arc::new(source);
-    let mut host =
-        Host::new(Box::new(move || connect::open(&source, &handle, &c2, false).map(|o| o.dir)));
+    let mut host = host(sources, &rt, false);
     host.dry_run = dry_run;
-    host.runtime = Some(rt.handle().clone());
-    host.cancel = cancel;
     host.site_dir = Some(".".into());
-    host.graph.configure(graph);
-    host.config_file = loaded.path.clone();
-    host.profile = loaded.profile_name.clone();
     let host = Arc::new(host);
     let engine = Arc::new(engine::build(host.clone()));
     let docs = collect();
@@ -230,11 +217,11 @@ pub fn repl(conn: &Conn, dry_run: bool) -> i32 {
         }
         let is_import = input.starts_with("import ");
         let text = format!("{}\n{}", imports.join("\n"), line);
-        if let Ok(mut s) = host.sources.lock() {
+        if let Ok(mut s) = host.texts.lock() {
             s.insert(SOURCE, text.clone());
         }
         let result = engine.compile_with_scope(&scope, &text).map_err(|e| {
-            let s = host.sources.lock().map(|s| s.clone()).unwrap_or_default();
+            let s = host.texts.lock().map(|s| s.clone()).unwrap_or_default();
             ScriptError::from_parse(&e, SOURCE, &s)
         });
         let ast = match result {
@@ -258,7 +245,7 @@ pub fn repl(conn: &Conn, dry_run: bool) -> i32 {
                 }
             }
             Err(e) => {
-                let s = host.sources.lock().map(|s| s.clone()).unwrap_or_default();
+                let s = host.texts.lock().map(|s| s.clone()).unwrap_or_default();
                 eprint!("{}", ScriptError::from_eval(&e, SOURCE, &s).render());
             }
         }

@@ -6,15 +6,15 @@ use std::time::Instant;
 
 use rhai::Scope;
 
-use super::connect::{self, Opened, Source};
 use super::script::{self, Script};
-use super::{fail, runtime};
+use super::{fail, host, runtime};
 use crate::cli::{Format, RunArgs};
 use crate::engine::{self, diagnostic::ScriptError, params};
 use crate::exit;
 use crate::host::{Host, PrintTo};
 use crate::plan::{self, Outcome};
 use crate::report::{Report, RunStatus, Timings};
+use crate::sources::{self, DirectorySource};
 
 /// Runs `dwb run`; returns the exit code.
 pub fn run(args: RunArgs) -> i32 {
@@ -23,95 +23,50 @@ pub fn run(args: RunArgs) -> i32 {
         Ok(s) => s,
         Err(e) => return fail(&e),
     };
-    let (loaded, source) = match connect::resolve(&args.conn) {
+    let sources = match sources::resolve(&args.conn) {
         Ok(x) => x,
-        Err(e) => return fail(&e),
-    };
-    let graph = match connect::graph_settings(
-        &loaded,
-        &args.conn,
-        args.quiet || args.format == Format::Json,
-    ) {
-        Ok(g) => g,
         Err(e) => return fail(&e),
     };
     let rt = match runtime() {
         Ok(rt) => rt,
         Err(e) => return fail(&e),
     };
-    let opened: Arc<std::sync::Mutex<Option<Opened>>> = Arc::new(std::sync::Mutex::new(None));
-    let cancel = crate::host::Cancel::default();
+    let quiet = args.quiet || args.format == Format::Json;
+    let mut host = host(sources, &rt, quiet);
     // A snapshot costs nothing to open: load it now so a malformed file is a usage error
     // reported before the script starts.
-    if let Source::Snapshot(_) = &source {
-        match connect::open(&source, rt.handle(), &cancel, true) {
-            Ok(o) => {
-                if let Ok(mut slot) = opened.lock() {
-                    *slot = Some(o);
-                }
-            }
-            Err(e) => return fail(&e.with_hint("fix the LDIF file given with --snapshot")),
-        }
+    if let DirectorySource::Snapshot(_) = host.directory().source()
+        && let Err(e) = host.directory().open()
+    {
+        return fail(&e.with_hint("fix the LDIF file given with --snapshot"));
     }
-    let connector = {
-        let (opened, handle, cancel, quiet) = (
-            opened.clone(),
-            rt.handle().clone(),
-            cancel.clone(),
-            args.quiet || args.format == Format::Json,
-        );
-        let source = Arc::new(source);
-        Box::new(move || {
-            if let Some(dir) = opened.lock().ok().and_then(|o| o.as_ref().map(|o| o.dir.clone())) {
-                return Ok(dir);
-            }
-            let o = connect::open(&source, &handle, &cancel, quiet)?;
-            let dir = o.dir.clone();
-            if let Ok(mut slot) = opened.lock() {
-                *slot = Some(o);
-            }
-            Ok(dir)
-        })
-    };
-    let mut host = Host::new(connector);
     host.dry_run = args.dry_run;
-    host.runtime = Some(rt.handle().clone());
-    host.cancel = cancel.clone();
     host.site_dir = script.site_dir.clone();
     host.print_to = if args.format == Format::Json { PrintTo::Stderr } else { PrintTo::Stdout };
-    host.graph.configure(graph);
-    host.config_file = loaded.path.clone();
-    host.profile = loaded.profile_name.clone();
     let host = Arc::new(host);
     {
-        let c = cancel.clone();
+        let c = host.cancel().clone();
         rt.spawn(async move {
             if tokio::signal::ctrl_c().await.is_ok() {
                 c.cancel();
             }
         });
     }
-    let code = execute(&args, &script, &host, &opened, started);
+    let code = execute(&args, &script, &host, started);
     rt.shutdown_background();
     code
 }
 
-fn execute(
-    args: &RunArgs,
-    script: &Script,
-    host: &Arc<Host>,
-    opened: &std::sync::Mutex<Option<Opened>>,
-    started: Instant,
-) -> i32 {
+fn execute(args: &RunArgs, script: &Script, host: &Arc<Host>, started: Instant) -> i32 {
     let engine = engine::build(host.clone());
-    if let Ok(mut s) = host.sources.lock() {
+    if let Ok(mut s) = host.texts.lock() {
         s.insert(script.source.clone(), script.text.clone());
     }
     let t0 = Instant::now();
     let mut ast = match engine.compile(&script.text) {
         Ok(a) => a,
         Err(e) => {
-            let sources = host.sources.lock().map(|s| s.clone()).unwrap_or_default();
+            let sources = host.texts.lock().map(|s| s.clone()).unwrap_or_default();
             let d = ScriptError::from_parse(&e, &script.source, &sources);
             eprint!("{}", d.render());
             return exit::SCRIPT_ERROR;
@@ -163,7 +118,7 @@ fn execute(
     };
 
     if let Err(e) = result {
-        let sources = host.sources.lock().map(|s| s.clone()).unwrap_or_default();
+        let sources = host.texts.lock().map(|s| s.clone()).unwrap_or_default();
         let d = ScriptError::from_eval(&e, &script.source, &sources);
         eprint!("{}", d.render());
         report.exit_code = d.exit_code();
@@ -181,34 +136,12 @@ fn execute(
 
     if !args.dry_run && !report.plan.is_empty() {
         let t2 = Instant::now();
-        let outcomes = match host.base_dir() {
-            Ok(dir) => {
-                let bar =
-                    progress_bar(report.plan.len(), args.quiet || args.format == Format::Json);
-                let out = plan::apply::apply(
-                    &report.plan,
-                    &*dir,
-                    &**host,
-                    &host.cancel.flag,
-                    &mut |done, _| bar.set_position(done as u64),
-                );
-                bar.finish_and_clear();
-                out
-            }
-            Err(e) => report
-                .plan
-                .changes
-                .iter()
-                .map(|_| Outcome::Failed {
-                    code: e.code().into(),
-                    kind: e.kind.as_str().into(),
-                    message: e.to_string(),
-                })
-                .collect(),
-        };
+        let bar = progress_bar(report.plan.len(), args.quiet || args.format == Format::Json);
+        let outcomes = host.apply(&report.plan, &mut |done, _| bar.set_position(done as u64));
+        bar.finish_and_clear();
         report.timings.apply_ms = t2.elapsed().as_millis();
         report.outcomes = outcomes;
-        if host.cancel.is_cancelled() {
+        if host.cancel().is_cancelled() {
             report.status = RunStatus::Interrupted;
             report.exit_code = exit::INTERRUPTED;
         } else if report.outcomes.iter().any(|o| !matches!(o, Outcome::Applied)) {
@@ -221,8 +154,7 @@ fn execute(
         report.exit_code = exit::CHECKS_FAILED;
     }
     if let Some(path) = &args.write_snapshot {
-        let snap = opened.lock().ok().and_then(|o| o.as_ref().and_then(|o| o.snapshot.clone()));
-        match snap {
+        match host.directory().snapshot() {
             Some(s) => {
                 if let Err(e) = std::fs::write(path, s.to_ldif()) {
                     eprintln!("error: writing {}: {e}", path.display());

@@ -3,9 +3,9 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::embedded;
 use crate::engine::resolver::EMBEDDED;
 use crate::error::{Error, Kind, Result};
-use crate::sources;
 
 /// A script's text and where it came from.
 pub struct Script {
@@ -45,7 +45,7 @@ pub fn load(name: &str) -> Result<Script> {
         }
     }
     if !name.contains('/')
-        && let Some(e) = sources::script(name)
+        && let Some(e) = embedded::script(name)
     {
         return Ok(Script {
             source: format!("{EMBEDDED}scripts/{}", e.name),
@@ -53,7 +53,7 @@ pub fn load(name: &str) -> Result<Script> {
             site_dir: Some(PathBuf::from(".")),
         });
     }
-    let known: Vec<&str> = sources::SCRIPTS.iter().map(|s| s.name).collect();
+    let known: Vec<&str> = embedded::SCRIPTS.iter().map(|s| s.name).collect();
     Err(Error::new(
         Kind::InvalidArgument,
         format!("no script `{name}`: not a file, not in ./scripts/, not a standard script"),

@@ -3,10 +3,10 @@
 
 use std::sync::Arc;
 
+use crate::embedded;
 use crate::engine::{self, params};
 use crate::exit;
 use crate::host::Host;
-use crate::sources;
 
 /// The purpose lines of a script.
 pub fn purpose(text: &str) -> String {
@@ -20,7 +20,7 @@ pub fn purpose(text: &str) -> String {
 /// Runs `dwb scripts`.
 pub fn list() -> i32 {
     let engine = engine::build(Arc::new(Host::offline()));
-    for s in sources::SCRIPTS {
+    for s in embedded::SCRIPTS {
         println!("{}\n  {}", s.name, purpose(s.text));
         let specs = engine
             .compile(s.text)

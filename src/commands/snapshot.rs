@@ -3,25 +3,26 @@
 
 use std::path::Path;
 
-use super::connect::{self, Source};
 use super::{fail, runtime};
 use crate::ad::{Scope, SearchRequest};
+use crate::cancel::{Blocking, Cancel};
 use crate::cli::Conn;
 use crate::directory::{Dn, Filter, ldif};
 use crate::exit;
-use crate::host::Cancel;
+use crate::sources;
 
 /// Runs `dwb snapshot`.
 pub fn export(conn: &Conn, out: &Path, bases: &[String]) -> i32 {
     let result = (|| {
-        let (_, source) = connect::resolve(conn)?;
-        if matches!(source, Source::Demo) {
+        let source = sources::resolve(conn)?.directory;
+        if source.is_demo() {
             return Err(crate::error::Error::config(
                 "dwb snapshot needs a directory: give --ldap-url (or a profile) or --snapshot",
             ));
         }
         let rt = runtime()?;
-        let opened = connect::open(&source, rt.handle(), &Cancel::default(), true)?;
+        let blocking = Blocking::new(Some(rt.handle().clone()), Cancel::default());
+        let opened = sources::directory::open(&source, &blocking, true)?;
         let dir = opened.dir;
         let root = dir.root_dse()?;
         let bases: Vec<Dn> = if bases.is_empty() {

@@ -11,7 +11,7 @@ use std::fmt;
 use miette::{Diagnostic, LabeledSpan, NamedSource, SourceOffset, SourceSpan};
 use rhai::{Dynamic, EvalAltResult, ParseError, Position};
 
-use crate::sources::SourceMap;
+use crate::host::ScriptTexts;
 
 /// A place in a script.
 #[derive(Debug, Clone)]
@@ -160,7 +160,7 @@ impl ScriptError {
     }
 
     /// From a parse error in `source`.
-    pub fn from_parse(err: &ParseError, source: &str, sources: &SourceMap) -> ScriptError {
+    pub fn from_parse(err: &ParseError, source: &str, sources: &ScriptTexts) -> ScriptError {
         let pos = err.position();
         let message = bare(&err.to_string());
         let mut e = ScriptError {
@@ -182,7 +182,7 @@ impl ScriptError {
     }
 
     /// From a runtime error of a script whose top-level source is `source`.
-    pub fn from_eval(err: &EvalAltResult, source: &str, sources: &SourceMap) -> ScriptError {
+    pub fn from_eval(err: &EvalAltResult, source: &str, sources: &ScriptTexts) -> ScriptError {
         let mut chain = Vec::new();
         let mut cur_src = source.to_string();
         let mut e = err;

@@ -27,7 +27,7 @@ pub fn build(host: Arc<Host>) -> Engine {
 
     let h = host.clone();
     engine.on_progress(move |_| {
-        if h.cancel.is_cancelled() { Some(Dynamic::from("interrupted")) } else { None }
+        if h.cancel().is_cancelled() { Some(Dynamic::from("interrupted")) } else { None }
     });
 
     let h = host.clone();

@@ -9,8 +9,8 @@ use std::sync::{Arc, Mutex};
 
 use rhai::{Engine, EvalAltResult, Module, ModuleResolver, Position, Scope, Shared};
 
+use crate::embedded;
 use crate::host::Host;
-use crate::sources;
 
 /// Prefix of source names for files embedded in the binary.
 pub const EMBEDDED: &str = "<embedded>/";
@@ -36,7 +36,7 @@ impl DwbResolver {
                     return Some((p.display().to_string(), text));
                 }
             }
-            return sources::stdlib(path)
+            return embedded::stdlib(path)
                 .map(|e| (format!("{EMBEDDED}stdlib/{}", e.name), e.text.to_string()));
         }
         let file = if path.ends_with(".rhai") { path.to_string() } else { format!("{path}.rhai") };
@@ -65,7 +65,7 @@ impl ModuleResolver for DwbResolver {
         if let Some(m) = self.cache.lock().ok().and_then(|c| c.get(&key).cloned()) {
             return Ok(m);
         }
-        if let Ok(mut s) = self.host.sources.lock() {
+        if let Ok(mut s) = self.host.texts.lock() {
             s.insert(key.clone(), text.clone());
         }
         let mut ast = engine.compile(&text).map_err(|e| {

@@ -372,3 +372,15 @@ impl std::error::Error for GraphError {
 }
 
 pub type Result<T, E = GraphError> = std::result::Result<T, E>;
+
+/// A Graph error as a dwb error, keeping Graph's code and its finer kind
+/// (`throttled`, `delegated_only`, …) for scripts that `catch` it.
+impl From<GraphError> for crate::error::Error {
+    fn from(e: GraphError) -> Self {
+        use crate::error::{Error, Kind};
+        let kind = if e.kind() == "cancelled" { Kind::Cancelled } else { Kind::Graph };
+        let mut out = Error::new(kind, e.to_string()).with_code(e.code());
+        out.kind_name = Some(e.kind());
+        out
+    }
+}

@@ -51,22 +51,6 @@ pub fn edit(sd: &mut SecurityDescriptor, edits: &[AclEdit]) -> bool {
     changed
 }
 
-/// Replaces the DACL of `existing` (a stored descriptor) by the DACL of
-/// `new_dacl_only`, as a DC does for a write with SD flags = DACL.
-pub fn merge_dacl(existing: Option<&[u8]>, new_dacl_only: &[u8]) -> Result<Vec<u8>> {
-    let new = SecurityDescriptor::from_bytes(new_dacl_only)
-        .map_err(|e| Error::new(Kind::Security, format!("planned descriptor: {e}")))?;
-    let mut sd = match existing {
-        Some(b) => SecurityDescriptor::from_bytes(b)
-            .map_err(|e| Error::new(Kind::Security, format!("stored descriptor: {e}")))?,
-        None => SecurityDescriptor::new(),
-    };
-    sd.set_dacl(new.dacl.clone());
-    sd.control = (sd.control & !crate::directory::security::control::DACL_BITS)
-        | (new.control & crate::directory::security::control::DACL_BITS);
-    sd.to_bytes().map_err(|e| Error::new(Kind::Security, e.to_string()))
-}
-
 /// The modify that writes `sd`'s DACL.
 pub fn dacl_write(dn: &Dn, sd: &SecurityDescriptor) -> Result<WriteOp> {
     let bytes = sd

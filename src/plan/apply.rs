@@ -3,19 +3,39 @@
 //! batch so the LDAP backend can pipeline them; a failed create makes every
 //! later change below that object a skip, never a half-built subtree.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 
 use super::{Change, ChangeOp, Outcome, Plan};
 use crate::ad::{Directory, WriteOp};
+use crate::cancel::Blocking;
 use crate::directory::Dn;
-use crate::error::{Error, Kind};
+use crate::error::{Error, Kind, Result};
+use crate::graph::GraphClient;
 
-/// Applies non-directory changes (Graph calls, settings). Provided by the host.
-pub trait OtherApplier {
-    fn apply(&self, op: &ChangeOp) -> Result<(), Error>;
+/// What a plan is applied to.
+pub struct Targets<'a> {
+    pub dir: &'a dyn Directory,
+    /// The tenant's Graph client, opened only when a Graph change needs it.
+    pub graph: &'a dyn Fn() -> Result<GraphClient>,
+    /// Runs Graph calls; its cancel flag stops the apply between changes.
+    pub blocking: &'a Blocking,
 }
 
-fn failed(e: &Error) -> Outcome {
+/// Applies one change that is not a batched directory write.
+fn apply_one(op: &ChangeOp, t: &Targets) -> Result<()> {
+    match op {
+        ChangeOp::Graph(g) => g.apply(&(t.graph)()?, t.blocking),
+        ChangeOp::Setting { file, profile, key, value } => {
+            crate::config::set_value(std::path::Path::new(file), profile, key, value)
+        }
+        ChangeOp::StateCommit { pending, state } => super::external::commit_state(pending, state),
+        other => {
+            Err(Error::new(Kind::Plan, format!("dwb cannot apply `{}` changes here", other.verb())))
+        }
+    }
+}
+
+pub fn failed(e: &Error) -> Outcome {
     if e.kind == Kind::Cancelled {
         // Not attempted (or interrupted in flight): a skip, not a failure of the change.
         return Outcome::Skipped { reason: e.message.clone() };
@@ -46,15 +66,11 @@ fn references(op: &WriteOp, dn: &Dn) -> bool {
         .any(|s| Dn::parse(s).is_ok_and(|d| d == *dn))
 }
 
-/// Applies `plan` to `dir`; returns one outcome per change, in plan order.
+/// Applies `plan` to the targets; returns one outcome per change, in plan order.
 /// `progress(done, total)` is called as changes complete.
-pub fn apply(
-    plan: &Plan,
-    dir: &dyn Directory,
-    other: &dyn OtherApplier,
-    cancelled: &AtomicBool,
-    progress: &mut dyn FnMut(usize, usize),
-) -> Vec<Outcome> {
+pub fn apply(plan: &Plan, t: &Targets, progress: &mut dyn FnMut(usize, usize)) -> Vec<Outcome> {
+    let dir = t.dir;
+    let cancelled = &t.blocking.cancel.flag;
     let total = plan.changes.len();
     let mut outcomes: Vec<Option<Outcome>> = vec![None; total];
     let mut failed_roots: Vec<Dn> = Vec::new();
@@ -78,8 +94,9 @@ pub fn apply(
                         .map_or_else(|e| failed(&e), |()| Outcome::Applied)
                 })
             }
-            // Settings (a delta round's state) follow the changes they record: only after all applied.
-            ChangeOp::Setting { .. }
+            // Settings and a delta round's state follow the changes they record:
+            // only after all applied.
+            ChangeOp::Setting { .. } | ChangeOp::StateCommit { .. }
                 if outcomes.iter().take(i).any(|o| !matches!(o, Some(Outcome::Applied))) =>
             {
                 Some(Outcome::Skipped {
@@ -89,7 +106,7 @@ pub fn apply(
                 })
             }
             op if op.write_op().is_none() => {
-                Some(other.apply(op).map_or_else(|e| failed(&e), |()| Outcome::Applied))
+                Some(apply_one(op, t).map_or_else(|e| failed(&e), |()| Outcome::Applied))
             }
             _ => None,
         };

@@ -6,8 +6,13 @@
 
 pub mod acl;
 pub mod apply;
+pub mod external;
 pub mod render;
 pub mod view;
+
+pub use external::GraphChange;
+
+use std::path::PathBuf;
 
 use serde::Serialize;
 
@@ -41,10 +46,13 @@ pub enum ChangeOp {
         edits: Vec<acl::AclEdit>,
         expected: Option<Vec<u8>>,
     },
-    /// A non-directory change through an HTTP API (Microsoft Graph).
-    Http { method: String, url: String, body: serde_json::Value, summary: String },
+    /// A change in the tenant, through Microsoft Graph.
+    Graph(GraphChange),
     /// A setting written to the site's configuration file.
     Setting { file: String, profile: String, key: String, value: String },
+    /// A delta round's new state (prepared in `pending`) moved over `state`:
+    /// planned last, applied only when every change before it applied.
+    StateCommit { pending: PathBuf, state: PathBuf },
 }
 
 impl ChangeOp {
@@ -70,8 +78,9 @@ impl ChangeOp {
         match self {
             ChangeOp::Directory(op) => op.dn().to_string(),
             ChangeOp::Acl { dn, .. } => dn.to_string(),
-            ChangeOp::Http { url, .. } => url.clone(),
+            ChangeOp::Graph(g) => g.target(),
             ChangeOp::Setting { file, profile, key, .. } => format!("{file} [{profile}] {key}"),
+            ChangeOp::StateCommit { state, .. } => format!("{} [] deltaLink", state.display()),
         }
     }
 
@@ -82,8 +91,9 @@ impl ChangeOp {
             ChangeOp::Directory(WriteOp::Modify { .. }) => "modify",
             ChangeOp::Directory(WriteOp::Delete { .. }) => "delete",
             ChangeOp::Acl { .. } => "acl",
-            ChangeOp::Http { .. } => "http",
-            ChangeOp::Setting { .. } => "setting",
+            ChangeOp::Graph(_) => "http",
+            // The report schema's word for both kinds of recorded settings.
+            ChangeOp::Setting { .. } | ChangeOp::StateCommit { .. } => "setting",
         }
     }
 }

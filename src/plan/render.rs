@@ -88,10 +88,14 @@ pub fn text(plan: &Plan) -> String {
             ChangeOp::Acl { before, after, .. } => {
                 out.push_str(&format!("       before: {before}\n       after:  {after}\n"));
             }
-            ChangeOp::Http { method, summary, body, .. } => {
-                out.push_str(&format!("       {method} {summary}\n       body: {body}\n"));
+            ChangeOp::Graph(g) => {
+                let (method, _, body) = g.request();
+                out.push_str(&format!("       {method} {}\n       body: {body}\n", g.summary()));
             }
             ChangeOp::Setting { value, .. } => out.push_str(&format!("       = {value}\n")),
+            ChangeOp::StateCommit { pending, .. } => {
+                out.push_str(&format!("       = {}\n", pending.display()))
+            }
         }
     }
     let counts: Vec<String> = plan.counts().iter().map(|(k, n)| format!("{n} {k}")).collect();
@@ -180,12 +184,17 @@ pub fn change_json(c: &super::Change) -> Value {
         ChangeOp::Acl { before, after, .. } => {
             json!({ "sddl_before": before, "sddl_after": after })
         }
-        ChangeOp::Http { method, url, body, summary } => {
-            json!({ "method": method, "url": url, "body": body, "summary": summary })
+        ChangeOp::Graph(g) => {
+            let (method, path, body) = g.request();
+            json!({ "method": method, "url": path, "body": body, "summary": g.summary() })
         }
         ChangeOp::Setting { file, profile, key, value } => {
             json!({ "file": file, "profile": profile, "key": key, "value": value })
         }
+        ChangeOp::StateCommit { pending, state } => json!({
+            "file": state.display().to_string(), "profile": "", "key": "deltaLink",
+            "value": pending.display().to_string()
+        }),
     };
     if let (Some(obj), Value::Object(d)) = (v.as_object_mut(), detail) {
         obj.extend(d);

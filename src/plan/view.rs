@@ -109,9 +109,10 @@ fn apply_to(cur: Option<Entry>, op: &WriteOp) -> Option<Entry> {
             for m in mods {
                 if sd_flags.is_some() && m.attr.eq_ignore_ascii_case("nTSecurityDescriptor") {
                     let new = m.values.first().cloned().unwrap_or_default();
-                    if let Ok(merged) =
-                        super::acl::merge_dacl(e.get(&m.attr).first().map(|v| v.as_slice()), &new)
-                    {
+                    if let Ok(merged) = crate::directory::security::merge_dacl(
+                        e.get(&m.attr).first().map(|v| v.as_slice()),
+                        &new,
+                    ) {
                         e.set(&m.attr, vec![merged]);
                     }
                     continue;

@@ -1,7 +1,9 @@
 //! Device writeback: Entra devices → `msDS-Device` objects in the device
-//! container (device-writeback.md §B). `mapping` turns a device into
-//! attributes, `diff` compares them with what is stored, and `engine` plans a
-//! whole sync: creates, per-attribute modifies and guarded deletes.
+//! container (device-writeback.md §B). `sync` is the workflow (source → scope →
+//! map → diff → plan), `hooks` the site's say in it, `fetch` the Graph reads
+//! besides the listing, `mapping` turns a device into attributes, `state` reads
+//! what the container holds, `diff` compares, and `planner` turns the
+//! comparison into creates, per-attribute modifies and guarded deletes.
 //!
 //! Ownership: dwb only ever modifies or deletes objects in the container that
 //! carry a cloud anchor (`msDS-CloudAnchor`, the attribute Entra Connect keys on)
@@ -9,5 +11,9 @@
 //! belong to another writer and are left alone unless `take_over` is set.
 
 pub mod diff;
-pub mod engine;
+pub mod fetch;
+pub mod hooks;
 pub mod mapping;
+pub mod planner;
+pub mod state;
+pub mod sync;

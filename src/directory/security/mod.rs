@@ -211,6 +211,13 @@ impl SecurityDescriptor {
         }
     }
 
+    /// Takes the DACL and its control bits from `new`, keeping owner, group and
+    /// SACL: what a DC does for a write with the SD-flags control set to DACL.
+    pub fn replace_dacl_from(&mut self, new: &SecurityDescriptor) {
+        self.set_dacl(new.dacl.clone());
+        self.control = (self.control & !control::DACL_BITS) | (new.control & control::DACL_BITS);
+    }
+
     /// The order parts will be written in: the recorded order, then any parts
     /// not recorded in Samba's order.
     pub fn part_order(&self) -> Vec<SdPart> {
@@ -248,6 +255,19 @@ impl SecurityDescriptor {
             _ => rights::AD_ALL,
         }
     }
+}
+
+/// Replaces the DACL of `existing` (a stored descriptor, or none) by the DACL of
+/// `new_dacl_only` (a DACL-only descriptor), as a DC does for a write with SD
+/// flags = DACL. The planned view and the snapshot backend both need this.
+pub fn merge_dacl(existing: Option<&[u8]>, new_dacl_only: &[u8]) -> Result<Vec<u8>, SdError> {
+    let new = SecurityDescriptor::from_bytes(new_dacl_only)?;
+    let mut sd = match existing {
+        Some(b) => SecurityDescriptor::from_bytes(b)?,
+        None => SecurityDescriptor::new(),
+    };
+    sd.replace_dacl_from(&new);
+    sd.to_bytes()
 }
 
 fn set_bit(word: u16, bit: u16, on: bool) -> u16 {

@@ -1,8 +1,5 @@
-//! The scripts and stdlib modules embedded in the binary, and the map of every
-//! source a run loaded (so a diagnostic can show the failing line of any file,
-//! embedded or on disk).
-
-use std::collections::HashMap;
+//! The files embedded in the binary: the standard scripts, the stdlib, the demo
+//! directory and device export, and the example site configuration.
 
 /// An embedded file: name and text.
 pub struct Embedded {
@@ -48,20 +45,4 @@ pub fn stdlib(path: &str) -> Option<&'static Embedded> {
     let name = path.strip_prefix("dwb/")?;
     let want = if name.ends_with(".rhai") { name.to_string() } else { format!("{name}.rhai") };
     STDLIB.iter().find(|s| s.name == want)
-}
-
-/// Every source text a run loaded, by the name its AST carries.
-#[derive(Default, Clone)]
-pub struct SourceMap {
-    texts: HashMap<String, String>,
-}
-
-impl SourceMap {
-    pub fn insert(&mut self, name: impl Into<String>, text: impl Into<String>) {
-        self.texts.insert(name.into(), text.into());
-    }
-
-    pub fn get(&self, name: &str) -> Option<&str> {
-        self.texts.get(name).map(String::as_str)
-    }
 }

@@ -1,0 +1,63 @@
+//! Ctrl-C and the bridge from dwb's synchronous world (scripts, the `Directory`
+//! trait) to the async clients (LDAP, Graph): one flag the script engine polls,
+//! one token every await races, and `Blocking::block_on` to run a future from
+//! a thread that is not a runtime worker.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use tokio_util::sync::CancellationToken;
+
+use crate::error::{Error, Kind, Result};
+
+/// Ctrl-C state: a flag the script engine polls and a token every await races.
+#[derive(Clone, Default)]
+pub struct Cancel {
+    pub flag: Arc<AtomicBool>,
+    pub token: CancellationToken,
+}
+
+impl Cancel {
+    pub fn cancel(&self) {
+        self.flag.store(true, Ordering::SeqCst);
+        self.token.cancel();
+    }
+
+    pub fn is_cancelled(&self) -> bool {
+        self.flag.load(Ordering::SeqCst)
+    }
+
+    /// Errors with `Cancelled` once Ctrl-C was pressed.
+    pub fn check(&self) -> Result<()> {
+        if self.is_cancelled() { Err(Error::new(Kind::Cancelled, "interrupted")) } else { Ok(()) }
+    }
+}
+
+/// Runs futures on dwb's runtime from the calling (non-runtime) thread, racing Ctrl-C.
+#[derive(Clone)]
+pub struct Blocking {
+    runtime: Option<tokio::runtime::Handle>,
+    pub cancel: Cancel,
+}
+
+impl Blocking {
+    pub fn new(runtime: Option<tokio::runtime::Handle>, cancel: Cancel) -> Blocking {
+        Blocking { runtime, cancel }
+    }
+
+    /// The runtime, for clients that drive their own futures on it (LDAP).
+    pub fn handle(&self) -> Result<&tokio::runtime::Handle> {
+        self.runtime.as_ref().ok_or_else(|| Error::internal("no async runtime in this context"))
+    }
+
+    pub fn block_on<T>(&self, fut: impl Future<Output = Result<T>>) -> Result<T> {
+        let token = self.cancel.token.clone();
+        self.handle()?.block_on(async move {
+            tokio::select! {
+                r = fut => r,
+                _ = token.cancelled() => Err(Error::new(Kind::Cancelled, "interrupted")),
+            }
+        })
+    }
+}

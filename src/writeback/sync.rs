@@ -1,0 +1,414 @@
+//! A whole device sync: source → scope → map → diff → plan. The devices come
+//! from the run's device source (a full listing, or a delta round that follows
+//! Graph's deltaLink), each is put through the site's hooks and dwb's mapping,
+//! compared with what the container holds, and becomes directory writes. The
+//! result is data: `record` puts it in the run's plan; `verify` only reads it.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use super::fetch;
+use super::hooks::{Mapped, SiteHooks};
+use super::mapping::{AnchorEncoding, MapOptions, Skip};
+use super::planner::{self, DEFAULT_MARKER, SyncOptions, SyncPlan, Wanted};
+use super::state::{self, CurrentState};
+use crate::ad::{Directory, Scope, SearchRequest, discovery};
+use crate::cancel::Blocking;
+use crate::directory::{Dn, Filter, Guid, Sid};
+use crate::error::{Error, Kind, Result};
+use crate::graph::{DeltaOptions, Device};
+use crate::plan::{ChangeOp, Plan};
+use crate::sources::{DeviceSlot, DeviceSource};
+
+/// Full listing or delta round.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Mode {
+    Full,
+    /// Follows the deltaLink kept in `state`.
+    Delta {
+        state: Option<PathBuf>,
+    },
+}
+
+impl Mode {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Mode::Full => "full",
+            Mode::Delta { .. } => "delta",
+        }
+    }
+}
+
+/// What the caller asks of a sync.
+#[derive(Debug, Clone)]
+pub struct SyncRequest {
+    /// The device container; default: where the DeviceRegistrationService points.
+    pub container: Option<Dn>,
+    pub mode: Mode,
+    pub delete_threshold: usize,
+    pub take_over: bool,
+    pub anchor: AnchorEncoding,
+    pub allow_empty: bool,
+    /// Look up registered owners (for msDS-RegisteredOwner).
+    pub owners: bool,
+    pub marker: String,
+}
+
+impl Default for SyncRequest {
+    fn default() -> Self {
+        SyncRequest {
+            container: None,
+            mode: Mode::Full,
+            delete_threshold: 500,
+            take_over: false,
+            anchor: AnchorEncoding::Utf8,
+            allow_empty: false,
+            owners: true,
+            marker: DEFAULT_MARKER.into(),
+        }
+    }
+}
+
+/// A delta round's new state, written aside until the plan applied.
+#[derive(Debug, Clone)]
+pub struct StateCommit {
+    pub pending: PathBuf,
+    pub state: PathBuf,
+}
+
+/// What a sync found and plans.
+pub struct SyncResult {
+    pub container: Dn,
+    pub mode: &'static str,
+    pub listed: usize,
+    pub in_scope: usize,
+    pub existing: usize,
+    /// Anchored objects another writer owns, and objects without an anchor.
+    pub foreign_objects: usize,
+    pub unanchored_objects: usize,
+    pub plan: SyncPlan,
+    pub commit: Option<StateCommit>,
+}
+
+impl SyncResult {
+    /// Puts the sync's writes (and the delta state commit, last) into `plan`.
+    pub fn record(&mut self, plan: &mut Plan) {
+        for (op, why) in self.plan.ops.drain(..) {
+            plan.push(ChangeOp::Directory(op), Some(why));
+        }
+        if let Some(c) = self.commit.take() {
+            plan.push(
+                ChangeOp::StateCommit { pending: c.pending, state: c.state },
+                Some(
+                    "remember where the next delta round starts (only after every change above \
+                     applied)"
+                        .into(),
+                ),
+            );
+        }
+    }
+
+    /// Drops a prepared delta state that will not be committed (a drift check).
+    pub fn discard(&mut self) {
+        if let Some(c) = self.commit.take() {
+            let _ = std::fs::remove_file(c.pending);
+        }
+    }
+}
+
+/// What a sync works against.
+pub struct Context<'a> {
+    /// The directory as the plan so far leaves it.
+    pub dir: &'a dyn Directory,
+    /// Opened after the container is found, so a missing container is reported first.
+    pub devices: &'a DeviceSlot,
+    pub blocking: &'a Blocking,
+    /// Show a progress bar while mapping (a terminal, text output).
+    pub progress: bool,
+}
+
+/// The container: given, or where the DRS object points, or CN=RegisteredDevices.
+pub fn container(dir: &dyn Directory, given: Option<&Dn>) -> Result<Dn> {
+    if let Some(c) = given {
+        return Ok(c.clone());
+    }
+    let root = dir.root_dse()?;
+    let req = SearchRequest::new(
+        root.config_nc()?.child("CN", "Services")?,
+        Scope::Subtree,
+        Filter::eq("objectClass", "msDS-DeviceRegistrationService"),
+    )
+    .attrs(["msDS-DeviceLocation"]);
+    if let Some(loc) =
+        dir.search_all(&req)?.first().and_then(|e| e.first_str("msDS-DeviceLocation"))
+    {
+        return Dn::parse(&loc);
+    }
+    root.default_nc()?.child("CN", "RegisteredDevices")
+}
+
+fn forest_domains(dir: &dyn Directory) -> Vec<Sid> {
+    let Ok(root) = dir.root_dse() else { return Vec::new() };
+    discovery::domains(dir, &root)
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|d| discovery::domain_sid(dir, &d.nc).ok())
+        .collect()
+}
+
+/// The sync's options against this directory: the container exists, and the
+/// schema and the forest's domains decide what the mapping may write.
+fn options(dir: &dyn Directory, req: &SyncRequest) -> Result<SyncOptions> {
+    let container = container(dir, req.container.as_ref())?;
+    if dir.read(&container, &["1.1"])?.is_none() {
+        return Err(Error::new(
+            Kind::NoSuchObject,
+            format!("the device container {container} does not exist"),
+        )
+        .with_hint("run `dwb run prepare` first"));
+    }
+    let root = dir.root_dse()?;
+    Ok(SyncOptions {
+        container,
+        map: MapOptions {
+            anchor: req.anchor,
+            write_compliance: discovery::schema_has_attribute(dir, &root, "msDS-IsCompliant")?,
+            forest_domains: forest_domains(dir),
+        },
+        delete_threshold: req.delete_threshold,
+        take_over: req.take_over,
+        marker: req.marker.clone(),
+        allow_empty: req.allow_empty,
+    })
+}
+
+/// Per-device work shared by full and delta rounds.
+struct Mapper<'a> {
+    hooks: &'a mut dyn SiteHooks,
+    opts: SyncOptions,
+    plan: SyncPlan,
+    in_scope: usize,
+    /// Owner SIDs looked up ahead (device id → SID if any); a failed lookup is
+    /// recorded as a skip and the device left out.
+    owner_sids: HashMap<String, Option<String>>,
+    owners_failed: Vec<String>,
+}
+
+impl Mapper<'_> {
+    fn prefetch_owners(
+        &mut self,
+        cx: &Context,
+        src: &DeviceSource,
+        owners: bool,
+        devices: &[&Device],
+    ) -> Result<()> {
+        let DeviceSource::Graph(c) = src else { return Ok(()) };
+        if !owners {
+            return Ok(());
+        }
+        for (id, r) in fetch::owner_sids(c, devices, cx.blocking)? {
+            match r {
+                Ok(sid) => {
+                    self.owner_sids.insert(id, sid);
+                }
+                Err(e) => {
+                    self.plan.skipped.push(Skip {
+                        device: id.clone(),
+                        reason: format!("owner lookup failed: {e}"),
+                    });
+                    self.owners_failed.push(id);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Scope, owner and mapping of one device, hooks included.
+    fn wanted(&mut self, d: &Device) -> Result<Option<Wanted>> {
+        if self.hooks.in_scope(d)? == Some(false) {
+            return Ok(None);
+        }
+        self.in_scope += 1;
+        // The lookup failed: the device is already reported as skipped.
+        if self.owners_failed.contains(&d.id) {
+            return Ok(None);
+        }
+        let owner = self.owner_sids.get(&d.id).cloned().flatten();
+        let mut w = match planner::want(d, &self.opts, owner.as_deref()) {
+            Ok(w) => w,
+            Err(skip) => {
+                self.plan.skipped.push(skip);
+                return Ok(None);
+            }
+        };
+        match self.hooks.map_device(d, std::mem::take(&mut w.attrs))? {
+            Mapped::Attrs(attrs) => w.attrs = attrs,
+            Mapped::Skip => {
+                self.plan.skipped.push(Skip {
+                    device: w.id.clone(),
+                    reason: "map_device returned () (skipped by the site)".into(),
+                });
+                return Ok(None);
+            }
+        }
+        Ok(Some(w))
+    }
+}
+
+/// A progress bar (counts, rate, ETA) for long syncs on a terminal; hidden otherwise.
+fn progress_bar(show: bool, len: usize) -> indicatif::ProgressBar {
+    let tty = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    if !tty || len < 500 || !show {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new(len as u64);
+    let template = "{spinner} mapping devices {pos}/{len} [{bar:30}] {per_sec} eta {eta}";
+    if let Ok(style) = indicatif::ProgressStyle::with_template(template) {
+        bar.set_style(style);
+    }
+    bar
+}
+
+/// Plans a sync of the device container from the device source.
+pub fn plan(cx: &Context, req: &SyncRequest, hooks: &mut dyn SiteHooks) -> Result<SyncResult> {
+    let opts = options(cx.dir, req)?;
+    let mut m = Mapper {
+        hooks,
+        opts,
+        plan: SyncPlan::default(),
+        in_scope: 0,
+        owner_sids: HashMap::new(),
+        owners_failed: Vec::new(),
+    };
+    let src = cx.devices.get()?;
+    let (listed, cur, commit) = match &req.mode {
+        Mode::Full => full(cx, &src, req, &mut m)?,
+        Mode::Delta { state } => delta(cx, &src, req, &mut m, state.as_deref())?,
+    };
+    let mut plan = m.plan;
+    planner::order(&mut plan.ops);
+    Ok(SyncResult {
+        container: m.opts.container,
+        mode: req.mode.name(),
+        listed,
+        in_scope: m.in_scope,
+        existing: cur.total,
+        foreign_objects: cur.by_anchor.values().filter(|c| !c.ours).count(),
+        unanchored_objects: cur.by_dn.values().filter(|c| c.anchor.is_none()).count(),
+        plan,
+        commit,
+    })
+}
+
+type Round = (usize, CurrentState, Option<StateCommit>);
+
+fn full(cx: &Context, src: &DeviceSource, req: &SyncRequest, m: &mut Mapper) -> Result<Round> {
+    let fetched: Vec<Device>;
+    let devices: &[Device] = match src {
+        DeviceSource::File { devices, .. } => devices.as_slice(),
+        DeviceSource::Graph(c) => {
+            fetched = fetch::list_all(c, cx.blocking)?;
+            &fetched
+        }
+    };
+    let listed = devices.len();
+    let cur = state::current_state(cx.dir, &m.opts.container, &m.opts.marker, &mut |_| ())?;
+    m.prefetch_owners(cx, src, req.owners, &devices.iter().collect::<Vec<_>>())?;
+    let bar = progress_bar(cx.progress, listed);
+    let mut wanted = Vec::with_capacity(devices.len());
+    for d in devices {
+        cx.blocking.cancel.check()?;
+        bar.inc(1);
+        if let Some(w) = m.wanted(d)? {
+            wanted.push(w);
+        }
+    }
+    bar.finish_and_clear();
+    planner::plan_full(wanted, listed, &cur, &m.opts, &mut m.plan)?;
+    Ok((listed, cur, None))
+}
+
+/// Prepares the pending copy of the delta state: the deltaLink moves only once
+/// the plan is applied.
+fn pending_state(state: &Path) -> Result<PathBuf> {
+    let mut name = state.as_os_str().to_owned();
+    name.push(".pending");
+    let pending = PathBuf::from(name);
+    if state.exists() {
+        std::fs::copy(state, &pending)
+            .map_err(|e| Error::io(format!("copying {}", state.display()), e))?;
+    } else {
+        let _ = std::fs::remove_file(&pending);
+    }
+    Ok(pending)
+}
+
+fn delta(
+    cx: &Context,
+    src: &DeviceSource,
+    req: &SyncRequest,
+    m: &mut Mapper,
+    state: Option<&Path>,
+) -> Result<Round> {
+    let DeviceSource::Graph(c) = src else {
+        return Err(Error::invalid_argument(
+            "mode=delta needs a Graph tenant; a device file has no delta",
+        ));
+    };
+    let state = state.ok_or_else(|| {
+        Error::invalid_argument("mode=delta needs --param state=FILE (where the deltaLink is kept)")
+    })?;
+    let pending = pending_state(state)?;
+    let (mut changed, mut removed) = (Vec::new(), Vec::new());
+    let summary = cx.blocking.block_on(async {
+        Ok(c.delta_devices(&pending, &DeltaOptions::default(), |page| {
+            changed.extend(page.changed);
+            removed.extend(page.removed);
+            std::ops::ControlFlow::Continue(())
+        })
+        .await?)
+    })?;
+    let listed = changed.len();
+    // Incremental rounds carry only changed properties: fetch the whole devices.
+    let full: Vec<Device> = if summary.resumed {
+        let ids: Vec<String> = changed.iter().map(|d| d.id.clone()).collect();
+        let mut got = fetch::devices(c, ids.clone(), cx.blocking)?;
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            match got.remove(&id) {
+                Some(Ok(d)) => out.push(d),
+                Some(Err(e)) => m
+                    .plan
+                    .skipped
+                    .push(Skip { device: id, reason: format!("could not read the device: {e}") }),
+                None => {}
+            }
+        }
+        out
+    } else {
+        changed
+    };
+    let ids: Vec<(String, Option<Guid>)> = full
+        .iter()
+        .map(|d| (d.id.clone(), d.device_id.as_deref().and_then(|x| x.parse().ok())))
+        .chain(removed.iter().map(|r| (r.id.clone(), None)))
+        .collect();
+    let (container, marker) = (&m.opts.container, &m.opts.marker);
+    // The first round lists everything: one paged read is cheaper than many small ones.
+    let cur = if summary.resumed {
+        state::current_state_of(cx.dir, container, marker, &ids)?
+    } else {
+        state::current_state(cx.dir, container, marker, &mut |_| ())?
+    };
+    m.prefetch_owners(cx, src, req.owners, &full.iter().collect::<Vec<_>>())?;
+    for d in &full {
+        cx.blocking.cancel.check()?;
+        if let Some(w) = m.wanted(d)? {
+            planner::plan_device(w, &cur, &m.opts, &mut m.plan)?;
+        }
+    }
+    let gone: Vec<&state::Current> =
+        removed.iter().filter_map(|r| cur.by_anchor.get(&r.id.to_ascii_lowercase())).collect();
+    planner::plan_deletes(gone, &m.opts, &mut m.plan, "the device was removed from Entra ID")?;
+    Ok((listed, cur, Some(StateCommit { pending, state: state.to_path_buf() })))
+}
