@@ -280,7 +280,9 @@ fn clouds_hosts_scope_and_http_rules() {
 
 #[test]
 fn error_code_table_is_stable_and_documented() {
-    let docs = include_str!("../src/graph/mod.rs");
+    // Documented = a row of the error registry that `dwb docs` prints.
+    let documented =
+        |code: &str, kind: &str| dwb::error::registry::lookup(code).is_some_and(|c| c.kind == kind);
     let kinds = [
         "auth",
         "throttled",
@@ -297,11 +299,7 @@ fn error_code_table_is_stable_and_documented() {
     for r in error::ALL_REASONS {
         assert!(codes.insert(r.code()), "duplicate code {}", r.code());
         assert!(kinds.contains(&r.kind()), "{:?}", r);
-        assert!(
-            docs.contains(&format!("| {} | {} |", r.code(), r.kind())),
-            "{} not documented",
-            r.code()
-        );
+        assert!(documented(r.code(), r.kind()), "{} not documented", r.code());
     }
 }
 

@@ -167,6 +167,23 @@ pub fn report_module(host: Arc<Host>) -> Module {
     m
 }
 
+/// The map `dwb::error` builds: the registry's kind for `code`.
+fn error_map(code: &str, message: &str, hint: Option<&str>) -> RhaiResult<Map> {
+    let entry = crate::error::registry::lookup(code)
+        .ok_or_else(|| {
+            Error::invalid_argument(format!(
+                "dwb::error: `{code}` is not in dwb's error registry (see `dwb docs`)"
+            ))
+        })
+        .rhai()?;
+    let mut m = Map::new();
+    m.insert("code".into(), entry.code.into());
+    m.insert("kind".into(), entry.kind.into());
+    m.insert("message".into(), message.into());
+    m.insert("hint".into(), hint.map(|h| Dynamic::from(h.to_string())).unwrap_or(Dynamic::UNIT));
+    Ok(m)
+}
+
 /// `dwb::`
 pub fn dwb_module(host: Arc<Host>) -> Module {
     let mut m = Module::new();
@@ -250,6 +267,26 @@ pub fn dwb_module(host: Arc<Host>) -> Module {
                 Some("record the writeback target in the site configuration".into()),
             );
             Ok(())
+        },
+    );
+    reg(
+        &mut m,
+        "error",
+        &["code: String", "message: String", "-> Map"],
+        "An error value to `throw`, with a code from dwb's error registry (`dwb docs` lists \
+         them) and that code's kind, so scripts never invent codes no reference lists.\n\
+         # Example\n```rhai\nthrow dwb::error(\"DWB-ENABLE-0001\", \"not prepared\");\n```\n\
+         # Errors\n`invalid_argument` when the code is not in the registry.",
+        |code: ImmutableString, message: ImmutableString| error_map(&code, &message, None),
+    );
+    reg(
+        &mut m,
+        "error",
+        &["code: String", "message: String", "hint: String", "-> Map"],
+        "An error value to `throw`, with a hint saying what to do about it.\n# Example\n\
+         ```rhai\nthrow dwb::error(\"DWB-PREP-0001\", \"no msDS-Device class\", \"run adprep\");\n```",
+        |code: ImmutableString, message: ImmutableString, hint: ImmutableString| {
+            error_map(&code, &message, Some(&hint))
         },
     );
     let h = host.clone();

@@ -84,6 +84,10 @@ pub fn markdown(docs: &[FnDoc]) -> String {
         }
         out.push_str(&format!("\n### `{}`\n\n{}\n", d.signature, d.doc));
     }
+    out.push_str(
+        "\n## Errors\n\nEvery code dwb raises, with the `kind` scripts see as `e.kind`.\n\n",
+    );
+    out.push_str(&crate::error::registry::markdown());
     out
 }
 

@@ -1,5 +1,5 @@
 //! [`GraphError`]: the one error type of the Graph client, the offline reader and
-//! the emulator. The stable code table is in the module docs of [`crate::graph`].
+//! the emulator. Its codes are rows of the error registry (`crate::error::registry`).
 
 use std::fmt;
 use std::time::Duration;

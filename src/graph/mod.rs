@@ -13,36 +13,10 @@
 //!
 //! # Error codes
 //!
-//! Every [`GraphError`] has a stable `code()` and a `kind()` from a closed set.
+//! Every [`GraphError`] has a stable `code()` (`DWB-GRAPH-00NN`) and a `kind()`
+//! from a closed set; the codes are rows of dwb's one error registry
+//! (`crate::error::registry`, printed by `dwb docs`), checked by a test.
 //! Codes are never renumbered; new ones are appended.
-//!
-//! | code | kind | meaning |
-//! |---|---|---|
-//! | DWB-GRAPH-0001 | config | invalid configuration (cloud, tenant, option value) |
-//! | DWB-GRAPH-0002 | config | `http://` to a non-loopback host, or credentials in a URL |
-//! | DWB-GRAPH-0003 | config | certificate / private key unreadable or not a pair |
-//! | DWB-GRAPH-0004 | config | a file could not be read or written (offline source, delta state) |
-//! | DWB-GRAPH-0005 | config | Graph rejected the request as invalid (HTTP 400, e.g. unsupported `$filter`) |
-//! | DWB-GRAPH-0006 | config | a GUID matched several devices by `deviceId` |
-//! | DWB-GRAPH-0010 | auth | the token endpoint refused to issue a token |
-//! | DWB-GRAPH-0011 | auth | Graph answered 401 even after one token refresh |
-//! | DWB-GRAPH-0012 | auth | device-code sign-in declined |
-//! | DWB-GRAPH-0013 | auth | device-code sign-in expired |
-//! | DWB-GRAPH-0020 | forbidden | HTTP 403: missing permission / consent |
-//! | DWB-GRAPH-0021 | delegated_only | the API needs a delegated (Global Administrator) token; the client is app-only |
-//! | DWB-GRAPH-0030 | not_found | HTTP 404 / no such device |
-//! | DWB-GRAPH-0031 | not_found | HTTP 410: the stored delta token expired |
-//! | DWB-GRAPH-0040 | throttled | 429/503/504 persisted after the bounded attempts |
-//! | DWB-GRAPH-0050 | bad_response | unexpected HTTP status |
-//! | DWB-GRAPH-0051 | bad_response | malformed JSON / unexpected shape |
-//! | DWB-GRAPH-0052 | bad_response | a device property is missing or wrongly typed |
-//! | DWB-GRAPH-0053 | bad_response | an `alternativeSecurityIds` key cannot be decoded |
-//! | DWB-GRAPH-0054 | bad_response | a nextLink/deltaLink points outside the Graph host |
-//! | DWB-GRAPH-0055 | bad_response | Graph answered with a redirect (never followed) |
-//! | DWB-GRAPH-0060 | network | connection, TLS or timeout failure |
-//! | DWB-GRAPH-0070 | cancelled | cancelled through the cancellation token |
-//! | DWB-GRAPH-0080 | too_large | a response body exceeded the page size limit |
-//! | DWB-GRAPH-0090 | config | the emulator could not start (bind, state file) |
 
 pub mod auth;
 pub mod cloud;
