@@ -7,10 +7,10 @@ use std::sync::Arc;
 use rhai::{Array, Dynamic, Map, Module};
 
 use super::convert::{opt_str, to_dn};
-use super::types::SdValue;
+use super::values::SdValue;
 use super::{OrRhai, RhaiResult, check_options, reg};
 use crate::ad::{Directory, discovery};
-use crate::directory::security::{Ace, AceKind, Inherit, SecurityDescriptor, ace_flags, rights};
+use crate::directory::security::{Ace, Inherit, SecurityDescriptor, rights};
 use crate::directory::{Dn, Guid, Sid};
 use crate::error::{Error, Kind, Result};
 use crate::host::Host;
@@ -18,47 +18,6 @@ use crate::plan::ChangeOp;
 use crate::plan::acl::{AclEdit, dacl_write, edit, read_sd};
 
 const ACE_OPTS: &[&str] = &["inherit", "object_type", "inherited_object_type", "deny", "reason"];
-
-/// SDDL of a script descriptor value.
-pub fn sddl(v: &SdValue) -> Result<String> {
-    let sd = SecurityDescriptor::from_bytes(&v.bytes)
-        .map_err(|e| Error::new(Kind::Security, e.to_string()))?;
-    sd.to_sddl(v.domain.as_ref()).map_err(|e| Error::new(Kind::Security, e.to_string()))
-}
-
-/// The DACL's ACEs as maps.
-pub fn aces(v: &SdValue) -> Result<Array> {
-    let sd = SecurityDescriptor::from_bytes(&v.bytes)
-        .map_err(|e| Error::new(Kind::Security, e.to_string()))?;
-    let mut out = Array::new();
-    for ace in sd.dacl.iter().flat_map(|d| d.entries.iter()).filter_map(|e| match e {
-        crate::directory::security::AclEntry::Ace(a) => Some(a),
-        _ => None,
-    }) {
-        let mut m = Map::new();
-        m.insert(
-            "type".into(),
-            match ace.ace_type.kind() {
-                AceKind::Allow => "allow",
-                AceKind::Deny => "deny",
-                AceKind::Audit => "audit",
-            }
-            .into(),
-        );
-        m.insert("flags".into(), (ace.flags as i64).into());
-        m.insert("rights".into(), rights::format_mask(ace.mask).into());
-        m.insert("mask".into(), (ace.mask as i64).into());
-        m.insert("object_type".into(), ace.object_type.map(Dynamic::from).unwrap_or(Dynamic::UNIT));
-        m.insert(
-            "inherited_object_type".into(),
-            ace.inherited_object_type.map(Dynamic::from).unwrap_or(Dynamic::UNIT),
-        );
-        m.insert("trustee".into(), Dynamic::from(ace.trustee.clone()));
-        m.insert("inherited".into(), (ace.flags & ace_flags::INHERITED != 0).into());
-        out.push(m.into());
-    }
-    Ok(out)
-}
 
 /// A rights mask from `0x…`, a number, letters (`"RPWP"`, `"GR|GW"`, `"CC DC"`) or an array of them.
 pub fn parse_rights(v: &Dynamic) -> Result<u32> {

@@ -8,7 +8,7 @@ use crate::directory::syntax::{Syntax, syntax_of};
 use crate::directory::{Dn, Guid, Sid};
 use crate::error::{Error, Kind, Result};
 
-use super::types::{EntryValue, SdValue};
+use super::values::{EntryValue, SdValue};
 
 /// A DN from a `Dn` value or a string.
 pub fn to_dn(v: &Dynamic) -> Result<Dn> {

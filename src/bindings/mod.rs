@@ -13,6 +13,7 @@ pub mod dwb;
 pub mod graph;
 pub mod probe;
 pub mod types;
+pub mod values;
 pub mod writeback;
 
 use std::sync::Arc;

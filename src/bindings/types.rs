@@ -1,25 +1,12 @@
 //! dwb's typed values in scripts: `Dn`, `Guid`, `Sid`, `Filter`, `Entry` and
 //! `SecurityDescriptor`, with their methods and properties.
 
-use std::sync::Arc;
-
 use rhai::{Array, Dynamic, FnNamespace, ImmutableString, Map, Module};
 
 use super::convert::from_value;
+use super::values::{EntryValue, SdValue};
 use super::{OrRhai, reg_ns};
 use crate::directory::{Dn, Entry, Filter, Guid, Sid};
-
-/// A directory entry in scripts (shared, read-only).
-#[derive(Clone)]
-pub struct EntryValue(pub Arc<Entry>);
-
-/// An `nTSecurityDescriptor` value in scripts; `domain` lets SDDL use the
-/// domain-relative aliases (DA, DU, …).
-#[derive(Clone)]
-pub struct SdValue {
-    pub bytes: Vec<u8>,
-    pub domain: Option<Sid>,
-}
 
 const G: FnNamespace = FnNamespace::Global;
 
@@ -356,7 +343,7 @@ pub fn module() -> Module {
         "to_sddl",
         &["sd: SecurityDescriptor", "-> String"],
         "The descriptor as SDDL (domain-relative SIDs as aliases when the domain is known).\n# Errors\n`security_descriptor` when it is malformed.",
-        |s: &mut SdValue| -> super::RhaiResult<String> { super::acl::sddl(s).rhai() },
+        |s: &mut SdValue| -> super::RhaiResult<String> { super::values::sddl(s).rhai() },
     );
     reg_ns(
         &mut m,
@@ -364,7 +351,7 @@ pub fn module() -> Module {
         "to_string",
         &["sd: SecurityDescriptor", "-> String"],
         "The descriptor as SDDL, or a note when it cannot be parsed.",
-        |s: &mut SdValue| super::acl::sddl(s).unwrap_or_else(|e| format!("<{e}>")),
+        |s: &mut SdValue| super::values::sddl(s).unwrap_or_else(|e| format!("<{e}>")),
     );
     reg_ns(
         &mut m,
@@ -373,7 +360,10 @@ pub fn module() -> Module {
         &["sd: SecurityDescriptor", "-> String"],
         "The descriptor for debug output.",
         |s: &mut SdValue| {
-            format!("SecurityDescriptor({})", super::acl::sddl(s).unwrap_or_else(|e| e.to_string()))
+            format!(
+                "SecurityDescriptor({})",
+                super::values::sddl(s).unwrap_or_else(|e| e.to_string())
+            )
         },
     );
     reg_ns(
@@ -382,7 +372,7 @@ pub fn module() -> Module {
         "aces",
         &["sd: SecurityDescriptor", "-> Array"],
         "The DACL's ACEs as maps `#{ type, flags, rights, mask, object_type, inherited_object_type, trustee, inherited }`.",
-        |s: &mut SdValue| -> super::RhaiResult<Array> { super::acl::aces(s).rhai() },
+        |s: &mut SdValue| -> super::RhaiResult<Array> { super::values::aces(s).rhai() },
     );
     m
 }
