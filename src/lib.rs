@@ -25,6 +25,7 @@ pub mod host;
 pub mod plan;
 pub mod report;
 pub mod sources;
+pub mod text;
 pub mod writeback;
 
 /// Exit codes, documented in the README and `dwb --help`.

@@ -8,6 +8,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::plan::{Outcome, Plan, render};
+use crate::text::visible;
 
 /// Status of one check.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -153,23 +154,25 @@ impl Report {
             for (c, o) in self.plan.changes.iter().zip(&self.outcomes) {
                 match o {
                     Outcome::Failed { message, .. } => out.push_str(&format!(
-                        "  FAILED {}. {} {}: {message}\n",
+                        "  FAILED {}. {} {}: {}\n",
                         c.id,
                         c.op.verb(),
-                        c.op.target()
+                        visible(&c.op.target()),
+                        visible(message)
                     )),
                     Outcome::Skipped { reason } => out.push_str(&format!(
-                        "  skipped {}. {} {}: {reason}\n",
+                        "  skipped {}. {} {}: {}\n",
                         c.id,
                         c.op.verb(),
-                        c.op.target()
+                        visible(&c.op.target()),
+                        visible(reason)
                     )),
                     Outcome::Applied => {}
                 }
             }
         }
         for w in &self.findings.warnings {
-            out.push_str(&format!("warning: {w}\n"));
+            out.push_str(&format!("warning: {}\n", visible(w)));
         }
         out
     }
@@ -183,7 +186,12 @@ pub fn findings_table(findings: &[Finding]) -> String {
         .set_width(120);
     t.set_header(["check", "status", "detail", "fix"]);
     for f in findings {
-        t.add_row([f.check.as_str(), f.status.label(), f.detail.as_str(), f.fix.as_str()]);
+        t.add_row([
+            visible(&f.check).into_owned(),
+            f.status.label().to_string(),
+            visible(&f.detail).into_owned(),
+            visible(&f.fix).into_owned(),
+        ]);
     }
     t.to_string()
 }

@@ -221,3 +221,45 @@ try { graph::set_device_writeback(true); } catch (e) { print(`kind=${e.kind} cod
         "the secret must never be printed"
     );
 }
+
+/// The demo export with one device renamed (a hostile value a reviewer must not be fooled by).
+fn devices_with_name(d: &Dir, name: &str) -> String {
+    let mut v: serde_json::Value =
+        serde_json::from_str(&d.read_repo("examples/contoso/devices.json")).unwrap();
+    v["value"][0]["displayName"] = serde_json::Value::String(name.into());
+    d.write("devices.json", &v.to_string()).display().to_string()
+}
+
+#[test]
+fn the_text_plan_cannot_be_spoofed_by_a_device_name() {
+    let d = prepared();
+    let evil = "evil\nchangetype: delete\ndn: CN=Administrator,CN=Users,DC=contoso,DC=test\r\n\
+                \u{0}nul \u{202e}txt.exe \u{1b}[2J";
+    let devices = devices_with_name(&d, evil);
+    let args = ["run", "sync", "--snapshot", "prepared.ldif", "--devices", &devices, "--dry-run"];
+    let o = d.run(&args);
+    o.code(0);
+    for line in o.stdout.lines() {
+        assert!(!line.starts_with("changetype:"), "a value started a line: {line:?}");
+        assert!(!line.trim_start().starts_with("dn: CN=Administrator"), "{line:?}");
+        assert!(!line.contains('\u{202e}') && !line.contains('\0') && !line.contains('\u{1b}'));
+    }
+    o.stdout_has("evil\\nchangetype: delete\\ndn: CN=Administrator")
+        .stdout_has("\\u{202e}txt.exe")
+        .stdout_has("\\0nul");
+    // JSON and LDIF keep the value exact.
+    let mut json_args = args.to_vec();
+    json_args.extend(["--format", "json", "--save-plan", "plan.ldif"]);
+    let j = d.run(&json_args).code(0).json();
+    let names: Vec<&str> = j["plan"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|c| c["attributes"]["displayName"][0].as_str())
+        .collect();
+    assert!(names.contains(&evil), "the JSON plan keeps the exact name");
+    let ldif = d.read("plan.ldif");
+    assert!(ldif.lines().all(|l| !l.starts_with("changetype: delete")), "{ldif}");
+    let records = dwb::directory::ldif::parse(&ldif, "plan.ldif");
+    assert!(records.is_ok(), "the LDIF plan parses: {records:?}");
+}

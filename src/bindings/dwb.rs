@@ -135,7 +135,7 @@ pub fn report_module(host: Arc<Host>) -> Module {
         &["message: String", "-> ()"],
         "Records a warning (shown after the plan, kept in the JSON report).",
         move |s: ImmutableString| {
-            eprintln!("warning: {s}");
+            eprintln!("warning: {}", crate::text::visible(&s));
             if let Ok(mut f) = h.findings.lock() {
                 f.warnings.push(s.to_string());
             }

@@ -10,6 +10,7 @@ use crate::ad::{ModOp, WriteOp};
 use crate::directory::ldif::{attr_line, dn_line};
 use crate::directory::syntax::{Syntax, syntax_of};
 use crate::directory::{Guid, Sid};
+use crate::text::visible;
 
 /// A value as people should read it: GUIDs and SIDs in their string forms,
 /// other binary as base64, text as is.
@@ -49,9 +50,9 @@ pub fn text(plan: &Plan) -> String {
     }
     let mut out = String::new();
     for c in &plan.changes {
-        out.push_str(&format!("{:>3}. {:<7} {}\n", c.id, c.op.verb(), c.op.target()));
+        out.push_str(&format!("{:>3}. {:<7} {}\n", c.id, c.op.verb(), visible(&c.op.target())));
         if let Some(r) = &c.reason {
-            out.push_str(&format!("       why: {r}\n"));
+            out.push_str(&format!("       why: {}\n", visible(r)));
         }
         match &c.op {
             ChangeOp::Directory(WriteOp::Add { attrs, .. }) => {
@@ -60,7 +61,7 @@ pub fn text(plan: &Plan) -> String {
                         out.push_str(&format!(
                             "       + {}: {}\n",
                             a.name,
-                            truncate(&display_value(&a.name, v), 200)
+                            truncate(&visible(&display_value(&a.name, v)), 200)
                         ));
                     }
                 }
@@ -79,22 +80,28 @@ pub fn text(plan: &Plan) -> String {
                         out.push_str(&format!(
                             "       {sign} {}: {}\n",
                             m.attr,
-                            truncate(&display_value(&m.attr, v), 200)
+                            truncate(&visible(&display_value(&m.attr, v)), 200)
                         ));
                     }
                 }
             }
             ChangeOp::Directory(WriteOp::Delete { .. }) => {}
             ChangeOp::Acl { before, after, .. } => {
-                out.push_str(&format!("       before: {before}\n       after:  {after}\n"));
+                out.push_str(&format!(
+                    "       before: {}\n       after:  {}\n",
+                    visible(before),
+                    visible(after)
+                ));
             }
             ChangeOp::Graph(g) => {
                 let (method, _, body) = g.request();
                 out.push_str(&format!("       {method} {}\n       body: {body}\n", g.summary()));
             }
-            ChangeOp::Setting { value, .. } => out.push_str(&format!("       = {value}\n")),
+            ChangeOp::Setting { value, .. } => {
+                out.push_str(&format!("       = {}\n", visible(value)))
+            }
             ChangeOp::StateCommit { pending, .. } => {
-                out.push_str(&format!("       = {}\n", pending.display()))
+                out.push_str(&format!("       = {}\n", visible(&pending.display().to_string())))
             }
         }
     }
@@ -108,14 +115,9 @@ pub fn text(plan: &Plan) -> String {
 pub fn ldif(plan: &Plan) -> String {
     let mut out = String::from("version: 1\n\n");
     for c in &plan.changes {
-        out.push_str(&format!(
-            "# {}. {} {}\n",
-            c.id,
-            c.op.verb(),
-            c.op.target().replace('\n', " ")
-        ));
+        out.push_str(&format!("# {}. {} {}\n", c.id, c.op.verb(), visible(&c.op.target())));
         if let Some(r) = &c.reason {
-            out.push_str(&format!("# why: {}\n", r.replace('\n', " ")));
+            out.push_str(&format!("# why: {}\n", visible(r)));
         }
         let Some(op) = c.op.write_op() else {
             out.push_str("# (not a directory change)\n\n");

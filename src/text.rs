@@ -1,0 +1,61 @@
+//! Text for people's terminals. Directory and Graph values are attacker-
+//! controlled (anyone can register a device and name it), so everything dwb
+//! prints for a reviewer goes through [`visible`]: line breaks, NUL and other
+//! control characters, and the Unicode formatting characters that reorder or
+//! hide text (bidirectional overrides, zero-width characters) are shown as
+//! escapes, so a value can never fake a line of the plan. LDIF (base64) and
+//! JSON keep values exact.
+
+use std::borrow::Cow;
+
+/// True for characters that must not reach a terminal as themselves.
+fn hidden(c: char) -> bool {
+    c.is_control()
+        || matches!(c,
+            '\u{061C}'              // Arabic letter mark
+            | '\u{200B}'..='\u{200F}' // zero-width space/joiners, LRM, RLM
+            | '\u{2028}' | '\u{2029}' // line and paragraph separators
+            | '\u{202A}'..='\u{202E}' // bidi embeddings and overrides
+            | '\u{2060}'..='\u{2064}' // word joiner, invisible operators
+            | '\u{2066}'..='\u{2069}' // bidi isolates
+            | '\u{FEFF}'              // zero-width no-break space (BOM)
+        )
+}
+
+/// `s` with every hidden character (and the backslash) escaped:
+/// `\n`, `\r`, `\t`, `\0`, `\\`, otherwise `\u{XXXX}`.
+pub fn visible(s: &str) -> Cow<'_, str> {
+    if !s.chars().any(|c| hidden(c) || c == '\\') {
+        return Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\0' => out.push_str("\\0"),
+            '\\' => out.push_str("\\\\"),
+            c if hidden(c) => out.push_str(&format!("\\u{{{:04x}}}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    Cow::Owned(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::visible;
+
+    #[test]
+    fn escapes_what_could_fake_a_line() {
+        assert_eq!(visible("plain é ü 名前"), "plain é ü 名前");
+        assert_eq!(visible("evil\nchangetype: delete"), "evil\\nchangetype: delete");
+        assert_eq!(visible("a\r\n\0b\tc"), "a\\r\\n\\0b\\tc");
+        assert_eq!(visible("x\u{202e}gpj.exe"), "x\\u{202e}gpj.exe");
+        assert_eq!(visible("zero\u{200b}width\u{feff}"), "zero\\u{200b}width\\u{feff}");
+        assert_eq!(visible("esc\u{1b}[31m"), "esc\\u{001b}[31m");
+        assert_eq!(visible("back\\slash"), "back\\\\slash");
+        assert_eq!(visible("c1\u{85}"), "c1\\u{0085}");
+    }
+}
