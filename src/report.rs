@@ -75,6 +75,13 @@ pub struct Timings {
     pub total_ms: u128,
 }
 
+/// Where a run's data came from (as configured; "none" when not set).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Sources {
+    pub directory: String,
+    pub devices: String,
+}
+
 /// How the run ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -91,6 +98,8 @@ pub struct Report {
     pub script: String,
     pub parameters: serde_json::Map<String, Value>,
     pub directory: Option<String>,
+    /// The directory and the device source the run was configured with.
+    pub sources: Sources,
     pub dry_run: bool,
     pub plan: Plan,
     pub outcomes: Vec<Outcome>,
@@ -123,6 +132,7 @@ impl Report {
             "script": self.script,
             "parameters": self.parameters,
             "directory": self.directory,
+            "sources": self.sources,
             "dry_run": self.dry_run,
             "status": self.status,
             "exit_code": self.exit_code,

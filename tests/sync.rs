@@ -4,6 +4,9 @@
 
 use crate::support::Dir;
 
+/// The bundled demo export, given explicitly: a snapshot never falls back to it.
+const DEMO_DEVICES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/contoso/devices.json");
+
 /// A prepared demo directory in `prepared.ldif`.
 fn prepared() -> Dir {
     let d = Dir::new();
@@ -28,6 +31,8 @@ fn demo_sync_creates_then_plans_nothing() {
         "sync",
         "--snapshot",
         "prepared.ldif",
+        "--devices",
+        DEMO_DEVICES,
         "--write-snapshot",
         "synced.ldif",
         "--format",
@@ -53,18 +58,45 @@ fn demo_sync_creates_then_plans_nothing() {
     let names: Vec<&str> =
         plan.iter().filter_map(|c| c["attributes"]["displayName"][0].as_str()).collect();
     assert!(names.contains(&"*)(objectClass=*") && names.contains(&",CN=Admins"), "{names:?}");
-    let again = d.run(&["run", "sync", "--snapshot", "synced.ldif", "--format", "json"]);
+    let again = d.run(&[
+        "run",
+        "sync",
+        "--snapshot",
+        "synced.ldif",
+        "--devices",
+        DEMO_DEVICES,
+        "--format",
+        "json",
+    ]);
     assert_eq!(
         again.code(0).json()["plan"].as_array().unwrap().len(),
         0,
         "a no-change resync writes nothing"
     );
-    d.run(&["run", "verify", "--param", "drift=true", "--snapshot", "synced.ldif"])
-        .code(0)
-        .stdout_has("drift: devices missing from AD");
-    d.run(&["run", "verify", "--param", "drift=true", "--snapshot", "prepared.ldif"])
-        .code(1)
-        .stdout_has("24 device(s) in scope are not in the container");
+    d.run(&[
+        "run",
+        "verify",
+        "--param",
+        "drift=true",
+        "--snapshot",
+        "synced.ldif",
+        "--devices",
+        DEMO_DEVICES,
+    ])
+    .code(0)
+    .stdout_has("drift: devices missing from AD");
+    d.run(&[
+        "run",
+        "verify",
+        "--param",
+        "drift=true",
+        "--snapshot",
+        "prepared.ldif",
+        "--devices",
+        DEMO_DEVICES,
+    ])
+    .code(1)
+    .stdout_has("24 device(s) in scope are not in the container");
 }
 
 #[test]
@@ -79,6 +111,8 @@ fn site_hooks_change_scope_and_mapping() {
         "site/scripts/sync.rhai",
         "--snapshot",
         "prepared.ldif",
+        "--devices",
+        DEMO_DEVICES,
         "--dry-run",
         "--format",
         "json",
@@ -95,8 +129,18 @@ fn site_hooks_change_scope_and_mapping() {
 #[test]
 fn deletes_are_guarded_and_limited_to_owned_objects() {
     let d = prepared();
-    d.run(&["run", "sync", "--snapshot", "prepared.ldif", "--write-snapshot", "synced.ldif", "-q"])
-        .code(0);
+    d.run(&[
+        "run",
+        "sync",
+        "--snapshot",
+        "prepared.ldif",
+        "--devices",
+        DEMO_DEVICES,
+        "--write-snapshot",
+        "synced.ldif",
+        "-q",
+    ])
+    .code(0);
     // Objects dwb does not own: no anchor, and another writer's anchored object.
     d.write("others.rhai", r#"
 let c = ad::domain_dn().child("CN", "RegisteredDevices");
@@ -262,4 +306,31 @@ fn the_text_plan_cannot_be_spoofed_by_a_device_name() {
     assert!(ldif.lines().all(|l| !l.starts_with("changetype: delete")), "{ldif}");
     let records = dwb::directory::ldif::parse(&ldif, "plan.ldif");
     assert!(records.is_ok(), "the LDIF plan parses: {records:?}");
+}
+
+#[test]
+fn a_snapshot_or_a_live_dc_never_falls_back_to_the_demo_devices() {
+    let d = prepared();
+    let o = d.run(&["run", "sync", "--snapshot", "prepared.ldif", "--format", "json", "-q"]);
+    o.code(3).stderr_has("no device source is configured").stderr_has("DWB_GRAPH_TENANT");
+    let j = o.json();
+    assert_eq!(j["plan"].as_array().unwrap().len(), 0);
+    assert_eq!(j["sources"]["devices"], "none");
+    assert_eq!(j["sources"]["directory"], "snapshot prepared.ldif");
+    // A half-configured tenant is named, not replaced by the demo.
+    let o = d
+        .dwb()
+        .env("DWB_GRAPH_TENANT", "contoso.onmicrosoft.com")
+        .args(["run", "sync", "--snapshot", "prepared.ldif", "--dry-run"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(3));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("only partly configured") && err.contains("DWB_GRAPH_CLIENT_ID"), "{err}");
+    assert!(!err.contains("[demo]"), "{err}");
+    // Nothing configured at all: the demo pair, announced even with -q and JSON.
+    d.write("sources.rhai", "print(graph::source()); print(ad::domain_dn());\n");
+    let o = d.run(&["run", "sources.rhai", "-q", "--format", "json"]);
+    o.code(0).stderr_has("[demo] no directory configured").stderr_has("[demo] no Graph tenant");
+    assert_eq!(o.json()["sources"]["devices"], "demo examples/contoso/devices.json");
 }

@@ -207,6 +207,19 @@ fn sync(ctx: &NativeCallContext, host: &Host, o: &Map, record: bool) -> Result<M
     Ok(out)
 }
 
+fn ownership(host: &Host, o: &Map) -> Result<Map> {
+    let req = request(o)?;
+    let own = sync::ownership(&*host.dir()?, &req)?;
+    let mut out = Map::new();
+    let n = |v: usize| Dynamic::from(v as i64);
+    out.insert("container".into(), Dynamic::from(own.container));
+    out.insert("existing".into(), n(own.total));
+    out.insert("owned".into(), n(own.owned));
+    out.insert("foreign_objects".into(), n(own.foreign_objects));
+    out.insert("unanchored_objects".into(), n(own.unanchored_objects));
+    Ok(out)
+}
+
 /// Builds the `writeback::` module.
 pub fn module(host: Arc<Host>) -> Module {
     let mut m = Module::new();
@@ -237,6 +250,19 @@ pub fn module(host: Arc<Host>) -> Module {
          `foreign_objects` = anchored objects another writer owns, `unanchored_objects`). Same \
          options as `writeback::sync_devices`.",
         move |ctx: NativeCallContext, o: Map| sync(&ctx, &h, &o, false).rhai(),
+    );
+    let h = host.clone();
+    reg(
+        &mut m,
+        "ownership",
+        &["options: Map", "-> Map"],
+        "Who owns the objects in the device container, from the directory alone (no device \
+         source is read): `#{ container, existing, owned, foreign_objects, unanchored_objects }`. \
+         Takes the options of `writeback::sync_devices` (only `container` and `marker` matter).\n\
+         # Example\n```rhai\nlet o = writeback::ownership(#{});\n\
+         if o.foreign_objects > 0 { print(`${o.foreign_objects} written by another writer`); }\n```\n\
+         # Errors\n`no_such_object` when the container is missing.",
+        move |o: Map| ownership(&h, &o).rhai(),
     );
     m
 }

@@ -81,12 +81,10 @@ pub fn fail(e: &Error) -> i32 {
 }
 
 /// The run context for `run` and `repl`: the decided sources, opened lazily on `rt`.
-pub fn host(sources: crate::sources::Sources, rt: &tokio::runtime::Runtime, quiet: bool) -> Host {
+pub fn host(sources: crate::sources::Sources, rt: &tokio::runtime::Runtime) -> Host {
     let blocking = Blocking::new(Some(rt.handle().clone()), Cancel::default());
-    let mut devices = sources.devices;
-    devices.quiet = quiet;
-    let directory = DirectorySlot::new(sources.directory, blocking.clone(), quiet);
-    let devices = DeviceSlot::new(devices, blocking.cancel.token.clone());
+    let directory = DirectorySlot::new(sources.directory, blocking.clone());
+    let devices = DeviceSlot::new(sources.devices, blocking.cancel.token.clone());
     let mut host = Host::new(directory, devices, blocking);
     host.config_file = sources.loaded.path.clone();
     host.profile = sources.loaded.profile_name.clone();

@@ -154,7 +154,7 @@ pub fn repl(conn: &Conn, dry_run: bool) -> i32 {
         Ok(rt) => rt,
         Err(e) => return fail(&e),
     };
-    let mut host = host(sources, &rt, false);
+    let mut host = host(sources, &rt);
     host.dry_run = dry_run;
     host.site_dir = Some(".".into());
     let host = Arc::new(host);

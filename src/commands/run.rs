@@ -13,7 +13,7 @@ use crate::engine::{self, diagnostic::ScriptError, params};
 use crate::exit;
 use crate::host::{Host, PrintTo};
 use crate::plan::{self, Outcome};
-use crate::report::{Report, RunStatus, Timings};
+use crate::report::{Report, RunStatus, Sources, Timings};
 use crate::sources::{self, DirectorySource};
 
 /// Runs `dwb run`; returns the exit code.
@@ -31,8 +31,7 @@ pub fn run(args: RunArgs) -> i32 {
         Ok(rt) => rt,
         Err(e) => return fail(&e),
     };
-    let quiet = args.quiet || args.format == Format::Json;
-    let mut host = host(sources, &rt, quiet);
+    let mut host = host(sources, &rt);
     // A snapshot costs nothing to open: load it now so a malformed file is a usage error
     // reported before the script starts.
     if let DirectorySource::Snapshot(_) = host.directory().source()
@@ -107,6 +106,10 @@ fn execute(args: &RunArgs, script: &Script, host: &Arc<Host>, started: Instant) 
         script: script.source.clone(),
         parameters,
         directory,
+        sources: Sources {
+            directory: host.directory().source().describe(),
+            devices: host.devices.describe(),
+        },
         dry_run: args.dry_run,
         plan,
         outcomes: Vec::new(),

@@ -22,7 +22,7 @@ pub fn export(conn: &Conn, out: &Path, bases: &[String]) -> i32 {
         }
         let rt = runtime()?;
         let blocking = Blocking::new(Some(rt.handle().clone()), Cancel::default());
-        let opened = sources::directory::open(&source, &blocking, true)?;
+        let opened = sources::directory::open(&source, &blocking)?;
         let dir = opened.dir;
         let root = dir.root_dse()?;
         let bases: Vec<Dn> = if bases.is_empty() {

@@ -34,8 +34,8 @@ pub struct DeviceSettings {
     /// Custom Graph base URL.
     pub endpoint: Option<String>,
     pub devices_file: Option<PathBuf>,
-    /// Silences the demo announcement.
-    pub quiet: bool,
+    /// Nothing configured is the demo only when the directory is the demo too.
+    pub demo_allowed: bool,
 }
 
 /// Reads the device settings: flags, then `DWB_GRAPH_*`, then the profile.
@@ -52,9 +52,43 @@ pub fn decide(conn: &Conn, loaded: &Loaded) -> DeviceSettings {
         authority: env("DWB_GRAPH_AUTHORITY").or(g.authority),
         endpoint: env("DWB_GRAPH_ENDPOINT").or(g.endpoint),
         devices_file: conn.devices.clone().or(g.devices_file),
-        quiet: false,
+        demo_allowed: false,
     }
 }
+
+impl DeviceSettings {
+    /// True when any Graph setting is given (then all the needed ones must be).
+    fn graph_configured(&self) -> bool {
+        self.tenant.is_some()
+            || self.client_id.is_some()
+            || self.client_secret.is_some()
+            || self.client_secret_file.is_some()
+            || self.certificate_file.is_some()
+            || self.authority.is_some()
+            || self.endpoint.is_some()
+    }
+
+    /// Which source these settings name, for reports (nothing is opened).
+    pub fn describe(&self) -> String {
+        if let Some(f) = &self.devices_file {
+            return format!("file {}", f.display());
+        }
+        if self.graph_configured() {
+            let tenant = self.tenant.as_deref().unwrap_or("(no tenant set)");
+            let at = self.endpoint.clone().or(self.cloud.clone()).unwrap_or("global".into());
+            return format!("graph tenant {tenant} ({at})");
+        }
+        if self.demo_allowed { format!("demo {DEMO_DEVICES_NAME}") } else { "none".into() }
+    }
+
+    /// True when the settings name the bundled demo export.
+    pub fn is_demo(&self) -> bool {
+        self.devices_file.is_none() && !self.graph_configured() && self.demo_allowed
+    }
+}
+
+/// Shown in messages for the demo export.
+pub const DEMO_DEVICES_NAME: &str = "examples/contoso/devices.json";
 
 /// An opened device source.
 pub enum DeviceSource {
@@ -87,8 +121,9 @@ impl DeviceSource {
     }
 }
 
-/// Opens the device source: the export file if one is given, a tenant if one
-/// is configured, else the demo export.
+/// Opens the device source: the export file if one is given, a tenant if any
+/// Graph setting is given (all the needed ones must be), the demo export only
+/// next to the demo directory; anything else is a configuration error.
 pub fn open(s: &DeviceSettings, cancel: &CancellationToken) -> Result<DeviceSource> {
     if let Some(f) = &s.devices_file {
         let devices = graph::devices_from_file(f)?;
@@ -97,18 +132,43 @@ pub fn open(s: &DeviceSettings, cancel: &CancellationToken) -> Result<DeviceSour
             devices: Arc::new(devices),
         });
     }
-    let (Some(tenant), Some(client_id)) = (s.tenant.clone(), s.client_id.clone()) else {
-        if !s.quiet {
-            eprintln!(
-                "[demo] no Graph tenant configured: using examples/contoso/devices.json — \
-                 nothing real is read"
-            );
+    if !s.graph_configured() {
+        if !s.demo_allowed {
+            return Err(Error::config(
+                "no device source is configured for this directory: set DWB_GRAPH_TENANT, \
+                 DWB_GRAPH_CLIENT_ID and DWB_GRAPH_CLIENT_SECRET (or tenant, client_id and \
+                 client_secret_file or certificate_file under [profiles.<name>.graph] in \
+                 dwb.toml), or give --devices FILE",
+            )
+            .with_hint(
+                "the bundled demo devices are used only with the demo directory, never \
+                 against a live DC or a --snapshot",
+            ));
         }
+        eprintln!(
+            "[demo] no Graph tenant configured: using {DEMO_DEVICES_NAME} — nothing real is read"
+        );
         let devices = graph::devices_from_json(embedded::DEMO_DEVICES)?;
         return Ok(DeviceSource::File {
-            name: "examples/contoso/devices.json".into(),
+            name: DEMO_DEVICES_NAME.into(),
             devices: Arc::new(devices),
         });
+    }
+    let missing: Vec<&str> = [
+        ("DWB_GRAPH_TENANT (tenant)", s.tenant.is_none()),
+        ("DWB_GRAPH_CLIENT_ID (client_id)", s.client_id.is_none()),
+    ]
+    .into_iter()
+    .filter_map(|(k, m)| m.then_some(k))
+    .collect();
+    let (Some(tenant), Some(client_id), true) =
+        (s.tenant.clone(), s.client_id.clone(), missing.is_empty())
+    else {
+        return Err(Error::config(format!(
+            "the Graph tenant is only partly configured: {} missing",
+            missing.join(" and ")
+        ))
+        .with_hint("set every Graph setting, or none and give --devices FILE"));
     };
     let cloud = match (&s.authority, &s.endpoint) {
         (Some(a), Some(e)) => Cloud::custom(a, e)?,
@@ -162,6 +222,11 @@ impl DeviceSlot {
                 open(&s, &self.cancel).map(Arc::new)
             })
             .clone()
+    }
+
+    /// Which source the settings name (nothing is opened).
+    pub fn describe(&self) -> String {
+        self.settings.lock().map(|s| s.describe()).unwrap_or_default()
     }
 
     /// The Graph client of the source (errors when the source is a file).

@@ -28,6 +28,18 @@ impl DirectorySource {
     pub fn is_demo(&self) -> bool {
         matches!(self, DirectorySource::Demo)
     }
+
+    /// Which directory this is, for reports (nothing is opened).
+    pub fn describe(&self) -> String {
+        match self {
+            DirectorySource::Ldap(s) => {
+                format!("{} as {}", s.url, s.user.as_deref().unwrap_or("(anonymous)"))
+            }
+            DirectorySource::Snapshot(p) => format!("snapshot {}", p.display()),
+            DirectorySource::Demo => format!("demo {}", embedded::DEMO_NAME),
+            DirectorySource::None => "none".into(),
+        }
+    }
 }
 
 /// Decides the directory source: `--snapshot` wins over a configured DC; with
@@ -75,15 +87,13 @@ pub struct Opened {
     pub snapshot: Option<Arc<SnapshotDirectory>>,
 }
 
-/// Opens the source. `quiet` silences the demo announcement.
-pub fn open(source: &DirectorySource, blocking: &Blocking, quiet: bool) -> Result<Opened> {
+/// Opens the source. The demo is always announced (even with `-q`).
+pub fn open(source: &DirectorySource, blocking: &Blocking) -> Result<Opened> {
     match source {
         DirectorySource::Demo => {
-            if !quiet {
-                eprintln!(
-                    "[demo] no directory configured: using examples/contoso — nothing real is touched"
-                );
-            }
+            eprintln!(
+                "[demo] no directory configured: using examples/contoso — nothing real is touched"
+            );
             let s =
                 Arc::new(SnapshotDirectory::from_ldif(embedded::DEMO_LDIF, embedded::DEMO_NAME)?);
             Ok(Opened { dir: s.clone(), snapshot: Some(s) })
@@ -105,18 +115,17 @@ pub fn open(source: &DirectorySource, blocking: &Blocking, quiet: bool) -> Resul
 pub struct DirectorySlot {
     source: DirectorySource,
     blocking: Blocking,
-    quiet: bool,
     opened: OnceLock<Result<Opened>>,
 }
 
 impl DirectorySlot {
-    pub fn new(source: DirectorySource, blocking: Blocking, quiet: bool) -> DirectorySlot {
-        DirectorySlot { source, blocking, quiet, opened: OnceLock::new() }
+    pub fn new(source: DirectorySource, blocking: Blocking) -> DirectorySlot {
+        DirectorySlot { source, blocking, opened: OnceLock::new() }
     }
 
     /// A slot with no directory (`check`, `docs`, completion).
     pub fn none() -> DirectorySlot {
-        DirectorySlot::new(DirectorySource::None, Blocking::new(None, Default::default()), true)
+        DirectorySlot::new(DirectorySource::None, Blocking::new(None, Default::default()))
     }
 
     pub fn source(&self) -> &DirectorySource {
@@ -126,7 +135,7 @@ impl DirectorySlot {
     /// Opens the directory now (a snapshot is cheap to load: a malformed file is
     /// then a usage error reported before the script starts).
     pub fn open(&self) -> Result<Opened> {
-        self.opened.get_or_init(|| open(&self.source, &self.blocking, self.quiet)).clone()
+        self.opened.get_or_init(|| open(&self.source, &self.blocking)).clone()
     }
 
     pub fn get(&self) -> Result<Arc<dyn Directory>> {

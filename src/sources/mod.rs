@@ -25,7 +25,10 @@ pub struct Sources {
 pub fn resolve(conn: &Conn) -> Result<Sources> {
     let loaded = config::load(conn.config.as_deref(), conn.profile.as_deref())?;
     let directory = directory::decide(conn, &loaded)?;
-    let devices = devices::decide(conn, &loaded);
+    let mut devices = devices::decide(conn, &loaded);
+    // The demo devices go only with the demo directory: never a demo source
+    // standing in for a missing real one.
+    devices.demo_allowed = directory.is_demo();
     Ok(Sources { loaded, directory, devices })
 }
 

@@ -182,6 +182,28 @@ fn options(dir: &dyn Directory, req: &SyncRequest) -> Result<SyncOptions> {
     })
 }
 
+/// Who owns what in the container, read from the directory alone (no device
+/// source): what `verify` reports without a drift check.
+pub struct Ownership {
+    pub container: Dn,
+    pub total: usize,
+    pub owned: usize,
+    pub foreign_objects: usize,
+    pub unanchored_objects: usize,
+}
+
+pub fn ownership(dir: &dyn Directory, req: &SyncRequest) -> Result<Ownership> {
+    let opts = options(dir, req)?;
+    let cur = state::current_state(dir, &opts.container, &opts.marker, &mut |_| ())?;
+    Ok(Ownership {
+        owned: cur.by_anchor.values().filter(|c| c.ours).count(),
+        foreign_objects: cur.by_anchor.values().filter(|c| !c.ours).count(),
+        unanchored_objects: cur.by_dn.values().filter(|c| c.anchor.is_none()).count(),
+        total: cur.total,
+        container: opts.container,
+    })
+}
+
 /// Per-device work shared by full and delta rounds.
 struct Mapper<'a> {
     hooks: &'a mut dyn SiteHooks,

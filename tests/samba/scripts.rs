@@ -953,3 +953,25 @@ fn missing_ca_file_is_a_configuration_error() {
     out.stderr_has("DWB_LDAP_CA_FILE").stderr_has("DWB-CFG-0001");
     out.code(3);
 }
+
+#[test]
+fn a_live_dc_without_a_device_source_is_a_config_error_and_writes_nothing() {
+    let (dc, _) = prepared_dc();
+    let lab = Lab::new(&dc);
+    let devices = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/contoso/devices.json");
+    lab.dwb(&["run", "sync", "--devices", devices, "-q"]).code(0);
+    let before = dump(&dc, DEVICES, "one");
+    assert!(dns(&before).len() > 10, "the container and the devices written:\n{before}");
+    // No DWB_GRAPH_* and no --devices: the demo devices must not stand in.
+    for args in [&["run", "sync", "-q"][..], &["run", "sync", "--format", "json"][..]] {
+        let o = lab.dwb(args);
+        o.code(3).stderr_has("no device source is configured").stderr_has("--devices FILE");
+        assert!(!o.stderr.contains("[demo]"), "{}", o.stderr);
+    }
+    let j = lab.dwb(&["run", "sync", "--format", "json"]).json();
+    assert!(j["sources"]["directory"].as_str().unwrap().starts_with("ldaps://"), "{j}");
+    assert_eq!(j["sources"]["devices"], "none");
+    assert_same_dump(&before, &dump(&dc, DEVICES, "one"), "a sync without a device source");
+    // verify without drift reads no device source and passes.
+    lab.dwb(&["run", "verify"]).code(0);
+}
