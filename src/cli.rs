@@ -8,8 +8,11 @@ const AFTER_HELP: &str = "\
 Exit codes:
   0    success (and, for verify, every check passed)
   1    verification found problems (a finding with status \"fail\")
-  2    script or runtime error (including a change that failed to apply)
+  2    the run itself failed (script or runtime error, a guard refused the plan,
+       the DC stopped answering)
   3    usage or configuration error
+  4    the run completed but some changes failed (each listed in the report);
+       skipped devices are warnings, not failures
   130  interrupted (Ctrl-C); nothing is left half-applied
 
 Configuration: dwb.toml (--config, $DWB_CONFIG, ./dwb.toml, then the user config dir),

@@ -34,5 +34,7 @@ pub mod exit {
     pub const CHECKS_FAILED: i32 = 1;
     pub const SCRIPT_ERROR: i32 = 2;
     pub const USAGE: i32 = 3;
+    /// The run completed but some changes failed (each is listed in the report).
+    pub const CHANGES_FAILED: i32 = 4;
     pub const INTERRUPTED: i32 = 130;
 }

@@ -88,6 +88,8 @@ pub struct Sources {
 pub enum RunStatus {
     Ok,
     ChecksFailed,
+    /// The run completed; some changes failed to apply.
+    ChangesFailed,
     Error,
     Interrupted,
 }
@@ -100,6 +102,8 @@ pub struct Report {
     pub directory: Option<String>,
     /// The directory and the device source the run was configured with.
     pub sources: Sources,
+    /// Set when changes went to an in-memory snapshot that nothing saves: its name.
+    pub unsaved_snapshot: Option<String>,
     pub dry_run: bool,
     pub plan: Plan,
     pub outcomes: Vec<Outcome>,
@@ -160,7 +164,14 @@ impl Report {
         }
         if !self.outcomes.is_empty() {
             let applied = self.outcomes.iter().filter(|o| matches!(o, Outcome::Applied)).count();
-            out.push_str(&format!("Applied {applied} of {} change(s).\n", self.outcomes.len()));
+            let total = self.outcomes.len();
+            match &self.unsaved_snapshot {
+                None => out.push_str(&format!("Applied {applied} of {total} change(s).\n")),
+                Some(name) => out.push_str(&format!(
+                    "Changed the in-memory copy of {name} only ({applied} of {total} change(s)); \
+                     nothing was saved: add --write-snapshot FILE to keep the result.\n"
+                )),
+            }
             for (c, o) in self.plan.changes.iter().zip(&self.outcomes) {
                 match o {
                     Outcome::Failed { message, .. } => out.push_str(&format!(

@@ -110,6 +110,7 @@ fn execute(args: &RunArgs, script: &Script, host: &Arc<Host>, started: Instant) 
             directory: host.directory().source().describe(),
             devices: host.devices.describe(),
         },
+        unsaved_snapshot: None,
         dry_run: args.dry_run,
         plan,
         outcomes: Vec::new(),
@@ -147,9 +148,18 @@ fn execute(args: &RunArgs, script: &Script, host: &Arc<Host>, started: Instant) 
         if host.cancel().is_cancelled() {
             report.status = RunStatus::Interrupted;
             report.exit_code = exit::INTERRUPTED;
-        } else if report.outcomes.iter().any(|o| !matches!(o, Outcome::Applied)) {
+        } else if report.outcomes.iter().any(Outcome::lost_the_directory) {
+            // The DC stopped answering: the run itself failed, whatever was sent.
             report.status = RunStatus::Error;
             report.exit_code = exit::SCRIPT_ERROR;
+        } else if report.outcomes.iter().any(|o| !matches!(o, Outcome::Applied)) {
+            report.status = RunStatus::ChangesFailed;
+            report.exit_code = exit::CHANGES_FAILED;
+        }
+        if args.write_snapshot.is_none()
+            && let Some(snap) = host.directory().snapshot()
+        {
+            report.unsaved_snapshot = Some(crate::ad::Directory::describe(&*snap));
         }
     }
     if report.exit_code == exit::OK && report.findings.failed() > 0 {

@@ -49,7 +49,7 @@ pub fn failed(e: &Error) -> Outcome {
 
 /// True when an outcome says the DC stopped answering.
 fn unreachable(o: &Option<Outcome>) -> bool {
-    matches!(o, Some(Outcome::Failed { kind, .. }) if kind == Kind::Timeout.as_str() || kind == Kind::Network.as_str())
+    o.as_ref().is_some_and(Outcome::lost_the_directory)
 }
 
 /// True when `op` names `dn` in a value (msDS-DeviceLocation of a DRS object

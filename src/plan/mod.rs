@@ -141,3 +141,12 @@ pub enum Outcome {
     Failed { code: String, kind: String, message: String },
     Skipped { reason: String },
 }
+
+impl Outcome {
+    /// True when the change failed because the DC stopped answering.
+    pub fn lost_the_directory(&self) -> bool {
+        use crate::error::Kind;
+        matches!(self, Outcome::Failed { kind, .. }
+            if kind == Kind::Timeout.as_str() || kind == Kind::Network.as_str())
+    }
+}

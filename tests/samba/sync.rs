@@ -1067,8 +1067,8 @@ fn a_failed_write_is_reported_and_the_rest_applied() {
         .clone();
 
     let (out, report) = lab.sync(&[]);
-    assert_eq!(out.code, 2, "a change that failed to apply exits 2 (README)\n{}", out.stderr);
-    assert_eq!(report["status"], "error");
+    assert_eq!(out.code, 4, "a change that failed to apply exits 4 (README)\n{}", out.stderr);
+    assert_eq!(report["status"], "changes_failed");
     let creates = with_action(&report, "create");
     assert_eq!(creates.len(), want.len());
     let failed: Vec<&Value> =
@@ -1092,7 +1092,7 @@ fn a_failed_write_is_reported_and_the_rest_applied() {
     let state = lab.dir.join("state.json");
     let state_arg = format!("state={}", state.display());
     let (out, report) = lab.sync(&["mode=delta", &state_arg]);
-    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert_eq!(out.code, 4, "{}", out.stderr);
     let w = writes(&report);
     assert_eq!(w.len(), 1, "only the failing device is planned again: {w:#?}");
     assert!(!state.exists(), "the delta state is committed only after every change applied");
