@@ -22,6 +22,7 @@ pub const STDLIB: &[Embedded] = &[
     Embedded { name: "names.rhai", text: include_str!("../stdlib/names.rhai") },
     Embedded { name: "permissions.rhai", text: include_str!("../stdlib/permissions.rhai") },
     Embedded { name: "writeback.rhai", text: include_str!("../stdlib/writeback.rhai") },
+    Embedded { name: "site.rhai", text: include_str!("../stdlib/site.rhai") },
 ];
 
 /// The demo directory and device export (`examples/contoso/`).

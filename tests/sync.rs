@@ -99,13 +99,22 @@ fn demo_sync_creates_then_plans_nothing() {
     .stdout_has("24 device(s) in scope are not in the container");
 }
 
+/// `dwb init site` with these hooks in `site/stdlib/site.rhai`.
+fn site_with_hooks(d: &Dir, hooks: &str) {
+    d.run(&["init", "site"]).code(0);
+    let site = d.read("site/stdlib/site.rhai") + hooks;
+    d.write("site/stdlib/site.rhai", &site);
+}
+
 #[test]
 fn site_hooks_change_scope_and_mapping() {
     let d = prepared();
-    d.run(&["init", "site"]).code(0);
-    let sync = d.read("site/scripts/sync.rhai")
-        + "\nfn in_scope(device) { device.operatingSystem == \"Windows\" }\nfn map_device(device, attrs) { attrs[\"msDS-DeviceOSVersion\"] = \"site-\" + device.operatingSystemVersion; attrs }\n";
-    d.write("site/scripts/sync.rhai", &sync);
+    site_with_hooks(
+        &d,
+        "\nimport \"dwb/names\" as names;\n\
+         fn in_scope(device) { names::drc_name() != \"\" && device.operatingSystem == \"Windows\" }\n\
+         fn map_device(device, attrs) { attrs[\"msDS-DeviceOSVersion\"] = \"site-\" + device.operatingSystemVersion; attrs }\n",
+    );
     let o = d.run(&[
         "run",
         "site/scripts/sync.rhai",
@@ -113,7 +122,8 @@ fn site_hooks_change_scope_and_mapping() {
         "prepared.ldif",
         "--devices",
         DEMO_DEVICES,
-        "--dry-run",
+        "--write-snapshot",
+        "synced.ldif",
         "--format",
         "json",
     ]);
@@ -124,6 +134,71 @@ fn site_hooks_change_scope_and_mapping() {
         assert!(c["attributes"]["msDS-DeviceOSType"][0] == "Windows");
         assert!(c["attributes"]["msDS-DeviceOSVersion"][0].as_str().unwrap().starts_with("site-"));
     }
+    // verify's drift check reads the same hooks: no drift right after the sync.
+    d.run(&[
+        "run",
+        "site/scripts/verify.rhai",
+        "--param",
+        "drift=true",
+        "--snapshot",
+        "synced.ldif",
+        "--devices",
+        DEMO_DEVICES,
+    ])
+    .code(0)
+    .stdout_has("drift: devices missing from AD");
+}
+
+#[test]
+fn a_hook_of_the_wrong_type_stops_the_run_naming_hook_device_and_type() {
+    let run = |hooks: &str| {
+        let d = prepared();
+        site_with_hooks(&d, hooks);
+        let o = d.run(&[
+            "run",
+            "site/scripts/sync.rhai",
+            "--snapshot",
+            "prepared.ldif",
+            "--devices",
+            DEMO_DEVICES,
+            "--write-snapshot",
+            "after.ldif",
+        ]);
+        assert!(!d.join("after.ldif").exists() || d.read("after.ldif") == d.read("prepared.ldif"));
+        assert!(!o.stdout.contains("Applied"), "nothing is applied:\n{}", o.stdout);
+        o
+    };
+    run("\nfn in_scope(device) { \"Windows\" }\n")
+        .code(2)
+        .stderr_has("the site hook `in_scope` returned string (Windows) for device ")
+        .stderr_has("it must return true or false");
+    // A misspelt property is an error, not "out of scope".
+    run("\nfn in_scope(device) { device.TrustType == \"AzureAd\" }\n")
+        .code(2)
+        .stderr_has("the site hook `in_scope` failed for device")
+        .stderr_has("TrustType");
+    run("\nfn map_device(device, attrs) { 42 }\n")
+        .code(2)
+        .stderr_has("the site hook `map_device` returned i64 (42)");
+    run("\nfn map_device(device, attrs) { attrs.displayName = #{ x: 1 }; attrs }\n")
+        .code(2)
+        .stderr_has("returned a bad `displayName`");
+    run("\nfn in_scope() { true }\n").code(2).stderr_has("it must be `fn in_scope(device)`");
+    // Hooks outside the site module would be invisible to verify: refused.
+    let d = prepared();
+    d.run(&["init", "site"]).code(0);
+    let sync = d.read("site/scripts/sync.rhai") + "\nfn in_scope(device) { true }\n";
+    d.write("site/scripts/sync.rhai", &sync);
+    d.run(&[
+        "run",
+        "site/scripts/sync.rhai",
+        "--snapshot",
+        "prepared.ldif",
+        "--devices",
+        DEMO_DEVICES,
+    ])
+    .code(2)
+    .stderr_has("site hooks live in the site module stdlib/site.rhai");
 }
 
 #[test]

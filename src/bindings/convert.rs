@@ -118,3 +118,34 @@ pub fn to_strings(v: &Dynamic) -> Result<Vec<String>> {
     }
     Ok(vec![v.to_string()])
 }
+
+/// The Graph device properties a script always sees (`()` when Graph sent none),
+/// so a hook can test any of them and a misspelt name is an error, not `()`.
+pub const DEVICE_FIELDS: &[&str] = &[
+    "id",
+    "deviceId",
+    "displayName",
+    "operatingSystem",
+    "operatingSystemVersion",
+    "trustType",
+    "accountEnabled",
+    "alternativeSecurityIds",
+    "physicalIds",
+    "isCompliant",
+    "isManaged",
+    "approximateLastSignInDateTime",
+    "onPremisesSyncEnabled",
+    "deviceVersion",
+];
+
+/// A Graph device as a script value: a map with its documented property names.
+pub fn device(d: &crate::graph::Device) -> Dynamic {
+    let mut m: Map = rhai::serde::to_dynamic(d.to_json())
+        .ok()
+        .and_then(|v| v.try_cast::<Map>())
+        .unwrap_or_default();
+    for f in DEVICE_FIELDS {
+        m.entry((*f).into()).or_insert(Dynamic::UNIT);
+    }
+    m.into()
+}

@@ -15,7 +15,7 @@ use crate::plan::{ChangeOp, GraphChange};
 use crate::sources::DeviceSource;
 
 fn device_value(d: &Device) -> Dynamic {
-    rhai::serde::to_dynamic(d.to_json()).unwrap_or(Dynamic::UNIT)
+    super::convert::device(d)
 }
 
 fn json_value(v: serde_json::Value) -> Dynamic {
@@ -141,7 +141,8 @@ pub fn module(host: Arc<Host>) -> Module {
                         std::path::Path::new(state.as_str()),
                         &graph::DeltaOptions::default(),
                         |page| {
-                            changed.extend(page.changed.iter().map(device_value));
+                            // Only the changed properties: no `()` filled in for the rest.
+                            changed.extend(page.changed.iter().map(|d| json_value(d.to_json())));
                             removed.extend(page.removed.iter().map(|r| {
                                 json_value(serde_json::json!({"id": r.id, "reason": r.reason}))
                             }));
