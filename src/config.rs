@@ -60,7 +60,9 @@ pub struct WritebackConf {
     pub domain: Option<String>,
     pub container: Option<String>,
     pub tenant_id: Option<String>,
+    /// Defaults of sync's `delete_threshold` / `delete_threshold_percent`.
     pub delete_threshold: Option<u64>,
+    pub delete_threshold_percent: Option<u32>,
 }
 
 /// A loaded config file and the profile chosen from it.

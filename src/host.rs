@@ -58,6 +58,8 @@ pub struct Host {
     /// The site configuration file and profile (settings changes are written there).
     pub config_file: Option<PathBuf>,
     pub profile: Option<String>,
+    /// The profile's settings (defaults scripts fall back to, e.g. `[writeback]`).
+    pub settings: crate::config::Profile,
 }
 
 impl Host {
@@ -75,6 +77,7 @@ impl Host {
             print_to: PrintTo::Stdout,
             config_file: None,
             profile: None,
+            settings: Default::default(),
         }
     }
 
@@ -126,8 +129,16 @@ impl Host {
         self.blocking.block_on(fut)
     }
 
-    /// Applies `plan` to this run's directory and tenant.
+    /// Applies `plan` to this run's directory and tenant; a refused plan not at all.
     pub fn apply(&self, plan: &Plan, progress: &mut dyn FnMut(usize, usize)) -> Vec<Outcome> {
+        if let Some(r) = plan.refusals.first() {
+            let reason = format!("not applied: the {} guard refused the plan", r.guard);
+            return plan
+                .changes
+                .iter()
+                .map(|_| Outcome::Skipped { reason: reason.clone() })
+                .collect();
+        }
         let dir = match self.base_dir() {
             Ok(d) => d,
             Err(e) => return plan.changes.iter().map(|_| apply::failed(&e)).collect(),

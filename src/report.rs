@@ -90,6 +90,8 @@ pub enum RunStatus {
     ChecksFailed,
     /// The run completed; some changes failed to apply.
     ChangesFailed,
+    /// A guard refused the plan: nothing was applied.
+    Refused,
     Error,
     Interrupted,
 }
@@ -142,6 +144,7 @@ impl Report {
             "exit_code": self.exit_code,
             "plan": plan,
             "applied": !self.dry_run && !self.outcomes.is_empty(),
+            "refusals": self.plan.refusals,
             "findings": self.findings.findings,
             "warnings": self.findings.warnings,
             "output": self.findings.output,
@@ -161,6 +164,15 @@ impl Report {
         if !self.plan.is_empty() || self.findings.findings.is_empty() {
             let head = if self.dry_run { "Plan (dry run: nothing was changed)" } else { "Plan" };
             out.push_str(&format!("{head}:\n{}", render::text(&self.plan)));
+        }
+        for r in &self.plan.refusals {
+            out.push_str(&format!(
+                "REFUSED by the {} guard ({} change(s)): {}\n  hint: {}\n",
+                r.guard,
+                r.changes.len(),
+                visible(&r.message),
+                r.hint
+            ));
         }
         if !self.outcomes.is_empty() {
             let applied = self.outcomes.iter().filter(|o| matches!(o, Outcome::Applied)).count();

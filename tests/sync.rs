@@ -268,6 +268,8 @@ ad::add(c.child("CN", "connect-device"), #{ objectClass: "msDS-Device", displayN
         "few.json",
         "--param",
         "delete_threshold=50",
+        "--param",
+        "delete_threshold_percent=100",
         "--write-snapshot",
         "after.ldif",
         "--format",
@@ -408,4 +410,54 @@ fn a_snapshot_or_a_live_dc_never_falls_back_to_the_demo_devices() {
     let o = d.run(&["run", "sources.rhai", "-q", "--format", "json"]);
     o.code(0).stderr_has("[demo] no directory configured").stderr_has("[demo] no Graph tenant");
     assert_eq!(o.json()["sources"]["devices"], "demo examples/contoso/devices.json");
+}
+
+#[test]
+fn a_guard_refuses_the_whole_plan_and_a_dry_run_still_shows_it() {
+    let d = prepared();
+    let synced = ["--snapshot", "prepared.ldif", "--devices", DEMO_DEVICES];
+    d.run(&[&["run", "sync"][..], &synced, &["--write-snapshot", "synced.ldif", "-q"]].concat())
+        .code(0);
+    let owned = 24; // every demo device is written back
+    // Seven devices gone from Entra: 29% of what dwb owns, above the default 25%.
+    let all: serde_json::Value =
+        serde_json::from_str(&d.read_repo("examples/contoso/devices.json")).unwrap();
+    let mut keep = all.clone();
+    let gone: Vec<serde_json::Value> = {
+        let v = keep["value"].as_array_mut().unwrap();
+        let keyed: Vec<usize> = (0..v.len())
+            .filter(|i| v[*i]["alternativeSecurityIds"].as_array().is_some_and(|a| !a.is_empty()))
+            .collect();
+        keyed.iter().take(7).rev().map(|i| v.remove(*i)).collect()
+    };
+    d.write("fewer.json", &keep.to_string());
+    let args = ["run", "sync", "--snapshot", "synced.ldif", "--devices", "fewer.json"];
+    let dry = d.run(&[&args[..], &["--dry-run"]].concat());
+    dry.code(2)
+        .stdout_has("Plan (dry run: nothing was changed)")
+        .stdout_has("REFUSED by the delete_threshold_percent guard (7 change(s))")
+        .stderr_has(&format!("7 of the {owned} device objects dwb owns"))
+        .stderr_has("delete_threshold_percent=N");
+    assert_eq!(dry.stdout.matches(" delete  CN=").count(), gone.len(), "the full plan is shown");
+    // Applied for real: refused before any change, the snapshot unchanged.
+    let o = d.run(&[&args[..], &["--format", "json", "--write-snapshot", "after.ldif"]].concat());
+    let j = o.code(2).json();
+    assert_eq!(j["status"], "refused");
+    assert_eq!(j["applied"], false);
+    assert_eq!(j["refusals"][0]["guard"], "delete_threshold_percent");
+    assert_eq!(j["refusals"][0]["changes"].as_array().unwrap().len(), 7);
+    assert_eq!(d.read("after.ldif"), d.read("synced.ldif"), "nothing was changed");
+    // Within the share (or with the share raised) the deletes go.
+    let o = d.run(
+        &[&args[..], &["--param", "delete_threshold_percent=30", "--format", "json"]].concat(),
+    );
+    assert_eq!(o.code(0).json()["data"]["sync"]["deletes"], 7);
+    // The profile's [writeback] settings are the defaults.
+    d.write("dwb.toml", "[profiles.site.writeback]\ndelete_threshold_percent = 30\n");
+    let o = d.run(&[&args[..], &["--profile", "site", "--dry-run"]].concat());
+    o.code(0);
+    let o = d.run(
+        &[&args[..], &["--profile", "site", "--param", "delete_threshold=5", "--dry-run"]].concat(),
+    );
+    o.code(2).stderr_has("more than the deletion threshold of 5");
 }

@@ -7,6 +7,7 @@
 pub mod accounts;
 pub mod discovery;
 pub mod ldap;
+pub mod schema;
 pub mod snapshot;
 
 use std::sync::Arc;

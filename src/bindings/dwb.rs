@@ -54,7 +54,7 @@ pub fn plan_module(host: Arc<Host>) -> Module {
         &["-> Map"],
         "Applies the pending plan now instead of at the end of the run (for loops such as `sync --param watch=60`) and clears it. Under `--dry-run` nothing is applied. Returns `#{ applied, failed, skipped }`.",
         move || -> RhaiResult<Map> {
-            let (_plan, outcomes) = h.apply_pending().rhai()?;
+            let (plan, outcomes) = h.apply_pending().rhai()?;
             let count = |f: fn(&crate::plan::Outcome) -> bool| {
                 outcomes.iter().filter(|o| f(o)).count() as i64
             };
@@ -71,6 +71,7 @@ pub fn plan_module(host: Arc<Host>) -> Module {
                 "skipped".into(),
                 count(|o| matches!(o, crate::plan::Outcome::Skipped { .. })).into(),
             );
+            out.insert("refused".into(), plan.is_refused().into());
             Ok(out)
         },
     );

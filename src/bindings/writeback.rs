@@ -22,6 +22,7 @@ const OPTS: &[&str] = &[
     "mode",
     "state",
     "delete_threshold",
+    "delete_threshold_percent",
     "take_over",
     "anchor_encoding",
     "allow_empty",
@@ -202,8 +203,9 @@ impl SiteHooks for ScriptHooks<'_> {
     }
 }
 
-/// A `SyncRequest` from the script's options map.
-fn request(o: &Map) -> Result<SyncRequest> {
+/// A `SyncRequest` from the script's options map; thresholds not given come
+/// from the profile's `[writeback]` settings, else dwb's defaults.
+fn request(host: &Host, o: &Map) -> Result<SyncRequest> {
     check_options(o, OPTS, "writeback::sync_devices")?;
     let flag = |k: &str| o.get(k).and_then(|v| v.as_bool().ok());
     let mut req = SyncRequest::default();
@@ -215,8 +217,26 @@ fn request(o: &Map) -> Result<SyncRequest> {
             Error::invalid_argument(format!("anchor_encoding `{s}` is not utf8 or utf16le"))
         })?;
     }
-    if let Some(t) = o.get("delete_threshold").and_then(|v| v.as_int().ok()) {
+    let wb = host.settings.writeback.clone().unwrap_or_default();
+    let int = |k: &str| -> Result<Option<i64>> {
+        match o.get(k).filter(|v| !v.is_unit()) {
+            None => Ok(None),
+            Some(v) => v.as_int().map(Some).map_err(|_| {
+                Error::invalid_argument(format!("writeback::sync_devices: `{k}` must be a number"))
+            }),
+        }
+    };
+    if let Some(t) = int("delete_threshold")?.or(wb.delete_threshold.map(|t| t as i64)) {
         req.delete_threshold = t.max(0) as usize;
+    }
+    if let Some(p) = int("delete_threshold_percent")?.or(wb.delete_threshold_percent.map(i64::from))
+    {
+        if !(0..=100).contains(&p) {
+            return Err(Error::invalid_argument(format!(
+                "delete_threshold_percent is {p}; it must be between 0 and 100"
+            )));
+        }
+        req.delete_threshold_percent = p as u32;
     }
     req.take_over = flag("take_over").unwrap_or(false);
     req.allow_empty = flag("allow_empty").unwrap_or(false);
@@ -270,7 +290,7 @@ fn result_map(r: &SyncResult) -> Map {
 }
 
 fn sync(ctx: &NativeCallContext, host: &Host, o: &Map, record: bool) -> Result<Map> {
-    let req = request(o)?;
+    let req = request(host, o)?;
     let dir = host.dir()?;
     let cx = Context {
         dir: &*dir,
@@ -291,7 +311,7 @@ fn sync(ctx: &NativeCallContext, host: &Host, o: &Map, record: bool) -> Result<M
 }
 
 fn ownership(host: &Host, o: &Map) -> Result<Map> {
-    let req = request(o)?;
+    let req = request(host, o)?;
     let own = sync::ownership(&*host.dir()?, &req)?;
     let mut out = Map::new();
     let n = |v: usize| Dynamic::from(v as i64);

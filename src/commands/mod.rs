@@ -88,6 +88,7 @@ pub fn host(sources: crate::sources::Sources, rt: &tokio::runtime::Runtime) -> H
     let mut host = Host::new(directory, devices, blocking);
     host.config_file = sources.loaded.path.clone();
     host.profile = sources.loaded.profile_name.clone();
+    host.settings = sources.loaded.profile.clone();
     host
 }
 

@@ -138,7 +138,15 @@ fn execute(args: &RunArgs, script: &Script, host: &Arc<Host>, started: Instant) 
         return finish(args, report, started);
     }
 
-    if !args.dry_run && !report.plan.is_empty() {
+    if report.plan.is_refused() {
+        // Refused before any change: shown (a dry run too), never applied.
+        for r in &report.plan.refusals {
+            eprintln!("error: {}: {}", crate::error::Kind::Refused.code(), r.message);
+            eprintln!("  hint: {}", r.hint);
+        }
+        report.status = RunStatus::Refused;
+        report.exit_code = exit::SCRIPT_ERROR;
+    } else if !args.dry_run && !report.plan.is_empty() {
         let t2 = Instant::now();
         let bar = progress_bar(report.plan.len(), args.quiet || args.format == Format::Json);
         let outcomes = host.apply(&report.plan, &mut |done, _| bar.set_position(done as u64));

@@ -102,6 +102,18 @@ impl ChangeOp {
 #[derive(Debug, Clone, Default)]
 pub struct Plan {
     pub changes: Vec<Change>,
+    /// Guards the plan trips. A refused plan is shown but nothing of it is applied.
+    pub refusals: Vec<Refusal>,
+}
+
+/// A guard that refused the plan (a mass delete, an empty device source).
+#[derive(Debug, Clone, Serialize)]
+pub struct Refusal {
+    pub guard: String,
+    pub message: String,
+    pub hint: String,
+    /// The changes that tripped it (plan ids).
+    pub changes: Vec<usize>,
 }
 
 impl Plan {
@@ -117,6 +129,10 @@ impl Plan {
 
     pub fn is_empty(&self) -> bool {
         self.changes.is_empty()
+    }
+
+    pub fn is_refused(&self) -> bool {
+        !self.refusals.is_empty()
     }
 
     /// Counts by verb, for summaries.

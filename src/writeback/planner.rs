@@ -9,7 +9,7 @@ use super::mapping::{MANAGED, MapOptions, Skip, desired};
 use super::state::{Current, CurrentState};
 use crate::ad::{Modification, WriteOp};
 use crate::directory::{Attr, Dn, Guid};
-use crate::error::{Error, Kind, Result};
+use crate::error::Result;
 use crate::graph::Device;
 
 /// Marker value dwb writes to `adminDescription` on the objects it owns.
@@ -21,6 +21,8 @@ pub struct SyncOptions {
     pub container: Dn,
     pub map: MapOptions,
     pub delete_threshold: usize,
+    /// Refuse deleting more than this share (percent) of the objects dwb owns.
+    pub delete_threshold_percent: u32,
     pub take_over: bool,
     pub marker: String,
     /// An empty desired state deletes nothing unless this is set.
@@ -38,6 +40,8 @@ pub struct SyncPlan {
     pub skipped: Vec<Skip>,
     /// Objects with an anchor but without dwb's marker (another writer).
     pub foreign: usize,
+    /// Guards the plan trips: it is shown but not applied.
+    pub refused: Vec<GuardTrip>,
 }
 
 /// A device as it should be, prepared by the caller (scope and hooks applied).
@@ -122,20 +126,10 @@ pub fn plan_device(
 }
 
 /// Plans deletes of owned objects whose device is gone; refuses above the threshold.
-pub fn plan_deletes(
-    gone: Vec<&Current>,
-    opts: &SyncOptions,
-    out: &mut SyncPlan,
-    why: &str,
-) -> Result<()> {
-    let owned: Vec<&&Current> = gone
+pub fn plan_deletes(gone: Vec<&Current>, opts: &SyncOptions, out: &mut SyncPlan, why: &str) {
+    let owned = gone
         .iter()
-        .filter(|c| c.anchor.is_some() && c.ours && c.entry.dn.is_child_of(&opts.container))
-        .collect();
-    if owned.len() > opts.delete_threshold {
-        return Err(Error::new(Kind::Plan, format!("{} device objects would be deleted, more than the deletion threshold of {}: nothing was changed", owned.len(), opts.delete_threshold))
-            .with_hint("check the device source; if the deletions are intended, run again with --param delete_threshold=N"));
-    }
+        .filter(|c| c.anchor.is_some() && c.ours && c.entry.dn.is_child_of(&opts.container));
     for c in owned {
         out.ops.push((
             WriteOp::Delete { dn: c.entry.dn.clone() },
@@ -143,13 +137,11 @@ pub fn plan_deletes(
         ));
         out.deletes += 1;
     }
-    Ok(())
 }
 
 /// A full sync's plan: every wanted device against the container.
 pub fn plan_full(
     wanted: Vec<Wanted>,
-    listed: usize,
     cur: &CurrentState,
     opts: &SyncOptions,
     out: &mut SyncPlan,
@@ -157,10 +149,6 @@ pub fn plan_full(
     let keep: HashSet<String> = wanted.iter().map(|w| w.id.to_ascii_lowercase()).collect();
     for w in wanted {
         plan_device(w, cur, opts, out)?;
-    }
-    if listed == 0 && !opts.allow_empty && !cur.by_anchor.is_empty() {
-        return Err(Error::new(Kind::Plan, "the device source returned no devices while the container holds written-back devices: refusing to treat that as \"delete everything\"")
-            .with_hint("if the tenant really has no devices, run with --param allow_empty=true"));
     }
     // Skipped devices still exist in Entra ID: their objects are not deleted.
     let skipped: HashSet<String> =
@@ -171,7 +159,68 @@ pub fn plan_full(
         .filter(|(id, _)| !keep.contains(*id) && !skipped.contains(*id))
         .map(|(_, c)| c)
         .collect();
-    plan_deletes(gone, opts, out, "the device is no longer in Entra ID (or out of scope)")
+    plan_deletes(gone, opts, out, "the device is no longer in Entra ID (or out of scope)");
+    Ok(())
+}
+
+/// A guard that refuses the whole plan: nothing is applied, a dry run shows why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GuardTrip {
+    pub guard: &'static str,
+    pub message: String,
+    pub hint: String,
+}
+
+/// The deletion guards, checked once the deletes are known. `owned` is the
+/// number of objects dwb owns in the container; `listed_nothing` is true when
+/// the device source returned no device at all.
+pub fn check_guards(
+    deletes: usize,
+    owned: usize,
+    listed_nothing: bool,
+    opts: &SyncOptions,
+) -> Vec<GuardTrip> {
+    let mut trips = Vec::new();
+    if deletes == 0 {
+        return trips;
+    }
+    if listed_nothing && !opts.allow_empty {
+        trips.push(GuardTrip {
+            guard: "empty_source",
+            message: "the device source returned no devices while the container holds \
+                      written-back devices: refusing to treat that as \"delete everything\""
+                .into(),
+            hint: "if the tenant really has no devices, run with --param allow_empty=true".into(),
+        });
+    }
+    if deletes > opts.delete_threshold {
+        trips.push(GuardTrip {
+            guard: "delete_threshold",
+            message: format!(
+                "{deletes} device objects would be deleted, more than the deletion threshold of \
+                 {}: nothing was changed",
+                opts.delete_threshold
+            ),
+            hint: "check the device source; if the deletions are intended, run again with \
+                   --param delete_threshold=N"
+                .into(),
+        });
+    }
+    let percent = u64::from(opts.delete_threshold_percent);
+    if (deletes as u64) * 100 > percent * owned as u64 {
+        trips.push(GuardTrip {
+            guard: "delete_threshold_percent",
+            message: format!(
+                "{deletes} of the {owned} device objects dwb owns in {} would be deleted, more \
+                 than {percent}%: nothing was changed",
+                opts.container
+            ),
+            hint: "check the device source; if the deletions are intended, run again with \
+                   --param delete_threshold_percent=N (up to 100)"
+                .into(),
+        });
+    }
+    trips
 }
 
 /// Sorts ops so the plan reads well and applies deterministically: creates, modifies, deletes.

@@ -104,3 +104,26 @@ fn fill(
         Ok(())
     })
 }
+
+/// The objects dwb owns (anchor and marker) directly in `container`, among those read.
+pub fn owned_in(cur: &CurrentState, container: &Dn) -> usize {
+    cur.by_anchor.values().filter(|c| c.ours && c.entry.dn.is_child_of(container)).count()
+}
+
+/// The objects dwb owns in `container`, counted with one paged search.
+pub fn count_owned(dir: &dyn Directory, container: &Dn, marker: &str) -> Result<usize> {
+    let filter = Filter::And(vec![
+        Filter::eq("objectClass", "msDS-Device"),
+        Filter::eq("adminDescription", marker),
+    ]);
+    let req =
+        SearchRequest::new(container.clone(), Scope::OneLevel, filter).attrs(["msDS-CloudAnchor"]);
+    let mut n = 0;
+    dir.search(&req, &mut |e| {
+        if e.get("msDS-CloudAnchor").first().and_then(|a| anchor_object_id(a)).is_some() {
+            n += 1;
+        }
+        Ok(())
+    })?;
+    Ok(n)
+}

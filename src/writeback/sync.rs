@@ -9,15 +9,16 @@ use std::path::{Path, PathBuf};
 
 use super::fetch;
 use super::hooks::{Mapped, SiteHooks};
-use super::mapping::{AnchorEncoding, MapOptions, Skip};
+use super::mapping::{AnchorEncoding, MANAGED, MapOptions, Skip};
 use super::planner::{self, DEFAULT_MARKER, SyncOptions, SyncPlan, Wanted};
 use super::state::{self, CurrentState};
-use crate::ad::{Directory, Scope, SearchRequest, discovery};
+use crate::ad::schema::SchemaRules;
+use crate::ad::{Directory, Scope, SearchRequest, WriteOp, discovery};
 use crate::cancel::Blocking;
-use crate::directory::{Dn, Filter, Guid, Sid};
+use crate::directory::{Attr, Dn, Filter, Guid, Sid};
 use crate::error::{Error, Kind, Result};
 use crate::graph::{DeltaOptions, Device};
-use crate::plan::{ChangeOp, Plan};
+use crate::plan::{ChangeOp, Plan, Refusal};
 use crate::sources::{DeviceSlot, DeviceSource};
 
 /// Full listing or delta round.
@@ -46,6 +47,8 @@ pub struct SyncRequest {
     pub container: Option<Dn>,
     pub mode: Mode,
     pub delete_threshold: usize,
+    /// Refuse deleting more than this share (percent) of the objects dwb owns.
+    pub delete_threshold_percent: u32,
     pub take_over: bool,
     pub anchor: AnchorEncoding,
     pub allow_empty: bool,
@@ -60,6 +63,7 @@ impl Default for SyncRequest {
             container: None,
             mode: Mode::Full,
             delete_threshold: 500,
+            delete_threshold_percent: 25,
             take_over: false,
             anchor: AnchorEncoding::Utf8,
             allow_empty: false,
@@ -93,8 +97,21 @@ pub struct SyncResult {
 impl SyncResult {
     /// Puts the sync's writes (and the delta state commit, last) into `plan`.
     pub fn record(&mut self, plan: &mut Plan) {
+        let mut deletes = Vec::new();
         for (op, why) in self.plan.ops.drain(..) {
-            plan.push(ChangeOp::Directory(op), Some(why));
+            let is_delete = matches!(op, WriteOp::Delete { .. });
+            let id = plan.push(ChangeOp::Directory(op), Some(why));
+            if is_delete {
+                deletes.push(id);
+            }
+        }
+        for t in self.plan.refused.drain(..) {
+            plan.refusals.push(Refusal {
+                guard: t.guard.into(),
+                message: t.message,
+                hint: t.hint,
+                changes: deletes.clone(),
+            });
         }
         if let Some(c) = self.commit.take() {
             plan.push(
@@ -176,6 +193,7 @@ fn options(dir: &dyn Directory, req: &SyncRequest) -> Result<SyncOptions> {
             forest_domains: forest_domains(dir),
         },
         delete_threshold: req.delete_threshold,
+        delete_threshold_percent: req.delete_threshold_percent,
         take_over: req.take_over,
         marker: req.marker.clone(),
         allow_empty: req.allow_empty,
@@ -208,6 +226,9 @@ pub fn ownership(dir: &dyn Directory, req: &SyncRequest) -> Result<Ownership> {
 struct Mapper<'a> {
     hooks: &'a mut dyn SiteHooks,
     opts: SyncOptions,
+    /// What the live schema allows the attributes dwb writes to hold.
+    schema: SchemaRules,
+    dir: &'a dyn Directory,
     plan: SyncPlan,
     in_scope: usize,
     /// Owner SIDs looked up ahead (device id → SID if any); a failed lookup is
@@ -273,7 +294,43 @@ impl Mapper<'_> {
                 return Ok(None);
             }
         }
+        // A device the DC would refuse is skipped here: no write request for it.
+        if let Some(reason) = self.refused(&w.attrs)? {
+            self.plan.skipped.push(Skip { device: w.id.clone(), reason });
+            return Ok(None);
+        }
         Ok(Some(w))
+    }
+
+    /// Why the schema would refuse these attributes. An attribute the schema
+    /// does not define (a site mapping's mistake) stops the run.
+    fn refused(&mut self, attrs: &[Attr]) -> Result<Option<String>> {
+        for a in attrs {
+            if a.name.eq_ignore_ascii_case("objectClass") {
+                continue;
+            }
+            if self.schema.get(&a.name).is_none() {
+                let root = self.dir.root_dse()?;
+                let more = SchemaRules::read(self.dir, &root, &[a.name.as_str()])?;
+                if more.get(&a.name).is_none() {
+                    return Err(Error::new(
+                        Kind::SchemaMissing,
+                        format!(
+                            "the mapping writes `{}`, which the schema does not define",
+                            a.name
+                        ),
+                    )
+                    .with_hint(
+                        "check the attribute names `map_device` returns (stdlib/site.rhai)",
+                    ));
+                }
+                self.schema.extend(more);
+            }
+            if let Some(reason) = self.schema.refuses(&a.name, &a.values) {
+                return Ok(Some(reason));
+            }
+        }
+        Ok(None)
     }
 }
 
@@ -294,9 +351,15 @@ fn progress_bar(show: bool, len: usize) -> indicatif::ProgressBar {
 /// Plans a sync of the device container from the device source.
 pub fn plan(cx: &Context, req: &SyncRequest, hooks: &mut dyn SiteHooks) -> Result<SyncResult> {
     let opts = options(cx.dir, req)?;
+    let root = cx.dir.root_dse()?;
+    let mut written: Vec<&str> = MANAGED.to_vec();
+    written.push("adminDescription");
+    let schema = SchemaRules::read(cx.dir, &root, &written)?;
     let mut m = Mapper {
         hooks,
         opts,
+        schema,
+        dir: cx.dir,
         plan: SyncPlan::default(),
         in_scope: 0,
         owner_sids: HashMap::new(),
@@ -346,7 +409,9 @@ fn full(cx: &Context, src: &DeviceSource, req: &SyncRequest, m: &mut Mapper) -> 
         }
     }
     bar.finish_and_clear();
-    planner::plan_full(wanted, listed, &cur, &m.opts, &mut m.plan)?;
+    planner::plan_full(wanted, &cur, &m.opts, &mut m.plan)?;
+    let owned = state::owned_in(&cur, &m.opts.container);
+    m.plan.refused = planner::check_guards(m.plan.deletes, owned, listed == 0, &m.opts);
     Ok((listed, cur, None))
 }
 
@@ -431,6 +496,15 @@ fn delta(
     }
     let gone: Vec<&state::Current> =
         removed.iter().filter_map(|r| cur.by_anchor.get(&r.id.to_ascii_lowercase())).collect();
-    planner::plan_deletes(gone, &m.opts, &mut m.plan, "the device was removed from Entra ID")?;
+    planner::plan_deletes(gone, &m.opts, &mut m.plan, "the device was removed from Entra ID");
+    if m.plan.deletes > 0 {
+        // A resumed round read only the changed devices' objects: count the rest.
+        let owned = if summary.resumed {
+            state::count_owned(cx.dir, &m.opts.container, &m.opts.marker)?
+        } else {
+            state::owned_in(&cur, &m.opts.container)
+        };
+        m.plan.refused = planner::check_guards(m.plan.deletes, owned, false, &m.opts);
+    }
     Ok((listed, cur, Some(StateCommit { pending, state: state.to_path_buf() })))
 }

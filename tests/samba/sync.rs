@@ -178,9 +178,13 @@ impl Lab {
         self.emu.with_state(|s| s.devices.values().map(|d| Dev::from_props(&d.props)).collect())
     }
 
-    /// The devices a sync writes back: those with a type-2 key.
+    /// The devices a sync writes back: those with a type-2 key whose display
+    /// name the schema can hold (§B.3; Samba's displayName rangeUpper).
     fn in_scope(&self) -> Vec<Dev> {
-        self.devices().into_iter().filter(|d| !d.keys.is_empty()).collect()
+        self.devices()
+            .into_iter()
+            .filter(|d| !d.keys.is_empty() && d.name.encode_utf16().count() <= DISPLAY_NAME_MAX)
+            .collect()
     }
 
     /// A full sync that must succeed and create every in-scope device.
@@ -267,25 +271,10 @@ fn new_device(n: u32, name: &str) -> (Value, String) {
     (v, id)
 }
 
-/// A generated tenant whose display names all fit Samba's displayName limit
-/// (the generator's `LONG-AAA…` name is cut to exactly 256 characters).
+/// The emulator's whole generated tenant, hostile names included (its 271-character
+/// `LONG-AAA…` name is more than the schema allows: dwb skips that device).
 fn tenant(n: usize, seed: u64) -> EmulatorState {
-    let mut s = generate(n, seed);
-    let long: Vec<(String, String)> = s
-        .devices
-        .iter()
-        .filter_map(|(id, d)| {
-            d.props
-                .get("displayName")
-                .and_then(Value::as_str)
-                .filter(|n| n.chars().count() > DISPLAY_NAME_MAX)
-                .map(|n| (id.clone(), n.chars().take(DISPLAY_NAME_MAX).collect()))
-        })
-        .collect();
-    for (id, name) in long {
-        s.rename_device(&id, &name).unwrap();
-    }
-    s
+    generate(n, seed)
 }
 
 // ---- ldapsearch output, parsed here (not with dwb's parser) --------------------------
@@ -500,6 +489,9 @@ fn initial_full_sync_writes_every_in_scope_device() {
         "the generated tenant has devices without a type-2 key ({})",
         skipped.len()
     );
+    // And one whose name is longer than the schema allows.
+    let long = all.iter().find(|d| d.name.chars().count() > DISPLAY_NAME_MAX).unwrap();
+    let too_long = usize::from(!long.keys.is_empty());
 
     // One device's registered owner is a user of this forest (Administrator): its
     // SID becomes msDS-RegisteredOwner. Every generated owner is from another forest.
@@ -522,7 +514,7 @@ fn initial_full_sync_writes_every_in_scope_device() {
     out.code(0);
     assert_eq!(report["status"], "ok");
     assert_eq!(report["data"]["sync"]["creates"], want.len());
-    assert_eq!(report["data"]["sync"]["skipped"], skipped.len());
+    assert_eq!(report["data"]["sync"]["skipped"], skipped.len() + too_long);
     let creates = with_action(&report, "create");
     assert_eq!(creates.len(), want.len(), "one create per in-scope device");
     assert!(creates.iter().all(|c| c["outcome"]["status"] == "applied"), "every create applied");
@@ -574,13 +566,11 @@ fn initial_full_sync_writes_every_in_scope_device() {
         checked += 1;
     }
     assert!(checked >= 6, "only {checked} hostile names had a type-2 key");
-    // The 256-character name (Samba's limit) is stored whole.
-    let long = all.iter().find(|d| d.name.len() == DISPLAY_NAME_MAX).unwrap();
-    if !long.keys.is_empty() {
-        assert_eq!(
-            objs[&long.dn().to_ascii_lowercase()].one("displayName").unwrap().len(),
-            DISPLAY_NAME_MAX
-        );
+    // The over-long name is skipped with the schema's limit, never cut.
+    if too_long == 1 {
+        assert!(!lab.exists(&long.dn()));
+        let limit = format!("the schema allows at most {DISPLAY_NAME_MAX}");
+        assert!(warnings(&report).iter().any(|w| w.contains(&long.id) && w.contains(&limit)));
     }
 
     // Devices without a type-2 key: not written, and named in the report's warnings.
@@ -776,7 +766,14 @@ fn delete_threshold_stops_a_mass_delete() {
         msg.contains("20 device objects would be deleted") && msg.contains("threshold of 5"),
         "the message names the count and the threshold: {msg}"
     );
-    assert_eq!(writes(&report), Vec::<Value>::new(), "nothing planned");
+    // The refused plan is shown, every delete listed, and nothing of it applied.
+    assert_eq!(report["status"], "refused");
+    assert_eq!(report["refusals"][0]["guard"], "delete_threshold");
+    assert_eq!(
+        targets(&with_action(&report, "delete")),
+        gone.iter().map(|d| d.dn().to_ascii_lowercase()).collect()
+    );
+    assert_eq!(report["applied"], false);
     assert_eq!(lab.count(), before, "nothing deleted");
     for d in &gone {
         assert!(lab.exists(&d.dn()));
@@ -835,7 +832,12 @@ fn empty_listing_never_deletes_everything() {
     );
     assert_eq!(lab.count(), before, "nothing deleted");
 
+    // Deleting everything trips the share guard too: both must be lifted.
     let (out, report) = lab.sync(&["allow_empty=true"]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert_eq!(report["refusals"][0]["guard"], "delete_threshold_percent");
+    assert_eq!(lab.count(), before, "nothing deleted");
+    let (out, report) = lab.sync(&["allow_empty=true", "delete_threshold_percent=100"]);
     out.code(0);
     assert_eq!(with_action(&report, "delete").len(), before);
     assert_eq!(lab.count(), 0);
@@ -1039,7 +1041,7 @@ fn objects_dwb_does_not_own_are_left_alone() {
         let ids: Vec<String> = s.devices.keys().cloned().collect();
         ids.iter().for_each(|id| s.delete_device(id).unwrap());
     });
-    let (out, report) = lab.sync(&["allow_empty=true"]);
+    let (out, report) = lab.sync(&["allow_empty=true", "delete_threshold_percent=100"]);
     out.code(0);
     assert_eq!(
         with_action(&report, "delete").len(),
@@ -1056,56 +1058,68 @@ fn objects_dwb_does_not_own_are_left_alone() {
 }
 
 #[test]
-fn a_failed_write_is_reported_and_the_rest_applied() {
+fn a_device_the_schema_cannot_hold_is_skipped_and_never_sent() {
     // The generator's LONG-AAA… name (271 characters) is more than Samba's 256.
-    let lab = Lab::start("failed_write", generate(150, 61));
+    let lab = Lab::start("schema_skip", generate(150, 61));
     let want = lab.in_scope();
-    let long = want
-        .iter()
-        .find(|d| d.name.chars().count() > DISPLAY_NAME_MAX)
-        .expect("the generator's long name, with a key")
-        .clone();
+    let long = lab
+        .devices()
+        .into_iter()
+        .find(|d| !d.keys.is_empty() && d.name.chars().count() > DISPLAY_NAME_MAX)
+        .expect("the generator's long name, with a key");
+    let reason = format!(
+        "displayName is {} characters; the schema allows at most {DISPLAY_NAME_MAX}",
+        long.name.chars().count()
+    );
+    let skipped_with_reason = |report: &Value| {
+        warnings(report).iter().any(|w| w.contains(&long.id) && w.contains(&reason))
+    };
 
     let (out, report) = lab.sync(&[]);
-    assert_eq!(out.code, 4, "a change that failed to apply exits 4 (README)\n{}", out.stderr);
-    assert_eq!(report["status"], "changes_failed");
-    let creates = with_action(&report, "create");
-    assert_eq!(creates.len(), want.len());
-    let failed: Vec<&Value> =
-        creates.iter().filter(|c| c["outcome"]["status"] != "applied").collect();
-    assert_eq!(failed.len(), 1, "only the long name fails: {failed:#?}");
-    assert_eq!(
-        failed[0]["target"].as_str().unwrap().to_ascii_lowercase(),
-        long.dn().to_ascii_lowercase()
-    );
-    assert_eq!(failed[0]["outcome"]["status"], "failed");
-    assert!(!failed[0]["outcome"]["message"].as_str().unwrap_or("").is_empty(), "{:#}", failed[0]);
-    assert!(!lab.exists(&long.dn()), "no half-written object");
-    assert_eq!(lab.count(), want.len() - 1, "every other device was created");
+    assert_eq!(out.code, 0, "a skipped device is a warning, not a failure\n{}", out.stderr);
+    assert_eq!(report["status"], "ok");
+    assert!(skipped_with_reason(&report), "{:#?}", warnings(&report));
+    // No change names it: no write request for it can reach the DC.
+    let dn = long.dn().to_ascii_lowercase();
+    assert!(!targets(&plan(&report)).contains(&dn), "the device is not in the plan");
+    assert_eq!(with_action(&report, "create").len(), want.len());
+    assert!(!lab.exists(&long.dn()));
     let objs = by_dn(lab.objects());
-    for d in want.iter().filter(|d| d.id != long.id) {
+    for d in &want {
         assert_written(&objs[&d.dn().to_ascii_lowercase()], d);
     }
 
-    // A delta round whose changes do not all apply keeps no state: the next round
-    // starts over, so the failed device is tried again.
+    // A no-change resync sends nothing (uSNChanged unchanged) and still says why.
+    let usns: Vec<u64> = lab.objects().iter().map(Obj::usn).collect();
+    let (out, report) = lab.sync(&[]);
+    out.code(0);
+    assert_eq!(writes(&report), Vec::<Value>::new());
+    assert!(skipped_with_reason(&report));
+    assert_eq!(lab.objects().iter().map(Obj::usn).collect::<Vec<_>>(), usns);
+    // verify's drift check counts it with the skipped devices.
+    let v = lab.run(&["run", "verify", "--param", "drift=true", "--format", "json"]);
+    let v: Value = serde_json::from_str(&v.code(0).stdout).unwrap();
+    let skipped =
+        v["findings"].as_array().unwrap().iter().find(|f| f["check"] == "drift: skipped devices");
+    let detail =
+        skipped.expect("a skipped-devices finding")["detail"].as_str().unwrap().to_string();
+    assert!(detail.contains(&long.id) && detail.contains(&reason), "{detail}");
+
+    // Delta rounds move on with the device present: the state is kept, and the
+    // second round starts from the stored deltaLink.
     let state = lab.dir.join("state.json");
     let state_arg = format!("state={}", state.display());
-    let (out, report) = lab.sync(&["mode=delta", &state_arg]);
-    assert_eq!(out.code, 4, "{}", out.stderr);
-    let w = writes(&report);
-    assert_eq!(w.len(), 1, "only the failing device is planned again: {w:#?}");
-    assert!(!state.exists(), "the delta state is committed only after every change applied");
-    let setting: Vec<Value> =
-        plan(&report).into_iter().filter(|c| c["action"] == "setting").collect();
-    assert_eq!(setting.len(), 1);
-    assert_eq!(setting[0]["outcome"]["status"], "skipped");
-
-    // Once the name fits, the device is written and the state is kept.
-    lab.emu.with_state(|s| s.rename_device(&long.id, "LONG-renamed").unwrap());
     let (out, _) = lab.sync(&["mode=delta", &state_arg]);
     out.code(0);
-    assert!(state.exists());
+    assert!(state.exists(), "the delta state is committed");
+    let (out, report) = lab.sync(&["mode=delta", &state_arg]);
+    out.code(0);
+    assert_eq!(report["data"]["sync"]["listed"], 0, "resumed: nothing changed since");
+    // Once the name fits, the next delta round writes it.
+    lab.emu.with_state(|s| s.rename_device(&long.id, "LONG-renamed").unwrap());
+    let (out, report) = lab.sync(&["mode=delta", &state_arg]);
+    out.code(0);
+    assert_eq!(targets(&with_action(&report, "create")), BTreeSet::from([dn]));
     assert_converged(&lab);
 }
 
