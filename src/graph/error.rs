@@ -1,5 +1,4 @@
-//! [`GraphError`]: the one error type of the Graph client, the offline reader and
-//! the emulator. The stable code table is in the module docs of [`crate::graph`].
+//! [`GraphError`]: the one error type of the Graph client and the offline reader. The stable code table is in the module docs of [`crate::graph`].
 
 use std::fmt;
 use std::time::Duration;
@@ -57,8 +56,8 @@ pub enum Reason {
     Cancelled,
     /// A response body exceeded the page size limit.
     TooLarge,
-    /// The emulator could not bind or serve.
-    Emulator,
+    // DWB-GRAPH-0090 (the emulator could not start) is retired: the emulator is
+    // its own crate now, with its own error type. The code is never reused.
 }
 
 impl Reason {
@@ -89,7 +88,6 @@ impl Reason {
             Reason::Network => "DWB-GRAPH-0060",
             Reason::Cancelled => "DWB-GRAPH-0070",
             Reason::TooLarge => "DWB-GRAPH-0080",
-            Reason::Emulator => "DWB-GRAPH-0090",
         }
     }
 
@@ -101,8 +99,7 @@ impl Reason {
             | Reason::Credential
             | Reason::Io
             | Reason::BadRequest
-            | Reason::Ambiguous
-            | Reason::Emulator => "config",
+            | Reason::Ambiguous => "config",
             Reason::TokenRequest
             | Reason::Unauthorized
             | Reason::DeviceCodeDeclined
@@ -150,7 +147,6 @@ pub const ALL_REASONS: &[Reason] = &[
     Reason::Network,
     Reason::Cancelled,
     Reason::TooLarge,
-    Reason::Emulator,
 ];
 
 #[derive(Debug, Default, Clone)]

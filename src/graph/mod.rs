@@ -1,5 +1,5 @@
-//! Microsoft Graph client (auth, paging, delta, throttling), an offline reader
-//! for exported device JSON, and a local Graph emulator.
+//! Microsoft Graph client (auth, paging, delta, throttling) and an offline reader
+//! for exported device JSON.
 //!
 //! * [`GraphClient`] — hand-written on reqwest: client credentials (secret or
 //!   certificate → app-only token), device-code sign-in (delegated token),
@@ -9,7 +9,10 @@
 //! * [`Device`] and friends — typed objects with precise errors.
 //! * [`offline`] — `devices_from_file` / `devices_from_json` for Graph Explorer and
 //!   `Get-MgDevice | ConvertTo-Json` exports.
-//! * [`emulator`] — an axum server that follows Graph's documented contract.
+//!
+//! The local Graph emulator that tests and benches run against is a separate
+//! crate of the workspace, `crates/dwb-graph-emulator` (a dev-dependency only:
+//! it is not part of the dwb binary, and it does not depend on dwb).
 //!
 //! # Error codes
 //!
@@ -42,13 +45,12 @@
 //! | DWB-GRAPH-0060 | network | connection, TLS or timeout failure |
 //! | DWB-GRAPH-0070 | cancelled | cancelled through the cancellation token |
 //! | DWB-GRAPH-0080 | too_large | a response body exceeded the page size limit |
-//! | DWB-GRAPH-0090 | config | the emulator could not start (bind, state file) |
+//! | DWB-GRAPH-0090 | — | retired (was: the built-in emulator could not start); never reused |
 
 pub mod auth;
 pub mod cloud;
 pub mod delta;
 pub mod devices;
-pub mod emulator;
 pub mod error;
 mod http;
 pub mod jwt;

@@ -1,5 +1,6 @@
 //! The middleware in front of every Graph endpoint: bearer-token check, fault
-//! injection, `request-id`/`client-request-id` headers and the request log.
+//! injection, `request-id`/`client-request-id` headers and the request log; and
+//! the latency layer in front of everything.
 
 use std::time::Instant;
 
@@ -18,6 +19,17 @@ enum Auth {
     Invalid,
     Expired,
     Valid { delegated: bool },
+}
+
+/// Sends every response (token endpoints included) `latency_ms` late, as a network
+/// round trip would. Read per request, so it can change while the server runs.
+pub(crate) async fn latency_mw(State(s): State<S>, req: Request, next: Next) -> Response {
+    let resp = next.run(req).await;
+    let ms = s.lock().state.latency_ms;
+    if ms > 0 {
+        tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+    }
+    resp
 }
 
 /// Auth check, fault injection, request ids and logging for every Graph call.

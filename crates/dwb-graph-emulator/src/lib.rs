@@ -10,9 +10,14 @@
 //! use Graph's shape and responses carry `request-id`/`client-request-id`.
 //! Faults ([`Faults`]) can be injected per run and changed at runtime.
 //!
+//! It is its own crate and does not depend on dwb: it implements Microsoft's
+//! documented contract, so that dwb's client is tested against that contract
+//! rather than against itself. Run it with
+//! `cargo run -p dwb-graph-emulator -- --addr 127.0.0.1:8700 --devices 2000`.
+//!
 //! ```no_run
-//! # async fn demo() -> dwb::graph::Result<()> {
-//! use dwb::graph::emulator::{Emulator, generate};
+//! # async fn demo() -> dwb_graph_emulator::Result<()> {
+//! use dwb_graph_emulator::{Emulator, generate};
 //! let emu = Emulator::start(generate(1000, 42)).await?;
 //! println!("{}", emu.base_url());
 //! emu.with_state(|s| s.rename_device("some-id", "new name")).ok();
@@ -20,9 +25,12 @@
 //! # Ok(()) }
 //! ```
 
+mod cert;
+pub mod cli;
 mod delta;
 mod devices;
 mod directory;
+mod error;
 mod faults;
 mod generate;
 mod middleware;
@@ -41,15 +49,13 @@ use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 use url::Url;
 
+pub use error::{EmulatorError, Result};
 pub use faults::{Faults, RetryAfter};
-pub use generate::{HOSTILE_DISPLAY_NAMES, generate, iso8601};
+pub use generate::{HOSTILE_DISPLAY_NAMES, alt_sec_id_key, generate, iso8601};
 pub use state::{
     AppRegistration, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_TENANT_ID, DeviceCodeScript,
     DeviceRecord, EmulatorState,
 };
-
-use super::cloud::Cloud;
-use super::error::{GraphError, Reason, Result};
 
 /// One request the emulator received.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -134,11 +140,11 @@ impl Emulator {
     /// Start on a given address.
     pub async fn start_on(addr: SocketAddr, state: EmulatorState) -> Result<EmulatorHandle> {
         let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| {
-            GraphError::new(Reason::Emulator, format!("cannot bind the emulator to {addr}: {e}"))
+            EmulatorError::Start(format!("cannot bind the emulator to {addr}: {e}"))
         })?;
-        let local = listener.local_addr().map_err(|e| {
-            GraphError::new(Reason::Emulator, format!("cannot read the bound address: {e}"))
-        })?;
+        let local = listener
+            .local_addr()
+            .map_err(|e| EmulatorError::Start(format!("cannot read the bound address: {e}")))?;
         let host = if local.ip().is_unspecified() {
             "127.0.0.1".to_string()
         } else {
@@ -151,7 +157,7 @@ impl Emulator {
         };
         let base = format!("http://{host}:{}", local.port());
         let base_url = Url::parse(&base)
-            .map_err(|e| GraphError::new(Reason::Emulator, format!("bad base URL {base}: {e}")))?;
+            .map_err(|e| EmulatorError::Start(format!("bad base URL {base}: {e}")))?;
         let shared =
             Arc::new(Shared { world: Mutex::new(World { state, rt: Runtime::default() }), base });
         let app = routes::router(shared.clone());
@@ -185,10 +191,6 @@ impl EmulatorHandle {
     /// `http://127.0.0.1:PORT/v1.0`
     pub fn graph_url(&self) -> String {
         format!("{}/v1.0", self.shared.base)
-    }
-    /// A [`Cloud::Custom`] pointing login and Graph at this emulator.
-    pub fn cloud(&self) -> Cloud {
-        Cloud::Custom { login: self.base_url.clone(), graph: self.base_url.clone() }
     }
     pub fn tenant_id(&self) -> String {
         self.shared.lock().state.tenant_id.clone()
@@ -238,7 +240,7 @@ impl Drop for EmulatorHandle {
     }
 }
 
-/// Options for running the emulator as a process (`dwb graph-emulator`).
+/// Options for running the emulator as a process (the `dwb-graph-emulator` binary).
 #[derive(Debug, Clone)]
 pub struct ServeOptions {
     /// Address to bind (default `127.0.0.1:0`).
@@ -251,6 +253,9 @@ pub struct ServeOptions {
     pub seed: u64,
     /// Faults active from the start.
     pub faults: Faults,
+    /// Delay every response by this many milliseconds (overrides the state file's
+    /// `latencyMs`); see [`EmulatorState::latency_ms`].
+    pub latency_ms: Option<u64>,
     /// Print the URLs and credentials to stdout.
     pub print_urls: bool,
 }
@@ -263,6 +268,7 @@ impl Default for ServeOptions {
             state_file: None,
             seed: 1,
             faults: Faults::default(),
+            latency_ms: None,
             print_urls: true,
         }
     }
@@ -277,7 +283,10 @@ pub async fn serve(opts: ServeOptions, shutdown: CancellationToken) -> Result<()
     if opts.faults != Faults::default() {
         state.faults = opts.faults.clone();
     }
-    let (tenant, n) = (state.tenant_id.clone(), state.devices.len());
+    if let Some(ms) = opts.latency_ms {
+        state.latency_ms = ms;
+    }
+    let (tenant, n, latency) = (state.tenant_id.clone(), state.devices.len(), state.latency_ms);
     let secret_app = state.apps.iter().find(|a| a.client_secret.is_some()).cloned();
     let emu = Emulator::start_on(opts.addr, state).await?;
     if opts.print_urls {
@@ -294,6 +303,9 @@ pub async fn serve(opts: ServeOptions, shutdown: CancellationToken) -> Result<()
             println!("  client secret   : {}", a.client_secret.unwrap_or_default());
         }
         println!("  devices         : {n}");
+        if latency > 0 {
+            println!("  latency         : {latency} ms per response");
+        }
     }
     shutdown.cancelled().await;
     emu.stop().await;

@@ -141,6 +141,7 @@ pub(crate) fn router(s: S) -> Router {
         .route("/{tenant}/oauth2/v2.0/devicecode", post(tokens::devicecode))
         .merge(graph)
         .fallback(unknown)
+        .layer(from_fn_with_state(s.clone(), middleware::latency_mw))
         .with_state(s)
 }
 
