@@ -1,14 +1,16 @@
 #![allow(clippy::result_large_err)] // handlers return axum `Response`s as errors
 //! A local Microsoft Graph emulator (axum) that follows the documented contract
 //! dwb relies on: the identity platform token and device-code endpoints, `/devices`
-//! with `$select`/`$top`/`$filter=deviceId eq`/`$skiptoken` paging, `/devices/{id}`,
-//! `/devices/delta` (nextLink/deltaLink, changed properties only, `@removed`),
-//! registered owners (with the `microsoft.graph.user` cast), `/organization`,
-//! `/domains` and `/directory/onPremisesSynchronization` (delegated only).
+//! with `$select`/`$top`/`$filter=deviceId eq`/`$expand=registeredOwners`/`$skiptoken`
+//! paging, `/devices/{id}`, `/devices/delta` (nextLink/deltaLink, changed properties
+//! only, `@removed`), registered owners (with the `microsoft.graph.user` cast),
+//! `/organization`, `/domains`, `/directory/onPremisesSynchronization` (delegated
+//! only) and JSON batching (`POST /v1.0/$batch`, up to 20 members).
 //!
 //! Every Graph endpoint needs `Authorization: Bearer <token issued here>`. Errors
 //! use Graph's shape and responses carry `request-id`/`client-request-id`.
-//! Faults ([`Faults`]) can be injected per run and changed at runtime.
+//! Faults ([`Faults`]) can be injected per run and changed at runtime; a latency
+//! ([`EmulatorState::latency_ms`]) delays every response.
 //!
 //! It is its own crate and does not depend on dwb: it implements Microsoft's
 //! documented contract, so that dwb's client is tested against that contract
@@ -25,15 +27,19 @@
 //! # Ok(()) }
 //! ```
 
+mod batch;
 mod cert;
 pub mod cli;
 mod delta;
 mod devices;
 mod directory;
 mod error;
+mod expand;
 mod faults;
 mod generate;
 mod middleware;
+#[cfg(test)]
+mod route_tests;
 mod routes;
 mod state;
 mod tokens;
@@ -41,7 +47,7 @@ mod tokens;
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::Instant;
 
 use serde::Serialize;
@@ -66,6 +72,8 @@ pub struct RequestRecord {
     /// `none`, `invalid`, `app_only` or `delegated`.
     pub auth: String,
     pub status: u16,
+    /// A member of a `$batch` (the `POST /v1.0/$batch` itself is logged too).
+    pub in_batch: bool,
 }
 
 /// The last client assertion the token endpoint accepted or rejected.
@@ -96,6 +104,8 @@ pub(crate) struct Runtime {
     pub refresh_tokens: HashMap<String, String>,
     pub codes: HashMap<String, CodeSession>,
     pub graph_requests: u64,
+    /// `$batch` members received (counted for their faults).
+    pub batch_members: u64,
     pub log: VecDeque<RequestRecord>,
     pub last_assertion: Option<AssertionRecord>,
 }
@@ -120,6 +130,8 @@ pub(crate) struct Shared {
     world: Mutex<World>,
     /// `http://127.0.0.1:PORT` (no trailing slash).
     pub base: String,
+    /// The Graph routes alone, which serve the members of a `$batch`.
+    pub members: OnceLock<axum::Router>,
 }
 
 impl Shared {
@@ -158,8 +170,11 @@ impl Emulator {
         let base = format!("http://{host}:{}", local.port());
         let base_url = Url::parse(&base)
             .map_err(|e| EmulatorError::Start(format!("bad base URL {base}: {e}")))?;
-        let shared =
-            Arc::new(Shared { world: Mutex::new(World { state, rt: Runtime::default() }), base });
+        let shared = Arc::new(Shared {
+            world: Mutex::new(World { state, rt: Runtime::default() }),
+            base,
+            members: OnceLock::new(),
+        });
         let app = routes::router(shared.clone());
         let cancel = CancellationToken::new();
         let stop = cancel.clone();
@@ -210,9 +225,17 @@ impl EmulatorHandle {
     pub fn clear_request_log(&self) {
         self.shared.lock().rt.log.clear();
     }
-    /// Graph (`/v1.0`) requests counted for fault injection.
+    /// Graph (`/v1.0`) HTTP requests counted for fault injection (a `$batch` is one).
     pub fn graph_request_count(&self) -> u64 {
         self.shared.lock().rt.graph_requests
+    }
+    /// `$batch` members received so far.
+    pub fn batch_member_count(&self) -> u64 {
+        self.shared.lock().rt.batch_members
+    }
+    /// Delay every response by `ms` milliseconds from now on (0 = none).
+    pub fn set_latency_ms(&self, ms: u64) {
+        self.shared.lock().state.latency_ms = ms;
     }
     /// The last client assertion seen by the token endpoint.
     pub fn last_client_assertion(&self) -> Option<AssertionRecord> {

@@ -73,6 +73,7 @@ fn log(s: &S, path: String, label: &str, r: &Response) {
         uri: path,
         auth: label.into(),
         status: r.status().as_u16(),
+        in_batch: false,
     });
 }
 
