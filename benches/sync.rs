@@ -31,8 +31,8 @@
 //!    (`benches/sync --emulator-child FILE`), which changes it on request over stdin.
 //!    Then, for information (no target): how many Graph requests a no-change
 //!    full resync makes, and its wall against the same baseline when every Graph
-//!    response takes 20 ms (the emulator's `delay_ms` fault; real tenants are
-//!    slower still).
+//!    response takes 20 ms (the emulator's latency, token endpoint included; a
+//!    `$batch` is one response; real tenants are slower still).
 //! 4. dwb's own overhead at scale, no DC and no network: an LDIF snapshot of the
 //!    prepared DC (`dwb snapshot`) and a Graph export of 100,000 devices
 //!    (the emulator's `--devices 100000 --export`); `dwb run sync --snapshot …
@@ -388,7 +388,7 @@ fn main() {
         writes(&read_json(&report)).is_empty(),
         "a full resync after the delta rounds plans nothing"
     );
-    child.ask(&format!("faults delay_ms={LATENCY_MS}"));
+    child.ask(&format!("latency {LATENCY_MS}"));
     let (slow_resync, o) =
         timed_dwb(&dwb, work, &dc, Some(&child.graph), &["run", "sync", "--quiet"]);
     assert!(o.status.success(), "resync failed:\n{}", String::from_utf8_lossy(&o.stderr));
@@ -929,7 +929,9 @@ impl Drop for EmulatorChild {
 }
 
 /// `--emulator-child TENANT`: serve the state file; on `mutate`, rename, disable,
-/// add and delete devices and print their deviceIds as JSON; on `quit`/EOF, stop.
+/// add and delete devices and print their deviceIds as JSON; `requests` (HTTP
+/// requests and `$batch` members so far), `latency MS`, `faults K=V,…`; on
+/// `quit`/EOF, stop.
 fn emulator_child() {
     let args: Vec<String> = std::env::args().collect();
     let i = args.iter().position(|a| a == "--emulator-child").unwrap();
@@ -990,7 +992,17 @@ fn emulator_child() {
                 });
                 println!("{}", json!({ "device_ids": ids }));
             }
-            "requests" => println!("{}", json!({ "graph_requests": emu.graph_request_count() })),
+            "requests" => println!(
+                "{}",
+                json!({
+                    "graph_requests": emu.graph_request_count(),
+                    "batch_members": emu.batch_member_count(),
+                })
+            ),
+            l if l.starts_with("latency ") => {
+                emu.set_latency_ms(l["latency ".len()..].trim().parse().unwrap());
+                println!("{}", json!({ "ok": true }));
+            }
             l if l.starts_with("faults ") => {
                 emu.set_faults(l["faults ".len()..].parse::<Faults>().unwrap());
                 println!("{}", json!({ "ok": true }));

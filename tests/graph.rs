@@ -22,6 +22,9 @@ use secrecy::SecretString;
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+// Owners with the listing ($expand) and batched lookups ($batch).
+mod reads;
+
 // ---- helpers ---------------------------------------------------------------------
 
 fn init() {
@@ -594,6 +597,7 @@ async fn select_top_and_filter_follow_graph_rules() {
         select: vec!["id".into(), "deviceId".into(), "displayName".into()],
         filter: None,
         top: Some(7),
+        expand_owners: false,
     };
     let (devs, sum) = all_devices(&c, &opts).await;
     assert_eq!((devs.len(), sum.pages), (30, 5));

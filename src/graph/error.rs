@@ -298,6 +298,18 @@ impl GraphError {
         self.source = Some(Box::new(e));
         self
     }
+    /// A copy for each of several callers that the same failure hit (a `$batch`
+    /// that failed as a whole fails each of its members). The source is kept as text.
+    pub(crate) fn duplicate(&self) -> GraphError {
+        GraphError {
+            reason: self.reason,
+            message: self.message.clone(),
+            ctx: self.ctx.clone(),
+            source: self.source.as_ref().map(|s| {
+                Box::new(SourceText(s.to_string())) as Box<dyn std::error::Error + Send + Sync>
+            }),
+        }
+    }
     /// Prefix the message (used to add the file name or the device index).
     pub(crate) fn prefixed(mut self, prefix: &str) -> Self {
         self.message = format!("{prefix}: {}", self.message);
@@ -360,6 +372,18 @@ impl fmt::Debug for GraphError {
             .finish()
     }
 }
+
+/// A source error carried over as its text by [`GraphError::duplicate`].
+#[derive(Debug)]
+struct SourceText(String);
+
+impl fmt::Display for SourceText {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for SourceText {}
 
 impl std::error::Error for GraphError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {

@@ -6,6 +6,10 @@
 //!   token cache with early refresh, one request wrapper with retries that honour
 //!   `Retry-After`, no redirects, the token sent only to the Graph host, bounded
 //!   page size, cancellation.
+//! * Reads at the directory's speed: the device listing can carry each device's
+//!   registered owners (`$expand`, [`ListOptions::expand_owners`]), and devices or
+//!   owners by id are fetched 20 per JSON batch, several batches in flight
+//!   ([`GraphClient::get_devices_batch`], [`GraphClient::device_owners_batch`]).
 //! * [`Device`] and friends — typed objects with precise errors.
 //! * [`offline`] — `devices_from_file` / `devices_from_json` for Graph Explorer and
 //!   `Get-MgDevice | ConvertTo-Json` exports.
@@ -48,12 +52,14 @@
 //! | DWB-GRAPH-0090 | — | retired (was: the built-in emulator could not start); never reused |
 
 pub mod auth;
+pub mod batch;
 pub mod cloud;
 pub mod delta;
 pub mod devices;
 pub mod error;
 mod http;
 pub mod jwt;
+mod lookups;
 pub mod model;
 pub mod offline;
 pub mod retry;
@@ -64,9 +70,10 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 pub use auth::{Credential, DeviceCodePrompt, PromptFn, TokenKind};
+pub use batch::{BATCH_MAX_REQUESTS, BatchGet, DEFAULT_BATCH_CONCURRENCY};
 pub use cloud::{Cloud, Endpoints};
 pub use delta::{DeltaOptions, DeltaPage, DeltaSummary, Removed};
-pub use devices::{DevicePager, ListOptions, ListSummary};
+pub use devices::{DevicePager, EXPAND_MAX_PAGE, ListOptions, ListSummary, OWNER_EXPAND_SELECT};
 pub use error::{GraphError, Reason, Result};
 pub use jwt::ClientCertificate;
 pub use model::{
@@ -100,6 +107,8 @@ pub struct GraphConfig {
     /// Cancels every wait and request of the client.
     pub cancel: CancellationToken,
     pub observer: Option<Arc<dyn GraphObserver>>,
+    /// JSON batches in flight at once in the batched lookups (default 4).
+    pub batch_concurrency: usize,
 }
 
 impl std::fmt::Debug for GraphConfig {
@@ -111,6 +120,7 @@ impl std::fmt::Debug for GraphConfig {
             .field("retry", &self.retry)
             .field("max_page_bytes", &self.max_page_bytes)
             .field("timeout", &self.timeout)
+            .field("batch_concurrency", &self.batch_concurrency)
             .finish_non_exhaustive()
     }
 }
@@ -129,6 +139,7 @@ impl GraphConfig {
             slow_down_step: Duration::from_secs(5),
             cancel: CancellationToken::new(),
             observer: None,
+            batch_concurrency: DEFAULT_BATCH_CONCURRENCY,
         }
     }
     pub fn with_retry(mut self, r: RetryPolicy) -> Self {
@@ -147,6 +158,10 @@ impl GraphConfig {
         self.max_page_bytes = n;
         self
     }
+    pub fn with_batch_concurrency(mut self, n: usize) -> Self {
+        self.batch_concurrency = n;
+        self
+    }
 }
 
 pub(crate) struct ClientInner {
@@ -158,6 +173,7 @@ pub(crate) struct ClientInner {
     pub(crate) cancel: CancellationToken,
     pub(crate) observer: Option<Arc<dyn GraphObserver>>,
     pub(crate) counters: retry::Counters,
+    pub(crate) batch_concurrency: usize,
 }
 
 /// The Graph client. Cheap to clone; clones share the token cache and counters.
@@ -186,6 +202,9 @@ impl GraphClient {
         if config.max_page_bytes < 1024 {
             return Err(GraphError::config("max_page_bytes must be at least 1024"));
         }
+        if config.batch_concurrency == 0 {
+            return Err(GraphError::config("batch_concurrency must be at least 1"));
+        }
         let mut b = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .timeout(config.timeout)
@@ -212,6 +231,7 @@ impl GraphClient {
                 cancel: config.cancel,
                 observer: config.observer,
                 counters: retry::Counters::default(),
+                batch_concurrency: config.batch_concurrency,
             }),
         })
     }
