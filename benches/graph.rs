@@ -2,11 +2,11 @@
 //! emulator in pages of 999 with dwb's real `GraphClient`.
 //!
 //! The emulator holds its whole tenant in memory (~650 MB for 100k devices),
-//! so it runs as a separate process, `dwb graph-emulator --addr 127.0.0.1:0
-//! --devices 100000`, and this process only lists: its peak RSS (`VmHWM`) is
-//! then the client's. The `dwb` binary is `env!("CARGO_BIN_EXE_dwb")`: Cargo
-//! builds the package's binaries, with the bench profile, before it runs a
-//! bench, and gives benches their path (as it does for integration tests).
+//! so it runs as a separate process, and this process only lists: its peak RSS
+//! (`VmHWM`) is then the client's. That process is this bench binary run again
+//! as `<bench> --serve-graph-emulator --addr 127.0.0.1:0 --devices 100000`,
+//! which serves the `dwb-graph-emulator` crate's command line (the same options
+//! and output as `cargo run -p dwb-graph-emulator -- …`).
 //!
 //! Runs, in the order D-R-R-D:
 //! - D: `GraphClient::list_devices` (client-secret token from the emulator,
@@ -27,7 +27,7 @@ mod common;
 
 use std::io::{BufRead, BufReader};
 use std::ops::ControlFlow;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use dwb::graph::{Cloud, Credential, GraphClient, GraphConfig, ListOptions};
@@ -35,13 +35,16 @@ use secrecy::SecretString;
 use serde::Deserialize;
 use serde::de::IgnoredAny;
 
-use common::{at_least, at_most, cpu_secs, grouped, machine_busy_secs, rule, status_mb};
+use common::{
+    at_least, at_most, cpu_secs, graph_emulator_command, grouped, machine_busy_secs, rule,
+    serve_graph_emulator_if_asked, status_mb,
+};
 
 const DEVICES: usize = 100_000;
 const PAGE: u32 = 999;
 const RSS_LIMIT_MB: f64 = 150.0;
 
-/// `dwb graph-emulator` as a child process; killed and reaped on drop.
+/// The Graph emulator as a child process; killed and reaped on drop.
 struct EmulatorProcess {
     child: Child,
     login: String,
@@ -53,29 +56,21 @@ struct EmulatorProcess {
 
 impl EmulatorProcess {
     fn spawn(devices: usize) -> EmulatorProcess {
-        let exe = env!("CARGO_BIN_EXE_dwb");
-        let mut child = Command::new(exe)
-            .args([
-                "graph-emulator",
-                "--addr",
-                "127.0.0.1:0",
-                "--devices",
-                &devices.to_string(),
-                "--seed",
-                "1",
-            ])
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {exe} graph-emulator: {e}"));
+        let mut child =
+            graph_emulator_command(&["--addr", "127.0.0.1:0", "--devices", &devices.to_string()])
+                .args(["--seed", "1"])
+                .stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::inherit())
+                .spawn()
+                .unwrap_or_else(|e| panic!("cannot start the Graph emulator: {e}"));
         let mut out = BufReader::new(child.stdout.take().unwrap());
         let mut field = |label: &str| -> String {
             let mut line = String::new();
             loop {
                 line.clear();
                 if out.read_line(&mut line).unwrap() == 0 {
-                    panic!("`dwb graph-emulator` ended before printing its {label}");
+                    panic!("the Graph emulator ended before printing its {label}");
                 }
                 if let Some((l, v)) = line.split_once(" : ")
                     && l.trim() == label
@@ -154,6 +149,7 @@ struct RawPage {
 }
 
 fn main() {
+    serve_graph_emulator_if_asked();
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     let rss_at_start = status_mb("self", "VmRSS").unwrap();
 
@@ -245,7 +241,7 @@ fn main() {
 
     println!();
     println!(
-        "dwb Graph listing benchmark: {} devices from `dwb graph-emulator` (separate process, pid {}) at {}, pages of {PAGE}",
+        "dwb Graph listing benchmark: {} devices from the Graph emulator (separate process, pid {}) at {}, pages of {PAGE}",
         grouped(DEVICES as f64),
         emu.pid(),
         emu.login

@@ -5,10 +5,12 @@
 //! printed as ratios against what the OpenLDAP CLI and a bare Graph client
 //! need for the same work.
 //!
-//! The tenant is the one `dwb graph-emulator --devices 2000 --seed 1` generates,
+//! The tenant is the one `dwb-graph-emulator --devices 2000 --seed 1` generates,
 //! written to a state file with its one display name longer than AD's 256-character
 //! limit cut to 256 (Samba rejects it: every sync would fail that create and exit
-//! 2), and served by `dwb graph-emulator --addr 127.0.0.1:PORT --state FILE`.
+//! 2), and served by the emulator's command line (`--addr 127.0.0.1:PORT --state
+//! FILE`) in a separate process: this bench binary run again as `<bench>
+//! --serve-graph-emulator …` (no `cargo` from inside the bench).
 //!
 //! 1. Initial sync: `dwb run sync` into a freshly prepared DC, against `ldapadd`
 //!    of the same creates (the LDIF `dwb run sync --dry-run --save-plan` writes)
@@ -24,16 +26,16 @@
 //!    objects (uSNChanged before/after); wall ≤ 1.5 × (`ldapmodify` of the same
 //!    changes — dwb's own plan as LDIF, from a dry run — + one Graph delta round
 //!    trip). The baseline's changes are reverted (untimed) before dwb runs.
-//!    `dwb graph-emulator` has no API to change its tenant while it runs, so this
+//!    The emulator's command line has no API to change its tenant while it runs, so this
 //!    phase serves the same state file from a child process of this bench
 //!    (`benches/sync --emulator-child FILE`), which changes it on request over stdin.
 //!    Then, for information (no target): how many Graph requests a no-change
 //!    full resync makes, and its wall against the same baseline when every Graph
-//!    response takes 20 ms (the emulator's `delay_ms` fault; real tenants are
-//!    slower still).
+//!    response takes 20 ms (the emulator's latency, token endpoint included; a
+//!    `$batch` is one response; real tenants are slower still).
 //! 4. dwb's own overhead at scale, no DC and no network: an LDIF snapshot of the
 //!    prepared DC (`dwb snapshot`) and a Graph export of 100,000 devices
-//!    (`dwb graph-emulator --devices 100000 --export`); `dwb run sync --snapshot …
+//!    (the emulator's `--devices 100000 --export`); `dwb run sync --snapshot …
 //!    --devices … --dry-run --format json` (stdout to a file) plans 100,000
 //!    creates. Targets: wall ≤ 10 s, peak RSS ≤ 300 MB (`/usr/bin/time -v`, or
 //!    `VmHWM` polled from /proc when `time` is not installed).
@@ -62,15 +64,17 @@ use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use dwb::graph::emulator::{
-    DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, Emulator, EmulatorState, Faults, generate,
-};
 use dwb::graph::model::AlternativeSecurityId;
 use dwb::graph::{Cloud, Credential, DeltaOptions, GraphClient, GraphConfig, ListOptions};
+use dwb_graph_emulator::{
+    DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, Emulator, EmulatorState, Faults, generate,
+};
 use secrecy::SecretString;
 use serde_json::{Value, json};
 
-use common::{at_least, at_most, cpu_secs, rule};
+use common::{
+    at_least, at_most, cpu_secs, graph_emulator_command, rule, serve_graph_emulator_if_asked,
+};
 use samba::SambaDc;
 
 const DEVICES: usize = 2000;
@@ -110,6 +114,7 @@ const DELETES: usize = 10;
 const LATENCY_MS: u64 = 20;
 
 fn main() {
+    serve_graph_emulator_if_asked();
     let args: Vec<String> = std::env::args().collect();
     if args.iter().any(|a| a == "--emulator-child") {
         return emulator_child();
@@ -125,7 +130,7 @@ fn main() {
     // ---- the lab: the emulator process; prepared DCs, one at a time ------------------------
     let tenant = work.join("tenant.json");
     write_tenant(&tenant);
-    let emu = EmulatorProcess::start(&dwb, &tenant);
+    let emu = EmulatorProcess::start(&tenant);
     let prepared_dc = || {
         let d = SambaDc::start();
         let o = run_dwb(
@@ -383,7 +388,7 @@ fn main() {
         writes(&read_json(&report)).is_empty(),
         "a full resync after the delta rounds plans nothing"
     );
-    child.ask(&format!("faults delay_ms={LATENCY_MS}"));
+    child.ask(&format!("latency {LATENCY_MS}"));
     let (slow_resync, o) =
         timed_dwb(&dwb, work, &dc, Some(&child.graph), &["run", "sync", "--quiet"]);
     assert!(o.status.success(), "resync failed:\n{}", String::from_utf8_lossy(&o.stderr));
@@ -401,9 +406,8 @@ fn main() {
 
     // ---- 4. dwb's own overhead at scale: 100,000 devices on the snapshot backend ----------------
     let export = work.join("export-100k.json");
-    let o = Command::new(&dwb)
+    let o = graph_emulator_command(&[])
         .args([
-            "graph-emulator",
             "--devices",
             &SCALE_DEVICES.to_string(),
             "--seed",
@@ -786,7 +790,7 @@ async fn list_all(g: &GraphAt) -> usize {
     n
 }
 
-/// The tenant `dwb graph-emulator --devices 2000 --seed 1` generates, as a state
+/// The tenant `dwb-graph-emulator --devices 2000 --seed 1` generates, as a state
 /// file, with display names longer than AD's limit (displayName rangeUpper 256;
 /// the generator's `LONG-AAA…` has 271 characters) cut to 256: Samba rejects the
 /// long one, so every sync would fail that create, exit 2 and never be write-free.
@@ -813,23 +817,18 @@ fn write_tenant(path: &Path) {
     fs::write(path, serde_json::to_vec(&s.to_json()).unwrap()).unwrap();
 }
 
-/// `dwb graph-emulator --addr 127.0.0.1:PORT --state TENANT`, stopped on drop.
+/// The emulator's `--addr 127.0.0.1:PORT --state TENANT` in a separate process
+/// (this bench re-executed), stopped on drop.
 struct EmulatorProcess {
     child: Child,
     graph: GraphAt,
 }
 
 impl EmulatorProcess {
-    fn start(dwb: &Path, tenant: &Path) -> EmulatorProcess {
+    fn start(tenant: &Path) -> EmulatorProcess {
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let mut child = Command::new(dwb)
-            .args([
-                "graph-emulator",
-                "--addr",
-                &format!("127.0.0.1:{port}"),
-                "--state",
-                tenant.to_str().unwrap(),
-            ])
+        let mut child = graph_emulator_command(&[])
+            .args(["--addr", &format!("127.0.0.1:{port}"), "--state", tenant.to_str().unwrap()])
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -930,7 +929,9 @@ impl Drop for EmulatorChild {
 }
 
 /// `--emulator-child TENANT`: serve the state file; on `mutate`, rename, disable,
-/// add and delete devices and print their deviceIds as JSON; on `quit`/EOF, stop.
+/// add and delete devices and print their deviceIds as JSON; `requests` (HTTP
+/// requests and `$batch` members so far), `latency MS`, `faults K=V,…`; on
+/// `quit`/EOF, stop.
 fn emulator_child() {
     let args: Vec<String> = std::env::args().collect();
     let i = args.iter().position(|a| a == "--emulator-child").unwrap();
@@ -991,7 +992,17 @@ fn emulator_child() {
                 });
                 println!("{}", json!({ "device_ids": ids }));
             }
-            "requests" => println!("{}", json!({ "graph_requests": emu.graph_request_count() })),
+            "requests" => println!(
+                "{}",
+                json!({
+                    "graph_requests": emu.graph_request_count(),
+                    "batch_members": emu.batch_member_count(),
+                })
+            ),
+            l if l.starts_with("latency ") => {
+                emu.set_latency_ms(l["latency ".len()..].trim().parse().unwrap());
+                println!("{}", json!({ "ok": true }));
+            }
             l if l.starts_with("faults ") => {
                 emu.set_faults(l["faults ".len()..].parse::<Faults>().unwrap());
                 println!("{}", json!({ "ok": true }));

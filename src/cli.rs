@@ -127,34 +127,6 @@ pub enum Command {
     },
     /// Print shell completions.
     Completions { shell: clap_complete::Shell },
-    /// Run a local emulator of Microsoft Graph's device API (try dwb without a tenant).
-    #[command(
-        hide = true,
-        after_help = "Example:\n  dwb graph-emulator --addr 127.0.0.1:8700 --devices 2000\n  DWB_GRAPH_AUTHORITY=http://127.0.0.1:8700 DWB_GRAPH_ENDPOINT=http://127.0.0.1:8700 … dwb run sync"
-    )]
-    GraphEmulator(EmulatorArgs),
-}
-
-#[derive(Args, Debug)]
-pub struct EmulatorArgs {
-    /// Address to listen on (loopback).
-    #[arg(long, default_value = "127.0.0.1:0")]
-    pub addr: std::net::SocketAddr,
-    /// Generate this many devices.
-    #[arg(long, default_value_t = 1000)]
-    pub devices: usize,
-    /// Load the tenant from this JSON state file instead.
-    #[arg(long)]
-    pub state: Option<PathBuf>,
-    /// Seed for generated devices.
-    #[arg(long, default_value_t = 1)]
-    pub seed: u64,
-    /// Faults, e.g. "throttle_next=3,retry_after=5".
-    #[arg(long)]
-    pub faults: Option<String>,
-    /// Write the generated devices as a Graph Explorer export to FILE and exit.
-    #[arg(long)]
-    pub export: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]

@@ -61,7 +61,11 @@ fn registry_matches_what_is_raised() {
         code_literals(&root.join(dir), "rhai", &mut used);
     }
     for (code, file) in &used {
-        assert!(registry::lookup(code).is_some(), "{file} raises {code}, which the registry lacks");
+        let retired = registry::RETIRED.iter().any(|(c, _)| c == code);
+        assert!(
+            registry::lookup(code).is_some() || retired,
+            "{file} raises {code}, which the registry lacks"
+        );
     }
     // Every row is raised somewhere: by a Kind, a Graph reason, or a literal
     // outside the registry itself.

@@ -13,14 +13,17 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
-use dwb::graph::emulator::{
+use dwb::graph::*;
+use dwb_graph_emulator::{
     DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, Emulator, EmulatorHandle, EmulatorState, Faults,
     HOSTILE_DISPLAY_NAMES, RetryAfter, ServeOptions, generate,
 };
-use dwb::graph::*;
 use secrecy::SecretString;
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+// Owners with the listing ($expand) and batched lookups ($batch).
+mod reads;
 
 // ---- helpers ---------------------------------------------------------------------
 
@@ -49,9 +52,14 @@ fn fast_retry() -> RetryPolicy {
     }
 }
 
+/// Login authority and Graph root both at the emulator.
+fn cloud(emu: &EmulatorHandle) -> Cloud {
+    Cloud::Custom { login: emu.base_url().clone(), graph: emu.base_url().clone() }
+}
+
 fn config(emu: &EmulatorHandle, cred: Credential) -> (GraphConfig, Arc<RecordingObserver>) {
     let obs = Arc::new(RecordingObserver::new());
-    let cfg = GraphConfig::new(emu.cloud(), emu.tenant_id(), cred)
+    let cfg = GraphConfig::new(cloud(emu), emu.tenant_id(), cred)
         .with_retry(fast_retry())
         .with_observer(obs.clone());
     (cfg, obs)
@@ -587,6 +595,7 @@ async fn select_top_and_filter_follow_graph_rules() {
         select: vec!["id".into(), "deviceId".into(), "displayName".into()],
         filter: None,
         top: Some(7),
+        expand_owners: false,
     };
     let (devs, sum) = all_devices(&c, &opts).await;
     assert_eq!((devs.len(), sum.pages), (30, 5));
@@ -1338,7 +1347,7 @@ async fn emulator_state_round_trip_faults_parsing_and_serve() {
     let stop = tokio_util::sync::CancellationToken::new();
     let opts =
         ServeOptions { state_file: Some(state_file), print_urls: false, ..Default::default() };
-    let task = tokio::spawn(dwb::graph::emulator::serve(opts, stop.clone()));
+    let task = tokio::spawn(dwb_graph_emulator::serve(opts, stop.clone()));
     tokio::time::sleep(Duration::from_millis(50)).await;
     stop.cancel();
     task.await.unwrap().unwrap();

@@ -301,7 +301,7 @@ fn enable_records_the_target_in_the_profile() {
 
 #[test]
 fn graph_module_against_the_emulator() {
-    use dwb::graph::emulator::{DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, Emulator, generate};
+    use dwb_graph_emulator::{DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, Emulator, generate};
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     let rt =
         tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();

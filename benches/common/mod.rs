@@ -1,10 +1,37 @@
-//! Shared by the bench targets: CPU time and memory from `/proc`, and the
-//! printed verdicts. Nothing here asserts: a bench prints what it measured and
-//! exits 0; a target missed is reported as BELOW/ABOVE, not as a failure.
+//! Shared by the bench targets: CPU time and memory from `/proc`, the printed
+//! verdicts, and the Graph emulator as a separate process. Nothing here asserts:
+//! a bench prints what it measured and exits 0; a target missed is reported as
+//! BELOW/ABOVE, not as a failure.
 
 #![allow(dead_code)]
 
 use std::fs;
+use std::process::Command;
+
+/// The hidden first argument with which a bench runs itself as the Graph emulator.
+const SERVE_GRAPH_EMULATOR: &str = "--serve-graph-emulator";
+
+/// When this process is `<bench> --serve-graph-emulator ARGS…` (started by
+/// [`graph_emulator_command`]), run the emulator's command line with ARGS (the
+/// `dwb-graph-emulator` binary's options) and exit with its code. Call first in
+/// `main`.
+pub fn serve_graph_emulator_if_asked() {
+    let mut args = std::env::args_os();
+    let program = args.next().unwrap_or_default();
+    if args.next().is_some_and(|a| a == SERVE_GRAPH_EMULATOR) {
+        std::process::exit(dwb_graph_emulator::cli::run(std::iter::once(program).chain(args)));
+    }
+}
+
+/// The Graph emulator as a separate process: this bench binary re-executed with
+/// the hidden argument, so the emulator's memory and CPU are its own and no
+/// `cargo` runs from inside a bench. `args` are `dwb-graph-emulator` options.
+pub fn graph_emulator_command(args: &[&str]) -> Command {
+    let exe = std::env::current_exe().unwrap_or_else(|e| panic!("no current_exe: {e}"));
+    let mut c = Command::new(exe);
+    c.arg(SERVE_GRAPH_EMULATOR).args(args);
+    c
+}
 
 /// Linux reports `/proc/<pid>/stat` times in USER_HZ ticks, which the kernel
 /// ABI fixes at 100 per second for user space (gVisor does the same).

@@ -3,7 +3,6 @@
 
 pub mod check;
 pub mod docs;
-pub mod emulator;
 pub mod init;
 pub mod repl;
 pub mod run;
@@ -49,7 +48,6 @@ pub fn main() -> i32 {
         Command::Init { dir, force } => init::init(&dir, force),
         Command::Scripts => scripts::list(),
         Command::Snapshot { conn, out, base } => snapshot::export(&conn, &out, &base),
-        Command::GraphEmulator(args) => emulator::run(args),
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "dwb", &mut std::io::stdout());
             exit::OK

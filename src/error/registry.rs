@@ -147,7 +147,6 @@ pub const OTHER_CODES: &[Code] = &[
     c("DWB-GRAPH-0060", "network", "connection, TLS or timeout failure"),
     c("DWB-GRAPH-0070", "cancelled", "cancelled (Ctrl-C)"),
     c("DWB-GRAPH-0080", "too_large", "a response body exceeded the page size limit"),
-    c("DWB-GRAPH-0090", "config", "the Graph emulator could not start (bind, state file)"),
     // Thrown by the standard scripts (`dwb::error`).
     c("DWB-PREP-0001", "schema_missing", "prepare: the schema lacks a device class"),
     c("DWB-PREP-0002", "duplicate_drs", "prepare: more than one DeviceRegistrationService"),
@@ -155,6 +154,10 @@ pub const OTHER_CODES: &[Code] = &[
     c("DWB-PREP-0004", "drs_points_elsewhere", "prepare: the DRS names another container"),
     c("DWB-ENABLE-0001", "not_prepared", "enable: the directory is not prepared"),
 ];
+
+/// Codes no longer raised, never to be reused.
+pub const RETIRED: &[(&str, &str)] =
+    &[("DWB-GRAPH-0090", "the Graph emulator could not start (the emulator left the binary)")];
 
 /// Every row of the registry.
 pub fn all() -> impl Iterator<Item = &'static Code> {
@@ -172,5 +175,10 @@ pub fn markdown() -> String {
     for c in all() {
         out.push_str(&format!("| {} | {} | {} |\n", c.code, c.kind, c.meaning));
     }
+    out.push_str("\nRetired (never reused):");
+    for (code, was) in RETIRED {
+        out.push_str(&format!(" {code} ({was})"));
+    }
+    out.push('\n');
     out
 }

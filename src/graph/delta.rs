@@ -19,7 +19,10 @@ use super::error::{GraphError, Reason, Result};
 use super::model::{DEVICE_SELECT, Device};
 use super::retry::Counters;
 
-/// Options for [`GraphClient::delta_devices`].
+/// Options for [`GraphClient::delta_devices`]. There is no owner expansion here:
+/// "device: delta" documents only `$select` and `$filter=id eq` (the emulator
+/// answers 400 to `$expand`); read the changed devices' owners with
+/// [`GraphClient::device_owners_batch`].
 #[derive(Debug, Clone)]
 pub struct DeltaOptions {
     /// `$select` for the initial round (Graph encodes it into the tokens).

@@ -14,6 +14,16 @@ use super::model::{DEVICE_SELECT, Device, Domain, OnPremisesSync, Organization, 
 use super::retry::Counters;
 use super::{GraphClient, TokenKind};
 
+/// The owner properties asked for with [`ListOptions::expand_owners`]: the SID is
+/// what writeback needs (`msDS-RegisteredOwner`).
+pub const OWNER_EXPAND_SELECT: &str = "id,onPremisesSecurityIdentifier";
+
+/// The page size a listing with `$expand` asks for. Microsoft documents that on
+/// directory objects "Max page size with $expand is 100" (Known issues, query
+/// parameter limitations; microsoftgraph/microsoft-graph-docs PRs #21506/#21516):
+/// a larger `$top` is not an error, the pages are simply 100 long.
+pub const EXPAND_MAX_PAGE: u32 = 100;
+
 /// Options for [`GraphClient::list_devices`].
 #[derive(Debug, Clone)]
 pub struct ListOptions {
@@ -21,8 +31,18 @@ pub struct ListOptions {
     pub select: Vec<String>,
     /// `$filter` passed as is (Graph supports e.g. `deviceId eq '…'`, `startswith(displayName,'x')`).
     pub filter: Option<String>,
-    /// `$top` page size, 1..=999 (default 999).
+    /// `$top` page size, 1..=999 (default 999; at most [`EXPAND_MAX_PAGE`] with
+    /// `expand_owners`).
     pub top: Option<u32>,
+    /// Also read each device's registered owners in the same pages
+    /// (`$expand=registeredOwners($select=id,onPremisesSecurityIdentifier)`), into
+    /// [`Device::registered_owners`]. "Use query parameters" documents that `$select`
+    /// can be nested in `$expand` and that for directory objects `$expand` "typically
+    /// returns a maximum of 20 items for the expanded relationship and has no
+    /// @odata.nextLink" (a device has one owner: "Currently, there can be only one").
+    /// The page size becomes at most 100 (see [`EXPAND_MAX_PAGE`]). Not available
+    /// with delta: "device: delta" documents only `$select` and `$filter`.
+    pub expand_owners: bool,
 }
 
 impl Default for ListOptions {
@@ -31,6 +51,7 @@ impl Default for ListOptions {
             select: DEVICE_SELECT.iter().map(|s| s.to_string()).collect(),
             filter: None,
             top: Some(999),
+            expand_owners: false,
         }
     }
 }
@@ -153,20 +174,36 @@ impl GraphClient {
             if let Some(f) = &opts.filter {
                 q.append_pair("$filter", f);
             }
-            if let Some(t) = opts.top {
-                if !(1..=999).contains(&t) {
+            let top = match opts.top {
+                Some(t) if !(1..=999).contains(&t) => {
                     return Err(GraphError::config(format!(
                         "$top must be between 1 and 999, not {t}"
                     )));
                 }
+                // Ask for the page size Graph serves with $expand rather than one it
+                // would silently not honour.
+                Some(t) if opts.expand_owners => Some(t.min(EXPAND_MAX_PAGE)),
+                None if opts.expand_owners => Some(EXPAND_MAX_PAGE),
+                t => t,
+            };
+            if let Some(t) = top {
                 q.append_pair("$top", &t.to_string());
+            }
+            if opts.expand_owners {
+                q.append_pair(
+                    "$expand",
+                    &format!("registeredOwners($select={OWNER_EXPAND_SELECT})"),
+                );
             }
         }
         if url.query() == Some("") {
             url.set_query(None);
         }
-        let required =
+        let mut required =
             if opts.select.is_empty() { vec!["deviceId".to_string()] } else { opts.select.clone() };
+        if opts.expand_owners {
+            required.push("registeredOwners".to_string());
+        }
         Ok(DevicePager { client: self.clone(), next: Some(url), required, pages: 0 })
     }
 
@@ -295,7 +332,7 @@ impl GraphClient {
     }
 
     /// Read every page of a small collection into typed values.
-    async fn collect_all<T: DeserializeOwned>(&self, first: Url) -> Result<Vec<T>> {
+    pub(crate) async fn collect_all<T: DeserializeOwned>(&self, first: Url) -> Result<Vec<T>> {
         let mut out = Vec::new();
         let mut next = Some(first);
         while let Some(url) = next.take() {

@@ -1,5 +1,5 @@
-//! [`GraphError`]: the one error type of the Graph client, the offline reader and
-//! the emulator. Its codes are rows of the error registry (`crate::error::registry`).
+//! [`GraphError`]: the one error type of the Graph client and the offline reader.
+//! Its codes are rows of the error registry (`crate::error::registry`).
 
 use std::fmt;
 use std::time::Duration;
@@ -57,8 +57,8 @@ pub enum Reason {
     Cancelled,
     /// A response body exceeded the page size limit.
     TooLarge,
-    /// The emulator could not bind or serve.
-    Emulator,
+    // DWB-GRAPH-0090 (the emulator could not start) is retired: the emulator is
+    // its own crate now, with its own error type. The code is never reused.
 }
 
 impl Reason {
@@ -89,7 +89,6 @@ impl Reason {
             Reason::Network => "DWB-GRAPH-0060",
             Reason::Cancelled => "DWB-GRAPH-0070",
             Reason::TooLarge => "DWB-GRAPH-0080",
-            Reason::Emulator => "DWB-GRAPH-0090",
         }
     }
 
@@ -101,8 +100,7 @@ impl Reason {
             | Reason::Credential
             | Reason::Io
             | Reason::BadRequest
-            | Reason::Ambiguous
-            | Reason::Emulator => "config",
+            | Reason::Ambiguous => "config",
             Reason::TokenRequest
             | Reason::Unauthorized
             | Reason::DeviceCodeDeclined
@@ -150,7 +148,6 @@ pub const ALL_REASONS: &[Reason] = &[
     Reason::Network,
     Reason::Cancelled,
     Reason::TooLarge,
-    Reason::Emulator,
 ];
 
 #[derive(Debug, Default, Clone)]
@@ -302,6 +299,18 @@ impl GraphError {
         self.source = Some(Box::new(e));
         self
     }
+    /// A copy for each of several callers that the same failure hit (a `$batch`
+    /// that failed as a whole fails each of its members). The source is kept as text.
+    pub(crate) fn duplicate(&self) -> GraphError {
+        GraphError {
+            reason: self.reason,
+            message: self.message.clone(),
+            ctx: self.ctx.clone(),
+            source: self.source.as_ref().map(|s| {
+                Box::new(SourceText(s.to_string())) as Box<dyn std::error::Error + Send + Sync>
+            }),
+        }
+    }
     /// Prefix the message (used to add the file name or the device index).
     pub(crate) fn prefixed(mut self, prefix: &str) -> Self {
         self.message = format!("{prefix}: {}", self.message);
@@ -364,6 +373,18 @@ impl fmt::Debug for GraphError {
             .finish()
     }
 }
+
+/// A source error carried over as its text by [`GraphError::duplicate`].
+#[derive(Debug)]
+struct SourceText(String);
+
+impl fmt::Display for SourceText {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for SourceText {}
 
 impl std::error::Error for GraphError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {

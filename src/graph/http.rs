@@ -135,6 +135,20 @@ impl ClientInner {
         body: ReqBody,
         bearer: bool,
     ) -> Result<Reply> {
+        let idempotent = method == Method::GET || !bearer;
+        self.execute_with(method, url, body, bearer, idempotent).await
+    }
+
+    /// [`ClientInner::execute`], saying whether a transport failure may be retried:
+    /// GETs and token requests may, and so may a `$batch` POST of GETs.
+    pub(crate) async fn execute_with(
+        &self,
+        method: Method,
+        url: Url,
+        body: ReqBody,
+        bearer: bool,
+        idempotent: bool,
+    ) -> Result<Reply> {
         let m = method_str(&method);
         if bearer && !self.endpoints.is_graph_origin(&url) {
             return Err(GraphError::new(
@@ -180,8 +194,7 @@ impl ClientInner {
             let resp = match sent {
                 Ok(r) => r,
                 Err(e) => {
-                    let retryable = method == Method::GET || !bearer;
-                    if retryable && attempt < policy.max_attempts {
+                    if idempotent && attempt < policy.max_attempts {
                         let wait = policy.backoff(attempt);
                         self.report_retry(attempt, m, &url, None, None, wait, "network").await?;
                         continue;
@@ -298,7 +311,7 @@ impl ClientInner {
     }
 
     #[allow(clippy::too_many_arguments)]
-    async fn report_retry_full(
+    pub(crate) async fn report_retry_full(
         &self,
         attempt: u32,
         m: &'static str,

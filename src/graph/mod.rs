@@ -1,15 +1,22 @@
-//! Microsoft Graph client (auth, paging, delta, throttling), an offline reader
-//! for exported device JSON, and a local Graph emulator.
+//! Microsoft Graph client (auth, paging, delta, throttling) and an offline reader
+//! for exported device JSON.
 //!
 //! * [`GraphClient`] — hand-written on reqwest: client credentials (secret or
 //!   certificate → app-only token), device-code sign-in (delegated token),
 //!   token cache with early refresh, one request wrapper with retries that honour
 //!   `Retry-After`, no redirects, the token sent only to the Graph host, bounded
 //!   page size, cancellation.
+//! * Reads at the directory's speed: the device listing can carry each device's
+//!   registered owners (`$expand`, [`ListOptions::expand_owners`]), and devices or
+//!   owners by id are fetched 20 per JSON batch, several batches in flight
+//!   ([`GraphClient::get_devices_batch`], [`GraphClient::device_owners_batch`]).
 //! * [`Device`] and friends — typed objects with precise errors.
 //! * [`offline`] — `devices_from_file` / `devices_from_json` for Graph Explorer and
 //!   `Get-MgDevice | ConvertTo-Json` exports.
-//! * [`emulator`] — an axum server that follows Graph's documented contract.
+//!
+//! The local Graph emulator that tests and benches run against is a separate
+//! crate of the workspace, `crates/dwb-graph-emulator` (a dev-dependency only:
+//! it is not part of the dwb binary, and it does not depend on dwb).
 //!
 //! # Error codes
 //!
@@ -19,13 +26,14 @@
 //! Codes are never renumbered; new ones are appended.
 
 pub mod auth;
+pub mod batch;
 pub mod cloud;
 pub mod delta;
 pub mod devices;
-pub mod emulator;
 pub mod error;
 mod http;
 pub mod jwt;
+mod lookups;
 pub mod model;
 pub mod offline;
 pub mod retry;
@@ -36,9 +44,10 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 pub use auth::{Credential, DeviceCodePrompt, PromptFn, TokenKind};
+pub use batch::{BATCH_MAX_REQUESTS, BatchGet, DEFAULT_BATCH_CONCURRENCY};
 pub use cloud::{Cloud, Endpoints};
 pub use delta::{DeltaOptions, DeltaPage, DeltaSummary, Removed};
-pub use devices::{DevicePager, ListOptions, ListSummary};
+pub use devices::{DevicePager, EXPAND_MAX_PAGE, ListOptions, ListSummary, OWNER_EXPAND_SELECT};
 pub use error::{GraphError, Reason, Result};
 pub use jwt::ClientCertificate;
 pub use model::{
@@ -72,6 +81,8 @@ pub struct GraphConfig {
     /// Cancels every wait and request of the client.
     pub cancel: CancellationToken,
     pub observer: Option<Arc<dyn GraphObserver>>,
+    /// JSON batches in flight at once in the batched lookups (default 4).
+    pub batch_concurrency: usize,
 }
 
 impl std::fmt::Debug for GraphConfig {
@@ -83,6 +94,7 @@ impl std::fmt::Debug for GraphConfig {
             .field("retry", &self.retry)
             .field("max_page_bytes", &self.max_page_bytes)
             .field("timeout", &self.timeout)
+            .field("batch_concurrency", &self.batch_concurrency)
             .finish_non_exhaustive()
     }
 }
@@ -101,6 +113,7 @@ impl GraphConfig {
             slow_down_step: Duration::from_secs(5),
             cancel: CancellationToken::new(),
             observer: None,
+            batch_concurrency: DEFAULT_BATCH_CONCURRENCY,
         }
     }
     pub fn with_retry(mut self, r: RetryPolicy) -> Self {
@@ -119,6 +132,10 @@ impl GraphConfig {
         self.max_page_bytes = n;
         self
     }
+    pub fn with_batch_concurrency(mut self, n: usize) -> Self {
+        self.batch_concurrency = n;
+        self
+    }
 }
 
 pub(crate) struct ClientInner {
@@ -130,6 +147,7 @@ pub(crate) struct ClientInner {
     pub(crate) cancel: CancellationToken,
     pub(crate) observer: Option<Arc<dyn GraphObserver>>,
     pub(crate) counters: retry::Counters,
+    pub(crate) batch_concurrency: usize,
 }
 
 /// The Graph client. Cheap to clone; clones share the token cache and counters.
@@ -158,6 +176,9 @@ impl GraphClient {
         if config.max_page_bytes < 1024 {
             return Err(GraphError::config("max_page_bytes must be at least 1024"));
         }
+        if config.batch_concurrency == 0 {
+            return Err(GraphError::config("batch_concurrency must be at least 1"));
+        }
         let mut b = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .timeout(config.timeout)
@@ -184,6 +205,7 @@ impl GraphClient {
                 cancel: config.cancel,
                 observer: config.observer,
                 counters: retry::Counters::default(),
+                batch_concurrency: config.batch_concurrency,
             }),
         })
     }

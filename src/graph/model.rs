@@ -136,6 +136,12 @@ pub struct Device {
     pub on_premises_sync_enabled: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub device_version: Option<i64>,
+    /// The registered owners when the device was read with
+    /// `$expand=registeredOwners` ([`crate::graph::ListOptions::expand_owners`]);
+    /// `None` when they were not asked for (not "no owners": that is `Some(vec![])`).
+    /// Graph returns at most 20 expanded items and no link to more.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub registered_owners: Option<Vec<Owner>>,
     /// Every other property Graph sent (including `@odata.*` annotations).
     #[serde(flatten)]
     pub extra: BTreeMap<String, Value>,
@@ -214,6 +220,27 @@ impl Fields<'_> {
                 .collect(),
             Some(v) => Err(bad(self.id, k, format!("should be an array but is {}", type_name(&v)))),
         }
+    }
+    fn owners(&mut self, k: &str) -> Result<Option<Vec<Owner>>> {
+        let arr = match self.o.remove(k) {
+            None => return Ok(None),
+            Some(Value::Null) => return Ok(Some(Vec::new())),
+            Some(Value::Array(a)) => a,
+            Some(v) => {
+                return Err(bad(
+                    self.id,
+                    k,
+                    format!("should be an array but is {}", type_name(&v)),
+                ));
+            }
+        };
+        let mut out = Vec::with_capacity(arr.len());
+        for (i, v) in arr.into_iter().enumerate() {
+            let o = Owner::from_json(v)
+                .map_err(|e| bad(self.id, &format!("{k}[{i}]"), e.message().to_string()))?;
+            out.push(o);
+        }
+        Ok(Some(out))
     }
     fn alt_ids(&mut self, k: &str) -> Result<Vec<AlternativeSecurityId>> {
         let arr = match self.o.remove(k) {
@@ -325,6 +352,7 @@ impl Device {
             approximate_last_sign_in_date_time: f.string("approximateLastSignInDateTime")?,
             on_premises_sync_enabled: f.boolean("onPremisesSyncEnabled")?,
             device_version: f.int("deviceVersion")?,
+            registered_owners: f.owners("registeredOwners")?,
             extra: f.o.into_iter().collect(),
             id,
         })
@@ -393,6 +421,25 @@ pub struct Owner {
     pub display_name: Option<String>,
     #[serde(flatten)]
     pub extra: BTreeMap<String, Value>,
+}
+
+impl Owner {
+    /// Convert one directory object of a `registeredOwners` collection.
+    pub fn from_json(v: Value) -> Result<Owner> {
+        if !v.is_object() {
+            let what = type_name(&v);
+            return Err(GraphError::new(
+                Reason::BadJson,
+                format!("should be an object but is {what}"),
+            ));
+        }
+        if v.get("id").and_then(Value::as_str).is_none_or(str::is_empty) {
+            return Err(GraphError::new(Reason::BadJson, "has no 'id'"));
+        }
+        serde_json::from_value(v).map_err(|e| {
+            GraphError::new(Reason::BadJson, format!("is not a directory object: {e}"))
+        })
+    }
 }
 
 /// The tenant (`/organization`).

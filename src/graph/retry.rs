@@ -86,7 +86,8 @@ pub struct RetryEvent {
     pub retry_after: Option<Duration>,
     /// How long the client actually waited (capped `Retry-After`, or backoff).
     pub wait: Duration,
-    /// Why: `"throttled"`, `"unavailable"`, `"network"`, `"unauthorized"`.
+    /// Why: `"throttled"` (429), `"unavailable"` (503/504), `"server_error"` (500/502,
+    /// `$batch` members only), `"network"`, `"unauthorized"`.
     pub cause: &'static str,
 }
 
@@ -151,6 +152,8 @@ pub(crate) struct Counters {
     pub pages: AtomicU64,
     pub bytes: AtomicU64,
     pub waited_ms: AtomicU64,
+    pub batches: AtomicU64,
+    pub batch_members: AtomicU64,
 }
 
 impl Counters {
@@ -167,6 +170,8 @@ impl Counters {
             pages: l(&self.pages),
             bytes_read: l(&self.bytes),
             total_wait: Duration::from_millis(l(&self.waited_ms)),
+            batches: l(&self.batches),
+            batch_members: l(&self.batch_members),
         }
     }
 }
@@ -176,7 +181,7 @@ impl Counters {
 pub struct ClientStats {
     /// HTTP requests sent to Graph and the token endpoint (each attempt counts).
     pub requests: u64,
-    /// Retries after 429/503/504/network errors.
+    /// Retries after 429/503/504/network errors, and re-sent `$batch` members.
     pub retries: u64,
     /// Token endpoint requests (client credentials, refresh, device-code polls).
     pub token_requests: u64,
@@ -188,6 +193,10 @@ pub struct ClientStats {
     pub bytes_read: u64,
     /// Total time spent waiting before retries.
     pub total_wait: Duration,
+    /// `$batch` requests sent (one per batch; its HTTP attempts count in `requests`).
+    pub batches: u64,
+    /// Requests sent inside batches (a re-sent throttled member counts again).
+    pub batch_members: u64,
 }
 
 /// Sleep unless cancelled.

@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use dwb::graph::emulator::{
+use dwb_graph_emulator::{
     DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, Emulator, EmulatorHandle, EmulatorState, Faults,
     RetryAfter, generate,
 };

@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 
 use super::routes::now_iso;
 use super::{AssertionRecord, CodeSession, Issued, RequestRecord, Shared, World};
-use crate::graph::jwt::{
+use crate::cert::{
     ASSERTION_LIFETIME_SECS, ASSERTION_TYPE, certificate_public_key, first_certificate, unix_now,
     x5t,
 };
@@ -73,6 +73,7 @@ fn log(s: &S, path: String, label: &str, r: &Response) {
         uri: path,
         auth: label.into(),
         status: r.status().as_u16(),
+        in_batch: false,
     });
 }
 
@@ -276,7 +277,7 @@ fn check_assertion(
         ));
     };
     let der = first_certificate(pem)
-        .map_err(|_| invalid(700027, "The registered certificate cannot be read."))?;
+        .ok_or_else(|| invalid(700027, "The registered certificate cannot be read."))?;
     if rec.header.get("alg").and_then(Value::as_str) != Some("RS256") {
         return Err(invalid(
             5002738,
@@ -290,7 +291,7 @@ fn check_assertion(
         ));
     }
     let key = certificate_public_key(&der)
-        .map_err(|_| invalid(700027, "The registered certificate has no RSA key."))?;
+        .ok_or_else(|| invalid(700027, "The registered certificate has no RSA key."))?;
     let mut v = Validation::new(Algorithm::RS256);
     v.set_audience(&[token_url]);
     v.set_issuer(&[client_id]);

@@ -4,11 +4,11 @@
 use axum::extract::{Extension, Path, State};
 use axum::http::{StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
+use super::expand::owner_objects;
 use super::routes::{
-    Ctx, S, USER_PROPERTIES, check_params, context, err, not_found, ok_json, parse_select, project,
-    query,
+    Ctx, S, USER_PROPERTIES, check_params, context, err, not_found, ok_json, parse_select, query,
 };
 
 // ---- owners, organization, domains ----------------------------------------------
@@ -51,20 +51,7 @@ async fn owners_impl(
         drop(w);
         return not_found(&ctx, &id);
     };
-    let mut value = Vec::new();
-    for uid in &d.owners {
-        let Some(u) = w.state.users.get(uid).and_then(Value::as_object) else {
-            continue;
-        };
-        let mut m = Map::new();
-        m.insert("@odata.type".into(), json!("#microsoft.graph.user"));
-        if w.state.user_read_all {
-            m.extend(project(u, &select));
-        } else {
-            m.insert("id".into(), json!(uid));
-        }
-        value.push(Value::Object(m));
-    }
+    let value = owner_objects(&w, d, &select, usize::MAX);
     drop(w);
     let what = if cast { "users" } else { "directoryObjects" };
     ok_json(&json!({"@odata.context": context(&s, what), "value": value}))

@@ -15,7 +15,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
-use super::{Shared, World, devices, directory, middleware, tokens};
+use super::{Shared, World, batch, devices, directory, middleware, tokens};
 
 pub(crate) type S = Arc<Shared>;
 
@@ -118,8 +118,10 @@ pub(crate) fn ok_json(v: &Value) -> Response {
     (StatusCode::OK, [(header::CONTENT_TYPE, ODATA_JSON)], v.to_string()).into_response()
 }
 
-pub(crate) fn router(s: S) -> Router {
-    let graph = Router::new()
+/// The Graph (`/v1.0`) routes behind the auth/fault middleware.
+fn graph_routes(s: &S) -> Router<S> {
+    Router::new()
+        .route("/v1.0/$batch", post(batch::batch))
         .route("/v1.0/devices", get(devices::list_devices))
         .route("/v1.0/devices/delta", get(super::delta::delta))
         .route("/v1.0/devices/{id}", get(devices::get_device))
@@ -135,16 +137,24 @@ pub(crate) fn router(s: S) -> Router {
             "/v1.0/directory/onPremisesSynchronization/{id}",
             get(directory::sync_get).patch(directory::sync_patch),
         )
-        .route_layer(from_fn_with_state(s.clone(), middleware::graph_mw));
+        .route_layer(from_fn_with_state(s.clone(), middleware::graph_mw))
+}
+
+pub(crate) fn router(s: S) -> Router {
+    // `$batch` members are served by the Graph routes alone (no token endpoint,
+    // no latency: the batch's one response carries the latency once).
+    let members = graph_routes(&s).fallback(unknown).with_state(s.clone());
+    let _ = s.members.set(members);
     Router::new()
         .route("/{tenant}/oauth2/v2.0/token", post(tokens::token))
         .route("/{tenant}/oauth2/v2.0/devicecode", post(tokens::devicecode))
-        .merge(graph)
+        .merge(graph_routes(&s))
         .fallback(unknown)
+        .layer(from_fn_with_state(s.clone(), middleware::latency_mw))
         .with_state(s)
 }
 
-async fn unknown(uri: Uri) -> Response {
+pub(crate) async fn unknown(uri: Uri) -> Response {
     let seg = uri.path().rsplit('/').next().unwrap_or("").to_string();
     let id = uuid::Uuid::new_v4().to_string();
     graph_error(

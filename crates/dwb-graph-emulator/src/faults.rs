@@ -2,6 +2,11 @@
 //! as seconds or HTTP-date), 401 (expired token), slow responses, malformed JSON,
 //! oversized pages and nextLinks pointing to another host. Applies to Graph
 //! endpoints (`/v1.0/…`) only; changeable at runtime through the handle.
+//!
+//! The request-level faults apply to HTTP requests (a `$batch` POST is one);
+//! the `batch_*` faults apply to the members inside a `$batch`, which Graph
+//! evaluates one by one ("Requests in a batch are evaluated individually
+//! against throttling limits", Microsoft Graph throttling guidance).
 
 use std::str::FromStr;
 use std::time::{Duration, SystemTime};
@@ -56,6 +61,15 @@ pub struct Faults {
     pub oversize_bytes: u64,
     /// Origin (e.g. `http://127.0.0.1:9`) put into nextLink/deltaLink instead of ours.
     pub foreign_next_link: Option<String>,
+    /// Answer the next N `$batch` members with 429 (`Retry-After` as `retry_after`
+    /// says, in the member's `headers`).
+    pub batch_throttle_next: u32,
+    /// Throttle every Kth `$batch` member (counting all members; 0 = off).
+    pub batch_throttle_every: u32,
+    /// Answer the next N `$batch` members with `batch_error_status`.
+    pub batch_error_next: u32,
+    /// Status for those members: 500 (default), 502, 503 or 504.
+    pub batch_error_status: u16,
 }
 
 /// What the fault layer decided for one request.
@@ -68,7 +82,38 @@ pub(crate) struct Decision {
     pub oversize: Option<u64>,
 }
 
+/// What the fault layer decided for one `$batch` member.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum MemberFault {
+    None,
+    /// 429 with this `Retry-After` (if any).
+    Throttle(Option<String>),
+    /// A server error with this status.
+    Error(u16),
+}
+
 impl Faults {
+    /// Decide for the `n`th `$batch` member (1-based) and consume one-shot counters.
+    pub(crate) fn decide_member(&mut self, n: u64) -> MemberFault {
+        let every =
+            self.batch_throttle_every > 0 && n.is_multiple_of(u64::from(self.batch_throttle_every));
+        if self.batch_throttle_next > 0 || every {
+            if self.batch_throttle_next > 0 {
+                self.batch_throttle_next -= 1;
+            }
+            return MemberFault::Throttle(self.retry_after.header_value());
+        }
+        if self.batch_error_next > 0 {
+            self.batch_error_next -= 1;
+            let status = match self.batch_error_status {
+                502..=504 => self.batch_error_status,
+                _ => 500,
+            };
+            return MemberFault::Error(status);
+        }
+        MemberFault::None
+    }
+
     /// Decide for the `n`th Graph request (1-based) and consume one-shot counters.
     pub(crate) fn decide(&mut self, n: u64) -> Decision {
         let mut d = Decision::default();
@@ -112,7 +157,8 @@ impl Faults {
 /// `throttle_next=3,retry_after=2,delay_ms=100` or `retry_after=date:5`.
 /// Keys: throttle_next, throttle_every, throttle_status, retry_after (`N`, `date:N`,
 /// `none`), unauthorized_next, delay_ms, malformed_next, oversize_next,
-/// oversize_bytes, foreign_next_link.
+/// oversize_bytes, foreign_next_link, batch_throttle_next, batch_throttle_every,
+/// batch_error_next, batch_error_status.
 impl FromStr for Faults {
     type Err = String;
     fn from_str(s: &str) -> Result<Faults, String> {
@@ -143,9 +189,33 @@ impl FromStr for Faults {
                 "oversize_next" => f.oversize_next = n32(v)?,
                 "oversize_bytes" => f.oversize_bytes = num(v)?,
                 "foreign_next_link" => f.foreign_next_link = Some(v.trim().to_string()),
+                "batch_throttle_next" => f.batch_throttle_next = n32(v)?,
+                "batch_throttle_every" => f.batch_throttle_every = n32(v)?,
+                "batch_error_next" => f.batch_error_next = n32(v)?,
+                "batch_error_status" => f.batch_error_status = n32(v)? as u16,
                 other => return Err(format!("unknown fault '{other}'")),
             }
         }
         Ok(f)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn member_faults() {
+        let mut f: Faults =
+            "batch_throttle_next=1,retry_after=3,batch_error_next=1,batch_error_status=503"
+                .parse()
+                .unwrap();
+        assert_eq!(f.decide_member(1), MemberFault::Throttle(Some("3".into())));
+        assert_eq!(f.decide_member(2), MemberFault::Error(503));
+        assert_eq!(f.decide_member(3), MemberFault::None);
+        f.batch_throttle_every = 2;
+        assert_eq!(f.decide_member(4), MemberFault::Throttle(Some("3".into())));
+        assert_eq!(f.decide_member(5), MemberFault::None);
+        assert!("batch_error_next=x".parse::<Faults>().is_err());
     }
 }

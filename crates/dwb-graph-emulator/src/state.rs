@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use super::faults::Faults;
-use crate::graph::error::{GraphError, Reason, Result};
+use crate::error::{EmulatorError, Result, write_atomic};
 
 /// The client id the generated state registers.
 pub const DEFAULT_CLIENT_ID: &str = "5a1d7c3e-0b2f-4e8a-9c6d-1f2e3d4c5b6a";
@@ -109,9 +109,11 @@ struct StateDoc {
     device_code: DeviceCodeScript,
     #[serde(default)]
     faults: Faults,
+    #[serde(default)]
+    latency_ms: u64,
 }
 
-/// The emulated tenant. Mutate it through [`super::EmulatorHandle::with_state`];
+/// The emulated tenant. Mutate it through [`crate::EmulatorHandle::with_state`];
 /// mutations are versioned so `/devices/delta` reports them.
 #[derive(Debug, Clone)]
 pub struct EmulatorState {
@@ -129,6 +131,10 @@ pub struct EmulatorState {
     pub delta_page_size: usize,
     pub device_code: DeviceCodeScript,
     pub faults: Faults,
+    /// Every response (Graph and token endpoints) is sent this many milliseconds
+    /// late: a network round trip, as a real tenant's (50–150 ms) would add. One
+    /// `$batch` is one response, so it is delayed once. 0 = none.
+    pub latency_ms: u64,
     pub(crate) version: u64,
     pub(crate) tombstones: Vec<(String, String, u64)>,
 }
@@ -163,6 +169,7 @@ impl EmulatorState {
             delta_page_size: 200,
             device_code: DeviceCodeScript::default(),
             faults: Faults::default(),
+            latency_ms: 0,
             version: 1,
             tombstones: Vec::new(),
         }
@@ -170,9 +177,8 @@ impl EmulatorState {
 
     /// Load a state from JSON (the format [`EmulatorState::to_json`] writes).
     pub fn from_json(text: &str) -> Result<EmulatorState> {
-        let doc: StateDoc = serde_json::from_str(text).map_err(|e| {
-            GraphError::new(Reason::Emulator, format!("invalid emulator state: {e}"))
-        })?;
+        let doc: StateDoc = serde_json::from_str(text)
+            .map_err(|e| EmulatorError::invalid(format!("invalid emulator state: {e}")))?;
         let mut s = EmulatorState::empty(&doc.tenant_id);
         if let Some(o) = doc.organization {
             s.organization = o;
@@ -191,6 +197,7 @@ impl EmulatorState {
         s.delta_page_size = doc.delta_page_size.unwrap_or(200).clamp(1, 999);
         s.device_code = doc.device_code;
         s.faults = doc.faults;
+        s.latency_ms = doc.latency_ms;
         for u in doc.users {
             let id = u.get("id").and_then(Value::as_str).map(str::to_string);
             match id {
@@ -198,7 +205,7 @@ impl EmulatorState {
                     s.users.insert(id, u);
                 }
                 None => {
-                    return Err(GraphError::new(Reason::Emulator, "a user in the state has no id"));
+                    return Err(EmulatorError::invalid("a user in the state has no id"));
                 }
             }
         }
@@ -210,11 +217,9 @@ impl EmulatorState {
 
     /// Load a state file.
     pub fn from_file(path: &Path) -> Result<EmulatorState> {
-        let text = std::fs::read_to_string(path).map_err(|e| {
-            GraphError::new(Reason::Emulator, format!("cannot read the emulator state: {e}"))
-                .with_file(path.display().to_string())
-        })?;
-        Self::from_json(&text).map_err(|e| e.with_file(path.display().to_string()))
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| EmulatorError::io(path, format!("cannot read the emulator state: {e}")))?;
+        Self::from_json(&text).map_err(|e| e.in_file(path))
     }
 
     /// The state as JSON (devices carry `registeredOwners: [userId…]`).
@@ -243,6 +248,7 @@ impl EmulatorState {
             "deltaPageSize": self.delta_page_size,
             "deviceCode": self.device_code,
             "faults": self.faults,
+            "latencyMs": self.latency_ms,
         })
     }
 
@@ -257,8 +263,8 @@ impl EmulatorState {
     /// Write [`EmulatorState::graph_export`] to a file (pretty-printed).
     pub fn write_graph_export(&self, path: &Path) -> Result<()> {
         let bytes = serde_json::to_vec_pretty(&self.graph_export())
-            .map_err(|e| GraphError::new(Reason::Io, format!("cannot encode the export: {e}")))?;
-        crate::graph::delta::write_atomic(path, &bytes)
+            .map_err(|e| EmulatorError::io(path, format!("cannot encode the export: {e}")))?;
+        write_atomic(path, &bytes)
     }
 
     fn bump(&mut self) -> u64 {
@@ -270,7 +276,7 @@ impl EmulatorState {
     /// a `registeredOwners` array of user ids sets the owners. Returns the id.
     pub fn add_device(&mut self, device: Value) -> Result<String> {
         let Value::Object(mut props) = device else {
-            return Err(GraphError::new(Reason::Emulator, "a device must be a JSON object"));
+            return Err(EmulatorError::invalid("a device must be a JSON object"));
         };
         let owners: Vec<String> = match props.remove("registeredOwners") {
             Some(Value::Array(a)) => {
@@ -299,13 +305,10 @@ impl EmulatorState {
     /// stored as null. Only properties whose value changes get a new version.
     pub fn update_device(&mut self, id: &str, patch: Value) -> Result<()> {
         let Value::Object(patch) = patch else {
-            return Err(GraphError::new(Reason::Emulator, "a device patch must be a JSON object"));
+            return Err(EmulatorError::invalid("a device patch must be a JSON object"));
         };
         if !self.devices.contains_key(id) {
-            return Err(GraphError::new(
-                Reason::NotFound,
-                format!("no device {id} in the emulator"),
-            ));
+            return Err(EmulatorError::not_found(format!("no device {id} in the emulator")));
         }
         let v = self.bump();
         if let Some(d) = self.devices.get_mut(id) {
@@ -338,10 +341,7 @@ impl EmulatorState {
     /// Remove with a given `@removed.reason` (`deleted` or `changed`).
     pub fn remove_device(&mut self, id: &str, reason: &str) -> Result<()> {
         if self.devices.remove(id).is_none() {
-            return Err(GraphError::new(
-                Reason::NotFound,
-                format!("no device {id} in the emulator"),
-            ));
+            return Err(EmulatorError::not_found(format!("no device {id} in the emulator")));
         }
         let v = self.bump();
         self.tombstones.push((id.to_string(), reason.to_string(), v));
@@ -354,7 +354,7 @@ impl EmulatorState {
             .get("id")
             .and_then(Value::as_str)
             .map(str::to_string)
-            .ok_or_else(|| GraphError::new(Reason::Emulator, "a user needs an id"))?;
+            .ok_or_else(|| EmulatorError::invalid("a user needs an id"))?;
         self.users.insert(id.clone(), user);
         Ok(id)
     }
@@ -362,7 +362,7 @@ impl EmulatorState {
     /// Make `user_id` the (only) registered owner of a device.
     pub fn set_owner(&mut self, device_id: &str, user_id: &str) -> Result<()> {
         let d = self.devices.get_mut(device_id).ok_or_else(|| {
-            GraphError::new(Reason::NotFound, format!("no device {device_id} in the emulator"))
+            EmulatorError::not_found(format!("no device {device_id} in the emulator"))
         })?;
         d.owners = vec![user_id.to_string()];
         Ok(())

@@ -10,8 +10,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{Value, json};
 
-use super::state::{DEFAULT_TENANT_ID, EmulatorState};
-use crate::graph::model::AlternativeSecurityId;
+use crate::state::{DEFAULT_TENANT_ID, EmulatorState};
 
 /// Display names that break naive LDAP filters, DNs or terminals. Generated
 /// tenants with at least 7 + 11·k devices contain the first k+1 of them.
@@ -63,7 +62,16 @@ pub(crate) fn x509_key(rng: &mut StdRng) -> String {
     rng.fill(&mut pubkey[..]);
     let tp = hex_upper(digest::digest(&digest::SHA1_FOR_LEGACY_USE_ONLY, &cert).as_ref());
     let hash = STANDARD.encode(digest::digest(&digest::SHA256, &pubkey).as_ref());
-    AlternativeSecurityId::x509_key(&tp, &hash)
+    alt_sec_id_key(&tp, &hash)
+}
+
+/// The `key` of a type-2 (X.509) `alternativeSecurityId` as Entra stores it for a
+/// registered device (spec §C.4): base64 of the UTF-16LE text
+/// `X509:<SHA1-TP-PUBKEY>` + thumbprint (40 hex) + base64 SHA-256 of the public key.
+pub fn alt_sec_id_key(thumbprint_hex: &str, public_key_hash_b64: &str) -> String {
+    let text = format!("X509:<SHA1-TP-PUBKEY>{thumbprint_hex}{public_key_hash_b64}");
+    let bytes: Vec<u8> = text.encode_utf16().flat_map(u16::to_le_bytes).collect();
+    STANDARD.encode(bytes)
 }
 
 /// Generate a tenant with `n` devices, deterministic for a given `seed`.
@@ -212,6 +220,14 @@ mod tests {
         assert_eq!(iso8601(0), "1970-01-01T00:00:00Z");
         assert_eq!(iso8601(1_793_491_200), "2026-11-01T00:00:00Z");
         assert_eq!(iso8601(951_782_400), "2000-02-29T00:00:00Z");
+    }
+
+    #[test]
+    fn alt_sec_id_keys_are_utf16le_base64() {
+        let k = alt_sec_id_key("AB", "cd=");
+        let raw = STANDARD.decode(k).unwrap();
+        let units: Vec<u16> = raw.chunks(2).map(|c| u16::from_le_bytes([c[0], c[1]])).collect();
+        assert_eq!(String::from_utf16(&units).unwrap(), "X509:<SHA1-TP-PUBKEY>ABcd=");
     }
 
     #[test]

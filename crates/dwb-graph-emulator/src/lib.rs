@@ -1,18 +1,25 @@
 #![allow(clippy::result_large_err)] // handlers return axum `Response`s as errors
 //! A local Microsoft Graph emulator (axum) that follows the documented contract
 //! dwb relies on: the identity platform token and device-code endpoints, `/devices`
-//! with `$select`/`$top`/`$filter=deviceId eq`/`$skiptoken` paging, `/devices/{id}`,
-//! `/devices/delta` (nextLink/deltaLink, changed properties only, `@removed`),
-//! registered owners (with the `microsoft.graph.user` cast), `/organization`,
-//! `/domains` and `/directory/onPremisesSynchronization` (delegated only).
+//! with `$select`/`$top`/`$filter=deviceId eq`/`$expand=registeredOwners`/`$skiptoken`
+//! paging, `/devices/{id}`, `/devices/delta` (nextLink/deltaLink, changed properties
+//! only, `@removed`), registered owners (with the `microsoft.graph.user` cast),
+//! `/organization`, `/domains`, `/directory/onPremisesSynchronization` (delegated
+//! only) and JSON batching (`POST /v1.0/$batch`, up to 20 members).
 //!
 //! Every Graph endpoint needs `Authorization: Bearer <token issued here>`. Errors
 //! use Graph's shape and responses carry `request-id`/`client-request-id`.
-//! Faults ([`Faults`]) can be injected per run and changed at runtime.
+//! Faults ([`Faults`]) can be injected per run and changed at runtime; a latency
+//! ([`EmulatorState::latency_ms`]) delays every response.
+//!
+//! It is its own crate and does not depend on dwb: it implements Microsoft's
+//! documented contract, so that dwb's client is tested against that contract
+//! rather than against itself. Run it with
+//! `cargo run -p dwb-graph-emulator -- --addr 127.0.0.1:8700 --devices 2000`.
 //!
 //! ```no_run
-//! # async fn demo() -> dwb::graph::Result<()> {
-//! use dwb::graph::emulator::{Emulator, generate};
+//! # async fn demo() -> dwb_graph_emulator::Result<()> {
+//! use dwb_graph_emulator::{Emulator, generate};
 //! let emu = Emulator::start(generate(1000, 42)).await?;
 //! println!("{}", emu.base_url());
 //! emu.with_state(|s| s.rename_device("some-id", "new name")).ok();
@@ -20,12 +27,19 @@
 //! # Ok(()) }
 //! ```
 
+mod batch;
+mod cert;
+pub mod cli;
 mod delta;
 mod devices;
 mod directory;
+mod error;
+mod expand;
 mod faults;
 mod generate;
 mod middleware;
+#[cfg(test)]
+mod route_tests;
 mod routes;
 mod state;
 mod tokens;
@@ -33,7 +47,7 @@ mod tokens;
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::Instant;
 
 use serde::Serialize;
@@ -41,15 +55,13 @@ use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 use url::Url;
 
+pub use error::{EmulatorError, Result};
 pub use faults::{Faults, RetryAfter};
-pub use generate::{HOSTILE_DISPLAY_NAMES, generate, iso8601};
+pub use generate::{HOSTILE_DISPLAY_NAMES, alt_sec_id_key, generate, iso8601};
 pub use state::{
     AppRegistration, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_TENANT_ID, DeviceCodeScript,
     DeviceRecord, EmulatorState,
 };
-
-use super::cloud::Cloud;
-use super::error::{GraphError, Reason, Result};
 
 /// One request the emulator received.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -60,6 +72,8 @@ pub struct RequestRecord {
     /// `none`, `invalid`, `app_only` or `delegated`.
     pub auth: String,
     pub status: u16,
+    /// A member of a `$batch` (the `POST /v1.0/$batch` itself is logged too).
+    pub in_batch: bool,
 }
 
 /// The last client assertion the token endpoint accepted or rejected.
@@ -90,6 +104,8 @@ pub(crate) struct Runtime {
     pub refresh_tokens: HashMap<String, String>,
     pub codes: HashMap<String, CodeSession>,
     pub graph_requests: u64,
+    /// `$batch` members received (counted for their faults).
+    pub batch_members: u64,
     pub log: VecDeque<RequestRecord>,
     pub last_assertion: Option<AssertionRecord>,
 }
@@ -114,6 +130,8 @@ pub(crate) struct Shared {
     world: Mutex<World>,
     /// `http://127.0.0.1:PORT` (no trailing slash).
     pub base: String,
+    /// The Graph routes alone, which serve the members of a `$batch`.
+    pub members: OnceLock<axum::Router>,
 }
 
 impl Shared {
@@ -134,11 +152,11 @@ impl Emulator {
     /// Start on a given address.
     pub async fn start_on(addr: SocketAddr, state: EmulatorState) -> Result<EmulatorHandle> {
         let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| {
-            GraphError::new(Reason::Emulator, format!("cannot bind the emulator to {addr}: {e}"))
+            EmulatorError::Start(format!("cannot bind the emulator to {addr}: {e}"))
         })?;
-        let local = listener.local_addr().map_err(|e| {
-            GraphError::new(Reason::Emulator, format!("cannot read the bound address: {e}"))
-        })?;
+        let local = listener
+            .local_addr()
+            .map_err(|e| EmulatorError::Start(format!("cannot read the bound address: {e}")))?;
         let host = if local.ip().is_unspecified() {
             "127.0.0.1".to_string()
         } else {
@@ -151,9 +169,12 @@ impl Emulator {
         };
         let base = format!("http://{host}:{}", local.port());
         let base_url = Url::parse(&base)
-            .map_err(|e| GraphError::new(Reason::Emulator, format!("bad base URL {base}: {e}")))?;
-        let shared =
-            Arc::new(Shared { world: Mutex::new(World { state, rt: Runtime::default() }), base });
+            .map_err(|e| EmulatorError::Start(format!("bad base URL {base}: {e}")))?;
+        let shared = Arc::new(Shared {
+            world: Mutex::new(World { state, rt: Runtime::default() }),
+            base,
+            members: OnceLock::new(),
+        });
         let app = routes::router(shared.clone());
         let cancel = CancellationToken::new();
         let stop = cancel.clone();
@@ -186,10 +207,6 @@ impl EmulatorHandle {
     pub fn graph_url(&self) -> String {
         format!("{}/v1.0", self.shared.base)
     }
-    /// A [`Cloud::Custom`] pointing login and Graph at this emulator.
-    pub fn cloud(&self) -> Cloud {
-        Cloud::Custom { login: self.base_url.clone(), graph: self.base_url.clone() }
-    }
     pub fn tenant_id(&self) -> String {
         self.shared.lock().state.tenant_id.clone()
     }
@@ -208,9 +225,17 @@ impl EmulatorHandle {
     pub fn clear_request_log(&self) {
         self.shared.lock().rt.log.clear();
     }
-    /// Graph (`/v1.0`) requests counted for fault injection.
+    /// Graph (`/v1.0`) HTTP requests counted for fault injection (a `$batch` is one).
     pub fn graph_request_count(&self) -> u64 {
         self.shared.lock().rt.graph_requests
+    }
+    /// `$batch` members received so far.
+    pub fn batch_member_count(&self) -> u64 {
+        self.shared.lock().rt.batch_members
+    }
+    /// Delay every response by `ms` milliseconds from now on (0 = none).
+    pub fn set_latency_ms(&self, ms: u64) {
+        self.shared.lock().state.latency_ms = ms;
     }
     /// The last client assertion seen by the token endpoint.
     pub fn last_client_assertion(&self) -> Option<AssertionRecord> {
@@ -238,7 +263,7 @@ impl Drop for EmulatorHandle {
     }
 }
 
-/// Options for running the emulator as a process (`dwb graph-emulator`).
+/// Options for running the emulator as a process (the `dwb-graph-emulator` binary).
 #[derive(Debug, Clone)]
 pub struct ServeOptions {
     /// Address to bind (default `127.0.0.1:0`).
@@ -251,6 +276,9 @@ pub struct ServeOptions {
     pub seed: u64,
     /// Faults active from the start.
     pub faults: Faults,
+    /// Delay every response by this many milliseconds (overrides the state file's
+    /// `latencyMs`); see [`EmulatorState::latency_ms`].
+    pub latency_ms: Option<u64>,
     /// Print the URLs and credentials to stdout.
     pub print_urls: bool,
 }
@@ -263,6 +291,7 @@ impl Default for ServeOptions {
             state_file: None,
             seed: 1,
             faults: Faults::default(),
+            latency_ms: None,
             print_urls: true,
         }
     }
@@ -277,7 +306,10 @@ pub async fn serve(opts: ServeOptions, shutdown: CancellationToken) -> Result<()
     if opts.faults != Faults::default() {
         state.faults = opts.faults.clone();
     }
-    let (tenant, n) = (state.tenant_id.clone(), state.devices.len());
+    if let Some(ms) = opts.latency_ms {
+        state.latency_ms = ms;
+    }
+    let (tenant, n, latency) = (state.tenant_id.clone(), state.devices.len(), state.latency_ms);
     let secret_app = state.apps.iter().find(|a| a.client_secret.is_some()).cloned();
     let emu = Emulator::start_on(opts.addr, state).await?;
     if opts.print_urls {
@@ -294,6 +326,9 @@ pub async fn serve(opts: ServeOptions, shutdown: CancellationToken) -> Result<()
             println!("  client secret   : {}", a.client_secret.unwrap_or_default());
         }
         println!("  devices         : {n}");
+        if latency > 0 {
+            println!("  latency         : {latency} ms per response");
+        }
     }
     shutdown.cancelled().await;
     emu.stop().await;

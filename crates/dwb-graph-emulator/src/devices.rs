@@ -1,4 +1,5 @@
-//! `/devices` (list with `$select`/`$top`/`$filter=deviceId eq`/`$skiptoken`) and `/devices/{id}`.
+//! `/devices` (list with `$select`/`$top`/`$filter=deviceId eq`/`$expand`/`$skiptoken`)
+//! and `/devices/{id}` (`$select`, `$expand`).
 
 use axum::extract::{Extension, Path, State};
 use axum::http::{StatusCode, Uri};
@@ -6,6 +7,7 @@ use axum::response::Response;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
+use super::expand::{self, EXPAND_PAGE_MAX, Expand};
 use super::routes::{
     Ctx, DEVICE_PROPERTIES, S, check_params, context, decode_token, encode_token, err, link_base,
     make_link, not_found, ok_json, parse_select, project, query,
@@ -19,6 +21,8 @@ struct ListToken {
     top: usize,
     select: Option<Vec<String>>,
     filter: Option<String>,
+    #[serde(default)]
+    expand: Option<Expand>,
 }
 
 /// `deviceId eq '…'` → the value; anything else is unsupported.
@@ -55,7 +59,8 @@ pub(crate) async fn list_devices(
     uri: Uri,
 ) -> Response {
     let q = query(&uri);
-    if let Err(r) = check_params(&ctx, &q, &["$select", "$top", "$filter", "$skiptoken"]) {
+    if let Err(r) = check_params(&ctx, &q, &["$select", "$top", "$filter", "$skiptoken", "$expand"])
+    {
         return r;
     }
     let tok = match q.get("$skiptoken") {
@@ -97,7 +102,14 @@ pub(crate) async fn list_devices(
                 },
                 None => None,
             };
-            ListToken { after: String::new(), top, select, filter }
+            let expand = match q.get("$expand").map(|e| expand::parse(&ctx, e)).transpose() {
+                Ok(e) => e,
+                Err(r) => return r,
+            };
+            // With $expand on directory objects a page holds at most 100 objects, and
+            // a larger $top is not honoured (the page is simply smaller).
+            let top = if expand.is_some() { top.min(EXPAND_PAGE_MAX) } else { top };
+            ListToken { after: String::new(), top, select, filter, expand }
         }
     };
     let w = s.lock();
@@ -121,12 +133,13 @@ pub(crate) async fn list_devices(
             more = true;
             break;
         }
-        items.push((id, project(&d.props, &tok.select)));
+        let mut item = project(&d.props, &tok.select);
+        if let Some(e) = &tok.expand {
+            expand::apply(&w, d, e, &mut item);
+        }
+        items.push((id, item));
     }
-    let ctx_name = match &tok.select {
-        Some(sel) => format!("devices({})", sel.join(",")),
-        None => "devices".to_string(),
-    };
+    let ctx_name = context_name("devices", &tok.select, &tok.expand);
     let mut body = Map::new();
     body.insert("@odata.context".into(), json!(context(&s, &ctx_name)));
     if more && let Some((last, _)) = items.last() {
@@ -135,10 +148,14 @@ pub(crate) async fn list_devices(
             top: tok.top,
             select: tok.select.clone(),
             filter: tok.filter.clone(),
+            expand: tok.expand.clone(),
         };
         let mut params = vec![("$top", tok.top.to_string())];
         if let Some(sel) = &tok.select {
             params.push(("$select", sel.join(",")));
+        }
+        if let Some(e) = &tok.expand {
+            params.push(("$expand", e.to_query()));
         }
         params.push(("$skiptoken", encode_token(&next)));
         body.insert(
@@ -161,11 +178,15 @@ pub(crate) async fn get_device(
     uri: Uri,
 ) -> Response {
     let q = query(&uri);
-    if let Err(r) = check_params(&ctx, &q, &["$select"]) {
+    if let Err(r) = check_params(&ctx, &q, &["$select", "$expand"]) {
         return r;
     }
     let select = match parse_select(&ctx, &q, DEVICE_PROPERTIES, "device") {
         Ok(s) => s,
+        Err(r) => return r,
+    };
+    let expand = match q.get("$expand").map(|e| expand::parse(&ctx, e)).transpose() {
+        Ok(e) => e,
         Err(r) => return r,
     };
     let w = s.lock();
@@ -174,7 +195,20 @@ pub(crate) async fn get_device(
         return not_found(&ctx, &id);
     };
     let mut m = project(&d.props, &select);
+    if let Some(e) = &expand {
+        expand::apply(&w, d, e, &mut m);
+    }
     drop(w);
-    m.insert("@odata.context".into(), json!(context(&s, "devices/$entity")));
+    let what = format!("{}/$entity", context_name("devices", &select, &expand));
+    m.insert("@odata.context".into(), json!(context(&s, &what)));
     ok_json(&Value::Object(m))
+}
+
+/// `devices`, `devices(id,displayName)`, `devices(id,registeredOwners(id))`…
+fn context_name(base: &str, select: &Option<Vec<String>>, expand: &Option<Expand>) -> String {
+    let mut parts: Vec<String> = select.clone().unwrap_or_default();
+    if let Some(e) = expand {
+        parts.push(e.context());
+    }
+    if parts.is_empty() { base.to_string() } else { format!("{base}({})", parts.join(",")) }
 }
