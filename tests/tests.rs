@@ -11,6 +11,8 @@ mod support;
 mod cli;
 // Rendered diagnostics: file, line, column, caret, call chain.
 mod diagnostics;
+// `dwb docs`: examples for every function, compiled; heading levels; the site hooks.
+mod docs;
 // The error registry against every code dwb and its scripts raise.
 mod errors;
 // The plan in text, LDIF and JSON; dry-run applies nothing; the report schema.

@@ -244,7 +244,14 @@ pub fn module(host: Arc<Host>) -> Module {
         &mut m,
         "describe",
         &["-> String"],
-        "Where the directory is: an LDAP URL, or `snapshot <file>` for the demo and offline what-ifs.",
+        "Where the directory is: an LDAP URL, or `snapshot <file>` for the demo and offline \
+         what-ifs.\n\
+         # Example\n\
+         ```rhai\n\
+         print(`directory: ${ad::describe()}`);\n\
+         ```\n\
+         # Errors\n\
+         Only the connection errors (see Conventions): the directory is opened on first use.",
         move || -> RhaiResult<String> { Ok(h.dir().rhai()?.describe()) },
     );
     let h = host.clone();
@@ -252,7 +259,19 @@ pub fn module(host: Arc<Host>) -> Module {
         &mut m,
         "root_dse",
         &["-> Map"],
-        "The rootDSE: naming contexts (as `Dn`s), `dns_host_name` and functional levels.",
+        "The rootDSE: naming contexts (as `Dn`s), `dns_host_name` and functional levels.\n\
+         The map's keys: `default_naming_context`, `configuration_naming_context`, \
+         `schema_naming_context`, `root_domain_naming_context` (each a `Dn`, or `()` when the DC \
+         does not say), `naming_contexts` (array of `Dn`), `dns_host_name` (string or `()`), and \
+         `forest_functionality`, `domain_functionality`, `dc_functionality` (numbers, 7 = Windows \
+         Server 2016, or `()`).\n\
+         # Example\n\
+         ```rhai\n\
+         let root = ad::root_dse();\n\
+         print(`forest root ${root.root_domain_naming_context}, DC ${root.dns_host_name}`);\n\
+         ```\n\
+         # Errors\n\
+         Only the connection errors (see Conventions).",
         move || root_dse_map(&h).rhai(),
     );
     let h = host.clone();
@@ -260,7 +279,14 @@ pub fn module(host: Arc<Host>) -> Module {
         &mut m,
         "domain_dn",
         &["-> Dn"],
-        "The bound domain's DN (rootDSE defaultNamingContext).\n# Example\n```rhai\nlet container = ad::domain_dn().child(\"CN\", \"RegisteredDevices\");\n```",
+        "The bound domain's DN (rootDSE defaultNamingContext).\n\
+         # Example\n\
+         ```rhai\n\
+         let devices = ad::domain_dn().child(\"CN\", \"RegisteredDevices\");\n\
+         print(devices);   // CN=RegisteredDevices,DC=contoso,DC=test\n\
+         ```\n\
+         # Errors\n\
+         `not_found` when the rootDSE has no defaultNamingContext.",
         move || h.dir().rhai()?.root_dse().and_then(|r| r.default_nc()).rhai(),
     );
     let h = host.clone();
@@ -268,7 +294,16 @@ pub fn module(host: Arc<Host>) -> Module {
         &mut m,
         "config_dn",
         &["-> Dn"],
-        "The forest's configuration partition (rootDSE configurationNamingContext).",
+        "The forest's configuration partition (rootDSE configurationNamingContext); the Device \
+         Registration Configuration lives below its `CN=Services`.\n\
+         # Example\n\
+         ```rhai\n\
+         let services = ad::config_dn().child(\"CN\", \"Services\");\n\
+         let drc = services.child(\"CN\", \"Device Registration Configuration\");\n\
+         print(ad::exists(drc));\n\
+         ```\n\
+         # Errors\n\
+         `not_found` when the rootDSE has no configurationNamingContext.",
         move || h.dir().rhai()?.root_dse().and_then(|r| r.config_nc()).rhai(),
     );
     let h = host.clone();
@@ -276,7 +311,15 @@ pub fn module(host: Arc<Host>) -> Module {
         &mut m,
         "schema_dn",
         &["-> Dn"],
-        "The schema partition (rootDSE schemaNamingContext).",
+        "The schema partition (rootDSE schemaNamingContext).\n\
+         # Example\n\
+         ```rhai\n\
+         let cls = ad::get(ad::schema_dn().child(\"CN\", \"ms-DS-Device\"), [\"lDAPDisplayName\", \
+         \"schemaIDGUID\"]);\n\
+         print(cls[\"schemaIDGUID\"]);   // the Guid object ACEs use for msDS-Device\n\
+         ```\n\
+         # Errors\n\
+         `not_found` when the rootDSE has no schemaNamingContext.",
         move || h.dir().rhai()?.root_dse().and_then(|r| r.schema_nc()).rhai(),
     );
     let h = host.clone();
@@ -284,7 +327,16 @@ pub fn module(host: Arc<Host>) -> Module {
         &mut m,
         "domain_dn_for",
         &["dns_name: String", "-> Dn"],
-        "The DN of the domain with this DNS name, confirmed by its crossRef in the Partitions container.\n# Errors\n`not_found` (the hint lists the forest's domains), `invalid_argument`.",
+        "The DN of the domain with this DNS name, confirmed by its crossRef in the Partitions \
+         container.\n\
+         # Example\n\
+         ```rhai\n\
+         let domain = ad::domain_dn_for(\"contoso.test\");          // DC=contoso,DC=test\n\
+         let devices = domain.child(\"CN\", \"RegisteredDevices\");\n\
+         ```\n\
+         # Errors\n\
+         `not_found` when the forest has no such domain (the hint lists the forest's domains), \
+         `invalid_argument` when `dns_name` is not a DNS name.",
         move |name: ImmutableString| -> RhaiResult<Dn> {
             let d = h.dir().rhai()?;
             let r = d.root_dse().rhai()?;
@@ -296,7 +348,15 @@ pub fn module(host: Arc<Host>) -> Module {
         &mut m,
         "domain_sid",
         &["-> Sid"],
-        "The bound domain's SID.",
+        "The bound domain's SID (the objectSid of the domain head).\n\
+         # Example\n\
+         ```rhai\n\
+         let sid = ad::domain_sid();\n\
+         print(`Domain Admins: ${sid}-512`);\n\
+         ```\n\
+         # Errors\n\
+         `not_found` (no defaultNamingContext, or the domain head has no objectSid), \
+         `no_such_object`.",
         move || -> RhaiResult<Sid> {
             let d = h.dir().rhai()?;
             let dn = d.root_dse().and_then(|r| r.default_nc()).rhai()?;
@@ -308,7 +368,17 @@ pub fn module(host: Arc<Host>) -> Module {
         &mut m,
         "schema_has_class",
         &["name: String", "-> bool"],
-        "True when the schema defines this object class (by lDAPDisplayName), as the Entra Connect wizard checks for msDS-DeviceContainer.",
+        "True when the schema defines this object class (by lDAPDisplayName), as the Entra Connect \
+         wizard checks for msDS-DeviceContainer.\n\
+         # Example\n\
+         ```rhai\n\
+         if !ad::schema_has_class(\"msDS-DeviceContainer\") {\n\
+         \x20   report::finding(\"schema\", \"fail\", \"msDS-DeviceContainer is missing\", \"run \
+         adprep /forestprep\");\n\
+         }\n\
+         ```\n\
+         # Errors\n\
+         `not_found` when the rootDSE has no schemaNamingContext.",
         move |n: ImmutableString| -> RhaiResult<bool> {
             let d = h.dir().rhai()?;
             let r = d.root_dse().rhai()?;
@@ -320,7 +390,16 @@ pub fn module(host: Arc<Host>) -> Module {
         &mut m,
         "schema_has_attribute",
         &["name: String", "-> bool"],
-        "True when the schema defines this attribute (by lDAPDisplayName), e.g. msDS-IsCompliant (Windows Server 2016 schema).",
+        "True when the schema defines this attribute (by lDAPDisplayName), e.g. msDS-IsCompliant \
+         (Windows Server 2016 schema).\n\
+         # Example\n\
+         ```rhai\n\
+         let compliance = ad::schema_has_attribute(\"msDS-IsCompliant\");\n\
+         print(if compliance { \"msDS-IsCompliant is written back\" } else { \"2012 R2 schema\" \
+         });\n\
+         ```\n\
+         # Errors\n\
+         `not_found` when the rootDSE has no schemaNamingContext.",
         move |n: ImmutableString| -> RhaiResult<bool> {
             let d = h.dir().rhai()?;
             let r = d.root_dse().rhai()?;
@@ -332,7 +411,15 @@ pub fn module(host: Arc<Host>) -> Module {
         &mut m,
         "attribute_syntax",
         &["name: String", "-> String"],
-        "The attribute's `attributeSyntax` OID from the schema (2.5.5.10 octet string, 2.5.5.12 Unicode, 2.5.5.1 DN, 2.5.5.8 Boolean, …), or `\"\"` when the schema has no such attribute.",
+        "The attribute's `attributeSyntax` OID from the schema (2.5.5.10 octet string, 2.5.5.12 \
+         Unicode, 2.5.5.1 DN, 2.5.5.8 Boolean, …), or `\"\"` when the schema has no such \
+         attribute.\n\
+         # Example\n\
+         ```rhai\n\
+         let oid = ad::attribute_syntax(\"msDS-CloudAnchor\");   // \"2.5.5.10\": bytes, not text\n\
+         ```\n\
+         # Errors\n\
+         `not_found` when the rootDSE has no schemaNamingContext.",
         move |n: ImmutableString| -> RhaiResult<String> {
             let d = h.dir().rhai()?;
             let r = d.root_dse().rhai()?;
@@ -344,7 +431,15 @@ pub fn module(host: Arc<Host>) -> Module {
         &mut m,
         "schema_version",
         &["-> i64"],
-        "The schema's objectVersion (69 = Windows Server 2012 R2, 88 = 2019), or -1 when unknown. For information only: dwb decides by class and attribute presence.",
+        "The schema's objectVersion (69 = Windows Server 2012 R2, 88 = 2019), or -1 when unknown. \
+         For information only: dwb decides by class and attribute presence.\n\
+         # Example\n\
+         ```rhai\n\
+         let v = ad::schema_version();\n\
+         if v >= 0 && v < 69 { report::warn(`schema objectVersion ${v} is older than 2012 R2`); }\n\
+         ```\n\
+         # Errors\n\
+         `not_found` when the rootDSE has no schemaNamingContext.",
         move || -> RhaiResult<i64> {
             let d = h.dir().rhai()?;
             let r = d.root_dse().rhai()?;
@@ -356,7 +451,18 @@ pub fn module(host: Arc<Host>) -> Module {
         &mut m,
         "resolve_account",
         &["name: String", "-> Map"],
-        "Resolves `DOMAIN\\\\name`, a UPN, a sAMAccountName, a DN or a SID string to `#{ dn, sid, guid, sam_account_name, user_principal_name }`.\n# Example\n```rhai\nlet acct = ad::resolve_account(\"CONTOSO\\\\svc-dwb\");\nprint(acct.sid);\n```\n# Errors\n`not_found`, `ambiguous` (several accounts match).",
+        "Resolves `DOMAIN\\name`, a UPN, a sAMAccountName, a DN or a SID string to `#{ dn, sid, \
+         guid, sam_account_name, user_principal_name }` (`dn` a `Dn`, `sid` a `Sid`, `guid` a \
+         `Guid`; the names may be `()`).\n\
+         # Example\n\
+         ```rhai\n\
+         let acct = ad::resolve_account(\"CONTOSO\\\\svc-dwb\");\n\
+         print(`${acct.dn} ${acct.sid}`);\n\
+         ```\n\
+         # Errors\n\
+         `not_found` (no such account, or an unknown `DOMAIN\\` prefix), `ambiguous` (several \
+         accounts match), `invalid_argument` (empty name), `invalid_value` (the object is not a \
+         security principal).",
         move |n: ImmutableString| -> RhaiResult<Map> {
             let d = h.dir().rhai()?;
             let r = d.root_dse().rhai()?;
@@ -370,7 +476,17 @@ pub fn module(host: Arc<Host>) -> Module {
         &mut m,
         "search",
         &["base: Dn|String", "filter: Filter|String", "-> Array"],
-        "Subtree search; returns `Entry` values (paged on LDAP; sees changes planned earlier in the run).\n# Example\n```rhai\nfor e in ad::search(ad::config_dn(), \"(objectClass=msDS-DeviceRegistrationService)\") { print(e.dn); }\n```\n# Errors\n`no_such_object` (base missing), `invalid_filter`, `invalid_dn`.",
+        "Subtree search; returns `Entry` values (paged on LDAP; sees changes planned earlier in \
+         the run).\n\
+         # Example\n\
+         ```rhai\n\
+         let config = ad::config_dn();\n\
+         for e in ad::search(config, \"(objectClass=msDS-DeviceRegistrationService)\") { \
+         print(e.dn); }\n\
+         ```\n\
+         # Errors\n\
+         `no_such_object` (base missing), `invalid_filter`, `invalid_dn`, `invalid_argument` (base \
+         or filter of another type).",
         move |b: Dynamic, f: Dynamic| search(&h, &b, &f, &Map::new()).rhai(),
     );
     let h = host.clone();
@@ -378,7 +494,20 @@ pub fn module(host: Arc<Host>) -> Module {
         &mut m,
         "search",
         &["base: Dn|String", "filter: Filter|String", "options: Map", "-> Array"],
-        "Search with options `#{ scope: \"base\"|\"one_level\"|\"subtree\", attrs: [..], limit: n, sd_flags: n }`.\n# Errors\n`unknown_option` (with a suggestion), `no_such_object`, `invalid_filter`.",
+        "Search with options `#{ scope: \"base\"|\"one_level\"|\"subtree\", attrs: [..], limit: n, \
+         sd_flags: n }`. Asking for `nTSecurityDescriptor` in `attrs` sets `sd_flags` to 7 (owner, \
+         group, DACL) unless given, so no SACL rights are needed.\n\
+         # Example\n\
+         ```rhai\n\
+         let devices = ad::domain_dn().child(\"CN\", \"RegisteredDevices\");\n\
+         let found = ad::search(devices, ad::eq(\"objectClass\", \"msDS-Device\"),\n\
+         \x20   #{ scope: \"one_level\", attrs: [\"displayName\", \"msDS-DeviceID\", \
+         \"msDS-IsEnabled\"], limit: 100 });\n\
+         print(`${found.len()} device objects`);\n\
+         ```\n\
+         # Errors\n\
+         `unknown_option` (with a suggestion), `invalid_argument` (unknown scope, `limit` or \
+         `sd_flags` not a number), `no_such_object`, `invalid_filter`, `invalid_dn`.",
         move |b: Dynamic, f: Dynamic, o: Map| search(&h, &b, &f, &o).rhai(),
     );
     let h = host.clone();
@@ -386,7 +515,13 @@ pub fn module(host: Arc<Host>) -> Module {
         &mut m,
         "list",
         &["base: Dn|String", "-> Array"],
-        "The immediate children of `base`.",
+        "The immediate children of `base` (a one-level search), as `Entry` values.\n\
+         # Example\n\
+         ```rhai\n\
+         for child in ad::list(ad::config_dn().child(\"CN\", \"Services\")) { print(child.dn); }\n\
+         ```\n\
+         # Errors\n\
+         `no_such_object` (base missing), `invalid_dn`.",
         move |b: Dynamic| {
             search(
                 &h,
@@ -402,7 +537,15 @@ pub fn module(host: Arc<Host>) -> Module {
         &mut m,
         "list",
         &["base: Dn|String", "filter: Filter|String", "-> Array"],
-        "The immediate children of `base` matching `filter`.",
+        "The immediate children of `base` matching `filter`.\n\
+         # Example\n\
+         ```rhai\n\
+         let devices = ad::dn(\"CN=RegisteredDevices,DC=contoso,DC=test\");\n\
+         let disabled = ad::list(devices, ad::eq(\"msDS-IsEnabled\", false));\n\
+         print(`${disabled.len()} disabled devices`);\n\
+         ```\n\
+         # Errors\n\
+         `no_such_object` (base missing), `invalid_filter`, `invalid_dn`.",
         move |b: Dynamic, f: Dynamic| {
             search(&h, &b, &f, &Map::from_iter([("scope".into(), Dynamic::from("one_level"))]))
                 .rhai()
@@ -413,7 +556,15 @@ pub fn module(host: Arc<Host>) -> Module {
         &mut m,
         "get",
         &["dn: Dn|String", "-> Entry"],
-        "Reads exactly one object.\n# Errors\n`not_found` when it does not exist.",
+        "Reads exactly one object, with its attributes (`nTSecurityDescriptor` only when asked for \
+         by name, see the two-argument form).\n\
+         # Example\n\
+         ```rhai\n\
+         let users = ad::get(\"CN=Users,DC=contoso,DC=test\");\n\
+         print(users[\"objectGUID\"]);\n\
+         ```\n\
+         # Errors\n\
+         `not_found` when it does not exist, `invalid_dn`.",
         move |d: Dynamic| -> RhaiResult<Dynamic> {
             let dn = to_dn(&d).rhai()?;
             read(&h, &d, &[]).rhai()?.map(entry).ok_or_else(|| {
@@ -426,7 +577,17 @@ pub fn module(host: Arc<Host>) -> Module {
         &mut m,
         "get",
         &["dn: Dn|String", "attrs: Array", "-> Entry"],
-        "Reads exactly one object with the given attributes (`nTSecurityDescriptor` must be asked for by name).\n# Errors\n`not_found` when it does not exist.",
+        "Reads exactly one object with the given attributes (`nTSecurityDescriptor` must be asked \
+         for by name).\n\
+         # Example\n\
+         ```rhai\n\
+         import \"dwb/names\" as names;\n\
+         let drs = ad::get(names::drs_dn(ad::config_dn()), [\"msDS-DeviceLocation\", \
+         \"msDS-IsEnabled\"]);\n\
+         print(drs[\"msDS-DeviceLocation\"]);   // CN=RegisteredDevices,DC=contoso,DC=test\n\
+         ```\n\
+         # Errors\n\
+         `not_found` when it does not exist, `invalid_dn`.",
         move |d: Dynamic, a: Array| -> RhaiResult<Dynamic> {
             let dn = to_dn(&d).rhai()?;
             let attrs = to_strings(&Dynamic::from_array(a)).rhai()?;
@@ -440,7 +601,15 @@ pub fn module(host: Arc<Host>) -> Module {
         &mut m,
         "find",
         &["dn: Dn|String", "-> Entry|()"],
-        "Reads an object, or returns `()` when it does not exist.",
+        "Reads an object, or returns `()` when it does not exist.\n\
+         # Example\n\
+         ```rhai\n\
+         let c = ad::find(\"CN=RegisteredDevices,DC=contoso,DC=test\");\n\
+         if c == () { print(\"not prepared yet\"); } else { \
+         print(c.is_a(\"msDS-DeviceContainer\")); }\n\
+         ```\n\
+         # Errors\n\
+         `invalid_dn`.",
         move |d: Dynamic| -> RhaiResult<Dynamic> {
             Ok(read(&h, &d, &[]).rhai()?.map(entry).unwrap_or(Dynamic::UNIT))
         },
@@ -450,7 +619,16 @@ pub fn module(host: Arc<Host>) -> Module {
         &mut m,
         "exists",
         &["dn: Dn|String", "-> bool"],
-        "True when the object exists (in the planned state).",
+        "True when the object exists (in the planned state: an object planned earlier in the run \
+         exists, one planned for deletion does not).\n\
+         # Example\n\
+         ```rhai\n\
+         let devices = ad::domain_dn().child(\"CN\", \"RegisteredDevices\");\n\
+         if !ad::exists(devices) { report::warn(devices + \" is missing: run `dwb run prepare`\"); \
+         }\n\
+         ```\n\
+         # Errors\n\
+         `invalid_dn`.",
         move |d: Dynamic| -> RhaiResult<bool> {
             Ok(read(&h, &d, &["1.1".into()]).rhai()?.is_some())
         },
@@ -462,7 +640,19 @@ pub fn module(host: Arc<Host>) -> Module {
         &mut m,
         "add",
         &["dn: Dn|String", "attrs: Map", "-> ()"],
-        "Plans creating an object. `attrs` maps attribute names to a value or an array of values; booleans become TRUE/FALSE, GUIDs and SIDs their binary forms.\n# Example\n```rhai\nad::add(dn, #{ objectClass: \"container\" });\n```\n# Errors\n`already_exists`, `no_such_object` (parent missing) — found when planning, before anything is written.",
+        "Plans creating an object. `attrs` maps attribute names to a value or an array of values \
+         (a `()` value is left out); booleans become TRUE/FALSE, GUIDs and SIDs their binary \
+         forms, and text for a GUID- or SID-typed attribute (msDS-DeviceID, msDS-RegisteredOwner) \
+         is converted.\n\
+         # Example\n\
+         ```rhai\n\
+         let devices = ad::domain_dn().child(\"CN\", \"RegisteredDevices\");\n\
+         ad::add(devices, #{ objectClass: \"msDS-DeviceContainer\" });\n\
+         ```\n\
+         # Errors\n\
+         `already_exists`, `no_such_object` (parent missing) — found when planning, before \
+         anything is written; `invalid_dn`, `invalid_value` (e.g. a malformed GUID for \
+         msDS-DeviceID), `invalid_argument` (a value that cannot be stored, such as a map).",
         move |d: Dynamic, a: Map| -> RhaiResult<()> {
             let dn = to_dn(&d).rhai()?;
             record(&h, WriteOp::Add { dn, attrs: attrs_from_map(&a).rhai()? }, None).rhai()
@@ -473,7 +663,16 @@ pub fn module(host: Arc<Host>) -> Module {
         &mut m,
         "add",
         &["dn: Dn|String", "attrs: Map", "options: Map", "-> ()"],
-        "Plans creating an object, with `#{ reason: \"…\" }` shown in the plan.",
+        "Plans creating an object, with `#{ reason: \"…\" }` shown in the plan.\n\
+         # Example\n\
+         ```rhai\n\
+         let devices = ad::dn(\"CN=RegisteredDevices,DC=contoso,DC=test\");\n\
+         ad::add(devices, #{ objectClass: \"msDS-DeviceContainer\" },\n\
+         \x20   #{ reason: \"container for written-back devices\" });\n\
+         ```\n\
+         # Errors\n\
+         `unknown_option`, `already_exists`, `no_such_object` (parent missing), `invalid_dn`, \
+         `invalid_value`, `invalid_argument`.",
         move |d: Dynamic, a: Map, o: Map| -> RhaiResult<()> {
             check_options(&o, &["reason"], "ad::add").rhai()?;
             let dn = to_dn(&d).rhai()?;
@@ -485,7 +684,18 @@ pub fn module(host: Arc<Host>) -> Module {
         &mut m,
         "modify",
         &["dn: Dn|String", "changes: Map", "-> ()"],
-        "Plans a modify: `#{ replace: #{attr: v}, add: #{attr: v}, delete: #{attr: () or v} }`.\n# Errors\n`no_such_object`, `unknown_option`.",
+        "Plans a modify: `#{ replace: #{attr: v}, add: #{attr: v}, delete: #{attr: () or v} }`. \
+         `delete` with `()` removes every value of the attribute; values convert as for \
+         `ad::add`.\n\
+         # Example\n\
+         ```rhai\n\
+         import \"dwb/names\" as names;\n\
+         ad::modify(names::drs_dn(ad::config_dn()), #{ replace: #{ \"msDS-IsEnabled\": true } });\n\
+         ```\n\
+         # Errors\n\
+         `no_such_object`, `unknown_option` (a key other than add, replace, delete), \
+         `invalid_argument` (nothing to change, or an operation that is not a map), \
+         `invalid_value`, `invalid_dn`.",
         move |d: Dynamic, c: Map| modify(&h, &d, &c, &Map::new()).rhai(),
     );
     let h = host.clone();
@@ -493,7 +703,16 @@ pub fn module(host: Arc<Host>) -> Module {
         &mut m,
         "modify",
         &["dn: Dn|String", "changes: Map", "options: Map", "-> ()"],
-        "Plans a modify with `#{ reason: \"…\" }`.",
+        "Plans a modify with `#{ reason: \"…\" }` shown in the plan.\n\
+         # Example\n\
+         ```rhai\n\
+         let dev = \
+         \"CN=265b893a-67d9-4107-b218-39acc36e1a70,CN=RegisteredDevices,DC=contoso,DC=test\";\n\
+         ad::modify(dev, #{ delete: #{ \"msDS-DevicePhysicalIDs\": () } }, #{ reason: \"stale \
+         hardware ids\" });\n\
+         ```\n\
+         # Errors\n\
+         `no_such_object`, `unknown_option`, `invalid_argument`, `invalid_value`, `invalid_dn`.",
         move |d: Dynamic, c: Map, o: Map| modify(&h, &d, &c, &o).rhai(),
     );
     let h = host.clone();
@@ -501,7 +720,14 @@ pub fn module(host: Arc<Host>) -> Module {
         &mut m,
         "delete",
         &["dn: Dn|String", "-> ()"],
-        "Plans deleting a leaf object.\n# Errors\n`no_such_object`, `not_allowed_on_non_leaf`.",
+        "Plans deleting a leaf object.\n\
+         # Example\n\
+         ```rhai\n\
+         let devices = ad::dn(\"CN=RegisteredDevices,DC=contoso,DC=test\");\n\
+         ad::delete(devices.child(\"CN\", \"265b893a-67d9-4107-b218-39acc36e1a70\"));\n\
+         ```\n\
+         # Errors\n\
+         `no_such_object`, `not_allowed_on_non_leaf` (it has children), `invalid_dn`.",
         move |d: Dynamic| -> RhaiResult<()> {
             record(&h, WriteOp::Delete { dn: to_dn(&d).rhai()? }, None).rhai()
         },
@@ -511,7 +737,15 @@ pub fn module(host: Arc<Host>) -> Module {
         &mut m,
         "delete",
         &["dn: Dn|String", "options: Map", "-> ()"],
-        "Plans deleting a leaf object with `#{ reason: \"…\" }`.",
+        "Plans deleting a leaf object with `#{ reason: \"…\" }`.\n\
+         # Example\n\
+         ```rhai\n\
+         let dev = \
+         \"CN=265b893a-67d9-4107-b218-39acc36e1a70,CN=RegisteredDevices,DC=contoso,DC=test\";\n\
+         ad::delete(dev, #{ reason: \"the device was deleted from Entra ID\" });\n\
+         ```\n\
+         # Errors\n\
+         `unknown_option`, `no_such_object`, `not_allowed_on_non_leaf`, `invalid_dn`.",
         move |d: Dynamic, o: Map| -> RhaiResult<()> {
             check_options(&o, &["reason"], "ad::delete").rhai()?;
             record(&h, WriteOp::Delete { dn: to_dn(&d).rhai()? }, reason(&o)).rhai()
@@ -522,7 +756,17 @@ pub fn module(host: Arc<Host>) -> Module {
         &mut m,
         "ensure_object",
         &["dn: Dn|String", "class: String", "attrs: Map", "-> String"],
-        "Idempotent: plans creating the object with `attrs` if missing, or replacing the attributes that differ. Returns \"created\", \"updated\" or \"unchanged\".\n# Example\n```rhai\nad::ensure_object(dn, \"msDS-DeviceContainer\", #{});\n```\n# Errors\n`object_class_violation` when the object exists with another class.",
+        "Idempotent: plans creating the object with `attrs` if missing, or replacing the \
+         attributes that differ. Returns \"created\", \"updated\" or \"unchanged\".\n\
+         # Example\n\
+         ```rhai\n\
+         let devices = ad::domain_dn().child(\"CN\", \"RegisteredDevices\");\n\
+         print(ad::ensure_object(devices, \"msDS-DeviceContainer\", #{}));   // \"created\" the \
+         first time\n\
+         ```\n\
+         # Errors\n\
+         `object_class_violation` when the object exists with another class, `no_such_object` \
+         (parent missing), `invalid_dn`, `invalid_value`, `invalid_argument`.",
         move |d: Dynamic, c: ImmutableString, a: Map| {
             ensure_object(&h, &d, &c, &a, &Map::new()).rhai()
         },
@@ -532,7 +776,18 @@ pub fn module(host: Arc<Host>) -> Module {
         &mut m,
         "ensure_object",
         &["dn: Dn|String", "class: String", "attrs: Map", "options: Map", "-> String"],
-        "`ensure_object` with `#{ reason: \"…\" }` shown in the plan.",
+        "`ensure_object` with `#{ reason: \"…\" }` shown in the plan.\n\
+         # Example\n\
+         ```rhai\n\
+         import \"dwb/names\" as names;\n\
+         let devices = ad::domain_dn().child(\"CN\", \"RegisteredDevices\");\n\
+         ad::ensure_object(names::drs_dn(ad::config_dn()), \"msDS-DeviceRegistrationService\",\n\
+         \x20   #{ \"msDS-DeviceLocation\": devices, \"msDS-IsEnabled\": true },\n\
+         \x20   #{ reason: \"DRS object pointing at the device container\" });\n\
+         ```\n\
+         # Errors\n\
+         `unknown_option`, `object_class_violation`, `no_such_object`, `invalid_dn`, \
+         `invalid_value`, `invalid_argument`.",
         move |d: Dynamic, c: ImmutableString, a: Map, o: Map| {
             ensure_object(&h, &d, &c, &a, &o).rhai()
         },
@@ -542,7 +797,17 @@ pub fn module(host: Arc<Host>) -> Module {
         &mut m,
         "ensure_container",
         &["dn: Dn|String", "-> String"],
-        "Idempotent: plans creating a `container` object if missing.",
+        "Idempotent: plans creating a `container` object if missing. Returns \"created\" or \
+         \"unchanged\".\n\
+         # Example\n\
+         ```rhai\n\
+         let drc = ad::config_dn().child(\"CN\", \"Services\").child(\"CN\", \"Device Registration \
+         Configuration\");\n\
+         ad::ensure_container(drc);\n\
+         ```\n\
+         # Errors\n\
+         `object_class_violation` when the object exists but is not a container, `no_such_object` \
+         (parent missing), `invalid_dn`.",
         move |d: Dynamic| ensure_object(&h, &d, "container", &Map::new(), &Map::new()).rhai(),
     );
     let h = host.clone();
@@ -550,7 +815,15 @@ pub fn module(host: Arc<Host>) -> Module {
         &mut m,
         "ensure_absent",
         &["dn: Dn|String", "-> String"],
-        "Idempotent: plans deleting the (leaf) object if it exists. Returns \"deleted\" or \"absent\".",
+        "Idempotent: plans deleting the (leaf) object if it exists. Returns \"deleted\" or \
+         \"absent\".\n\
+         # Example\n\
+         ```rhai\n\
+         let probe = \"CN=dwb-probe-1,CN=RegisteredDevices,DC=contoso,DC=test\";\n\
+         if ad::ensure_absent(probe) == \"deleted\" { print(`removing the leftover ${probe}`); }\n\
+         ```\n\
+         # Errors\n\
+         `not_allowed_on_non_leaf`, `invalid_dn`.",
         move |d: Dynamic| -> RhaiResult<String> {
             if read(&h, &d, &["1.1".into()]).rhai()?.is_none() {
                 return Ok("absent".into());
@@ -568,14 +841,29 @@ pub fn module(host: Arc<Host>) -> Module {
         &mut m,
         "dn",
         &["text: String", "-> Dn"],
-        "Parses an RFC 4514 DN.\n# Errors\n`invalid_dn` with the position.",
+        "Parses an RFC 4514 DN.\n\
+         # Example\n\
+         ```rhai\n\
+         let devices = ad::dn(\"CN=RegisteredDevices,DC=contoso,DC=test\");\n\
+         print(devices.parent());   // DC=contoso,DC=test\n\
+         ```\n\
+         # Errors\n\
+         `invalid_dn` with the position.",
         |s: ImmutableString| Dn::parse(&s).rhai(),
     );
     reg(
         &mut m,
         "guid",
         &["text: String", "-> Guid"],
-        "Parses a GUID (`xxxxxxxx-xxxx-…`, braces allowed).",
+        "Parses a GUID (`xxxxxxxx-xxxx-…`, braces allowed, any case).\n\
+         # Example\n\
+         ```rhai\n\
+         let id = ad::guid(\"4c299165-6e8f-4b45-a5ba-c5d250a707ff\");   // a device's deviceId\n\
+         let devices = ad::dn(\"CN=RegisteredDevices,DC=contoso,DC=test\");\n\
+         let found = ad::search(devices, ad::eq(\"msDS-DeviceID\", id));\n\
+         ```\n\
+         # Errors\n\
+         `invalid_value`.",
         |s: ImmutableString| -> RhaiResult<Guid> {
             s.parse::<Guid>().map_err(|e| Error::new(Kind::InvalidValue, e.to_string())).rhai()
         },
@@ -584,7 +872,14 @@ pub fn module(host: Arc<Host>) -> Module {
         &mut m,
         "guid",
         &["bytes: Blob", "-> Guid"],
-        "A GUID from 16 bytes in AD's order.",
+        "A GUID from 16 bytes in AD's order (objectGUID, msDS-DeviceID).\n\
+         # Example\n\
+         ```rhai\n\
+         let raw = ad::guid(\"4c299165-6e8f-4b45-a5ba-c5d250a707ff\").bytes();\n\
+         print(ad::guid(raw));   // 4c299165-6e8f-4b45-a5ba-c5d250a707ff\n\
+         ```\n\
+         # Errors\n\
+         `invalid_value` when the blob is not 16 bytes.",
         |b: rhai::Blob| -> RhaiResult<Guid> {
             Guid::from_bytes(&b).map_err(|e| Error::new(Kind::InvalidValue, e.to_string())).rhai()
         },
@@ -593,7 +888,14 @@ pub fn module(host: Arc<Host>) -> Module {
         &mut m,
         "sid",
         &["text: String", "-> Sid"],
-        "Parses an `S-1-5-…` SID.",
+        "Parses an `S-1-5-…` SID.\n\
+         # Example\n\
+         ```rhai\n\
+         let owner = ad::sid(\"S-1-5-21-3651501729-163766517-147658709-1103\");\n\
+         print(owner.rid);   // 1103\n\
+         ```\n\
+         # Errors\n\
+         `invalid_value`.",
         |s: ImmutableString| -> RhaiResult<Sid> {
             s.parse::<Sid>().map_err(|e| Error::new(Kind::InvalidValue, e.to_string())).rhai()
         },
@@ -602,7 +904,14 @@ pub fn module(host: Arc<Host>) -> Module {
         &mut m,
         "sid",
         &["bytes: Blob", "-> Sid"],
-        "A SID from its binary form.",
+        "A SID from its binary form (objectSid, msDS-RegisteredOwner).\n\
+         # Example\n\
+         ```rhai\n\
+         let raw = ad::sid(\"S-1-5-21-3651501729-163766517-147658709-1103\").bytes();\n\
+         print(ad::sid(raw));   // S-1-5-21-3651501729-163766517-147658709-1103\n\
+         ```\n\
+         # Errors\n\
+         `invalid_value` when the bytes are not a SID.",
         |b: rhai::Blob| -> RhaiResult<Sid> {
             Sid::from_bytes(&b).map_err(|e| Error::new(Kind::InvalidValue, e.to_string())).rhai()
         },
@@ -611,56 +920,125 @@ pub fn module(host: Arc<Host>) -> Module {
         &mut m,
         "escape_dn",
         &["value: String", "-> String"],
-        "Escapes a value for use inside a DN string (RFC 4514). Prefer `dn.child(attr, value)`, which escapes for you.",
+        "Escapes a value for use inside a DN string (RFC 4514). Prefer `dn.child(attr, value)`, \
+         which escapes for you.\n\
+         # Example\n\
+         ```rhai\n\
+         let dn = \"CN=\" + ad::escape_dn(\"Smith, John\") + \",CN=Users,DC=contoso,DC=test\";\n\
+         print(dn);   // CN=Smith\\, John,CN=Users,DC=contoso,DC=test\n\
+         ```\n\
+         # Errors\n\
+         None.",
         |s: ImmutableString| dn_escape(&s),
     );
     reg(
         &mut m,
         "escape_filter",
         &["value: String", "-> String"],
-        "Escapes a value for use inside a filter string (RFC 4515). Prefer `ad::eq(attr, value)`, which escapes for you.",
+        "Escapes a value for use inside a filter string (RFC 4515). Prefer `ad::eq(attr, value)`, \
+         which escapes for you.\n\
+         # Example\n\
+         ```rhai\n\
+         let f = \"(displayName=\" + ad::escape_filter(\"LT-*(test)\") + \")\";\n\
+         print(f);   // (displayName=LT-\\2a\\28test\\29)\n\
+         ```\n\
+         # Errors\n\
+         None.",
         |s: ImmutableString| filter_escape(s.as_bytes()),
     );
     reg(
         &mut m,
         "filter",
         &["text: String", "-> Filter"],
-        "Parses an RFC 4515 filter string.\n# Errors\n`invalid_filter` with the position.",
+        "Parses an RFC 4515 filter string.\n\
+         # Example\n\
+         ```rhai\n\
+         let stale = ad::filter(\"(&(objectClass=msDS-Device)(msDS-IsEnabled=FALSE))\");\n\
+         ```\n\
+         # Errors\n\
+         `invalid_filter` with the position.",
         |s: ImmutableString| Filter::parse(&s).rhai(),
     );
     reg(
         &mut m,
         "eq",
         &["attr: String", "value: ?", "-> Filter"],
-        "`(attr=value)` with the value escaped: safe for any input, including binary GUIDs and SIDs.\n# Example\n```rhai\nad::search(base, ad::and([ad::eq(\"objectClass\", \"msDS-Device\"), ad::eq(\"displayName\", name)]))\n```",
+        "`(attr=value)` with the value escaped: safe for any input, including binary GUIDs and \
+         SIDs. The value may be a string, number, bool, `Guid`, `Sid`, `Dn` or blob (converted as \
+         for `ad::add`; of an array, the first value is used).\n\
+         # Example\n\
+         ```rhai\n\
+         let devices = ad::dn(\"CN=RegisteredDevices,DC=contoso,DC=test\");\n\
+         let name = \"LT-000023\";\n\
+         ad::search(devices, ad::and([ad::eq(\"objectClass\", \"msDS-Device\"), \
+         ad::eq(\"displayName\", name)]));\n\
+         ```\n\
+         # Errors\n\
+         `invalid_value` (malformed text for a GUID- or SID-typed attribute), `invalid_argument` \
+         (a value that cannot be compared, such as a map).",
         |a: ImmutableString, v: Dynamic| -> RhaiResult<Filter> {
             let vals = to_values(&a, &v).rhai()?;
             let first = vals.into_iter().next().unwrap_or_default();
             Ok(Filter::eq(&a, first))
         },
     );
-    reg(&mut m, "present", &["attr: String", "-> Filter"], "`(attr=*)`.", |a: ImmutableString| {
-        Filter::present(&a)
-    });
+    reg(
+        &mut m,
+        "present",
+        &["attr: String", "-> Filter"],
+        "`(attr=*)`: the attribute has a value.\n\
+         # Example\n\
+         ```rhai\n\
+         let devices = ad::dn(\"CN=RegisteredDevices,DC=contoso,DC=test\");\n\
+         // Devices with no cloud anchor were not written back (AD FS device registration made \
+         them).\n\
+         let drs_made = ad::search(devices, ad::not(ad::present(\"msDS-CloudAnchor\")));\n\
+         ```\n\
+         # Errors\n\
+         None.",
+        |a: ImmutableString| Filter::present(&a),
+    );
     reg(
         &mut m,
         "and",
         &["filters: Array", "-> Filter"],
-        "`(&…)` of filters or filter strings.",
+        "`(&…)` of filters or filter strings.\n\
+         # Example\n\
+         ```rhai\n\
+         let f = ad::and([ad::eq(\"objectClass\", \"msDS-Device\"), \"(msDS-IsManaged=TRUE)\"]);\n\
+         print(f);   // (&(objectClass=msDS-Device)(msDS-IsManaged=TRUE))\n\
+         ```\n\
+         # Errors\n\
+         `invalid_filter` (a string that does not parse), `invalid_argument` (an element that is \
+         neither).",
         |a: Array| -> RhaiResult<Filter> { Ok(Filter::And(to_filters(&a).rhai()?)) },
     );
     reg(
         &mut m,
         "or",
         &["filters: Array", "-> Filter"],
-        "`(|…)` of filters or filter strings.",
+        "`(|…)` of filters or filter strings.\n\
+         # Example\n\
+         ```rhai\n\
+         let mobile = ad::or([ad::eq(\"msDS-DeviceOSType\", \"iOS\"), \
+         ad::eq(\"msDS-DeviceOSType\", \"Android\")]);\n\
+         ```\n\
+         # Errors\n\
+         `invalid_filter` (a string that does not parse), `invalid_argument` (an element that is \
+         neither).",
         |a: Array| -> RhaiResult<Filter> { Ok(Filter::Or(to_filters(&a).rhai()?)) },
     );
     reg(
         &mut m,
         "not",
         &["filter: Filter|String", "-> Filter"],
-        "`(!…)`.",
+        "`(!…)`.\n\
+         # Example\n\
+         ```rhai\n\
+         let enabled = ad::not(\"(msDS-IsEnabled=FALSE)\");\n\
+         ```\n\
+         # Errors\n\
+         `invalid_filter`, `invalid_argument` (neither a filter nor a string).",
         |f: Dynamic| -> RhaiResult<Filter> { Ok(Filter::Not(Box::new(to_filter(&f).rhai()?))) },
     );
     m

@@ -16,15 +16,31 @@ use crate::report::{Finding, Status};
 pub fn plan_module(host: Arc<Host>) -> Module {
     let mut m = Module::new();
     let h = host.clone();
-    reg(&mut m, "len", &["-> i64"], "Number of changes planned so far.", move || {
-        h.plan.lock().map(|p| p.len() as i64).unwrap_or(0)
-    });
+    reg(
+        &mut m,
+        "len",
+        &["-> i64"],
+        "Number of changes planned so far.\n\
+         # Example\n\
+         ```rhai\n\
+         if plan::len() > 0 { print(`${plan::len()} change(s) planned`); }\n\
+         ```\n\
+         # Errors\n\
+         None.",
+        move || h.plan.lock().map(|p| p.len() as i64).unwrap_or(0),
+    );
     let h = host.clone();
     reg(
         &mut m,
         "is_empty",
         &["-> bool"],
-        "True when nothing is planned: the directory already matches.",
+        "True when nothing is planned: the directory already matches.\n\
+         # Example\n\
+         ```rhai\n\
+         if plan::is_empty() { print(\"nothing to do: AD already matches Entra ID\"); }\n\
+         ```\n\
+         # Errors\n\
+         None.",
         move || h.plan.lock().map(|p| p.is_empty()).unwrap_or(true),
     );
     let h = host.clone();
@@ -32,7 +48,15 @@ pub fn plan_module(host: Arc<Host>) -> Module {
         &mut m,
         "changes",
         &["-> Array"],
-        "The planned changes as maps `#{ id, action, target, reason, … }` (the JSON plan).",
+        "The planned changes as maps `#{ id, action, target, reason, … }` (the JSON plan: an add \
+         has `attributes`, a modify `modifications`, an ACL change `sddl_before` and \
+         `sddl_after`).\n\
+         # Example\n\
+         ```rhai\n\
+         for c in plan::changes() { print(`${c.id}: ${c.action} ${c.target} (${c.reason})`); }\n\
+         ```\n\
+         # Errors\n\
+         None.",
         move || -> RhaiResult<Array> {
             let p = h.plan.lock().map_err(|_| Error::internal("plan lock poisoned")).rhai()?;
             let v = render::json(&p);
@@ -44,7 +68,13 @@ pub fn plan_module(host: Arc<Host>) -> Module {
         &mut m,
         "text",
         &["-> String"],
-        "The pending plan as text, as `--dry-run` prints it.",
+        "The pending plan as text, as `--dry-run` prints it.\n\
+         # Example\n\
+         ```rhai\n\
+         print(plan::text());\n\
+         ```\n\
+         # Errors\n\
+         None.",
         move || h.plan.lock().map(|p| render::text(&p)).unwrap_or_default(),
     );
     let h = host.clone();
@@ -52,7 +82,16 @@ pub fn plan_module(host: Arc<Host>) -> Module {
         &mut m,
         "apply",
         &["-> Map"],
-        "Applies the pending plan now instead of at the end of the run (for loops such as `sync --param watch=60`) and clears it. Under `--dry-run` nothing is applied. Returns `#{ applied, failed, skipped }`.",
+        "Applies the pending plan now instead of at the end of the run (for loops such as `sync \
+         --param watch=60`) and clears it. Under `--dry-run` nothing is applied. Returns `#{ \
+         applied, failed, skipped }`.\n\
+         # Example\n\
+         ```rhai\n\
+         let done = plan::apply();\n\
+         if done.failed > 0 { report::warn(`${done.failed} change(s) failed; see the report`); }\n\
+         ```\n\
+         # Errors\n\
+         None: a change that fails is counted in `failed`, not thrown.",
         move || -> RhaiResult<Map> {
             let (plan, outcomes) = h.apply_pending().rhai()?;
             let count = |f: fn(&crate::plan::Outcome) -> bool| {
@@ -80,7 +119,13 @@ pub fn plan_module(host: Arc<Host>) -> Module {
         &mut m,
         "ldif",
         &["-> String"],
-        "The pending plan as LDIF change records that `ldapmodify` accepts.",
+        "The pending plan as LDIF change records that `ldapmodify` accepts.\n\
+         # Example\n\
+         ```rhai\n\
+         print(plan::ldif());   // review, or feed to ldapmodify -f\n\
+         ```\n\
+         # Errors\n\
+         None.",
         move || h.plan.lock().map(|p| render::ldif(&p)).unwrap_or_default(),
     );
     m
@@ -114,7 +159,15 @@ pub fn report_module(host: Arc<Host>) -> Module {
         &mut m,
         "finding",
         &["check: String", "status: String", "detail: String", "fix: String", "-> ()"],
-        "Records a check result for the findings table. `status` is \"ok\", \"info\", \"warn\" or \"fail\"; any \"fail\" makes the run exit with code 1.\n# Example\n```rhai\nreport::finding(\"schema\", \"fail\", \"msDS-DeviceContainer is missing\", \"run adprep /forestprep (Windows Server 2012 R2 or later)\");\n```",
+        "Records a check result for the findings table. `status` is \"ok\", \"info\", \"warn\" or \
+         \"fail\"; any \"fail\" makes the run exit with code 1.\n\
+         # Example\n\
+         ```rhai\n\
+         report::finding(\"schema\", \"fail\", \"msDS-DeviceContainer is missing\",\n\
+         \x20   \"run adprep /forestprep (Windows Server 2012 R2 or later)\");\n\
+         ```\n\
+         # Errors\n\
+         `invalid_argument` for another status.",
         move |c: ImmutableString, s: ImmutableString, d: ImmutableString, f: ImmutableString| {
             add_finding(&h, &c, &s, &d, &f)
         },
@@ -124,7 +177,14 @@ pub fn report_module(host: Arc<Host>) -> Module {
         &mut m,
         "finding",
         &["check: String", "status: String", "detail: String", "-> ()"],
-        "Records a check result without a fix.",
+        "Records a check result without a fix.\n\
+         # Example\n\
+         ```rhai\n\
+         report::finding(\"device location\", \"ok\", \
+         \"CN=RegisteredDevices,DC=contoso,DC=test\");\n\
+         ```\n\
+         # Errors\n\
+         `invalid_argument` for a status other than ok, info, warn, fail.",
         move |c: ImmutableString, s: ImmutableString, d: ImmutableString| {
             add_finding(&h, &c, &s, &d, "")
         },
@@ -134,7 +194,15 @@ pub fn report_module(host: Arc<Host>) -> Module {
         &mut m,
         "warn",
         &["message: String", "-> ()"],
-        "Records a warning (shown after the plan, kept in the JSON report).",
+        "Records a warning (printed to stderr at once, shown after the plan, kept in the JSON \
+         report).\n\
+         # Example\n\
+         ```rhai\n\
+         report::warn(\"Entra Connect device writeback still seems to be on: objects it wrote are \
+         left alone\");\n\
+         ```\n\
+         # Errors\n\
+         None.",
         move |s: ImmutableString| {
             eprintln!("warning: {}", crate::text::visible(&s));
             if let Ok(mut f) = h.findings.lock() {
@@ -147,7 +215,15 @@ pub fn report_module(host: Arc<Host>) -> Module {
         &mut m,
         "set",
         &["key: String", "value: ?", "-> ()"],
-        "Attaches a value to the JSON report's `data` object (counts, ids…).",
+        "Attaches a value to the JSON report's `data` object (counts, ids…). Maps and arrays keep \
+         their structure; a value with no JSON form (a `Dn`, `Sid`, …) is stored as its text.\n\
+         # Example\n\
+         ```rhai\n\
+         report::set(\"device_container\", \"CN=RegisteredDevices,DC=contoso,DC=test\");\n\
+         report::set(\"sync\", #{ creates: 12, updates: 3, deletes: 0 });\n\
+         ```\n\
+         # Errors\n\
+         None.",
         move |k: ImmutableString, v: Dynamic| -> RhaiResult<()> {
             let j: serde_json::Value = rhai::serde::from_dynamic(&v)
                 .unwrap_or_else(|_| serde_json::Value::String(v.to_string()));
@@ -162,7 +238,13 @@ pub fn report_module(host: Arc<Host>) -> Module {
         &mut m,
         "failed",
         &["-> i64"],
-        "Number of findings with status \"fail\" so far.",
+        "Number of findings with status \"fail\" so far.\n\
+         # Example\n\
+         ```rhai\n\
+         if report::failed() > 0 { print(\"fix the failed checks before `dwb run enable`\"); }\n\
+         ```\n\
+         # Errors\n\
+         None.",
         move || h.findings.lock().map(|f| f.failed() as i64).unwrap_or(0),
     );
     m
@@ -193,18 +275,40 @@ pub fn dwb_module(host: Arc<Host>) -> Module {
         &mut m,
         "dry_run",
         &["-> bool"],
-        "True under `--dry-run`: the plan is shown, nothing is applied.",
+        "True under `--dry-run`: the plan is shown, nothing is applied.\n\
+         # Example\n\
+         ```rhai\n\
+         if dwb::dry_run() { print(\"dry run: nothing will be written\"); }\n\
+         ```\n\
+         # Errors\n\
+         None.",
         move || h.dry_run,
     );
-    reg(&mut m, "version", &["-> String"], "dwb's version.", || {
-        env!("CARGO_PKG_VERSION").to_string()
-    });
+    reg(
+        &mut m,
+        "version",
+        &["-> String"],
+        "dwb's version.\n\
+         # Example\n\
+         ```rhai\n\
+         report::set(\"dwb_version\", dwb::version());\n\
+         ```\n\
+         # Errors\n\
+         None.",
+        || env!("CARGO_PKG_VERSION").to_string(),
+    );
     let h = host.clone();
     reg(
         &mut m,
         "sleep",
         &["seconds: i64", "-> ()"],
-        "Waits, returning early when the run is interrupted (Ctrl-C).",
+        "Waits `seconds` (negative counts as 0), checking for Ctrl-C every 100 ms.\n\
+         # Example\n\
+         ```rhai\n\
+         dwb::sleep(60);   // between two sync rounds\n\
+         ```\n\
+         # Errors\n\
+         `cancelled` when the run is interrupted (Ctrl-C) while waiting.",
         move |secs: i64| -> RhaiResult<()> {
             let until =
                 std::time::Instant::now() + std::time::Duration::from_secs(secs.max(0) as u64);
@@ -220,7 +324,14 @@ pub fn dwb_module(host: Arc<Host>) -> Module {
         &mut m,
         "profile",
         &["-> Map"],
-        "The config file and profile in use: `#{ file, profile }` (either may be `()`).",
+        "The config file and profile in use: `#{ file, profile }` (either may be `()`).\n\
+         # Example\n\
+         ```rhai\n\
+         let p = dwb::profile();\n\
+         if p.file == () { report::warn(\"no dwb.toml in use: run `dwb init`\"); }\n\
+         ```\n\
+         # Errors\n\
+         None.",
         move || -> Map {
             let mut m = Map::new();
             m.insert(
@@ -242,7 +353,14 @@ pub fn dwb_module(host: Arc<Host>) -> Module {
         &mut m,
         "set_setting",
         &["key: String", "value: String", "-> ()"],
-        "Plans writing `[profiles.<profile>.writeback] key = value` into the site's dwb.toml (applied with the plan; comments are kept).\n# Errors\n`config` when no config file or profile is in use.",
+        "Plans writing `[profiles.<profile>.writeback] key = value` into the site's dwb.toml \
+         (applied with the plan; comments are kept).\n\
+         # Example\n\
+         ```rhai\n\
+         dwb::set_setting(\"container\", \"CN=RegisteredDevices,DC=contoso,DC=test\");\n\
+         ```\n\
+         # Errors\n\
+         `config` when no config file or profile is in use.",
         move |k: ImmutableString, v: ImmutableString| -> RhaiResult<()> {
             let file = h
                 .config_file
@@ -274,18 +392,31 @@ pub fn dwb_module(host: Arc<Host>) -> Module {
         &mut m,
         "error",
         &["code: String", "message: String", "-> Map"],
-        "An error value to `throw`, with a code from dwb's error registry (`dwb docs` lists \
-         them) and that code's kind, so scripts never invent codes no reference lists.\n\
-         # Example\n```rhai\nthrow dwb::error(\"DWB-ENABLE-0001\", \"not prepared\");\n```\n\
-         # Errors\n`invalid_argument` when the code is not in the registry.",
+        "An error value to `throw`, with a code from dwb's error registry (`dwb docs` lists them) \
+         and that code's kind, so scripts never invent codes no reference lists. The map is `#{ \
+         code, kind, message, hint }`, like the errors dwb's functions throw.\n\
+         # Example\n\
+         ```rhai\n\
+         throw dwb::error(\"DWB-ENABLE-0001\", \"not prepared\");\n\
+         ```\n\
+         # Errors\n\
+         `invalid_argument` when the code is not in the registry.",
         |code: ImmutableString, message: ImmutableString| error_map(&code, &message, None),
     );
     reg(
         &mut m,
         "error",
         &["code: String", "message: String", "hint: String", "-> Map"],
-        "An error value to `throw`, with a hint saying what to do about it.\n# Example\n\
-         ```rhai\nthrow dwb::error(\"DWB-PREP-0001\", \"no msDS-Device class\", \"run adprep\");\n```",
+        "An error value to `throw`, with a hint saying what to do about it.\n\
+         # Example\n\
+         ```rhai\n\
+         throw dwb::error(\"DWB-PREP-0001\", \"Active Directory Schema does not support \
+         msDS-Device\",\n\
+         \x20   \"upgrade the forest schema to Windows Server 2012 R2 or later (adprep \
+         /forestprep)\");\n\
+         ```\n\
+         # Errors\n\
+         `invalid_argument` when the code is not in the registry.",
         |code: ImmutableString, message: ImmutableString, hint: ImmutableString| {
             error_map(&code, &message, Some(&hint))
         },
@@ -295,14 +426,30 @@ pub fn dwb_module(host: Arc<Host>) -> Module {
         &mut m,
         "is_demo",
         &["-> bool"],
-        "True when running on a snapshot (the bundled demo or `--snapshot FILE`) rather than a live DC.",
+        "True when running on a snapshot (the bundled demo or `--snapshot FILE`) rather than a \
+         live DC.\n\
+         # Example\n\
+         ```rhai\n\
+         if dwb::is_demo() { print(\"snapshot: nothing real is touched\"); }\n\
+         ```\n\
+         # Errors\n\
+         Only the connection errors (see Conventions): it opens the directory.",
         move || -> RhaiResult<bool> { Ok(h.dir().rhai()?.describe().starts_with("snapshot")) },
     );
     reg(
         &mut m,
         "table",
         &["rows: Array", "-> String"],
-        "Formats an array of maps as a text table (columns from the first row's keys).",
+        "Formats an array of maps as a text table (columns from the first row's keys; rows that \
+         are not maps are left out).\n\
+         # Example\n\
+         ```rhai\n\
+         let devices = ad::dn(\"CN=RegisteredDevices,DC=contoso,DC=test\");\n\
+         print(dwb::table(ad::list(devices).map(|e| #{ name: e[\"displayName\"], enabled: \
+         e[\"msDS-IsEnabled\"] })));\n\
+         ```\n\
+         # Errors\n\
+         None.",
         |rows: Array| -> String {
             let maps: Vec<Map> = rows.into_iter().filter_map(|r| r.try_cast::<Map>()).collect();
             let Some(first) = maps.first() else { return String::new() };

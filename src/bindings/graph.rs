@@ -84,7 +84,15 @@ pub fn module(host: Arc<Host>) -> Module {
         &mut m,
         "source",
         &["-> String"],
-        "Where devices come from: a Graph tenant, a Graph JSON export, or the bundled demo export.",
+        "Where devices come from: a Graph tenant, a Graph JSON export, or the bundled demo \
+         export.\n\
+         # Example\n\
+         ```rhai\n\
+         print(`devices from ${graph::source()}`);\n\
+         ```\n\
+         # Errors\n\
+         `config` (the Graph settings are incomplete or unusable, or the export cannot be read), \
+         `bad_response` (the export is malformed): the source is opened on first use.",
         move || -> RhaiResult<String> { Ok(h.devices.get().rhai()?.describe()) },
     );
     let h = host.clone();
@@ -92,7 +100,17 @@ pub fn module(host: Arc<Host>) -> Module {
         &mut m,
         "list_devices",
         &["-> Array"],
-        "Every device (Graph `device` resources with their documented property names: id, deviceId, displayName, operatingSystem, trustType, accountEnabled, alternativeSecurityIds, …), following `@odata.nextLink` page by page.\n# Example\n```rhai\nfor d in graph::list_devices() { print(`${d.deviceId} ${d.displayName}`); }\n```\n# Errors\n`throttled` (after bounded retries), `auth`, `forbidden`, `bad_response`, `network`.",
+        "Every device (Graph `device` resources with their documented property names: id, \
+         deviceId, displayName, operatingSystem, trustType, accountEnabled, \
+         alternativeSecurityIds, …), following `@odata.nextLink` page by page. Each device is the \
+         map described under \"Device fields\" in Site hooks.\n\
+         # Example\n\
+         ```rhai\n\
+         for d in graph::list_devices() { print(`${d.deviceId} ${d.displayName}`); }\n\
+         ```\n\
+         # Errors\n\
+         `throttled` (after bounded retries), `auth`, `forbidden`, `bad_response`, `network`, \
+         `config`.",
         move || list(&h, &Map::new()).rhai(),
     );
     let h = host.clone();
@@ -100,7 +118,19 @@ pub fn module(host: Arc<Host>) -> Module {
         &mut m,
         "list_devices",
         &["options: Map", "-> Array"],
-        "Devices with `#{ select: [..], filter: \"deviceId eq '…'\", top: 999 }`.",
+        "Devices with `#{ select: [..], filter: \"…\", top: 999 }` (Graph's `$select`, `$filter` \
+         and `$top`, 1–999). The options apply to a tenant; a JSON export returns all its \
+         devices.\n\
+         # Example\n\
+         ```rhai\n\
+         let enabled = graph::list_devices(#{ filter: \"accountEnabled eq true\", top: 999,\n\
+         \x20   select: [\"id\", \"deviceId\", \"displayName\", \"trustType\", \
+         \"alternativeSecurityIds\"] });\n\
+         print(`${enabled.len()} enabled devices`);\n\
+         ```\n\
+         # Errors\n\
+         `unknown_option`, `invalid_argument` (`top` not a number), `config` (Graph rejected the \
+         query, HTTP 400), `throttled`, `auth`, `forbidden`, `bad_response`, `network`.",
         move |o: Map| list(&h, &o).rhai(),
     );
     let h = host.clone();
@@ -108,7 +138,15 @@ pub fn module(host: Arc<Host>) -> Module {
         &mut m,
         "get_device",
         &["id: String", "-> Map"],
-        "One device by object id or by deviceId.\n# Errors\n`not_found`.",
+        "One device by object id or by deviceId.\n\
+         # Example\n\
+         ```rhai\n\
+         let d = graph::get_device(\"265b893a-67d9-4107-b218-39acc36e1a70\");   // a deviceId\n\
+         print(`${d.displayName} (${d.trustType}), object id ${d.id}`);\n\
+         ```\n\
+         # Errors\n\
+         `not_found`, `config` (`id` is not a GUID, or the deviceId matches several devices), \
+         `throttled`, `auth`, `forbidden`, `bad_response`, `network`.",
         move |id: ImmutableString| get_device(&h, &id).rhai(),
     );
     let h = host.clone();
@@ -116,7 +154,18 @@ pub fn module(host: Arc<Host>) -> Module {
         &mut m,
         "device_owners",
         &["id: String", "-> Array"],
-        "The registered owners of a device (users, with `onPremisesSecurityIdentifier` when the app may read users).",
+        "The registered owners of a device (users, with `onPremisesSecurityIdentifier` when the \
+         app may read users): maps with `id`, `@odata.type`, `userPrincipalName`, `displayName` \
+         and `onPremisesSecurityIdentifier` (`()` for cloud-only users). Needs a Graph tenant.\n\
+         # Example\n\
+         ```rhai\n\
+         for o in graph::device_owners(\"0a0977d6-47b2-4cc2-aa14-7d31c2b25b36\") {\n\
+         \x20   print(`${o.userPrincipalName}: ${o.onPremisesSecurityIdentifier}`);\n\
+         }\n\
+         ```\n\
+         # Errors\n\
+         `config` (the device source is a file), `not_found`, `forbidden`, `throttled`, `auth`, \
+         `bad_response`, `network`.",
         move |id: ImmutableString| -> RhaiResult<Array> {
             let c = client(&h).rhai()?;
             let owners = h.block_on(async { Ok(c.device_owners(&id).await?) }).rhai()?;
@@ -131,7 +180,21 @@ pub fn module(host: Arc<Host>) -> Module {
         &mut m,
         "delta_devices",
         &["state_file: String", "-> Map"],
-        "One delta round: the first call lists everything and stores the deltaLink in `state_file`; later calls return only changes. Returns `#{ changed: [devices with the changed properties], removed: [#{ id, reason }], resumed }`.",
+        "One delta round: the first call lists everything and stores the deltaLink in \
+         `state_file`; later calls return only changes. Returns `#{ changed: [devices with the \
+         changed properties], removed: [#{ id, reason }], resumed }`. Needs a Graph tenant. The \
+         state file is written by this call; `writeback::sync_devices` with `mode: \"delta\"` \
+         instead moves it only once its plan is applied.\n\
+         # Example\n\
+         ```rhai\n\
+         let round = graph::delta_devices(\"/var/lib/dwb/devices.delta\");\n\
+         print(`${round.changed.len()} changed, ${round.removed.len()} removed (resumed: \
+         ${round.resumed})`);\n\
+         ```\n\
+         # Errors\n\
+         `config` (the device source is a file, or the state file cannot be read or written), \
+         `not_found` (the stored delta token expired, HTTP 410), `throttled`, `auth`, `forbidden`, \
+         `bad_response`, `network`.",
         move |state: ImmutableString| -> RhaiResult<Map> {
             let c = client(&h).rhai()?;
             let (mut changed, mut removed) = (Array::new(), Array::new());
@@ -164,7 +227,16 @@ pub fn module(host: Arc<Host>) -> Module {
         &mut m,
         "organization",
         &["-> Map"],
-        "The tenant (`/organization`): id, displayName, verifiedDomains, …",
+        "The tenant (`/organization`): id, displayName, verifiedDomains, … (`()` when Graph \
+         returns none). Needs a Graph tenant.\n\
+         # Example\n\
+         ```rhai\n\
+         let org = graph::organization();\n\
+         print(`${org.displayName} (tenant ${org.id})`);\n\
+         ```\n\
+         # Errors\n\
+         `config` (the device source is a file), `forbidden`, `throttled`, `auth`, `bad_response`, \
+         `network`.",
         move || -> RhaiResult<Dynamic> {
             let c = client(&h).rhai()?;
             let orgs = h.block_on(async { Ok(c.organization().await?) }).rhai()?;
@@ -180,7 +252,17 @@ pub fn module(host: Arc<Host>) -> Module {
         &mut m,
         "domains",
         &["-> Array"],
-        "The tenant's domains (`/domains`): id, isVerified, isInitial, authenticationType.",
+        "The tenant's domains (`/domains`): id, isDefault, isVerified, isInitial, \
+         authenticationType. Needs a Graph tenant.\n\
+         # Example\n\
+         ```rhai\n\
+         let federated = graph::domains().filter(|d| d.isVerified && d.authenticationType == \
+         \"Federated\");\n\
+         for d in federated { print(d.id); }\n\
+         ```\n\
+         # Errors\n\
+         `config` (the device source is a file), `forbidden`, `throttled`, `auth`, `bad_response`, \
+         `network`.",
         move || -> RhaiResult<Array> {
             let c = client(&h).rhai()?;
             let ds = h.block_on(async { Ok(c.domains().await?) }).rhai()?;
@@ -195,7 +277,18 @@ pub fn module(host: Arc<Host>) -> Module {
         &mut m,
         "sync_features",
         &["-> Map"],
-        "`/directory/onPremisesSynchronization` (features such as `deviceWritebackEnabled`). Delegated only: needs device-code sign-in as a Global Administrator.\n# Errors\n`delegated_only` with an app-only token.",
+        "`/directory/onPremisesSynchronization` (features such as `deviceWritebackEnabled`): `#{ \
+         id, configuration, features }`. Delegated only: needs device-code sign-in as a Global \
+         Administrator.\n\
+         # Example\n\
+         ```rhai\n\
+         let onprem = graph::sync_features();\n\
+         print(`device writeback in the tenant: \
+         ${onprem.features.get(\"deviceWritebackEnabled\")}`);\n\
+         ```\n\
+         # Errors\n\
+         `delegated_only` with an app-only token, `config` (the device source is a file), \
+         `forbidden`, `throttled`, `auth`, `bad_response`, `network`.",
         move || -> RhaiResult<Dynamic> {
             let c = client(&h).rhai()?;
             let f = h.block_on(async { Ok(c.sync_features().await?) }).rhai()?;
@@ -207,7 +300,16 @@ pub fn module(host: Arc<Host>) -> Module {
         &mut m,
         "set_device_writeback",
         &["enabled: bool", "-> ()"],
-        "Plans `PATCH /directory/onPremisesSynchronization/{id}` with `features.deviceWritebackEnabled` (applied with the plan; delegated only).",
+        "Plans `PATCH /directory/onPremisesSynchronization/{id}` with \
+         `features.deviceWritebackEnabled` (applied with the plan; delegated only).\n\
+         # Example\n\
+         ```rhai\n\
+         graph::set_device_writeback(true);\n\
+         print(plan::text());   // shows the PATCH; nothing is sent before the plan is applied\n\
+         ```\n\
+         # Errors\n\
+         `graph` (code DWB-GRAPH-0021) without a delegated sign-in, `config` (the device source is \
+         a file).",
         move |on: bool| -> RhaiResult<()> {
             let c = client(&h).rhai()?;
             if c.token_kind() != graph::TokenKind::Delegated {
@@ -225,7 +327,17 @@ pub fn module(host: Arc<Host>) -> Module {
         &mut m,
         "devices_from_file",
         &["path: String", "-> Array"],
-        "Devices from a Graph JSON export (Graph Explorer pages, several pages, a bare array, or `Get-MgDevice | ConvertTo-Json -Depth 5`).\n# Errors\n`bad_response` naming the file and device.",
+        "Devices from a Graph JSON export (Graph Explorer pages, several pages, a bare array, or \
+         `Get-MgDevice | ConvertTo-Json -Depth 5`), as the same maps `graph::list_devices` \
+         returns.\n\
+         # Example\n\
+         ```rhai\n\
+         let exported = graph::devices_from_file(\"exports/devices-2026-09.json\");\n\
+         let hybrid = exported.filter(|d| d.get(\"trustType\") == \"ServerAd\");\n\
+         print(`${hybrid.len()} of ${exported.len()} devices are hybrid joined`);\n\
+         ```\n\
+         # Errors\n\
+         `bad_response` naming the file and device, `config` (the file cannot be read).",
         |p: ImmutableString| -> RhaiResult<Array> {
             let ds = graph::devices_from_file(p.as_str()).map_err(Error::from).rhai()?;
             Ok(ds.iter().map(device_value).collect())

@@ -107,7 +107,25 @@ pub fn register(m: &mut Module, host: Arc<Host>) {
         m,
         "prove_connector",
         &["account: String", "container: Dn|String", "options: Map", "-> Map"],
-        "Binds as the connector account (password from `DWB_CONNECTOR_PASSWORD`, or `#{ password_env: \"VAR\", password_file: \"path\" }`) and proves it can read the DeviceRegistrationService and create and delete a device in `container`. The probe device is deleted at once (by the admin connection if the connector cannot); under `--dry-run` only the read runs. Returns `#{ status: \"probed\"|\"read_only\"|\"skipped\", read_drs, created, deleted, cleaned_up, probe_dn, error, reason }`.\n# Errors\n`invalid_credentials` (wrong password), `unknown_option`.",
+        "Binds as the connector account (password from `DWB_CONNECTOR_PASSWORD`, or `#{ \
+         password_env: \"VAR\", password_file: \"path\" }`) and proves it can read the \
+         DeviceRegistrationService and create and delete a device in `container`. The probe device \
+         is deleted at once (by the admin connection if the connector cannot); under `--dry-run` \
+         only the read runs. Returns `#{ status: \"probed\"|\"read_only\"|\"skipped\", read_drs, \
+         created, deleted, cleaned_up, probe_dn, error, reason }` (keys present as the status \
+         needs).\n\
+         # Example\n\
+         ```rhai\n\
+         let devices = \"CN=RegisteredDevices,DC=contoso,DC=test\";\n\
+         let r = ad::prove_connector(\"CONTOSO\\\\svc-dwb\", devices, #{ password_env: \
+         \"DWB_CONNECTOR_PASSWORD\" });\n\
+         if r.status == \"probed\" && !(r.created && r.deleted) { print(`probe failed: \
+         ${r.error}`); }\n\
+         ```\n\
+         # Errors\n\
+         `invalid_credentials` (wrong password), `unknown_option`, `config` (the password file \
+         cannot be read), `invalid_dn`; a failed create or delete is reported in the map, not \
+         thrown.",
         move |user: ImmutableString, c: Dynamic, o: Map| prove(&h, &user, &c, &o).rhai(),
     );
 }

@@ -336,10 +336,25 @@ pub fn module(host: Arc<Host>) -> Module {
          deletes of objects dwb owns whose device is gone. Options: `#{ mode: \"full\"|\"delta\", \
          state: \"file\" (delta), container: Dn, delete_threshold: 500, take_over: false, \
          anchor_encoding: \"utf8\"|\"utf16le\", allow_empty: false, owners: true, marker: \
-         \"dwb-writeback\" }`. Calls the script's `in_scope(device)` and `map_device(device, \
-         attrs)` when defined. Returns counts and the skipped devices with reasons.\n# Errors\n\
+         \"dwb-writeback\" }`; the container defaults to where the DeviceRegistrationService \
+         points. Calls the site hooks `in_scope(device)` and `map_device(device, attrs)` for each \
+         device (see Site hooks). Returns `#{ container, mode, listed, in_scope, existing, \
+         creates, updates, deletes, unchanged, foreign, foreign_objects, unanchored_objects, \
+         skipped: [#{ device, reason }] }`.\n\
+         # Example\n\
+         ```rhai\n\
+         let r = writeback::sync_devices(#{ mode: \"full\", container: \
+         \"CN=RegisteredDevices,DC=contoso,DC=test\",\n\
+         \x20   delete_threshold: 50 });\n\
+         print(`${r.creates} to create, ${r.updates} to update, ${r.deletes} to delete`);\n\
+         for s in r.skipped { report::warn(`device ${s.device} skipped: ${s.reason}`); }\n\
+         ```\n\
+         # Errors\n\
          `plan` when the deletion threshold is exceeded or the source is empty (nothing is \
-         changed), `no_such_object` when the container is missing.",
+         changed), `no_such_object` when the container is missing, `unknown_option`, \
+         `invalid_argument` (a bad `mode` or `anchor_encoding`, delta without a tenant or `state`, \
+         a failing site hook, `map_device` returning something other than a map or `()`), \
+         `invalid_dn`, `invalid_value`, and the Graph errors.",
         move |ctx: NativeCallContext, o: Map| sync(&ctx, &h, &o, true).rhai(),
     );
     let h = host.clone();
@@ -351,7 +366,18 @@ pub fn module(host: Arc<Host>) -> Module {
          Entra ID and the container (`creates` = devices missing from AD, `deletes` = owned \
          objects whose device is gone, `updates` = attribute mismatches, `skipped` with reasons, \
          `foreign_objects` = anchored objects another writer owns, `unanchored_objects`). Same \
-         options as `writeback::sync_devices`.",
+         options, hooks and result as `writeback::sync_devices`.\n\
+         # Example\n\
+         ```rhai\n\
+         let d = writeback::drift(#{ container: \"CN=RegisteredDevices,DC=contoso,DC=test\" });\n\
+         if d.creates + d.updates + d.deletes > 0 {\n\
+         \x20   report::finding(\"drift\", \"fail\", `${d.creates} missing, ${d.deletes} stale, \
+         ${d.updates} differ`,\n\
+         \x20       \"run `dwb run sync`\");\n\
+         }\n\
+         ```\n\
+         # Errors\n\
+         As `writeback::sync_devices`.",
         move |ctx: NativeCallContext, o: Map| sync(&ctx, &h, &o, false).rhai(),
     );
     let h = host.clone();
