@@ -29,8 +29,17 @@ pub fn resolve(conn: &Conn) -> Result<(Loaded, Source)> {
     let Some(url) = conn.ldap_url.clone().or(lc.url.clone()) else {
         return Ok((loaded, Source::Demo));
     };
+    let auth = match conn.ldap_auth.or(lc.auth).unwrap_or_default() {
+        config::AuthMethod::Simple => crate::ad::ldap::LdapAuth::Simple,
+        config::AuthMethod::Kerberos => crate::ad::ldap::LdapAuth::kerberos(
+            conn.ldap_spn_host.clone().or(lc.spn_host.clone()),
+            lc.keytab.clone(),
+        )?,
+    };
     let user = conn.ldap_user.clone().or(lc.user.clone());
     let password = match std::env::var("DWB_LDAP_PASSWORD") {
+        // A Kerberos ticket proves who we are: no password is read or prompted for.
+        _ if auth.is_kerberos() => None,
         Ok(p) if !p.is_empty() => Some(secrecy::SecretString::from(p)),
         _ => match &lc.password_file {
             Some(f) => Some(config::read_secret_file(f)?),
@@ -52,6 +61,7 @@ pub fn resolve(conn: &Conn) -> Result<(Loaded, Source)> {
     };
     let settings = crate::ad::ldap::LdapSettings::new(url)
         .with_credentials(user, password)
+        .with_auth(auth)
         .with_ca_file(conn.ca_file.clone().or(lc.ca_file.clone()))
         .with_insecure_bind(conn.allow_insecure_ldap || lc.allow_insecure)
         .with_timeout_secs(lc.timeout_secs);
