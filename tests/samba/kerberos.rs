@@ -160,7 +160,8 @@ mod with_kerberos {
     fn report(o: &Out) -> Value {
         serde_json::from_str(&o.stdout).unwrap_or_else(|e| {
             panic!(
-                "dwb {} printed no JSON report ({e}); exit {}\n--- stdout ---\n{}\n--- stderr ---\n{}",
+                "dwb {} printed no JSON report ({e}); exit {}\n\
+                 --- stdout ---\n{}\n--- stderr ---\n{}",
                 o.args, o.code, o.stdout, o.stderr
             )
         })

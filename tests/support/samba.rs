@@ -406,7 +406,8 @@ impl SambaDc {
                 &conf,
                 format!(
                     "[libdefaults]\n\tdefault_realm = {REALM}\n\tdns_lookup_realm = false\n\
-                     \tdns_lookup_kdc = false\n\trdns = false\n\tdns_canonicalize_hostname = false\n\
+                     \tdns_lookup_kdc = false\n\trdns = false\n\
+                     \tdns_canonicalize_hostname = false\n\
                      [realms]\n\t{REALM} = {{\n\t\tkdc = {ip}\n\t}}\n",
                     ip = self.ip
                 ),

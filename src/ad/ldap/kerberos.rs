@@ -11,7 +11,8 @@
 //! - The service principal is `ldap/<host>` with the URL's host, or `spn_host`
 //!   when the DC is registered under another name (an IP-form SPN in the lab).
 //! - A keytab (`keytab = "/path"`) is read with MIT's `gss_acquire_cred_from` into a
-//!   private in-memory cache, so the user's own cache is neither used nor touched.
+//!   private in-memory cache, so the user's own cache is neither used nor touched
+//!   (Linux and other MIT/Heimdal systems; macOS builds refuse `keytab`).
 //!   Without it MIT also honours `KRB5_CLIENT_KTNAME` when the cache is empty.
 //!
 //! Built only with the cargo feature `kerberos` (bindgen and the MIT Kerberos
@@ -42,7 +43,8 @@ impl LdapAuth {
 }
 
 fn unavailable() -> Error {
-    Error::new(Kind::Config, "Kerberos (ldap auth = kerberos) is not built into this dwb").with_hint(
+    let msg = "Kerberos (ldap auth = kerberos) is not built into this dwb";
+    Error::new(Kind::Config, msg).with_hint(
         "build dwb with it: `cargo build --release --features kerberos` (needs libclang and the \
          MIT Kerberos headers; Debian/Ubuntu: apt-get install libclang-dev libkrb5-dev \
          pkg-config), or use auth = simple over ldaps://",
@@ -61,6 +63,13 @@ pub(super) fn preflight(k: &Kerberos) -> Result<()> {
             .with_hint("spn_host is the host part of ldap/<host>, e.g. dc1.contoso.com"));
     }
     if let Some(kt) = &k.keytab {
+        if cfg!(target_os = "macos") {
+            return Err(Error::new(Kind::Config, "keytab is not supported on macOS builds")
+                .with_hint(format!(
+                    "get a ticket from it first: kinit -k -t {} principal",
+                    kt.display()
+                )));
+        }
         check_keytab(kt)?;
     }
     Ok(())

@@ -97,7 +97,7 @@ fn acquire(keytab: Option<&Path>) -> std::result::Result<Cred, libgssapi::error:
         return from_store(&[(c"client_keytab", &kt), (c"ccache", &cc)]);
     }
     match std::env::var("KRB5CCNAME") {
-        Ok(name) if !name.is_empty() => from_store(&[(c"ccache", &c(name)?)]),
+        Ok(name) if !name.is_empty() && STORE => from_store(&[(c"ccache", &c(name)?)]),
         _ => {
             let mut mechs = OidSet::new()?;
             mechs.add(&GSS_MECH_KRB5)?;
@@ -106,6 +106,10 @@ fn acquire(keytab: Option<&Path>) -> std::result::Result<Cred, libgssapi::error:
     }
 }
 
+/// Whether `gss_acquire_cred_from` can be called: MIT and Heimdal have it, but
+/// libgssapi-sys binds Apple's GSS framework on macOS, whose header may lack it.
+const STORE: bool = cfg!(not(target_os = "macos"));
+
 fn hash(p: &Path) -> u64 {
     use std::hash::{Hash, Hasher};
     let mut h = std::collections::hash_map::DefaultHasher::new();
@@ -113,6 +117,12 @@ fn hash(p: &Path) -> u64 {
     h.finish()
 }
 
+#[cfg(target_os = "macos")]
+fn from_store(_: &[(&CStr, &CString)]) -> std::result::Result<Cred, libgssapi::error::Error> {
+    Err(libgssapi::error::Error { major: MajorFlags::GSS_S_UNAVAILABLE, minor: 0 })
+}
+
+#[cfg(not(target_os = "macos"))]
 /// `gss_acquire_cred_from` with a credential store (`client_keytab`, `ccache`):
 /// given a keytab, MIT gets the initial ticket (for the keytab's first
 /// principal) into the given cache. libgssapi does not wrap this call.
