@@ -24,6 +24,7 @@ With no directory configured, dwb uses the bundled demo (examples/contoso) and s
 Examples:
   dwb run prepare --param connector_account='CONTOSO\\svc-dwb' --dry-run
   dwb run verify --format json > verify.json
+  kinit admin@CONTOSO.COM && dwb run verify --ldap-url ldap://dc1.contoso.com --ldap-auth kerberos
   dwb check scripts/*.rhai
   dwb repl";
 
@@ -51,6 +52,16 @@ pub struct Conn {
     /// DWB_LDAP_PASSWORD, the config's password_file, or a prompt.
     #[arg(long, env = "DWB_LDAP_USER", global = true)]
     pub ldap_user: Option<String>,
+    /// How to authenticate: simple (user + password) or kerberos (the ticket from `kinit`
+    /// in KRB5CCNAME's cache, or the profile's keytab; no password is read). Kerberos over
+    /// ldap:// seals the connection itself (no StartTLS); over ldaps:// it is bound to the TLS
+    /// channel. Needs a dwb built with `--features kerberos`.
+    #[arg(long, env = "DWB_LDAP_AUTH", value_enum, global = true, value_name = "METHOD")]
+    pub ldap_auth: Option<crate::config::AuthMethod>,
+    /// Kerberos: the host in the DC's SPN ldap/<HOST> when the URL names it differently
+    /// (e.g. an IP in the URL, the DC's FQDN here). Default: the URL's host.
+    #[arg(long, env = "DWB_LDAP_SPN_HOST", global = true, value_name = "HOST")]
+    pub ldap_spn_host: Option<String>,
     /// PEM file with the CA certificate(s) that issued the DC's certificate.
     #[arg(long, env = "DWB_LDAP_CA_FILE", global = true)]
     pub ca_file: Option<PathBuf>,
@@ -73,7 +84,7 @@ pub enum Command {
     /// script makes is recorded in a plan; without --dry-run the plan is applied at
     /// the end, in order.
     #[command(
-        after_help = "Examples:\n  dwb run prepare.rhai --param connector_account='CONTOSO\\svc-dwb'\n  dwb run prepare --param connector_account=svc-dwb --dry-run --save-plan plan.ldif\n  dwb run verify --format json --report verify.json\n  dwb run ./site/cleanup.rhai --snapshot export.ldif --write-snapshot after.ldif"
+        after_help = "Examples:\n  dwb run prepare.rhai --param connector_account='CONTOSO\\svc-dwb'\n  dwb run prepare --param connector_account=svc-dwb --dry-run --save-plan plan.ldif\n  dwb run verify --format json --report verify.json\n  kinit admin@CONTOSO.COM && dwb run verify --ldap-url ldap://dc1.contoso.com --ldap-auth kerberos\n  dwb run ./site/cleanup.rhai --snapshot export.ldif --write-snapshot after.ldif"
     )]
     Run(RunArgs),
     /// Compile and lint scripts without running them; reports every error.

@@ -36,6 +36,23 @@ pub struct LdapConf {
     #[serde(default)]
     pub allow_insecure: bool,
     pub timeout_secs: Option<u64>,
+    /// `simple` (the default) or `kerberos`.
+    pub auth: Option<AuthMethod>,
+    /// Kerberos: the host in the SPN `ldap/<host>` when it is not the URL's host.
+    pub spn_host: Option<String>,
+    /// Kerberos: a client keytab to authenticate with instead of the credential cache.
+    pub keytab: Option<PathBuf>,
+}
+
+/// How dwb binds to the DC (`--ldap-auth`, `DWB_LDAP_AUTH`, `auth` in the profile).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum AuthMethod {
+    /// A simple bind with a user and password, over LDAPS or StartTLS.
+    #[default]
+    Simple,
+    /// SASL GSSAPI with a Kerberos ticket (kinit or a keytab); no password.
+    Kerberos,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -221,6 +238,21 @@ mod tests {
                 .as_deref(),
             Some("CN=RegisteredDevices,DC=contoso,DC=test")
         );
+    }
+
+    #[test]
+    fn kerberos_keys() {
+        let text = "[profiles.k.ldap]\nurl = \"ldap://dc1\"\nauth = \"kerberos\"\n\
+                    spn_host = \"dc1.contoso.test\"\nkeytab = \"/etc/dwb/svc.keytab\"\n";
+        let c = parse(text, Path::new("dwb.toml")).unwrap();
+        let l = c.profiles["k"].ldap.clone().unwrap();
+        assert_eq!(l.auth, Some(AuthMethod::Kerberos));
+        assert_eq!(l.spn_host.as_deref(), Some("dc1.contoso.test"));
+        assert_eq!(l.keytab.as_deref(), Some(Path::new("/etc/dwb/svc.keytab")));
+        let e = parse("[profiles.k.ldap]\nauth = \"gssapi\"\n", Path::new("dwb.toml")).unwrap_err();
+        assert!(e.message.contains("expected `simple` or `kerberos`"), "{}", e.message);
+        // The example every `dwb init` writes is a valid config.
+        parse(crate::embedded::EXAMPLE_CONFIG, Path::new("examples/dwb.toml")).unwrap();
     }
 
     #[test]

@@ -28,6 +28,17 @@ fn prepare_is_idempotent() {
 }
 
 #[test]
+fn help_teaches_kerberos() {
+    let d = Dir::new();
+    let o = d.run(&["run", "--help"]);
+    o.code(0).stdout_has("--ldap-auth <METHOD>").stdout_has("--ldap-spn-host <HOST>");
+    o.stdout_has("kinit admin@CONTOSO.COM && dwb run verify").stdout_has("[env: DWB_LDAP_AUTH=]");
+    d.run(&["run", "verify", "--ldap-auth", "gssapi"])
+        .code(3)
+        .stderr_has("[possible values: simple, kerberos]");
+}
+
+#[test]
 fn verify_exits_1_when_not_prepared() {
     let d = Dir::new();
     d.run(&["run", "verify"])

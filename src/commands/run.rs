@@ -52,7 +52,10 @@ pub fn run(args: RunArgs) -> i32 {
         });
     }
     let code = execute(&args, &script, &host, started);
-    rt.shutdown_background();
+    // Wait (briefly) for the workers to drop their tasks before the process exits:
+    // a Kerberos connection's task frees its GSSAPI context when dropped, and MIT's
+    // library destructors, run by exit(), must not race it (an abort in k5_mutex_lock).
+    rt.shutdown_timeout(std::time::Duration::from_secs(2));
     code
 }
 

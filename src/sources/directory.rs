@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 
 use crate::ad::Directory;
-use crate::ad::ldap::{LdapDirectory, LdapSettings};
+use crate::ad::ldap::{LdapAuth, LdapDirectory, LdapSettings};
 use crate::ad::snapshot::SnapshotDirectory;
 use crate::cancel::Blocking;
 use crate::cli::Conn;
@@ -52,8 +52,17 @@ pub fn decide(conn: &Conn, loaded: &Loaded) -> Result<DirectorySource> {
     let Some(url) = conn.ldap_url.clone().or(lc.url.clone()) else {
         return Ok(DirectorySource::Demo);
     };
+    let auth = match conn.ldap_auth.or(lc.auth).unwrap_or_default() {
+        config::AuthMethod::Simple => LdapAuth::Simple,
+        config::AuthMethod::Kerberos => LdapAuth::kerberos(
+            conn.ldap_spn_host.clone().or(lc.spn_host.clone()),
+            lc.keytab.clone(),
+        )?,
+    };
     let user = conn.ldap_user.clone().or(lc.user.clone());
     let password = match std::env::var("DWB_LDAP_PASSWORD") {
+        // A Kerberos ticket proves who we are: no password is read or prompted for.
+        _ if auth.is_kerberos() => None,
         Ok(p) if !p.is_empty() => Some(secrecy::SecretString::from(p)),
         _ => match &lc.password_file {
             Some(f) => Some(config::read_secret_file(f)?),
@@ -74,6 +83,7 @@ pub fn decide(conn: &Conn, loaded: &Loaded) -> Result<DirectorySource> {
     };
     let settings = LdapSettings::new(url)
         .with_credentials(user, password)
+        .with_auth(auth)
         .with_ca_file(conn.ca_file.clone().or(lc.ca_file.clone()))
         .with_insecure_bind(conn.allow_insecure_ldap || lc.allow_insecure)
         .with_timeout_secs(lc.timeout_secs);

@@ -1,7 +1,15 @@
 #!/bin/sh
-# Installs what the Samba AD DC test lab needs (Debian/Ubuntu), only when a
-# tool is missing. Idempotent and quiet; the test harness runs it before the
-# first DC starts. Needs root (or sudo) the first time on a fresh machine.
+# Installs what the tests need (Debian/Ubuntu), only when something is missing.
+# Idempotent and quiet; tests/run.sh runs it before building, and the test
+# harness runs it again before the first DC starts. Needs root (or sudo) the
+# first time on a fresh machine.
+#
+# - The Samba AD DC lab: samba-ad-dc & co., ldap-utils, openssl.
+# - Kerberos tests: krb5-user (kinit, klist: tickets from the lab DC's KDC).
+# - Building dwb with `--features kerberos` (what tests/run.sh builds): ldap3's
+#   GSSAPI support generates its libgssapi bindings with bindgen, which loads
+#   libclang (libclang-dev) and reads the MIT Kerberos headers and
+#   mit-krb5-gssapi.pc (libkrb5-dev, found through pkg-config).
 set -eu
 
 missing=""
@@ -15,21 +23,37 @@ done
 if ! [ -d /usr/share/samba/setup ]; then
     missing="$missing samba-ad-provision"
 fi
+for tool in kinit klist pkg-config; do
+    command -v "$tool" >/dev/null 2>&1 || missing="$missing $tool"
+done
+if ! pkg-config --exists mit-krb5-gssapi 2>/dev/null; then
+    missing="$missing libkrb5-dev"
+fi
+# bindgen needs libclang and clang's own headers (stddef.h): libclang-dev brings both.
+if command -v dpkg-query >/dev/null 2>&1; then
+    dpkg-query -W -f='${Status}' libclang-dev 2>/dev/null | grep -q 'ok installed' \
+        || missing="$missing libclang-dev"
+elif ! ls /usr/lib/llvm-*/lib/libclang*.so* >/dev/null 2>&1; then
+    missing="$missing libclang"
+fi
 [ -z "$missing" ] && exit 0
 
-echo "dwb test lab: installing Samba AD DC packages (missing:$missing)" >&2
+packages="samba-ad-dc samba-ad-provision ldb-tools ldap-utils python3-samba openssl \
+krb5-user libkrb5-dev libclang-dev pkg-config"
+echo "dwb test lab: installing packages (missing:$missing)" >&2
 if [ "$(id -u)" -eq 0 ]; then
     SUDO=""
 elif command -v sudo >/dev/null 2>&1; then
     SUDO="sudo -n"
 else
-    echo "dwb test lab: need root to install samba-ad-dc; run: apt-get install samba-ad-dc samba-ad-provision ldb-tools ldap-utils python3-samba openssl" >&2
+    echo "dwb test lab: need root to install packages; run: apt-get install $packages" >&2
     exit 1
 fi
 export DEBIAN_FRONTEND=noninteractive
 log=$(mktemp)
-if ! { $SUDO apt-get update && $SUDO apt-get install -y --no-install-recommends \
-        samba-ad-dc samba-ad-provision ldb-tools ldap-utils python3-samba openssl; } >"$log" 2>&1; then
+# shellcheck disable=SC2086 # the package list is meant to split
+if ! { $SUDO apt-get update && $SUDO apt-get install -y --no-install-recommends $packages; } \
+        >"$log" 2>&1; then
     cat "$log" >&2
     rm -f "$log"
     echo "dwb test lab: package installation failed" >&2

@@ -6,6 +6,7 @@
 
 mod errors;
 mod hostile;
+mod kerberos;
 mod ldap;
 mod scripts;
 mod search;

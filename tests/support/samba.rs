@@ -21,6 +21,10 @@
 //!   process; when the process ends for any reason the pipe closes and the
 //!   reaper stops samba and removes the directory. `--maximum-runtime` is the
 //!   last resort. Set `DWB_LAB_KEEP=1` to keep instance directories.
+//! - Kerberos: every DC is its own KDC. [`SambaDc::krb5_conf`] writes a private
+//!   `krb5.conf` for it (realm CONTOSO.TEST, kdc = its 127.0.0.N, no DNS, no
+//!   reverse lookups) and registers the SPN `ldap/127.0.0.N` that clients ask for;
+//!   [`SambaDc::kinit`] fills a private credential cache (password on stdin).
 
 #![allow(dead_code)]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: failing loudly is the point
@@ -78,6 +82,11 @@ pub struct Options {
     pub allow_plain_ldap_bind: bool,
     /// `dsdb:schema update allowed = true` (used to build the 2016 template).
     pub schema_updates: bool,
+    /// For Kerberos tests: `ldap server require strong auth = allow_sasl_over_tls`
+    /// (what Windows AD does: a GSSAPI bind over LDAPS needs no SASL layer; Samba
+    /// 4.17's default `yes` demands sign or seal even inside TLS, 4.20+ does not),
+    /// and JSON authorization audit lines in `log/stdout.log` ([`SambaDc::authorizations`]).
+    pub kerberos: bool,
 }
 
 /// A running Samba AD DC on its own loopback address.
@@ -91,6 +100,8 @@ pub struct SambaDc {
     /// Cross-process claim on `ip` while this instance lives.
     _addr_lock: File,
     keep_dir: bool,
+    /// `<inst>/krb5/krb5.conf`, once written and the SPN registered.
+    krb5: OnceLock<PathBuf>,
 }
 
 static OU_SEQ: AtomicUsize = AtomicUsize::new(1);
@@ -140,7 +151,16 @@ impl SambaDc {
         write_smb_conf(&dir, ip, opts);
         let (child, stdin) = spawn_samba(&dir);
         let reaper = spawn_reaper(child.id(), &dir, keep_dir);
-        let mut dc = SambaDc { ip, dir, child, _stdin: stdin, reaper, _addr_lock: lock, keep_dir };
+        let mut dc = SambaDc {
+            ip,
+            dir,
+            child,
+            _stdin: stdin,
+            reaper,
+            _addr_lock: lock,
+            keep_dir,
+            krb5: OnceLock::new(),
+        };
         dc.wait_until_ready(Duration::from_secs(60));
         eprintln!(
             "samba lab: DC on {} ready in {:.1?} ({})",
@@ -369,6 +389,99 @@ impl SambaDc {
         let mut all: Vec<&str> = args.to_vec();
         all.extend(["-H", &h, "-U", &u, "--use-kerberos=off"]);
         self.samba_tool(&all)
+    }
+
+    /// Kerberos for this DC, set up on first call: `<inst>/krb5/krb5.conf` naming
+    /// this DC as the only KDC of CONTOSO.TEST (no DNS, `rdns = false`), and the
+    /// SPN `ldap/<ip>` on `DC1$` (a fresh DC has only `HOST/` SPNs). The SPN is
+    /// added straight into `sam.ldb` while samba runs, the one way that works in
+    /// this lab. Returns the file for `KRB5_CONFIG`; panics with Samba's log when
+    /// anything fails.
+    pub fn krb5_conf(&self) -> &Path {
+        self.krb5.get_or_init(|| {
+            let dir = self.dir.join("krb5");
+            fs::create_dir_all(&dir).unwrap();
+            let conf = dir.join("krb5.conf");
+            fs::write(
+                &conf,
+                format!(
+                    "[libdefaults]\n\tdefault_realm = {REALM}\n\tdns_lookup_realm = false\n\
+                     \tdns_lookup_kdc = false\n\trdns = false\n\
+                     \tdns_canonicalize_hostname = false\n\
+                     [realms]\n\t{REALM} = {{\n\t\tkdc = {ip}\n\t}}\n",
+                    ip = self.ip
+                ),
+            )
+            .unwrap();
+            let spn = format!("ldap/{}", self.ip);
+            let sam = self.dir.join("private/sam.ldb");
+            let sam = sam.to_str().unwrap();
+            self.samba_tool(&["spn", "add", &spn, &format!("{HOST_NAME}$"), "-H", sam]);
+            let listed = self.samba_tool(&["spn", "list", &format!("{HOST_NAME}$"), "-H", sam]);
+            assert!(listed.contains(&spn), "SPN {spn} not registered on {HOST_NAME}$:\n{listed}");
+            // The KDC starts with the LDAP server; make sure it listens before kinit.
+            let deadline = Instant::now() + Duration::from_secs(30);
+            while !port_open(self.ip, 88) {
+                if Instant::now() > deadline {
+                    panic!("the KDC on {}:88 does not answer\n{}", self.ip, self.log_tail());
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            conf
+        })
+    }
+
+    /// `kinit <principal>` with `password` on stdin into the credential cache file
+    /// `cache` (`KRB5CCNAME=FILE:<cache>`), using this DC's [`SambaDc::krb5_conf`];
+    /// `lifetime` is kinit's `-l` (e.g. `"5s"`). Panics with kinit's output and
+    /// Samba's log on failure.
+    pub fn kinit(&self, principal: &str, password: &str, cache: &Path, lifetime: Option<&str>) {
+        let mut cmd = Command::new("kinit");
+        cmd.env("KRB5_CONFIG", self.krb5_conf()).env("KRB5CCNAME", ccache_name(cache));
+        if let Some(l) = lifetime {
+            cmd.args(["-l", l]);
+        }
+        let mut child = cmd
+            .arg(principal)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot run kinit (krb5-user): {e}"));
+        child.stdin.take().unwrap().write_all(format!("{password}\n").as_bytes()).unwrap();
+        let out = child.wait_with_output().unwrap();
+        if !out.status.success() {
+            panic!(
+                "kinit {principal} against {} failed ({}):\n{}{}\n{}",
+                self.ip,
+                out.status,
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr),
+                self.log_tail()
+            );
+        }
+    }
+
+    /// Exports the keys of `principal` into the keytab file `path`
+    /// (`samba-tool domain exportkeytab`, read from this DC's own database).
+    pub fn export_keytab(&self, principal: &str, path: &Path) {
+        let p = format!("--principal={principal}");
+        self.samba_tool(&["domain", "exportkeytab", path.to_str().unwrap(), &p]);
+        assert!(path.is_file(), "samba-tool wrote no keytab at {}", path.display());
+    }
+
+    /// The authorization events Samba logged so far (only with [`Options::kerberos`]):
+    /// one JSON object per successful bind, with `serviceDescription`, `authType`
+    /// (`krb5`, `simple bind`, …), `account`, `localAddress` and `transportProtection`
+    /// (`SEAL`, `SIGN`, `TLS` or `NONE`).
+    pub fn authorizations(&self) -> Vec<serde_json::Value> {
+        let text = fs::read_to_string(self.dir.join("log/stdout.log")).unwrap_or_default();
+        text.lines()
+            .filter(|l| l.starts_with('{'))
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .filter(|v| v["type"] == "Authorization")
+            .map(|v| v["Authorization"].clone())
+            .collect()
     }
 
     /// Stops samba answering (SIGSTOP) until [`SambaDc::resume`]: for timeout tests.
@@ -724,9 +837,15 @@ fn write_smb_conf(dir: &Path, ip: Ipv4Addr, opts: &Options) {
 \tntp signd socket directory = {d}/ntp_signd
 \tlog file = {d}/log/log.%m
 \tlogging = file
-\tlog level = 1
 "
     );
+    if opts.kerberos {
+        // auth_json_audit:5 also logs authorizations (the bind's auth type and transport).
+        conf.push_str("\tlog level = 1 auth_json_audit:5\n");
+        conf.push_str("\tldap server require strong auth = allow_sasl_over_tls\n");
+    } else {
+        conf.push_str("\tlog level = 1\n");
+    }
     if opts.allow_plain_ldap_bind {
         conf.push_str("\tldap server require strong auth = no\n");
     }
@@ -822,6 +941,11 @@ fn sweep_stale_instances() {
             }
         }
     });
+}
+
+/// `FILE:<path>`: the credential cache name for `KRB5CCNAME`.
+pub fn ccache_name(path: &Path) -> String {
+    format!("FILE:{}", path.display())
 }
 
 fn run_ok(cmd: &mut Command, what: &str) {

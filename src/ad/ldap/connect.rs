@@ -1,5 +1,6 @@
 //! Opening a connection: the URL, the transport (LDAPS, StartTLS or, only when
-//! explicitly allowed, plaintext), TLS trust, and the simple bind. The TCP
+//! explicitly allowed or sealed by Kerberos, plaintext), TLS trust, and the bind
+//! (simple here, Kerberos in `kerberos.rs`). The TCP
 //! connection is made here rather than inside ldap3 so that "cannot reach the
 //! host" (`network`) and "reached it but TLS failed" (`tls`) stay distinct.
 
@@ -11,7 +12,7 @@ use rustls_pki_types::pem::PemObject;
 use secrecy::ExposeSecret;
 
 use super::result::{self, Op};
-use super::{LdapSettings, TlsMode};
+use super::{LdapAuth, LdapSettings, TlsMode, kerberos};
 use crate::error::{Error, Kind, Result};
 
 /// How the bytes travel.
@@ -106,6 +107,12 @@ impl Endpoint {
 /// the credentials, and the plaintext-bind rule.
 pub(super) fn preflight(s: &LdapSettings) -> Result<(Endpoint, Transport)> {
     let ep = Endpoint::parse(&s.url)?;
+    if let LdapAuth::Kerberos(k) = &s.auth {
+        // No StartTLS by default: on ldap:// the GSSAPI layer seals every message.
+        kerberos::preflight(k)?;
+        let transport = ep.transport(s.starttls.or(Some(false)));
+        return Ok((ep, transport));
+    }
     let transport = ep.transport(s.starttls);
     match (&s.user, &s.password) {
         (Some(user), None) => {
@@ -185,7 +192,9 @@ pub(super) async fn open(s: &LdapSettings) -> Result<ldap3::Ldap> {
         }
     });
 
-    if let (Some(user), Some(pw)) = (&s.user, &s.password) {
+    if let LdapAuth::Kerberos(k) = &s.auth {
+        kerberos::bind(&mut ldap, s, k, &ep.host).await?;
+    } else if let (Some(user), Some(pw)) = (&s.user, &s.password) {
         let res = ldap
             .with_timeout(s.op_timeout)
             .simple_bind(user, pw.expose_secret())
@@ -284,6 +293,24 @@ mod tests {
         let mut anon = LdapSettings::new("ldap://192.0.2.1");
         anon.starttls = Some(false);
         assert!(preflight(&anon).is_ok());
+    }
+
+    #[test]
+    fn kerberos_needs_no_password_and_seals_instead_of_starttls() {
+        let krb = LdapAuth::Kerberos(super::super::Kerberos::default());
+        // A user from the profile and no password: fine, the ticket is used.
+        let s = LdapSettings::new("ldap://dc1")
+            .with_credentials(Some("CONTOSO\\admin".into()), None)
+            .with_auth(krb.clone());
+        let r = preflight(&s);
+        assert_eq!(r.is_ok(), kerberos::BUILT, "{r:?}");
+        match r {
+            Ok((_, t)) => assert_eq!(t, Transport::Plain),
+            Err(e) => assert_eq!(e.kind, Kind::Config),
+        }
+        if let Ok((_, t)) = preflight(&LdapSettings::new("ldaps://dc1").with_auth(krb)) {
+            assert_eq!(t, Transport::Ldaps);
+        }
     }
 
     #[test]

@@ -5,6 +5,7 @@
 //! script thread, and every wait races the run's cancellation token.
 //!
 //! - `connect.rs`: URL, TLS (ldaps / StartTLS / own CA), the plaintext guard, simple bind.
+//! - `kerberos.rs`: SASL GSSAPI binds with a Kerberos ticket (cargo feature `kerberos`).
 //! - `search.rs`: paged, streamed searches; entries parsed without panics.
 //! - `paging.rs`: the cookie loop's decisions as a pure state machine.
 //! - `write.rs`: add / modify / delete, retry on busy, pipelined `write_many`.
@@ -13,6 +14,7 @@
 
 mod connect;
 mod controls;
+mod kerberos;
 mod paging;
 mod result;
 mod search;
@@ -46,6 +48,28 @@ pub enum TlsMode {
     Insecure,
 }
 
+/// How dwb proves who it is to the DC.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum LdapAuth {
+    /// A simple bind with [`LdapSettings::user`] and its password (anonymous without a user).
+    #[default]
+    Simple,
+    /// A SASL GSSAPI bind with a Kerberos ticket; the user and password are not used.
+    /// Built only with the cargo feature `kerberos` ([`LdapAuth::kerberos`] says so otherwise).
+    Kerberos(Kerberos),
+}
+
+/// Where the Kerberos ticket comes from and which service it is for.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Kerberos {
+    /// The host part of the SPN `ldap/<host>`; `None` = the URL's host. It may end in
+    /// `@REALM` for a DC in another realm than the ticket's.
+    pub spn_host: Option<String>,
+    /// A client keytab to get the ticket from, into a private in-memory cache; `None` = the
+    /// user's credential cache (`kinit`, `KRB5CCNAME`, or MIT's `KRB5_CLIENT_KTNAME`).
+    pub keytab: Option<PathBuf>,
+}
+
 /// How to reach and bind to a DC.
 #[derive(Debug, Clone)]
 pub struct LdapSettings {
@@ -54,10 +78,13 @@ pub struct LdapSettings {
     /// Bind name: `DOMAIN\user`, a UPN (`user@domain`) or a DN. `None` = anonymous.
     pub user: Option<String>,
     pub password: Option<SecretString>,
+    /// Simple bind (the default) or Kerberos.
+    pub auth: LdapAuth,
     /// PEM file with the CA certificate(s) to trust instead of the system roots.
     pub ca_file: Option<PathBuf>,
     pub tls: TlsMode,
-    /// StartTLS on `ldap://`; `None` means yes. Ignored for `ldaps://`.
+    /// StartTLS on `ldap://`; `None` means yes for a simple bind and no for Kerberos
+    /// (whose SASL layer seals the connection). Ignored for `ldaps://`.
     pub starttls: Option<bool>,
     /// Allow a simple bind over an unencrypted connection (`--allow-insecure-ldap`).
     pub allow_insecure_bind: bool,
@@ -77,6 +104,7 @@ impl LdapSettings {
             url: url.into(),
             user: None,
             password: None,
+            auth: LdapAuth::Simple,
             ca_file: None,
             tls: TlsMode::Verify,
             starttls: None,
@@ -95,6 +123,12 @@ impl LdapSettings {
     ) -> LdapSettings {
         self.user = user;
         self.password = password;
+        self
+    }
+
+    /// The same settings with this way of binding.
+    pub fn with_auth(mut self, auth: LdapAuth) -> LdapSettings {
+        self.auth = auth;
         self
     }
 
@@ -248,12 +282,17 @@ const ROOT_DSE_ATTRS: &[&str] = &[
 
 impl Directory for LdapDirectory {
     fn describe(&self) -> String {
-        let who = self.settings.user.as_deref().unwrap_or("(anonymous)");
+        let who = match &self.settings.auth {
+            LdapAuth::Kerberos(_) => "with Kerberos".to_string(),
+            LdapAuth::Simple => {
+                format!("as {}", self.settings.user.as_deref().unwrap_or("(anonymous)"))
+            }
+        };
         let tls = match self.settings.tls {
             TlsMode::Verify => "",
             TlsMode::Insecure => ", certificate not verified",
         };
-        format!("{} as {who}{tls}", self.settings.url)
+        format!("{} {who}{tls}", self.settings.url)
     }
 
     fn root_dse(&self) -> Result<RootDse> {
@@ -287,8 +326,12 @@ impl Directory for LdapDirectory {
     }
 
     fn bind_as(&self, user: &str, password: &SecretString) -> Result<Arc<dyn Directory>> {
-        let settings =
-            self.settings.clone().with_credentials(Some(user.to_string()), Some(password.clone()));
+        // A password is a simple bind, whatever this connection used.
+        let settings = self
+            .settings
+            .clone()
+            .with_auth(LdapAuth::Simple)
+            .with_credentials(Some(user.to_string()), Some(password.clone()));
         let dir = LdapDirectory::connect(&settings, self.rt.clone(), self.cancel.clone())?;
         Ok(Arc::new(dir))
     }
