@@ -1,49 +1,18 @@
-//! What a sync reads from Graph besides the listing: registered owners and
-//! whole devices, many at a time, each lookup's failure kept per device (one
-//! device's failure must not stop the others).
+//! What a sync reads from Graph: the listing (with each device's registered
+//! owners expanded, so a full sync makes no per-device request), and, where
+//! `$expand` is not allowed (delta rounds), whole devices and owners by id in
+//! JSON batches of 20, several in flight. A lookup's failure is kept per device:
+//! one device's failure must not stop the others.
 
 use std::collections::HashMap;
 
 use crate::cancel::Blocking;
-use crate::error::{Error, Result};
-use crate::graph::{Device, GraphClient};
+use crate::error::Result;
+use crate::graph::{Device, GraphClient, ListOptions, Owner};
 
-/// How many Graph requests run at once when looking up owners or full devices.
-const GRAPH_CONCURRENCY: usize = 16;
-
-/// Runs `f` for every id with a bounded number of requests in flight.
-fn concurrently<T, F, Fut>(
-    blocking: &Blocking,
-    ids: Vec<String>,
-    f: F,
-) -> Result<HashMap<String, Result<T>>>
-where
-    T: Send + 'static,
-    F: Fn(String) -> Fut,
-    Fut: std::future::Future<Output = Result<T>> + Send + 'static,
-{
-    blocking.block_on(async {
-        let mut out = HashMap::with_capacity(ids.len());
-        let mut set = tokio::task::JoinSet::new();
-        let mut it = ids.into_iter();
-        loop {
-            while set.len() < GRAPH_CONCURRENCY {
-                let Some(id) = it.next() else { break };
-                let fut = f(id.clone());
-                set.spawn(async move { (id, fut.await) });
-            }
-            match set.join_next().await {
-                Some(Ok((id, r))) => {
-                    out.insert(id, r);
-                }
-                Some(Err(e)) => {
-                    return Err(Error::internal(format!("a Graph lookup task failed: {e}")));
-                }
-                None => break,
-            }
-        }
-        Ok(out)
-    })
+/// The on-premises SID of a device's registered owner, if it has one.
+pub fn owner_sid(owners: &[Owner]) -> Option<String> {
+    owners.iter().find_map(|o| o.on_premises_security_identifier.clone())
 }
 
 /// The registered owner's on-premises SID of each device (None: no owner, or
@@ -59,38 +28,45 @@ pub fn owner_sids(
         .filter(|d| d.trust_type.as_deref() != Some("ServerAd"))
         .map(|d| d.id.clone())
         .collect();
-    let c = client.clone();
-    let found = concurrently(blocking, ids, move |id| {
-        let c = c.clone();
-        async move { Ok(c.device_owners(&id).await?) }
-    })?;
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let found = blocking.block_on(async { Ok(client.device_owners_batch(&ids).await?) })?;
     Ok(found
         .into_iter()
-        .map(|(id, r)| {
-            (id, r.map(|owners| owners.into_iter().find_map(|o| o.on_premises_security_identifier)))
-        })
+        .map(|(id, r)| (id, r.map(|o| owner_sid(&o)).map_err(Into::into)))
         .collect())
 }
 
-/// Whole devices by object id (a delta round carries only changed properties).
+/// Whole devices by object id (a delta round carries only changed
+/// properties), with their registered owners when `owners` is set.
 pub fn devices(
     client: &GraphClient,
-    ids: Vec<String>,
+    ids: &[String],
+    owners: bool,
     blocking: &Blocking,
 ) -> Result<HashMap<String, Result<Device>>> {
-    let c = client.clone();
-    concurrently(blocking, ids, move |id| {
-        let c = c.clone();
-        async move { Ok(c.get_device(&id).await?) }
-    })
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let found = blocking.block_on(async {
+        Ok(if owners {
+            client.get_devices_with_owners_batch(ids).await?
+        } else {
+            client.get_devices_batch(ids).await?
+        })
+    })?;
+    Ok(found.into_iter().map(|(id, r)| (id, r.map_err(Into::into))).collect())
 }
 
-/// Every device of the tenant, page by page.
-pub fn list_all(client: &GraphClient, blocking: &Blocking) -> Result<Vec<Device>> {
+/// Every device of the tenant, page by page, with registered owners expanded
+/// when `owners` is set (pages of at most 100 then, as Graph documents).
+pub fn list_all(client: &GraphClient, owners: bool, blocking: &Blocking) -> Result<Vec<Device>> {
+    let opts = ListOptions { expand_owners: owners, ..Default::default() };
     let mut all = Vec::new();
     blocking.block_on(async {
         client
-            .list_devices(&Default::default(), |d| {
+            .list_devices(&opts, |d| {
                 all.push(d);
                 std::ops::ControlFlow::Continue(())
             })

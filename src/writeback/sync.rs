@@ -235,6 +235,8 @@ struct Mapper<'a> {
     /// recorded as a skip and the device left out.
     owner_sids: HashMap<String, Option<String>>,
     owners_failed: Vec<String>,
+    /// Write msDS-RegisteredOwner (the request's `owners`).
+    owners: bool,
 }
 
 impl Mapper<'_> {
@@ -276,7 +278,11 @@ impl Mapper<'_> {
         if self.owners_failed.contains(&d.id) {
             return Ok(None);
         }
-        let owner = self.owner_sids.get(&d.id).cloned().flatten();
+        // Owners come expanded with the device where Graph allows it, else looked up ahead.
+        let owner = match &d.registered_owners {
+            Some(owners) if self.owners => fetch::owner_sid(owners),
+            _ => self.owner_sids.get(&d.id).cloned().flatten(),
+        };
         let mut w = match planner::want(d, &self.opts, owner.as_deref()) {
             Ok(w) => w,
             Err(skip) => {
@@ -364,6 +370,7 @@ pub fn plan(cx: &Context, req: &SyncRequest, hooks: &mut dyn SiteHooks) -> Resul
         in_scope: 0,
         owner_sids: HashMap::new(),
         owners_failed: Vec::new(),
+        owners: req.owners,
     };
     let src = cx.devices.get()?;
     let (listed, cur, commit) = match &req.mode {
@@ -392,13 +399,14 @@ fn full(cx: &Context, src: &DeviceSource, req: &SyncRequest, m: &mut Mapper) -> 
     let devices: &[Device] = match src {
         DeviceSource::File { devices, .. } => devices.as_slice(),
         DeviceSource::Graph(c) => {
-            fetched = fetch::list_all(c, cx.blocking)?;
+            fetched = fetch::list_all(c, req.owners, cx.blocking)?;
             &fetched
         }
     };
     let listed = devices.len();
     let cur = state::current_state(cx.dir, &m.opts.container, &m.opts.marker, &mut |_| ())?;
-    m.prefetch_owners(cx, src, req.owners, &devices.iter().collect::<Vec<_>>())?;
+    // A tenant's listing carries the owners ($expand); an export file may (Get-MgDevice
+    // -ExpandProperty registeredOwners) or may not: then there are none to write.
     let bar = progress_bar(cx.progress, listed);
     let mut wanted = Vec::with_capacity(devices.len());
     for d in devices {
@@ -459,7 +467,7 @@ fn delta(
     // Incremental rounds carry only changed properties: fetch the whole devices.
     let full: Vec<Device> = if summary.resumed {
         let ids: Vec<String> = changed.iter().map(|d| d.id.clone()).collect();
-        let mut got = fetch::devices(c, ids.clone(), cx.blocking)?;
+        let mut got = fetch::devices(c, &ids, req.owners, cx.blocking)?;
         let mut out = Vec::with_capacity(ids.len());
         for id in ids {
             match got.remove(&id) {
@@ -487,7 +495,10 @@ fn delta(
     } else {
         state::current_state(cx.dir, container, marker, &mut |_| ())?
     };
-    m.prefetch_owners(cx, src, req.owners, &full.iter().collect::<Vec<_>>())?;
+    // An initial round's devices come from devices/delta, where $expand is not supported.
+    if !summary.resumed {
+        m.prefetch_owners(cx, src, req.owners, &full.iter().collect::<Vec<_>>())?;
+    }
     for d in &full {
         cx.blocking.cancel.check()?;
         if let Some(w) = m.wanted(d)? {

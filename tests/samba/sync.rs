@@ -1125,10 +1125,11 @@ fn a_device_the_schema_cannot_hold_is_skipped_and_never_sent() {
 
 #[test]
 fn a_throttling_storm_is_ridden_out() {
-    let lab = Lab::start("throttling", tenant(100, 71));
+    // Owners come with the listing (pages of 100): few requests, so a dense storm.
+    let lab = Lab::start("throttling", tenant(300, 71));
     lab.emu.set_faults(Faults {
-        throttle_next: 5,
-        throttle_every: 12,
+        throttle_next: 4,
+        throttle_every: 2,
         retry_after: RetryAfter::Seconds(1),
         ..Faults::default()
     });
