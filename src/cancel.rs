@@ -12,13 +12,32 @@ use tokio_util::sync::CancellationToken;
 use crate::error::{Error, Kind, Result};
 
 /// Ctrl-C state: a flag the script engine polls and a token every await races.
+/// A watch loop asks for a softer stop: the first Ctrl-C or SIGTERM lets the
+/// round in progress finish and ends the loop; a second one interrupts.
 #[derive(Clone, Default)]
 pub struct Cancel {
     pub flag: Arc<AtomicBool>,
     pub token: CancellationToken,
+    /// Set while a watch loop runs: signals then stop between rounds.
+    pub watching: Arc<AtomicBool>,
+    /// A stop between rounds was asked for.
+    pub stop: Arc<AtomicBool>,
 }
 
 impl Cancel {
+    /// A Ctrl-C or SIGTERM: between rounds in a watch loop, at once otherwise.
+    pub fn signal(&self) {
+        if self.watching.load(Ordering::SeqCst) && !self.stop.swap(true, Ordering::SeqCst) {
+            eprintln!("stopping after this round (Ctrl-C again stops at once)");
+        } else {
+            self.cancel();
+        }
+    }
+
+    /// True once a stop between rounds (or an interrupt) was asked for.
+    pub fn stop_requested(&self) -> bool {
+        self.stop.load(Ordering::SeqCst) || self.is_cancelled()
+    }
     pub fn cancel(&self) {
         self.flag.store(true, Ordering::SeqCst);
         self.token.cancel();
@@ -60,4 +79,29 @@ impl Blocking {
             }
         })
     }
+}
+
+/// Turns Ctrl-C and SIGTERM into [`Cancel::signal`] for the rest of the process.
+pub fn listen(rt: &tokio::runtime::Runtime, cancel: Cancel) {
+    rt.spawn(async move {
+        #[cfg(unix)]
+        let mut term =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+        loop {
+            #[cfg(unix)]
+            let got = match term.as_mut() {
+                Some(t) => tokio::select! {
+                    r = tokio::signal::ctrl_c() => r.is_ok(),
+                    r = t.recv() => r.is_some(),
+                },
+                None => tokio::signal::ctrl_c().await.is_ok(),
+            };
+            #[cfg(not(unix))]
+            let got = tokio::signal::ctrl_c().await.is_ok();
+            if !got {
+                break;
+            }
+            cancel.signal();
+        }
+    });
 }

@@ -167,6 +167,14 @@ pub fn load(explicit: Option<&Path>, profile: Option<&str>) -> Result<Loaded> {
     Ok(Loaded { path, profile_name: name, profile: chosen })
 }
 
+/// dwb's data directory (delta state, locks, journal): `$XDG_DATA_HOME/dwb`
+/// or the platform's equivalent.
+pub fn data_dir() -> Result<PathBuf> {
+    directories::ProjectDirs::from("", "", "dwb")
+        .map(|d| d.data_dir().to_path_buf())
+        .ok_or_else(|| Error::config("no data directory for dwb: set HOME (or XDG_DATA_HOME)"))
+}
+
 /// Reads a secret file, trimming one trailing newline.
 pub fn read_secret_file(path: &Path) -> Result<secrecy::SecretString> {
     let text = std::fs::read_to_string(path)

@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 
 use crate::ad::Directory;
 use crate::cancel::{Blocking, Cancel};
@@ -45,7 +45,8 @@ impl ScriptTexts {
 /// The shared run context.
 pub struct Host {
     directory: DirectorySlot,
-    view: OnceLock<Result<Arc<PlannedView>>>,
+    /// The planned view, once the directory opened (a failure is tried again).
+    view: Mutex<Option<Arc<PlannedView>>>,
     pub devices: DeviceSlot,
     pub plan: Arc<Mutex<Plan>>,
     pub findings: Mutex<Findings>,
@@ -60,13 +61,15 @@ pub struct Host {
     pub profile: Option<String>,
     /// The profile's settings (defaults scripts fall back to, e.g. `[writeback]`).
     pub settings: crate::config::Profile,
+    /// The device containers this run holds the sync lock of.
+    pub locks: crate::writeback::lock::Locks,
 }
 
 impl Host {
     pub fn new(directory: DirectorySlot, devices: DeviceSlot, blocking: Blocking) -> Host {
         Host {
             directory,
-            view: OnceLock::new(),
+            view: Mutex::new(None),
             devices,
             plan: Arc::new(Mutex::new(Plan::default())),
             findings: Mutex::new(Findings::default()),
@@ -78,6 +81,7 @@ impl Host {
             config_file: None,
             profile: None,
             settings: Default::default(),
+            locks: Default::default(),
         }
     }
 
@@ -90,14 +94,23 @@ impl Host {
         )
     }
 
+    /// A warning for the report (printed on stderr, kept in the JSON report).
+    pub fn warn(&self, message: &str) {
+        eprintln!("warning: {}", crate::text::visible(message));
+        if let Ok(mut f) = self.findings.lock() {
+            f.warnings.push(message.to_string());
+        }
+    }
+
     /// The directory as it will be after the plan (opens it on first use).
     pub fn dir(&self) -> Result<Arc<PlannedView>> {
-        self.view
-            .get_or_init(|| {
-                let base = self.directory.get()?;
-                Ok(Arc::new(PlannedView::new(base, self.plan.clone())))
-            })
-            .clone()
+        let mut view = self.view.lock().map_err(|_| Error::internal("view lock poisoned"))?;
+        if let Some(v) = view.as_ref() {
+            return Ok(v.clone());
+        }
+        let v = Arc::new(PlannedView::new(self.directory.get()?, self.plan.clone()));
+        *view = Some(v.clone());
+        Ok(v)
     }
 
     /// The directory without the plan laid over it (for applying).

@@ -203,12 +203,7 @@ pub fn report_module(host: Arc<Host>) -> Module {
          ```\n\
          # Errors\n\
          None.",
-        move |s: ImmutableString| {
-            eprintln!("warning: {}", crate::text::visible(&s));
-            if let Ok(mut f) = h.findings.lock() {
-                f.warnings.push(s.to_string());
-            }
-        },
+        move |s: ImmutableString| h.warn(&s),
     );
     let h = host.clone();
     reg(
@@ -270,6 +265,7 @@ fn error_map(code: &str, message: &str, hint: Option<&str>) -> RhaiResult<Map> {
 /// `dwb::`
 pub fn dwb_module(host: Arc<Host>) -> Module {
     let mut m = Module::new();
+    super::watch::register(&mut m, host.clone());
     let h = host.clone();
     reg(
         &mut m,

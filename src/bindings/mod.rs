@@ -14,6 +14,7 @@ pub mod graph;
 pub mod probe;
 pub mod types;
 pub mod values;
+pub mod watch;
 pub mod writeback;
 
 use std::sync::Arc;

@@ -297,9 +297,14 @@ fn sync(ctx: &NativeCallContext, host: &Host, o: &Map, record: bool) -> Result<M
         devices: &host.devices,
         blocking: &host.blocking,
         progress: host.print_to == PrintTo::Stdout,
+        profile: host.profile.as_deref(),
+        locks: record.then_some(&host.locks),
     };
     let mut hooks = ScriptHooks::load(ctx)?;
     let mut result = sync::plan(&cx, &req, &mut hooks)?;
+    for note in result.notes.drain(..) {
+        host.warn(&note);
+    }
     let out = result_map(&result);
     if record {
         let mut plan = host.plan.lock().map_err(|_| Error::internal("plan lock poisoned"))?;

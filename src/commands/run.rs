@@ -43,14 +43,7 @@ pub fn run(args: RunArgs) -> i32 {
     host.site_dir = script.site_dir.clone();
     host.print_to = if args.format == Format::Json { PrintTo::Stderr } else { PrintTo::Stdout };
     let host = Arc::new(host);
-    {
-        let c = host.cancel().clone();
-        rt.spawn(async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
-                c.cancel();
-            }
-        });
-    }
+    crate::cancel::listen(&rt, host.cancel().clone());
     let code = execute(&args, &script, &host, started);
     // Wait (briefly) for the workers to drop their tasks before the process exits:
     // a Kerberos connection's task frees its GSSAPI context when dropped, and MIT's

@@ -3,7 +3,9 @@
 //!
 //! State file format (version 1):
 //! `{"version":1,"graph":"https://graph.microsoft.com","tenant":"…","select":"id,deviceId,…",
-//!   "deltaLink":"https://graph.microsoft.com/v1.0/devices/delta?$deltatoken=…","savedAt":"<HTTP-date>"}`
+//!   "deltaLink":"https://graph.microsoft.com/v1.0/devices/delta?$deltatoken=…","savedAt":"<HTTP-date>",
+//!   "retry":["<object id>",…]}`; `retry` (optional) lists devices whose write failed in the
+//! round the deltaLink ends: the next round reads them again.
 
 use std::io::Write as _;
 use std::ops::ControlFlow;
@@ -75,6 +77,8 @@ struct StateFile {
     delta_link: String,
     #[serde(default)]
     saved_at: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    retry: Vec<String>,
 }
 
 fn io_err(path: &Path, what: &str, e: std::io::Error) -> GraphError {
@@ -232,6 +236,7 @@ impl GraphClient {
                         select,
                         delta_link: d.clone(),
                         saved_at: Some(httpdate::fmt_http_date(std::time::SystemTime::now())),
+                        retry: Vec::new(),
                     };
                     let bytes = serde_json::to_vec_pretty(&st).map_err(|e| {
                         GraphError::new(Reason::Io, format!("cannot encode the delta state: {e}"))
@@ -272,6 +277,7 @@ impl GraphClient {
             select: opts.select.join(","),
             delta_link: u.to_string(),
             saved_at: None,
+            retry: Vec::new(),
         };
         let bytes =
             serde_json::to_vec(&st).map_err(|e| GraphError::new(Reason::Io, e.to_string()))?;
@@ -285,5 +291,23 @@ impl GraphClient {
     /// The deltaLink stored in a state file, if any.
     pub fn stored_delta_link(state_file: &Path) -> Result<Option<String>> {
         Ok(load_state(state_file)?.map(|s| s.delta_link))
+    }
+
+    /// The devices a state file says to read again (their write failed last round).
+    pub fn stored_retry(state_file: &Path) -> Result<Vec<String>> {
+        Ok(load_state(state_file)?.map(|s| s.retry).unwrap_or_default())
+    }
+
+    /// Records in a state file the devices to read again next round (atomic rewrite).
+    pub fn set_retry(state_file: &Path, ids: &[String]) -> Result<()> {
+        let Some(mut s) = load_state(state_file)? else {
+            return Err(GraphError::new(Reason::Io, "no delta state to record retries in")
+                .with_file(state_file.display().to_string()));
+        };
+        s.retry = ids.to_vec();
+        let bytes = serde_json::to_vec_pretty(&s).map_err(|e| {
+            GraphError::new(Reason::Io, format!("cannot encode the delta state: {e}"))
+        })?;
+        write_atomic(state_file, &bytes)
     }
 }

@@ -81,9 +81,21 @@ impl Reply {
     /// Turn a non-2xx Graph reply into an error.
     pub fn into_error(self) -> GraphError {
         let (code, message) = self.error_fields();
+        // An expired delta token: 410 Gone, or (directory resources) 400 with
+        // syncStateNotFound / resyncRequired ("the delta token is expired and data
+        // must be synchronized again").
+        let expired = matches!(code.as_deref(), Some(c)
+            if c.eq_ignore_ascii_case("syncStateNotFound") || c.eq_ignore_ascii_case("resyncRequired"));
         let (reason, text) = match self.status {
+            400 | 410 if expired => (
+                Reason::DeltaExpired,
+                "the delta token expired; a new full round is needed".to_string(),
+            ),
             400 => (Reason::BadRequest, "Graph rejected the request as invalid".to_string()),
-            401 => (Reason::Unauthorized, "Graph rejected the access token even after a refresh".to_string()),
+            401 => (
+                Reason::Unauthorized,
+                "Graph rejected the access token even after a refresh".to_string(),
+            ),
             403 => (
                 Reason::Forbidden,
                 "access denied: the app needs Device.Read.All (and User.Read.All for owner SIDs) \
@@ -93,7 +105,7 @@ impl Reply {
             404 => (Reason::NotFound, "not found".to_string()),
             410 => (
                 Reason::DeltaExpired,
-                "the delta token is no longer valid; delete the delta state file and run a full sync".to_string(),
+                "the delta token is no longer valid; a new full round is needed".to_string(),
             ),
             s if (300..400).contains(&s) => (
                 Reason::Redirect,

@@ -28,7 +28,6 @@ fn apply_one(op: &ChangeOp, t: &Targets) -> Result<()> {
         ChangeOp::Setting { file, profile, key, value } => {
             crate::config::set_value(std::path::Path::new(file), profile, key, value)
         }
-        ChangeOp::StateCommit { pending, state } => super::external::commit_state(pending, state),
         other => {
             Err(Error::new(Kind::Plan, format!("dwb cannot apply `{}` changes here", other.verb())))
         }
@@ -94,9 +93,36 @@ pub fn apply(plan: &Plan, t: &Targets, progress: &mut dyn FnMut(usize, usize)) -
                         .map_or_else(|e| failed(&e), |()| Outcome::Applied)
                 })
             }
-            // Settings and a delta round's state follow the changes they record:
-            // only after all applied.
-            ChangeOp::Setting { .. } | ChangeOp::StateCommit { .. }
+            // A delta round's state moves on even when some devices failed: they are
+            // recorded in it and read again next round. Not when the DC stopped
+            // answering (the next round simply repeats this one).
+            ChangeOp::StateCommit { pending, state, retry } => Some(
+                if outcomes
+                    .iter()
+                    .take(i)
+                    .any(|o| o.as_ref().is_some_and(Outcome::lost_the_directory))
+                {
+                    Outcome::Skipped {
+                        reason:
+                            "the DC stopped answering; kept as it was so the next round repeats"
+                                .into(),
+                    }
+                } else {
+                    let mut again: Vec<String> = retry.clone();
+                    for (c, o) in plan.changes.iter().zip(&outcomes).take(i) {
+                        if !matches!(o, Some(Outcome::Applied))
+                            && let Some(d) = &c.device
+                            && !again.contains(d)
+                        {
+                            again.push(d.clone());
+                        }
+                    }
+                    super::external::commit_state(pending, state, &again)
+                        .map_or_else(|e| failed(&e), |()| Outcome::Applied)
+                },
+            ),
+            // Settings follow the changes they record: only after all applied.
+            ChangeOp::Setting { .. }
                 if outcomes.iter().take(i).any(|o| !matches!(o, Some(Outcome::Applied))) =>
             {
                 Some(Outcome::Skipped {

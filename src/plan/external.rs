@@ -49,8 +49,12 @@ impl GraphChange {
     }
 }
 
-/// Moves a delta round's prepared state over the stored one (atomic rename).
-pub fn commit_state(pending: &Path, state: &Path) -> Result<()> {
+/// Moves a delta round's prepared state over the stored one (atomic rename),
+/// first recording in it the devices the next round must read again.
+pub fn commit_state(pending: &Path, state: &Path, retry: &[String]) -> Result<()> {
+    if !retry.is_empty() {
+        GraphClient::set_retry(pending, retry)?;
+    }
     std::fs::rename(pending, state)
         .map_err(|e| Error::io(format!("moving {} to {}", pending.display(), state.display()), e))
 }

@@ -27,6 +27,8 @@ pub struct Change {
     pub op: ChangeOp,
     /// Why the script wants it (shown in the plan).
     pub reason: Option<String>,
+    /// The Entra device (object id) a sync planned it for.
+    pub device: Option<String>,
 }
 
 /// What a change does.
@@ -52,7 +54,7 @@ pub enum ChangeOp {
     Setting { file: String, profile: String, key: String, value: String },
     /// A delta round's new state (prepared in `pending`) moved over `state`:
     /// planned last, applied only when every change before it applied.
-    StateCommit { pending: PathBuf, state: PathBuf },
+    StateCommit { pending: PathBuf, state: PathBuf, retry: Vec<String> },
 }
 
 impl ChangeOp {
@@ -118,8 +120,18 @@ pub struct Refusal {
 
 impl Plan {
     pub fn push(&mut self, op: ChangeOp, reason: Option<String>) -> usize {
+        self.push_for(op, reason, None)
+    }
+
+    /// Pushes a change made for one Entra device.
+    pub fn push_for(
+        &mut self,
+        op: ChangeOp,
+        reason: Option<String>,
+        device: Option<String>,
+    ) -> usize {
         let id = self.changes.len() + 1;
-        self.changes.push(Change { id, op, reason });
+        self.changes.push(Change { id, op, reason, device });
         id
     }
 

@@ -193,9 +193,9 @@ pub fn change_json(c: &super::Change) -> Value {
         ChangeOp::Setting { file, profile, key, value } => {
             json!({ "file": file, "profile": profile, "key": key, "value": value })
         }
-        ChangeOp::StateCommit { pending, state } => json!({
+        ChangeOp::StateCommit { pending, state, retry } => json!({
             "file": state.display().to_string(), "profile": "", "key": "deltaLink",
-            "value": pending.display().to_string()
+            "value": pending.display().to_string(), "retry": retry
         }),
     };
     if let (Some(obj), Value::Object(d)) = (v.as_object_mut(), detail) {

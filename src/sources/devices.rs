@@ -4,7 +4,7 @@
 //! then, so commands that never list devices never need it.
 
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 
 use secrecy::SecretString;
 use tokio_util::sync::CancellationToken;
@@ -206,22 +206,25 @@ pub fn open(s: &DeviceSettings, cancel: &CancellationToken) -> Result<DeviceSour
 pub struct DeviceSlot {
     settings: Mutex<DeviceSettings>,
     cancel: CancellationToken,
-    source: OnceLock<Result<Arc<DeviceSource>>>,
+    /// Only a success is kept (a file that appears later, a fixed setting).
+    source: Mutex<Option<Arc<DeviceSource>>>,
 }
 
 impl DeviceSlot {
     pub fn new(settings: DeviceSettings, cancel: CancellationToken) -> DeviceSlot {
-        DeviceSlot { settings: Mutex::new(settings), cancel, source: OnceLock::new() }
+        DeviceSlot { settings: Mutex::new(settings), cancel, source: Mutex::new(None) }
     }
 
     /// The source (opens it on first use).
     pub fn get(&self) -> Result<Arc<DeviceSource>> {
-        self.source
-            .get_or_init(|| {
-                let s = self.settings.lock().map(|s| s.clone()).unwrap_or_default();
-                open(&s, &self.cancel).map(Arc::new)
-            })
-            .clone()
+        let mut slot = self.source.lock().map_err(|_| Error::internal("device slot poisoned"))?;
+        if let Some(s) = slot.as_ref() {
+            return Ok(s.clone());
+        }
+        let settings = self.settings.lock().map(|s| s.clone()).unwrap_or_default();
+        let src = Arc::new(open(&settings, &self.cancel)?);
+        *slot = Some(src.clone());
+        Ok(src)
     }
 
     /// Which source the settings name (nothing is opened).

@@ -3,7 +3,7 @@
 //! configured. Opened on first use, once.
 
 use std::path::PathBuf;
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex};
 
 use crate::ad::Directory;
 use crate::ad::ldap::{LdapAuth, LdapDirectory, LdapSettings};
@@ -125,12 +125,13 @@ pub fn open(source: &DirectorySource, blocking: &Blocking) -> Result<Opened> {
 pub struct DirectorySlot {
     source: DirectorySource,
     blocking: Blocking,
-    opened: OnceLock<Result<Opened>>,
+    /// Only a success is kept: a DC that was down is tried again (watch loops).
+    opened: Mutex<Option<Opened>>,
 }
 
 impl DirectorySlot {
     pub fn new(source: DirectorySource, blocking: Blocking) -> DirectorySlot {
-        DirectorySlot { source, blocking, opened: OnceLock::new() }
+        DirectorySlot { source, blocking, opened: Mutex::new(None) }
     }
 
     /// A slot with no directory (`check`, `docs`, completion).
@@ -145,7 +146,14 @@ impl DirectorySlot {
     /// Opens the directory now (a snapshot is cheap to load: a malformed file is
     /// then a usage error reported before the script starts).
     pub fn open(&self) -> Result<Opened> {
-        self.opened.get_or_init(|| open(&self.source, &self.blocking)).clone()
+        let mut slot =
+            self.opened.lock().map_err(|_| Error::internal("directory slot poisoned"))?;
+        if let Some(o) = slot.as_ref() {
+            return Ok(o.clone());
+        }
+        let o = open(&self.source, &self.blocking)?;
+        *slot = Some(o.clone());
+        Ok(o)
     }
 
     pub fn get(&self) -> Result<Arc<dyn Directory>> {
@@ -154,11 +162,11 @@ impl DirectorySlot {
 
     /// True once the directory was opened successfully.
     pub fn is_open(&self) -> bool {
-        self.opened.get().is_some_and(|o| o.is_ok())
+        self.opened.lock().is_ok_and(|o| o.is_some())
     }
 
     /// The snapshot behind the directory, if it is one and was opened.
     pub fn snapshot(&self) -> Option<Arc<SnapshotDirectory>> {
-        self.opened.get().and_then(|o| o.as_ref().ok()).and_then(|o| o.snapshot.clone())
+        self.opened.lock().ok().and_then(|o| o.as_ref().and_then(|o| o.snapshot.clone()))
     }
 }

@@ -10,9 +10,11 @@
 //! *and* dwb's marker (`adminDescription`); objects with an anchor but no marker
 //! belong to another writer and are left alone unless `take_over` is set.
 
+pub mod delta;
 pub mod diff;
 pub mod fetch;
 pub mod hooks;
+pub mod lock;
 pub mod mapping;
 pub mod planner;
 pub mod state;

@@ -32,7 +32,7 @@ pub struct SyncOptions {
 /// What a sync plans and skips.
 #[derive(Debug, Default)]
 pub struct SyncPlan {
-    pub ops: Vec<(WriteOp, String)>,
+    pub ops: Vec<Planned>,
     pub creates: usize,
     pub updates: usize,
     pub deletes: usize,
@@ -42,6 +42,15 @@ pub struct SyncPlan {
     pub foreign: usize,
     /// Guards the plan trips: it is shown but not applied.
     pub refused: Vec<GuardTrip>,
+}
+
+/// One directory write of a sync, with why and for which device (its Entra
+/// object id: a delta round keeps the devices whose write failed to retry them).
+#[derive(Debug, Clone)]
+pub struct Planned {
+    pub op: WriteOp,
+    pub why: String,
+    pub device: String,
 }
 
 /// A device as it should be, prepared by the caller (scope and hooks applied).
@@ -95,10 +104,11 @@ pub fn plan_device(
                 out.unchanged += 1;
             } else {
                 let what = mods.iter().map(|m| m.attr.as_str()).collect::<Vec<_>>().join(", ");
-                out.ops.push((
-                    WriteOp::Modify { dn: c.entry.dn.clone(), mods, sd_flags: None },
-                    format!("device {} changed: {what}", w.id),
-                ));
+                out.ops.push(Planned {
+                    op: WriteOp::Modify { dn: c.entry.dn.clone(), mods, sd_flags: None },
+                    why: format!("device {} changed: {what}", w.id),
+                    device: w.id.clone(),
+                });
                 out.updates += 1;
             }
         }
@@ -115,10 +125,11 @@ pub fn plan_device(
                 out.skipped.push(Skip { device: w.id.clone(), reason: format!("an object with this msDS-DeviceID already exists ({other}) without this device's anchor") });
                 return Ok(());
             }
-            out.ops.push((
-                WriteOp::Add { dn, attrs: w.attrs },
-                format!("device {} ({}) is in Entra ID", w.id, w.display_name),
-            ));
+            out.ops.push(Planned {
+                op: WriteOp::Add { dn, attrs: w.attrs },
+                why: format!("device {} ({}) is in Entra ID", w.id, w.display_name),
+                device: w.id,
+            });
             out.creates += 1;
         }
     }
@@ -131,10 +142,12 @@ pub fn plan_deletes(gone: Vec<&Current>, opts: &SyncOptions, out: &mut SyncPlan,
         .iter()
         .filter(|c| c.anchor.is_some() && c.ours && c.entry.dn.is_child_of(&opts.container));
     for c in owned {
-        out.ops.push((
-            WriteOp::Delete { dn: c.entry.dn.clone() },
-            format!("{why} (anchor Device_{})", c.anchor.clone().unwrap_or_default()),
-        ));
+        let device = c.anchor.clone().unwrap_or_default();
+        out.ops.push(Planned {
+            op: WriteOp::Delete { dn: c.entry.dn.clone() },
+            why: format!("{why} (anchor Device_{device})"),
+            device,
+        });
         out.deletes += 1;
     }
 }
@@ -224,8 +237,8 @@ pub fn check_guards(
 }
 
 /// Sorts ops so the plan reads well and applies deterministically: creates, modifies, deletes.
-pub fn order(ops: &mut [(WriteOp, String)]) {
-    ops.sort_by_key(|(op, _)| match op {
+pub fn order(ops: &mut [Planned]) {
+    ops.sort_by_key(|p| match p.op {
         WriteOp::Add { .. } => 0,
         WriteOp::Modify { .. } => 1,
         WriteOp::Delete { .. } => 2,

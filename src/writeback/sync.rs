@@ -5,7 +5,7 @@
 //! result is data: `record` puts it in the run's plan; `verify` only reads it.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use super::fetch;
 use super::hooks::{Mapped, SiteHooks};
@@ -15,11 +15,13 @@ use super::state::{self, CurrentState};
 use crate::ad::schema::SchemaRules;
 use crate::ad::{Directory, Scope, SearchRequest, WriteOp, discovery};
 use crate::cancel::Blocking;
-use crate::directory::{Attr, Dn, Filter, Guid, Sid};
+use crate::directory::{Attr, Dn, Filter, Sid};
 use crate::error::{Error, Kind, Result};
-use crate::graph::{DeltaOptions, Device};
+use crate::graph::Device;
 use crate::plan::{ChangeOp, Plan, Refusal};
 use crate::sources::{DeviceSlot, DeviceSource};
+
+use super::lock::Locks;
 
 /// Full listing or delta round.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -78,6 +80,8 @@ impl Default for SyncRequest {
 pub struct StateCommit {
     pub pending: PathBuf,
     pub state: PathBuf,
+    /// Devices to read again next round whatever the apply does (unreadable now).
+    pub retry: Vec<String>,
 }
 
 /// What a sync found and plans.
@@ -92,15 +96,17 @@ pub struct SyncResult {
     pub unanchored_objects: usize,
     pub plan: SyncPlan,
     pub commit: Option<StateCommit>,
+    /// Warnings for the report (a delta round starting over, …).
+    pub notes: Vec<String>,
 }
 
 impl SyncResult {
     /// Puts the sync's writes (and the delta state commit, last) into `plan`.
     pub fn record(&mut self, plan: &mut Plan) {
         let mut deletes = Vec::new();
-        for (op, why) in self.plan.ops.drain(..) {
-            let is_delete = matches!(op, WriteOp::Delete { .. });
-            let id = plan.push(ChangeOp::Directory(op), Some(why));
+        for p in self.plan.ops.drain(..) {
+            let is_delete = matches!(p.op, WriteOp::Delete { .. });
+            let id = plan.push_for(ChangeOp::Directory(p.op), Some(p.why), Some(p.device));
             if is_delete {
                 deletes.push(id);
             }
@@ -115,7 +121,7 @@ impl SyncResult {
         }
         if let Some(c) = self.commit.take() {
             plan.push(
-                ChangeOp::StateCommit { pending: c.pending, state: c.state },
+                ChangeOp::StateCommit { pending: c.pending, state: c.state, retry: c.retry },
                 Some(
                     "remember where the next delta round starts (only after every change above \
                      applied)"
@@ -142,6 +148,10 @@ pub struct Context<'a> {
     pub blocking: &'a Blocking,
     /// Show a progress bar while mapping (a terminal, text output).
     pub progress: bool,
+    /// The profile in use (names the default delta state file).
+    pub profile: Option<&'a str>,
+    /// Take the container's lock (a sync that will apply; not a drift check).
+    pub locks: Option<&'a Locks>,
 }
 
 /// The container: given, or where the DRS object points, or CN=RegisteredDevices.
@@ -223,13 +233,13 @@ pub fn ownership(dir: &dyn Directory, req: &SyncRequest) -> Result<Ownership> {
 }
 
 /// Per-device work shared by full and delta rounds.
-struct Mapper<'a> {
+pub(super) struct Mapper<'a> {
     hooks: &'a mut dyn SiteHooks,
-    opts: SyncOptions,
+    pub(super) opts: SyncOptions,
     /// What the live schema allows the attributes dwb writes to hold.
     schema: SchemaRules,
     dir: &'a dyn Directory,
-    plan: SyncPlan,
+    pub(super) plan: SyncPlan,
     in_scope: usize,
     /// Owner SIDs looked up ahead (device id → SID if any); a failed lookup is
     /// recorded as a skip and the device left out.
@@ -237,10 +247,11 @@ struct Mapper<'a> {
     owners_failed: Vec<String>,
     /// Write msDS-RegisteredOwner (the request's `owners`).
     owners: bool,
+    pub(super) notes: Vec<String>,
 }
 
 impl Mapper<'_> {
-    fn prefetch_owners(
+    pub(super) fn prefetch_owners(
         &mut self,
         cx: &Context,
         src: &DeviceSource,
@@ -268,8 +279,12 @@ impl Mapper<'_> {
         Ok(())
     }
 
+    pub(super) fn skip(&mut self, device: &str, reason: String) {
+        self.plan.skipped.push(Skip { device: device.to_string(), reason });
+    }
+
     /// Scope, owner and mapping of one device, hooks included.
-    fn wanted(&mut self, d: &Device) -> Result<Option<Wanted>> {
+    pub(super) fn wanted(&mut self, d: &Device) -> Result<Option<Wanted>> {
         if self.hooks.in_scope(d)? == Some(false) {
             return Ok(None);
         }
@@ -357,6 +372,9 @@ fn progress_bar(show: bool, len: usize) -> indicatif::ProgressBar {
 /// Plans a sync of the device container from the device source.
 pub fn plan(cx: &Context, req: &SyncRequest, hooks: &mut dyn SiteHooks) -> Result<SyncResult> {
     let opts = options(cx.dir, req)?;
+    if let Some(locks) = cx.locks {
+        locks.acquire(&crate::config::data_dir()?.join("locks"), &opts.container)?;
+    }
     let root = cx.dir.root_dse()?;
     let mut written: Vec<&str> = MANAGED.to_vec();
     written.push("adminDescription");
@@ -371,11 +389,12 @@ pub fn plan(cx: &Context, req: &SyncRequest, hooks: &mut dyn SiteHooks) -> Resul
         owner_sids: HashMap::new(),
         owners_failed: Vec::new(),
         owners: req.owners,
+        notes: Vec::new(),
     };
     let src = cx.devices.get()?;
     let (listed, cur, commit) = match &req.mode {
         Mode::Full => full(cx, &src, req, &mut m)?,
-        Mode::Delta { state } => delta(cx, &src, req, &mut m, state.as_deref())?,
+        Mode::Delta { state } => super::delta::round(cx, &src, req, &mut m, state.as_deref())?,
     };
     let mut plan = m.plan;
     planner::order(&mut plan.ops);
@@ -389,24 +408,32 @@ pub fn plan(cx: &Context, req: &SyncRequest, hooks: &mut dyn SiteHooks) -> Resul
         unanchored_objects: cur.by_dn.values().filter(|c| c.anchor.is_none()).count(),
         plan,
         commit,
+        notes: m.notes,
     })
 }
 
-type Round = (usize, CurrentState, Option<StateCommit>);
+pub(super) type Round = (usize, CurrentState, Option<StateCommit>);
 
 fn full(cx: &Context, src: &DeviceSource, req: &SyncRequest, m: &mut Mapper) -> Result<Round> {
     let fetched: Vec<Device>;
     let devices: &[Device] = match src {
         DeviceSource::File { devices, .. } => devices.as_slice(),
         DeviceSource::Graph(c) => {
+            // Owners come expanded with the listing. An export file may carry them
+            // (Get-MgDevice -ExpandProperty registeredOwners) or not: then none are written.
             fetched = fetch::list_all(c, req.owners, cx.blocking)?;
             &fetched
         }
     };
+    let cur = reconcile(cx, m, devices)?;
+    Ok((devices.len(), cur, None))
+}
+
+/// Every listed device against the whole container, deletions included, under
+/// the guards: a full sync, and a delta round that starts from nothing.
+pub(super) fn reconcile(cx: &Context, m: &mut Mapper, devices: &[Device]) -> Result<CurrentState> {
     let listed = devices.len();
     let cur = state::current_state(cx.dir, &m.opts.container, &m.opts.marker, &mut |_| ())?;
-    // A tenant's listing carries the owners ($expand); an export file may (Get-MgDevice
-    // -ExpandProperty registeredOwners) or may not: then there are none to write.
     let bar = progress_bar(cx.progress, listed);
     let mut wanted = Vec::with_capacity(devices.len());
     for d in devices {
@@ -420,102 +447,5 @@ fn full(cx: &Context, src: &DeviceSource, req: &SyncRequest, m: &mut Mapper) -> 
     planner::plan_full(wanted, &cur, &m.opts, &mut m.plan)?;
     let owned = state::owned_in(&cur, &m.opts.container);
     m.plan.refused = planner::check_guards(m.plan.deletes, owned, listed == 0, &m.opts);
-    Ok((listed, cur, None))
-}
-
-/// Prepares the pending copy of the delta state: the deltaLink moves only once
-/// the plan is applied.
-fn pending_state(state: &Path) -> Result<PathBuf> {
-    let mut name = state.as_os_str().to_owned();
-    name.push(".pending");
-    let pending = PathBuf::from(name);
-    if state.exists() {
-        std::fs::copy(state, &pending)
-            .map_err(|e| Error::io(format!("copying {}", state.display()), e))?;
-    } else {
-        let _ = std::fs::remove_file(&pending);
-    }
-    Ok(pending)
-}
-
-fn delta(
-    cx: &Context,
-    src: &DeviceSource,
-    req: &SyncRequest,
-    m: &mut Mapper,
-    state: Option<&Path>,
-) -> Result<Round> {
-    let DeviceSource::Graph(c) = src else {
-        return Err(Error::invalid_argument(
-            "mode=delta needs a Graph tenant; a device file has no delta",
-        ));
-    };
-    let state = state.ok_or_else(|| {
-        Error::invalid_argument("mode=delta needs --param state=FILE (where the deltaLink is kept)")
-    })?;
-    let pending = pending_state(state)?;
-    let (mut changed, mut removed) = (Vec::new(), Vec::new());
-    let summary = cx.blocking.block_on(async {
-        Ok(c.delta_devices(&pending, &DeltaOptions::default(), |page| {
-            changed.extend(page.changed);
-            removed.extend(page.removed);
-            std::ops::ControlFlow::Continue(())
-        })
-        .await?)
-    })?;
-    let listed = changed.len();
-    // Incremental rounds carry only changed properties: fetch the whole devices.
-    let full: Vec<Device> = if summary.resumed {
-        let ids: Vec<String> = changed.iter().map(|d| d.id.clone()).collect();
-        let mut got = fetch::devices(c, &ids, req.owners, cx.blocking)?;
-        let mut out = Vec::with_capacity(ids.len());
-        for id in ids {
-            match got.remove(&id) {
-                Some(Ok(d)) => out.push(d),
-                Some(Err(e)) => m
-                    .plan
-                    .skipped
-                    .push(Skip { device: id, reason: format!("could not read the device: {e}") }),
-                None => {}
-            }
-        }
-        out
-    } else {
-        changed
-    };
-    let ids: Vec<(String, Option<Guid>)> = full
-        .iter()
-        .map(|d| (d.id.clone(), d.device_id.as_deref().and_then(|x| x.parse().ok())))
-        .chain(removed.iter().map(|r| (r.id.clone(), None)))
-        .collect();
-    let (container, marker) = (&m.opts.container, &m.opts.marker);
-    // The first round lists everything: one paged read is cheaper than many small ones.
-    let cur = if summary.resumed {
-        state::current_state_of(cx.dir, container, marker, &ids)?
-    } else {
-        state::current_state(cx.dir, container, marker, &mut |_| ())?
-    };
-    // An initial round's devices come from devices/delta, where $expand is not supported.
-    if !summary.resumed {
-        m.prefetch_owners(cx, src, req.owners, &full.iter().collect::<Vec<_>>())?;
-    }
-    for d in &full {
-        cx.blocking.cancel.check()?;
-        if let Some(w) = m.wanted(d)? {
-            planner::plan_device(w, &cur, &m.opts, &mut m.plan)?;
-        }
-    }
-    let gone: Vec<&state::Current> =
-        removed.iter().filter_map(|r| cur.by_anchor.get(&r.id.to_ascii_lowercase())).collect();
-    planner::plan_deletes(gone, &m.opts, &mut m.plan, "the device was removed from Entra ID");
-    if m.plan.deletes > 0 {
-        // A resumed round read only the changed devices' objects: count the rest.
-        let owned = if summary.resumed {
-            state::count_owned(cx.dir, &m.opts.container, &m.opts.marker)?
-        } else {
-            state::owned_in(&cur, &m.opts.container)
-        };
-        m.plan.refused = planner::check_guards(m.plan.deletes, owned, false, &m.opts);
-    }
-    Ok((listed, cur, Some(StateCommit { pending, state: state.to_path_buf() })))
+    Ok(cur)
 }

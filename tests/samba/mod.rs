@@ -4,6 +4,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: failing loudly is the point
 
+mod delta;
 mod errors;
 mod hostile;
 mod kerberos;
@@ -11,6 +12,7 @@ mod ldap;
 mod scripts;
 mod search;
 mod sync;
+mod watch;
 mod writes;
 
 use std::sync::LazyLock;

@@ -37,24 +37,24 @@ use crate::support::samba::SambaDc;
 use crate::support::{Dir, Out};
 
 const DOMAIN: &str = "DC=contoso,DC=test";
-const CONTAINER: &str = "CN=RegisteredDevices,DC=contoso,DC=test";
+pub(super) const CONTAINER: &str = "CN=RegisteredDevices,DC=contoso,DC=test";
 const MARKER: &str = "dwb-writeback";
 /// Samba enforces displayName's rangeUpper (256 characters).
 const DISPLAY_NAME_MAX: usize = 256;
 
 // ---- the lab: one DC, one emulator, one working directory --------------------------
 
-struct Lab {
-    dc: SambaDc,
-    emu: EmulatorHandle,
-    dir: Dir,
+pub(super) struct Lab {
+    pub(super) dc: SambaDc,
+    pub(super) emu: EmulatorHandle,
+    pub(super) dir: Dir,
     started: Instant,
     name: &'static str,
 }
 
 impl Lab {
     /// A fresh DC prepared by `dwb run prepare`, and an emulator serving `state`.
-    fn start(name: &'static str, state: EmulatorState) -> Lab {
+    pub(super) fn start(name: &'static str, state: EmulatorState) -> Lab {
         let started = Instant::now();
         let dc = SambaDc::start();
         let emu = rt().block_on(Emulator::start(state)).unwrap();
@@ -72,7 +72,7 @@ impl Lab {
     }
 
     /// `dwb` with the DC and the emulator configured through DWB_* variables.
-    fn cmd(&self) -> Command {
+    pub(super) fn cmd(&self) -> Command {
         let mut c = self.dir.dwb();
         let base = self.emu.base_url().to_string();
         c.env("DWB_LDAP_URL", self.dc.url_ldaps())
@@ -87,7 +87,7 @@ impl Lab {
         c
     }
 
-    fn run(&self, args: &[&str]) -> Out {
+    pub(super) fn run(&self, args: &[&str]) -> Out {
         let o = self.cmd().args(args).output().unwrap();
         Out {
             code: o.status.code().unwrap_or(-1),
@@ -97,7 +97,7 @@ impl Lab {
         }
     }
 
-    fn sync_args(params: &[&str]) -> Vec<String> {
+    pub(super) fn sync_args(params: &[&str]) -> Vec<String> {
         let mut a: Vec<String> =
             ["run", "sync", "--format", "json"].iter().map(|s| s.to_string()).collect();
         for p in params {
@@ -108,7 +108,7 @@ impl Lab {
     }
 
     /// `dwb run sync --format json --param …`: the output and the JSON report.
-    fn sync(&self, params: &[&str]) -> (Out, Value) {
+    pub(super) fn sync(&self, params: &[&str]) -> (Out, Value) {
         let args = Lab::sync_args(params);
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         let out = self.run(&args);
@@ -118,7 +118,7 @@ impl Lab {
     }
 
     /// A sync in the background (to be killed or to lose its DC).
-    fn spawn_sync(&self, params: &[&str]) -> Child {
+    pub(super) fn spawn_sync(&self, params: &[&str]) -> Child {
         self.cmd()
             .args(Lab::sync_args(params))
             .stdout(Stdio::piped())
@@ -128,7 +128,7 @@ impl Lab {
     }
 
     /// Every msDS-Device one level below `base`, all attributes, through ldapsearch.
-    fn objects_in(&self, base: &str) -> Vec<Obj> {
+    pub(super) fn objects_in(&self, base: &str) -> Vec<Obj> {
         parse_ldif(&self.dc.ldapsearch(&[
             "-E",
             "pr=1000/noprompt",
@@ -142,12 +142,12 @@ impl Lab {
         ]))
     }
 
-    fn objects(&self) -> Vec<Obj> {
+    pub(super) fn objects(&self) -> Vec<Obj> {
         self.objects_in(CONTAINER)
     }
 
     /// Number of msDS-Device objects in the device container (DNs only).
-    fn count(&self) -> usize {
+    pub(super) fn count(&self) -> usize {
         parse_ldif(&self.dc.ldapsearch(&[
             "-E",
             "pr=1000/noprompt",
@@ -162,7 +162,7 @@ impl Lab {
     }
 
     /// Does `dn` exist (base search through ldapsearch)?
-    fn exists(&self, dn: &str) -> bool {
+    pub(super) fn exists(&self, dn: &str) -> bool {
         let out = self.dc.ldapsearch_output(&["-b", dn, "-s", "base", "(objectClass=*)", "1.1"]);
         match out.status.code() {
             Some(0) => true,
@@ -174,13 +174,13 @@ impl Lab {
         }
     }
 
-    fn devices(&self) -> Vec<Dev> {
+    pub(super) fn devices(&self) -> Vec<Dev> {
         self.emu.with_state(|s| s.devices.values().map(|d| Dev::from_props(&d.props)).collect())
     }
 
     /// The devices a sync writes back: those with a type-2 key whose display
     /// name the schema can hold (§B.3; Samba's displayName rangeUpper).
-    fn in_scope(&self) -> Vec<Dev> {
+    pub(super) fn in_scope(&self) -> Vec<Dev> {
         self.devices()
             .into_iter()
             .filter(|d| !d.keys.is_empty() && d.name.encode_utf16().count() <= DISPLAY_NAME_MAX)
@@ -188,7 +188,7 @@ impl Lab {
     }
 
     /// A full sync that must succeed and create every in-scope device.
-    fn initial_sync(&self) -> Value {
+    pub(super) fn initial_sync(&self) -> Value {
         let (out, report) = self.sync(&[]);
         out.code(0);
         assert_eq!(self.count(), self.in_scope().len(), "one object per in-scope device");
@@ -205,10 +205,10 @@ impl Drop for Lab {
 // ---- what the emulator holds, decoded independently of dwb -------------------------
 
 #[derive(Debug, Clone)]
-struct Dev {
-    id: String,
-    device_id: String,
-    name: String,
+pub(super) struct Dev {
+    pub(super) id: String,
+    pub(super) device_id: String,
+    pub(super) name: String,
     enabled: bool,
     /// `alternativeSecurityIds` of type 2: UTF-16LE text of the base64 key.
     keys: BTreeSet<String>,
@@ -239,7 +239,7 @@ impl Dev {
         }
     }
 
-    fn dn(&self) -> String {
+    pub(super) fn dn(&self) -> String {
         format!("CN={},{CONTAINER}", self.device_id)
     }
 
@@ -254,7 +254,7 @@ impl Dev {
 }
 
 /// A Graph device JSON with one X.509 key (the shape §C.4 describes).
-fn new_device(n: u32, name: &str) -> (Value, String) {
+pub(super) fn new_device(n: u32, name: &str) -> (Value, String) {
     let id = uuid::Uuid::new_v4().to_string();
     let device_id = uuid::Uuid::new_v4().to_string();
     let tp: String =
@@ -273,40 +273,40 @@ fn new_device(n: u32, name: &str) -> (Value, String) {
 
 /// The emulator's whole generated tenant, hostile names included (its 271-character
 /// `LONG-AAA…` name is more than the schema allows: dwb skips that device).
-fn tenant(n: usize, seed: u64) -> EmulatorState {
+pub(super) fn tenant(n: usize, seed: u64) -> EmulatorState {
     generate(n, seed)
 }
 
 // ---- ldapsearch output, parsed here (not with dwb's parser) --------------------------
 
 #[derive(Debug, Clone)]
-struct Obj {
+pub(super) struct Obj {
     dn: String,
     attrs: BTreeMap<String, Vec<Vec<u8>>>,
 }
 
 impl Obj {
-    fn get(&self, name: &str) -> Vec<Vec<u8>> {
+    pub(super) fn get(&self, name: &str) -> Vec<Vec<u8>> {
         self.attrs.get(&name.to_ascii_lowercase()).cloned().unwrap_or_default()
     }
-    fn one(&self, name: &str) -> Option<Vec<u8>> {
+    pub(super) fn one(&self, name: &str) -> Option<Vec<u8>> {
         let v = self.get(name);
         assert!(v.len() <= 1, "{}: {name} has {} values", self.dn, v.len());
         v.into_iter().next()
     }
-    fn text(&self, name: &str) -> Option<String> {
+    pub(super) fn text(&self, name: &str) -> Option<String> {
         self.one(name).map(|v| String::from_utf8(v).unwrap())
     }
     fn set(&self, name: &str) -> BTreeSet<String> {
         self.get(name).into_iter().map(|v| String::from_utf8(v).unwrap()).collect()
     }
-    fn usn(&self) -> u64 {
+    pub(super) fn usn(&self) -> u64 {
         self.text("uSNChanged").unwrap().parse().unwrap()
     }
 }
 
 /// `ldapsearch -LLL -o ldif-wrap=no` output: `name: text` or `name:: base64` lines.
-fn parse_ldif(text: &str) -> Vec<Obj> {
+pub(super) fn parse_ldif(text: &str) -> Vec<Obj> {
     let mut out: Vec<Obj> = Vec::new();
     for line in text.lines() {
         if line.is_empty() || line.starts_with('#') {
@@ -326,33 +326,33 @@ fn parse_ldif(text: &str) -> Vec<Obj> {
     out
 }
 
-fn by_dn(objs: Vec<Obj>) -> HashMap<String, Obj> {
+pub(super) fn by_dn(objs: Vec<Obj>) -> HashMap<String, Obj> {
     objs.into_iter().map(|o| (o.dn.to_ascii_lowercase(), o)).collect()
 }
 
 // ---- the JSON report ---------------------------------------------------------------
 
-fn plan(report: &Value) -> Vec<Value> {
+pub(super) fn plan(report: &Value) -> Vec<Value> {
     report["plan"].as_array().cloned().unwrap_or_default()
 }
 
 /// Directory changes of the plan (without the delta round's `setting`).
-fn writes(report: &Value) -> Vec<Value> {
+pub(super) fn writes(report: &Value) -> Vec<Value> {
     plan(report)
         .into_iter()
         .filter(|c| matches!(c["action"].as_str(), Some("create" | "modify" | "delete")))
         .collect()
 }
 
-fn with_action(report: &Value, action: &str) -> Vec<Value> {
+pub(super) fn with_action(report: &Value, action: &str) -> Vec<Value> {
     writes(report).into_iter().filter(|c| c["action"] == action).collect()
 }
 
-fn targets(changes: &[Value]) -> BTreeSet<String> {
+pub(super) fn targets(changes: &[Value]) -> BTreeSet<String> {
     changes.iter().map(|c| c["target"].as_str().unwrap().to_ascii_lowercase()).collect()
 }
 
-fn warnings(report: &Value) -> Vec<String> {
+pub(super) fn warnings(report: &Value) -> Vec<String> {
     report["warnings"]
         .as_array()
         .into_iter()
@@ -361,12 +361,12 @@ fn warnings(report: &Value) -> Vec<String> {
         .collect()
 }
 
-fn error_text(out: &Out, report: &Value) -> String {
+pub(super) fn error_text(out: &Out, report: &Value) -> String {
     format!("{} {}", report["error"]["message"].as_str().unwrap_or(""), out.stderr)
 }
 
 /// Every object the sync wrote, checked against its device (§B.3).
-fn assert_written(obj: &Obj, d: &Dev) {
+pub(super) fn assert_written(obj: &Obj, d: &Dev) {
     let what = format!("device {} ({:?})", d.id, d.name);
     assert_eq!(obj.dn, d.dn(), "{what}: DN");
     assert_eq!(
@@ -399,7 +399,7 @@ fn assert_written(obj: &Obj, d: &Dev) {
 
 /// The container holds exactly one object per in-scope device, each as §B.3 says,
 /// and every msDS-DeviceID once.
-fn assert_converged(lab: &Lab) {
+pub(super) fn assert_converged(lab: &Lab) {
     let objs = lab.objects();
     let want = lab.in_scope();
     let mut ids = BTreeMap::new();
@@ -418,7 +418,7 @@ fn assert_converged(lab: &Lab) {
     }
 }
 
-fn wait_for(what: &str, limit: Duration, mut f: impl FnMut() -> bool) {
+pub(super) fn wait_for(what: &str, limit: Duration, mut f: impl FnMut() -> bool) {
     let deadline = Instant::now() + limit;
     while !f() {
         assert!(Instant::now() < deadline, "timed out after {limit:?} waiting for {what}");
@@ -430,7 +430,7 @@ fn wait_for(what: &str, limit: Duration, mut f: impl FnMut() -> bool) {
 /// hundreds of changes is more than a pipe holds).
 /// Waits until the container's object count stops changing (writes a client sent
 /// before it went away may still be applied).
-fn settle(lab: &Lab) -> usize {
+pub(super) fn settle(lab: &Lab) -> usize {
     let mut last = usize::MAX;
     let mut n = 0;
     wait_for("the container count to settle", Duration::from_secs(30), || {
@@ -443,7 +443,7 @@ fn settle(lab: &Lab) -> usize {
     n
 }
 
-fn finish(mut child: Child, limit: Duration) -> Out {
+pub(super) fn finish(mut child: Child, limit: Duration) -> Out {
     let mut stdout = child.stdout.take().unwrap();
     let mut stderr = child.stderr.take().unwrap();
     let out = std::thread::spawn(move || {

@@ -72,6 +72,16 @@ pub(crate) async fn delta(
             );
         }
         match decode_token::<DeltaTok>(t) {
+            // The sync state reset of "Use delta query": the client must start over.
+            Some(t) if t.since < w.state.delta_horizon => {
+                return err(
+                    &ctx,
+                    StatusCode::GONE,
+                    "syncStateNotFound",
+                    "The sync state generation is not found. The delta token is expired and \
+                     data must be synchronized again.",
+                );
+            }
             Some(t) if t.since <= current => (t.since, current, String::new(), t.select),
             _ => return bad_token(),
         }

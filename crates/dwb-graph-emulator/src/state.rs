@@ -137,6 +137,8 @@ pub struct EmulatorState {
     pub latency_ms: u64,
     pub(crate) version: u64,
     pub(crate) tombstones: Vec<(String, String, u64)>,
+    /// Delta tokens from before this version have expired (410 syncStateNotFound).
+    pub(crate) delta_horizon: u64,
 }
 
 impl EmulatorState {
@@ -172,6 +174,7 @@ impl EmulatorState {
             latency_ms: 0,
             version: 1,
             tombstones: Vec::new(),
+            delta_horizon: 0,
         }
     }
 
@@ -323,6 +326,13 @@ impl EmulatorState {
             }
         }
         Ok(())
+    }
+
+    /// Expires every delta token handed out so far, as Graph does after its
+    /// retention period: resuming from one answers 410 with `syncStateNotFound`.
+    pub fn expire_delta_tokens(&mut self) {
+        // A new version: every token handed out so far is older, every new one is not.
+        self.delta_horizon = self.bump();
     }
 
     pub fn rename_device(&mut self, id: &str, name: &str) -> Result<()> {

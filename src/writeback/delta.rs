@@ -1,0 +1,185 @@
+//! A delta round that always moves on. The round follows the deltaLink kept in
+//! a state file (by default one per profile, tenant and container in dwb's data
+//! directory); the new state is prepared beside it and committed after the
+//! plan applied, together with the devices whose write failed or that could not
+//! be read, which the next round reads again — so one device the DC refuses
+//! never holds the deltaLink back. With no usable state (the first round, an
+//! unreadable file, or a token Graph expired with 410) the round starts over and
+//! reconciles the whole container like a full sync, deletions included, under
+//! the same guards.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use super::fetch;
+use super::planner;
+use super::state::{self, Current};
+use super::sync::{Context, Mapper, Round, StateCommit, SyncRequest};
+use crate::cancel::Blocking;
+use crate::directory::{Dn, Guid};
+use crate::error::{Error, Result};
+use crate::graph::{DeltaOptions, Device, GraphClient, Reason, Removed};
+use crate::sources::DeviceSource;
+
+/// The default state file: `<data dir>/delta/<profile>-<tenant>-<container>.json`.
+pub fn default_state(profile: Option<&str>, tenant: &str, container: &Dn) -> Result<PathBuf> {
+    let clean = |s: &str| -> String {
+        s.chars().map(|c| if c.is_ascii_alphanumeric() || c == '.' { c } else { '-' }).collect()
+    };
+    let name = format!(
+        "{}-{}-{}.json",
+        clean(profile.unwrap_or("default")),
+        clean(tenant),
+        super::lock::container_key(container)
+    );
+    Ok(crate::config::data_dir()?.join("delta").join(name))
+}
+
+/// Prepares the pending copy of the delta state: the deltaLink moves only once
+/// the plan is applied.
+fn pending_state(state: &Path) -> Result<PathBuf> {
+    if let Some(dir) = state.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
+    }
+    let mut name = state.as_os_str().to_owned();
+    name.push(".pending");
+    let pending = PathBuf::from(name);
+    if state.exists() {
+        std::fs::copy(state, &pending)
+            .map_err(|e| Error::io(format!("copying {}", state.display()), e))?;
+    } else {
+        let _ = std::fs::remove_file(&pending);
+    }
+    Ok(pending)
+}
+
+struct Listing {
+    resumed: bool,
+    changed: Vec<Device>,
+    removed: Vec<Removed>,
+}
+
+/// One pass over `devices/delta` from the state in `pending`.
+fn listing(c: &GraphClient, pending: &Path, blocking: &Blocking) -> Result<Listing> {
+    let (mut changed, mut removed) = (Vec::new(), Vec::new());
+    let summary = blocking.block_on(async {
+        Ok(c.delta_devices(pending, &DeltaOptions::default(), |page| {
+            changed.extend(page.changed);
+            removed.extend(page.removed);
+            std::ops::ControlFlow::Continue(())
+        })
+        .await?)
+    })?;
+    Ok(Listing { resumed: summary.resumed, changed, removed })
+}
+
+/// The round's listing, starting over (with a warning) when the stored state
+/// cannot be used; returns the devices to read again too.
+fn listing_or_restart(
+    c: &GraphClient,
+    state: &Path,
+    pending: &Path,
+    cx: &Context,
+    notes: &mut Vec<String>,
+) -> Result<(Listing, Vec<String>)> {
+    let start_over = |why: String, notes: &mut Vec<String>| {
+        let _ = std::fs::remove_file(pending);
+        notes.push(format!(
+            "{why}: this delta round starts over and reconciles the whole container like a full \
+             sync (deletions included, under the same guards)"
+        ));
+    };
+    let retry = match GraphClient::stored_retry(pending) {
+        Ok(r) => r,
+        Err(e) => {
+            start_over(format!("the delta state {} is unreadable ({e})", state.display()), notes);
+            Vec::new()
+        }
+    };
+    if !pending.exists() && notes.is_empty() {
+        notes.push(format!(
+            "no delta state yet ({}): this first round reconciles the whole container like a \
+             full sync",
+            state.display()
+        ));
+    }
+    match listing(c, pending, cx.blocking) {
+        Err(e) if e.code() == Reason::DeltaExpired.code() => {
+            start_over(format!("Graph expired the stored delta token ({})", e.message), notes);
+            Ok((listing(c, pending, cx.blocking)?, Vec::new()))
+        }
+        r => Ok((r?, retry)),
+    }
+}
+
+pub(super) fn round(
+    cx: &Context,
+    src: &DeviceSource,
+    req: &SyncRequest,
+    m: &mut Mapper,
+    state: Option<&Path>,
+) -> Result<Round> {
+    let DeviceSource::Graph(c) = src else {
+        return Err(Error::invalid_argument(
+            "mode=delta needs a Graph tenant; a device file has no delta",
+        ));
+    };
+    let state = match state {
+        Some(s) => s.to_path_buf(),
+        None => default_state(cx.profile, c.endpoints().tenant(), &m.opts.container)?,
+    };
+    let pending = pending_state(&state)?;
+    let mut notes = Vec::new();
+    let (listing, retry) = listing_or_restart(c, &state, &pending, cx, &mut notes)?;
+    m.notes.extend(notes);
+    let listed = listing.changed.len();
+    if !listing.resumed {
+        // devices/delta lists full devices but cannot expand owners: look them up.
+        m.prefetch_owners(cx, src, req.owners, &listing.changed.iter().collect::<Vec<_>>())?;
+        let cur = super::sync::reconcile(cx, m, &listing.changed)?;
+        return Ok((listed, cur, Some(StateCommit { pending, state, retry: Vec::new() })));
+    }
+    // Incremental rounds carry only changed properties: read the whole devices
+    // (with their owners), and those the last round could not write.
+    let mut ids: Vec<String> = listing.changed.iter().map(|d| d.id.clone()).collect();
+    let changed: BTreeSet<String> = ids.iter().cloned().collect();
+    ids.extend(retry.iter().filter(|id| !changed.contains(*id)).cloned());
+    let mut got = fetch::devices(c, &ids, req.owners, cx.blocking)?;
+    let (mut full, mut removed, mut unread) = (Vec::new(), listing.removed, Vec::new());
+    for id in ids {
+        match got.remove(&id) {
+            Some(Ok(d)) => full.push(d),
+            // Deleted meanwhile: as good as removed.
+            Some(Err(e)) if e.kind_str() == "not_found" => {
+                removed.push(Removed { id, reason: "deleted".into() })
+            }
+            Some(Err(e)) => {
+                m.skip(&id, format!("could not read the device (tried again next round): {e}"));
+                unread.push(id);
+            }
+            None => {}
+        }
+    }
+    let keys: Vec<(String, Option<Guid>)> = full
+        .iter()
+        .map(|d| (d.id.clone(), d.device_id.as_deref().and_then(|x| x.parse().ok())))
+        .chain(removed.iter().map(|r| (r.id.clone(), None)))
+        .collect();
+    let cur = state::current_state_of(cx.dir, &m.opts.container, &m.opts.marker, &keys)?;
+    for d in &full {
+        cx.blocking.cancel.check()?;
+        if let Some(w) = m.wanted(d)? {
+            planner::plan_device(w, &cur, &m.opts, &mut m.plan)?;
+        }
+    }
+    let gone: Vec<&Current> =
+        removed.iter().filter_map(|r| cur.by_anchor.get(&r.id.to_ascii_lowercase())).collect();
+    planner::plan_deletes(gone, &m.opts, &mut m.plan, "the device was removed from Entra ID");
+    if m.plan.deletes > 0 {
+        // The round read only the changed devices' objects: count the rest.
+        let owned = state::count_owned(cx.dir, &m.opts.container, &m.opts.marker)?;
+        m.plan.refused = planner::check_guards(m.plan.deletes, owned, false, &m.opts);
+    }
+    Ok((listed, cur, Some(StateCommit { pending, state, retry: unread })))
+}

@@ -1,0 +1,141 @@
+//! Delta rounds that always move on (README "sync", issue: a delta that always
+//! moves on): a device the DC refuses is kept in the state and tried again
+//! while the deltaLink advances (exit 4 meanwhile); an expired token or an
+//! unreadable state starts over with a full reconcile that removes the devices
+//! deleted meanwhile; without `state` a default file per profile, tenant and
+//! container is used. Real dwb binary, real Samba DC, the Graph emulator.
+
+use std::collections::BTreeSet;
+
+use serde_json::Value;
+
+use super::sync::{Lab, assert_converged, targets, tenant, warnings, with_action, writes};
+
+fn state_retry(path: &std::path::Path) -> Vec<String> {
+    let v: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    v["retry"].as_array().into_iter().flatten().map(|x| x.as_str().unwrap().to_string()).collect()
+}
+
+#[test]
+fn a_device_the_dc_refuses_does_not_hold_the_delta_back() {
+    let lab = Lab::start("delta_moves_on", tenant(60, 131));
+    lab.initial_sync();
+    let state = lab.dir.join("state.json");
+    let state_arg = format!("state={}", state.display());
+    let (out, report) = lab.sync(&["mode=delta", &state_arg]);
+    out.code(0);
+    assert!(
+        warnings(&report).iter().any(|w| w.contains("first round reconciles the whole container")),
+        "{:#?}",
+        warnings(&report)
+    );
+    assert!(writes(&report).is_empty(), "a first round over a synced container writes nothing");
+
+    // The DC refuses any write to one device object (a deny ACE for everyone).
+    let devs = lab.in_scope();
+    let (stuck, free) = (&devs[0], &devs[1]);
+    lab.dc.samba_tool_as_admin(&[
+        "dsacl",
+        "set",
+        &format!("--objectdn={}", stuck.dn()),
+        "--sddl=(D;;WP;;;WD)",
+    ]);
+    lab.emu.with_state(|s| {
+        s.rename_device(&stuck.id, "STUCK-renamed").unwrap();
+        s.rename_device(&free.id, "FREE-renamed").unwrap();
+    });
+    let (out, report) = lab.sync(&["mode=delta", &state_arg]);
+    assert_eq!(out.code, 4, "a change the DC refused: exit 4\n{}", out.stderr);
+    assert_eq!(report["status"], "changes_failed");
+    let modifies = with_action(&report, "modify");
+    let outcome = |dn: String| {
+        modifies.iter().find(|c| c["target"].as_str().unwrap().eq_ignore_ascii_case(&dn)).unwrap()
+            ["outcome"]
+            .clone()
+    };
+    assert_eq!(outcome(stuck.dn())["status"], "failed");
+    assert_eq!(outcome(stuck.dn())["kind"], "insufficient_access");
+    assert_eq!(outcome(free.dn())["status"], "applied");
+    // The deltaLink moved on, with the refused device kept for the next round.
+    assert_eq!(state_retry(&state), vec![stuck.id.clone()]);
+
+    // Nothing changes in Entra, yet the next round tries the refused device again, only it.
+    let (out, report) = lab.sync(&["mode=delta", &state_arg]);
+    assert_eq!(out.code, 4, "{}", out.stderr);
+    assert_eq!(targets(&writes(&report)), BTreeSet::from([stuck.dn().to_ascii_lowercase()]));
+    assert_eq!(state_retry(&state), vec![stuck.id.clone()]);
+
+    // Once the DC accepts it, it is written and the retry list is empty.
+    lab.dir.write(
+        "unblock.rhai",
+        &format!("ad::revoke(\"{}\", \"S-1-1-0\", \"WP\", #{{ deny: true }});\n", stuck.dn()),
+    );
+    lab.run(&["run", "unblock.rhai", "-q"]).code(0);
+    let (out, _) = lab.sync(&["mode=delta", &state_arg]);
+    out.code(0);
+    assert!(state_retry(&state).is_empty());
+    assert_converged(&lab);
+}
+
+#[test]
+fn an_expired_token_starts_over_and_removes_what_was_deleted_meanwhile() {
+    let lab = Lab::start("delta_expired", tenant(80, 137));
+    lab.initial_sync();
+    let state = lab.dir.join("state.json");
+    let state_arg = format!("state={}", state.display());
+    lab.sync(&["mode=delta", &state_arg]).0.code(0);
+    // Two devices deleted, and Graph forgets the delta token (410 syncStateNotFound).
+    let gone: Vec<String> =
+        lab.in_scope().iter().take(2).map(|d| d.dn().to_ascii_lowercase()).collect();
+    let ids: Vec<String> = lab.in_scope().iter().take(2).map(|d| d.id.clone()).collect();
+    lab.emu.with_state(|s| {
+        for id in &ids {
+            s.delete_device(id).unwrap();
+        }
+        s.expire_delta_tokens();
+    });
+    let (out, report) = lab.sync(&["mode=delta", &state_arg]);
+    out.code(0);
+    assert!(
+        warnings(&report).iter().any(|w| w.contains("expired") && w.contains("starts over")),
+        "{:#?}",
+        warnings(&report)
+    );
+    assert_eq!(targets(&with_action(&report, "delete")), gone.into_iter().collect());
+    assert_converged(&lab);
+    // The new state resumes normally.
+    let (out, report) = lab.sync(&["mode=delta", &state_arg]);
+    out.code(0);
+    assert_eq!(report["data"]["sync"]["listed"], 0);
+
+    // An unreadable state file starts over the same way.
+    std::fs::write(&state, "{ this is not a delta state").unwrap();
+    let (out, report) = lab.sync(&["mode=delta", &state_arg]);
+    out.code(0);
+    assert!(
+        warnings(&report).iter().any(|w| w.contains("unreadable") && w.contains("starts over"))
+    );
+    assert!(writes(&report).is_empty());
+    lab.sync(&["mode=delta", &state_arg]).0.code(0);
+}
+
+#[test]
+fn delta_without_a_state_parameter_keeps_one_per_profile_tenant_and_container() {
+    let lab = Lab::start("delta_default_state", tenant(40, 139));
+    lab.initial_sync();
+    let (out, report) = lab.sync(&["mode=delta"]);
+    out.code(0);
+    let dir = lab.dir.join(".local/dwb/delta");
+    let files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("no {}: {e}", dir.display()))
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(files.len(), 1, "{files:?}");
+    let tenant_id = lab.emu.tenant_id().to_string();
+    assert!(files[0].starts_with(&format!("default-{tenant_id}-RegisteredDevices-")), "{files:?}");
+    assert!(warnings(&report).iter().any(|w| w.contains(&files[0])));
+    // The second round resumes from it.
+    let (out, report) = lab.sync(&["mode=delta"]);
+    out.code(0);
+    assert_eq!(report["data"]["sync"]["listed"], 0, "resumed from the default state");
+}
