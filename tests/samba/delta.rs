@@ -139,3 +139,21 @@ fn delta_without_a_state_parameter_keeps_one_per_profile_tenant_and_container() 
     out.code(0);
     assert_eq!(report["data"]["sync"]["listed"], 0, "resumed from the default state");
 }
+
+#[test]
+fn sixty_percent_gone_from_entra_is_refused_with_the_default_guards() {
+    let lab = Lab::start("guard_share", tenant(40, 149));
+    lab.initial_sync();
+    let before = lab.count();
+    let owned = lab.in_scope();
+    let gone: Vec<String> = owned.iter().take(owned.len() * 6 / 10).map(|d| d.id.clone()).collect();
+    lab.emu.with_state(|s| gone.iter().for_each(|id| s.delete_device(id).unwrap()));
+    for params in [&[][..], &["mode=delta"][..]] {
+        let (out, report) = lab.sync(params);
+        assert_eq!(out.code, 2, "{params:?}: {}", out.stderr);
+        assert_eq!(report["status"], "refused");
+        assert_eq!(report["refusals"][0]["guard"], "delete_threshold_percent", "{params:?}");
+        assert_eq!(with_action(&report, "delete").len(), gone.len(), "the full plan is shown");
+        assert_eq!(lab.count(), before, "nothing deleted");
+    }
+}
