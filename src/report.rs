@@ -204,8 +204,12 @@ impl Report {
                 }
             }
         }
-        for w in &self.findings.warnings {
-            out.push_str(&format!("warning: {}\n", visible(w)));
+        // Warnings were printed on stderr as they came (unless -q): not twice.
+        if !self.findings.warnings.is_empty() {
+            let n = self.findings.warnings.len();
+            out.push_str(&format!(
+                "{n} warning(s) (on stderr unless -q, and in the JSON report's warnings).\n"
+            ));
         }
         out
     }

@@ -40,6 +40,7 @@ pub fn run(args: RunArgs) -> i32 {
         return fail(&e.with_hint("fix the LDIF file given with --snapshot"));
     }
     host.dry_run = args.dry_run;
+    host.quiet = args.quiet;
     host.site_dir = script.site_dir.clone();
     host.print_to = if args.format == Format::Json { PrintTo::Stderr } else { PrintTo::Stdout };
     let host = Arc::new(host);
