@@ -835,6 +835,7 @@ pub fn module(host: Arc<Host>) -> Module {
 
     super::acl::register(&mut m, host.clone());
     super::probe::register(&mut m, host.clone());
+    super::fsmo::register(&mut m, host.clone());
 
     // Typed values and escaping.
     reg(

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use super::fetch;
 use super::hooks::{Mapped, SiteHooks};
-use super::mapping::{AnchorEncoding, MANAGED, MapOptions, Skip};
+use super::mapping::{AnchorEncoding, MANAGED, MapOptions, OptionalAttrs, Skip};
 use super::planner::{self, DEFAULT_MARKER, SyncOptions, SyncPlan, Wanted};
 use super::state::{self, CurrentState};
 use crate::ad::schema::SchemaRules;
@@ -55,6 +55,8 @@ pub struct SyncRequest {
     /// Look up registered owners (for msDS-RegisteredOwner).
     pub owners: bool,
     pub marker: String,
+    /// The optional attributes to write where the schema has them.
+    pub optional: OptionalAttrs,
 }
 
 impl Default for SyncRequest {
@@ -69,6 +71,7 @@ impl Default for SyncRequest {
             allow_empty: false,
             owners: true,
             marker: DEFAULT_MARKER.into(),
+            optional: OptionalAttrs::ALL,
         }
     }
 }
@@ -191,6 +194,7 @@ fn options(dir: &dyn Directory, req: &SyncRequest) -> Result<SyncOptions> {
             anchor: req.anchor,
             write_compliance: discovery::schema_has_attribute(dir, &root, "msDS-IsCompliant")?,
             forest_domains: forest_domains(dir),
+            optional: req.optional.in_schema(dir, &root)?,
         },
         delete_threshold: req.delete_threshold,
         delete_threshold_percent: req.delete_threshold_percent,
@@ -264,6 +268,26 @@ impl Mapper<'_> {
                     self.owners_failed.push(id);
                 }
             }
+        }
+        Ok(())
+    }
+
+    /// The registered users of devices read without them (msDS-RegisteredUsers);
+    /// a device whose lookup failed is skipped, as for owners.
+    fn attach_users(
+        &mut self,
+        cx: &Context,
+        src: &DeviceSource,
+        devices: &mut [Device],
+        whole_tenant: bool,
+    ) -> Result<()> {
+        let DeviceSource::Graph(c) = src else { return Ok(()) };
+        if !self.opts.map.optional.registered_users {
+            return Ok(());
+        }
+        for s in fetch::registered_users(c, devices, whole_tenant, cx.blocking)? {
+            self.owners_failed.push(s.device.clone());
+            self.plan.skipped.push(s);
         }
         Ok(())
     }
@@ -395,11 +419,12 @@ pub fn plan(cx: &Context, req: &SyncRequest, hooks: &mut dyn SiteHooks) -> Resul
 type Round = (usize, CurrentState, Option<StateCommit>);
 
 fn full(cx: &Context, src: &DeviceSource, req: &SyncRequest, m: &mut Mapper) -> Result<Round> {
-    let fetched: Vec<Device>;
+    let mut fetched: Vec<Device>;
     let devices: &[Device] = match src {
         DeviceSource::File { devices, .. } => devices.as_slice(),
         DeviceSource::Graph(c) => {
             fetched = fetch::list_all(c, req.owners, cx.blocking)?;
+            m.attach_users(cx, src, &mut fetched, true)?;
             &fetched
         }
     };
@@ -465,7 +490,7 @@ fn delta(
     })?;
     let listed = changed.len();
     // Incremental rounds carry only changed properties: fetch the whole devices.
-    let full: Vec<Device> = if summary.resumed {
+    let mut full: Vec<Device> = if summary.resumed {
         let ids: Vec<String> = changed.iter().map(|d| d.id.clone()).collect();
         let mut got = fetch::devices(c, &ids, req.owners, cx.blocking)?;
         let mut out = Vec::with_capacity(ids.len());
@@ -483,6 +508,7 @@ fn delta(
     } else {
         changed
     };
+    m.attach_users(cx, src, &mut full, !summary.resumed)?;
     let ids: Vec<(String, Option<Guid>)> = full
         .iter()
         .map(|d| (d.id.clone(), d.device_id.as_deref().and_then(|x| x.parse().ok())))
