@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: failing loudly is the point
 
 mod errors;
+mod forest;
 mod hostile;
 mod kerberos;
 mod ldap;
