@@ -3,8 +3,8 @@
 //! marks a fact unknown, the choice is an option here and documented in the
 //! README ("Choices where the specification is unknown").
 
-use crate::ad::{Directory, RootDse, discovery};
-use crate::directory::{Attr, FileTime, Guid, Sid};
+use crate::ad::{Directory, ModOp, Modification, RootDse, discovery};
+use crate::directory::{Attr, Entry, FileTime, Guid, Sid};
 use crate::error::Result;
 use crate::graph::model::{Device, Owner};
 
@@ -152,6 +152,27 @@ pub fn last_logon_value(d: &Device) -> std::result::Result<Option<FileTime>, Str
             FileTime::parse_iso8601(t).map_err(|e| format!("approximateLastSignInDateTime {e}"))
         }
     }
+}
+
+/// Drops a replace of `msDS-ApproximateLastLogonTimeStamp` that would move the
+/// object's timestamp back: AD FS updates it too, when a device authenticates on
+/// premises, and an older Entra value must not undo that activity (AD FS's
+/// cleanup would then delete a device in use). Removing it (the option turned
+/// off) still goes through.
+pub fn without_older_logon(current: &Entry, mods: Vec<Modification>) -> Vec<Modification> {
+    const ATTR: &str = "msDS-ApproximateLastLogonTimeStamp";
+    let have = current.first_str(ATTR).as_deref().and_then(FileTime::from_decimal);
+    mods.into_iter()
+        .filter(|m| {
+            let older = |v: &Vec<u8>| {
+                let want = std::str::from_utf8(v).ok().and_then(FileTime::from_decimal);
+                matches!((have, want), (Some(h), Some(w)) if w < h)
+            };
+            !(m.op == ModOp::Replace
+                && m.attr.eq_ignore_ascii_case(ATTR)
+                && m.values.iter().all(older))
+        })
+        .collect()
 }
 
 /// `msDS-RegisteredUsers`: the on-premises SIDs of the registered users that
@@ -387,6 +408,29 @@ mod tests {
         bad.approximate_last_sign_in_date_time = Some("yesterday".into());
         let skip = desired(&bad, &opts, None).unwrap_err();
         assert!(skip.reason.contains("approximateLastSignInDateTime"), "{}", skip.reason);
+    }
+
+    #[test]
+    fn the_timestamp_never_moves_back() {
+        let dn = crate::directory::Dn::parse("CN=d,DC=x").unwrap();
+        let at = |t: &str| {
+            Entry::with_attrs(dn.clone(), [Attr::text("msDS-ApproximateLastLogonTimeStamp", [t])])
+        };
+        let set = |t: &str| Modification {
+            op: ModOp::Replace,
+            attr: "msDS-ApproximateLastLogonTimeStamp".into(),
+            values: vec![t.as_bytes().to_vec()],
+        };
+        let other = Modification { op: ModOp::Replace, attr: "displayName".into(), values: vec![] };
+        let cur = at("133485408000000000");
+        let kept = without_older_logon(&cur, vec![set("133485407000000000"), other.clone()]);
+        assert_eq!(kept, vec![other.clone()], "an older value is not written");
+        let newer = set("133485409000000000");
+        assert_eq!(without_older_logon(&cur, vec![newer.clone()]), vec![newer]);
+        let gone = Modification { op: ModOp::Delete, ..set("") };
+        assert_eq!(without_older_logon(&cur, vec![gone.clone()]), vec![gone]);
+        let none = Entry::with_attrs(dn.clone(), []);
+        assert_eq!(without_older_logon(&none, vec![set("1")]).len(), 1);
     }
 
     #[test]

@@ -454,6 +454,22 @@ fn last_logon_is_the_filetime_of_the_last_sign_in_and_stale_days_lists_the_old_d
     let (_, r) = lab.json("verify", &["stale_days=30"]);
     assert!(r["data"]["stale_devices"]["ad_behind"].as_array().unwrap().is_empty());
 
+    // AD FS updates the timestamp too (a device authenticating on premises): a newer
+    // value than Entra's stays.
+    let (recent, _) = &by_age[&12];
+    let newer = filetime(now);
+    lab.dc.ldap_cli(
+        "ldapmodify",
+        &format!(
+            "dn: {}\nchangetype: modify\nreplace: msDS-ApproximateLastLogonTimeStamp\n\
+             msDS-ApproximateLastLogonTimeStamp: {newer}\n",
+            dn_of(emu, recent)
+        ),
+    );
+    let (code, r) = lab.json("sync", &[]);
+    assert_eq!((code, r["plan"].as_array().unwrap().len()), (0, 0), "{r:#}");
+    assert_eq!(lab.text(&dn_of(emu, recent), "msDS-ApproximateLastLogonTimeStamp"), [newer]);
+
     // Turned off, sync stops writing it and removes the timestamps it wrote.
     let (code, r) = lab.json("sync", &["last_logon=false", "registered_users=false"]);
     assert_eq!(code, 0);
