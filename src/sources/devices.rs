@@ -3,7 +3,6 @@
 //! demo export. Opened on first use, once; the client secret file is read only
 //! then, so commands that never list devices never need it.
 
-use std::ops::ControlFlow;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
@@ -12,7 +11,6 @@ use tokio_util::sync::CancellationToken;
 
 use crate::cli::Conn;
 use crate::config::{self, Loaded};
-use crate::embedded;
 use crate::error::{Error, Result};
 use crate::graph::{self, Cloud, Credential, Device, GraphClient, GraphConfig};
 
@@ -155,60 +153,20 @@ impl DeviceSource {
         &self,
         owners: bool,
         blocking: &crate::cancel::Blocking,
-        mut each: impl FnMut(Device) -> bool,
+        each: impl FnMut(Device) -> bool,
     ) -> Result<usize> {
-        let mut n = 0;
-        match self {
-            DeviceSource::File { path: Some(p), name, key } => {
-                // A file that is not a Graph export is the file's problem, not the script's.
-                n = graph::offline::for_each_device_in_file(p, each).map_err(|e| {
-                    let msg = e.message();
-                    let msg = msg.strip_prefix(&format!("{name}: ")).unwrap_or(msg);
-                    Error::config(format!("{name} ({key}): {msg}")).with_hint(
-                        "give a Graph device export: the JSON of GET /devices (pages or an array)",
-                    )
-                })?;
-            }
-            DeviceSource::File { path: None, .. } => {
-                for d in graph::devices_from_json(embedded::DEMO_DEVICES)? {
-                    n += 1;
-                    if !each(d) {
-                        break;
-                    }
-                }
-            }
-            DeviceSource::Graph(c) => {
-                // The listing runs on the runtime and hands devices over a channel, so
-                // `each` may block (the directory, Graph batches) while the next page
-                // is already on its way.
-                let opts = graph::ListOptions { expand_owners: owners, ..Default::default() };
-                let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-                let c = c.clone();
-                let listing = blocking.handle()?.spawn(async move {
-                    c.list_devices(&opts, |d| match tx.send(d) {
-                        Ok(()) => ControlFlow::Continue(()),
-                        Err(_) => ControlFlow::Break(()),
-                    })
-                    .await
-                });
-                while let Some(d) = rx.blocking_recv() {
-                    n += 1;
-                    if !each(d) {
-                        break;
-                    }
-                }
-                drop(rx);
-                blocking.block_on(async {
-                    match listing.await {
-                        Ok(r) => r.map(|_| ()).map_err(Into::into),
-                        Err(e) => {
-                            Err(Error::internal(format!("the Graph listing task failed: {e}")))
-                        }
-                    }
-                })?;
-            }
-        }
-        Ok(n)
+        self.start_listing(owners, blocking)?.each(each)
+    }
+
+    /// Starts reading the devices: a tenant's listing begins on the runtime at
+    /// once (so it overlaps what the caller does next, e.g. reading the
+    /// container); [`Listing::each`] hands the devices out.
+    pub fn start_listing<'a>(
+        &'a self,
+        owners: bool,
+        blocking: &'a crate::cancel::Blocking,
+    ) -> Result<super::Listing<'a>> {
+        super::listing::start(self, owners, blocking)
     }
 
     /// Every device at once (for scripts' `graph::list_devices` and small reports).
