@@ -12,16 +12,8 @@ use rustls_pki_types::pem::PemObject;
 use secrecy::ExposeSecret;
 
 use super::result::{self, Op};
-use super::{LdapAuth, LdapSettings, TlsMode, kerberos};
+use super::{LdapAuth, LdapSettings, TlsMode, Transport, kerberos};
 use crate::error::{Error, Kind, Result};
-
-/// How the bytes travel.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Transport {
-    Ldaps,
-    StartTls,
-    Plain,
-}
 
 /// The parts of an LDAP URL dwb uses.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -33,6 +33,14 @@ use super::{Directory, RootDse, Scope, SearchRequest, WriteOp};
 use crate::directory::{Dn, Entry, Filter};
 use crate::error::{Error, Kind, Result};
 
+/// How the bytes travel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Transport {
+    Ldaps,
+    StartTls,
+    Plain,
+}
+
 /// AD's default `MaxPageSize`: a larger page is silently cut to this.
 pub const MAX_PAGE_SIZE: usize = 1000;
 

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use ldap3::{LdapError, LdapResult};
 
-use super::connect::Transport;
+use super::Transport;
 use crate::directory::Dn;
 use crate::error::{Error, Kind, Result};
 
