@@ -99,6 +99,8 @@ pub enum RunStatus {
 /// The whole report.
 #[derive(Debug, Clone)]
 pub struct Report {
+    /// The run's id (its journal lines carry it; `dwb undo RUN_ID`).
+    pub run_id: Option<String>,
     pub script: String,
     pub parameters: serde_json::Map<String, Value>,
     pub directory: Option<String>,
@@ -135,6 +137,7 @@ impl Report {
         json!({
             "schema": "dwb.report/1",
             "dwb_version": env!("CARGO_PKG_VERSION"),
+            "run_id": self.run_id,
             "script": self.script,
             "parameters": self.parameters,
             "directory": self.directory,

@@ -107,6 +107,9 @@ impl SyncResult {
         for p in self.plan.ops.drain(..) {
             let is_delete = matches!(p.op, WriteOp::Delete { .. });
             let id = plan.push_for(ChangeOp::Directory(p.op), Some(p.why), Some(p.device));
+            if let Some(c) = plan.changes.last_mut() {
+                c.before = p.before;
+            }
             if is_delete {
                 deletes.push(id);
             }

@@ -1,0 +1,84 @@
+//! Applying a plan that no script made (`dwb apply`, `dwb undo`): the same
+//! question, guards, apply, journal and report as `dwb run`.
+
+use std::time::Instant;
+
+use crate::cli::{ApplyOpts, Format};
+use crate::exit;
+use crate::host::Host;
+use crate::plan::{Outcome, Plan};
+use crate::report::{Findings, Report, RunStatus, Sources, Timings};
+
+/// A report for `plan`, before it is applied.
+pub fn report(host: &Host, plan: Plan, opts: &ApplyOpts) -> Report {
+    Report {
+        run_id: Some(host.run_id.clone()),
+        script: host.script.clone(),
+        parameters: Default::default(),
+        directory: host.base_dir().ok().map(|d| d.describe()),
+        sources: Sources {
+            directory: host.directory().source().describe(),
+            devices: host.devices.describe(),
+        },
+        unsaved_snapshot: None,
+        dry_run: opts.dry_run,
+        plan,
+        outcomes: Vec::new(),
+        findings: Findings::default(),
+        timings: Timings::default(),
+        status: RunStatus::Ok,
+        exit_code: exit::OK,
+        error: None,
+    }
+}
+
+/// Asks, applies and reports. `problems`: changes already known to be refused
+/// (objects changed since): the exit code is 4 when there are any.
+pub fn finish(host: &Host, mut report: Report, opts: &ApplyOpts, problems: usize) -> i32 {
+    let started = Instant::now();
+    if report.plan.is_refused() {
+        for r in &report.plan.refusals {
+            eprintln!("error: {}: {}", crate::error::Kind::Refused.code(), r.message);
+            eprintln!("  hint: {}", r.hint);
+        }
+        report.status = RunStatus::Refused;
+        report.exit_code = exit::SCRIPT_ERROR;
+    } else if !opts.dry_run
+        && !report.plan.is_empty()
+        && !super::confirm::confirm_plan(&report.plan, opts.yes)
+    {
+        report.dry_run = true;
+        eprintln!("Nothing was applied.");
+    } else if !opts.dry_run && !report.plan.is_empty() {
+        report.outcomes = host.apply(&report.plan, &mut |_, _| {});
+        report.timings.apply_ms = started.elapsed().as_millis();
+        if host.cancel().is_cancelled() {
+            report.status = RunStatus::Interrupted;
+            report.exit_code = exit::INTERRUPTED;
+        } else if report.outcomes.iter().any(Outcome::lost_the_directory) {
+            report.status = RunStatus::Error;
+            report.exit_code = exit::SCRIPT_ERROR;
+        } else if report.outcomes.iter().any(|o| !matches!(o, Outcome::Applied)) {
+            report.status = RunStatus::ChangesFailed;
+            report.exit_code = exit::CHANGES_FAILED;
+        }
+    }
+    if report.exit_code == exit::OK && problems > 0 {
+        report.status = RunStatus::ChangesFailed;
+        report.exit_code = exit::CHANGES_FAILED;
+    }
+    report.timings.total_ms = started.elapsed().as_millis();
+    let json = (opts.report.is_some() || opts.format == Format::Json).then(|| report.to_json());
+    if let (Some(path), Some(json)) = (&opts.report, &json)
+        && let Err(e) = std::fs::write(path, serde_json::to_string_pretty(json).unwrap_or_default())
+    {
+        eprintln!("error: writing {}: {e}", path.display());
+    }
+    match (opts.format, &json) {
+        (Format::Json, Some(j)) => {
+            println!("{}", serde_json::to_string_pretty(j).unwrap_or_default())
+        }
+        _ => print!("{}", report.to_text()),
+    }
+    report.exit_code
+}
