@@ -9,6 +9,8 @@ mod support;
 
 // Every subcommand and exit code, black box.
 mod cli;
+// The question before applying, the journal and saved plans on the demo.
+mod confirm;
 // Rendered diagnostics: file, line, column, caret, call chain.
 mod diagnostics;
 // `dwb docs`: examples for every function, compiled; heading levels; the site hooks.

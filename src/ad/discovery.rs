@@ -102,11 +102,17 @@ pub fn default_security_descriptor(
     root: &RootDse,
     class: &str,
 ) -> Result<Option<String>> {
-    let f =
-        Filter::And(vec![Filter::eq("objectClass", "classSchema"), Filter::eq("lDAPDisplayName", class)]);
+    let f = Filter::And(vec![
+        Filter::eq("objectClass", "classSchema"),
+        Filter::eq("lDAPDisplayName", class),
+    ]);
     let req = SearchRequest::new(root.schema_nc()?, Scope::OneLevel, f)
         .attrs(["defaultSecurityDescriptor"]);
-    Ok(dir.search_all(&req)?.into_iter().next().and_then(|e| e.first_str("defaultSecurityDescriptor")))
+    Ok(dir
+        .search_all(&req)?
+        .into_iter()
+        .next()
+        .and_then(|e| e.first_str("defaultSecurityDescriptor")))
 }
 
 /// The `objectVersion` of the schema (69 = Windows Server 2012 R2), for information.

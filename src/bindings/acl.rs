@@ -183,15 +183,12 @@ fn change(
     }
     let domain = domain_sid(&*dir);
     let before = match (&existing, &planned) {
-        (None, _) => "(object created by this plan: its default DACL)".to_string(),
+        (None, _) => "(object created by this plan: its class's default DACL)".to_string(),
         (_, Some(p)) => dacl_sddl(p, domain.as_ref()),
         (_, None) => "D:".to_string(),
     };
-    let after = if existing.is_none() {
-        format!("default DACL + {}", dacl_sddl(&sd, domain.as_ref()))
-    } else {
-        dacl_sddl(&sd, domain.as_ref())
-    };
+    // For an object the plan creates, `sd` is its class's default DACL plus the edits.
+    let after = dacl_sddl(&sd, domain.as_ref());
     let descriptor = match dacl_write(&dn, &sd)? {
         crate::ad::WriteOp::Modify { mods, .. } => {
             mods.into_iter().next().and_then(|m| m.values.into_iter().next()).unwrap_or_default()

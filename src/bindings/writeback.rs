@@ -419,7 +419,9 @@ pub fn module(host: Arc<Host>) -> Module {
          ```rhai\n\
          let x = writeback::explain(\"4c299165-6e8f-4b45-a5ba-c5d250a707ff\", #{});\n\
          print(`${x.action}: ${x.reason}`);\n\
-         for a in x.attributes { if a.action != \"none\" { print(`  ${a.name}: ${a.ad} -> ${a.entra}`); } }\n\
+         for a in x.attributes {\n\
+         \x20   if a.action != \"none\" { print(`  ${a.name}: ${a.ad} -> ${a.entra}`); }\n\
+         }\n\
          ```\n\
          # Errors\n\
          `ambiguous` when several devices match (listed), `not_found` when neither Entra ID nor \

@@ -33,8 +33,17 @@ pub fn show(run_id: Option<&str>, format: Format, conn: &Conn) -> i32 {
                 one(&run, format);
                 exit::OK
             }
-            Err(e) => fail(&e),
+            Err(e) => unknown_run(&e),
         },
+    }
+}
+
+/// An error finding a run: no such run (or several) is a usage error, exit 3.
+pub(super) fn unknown_run(e: &crate::error::Error) -> i32 {
+    let code = fail(e);
+    match e.kind {
+        crate::error::Kind::NotFound | crate::error::Kind::Ambiguous => exit::USAGE,
+        _ => code,
     }
 }
 

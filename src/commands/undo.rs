@@ -20,7 +20,7 @@ pub fn undo(args: &UndoArgs) -> i32 {
         .and_then(|p| journal::find(&p, &args.run_id));
     let run = match found {
         Ok(r) => r,
-        Err(e) => return fail(&e),
+        Err(e) => return super::journal::unknown_run(&e),
     };
     let rt = match runtime() {
         Ok(rt) => rt,

@@ -68,8 +68,9 @@ pub fn dacl_write(dn: &Dn, sd: &SecurityDescriptor) -> Result<WriteOp> {
     })
 }
 
-/// A planned DACL change at apply time: reads and checks the DACL and edits it: the DACL-only descriptor as it is
-/// now and the write that applies the edits; `None` when they change nothing.
+/// A planned DACL change at apply time: reads and checks the DACL and edits it.
+/// Returns the DACL-only descriptor as it is now and the write that applies the
+/// edits; `None` when they change nothing.
 pub fn prepare(
     dir: &dyn Directory,
     dn: &Dn,

@@ -64,6 +64,9 @@ pub fn path_for(profile: Option<&str>) -> Result<PathBuf> {
     Ok(crate::config::data_dir()?.join("journal").join(format!("{name}.jsonl")))
 }
 
+/// A change about to be sent, with the object's values before and after it.
+pub type Entry<'a> = (&'a Change, Option<Vec<Attr>>, Option<Vec<Attr>>);
+
 /// An open journal, for one run.
 pub struct Journal {
     file: Mutex<File>,
@@ -131,11 +134,7 @@ impl Journal {
     }
 
     /// Records changes about to be sent (write-ahead, forced to disk).
-    pub fn record(
-        &self,
-        plan_len: usize,
-        changes: &[(&Change, Option<Vec<Attr>>, Option<Vec<Attr>>)],
-    ) -> Result<()> {
+    pub fn record(&self, plan_len: usize, changes: &[Entry]) -> Result<()> {
         let mut lines: Vec<Value> = self.start(plan_len)?.into_iter().collect();
         let time = now_utc();
         for (c, before, after) in changes {

@@ -131,7 +131,10 @@ pub fn ldif(plan: &Plan) -> String {
         if let WriteOp::Modify { sd_flags: Some(flags), .. } = &op {
             // RFC 2849 control line: the SD flags control (critical), so only the DACL
             // is written; owner, group and SACL stay as they are.
-            out.push_str(&format!("control: {SD_FLAGS_OID} true:: {}\n", B64.encode(sd_flags_value(*flags))));
+            out.push_str(&format!(
+                "control: {SD_FLAGS_OID} true:: {}\n",
+                B64.encode(sd_flags_value(*flags))
+            ));
         }
         match &op {
             WriteOp::Add { attrs, .. } => {

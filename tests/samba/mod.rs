@@ -7,6 +7,7 @@
 mod delta;
 mod errors;
 mod hostile;
+mod journal;
 mod kerberos;
 mod ldap;
 mod scripts;

@@ -828,9 +828,11 @@ fn saved_plan_ldif_applies_with_ldapmodify() {
     let lab = Lab::new(&dc);
     assert!(!ldif.contains("not written as LDIF"), "{ldif}");
     assert_eq!(
-        ldif.matches("control: 1.2.840.113556.1.4.801 true:: MAMCAQQ=\nchangetype: modify\n\
-                      replace: nTSecurityDescriptor\n")
-            .count(),
+        ldif.matches(
+            "control: 1.2.840.113556.1.4.801 true:: MAMCAQQ=\nchangetype: modify\n\
+                      replace: nTSecurityDescriptor\n"
+        )
+        .count(),
         ldif.matches("# before: ").count(),
         "every ACL change is an SD-flags replace:\n{ldif}"
     );

@@ -1,4 +1,5 @@
-//! `/devices` (list with `$select`/`$top`/`$filter=deviceId eq`, `displayName eq`/`$expand`/`$skiptoken`)
+//! `/devices` (list with `$select`/`$top`/`$filter=deviceId eq` or `displayName eq`/
+//! `$expand`/`$skiptoken`)
 //! and `/devices/{id}` (`$select`, `$expand`).
 
 use axum::extract::{Extension, Path, State};
