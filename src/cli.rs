@@ -12,7 +12,8 @@ Exit codes:
        the DC stopped answering)
   3    usage or configuration error
   4    the run completed but some changes failed (each listed in the report);
-       skipped devices are warnings, not failures
+       skipped devices are warnings, not failures; `apply`: a saved change was
+       refused (its object changed since); `undo`: an object changed since the run
   130  interrupted (Ctrl-C); nothing is left half-applied
 
 Configuration: dwb.toml (--config, $DWB_CONFIG, ./dwb.toml, then the user config dir),
@@ -26,6 +27,9 @@ Examples:
   dwb run verify --format json > verify.json
   kinit admin@CONTOSO.COM && dwb run verify --ldap-url ldap://dc1.contoso.com --ldap-auth kerberos
   dwb check scripts/*.rhai
+  dwb explain LAPTOP-0042
+  dwb run sync --dry-run --save-plan plan.json && dwb apply plan.json
+  dwb journal && dwb undo RUN_ID --dry-run
   dwb repl";
 
 /// dwb writes Microsoft Entra ID devices back into Active Directory.
