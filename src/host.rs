@@ -57,6 +57,8 @@ pub struct Host {
     /// A site directory whose `stdlib/` overrides the embedded one.
     pub site_dir: Option<PathBuf>,
     pub print_to: PrintTo,
+    /// `-q`: warnings are kept in the report but not printed.
+    pub quiet: bool,
     /// The site configuration file and profile (settings changes are written there).
     pub config_file: Option<PathBuf>,
     pub profile: Option<String>,
@@ -85,6 +87,7 @@ impl Host {
             texts: Arc::new(Mutex::new(ScriptTexts::default())),
             site_dir: None,
             print_to: PrintTo::Stdout,
+            quiet: false,
             config_file: None,
             profile: None,
             settings: Default::default(),
@@ -119,7 +122,9 @@ impl Host {
 
     /// A warning for the report (printed on stderr, kept in the JSON report).
     pub fn warn(&self, message: &str) {
-        eprintln!("warning: {}", crate::text::visible(message));
+        if !self.quiet {
+            eprintln!("warning: {}", crate::text::visible(message));
+        }
         if let Ok(mut f) = self.findings.lock() {
             f.warnings.push(message.to_string());
         }

@@ -5,7 +5,7 @@
 
 use comfy_table::{ContentArrangement, Table, presets::UTF8_FULL_CONDENSED};
 use serde::Serialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::plan::{Outcome, Plan, render};
 use crate::text::visible;
@@ -119,42 +119,42 @@ pub struct Report {
 }
 
 impl Report {
-    /// JSON form (schema `dwb.report/1`).
+    /// JSON form (schema `dwb.report/1`), as one value (small reports, tests).
     pub fn to_json(&self) -> Value {
-        let plan: Vec<Value> = self
-            .plan
-            .changes
-            .iter()
-            .enumerate()
-            .map(|(i, c)| {
-                let mut v = render::change_json(c);
-                if let (Some(o), Some(obj)) = (self.outcomes.get(i), v.as_object_mut()) {
-                    obj.insert("outcome".into(), serde_json::to_value(o).unwrap_or(Value::Null));
-                }
-                v
-            })
-            .collect();
-        json!({
-            "schema": "dwb.report/1",
-            "dwb_version": env!("CARGO_PKG_VERSION"),
-            "run_id": self.run_id,
-            "script": self.script,
-            "parameters": self.parameters,
-            "directory": self.directory,
-            "sources": self.sources,
-            "dry_run": self.dry_run,
-            "status": self.status,
-            "exit_code": self.exit_code,
-            "plan": plan,
-            "applied": !self.dry_run && !self.outcomes.is_empty(),
-            "refusals": self.plan.refusals,
-            "findings": self.findings.findings,
-            "warnings": self.findings.warnings,
-            "output": self.findings.output,
-            "data": self.findings.data,
-            "timings": self.timings,
-            "error": self.error,
-        })
+        serde_json::to_value(self.json_view()).unwrap_or(Value::Null)
+    }
+
+    /// Writes the JSON form to `w` change by change: the report of a
+    /// 100,000-device plan is never held as one JSON tree or string.
+    pub fn write_json(&self, w: impl std::io::Write) -> std::io::Result<()> {
+        let mut w = std::io::BufWriter::new(w);
+        serde_json::to_writer_pretty(&mut w, &self.json_view()).map_err(std::io::Error::other)?;
+        std::io::Write::write_all(&mut w, b"\n")?;
+        std::io::Write::flush(&mut w)
+    }
+
+    fn json_view(&self) -> JsonReport<'_> {
+        JsonReport {
+            schema: "dwb.report/1",
+            dwb_version: env!("CARGO_PKG_VERSION"),
+            run_id: &self.run_id,
+            script: &self.script,
+            parameters: &self.parameters,
+            directory: &self.directory,
+            sources: &self.sources,
+            dry_run: self.dry_run,
+            status: self.status,
+            exit_code: self.exit_code,
+            plan: PlanJson { plan: &self.plan, outcomes: &self.outcomes },
+            applied: !self.dry_run && !self.outcomes.is_empty(),
+            refusals: &self.plan.refusals,
+            findings: &self.findings.findings,
+            warnings: &self.findings.warnings,
+            output: &self.findings.output,
+            data: &self.findings.data,
+            timings: &self.timings,
+            error: &self.error,
+        }
     }
 
     /// Text form for people.
@@ -207,10 +207,55 @@ impl Report {
                 }
             }
         }
-        for w in &self.findings.warnings {
-            out.push_str(&format!("warning: {}\n", visible(w)));
+        // Warnings were printed on stderr as they came (unless -q): not twice.
+        if !self.findings.warnings.is_empty() {
+            let n = self.findings.warnings.len();
+            out.push_str(&format!(
+                "{n} warning(s) (on stderr unless -q, and in the JSON report's warnings).\n"
+            ));
         }
         out
+    }
+}
+
+/// The report as serde sees it; the plan is serialized one change at a time.
+#[derive(Serialize)]
+struct JsonReport<'a> {
+    schema: &'static str,
+    dwb_version: &'static str,
+    run_id: &'a Option<String>,
+    script: &'a str,
+    parameters: &'a serde_json::Map<String, Value>,
+    directory: &'a Option<String>,
+    sources: &'a Sources,
+    dry_run: bool,
+    status: RunStatus,
+    exit_code: i32,
+    plan: PlanJson<'a>,
+    applied: bool,
+    refusals: &'a [crate::plan::Refusal],
+    findings: &'a [Finding],
+    warnings: &'a [String],
+    output: &'a [String],
+    data: &'a serde_json::Map<String, Value>,
+    timings: &'a Timings,
+    error: &'a Option<Value>,
+}
+
+struct PlanJson<'a> {
+    plan: &'a Plan,
+    outcomes: &'a [Outcome],
+}
+
+impl Serialize for PlanJson<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.plan.changes.iter().enumerate().map(|(i, c)| {
+            let mut v = render::change_json(c);
+            if let (Some(o), Some(obj)) = (self.outcomes.get(i), v.as_object_mut()) {
+                obj.insert("outcome".into(), serde_json::to_value(o).unwrap_or(Value::Null));
+            }
+            v
+        }))
     }
 }
 

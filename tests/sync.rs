@@ -461,3 +461,29 @@ fn a_guard_refuses_the_whole_plan_and_a_dry_run_still_shows_it() {
     );
     o.code(2).stderr_has("more than the deletion threshold of 5");
 }
+
+#[test]
+fn skipped_devices_are_summarised_not_flooded() {
+    let d = prepared();
+    let mut v: serde_json::Value =
+        serde_json::from_str(&d.read_repo("examples/contoso/devices.json")).unwrap();
+    for dev in v["value"].as_array_mut().unwrap().iter_mut().take(10) {
+        dev["alternativeSecurityIds"] = serde_json::json!([]);
+    }
+    d.write("keyless.json", &v.to_string());
+    let args =
+        ["run", "sync", "--snapshot", "prepared.ldif", "--devices", "keyless.json", "--dry-run"];
+    let o = d.run(&args);
+    o.code(0);
+    let lines: Vec<&str> = o.stderr.lines().filter(|l| l.starts_with("warning:")).collect();
+    assert_eq!(lines.len(), 1, "one line for ten keyless devices:\n{}", o.stderr);
+    assert!(
+        lines[0].contains("10 device(s) skipped") && lines[0].contains("and 7 more"),
+        "{lines:?}"
+    );
+    assert!(!o.stdout.contains("warning:"), "not printed twice:\n{}", o.stdout);
+    // -q silences them; the JSON report still lists every device.
+    let q = d.run(&[&args[..], &["-q", "--format", "json"]].concat());
+    assert!(!q.code(0).stderr.contains("warning:"), "{}", q.stderr);
+    assert_eq!(q.json()["data"]["sync"]["skipped_devices"].as_array().unwrap().len(), 10);
+}

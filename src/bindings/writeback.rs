@@ -14,7 +14,7 @@ use crate::error::{Error, Kind, Result};
 use crate::graph::Device;
 use crate::host::{Host, PrintTo};
 use crate::writeback::hooks::{Mapped, SiteHooks};
-use crate::writeback::mapping::AnchorEncoding;
+use crate::writeback::mapping::{self, AnchorEncoding};
 use crate::writeback::sync::{self, Context, Mode, SyncRequest, SyncResult};
 
 const OPTS: &[&str] = &[
@@ -281,11 +281,15 @@ fn result_map(r: &SyncResult) -> Map {
         .map(|s| {
             let mut m = Map::new();
             m.insert("device".into(), s.device.clone().into());
+            m.insert("kind".into(), s.kind.as_str().into());
             m.insert("reason".into(), s.reason.clone().into());
             m.into()
         })
         .collect();
     out.insert("skipped".into(), skipped.into());
+    let summary: rhai::Array =
+        mapping::summarize(&r.plan.skipped, 3).into_iter().map(Dynamic::from).collect();
+    out.insert("skipped_summary".into(), summary.into());
     out
 }
 

@@ -68,17 +68,19 @@ pub fn finish(host: &Host, mut report: Report, opts: &ApplyOpts, problems: usize
         report.exit_code = exit::CHANGES_FAILED;
     }
     report.timings.total_ms = started.elapsed().as_millis();
-    let json = (opts.report.is_some() || opts.format == Format::Json).then(|| report.to_json());
-    if let (Some(path), Some(json)) = (&opts.report, &json)
-        && let Err(e) = std::fs::write(path, serde_json::to_string_pretty(json).unwrap_or_default())
-    {
-        eprintln!("error: writing {}: {e}", path.display());
-    }
-    match (opts.format, &json) {
-        (Format::Json, Some(j)) => {
-            println!("{}", serde_json::to_string_pretty(j).unwrap_or_default())
+    if let Some(path) = &opts.report {
+        let written = std::fs::File::create(path).and_then(|f| report.write_json(f));
+        if let Err(e) = written {
+            eprintln!("error: writing {}: {e}", path.display());
         }
-        _ => print!("{}", report.to_text()),
+    }
+    match opts.format {
+        Format::Json => {
+            if let Err(e) = report.write_json(std::io::stdout().lock()) {
+                eprintln!("error: writing the report: {e}");
+            }
+        }
+        Format::Text => print!("{}", report.to_text()),
     }
     report.exit_code
 }

@@ -41,6 +41,7 @@ pub fn run(args: RunArgs) -> i32 {
     }
     host.dry_run = args.dry_run;
     host.script = script.source.clone();
+    host.quiet = args.quiet;
     host.site_dir = script.site_dir.clone();
     host.print_to = if args.format == Format::Json { PrintTo::Stderr } else { PrintTo::Stdout };
     let host = Arc::new(host);
@@ -231,20 +232,19 @@ fn finish(args: &RunArgs, mut report: Report, started: Instant) -> i32 {
             eprintln!("error: writing {}: {e}", path.display());
         }
     }
-    // The JSON report of a 100,000-device plan is large: build it only when asked for.
-    let json = (args.report.is_some() || args.format == Format::Json).then(|| report.to_json());
-    if let (Some(path), Some(json)) = (&args.report, &json)
-        && let Err(e) = std::fs::write(path, serde_json::to_string_pretty(json).unwrap_or_default())
-    {
-        eprintln!("error: writing {}: {e}", path.display());
+    // Written change by change: the report of a 100,000-device plan is large.
+    if let Some(path) = &args.report {
+        let written = std::fs::File::create(path).and_then(|f| report.write_json(f));
+        if let Err(e) = written {
+            eprintln!("error: writing {}: {e}", path.display());
+        }
     }
     match args.format {
-        Format::Json => println!(
-            "{}",
-            json.as_ref()
-                .map(|j| serde_json::to_string_pretty(j).unwrap_or_default())
-                .unwrap_or_default()
-        ),
+        Format::Json => {
+            if let Err(e) = report.write_json(std::io::stdout().lock()) {
+                eprintln!("error: writing the report: {e}");
+            }
+        }
         Format::Text if !(args.quiet && report.exit_code == exit::OK) && report.error.is_none() => {
             print!("{}", report.to_text())
         }

@@ -37,6 +37,127 @@ pub fn devices_from_file(path: impl AsRef<Path>) -> Result<Vec<Device>> {
     devices_from_json(&text).map_err(|e| e.prefixed(&name).with_file(name))
 }
 
+/// Calls `each` for every device of a device file, in order, and returns how
+/// many there were; `each` returns false to stop. The common export — one
+/// UTF-8 `{"value": [...]}` page of camelCase devices — is parsed straight
+/// from the file, one device at a time: a 100,000-device export (~150 MB) is
+/// never held whole. Other shapes are read as [`devices_from_file`] does.
+pub fn for_each_device_in_file(
+    path: impl AsRef<Path>,
+    mut each: impl FnMut(Device) -> bool,
+) -> Result<usize> {
+    let path = path.as_ref();
+    let name = path.display().to_string();
+    let io = |e: std::io::Error| {
+        GraphError::new(Reason::Io, format!("cannot read the device file: {e}"))
+            .with_file(name.clone())
+            .with_source(e)
+    };
+    let mut reader = std::io::BufReader::new(std::fs::File::open(path).map_err(io)?);
+    match stream_page(&mut reader, &mut each) {
+        Stream::Done(n) => Ok(n),
+        Stream::Failed { emitted: true, error } => {
+            Err(GraphError::new(Reason::BadJson, error).prefixed(&name).with_file(name))
+        }
+        // Not the common shape: read it whole.
+        Stream::Failed { emitted: false, .. } | Stream::NotAPage => {
+            let mut n = 0;
+            for d in devices_from_file(path)? {
+                n += 1;
+                if !each(d) {
+                    break;
+                }
+            }
+            Ok(n)
+        }
+    }
+}
+
+enum Stream {
+    Done(usize),
+    NotAPage,
+    Failed { emitted: bool, error: String },
+}
+
+/// Parses `{"value": [device, …], …}` from `r`, handing out devices as they come.
+fn stream_page(r: &mut impl std::io::BufRead, each: &mut dyn FnMut(Device) -> bool) -> Stream {
+    use serde::de::{
+        DeserializeSeed, Deserializer as _, IgnoredAny, MapAccess, SeqAccess, Visitor,
+    };
+    let Ok(head) = r.fill_buf() else { return Stream::NotAPage };
+    let bom = head.starts_with(&[0xEF, 0xBB, 0xBF]);
+    if bom {
+        r.consume(3);
+    }
+    let Ok(head) = r.fill_buf() else { return Stream::NotAPage };
+    if head.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return Stream::NotAPage;
+    }
+    struct Page<'a> {
+        each: &'a mut dyn FnMut(Device) -> bool,
+        n: usize,
+        found: bool,
+    }
+    struct Items<'p, 'a>(&'p mut Page<'a>);
+    impl<'de> Visitor<'de> for Items<'_, '_> {
+        type Value = ();
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("an array of devices")
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> std::result::Result<(), A::Error> {
+            let mut going = true;
+            while going {
+                match seq.next_element::<Device>()? {
+                    Some(d) => {
+                        self.0.n += 1;
+                        going = (self.0.each)(d);
+                    }
+                    None => return Ok(()),
+                }
+            }
+            while seq.next_element::<IgnoredAny>()?.is_some() {}
+            Ok(())
+        }
+    }
+    impl<'de> DeserializeSeed<'de> for Items<'_, '_> {
+        type Value = ();
+        fn deserialize<D: serde::Deserializer<'de>>(
+            self,
+            d: D,
+        ) -> std::result::Result<(), D::Error> {
+            d.deserialize_seq(self)
+        }
+    }
+    impl<'de> Visitor<'de> for &mut Page<'_> {
+        type Value = ();
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a Graph page")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> std::result::Result<(), A::Error> {
+            while let Some(key) = map.next_key::<String>()? {
+                if key == "value" && !self.found {
+                    self.found = true;
+                    map.next_value_seed(Items(self))?;
+                } else {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+            Ok(())
+        }
+    }
+    let mut page = Page { each, n: 0, found: false };
+    let mut de = serde_json::Deserializer::from_reader(r);
+    let parsed = (&mut de).deserialize_map(&mut page).and_then(|()| de.end());
+    match parsed {
+        Ok(()) if page.found => Stream::Done(page.n),
+        Ok(()) => Stream::NotAPage,
+        Err(e) => Stream::Failed {
+            emitted: page.n > 0,
+            error: format!("not valid JSON at line {} column {}: {e}", e.line(), e.column()),
+        },
+    }
+}
+
 /// The common shape, one `{"value": [...]}` page of camelCase devices, read
 /// device by device instead of as one JSON tree (a 100,000-device export is
 /// ~150 MB of text; its tree would be several times that).

@@ -12,6 +12,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use super::fetch;
+use super::mapping::SkipKind;
 use super::planner;
 use super::state::{self, Current};
 use super::sync::{Context, Mapper, Round, StateCommit, SyncRequest};
@@ -155,7 +156,8 @@ pub(super) fn round(
                 removed.push(Removed { id, reason: "deleted".into() })
             }
             Some(Err(e)) => {
-                m.skip(&id, format!("could not read the device (tried again next round): {e}"));
+                let reason = format!("could not read the device (tried again next round): {e}");
+                m.skip(&id, SkipKind::Unreadable, reason);
                 unread.push(id);
             }
             None => {}

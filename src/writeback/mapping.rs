@@ -56,7 +56,103 @@ pub const MANAGED: &[&str] = &[
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Skip {
     pub device: String,
+    pub kind: SkipKind,
     pub reason: String,
+}
+
+impl Skip {
+    pub fn new(device: impl Into<String>, kind: SkipKind, reason: impl Into<String>) -> Skip {
+        Skip { device: device.into(), kind, reason: reason.into() }
+    }
+}
+
+/// The kinds of skips, for summaries (a reason line per kind, not per device).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum SkipKind {
+    /// No deviceId, or one that is not a GUID.
+    BadDeviceId,
+    /// No type-2 (X509) alternativeSecurityIds key.
+    NoKey,
+    /// A key that cannot be decoded.
+    BadKey,
+    /// A value the schema cannot hold.
+    Schema,
+    /// The site's map_device returned ().
+    Site,
+    /// The registered owner could not be looked up.
+    OwnerLookup,
+    /// The device could not be read from Graph (a delta round retries it).
+    Unreadable,
+    /// An object another writer owns.
+    Foreign,
+    /// An object with the same msDS-DeviceID but not this device's anchor.
+    DuplicateDeviceId,
+}
+
+impl SkipKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SkipKind::BadDeviceId => "bad_device_id",
+            SkipKind::NoKey => "no_key",
+            SkipKind::BadKey => "bad_key",
+            SkipKind::Schema => "schema",
+            SkipKind::Site => "site",
+            SkipKind::OwnerLookup => "owner_lookup",
+            SkipKind::Unreadable => "unreadable",
+            SkipKind::Foreign => "foreign",
+            SkipKind::DuplicateDeviceId => "duplicate_device_id",
+        }
+    }
+
+    /// What the devices of this kind have in common, for a summary line.
+    pub fn summary(self) -> &'static str {
+        match self {
+            SkipKind::BadDeviceId => "no valid deviceId",
+            SkipKind::NoKey => "no type-2 (X509) key: msDS-Device requires altSecurityIdentities",
+            SkipKind::BadKey => "an alternativeSecurityIds key that cannot be decoded",
+            SkipKind::Schema => "a value the schema cannot hold",
+            SkipKind::Site => "skipped by the site (map_device returned ())",
+            SkipKind::OwnerLookup => "the registered owner could not be looked up",
+            SkipKind::Unreadable => "could not be read from Graph (tried again next round)",
+            SkipKind::Foreign => {
+                "the object was written by another writer (take_over=true manages it)"
+            }
+            SkipKind::DuplicateDeviceId => {
+                "an object with the same msDS-DeviceID and another anchor"
+            }
+        }
+    }
+}
+
+/// One line per kind of skip: how many, why, and the first few devices (with
+/// their own reason where it differs per device). The full list belongs in the
+/// JSON report, not on a terminal.
+pub fn summarize(skipped: &[Skip], examples: usize) -> Vec<String> {
+    let mut by_kind: std::collections::BTreeMap<SkipKind, Vec<&Skip>> = Default::default();
+    for s in skipped {
+        by_kind.entry(s.kind).or_default().push(s);
+    }
+    by_kind
+        .into_iter()
+        .map(|(kind, list)| {
+            let same = list.iter().all(|s| s.reason == list[0].reason);
+            let shown: Vec<String> =
+                list.iter()
+                    .take(examples)
+                    .map(|s| {
+                        if same { s.device.clone() } else { format!("{} ({})", s.device, s.reason) }
+                    })
+                    .collect();
+            let more = if list.len() > examples {
+                format!(", and {} more (the JSON report lists them all)", list.len() - examples)
+            } else {
+                String::new()
+            };
+            let why =
+                if same && list.len() == 1 { list[0].reason.as_str() } else { kind.summary() };
+            format!("{} device(s) skipped, {why}: {}{more}", list.len(), shown.join(", "))
+        })
+        .collect()
 }
 
 /// The cloud anchor bytes of a device object id.
@@ -96,14 +192,19 @@ pub fn desired(
     opts: &MapOptions,
     owner_sid: Option<&str>,
 ) -> Result<(String, Vec<Attr>), Skip> {
-    let skip = |reason: String| Skip { device: d.id.clone(), reason };
-    let uuid = d.device_uuid().map_err(|e| skip(e.to_string()))?;
+    let skip = |kind: SkipKind, reason: String| Skip::new(d.id.clone(), kind, reason);
+    let uuid = d.device_uuid().map_err(|e| skip(SkipKind::BadDeviceId, e.to_string()))?;
     let device_id = Guid::from(uuid);
     let keys = d
         .x509_alt_security_ids()
-        .map_err(|e| skip(format!("bad alternativeSecurityIds key: {e}")))?;
+        .map_err(|e| skip(SkipKind::BadKey, format!("bad alternativeSecurityIds key: {e}")))?;
     if keys.is_empty() {
-        return Err(skip("no type-2 (X509) alternativeSecurityIds key: msDS-Device requires altSecurityIdentities".into()));
+        return Err(skip(
+            SkipKind::NoKey,
+            "no type-2 (X509) alternativeSecurityIds key: msDS-Device requires \
+             altSecurityIdentities"
+                .into(),
+        ));
     }
     let cn = device_id.to_string();
     let display = d.display_name.clone().filter(|n| !n.is_empty()).unwrap_or_else(|| cn.clone());

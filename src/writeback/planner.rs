@@ -5,7 +5,7 @@
 use std::collections::HashSet;
 
 use super::diff::diff;
-use super::mapping::{MANAGED, MapOptions, Skip, desired};
+use super::mapping::{MANAGED, MapOptions, Skip, SkipKind, desired};
 use super::state::{Current, CurrentState};
 use crate::ad::{Modification, WriteOp};
 use crate::directory::{Attr, Dn, Guid};
@@ -122,6 +122,7 @@ pub fn plan_device(
         Some(c) => {
             out.foreign += 1;
             out.skipped.push(Skip {
+                kind: SkipKind::Foreign,
                 device: w.id.clone(),
                 reason: format!("{} exists but dwb did not write it (another writer, e.g. Entra Connect?); run with take_over=true to manage it", c.entry.dn),
             });
@@ -129,7 +130,7 @@ pub fn plan_device(
         None => {
             // The same msDS-DeviceID under another name: never create a duplicate.
             if let Some(other) = w.device_id.and_then(|g| cur.by_device_id.get(&g)) {
-                out.skipped.push(Skip { device: w.id.clone(), reason: format!("an object with this msDS-DeviceID already exists ({other}) without this device's anchor") });
+                out.skipped.push(Skip { kind: SkipKind::DuplicateDeviceId, device: w.id.clone(), reason: format!("an object with this msDS-DeviceID already exists ({other}) without this device's anchor") });
                 return Ok(());
             }
             out.ops.push(Planned {

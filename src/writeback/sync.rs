@@ -4,12 +4,12 @@
 //! compared with what the container holds, and becomes directory writes. The
 //! result is data: `record` puts it in the run's plan; `verify` only reads it.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 
 use super::fetch;
 use super::hooks::{Mapped, SiteHooks};
-use super::mapping::{AnchorEncoding, MANAGED, MapOptions, Skip};
+use super::mapping::{AnchorEncoding, MANAGED, MapOptions, Skip, SkipKind};
 use super::planner::{self, DEFAULT_MARKER, SyncOptions, SyncPlan, Wanted};
 use super::state::{self, CurrentState};
 use crate::ad::schema::SchemaRules;
@@ -247,7 +247,7 @@ pub(super) struct Mapper<'a> {
     /// Owner SIDs looked up ahead (device id → SID if any); a failed lookup is
     /// recorded as a skip and the device left out.
     owner_sids: HashMap<String, Option<String>>,
-    owners_failed: Vec<String>,
+    owners_failed: HashSet<String>,
     /// Write msDS-RegisteredOwner (the request's `owners`).
     owners: bool,
     pub(super) notes: Vec<String>,
@@ -273,7 +273,7 @@ impl<'a> Mapper<'a> {
             plan: SyncPlan::default(),
             in_scope: 0,
             owner_sids: HashMap::new(),
-            owners_failed: Vec::new(),
+            owners_failed: HashSet::new(),
             owners,
             notes: Vec::new(),
         })
@@ -296,19 +296,17 @@ impl<'a> Mapper<'a> {
                     self.owner_sids.insert(id, sid);
                 }
                 Err(e) => {
-                    self.plan.skipped.push(Skip {
-                        device: id.clone(),
-                        reason: format!("owner lookup failed: {e}"),
-                    });
-                    self.owners_failed.push(id);
+                    let reason = format!("owner lookup failed: {e}");
+                    self.plan.skipped.push(Skip::new(id.clone(), SkipKind::OwnerLookup, reason));
+                    self.owners_failed.insert(id);
                 }
             }
         }
         Ok(())
     }
 
-    pub(super) fn skip(&mut self, device: &str, reason: String) {
-        self.plan.skipped.push(Skip { device: device.to_string(), reason });
+    pub(super) fn skip(&mut self, device: &str, kind: SkipKind, reason: String) {
+        self.plan.skipped.push(Skip::new(device, kind, reason));
     }
 
     /// Scope, owner and mapping of one device, hooks included.
@@ -336,16 +334,14 @@ impl<'a> Mapper<'a> {
         match self.hooks.map_device(d, std::mem::take(&mut w.attrs))? {
             Mapped::Attrs(attrs) => w.attrs = attrs,
             Mapped::Skip => {
-                self.plan.skipped.push(Skip {
-                    device: w.id.clone(),
-                    reason: "map_device returned () (skipped by the site)".into(),
-                });
+                let reason = "map_device returned () (skipped by the site)";
+                self.plan.skipped.push(Skip::new(w.id.clone(), SkipKind::Site, reason));
                 return Ok(None);
             }
         }
         // A device the DC would refuse is skipped here: no write request for it.
         if let Some(reason) = self.refused(&w.attrs)? {
-            self.plan.skipped.push(Skip { device: w.id.clone(), reason });
+            self.plan.skipped.push(Skip::new(w.id.clone(), SkipKind::Schema, reason));
             return Ok(None);
         }
         Ok(Some(w))
