@@ -332,3 +332,38 @@ fn every_change_the_dc_applied_is_journaled_after_a_sigkill() {
     let undo = undo.code(0).json();
     assert_eq!(with_action(&undo, "delete").len(), partial, "{}", undo["data"]);
 }
+
+/// A script's modifies in two naming contexts (the configuration's DRS object and
+/// the domain's device container) in one batch: the saved plan's preconditions
+/// and the journal's old values are read in each, and the undo restores both.
+#[test]
+fn a_script_plan_across_naming_contexts_saves_applies_and_undoes() {
+    let lab = Lab::start("naming_contexts", tenant(3, 41));
+    lab.dir.write(
+        "describe.rhai",
+        "import \"dwb/names\" as names;\n\
+         ad::modify(names::drs_dn(ad::config_dn()), #{ replace: #{ description: \"drs\" } });\n\
+         ad::modify(ad::domain_dn().child(\"CN\", \"RegisteredDevices\"),\n\
+         \x20   #{ replace: #{ description: \"devices\" } });\n",
+    );
+    let drs = "CN=DeviceRegistrationService,CN=Device Registration Services,\
+               CN=Device Registration Configuration,CN=Services,CN=Configuration,DC=contoso,DC=test";
+    let description = |dn: &str| {
+        let out = lab.dc.ldapsearch(&["-b", dn, "-s", "base", "(objectClass=*)", "description"]);
+        super::sync::parse_ldif(&out)[0].text("description")
+    };
+    lab.run(&["run", "describe.rhai", "--dry-run", "--save-plan", "p.json", "-q"]).code(0);
+    let saved: Value = serde_json::from_str(&lab.dir.read("p.json")).unwrap();
+    for c in saved["changes"].as_array().unwrap() {
+        assert_eq!(c["expect"]["values"]["description"], serde_json::json!([]), "{c:#}");
+    }
+    let applied = lab.run(&["apply", "p.json", "--format", "json"]);
+    let applied = applied.code(0).json();
+    assert_eq!(
+        (description(drs).as_deref(), description(CONTAINER).as_deref()),
+        (Some("drs"), Some("devices"))
+    );
+    let run_id = applied["run_id"].as_str().unwrap();
+    lab.run(&["undo", run_id]).code(0);
+    assert_eq!((description(drs), description(CONTAINER)), (None, None), "undo restores both");
+}
