@@ -80,7 +80,17 @@ fn apply_acl(t: &Targets, plan: &Plan, c: &Change) -> Result<()> {
         let after = sd_values(&op).map(attr);
         j.record(plan.len(), &[(c, Some(attr(vec![before])), after)])?;
     }
-    t.dir.write(&op)
+    t.dir.write(&op)?;
+    // The DC splits and re-orders what it is given: the journal keeps the DACL it
+    // stored, which is what an undo must find.
+    if let Some(j) = t.journal
+        && let Ok(Some(sd)) = super::acl::read_sd(t.dir, dn)
+        && let Ok(bytes) = sd.dacl_only().to_bytes()
+        && let Err(e) = j.stored(c.id, &[Attr::new("nTSecurityDescriptor", vec![bytes])])
+    {
+        tracing::warn!("journal: {e}");
+    }
+    Ok(())
 }
 
 /// Applies one change that is not a batched directory write.

@@ -10,7 +10,9 @@
 //!   object's values (base64) before and after the change: `before` is `null`
 //!   for a create and the whole entry for a delete, `after` `null` for a delete;
 //! - `{"type":"outcome", run_id, change, status, message}` when the result came
-//!   back. A change line without an outcome line was sent but not confirmed.
+//!   back. A change line without an outcome line was sent but not confirmed;
+//! - `{"type":"stored", run_id, change, after}` after a DACL write: the DACL as the
+//!   DC stored it (it splits and re-orders ACEs), which an undo compares with.
 //!
 //! The file is only ever appended to; a torn last line (a crash mid-write) is
 //! skipped when reading.
@@ -159,6 +161,14 @@ impl Journal {
         self.append(&lines, true)
     }
 
+    /// Records the values the DC stored for a change (a DACL, read back).
+    pub fn stored(&self, change: usize, after: &[Attr]) -> Result<()> {
+        let line = json!({
+            "type": "stored", "run_id": self.run_id, "change": change, "after": to_json(after),
+        });
+        self.append(&[line], false)
+    }
+
     /// Records what happened to a change.
     pub fn outcome(&self, change: usize, o: &Outcome) -> Result<()> {
         let (status, message) = match o {
@@ -186,6 +196,8 @@ pub struct Recorded {
     pub reason: Option<String>,
     pub before: Option<Vec<Attr>>,
     pub after: Option<Vec<Attr>>,
+    /// The values as the DC stored them, read back after the write (DACLs).
+    pub stored: Option<Vec<Attr>>,
     /// `applied`, `failed`, `skipped`, or `None`: sent, never confirmed.
     pub status: Option<String>,
     pub message: Option<String>,
@@ -267,10 +279,19 @@ pub fn read(path: &Path) -> Result<Vec<Run>> {
                     reason: s(&v, "reason"),
                     before: attrs("before")?,
                     after: attrs("after")?,
+                    stored: None,
                     status: None,
                     message: None,
                     raw: v.clone(),
                 });
+            }
+            Some("stored") => {
+                if let Some(c) = run.changes.iter_mut().rev().find(|c| c.change == change) {
+                    c.stored = match v.get("after") {
+                        Some(x) => Some(from_json(x, &format!("journal change {change}"))?),
+                        None => None,
+                    };
+                }
             }
             Some("outcome") => {
                 if let Some(c) = run.changes.iter_mut().rev().find(|c| c.change == change) {

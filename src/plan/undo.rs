@@ -8,10 +8,12 @@
 
 use std::collections::HashMap;
 
+use super::acl::AclEdit;
 use super::journal::{Recorded, Run};
 use super::values::{is_system, same};
 use super::{ChangeOp, Expect, Plan, Refusal};
 use crate::ad::{Directory, ModOp, Modification, WriteOp};
+use crate::directory::security::{Ace, SecurityDescriptor};
 use crate::directory::{Attr, Dn, Entry};
 use crate::error::Result;
 
@@ -73,6 +75,11 @@ pub fn plan(run: &Run, dir: &dyn Directory, delete_threshold: usize) -> Result<U
     let refs: Vec<&Dn> = dns.iter().collect();
     let read = super::expect::read_many(dir, &refs, &names)?;
     let mut state: HashMap<String, Option<Entry>> = HashMap::new();
+    let created: Vec<String> = done
+        .iter()
+        .filter(|c| c.action == "create")
+        .filter_map(|c| c.dn.as_deref().and_then(|d| Dn::parse(d).ok()).map(|d| d.norm()))
+        .collect();
     for c in done.iter().rev() {
         let label = format!("{}. {} {}", c.change, c.action, c.target);
         let Some(dn) = c.dn.as_deref().and_then(|d| Dn::parse(d).ok()) else {
@@ -80,6 +87,14 @@ pub fn plan(run: &Run, dir: &dyn Directory, delete_threshold: usize) -> Result<U
             continue;
         };
         let key = dn.norm();
+        if c.action == "acl" {
+            if created.contains(&key) {
+                u.already.push(format!("{label}: the object is one the run created"));
+            } else {
+                acl(&mut u, dir, run, c, &dn, &label)?;
+            }
+            continue;
+        }
         let cur = state.get(&key).cloned().unwrap_or_else(|| read.get(&key).cloned());
         let (op, expect) = match (c.action.as_str(), &cur) {
             ("create", None) => {
@@ -170,6 +185,66 @@ pub fn plan(run: &Run, dir: &dyn Directory, delete_threshold: usize) -> Result<U
         });
     }
     Ok(u)
+}
+
+fn dacl_of(attrs: &Option<Vec<Attr>>) -> Option<SecurityDescriptor> {
+    let a = attrs.as_ref()?.iter().find(|a| a.name.eq_ignore_ascii_case("nTSecurityDescriptor"))?;
+    SecurityDescriptor::from_bytes(a.values.first()?).ok()
+}
+
+fn explicit(sd: &SecurityDescriptor) -> Vec<Ace> {
+    sd.dacl.iter().flat_map(|d| d.aces()).filter(|a| !a.is_inherited()).cloned().collect()
+}
+
+/// The undo of a DACL change: the inverse edits, applied only to the DACL the DC
+/// stored (checked now and, through `expected`, again when applied).
+fn acl(
+    u: &mut Undo,
+    dir: &dyn Directory,
+    run: &Run,
+    c: &Recorded,
+    dn: &Dn,
+    label: &str,
+) -> Result<()> {
+    let (Some(before), Some(after)) =
+        (dacl_of(&c.before), dacl_of(&c.stored).or(dacl_of(&c.after)))
+    else {
+        u.not_undone.push(format!("{label}: the journal has no DACL before and after"));
+        return Ok(());
+    };
+    let Some(now) = super::acl::read_sd(dir, dn).ok().flatten() else {
+        u.conflicts.push(format!("{dn}: no longer exists (or has no DACL)"));
+        return Ok(());
+    };
+    if now.dacl != after.dacl {
+        if now.dacl == before.dacl {
+            u.already.push(format!("{label}: the DACL is as before the run"));
+        } else {
+            u.conflicts.push(format!("{dn}: its DACL changed since the run"));
+        }
+        return Ok(());
+    }
+    let (was, is) = (explicit(&before), explicit(&after));
+    let mut edits: Vec<AclEdit> =
+        is.iter().filter(|a| !was.contains(a)).cloned().map(AclEdit::Revoke).collect();
+    edits.extend(was.iter().filter(|a| !is.contains(a)).cloned().map(AclEdit::Grant));
+    if edits.is_empty() {
+        u.already.push(format!("{label}: nothing to take back"));
+        return Ok(());
+    }
+    let sddl = |sd: &SecurityDescriptor| sd.to_sddl(None).unwrap_or_else(|e| format!("<{e}>"));
+    let bytes = |sd: &SecurityDescriptor| sd.dacl_only().to_bytes().unwrap_or_default();
+    let op = ChangeOp::Acl {
+        dn: dn.clone(),
+        before: sddl(&after),
+        after: sddl(&before),
+        descriptor: bytes(&before),
+        edits,
+        expected: Some(bytes(&after)),
+    };
+    let why = format!("undo of run {} change {}", run.run_id, c.change);
+    u.plan.push_for(op, Some(why), c.device.clone());
+    Ok(())
 }
 
 /// Why an object no longer is as the run left it (the first attribute that differs).

@@ -796,6 +796,27 @@ fn grant_and_revoke_from_a_script_round_trip_the_dacl() {
     let r = run("revoke.rhai");
     assert_eq!(flags(&r), (Some(false), Some(false), Some(false)), "{r:#}");
     assert!(plan(&r).is_empty(), "{r:#}");
+
+    // The journal takes a grant back: `dwb undo` revokes what the run added, and
+    // only while the DACL is the one the DC stored.
+    let r = run("grant.rhai");
+    let run_id = r["run_id"].as_str().unwrap().to_string();
+    assert_ne!(dsacl(dc, &ou), original);
+    let undo = lab.dwb(&["undo", &run_id, "--format", "json"]);
+    let undo = undo.code(0).json();
+    assert_eq!(plan(&undo)[0]["action"], "acl", "{undo:#}");
+    assert_eq!(dsacl(dc, &ou), original, "the DACL after grant + undo differs from the one before");
+    let r = run("grant.rhai");
+    let run_id = r["run_id"].as_str().unwrap().to_string();
+    dc.samba_tool_as_admin(&[
+        "dsacl",
+        "set",
+        &format!("--objectdn={ou}"),
+        &format!("--sddl=(A;;RP;;;{})", user.sid),
+    ]);
+    let edited = dsacl(dc, &ou);
+    lab.dwb(&["undo", &run_id]).code(4).stderr_has("its DACL changed since the run");
+    assert_eq!(dsacl(dc, &ou), edited, "undo touched a DACL changed since the run");
 }
 
 // ---------------------------------------------------------------------------
