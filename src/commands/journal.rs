@@ -100,7 +100,15 @@ fn change_text(c: &Recorded, out: &mut String) {
                 out.push_str(&format!("       {sign} {}: (none)\n", a.name));
             }
             for v in &a.values {
-                let s: String = visible(&display_value(&a.name, v)).chars().take(200).collect();
+                let shown = match a.name.eq_ignore_ascii_case("nTSecurityDescriptor") {
+                    true => crate::directory::security::SecurityDescriptor::from_bytes(v)
+                        .ok()
+                        .and_then(|sd| sd.to_sddl(None).ok())
+                        .map(|t| if t.is_empty() { "(no DACL)".to_string() } else { t })
+                        .unwrap_or_else(|| display_value(&a.name, v)),
+                    false => display_value(&a.name, v),
+                };
+                let s: String = visible(&shown).chars().take(200).collect();
                 out.push_str(&format!("       {sign} {}: {s}\n", a.name));
             }
         }
