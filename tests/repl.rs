@@ -51,7 +51,15 @@ fn repl_session() {
     p.send_line(":plan").unwrap();
     p.exp_string("create  CN=FromRepl,DC=contoso,DC=test").unwrap();
     after_prompt(&mut p);
+    // :apply asks first, as `dwb run` does; "n" keeps the plan.
     p.send_line(":apply").unwrap();
+    p.exp_string("Apply these 1 change(s)? [y/N]").unwrap();
+    p.send_line("n").unwrap();
+    p.exp_string("nothing applied; the plan is kept").unwrap();
+    after_prompt(&mut p);
+    p.send_line(":apply").unwrap();
+    p.exp_string("[y/N]").unwrap();
+    p.send_line("y").unwrap();
     p.exp_string("applied 1 of 1 change(s)").unwrap();
     after_prompt(&mut p);
     p.send_line(":quit").unwrap();

@@ -266,6 +266,12 @@ fn apply(host: &Host) {
         println!("dry run: nothing applied");
         return;
     }
+    // The same question as `dwb run` (nothing asks without a terminal).
+    let ok = host.plan.lock().map(|p| p.is_empty() || super::confirm::confirm_plan(&p, false));
+    if !ok.unwrap_or(false) {
+        println!("nothing applied; the plan is kept (:plan shows it)");
+        return;
+    }
     match host.apply_pending() {
         Ok((plan, outcomes)) if !plan.is_empty() => {
             let ok = outcomes.iter().filter(|o| matches!(o, plan::Outcome::Applied)).count();
