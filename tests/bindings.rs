@@ -106,3 +106,52 @@ ad::grant(ad::dn("CN=Broken,DC=contoso,DC=test"), "CONTOSO\\svc-dwb", "RPWP");
     o.code(2).stdout_has("2.5.5.10").stderr_has("security_descriptor").stderr_has("is malformed");
     assert!(!d.join("after.ldif").exists(), "nothing may be written after a malformed descriptor");
 }
+
+#[test]
+fn role_holders_and_the_tenant_flag_on_a_snapshot() {
+    let d = Dir::new();
+    d.write(
+        "forest.rhai",
+        r#"
+import "dwb/checks" as checks;
+for r in ad::fsmo_roles() {
+    print(`${r.role}|${r.scope}|${r.dns_host_name}|${r.reachable}|${r.detail}`);
+}
+print(graph::source_kind());
+try { ad::fsmo_roles(#{ timeout_ms: 0 }); } catch (e) { print(e.kind); }
+try { ad::fsmo_roles(#{ probes: true }); } catch (e) { print(e.kind); }
+checks::tenant_writeback_finding(true);
+checks::tenant_writeback_finding(false);
+checks::tenant_writeback_finding(());
+"#,
+    );
+    let o = d.run(&["run", "forest.rhai", "--format", "json"]);
+    o.code(0);
+    let j = o.json();
+    let out: Vec<&str> =
+        j["output"].as_array().unwrap().iter().map(|l| l.as_str().unwrap()).collect();
+    let not_probed = "DC1.contoso.test||not probed: the directory is a snapshot";
+    assert_eq!(
+        out,
+        [
+            format!("schema master|forest|{not_probed}"),
+            format!("domain naming master|forest|{not_probed}"),
+            format!("PDC emulator|domain|{not_probed}"),
+            format!("RID master|domain|{not_probed}"),
+            format!("infrastructure master|domain|{not_probed}"),
+            "demo".to_string(),
+            "invalid_argument".to_string(),
+            "unknown_option".to_string(),
+        ]
+    );
+    let f: Vec<(&str, &str)> = j["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| (f["status"].as_str().unwrap(), f["detail"].as_str().unwrap()))
+        .collect();
+    assert_eq!(f.len(), 3);
+    assert_eq!(f[0].0, "warn");
+    assert!(f[0].1.contains("Entra Connect may be writing devices back too"), "{f:?}");
+    assert_eq!((f[1].0, f[2].0), ("ok", "info"));
+}

@@ -596,6 +596,7 @@ async fn select_top_and_filter_follow_graph_rules() {
         filter: None,
         top: Some(7),
         expand_owners: false,
+        expand_users: false,
     };
     let (devs, sum) = all_devices(&c, &opts).await;
     assert_eq!((devs.len(), sum.pages), (30, 5));

@@ -6,6 +6,7 @@
 
 pub mod accounts;
 pub mod discovery;
+pub mod fsmo;
 pub mod ldap;
 pub mod schema;
 pub mod snapshot;
@@ -129,6 +130,9 @@ pub struct RootDse {
     pub root_domain_naming_context: Option<Dn>,
     pub naming_contexts: Vec<Dn>,
     pub dns_host_name: Option<String>,
+    /// The bound DC's nTDSDSA object (`CN=NTDS Settings,CN=<dc>,CN=Servers,…`):
+    /// what a role's `fSMORoleOwner` names when this DC holds the role.
+    pub ds_service_name: Option<Dn>,
     pub forest_functionality: Option<u32>,
     pub domain_functionality: Option<u32>,
     pub dc_functionality: Option<u32>,
@@ -151,6 +155,7 @@ impl RootDse {
                 .filter_map(|s| Dn::parse(s).ok())
                 .collect(),
             dns_host_name: e.first_str("dnsHostName"),
+            ds_service_name: dn("dsServiceName"),
             forest_functionality: num("forestFunctionality"),
             domain_functionality: num("domainFunctionality"),
             dc_functionality: num("domainControllerFunctionality"),

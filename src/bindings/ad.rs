@@ -431,8 +431,9 @@ pub fn module(host: Arc<Host>) -> Module {
         &mut m,
         "schema_version",
         &["-> i64"],
-        "The schema's objectVersion (69 = Windows Server 2012 R2, 88 = 2019), or -1 when unknown. \
-         For information only: dwb decides by class and attribute presence.\n\
+        "The schema's objectVersion (69 = Windows Server 2012 R2, 85 = 2016, 88 = 2019), or -1 \
+         when unknown. `verify` fails below 69; what dwb writes is decided by class and attribute \
+         presence.\n\
          # Example\n\
          ```rhai\n\
          let v = ad::schema_version();\n\
@@ -835,6 +836,7 @@ pub fn module(host: Arc<Host>) -> Module {
 
     super::acl::register(&mut m, host.clone());
     super::probe::register(&mut m, host.clone());
+    super::fsmo::register(&mut m, host.clone());
 
     // Typed values and escaping.
     reg(

@@ -136,6 +136,7 @@ pub const DEVICE_FIELDS: &[&str] = &[
     "approximateLastSignInDateTime",
     "onPremisesSyncEnabled",
     "deviceVersion",
+    "registeredUsers",
 ];
 
 /// A Graph device as a script value: a map with its documented property names.

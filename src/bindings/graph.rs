@@ -98,6 +98,23 @@ pub fn module(host: Arc<Host>) -> Module {
     let h = host.clone();
     reg(
         &mut m,
+        "source_kind",
+        &["-> String"],
+        "Which kind of device source is configured, without opening it (no secret is read, \
+         nothing is sent): `\"tenant\"` (Graph settings are given), `\"file\"` (`--devices`), \
+         `\"demo\"` (the bundled export, next to the demo directory) or `\"none\"`. Checks \
+         that need Graph run only when a source is configured.\n\
+         # Example\n\
+         ```rhai\n\
+         if graph::source_kind() == \"tenant\" { print(graph::organization().displayName); }\n\
+         ```\n\
+         # Errors\n\
+         None.",
+        move || -> String { h.devices.kind().to_string() },
+    );
+    let h = host.clone();
+    reg(
+        &mut m,
         "list_devices",
         &["-> Array"],
         "Every device (Graph `device` resources with their documented property names: id, \

@@ -28,6 +28,7 @@ const OPTS: &[&str] = &[
     "allow_empty",
     "owners",
     "marker",
+    "optional_attributes",
 ];
 
 /// The site's hooks, from the site module `dwb/site` (`stdlib/site.rhai`; a
@@ -244,6 +245,9 @@ fn request(host: &Host, o: &Map) -> Result<SyncRequest> {
     if let Some(m) = opt_str(o, "marker") {
         req.marker = m;
     }
+    if let Some(v) = o.get("optional_attributes").filter(|v| !v.is_unit()) {
+        req.optional = super::stale::optional_attributes(v)?;
+    }
     req.mode = match opt_str(o, "mode").as_deref().unwrap_or("full") {
         "full" => Mode::Full,
         "delta" => {
@@ -362,7 +366,10 @@ pub fn module(host: Arc<Host>) -> Module {
          deletes of objects dwb owns whose device is gone. Options: `#{ mode: \"full\"|\"delta\", \
          state: \"file\" (delta), container: Dn, delete_threshold: 500, take_over: false, \
          anchor_encoding: \"utf8\"|\"utf16le\", allow_empty: false, owners: true, marker: \
-         \"dwb-writeback\" }`; the container defaults to where the DeviceRegistrationService \
+         \"dwb-writeback\", optional_attributes: #{ last_logon: true, registered_users: true, \
+         trust_type: true } }` (`optional_attributes`: which of \
+         msDS-ApproximateLastLogonTimeStamp, msDS-RegisteredUsers and msDS-DeviceTrustType to \
+         write where the schema has them; a key left out stays on); the container defaults to where the DeviceRegistrationService \
          points. Calls the site hooks `in_scope(device)` and `map_device(device, attrs)` for each \
          device (see Site hooks). Returns `#{ container, mode, listed, in_scope, existing, \
          creates, updates, deletes, unchanged, foreign, foreign_objects, unanchored_objects, \
@@ -378,7 +385,8 @@ pub fn module(host: Arc<Host>) -> Module {
          # Errors\n\
          `plan` when the deletion threshold is exceeded or the source is empty (nothing is \
          changed), `no_such_object` when the container is missing, `unknown_option`, \
-         `invalid_argument` (a bad `mode` or `anchor_encoding`, delta without a tenant or `state`, \
+         `invalid_argument` (a bad `mode`, `anchor_encoding` or `optional_attributes`, delta \
+         without a tenant or `state`, \
          a failing site hook, `map_device` returning something other than a map or `()`), \
          `invalid_dn`, `invalid_value`, and the Graph errors.",
         move |ctx: NativeCallContext, o: Map| sync(&ctx, &h, &o, true).rhai(),
@@ -460,5 +468,6 @@ pub fn module(host: Arc<Host>) -> Module {
          # Errors\n`no_such_object` when the container is missing.",
         move |o: Map| ownership(&h, &o).rhai(),
     );
+    super::stale::register(&mut m, host);
     m
 }

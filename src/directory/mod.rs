@@ -4,6 +4,7 @@
 
 pub mod dn;
 pub mod entry;
+pub mod filetime;
 pub mod filter;
 pub mod guid;
 pub mod ldif;
@@ -13,6 +14,7 @@ pub mod syntax;
 
 pub use dn::Dn;
 pub use entry::{Attr, Entry};
+pub use filetime::FileTime;
 pub use filter::Filter;
 pub use guid::Guid;
 pub use sid::Sid;

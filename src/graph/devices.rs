@@ -43,6 +43,11 @@ pub struct ListOptions {
     /// The page size becomes at most 100 (see [`EXPAND_MAX_PAGE`]). Not available
     /// with delta: "device: delta" documents only `$select` and `$filter`.
     pub expand_owners: bool,
+    /// Read each device's registered users the same way
+    /// (`$expand=registeredUsers($select=id,onPremisesSecurityIdentifier)`) into
+    /// [`Device::registered_users`]. Graph expands one relationship per request:
+    /// not together with `expand_owners`.
+    pub expand_users: bool,
 }
 
 impl Default for ListOptions {
@@ -52,6 +57,7 @@ impl Default for ListOptions {
             filter: None,
             top: Some(999),
             expand_owners: false,
+            expand_users: false,
         }
     }
 }
@@ -165,6 +171,18 @@ impl GraphClient {
 
     /// Start a device listing (nothing is sent until the first `next_page`).
     pub fn devices(&self, opts: &ListOptions) -> Result<DevicePager> {
+        if opts.expand_owners && opts.expand_users {
+            return Err(GraphError::config(
+                "Graph expands one relationship per request: registeredOwners or registeredUsers",
+            ));
+        }
+        let expand = if opts.expand_owners {
+            Some("registeredOwners")
+        } else if opts.expand_users {
+            Some("registeredUsers")
+        } else {
+            None
+        };
         let mut url = self.url("devices")?;
         {
             let mut q = url.query_pairs_mut();
@@ -182,18 +200,15 @@ impl GraphClient {
                 }
                 // Ask for the page size Graph serves with $expand rather than one it
                 // would silently not honour.
-                Some(t) if opts.expand_owners => Some(t.min(EXPAND_MAX_PAGE)),
-                None if opts.expand_owners => Some(EXPAND_MAX_PAGE),
+                Some(t) if expand.is_some() => Some(t.min(EXPAND_MAX_PAGE)),
+                None if expand.is_some() => Some(EXPAND_MAX_PAGE),
                 t => t,
             };
             if let Some(t) = top {
                 q.append_pair("$top", &t.to_string());
             }
-            if opts.expand_owners {
-                q.append_pair(
-                    "$expand",
-                    &format!("registeredOwners($select={OWNER_EXPAND_SELECT})"),
-                );
+            if let Some(rel) = expand {
+                q.append_pair("$expand", &format!("{rel}($select={OWNER_EXPAND_SELECT})"));
             }
         }
         if url.query() == Some("") {
@@ -201,8 +216,8 @@ impl GraphClient {
         }
         let mut required =
             if opts.select.is_empty() { vec!["deviceId".to_string()] } else { opts.select.clone() };
-        if opts.expand_owners {
-            required.push("registeredOwners".to_string());
+        if let Some(rel) = expand {
+            required.push(rel.to_string());
         }
         Ok(DevicePager { client: self.clone(), next: Some(url), required, pages: 0 })
     }

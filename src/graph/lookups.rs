@@ -1,7 +1,9 @@
-//! Devices and their owners by id, 20 per JSON batch ([`super::batch`]): what a
-//! sync needs after a delta round (delta cannot `$expand` the owners) or for
-//! devices it has to look at again. Each id gets its own result; an id whose
-//! device was deleted meanwhile is a `not_found` error for that id only.
+//! Devices, their owners and their registered users by id, 20 per JSON batch
+//! ([`super::batch`]): what a sync needs after a delta round (delta cannot
+//! `$expand`), for the registered users of a few devices (a listing expands
+//! one relationship only), or for devices it has to look at again. Each id
+//! gets its own result; an id whose device was deleted meanwhile is a
+//! `not_found` error for that id only.
 
 use std::collections::HashMap;
 
@@ -15,8 +17,8 @@ use super::error::{GraphError, Result};
 use super::model::{DEVICE_SELECT, Device, Owner};
 use super::retry::Counters;
 
-/// The owner properties read by [`GraphClient::device_owners_batch`] (as
-/// [`GraphClient::device_owners`] reads them).
+/// The user properties read by [`GraphClient::device_owners_batch`] and
+/// [`GraphClient::device_users_batch`] (as [`GraphClient::device_owners`] reads them).
 const OWNER_SELECT: &str = "id,onPremisesSecurityIdentifier,userPrincipalName";
 
 /// `path?k=v&…` with the values percent-encoded.
@@ -108,9 +110,30 @@ impl GraphClient {
         &self,
         ids: &[String],
     ) -> Result<HashMap<String, Result<Vec<Owner>>>> {
+        self.users_batch(ids, "registeredOwners").await
+    }
+
+    /// The registered users of each device (users, with their on-premises SIDs:
+    /// `GET /devices/{id}/registeredUsers/microsoft.graph.user`), 20 devices per
+    /// batch, every page of each; what `msDS-RegisteredUsers` is made of. "For
+    /// cloud joined devices and registered personal devices, registered users are
+    /// set to the same value as registered owners at the time of registration."
+    pub async fn device_users_batch(
+        &self,
+        ids: &[String],
+    ) -> Result<HashMap<String, Result<Vec<Owner>>>> {
+        self.users_batch(ids, "registeredUsers").await
+    }
+
+    /// The users of a device relationship (`registeredOwners`, `registeredUsers`).
+    async fn users_batch(
+        &self,
+        ids: &[String],
+        relation: &str,
+    ) -> Result<HashMap<String, Result<Vec<Owner>>>> {
         let (gets, mut out) = members(ids, |g| {
             with_query(
-                &format!("devices/{g}/registeredOwners/microsoft.graph.user"),
+                &format!("devices/{g}/{relation}/microsoft.graph.user"),
                 &[("$select", OWNER_SELECT)],
             )
         });

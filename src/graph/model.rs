@@ -142,6 +142,13 @@ pub struct Device {
     /// Graph returns at most 20 expanded items and no link to more.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub registered_owners: Option<Vec<Owner>>,
+    /// The registered users (`$expand=registeredUsers`, or looked up by
+    /// `GraphClient::device_users_batch`), as for `registered_owners`: `None`
+    /// when not read. "For cloud joined devices and registered personal devices,
+    /// registered users are set to the same value as registered owners at the
+    /// time of registration" (Graph `device` resource).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub registered_users: Option<Vec<Owner>>,
     /// Every other property Graph sent (including `@odata.*` annotations).
     #[serde(flatten)]
     pub extra: BTreeMap<String, Value>,
@@ -353,6 +360,7 @@ impl Device {
             on_premises_sync_enabled: f.boolean("onPremisesSyncEnabled")?,
             device_version: f.int("deviceVersion")?,
             registered_owners: f.owners("registeredOwners")?,
+            registered_users: f.owners("registeredUsers")?,
             extra: f.o.into_iter().collect(),
             id,
         })

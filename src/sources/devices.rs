@@ -81,6 +81,19 @@ impl DeviceSettings {
         if self.demo_allowed { format!("demo {DEMO_DEVICES_NAME}") } else { "none".into() }
     }
 
+    /// What kind of source the settings name: `tenant`, `file`, `demo` or `none`.
+    pub fn kind(&self) -> &'static str {
+        if self.devices_file.is_some() {
+            "file"
+        } else if self.graph_configured() {
+            "tenant"
+        } else if self.demo_allowed {
+            "demo"
+        } else {
+            "none"
+        }
+    }
+
     /// True when the settings name the bundled demo export.
     pub fn is_demo(&self) -> bool {
         self.devices_file.is_none() && !self.graph_configured() && self.demo_allowed
@@ -230,6 +243,12 @@ impl DeviceSlot {
     /// Which source the settings name (nothing is opened).
     pub fn describe(&self) -> String {
         self.settings.lock().map(|s| s.describe()).unwrap_or_default()
+    }
+
+    /// The kind of source the settings name (nothing is opened): see
+    /// [`DeviceSettings::kind`].
+    pub fn kind(&self) -> &'static str {
+        self.settings.lock().map(|s| s.kind()).unwrap_or("none")
     }
 
     /// The Graph client of the source (errors when the source is a file).

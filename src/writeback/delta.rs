@@ -132,12 +132,13 @@ pub(super) fn round(
     };
     let pending = pending_state(&state)?;
     let mut notes = Vec::new();
-    let (listing, retry) = listing_or_restart(c, &state, &pending, cx, &mut notes)?;
+    let (mut listing, retry) = listing_or_restart(c, &state, &pending, cx, &mut notes)?;
     m.notes.extend(notes);
     let listed = listing.changed.len();
     if !listing.resumed {
         // devices/delta lists full devices but cannot expand owners: look them up.
         m.prefetch_owners(cx, src, req.owners, &listing.changed.iter().collect::<Vec<_>>())?;
+        m.attach_users(cx, src, &mut listing.changed, true)?;
         let cur = super::sync::reconcile(cx, m, &listing.changed)?;
         return Ok((listed, cur, Some(StateCommit { pending, state, retry: Vec::new() })));
     }
@@ -163,6 +164,7 @@ pub(super) fn round(
             None => {}
         }
     }
+    m.attach_users(cx, src, &mut full, false)?;
     let keys: Vec<(String, Option<Guid>)> = full
         .iter()
         .map(|d| (d.id.clone(), d.device_id.as_deref().and_then(|x| x.parse().ok())))

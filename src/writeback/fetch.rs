@@ -1,14 +1,22 @@
 //! What a sync reads from Graph: the listing (with each device's registered
-//! owners expanded, so a full sync makes no per-device request), and, where
-//! `$expand` is not allowed (delta rounds), whole devices and owners by id in
-//! JSON batches of 20, several in flight. A lookup's failure is kept per device:
-//! one device's failure must not stop the others.
+//! owners expanded, so a full sync makes no per-device request), the registered
+//! users (a second listing that expands them, as Graph expands one relationship
+//! per request), and, where `$expand` is not allowed (delta rounds), whole
+//! devices, owners and users by id in JSON batches of 20, several in flight. A
+//! lookup's failure is kept per device: one device's failure must not stop the
+//! others.
 
 use std::collections::HashMap;
 
+use super::mapping::{Skip, SkipKind};
 use crate::cancel::Blocking;
 use crate::error::Result;
 use crate::graph::{Device, GraphClient, ListOptions, Owner};
+
+/// At most this many items of an expanded relationship come back, with no link
+/// to more ("Use query parameters": `$expand` on directory objects "typically
+/// returns a maximum of 20 items for the expanded relationship").
+const EXPANDED_MAX: usize = 20;
 
 /// The on-premises SID of a device's registered owner, if it has one.
 pub fn owner_sid(owners: &[Owner]) -> Option<String> {
@@ -74,4 +82,66 @@ pub fn list_all(client: &GraphClient, owners: bool, blocking: &Blocking) -> Resu
         Ok(())
     })?;
     Ok(all)
+}
+
+/// Fills in [`Device::registered_users`] of the devices that were read without
+/// them. `whole_tenant` (a full sync, a first delta round): one listing that
+/// expands them, pages of 100 — no per-device request; else (a few changed
+/// devices) JSON batches of 20. A device the listing did not return, or whose
+/// expanded list is at Graph's limit of 20 (maybe cut short), is looked up by
+/// batch, which pages. A failed lookup is returned as a skip for that device.
+pub fn registered_users(
+    client: &GraphClient,
+    devices: &mut [Device],
+    whole_tenant: bool,
+    blocking: &Blocking,
+) -> Result<Vec<Skip>> {
+    let wanted: Vec<usize> =
+        (0..devices.len()).filter(|i| devices[*i].registered_users.is_none()).collect();
+    if wanted.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut found: HashMap<String, Vec<Owner>> = HashMap::new();
+    if whole_tenant {
+        let opts =
+            ListOptions { select: vec!["id".into()], expand_users: true, ..Default::default() };
+        blocking.block_on(async {
+            client
+                .list_devices(&opts, |d| {
+                    if let Some(users) = d.registered_users.filter(|u| u.len() < EXPANDED_MAX) {
+                        found.insert(d.id, users);
+                    }
+                    std::ops::ControlFlow::Continue(())
+                })
+                .await?;
+            Ok(())
+        })?;
+    }
+    let missing: Vec<String> = wanted
+        .iter()
+        .map(|i| devices[*i].id.clone())
+        .filter(|id| !found.contains_key(id))
+        .collect();
+    let mut skips = Vec::new();
+    if !missing.is_empty() {
+        let looked_up =
+            blocking.block_on(async { Ok(client.device_users_batch(&missing).await?) })?;
+        for (id, r) in looked_up {
+            match r {
+                Ok(users) => {
+                    found.insert(id, users);
+                }
+                Err(e) => skips.push(Skip::new(
+                    id,
+                    SkipKind::UsersLookup,
+                    format!("registered users lookup failed: {}", crate::error::Error::from(e)),
+                )),
+            }
+        }
+    }
+    for i in wanted {
+        let d = &mut devices[i];
+        d.registered_users = found.remove(&d.id);
+    }
+    Ok(skips)
 }

@@ -3,8 +3,10 @@
 //! marks a fact unknown, the choice is an option here and documented in the
 //! README ("Choices where the specification is unknown").
 
-use crate::directory::{Attr, Guid, Sid};
-use crate::graph::model::Device;
+use crate::ad::{Directory, ModOp, Modification, RootDse, discovery};
+use crate::directory::{Attr, Entry, FileTime, Guid, Sid};
+use crate::error::Result;
+use crate::graph::model::{Device, Owner};
 
 /// How `msDS-CloudAnchor` (an octet string) encodes `Device_<objectId>` — [U] in the spec.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -26,6 +28,52 @@ impl AnchorEncoding {
     }
 }
 
+/// The optional attributes (spec §B.3: Entra Connect writes none of them): what
+/// a sync asks for (`optional_attributes` of `writeback::sync_devices`, all on
+/// by default), then what the mapping writes — asked for *and* in the schema.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OptionalAttrs {
+    /// `msDS-ApproximateLastLogonTimeStamp` from `approximateLastSignInDateTime`
+    /// ([`last_logon_value`]), so AD FS's StaleDeviceCleanup sees Entra's activity.
+    pub last_logon: bool,
+    /// `msDS-RegisteredUsers` from `registeredUsers` ([`registered_user_sids`]).
+    pub registered_users: bool,
+    /// `msDS-DeviceTrustType` from `trustType` ([`trust_type_value`]; Windows
+    /// Server 2016 schema).
+    pub trust_type: bool,
+}
+
+impl Default for OptionalAttrs {
+    fn default() -> Self {
+        OptionalAttrs::ALL
+    }
+}
+
+impl OptionalAttrs {
+    pub const ALL: OptionalAttrs =
+        OptionalAttrs { last_logon: true, registered_users: true, trust_type: true };
+    pub const NONE: OptionalAttrs =
+        OptionalAttrs { last_logon: false, registered_users: false, trust_type: false };
+
+    /// The attribute each flag writes.
+    pub const ATTRIBUTES: [&'static str; 3] =
+        ["msDS-ApproximateLastLogonTimeStamp", "msDS-RegisteredUsers", "msDS-DeviceTrustType"];
+
+    /// What of `self` the live schema can hold (a 2012 R2 schema has the first
+    /// two; msDS-DeviceTrustType arrives with Windows Server 2016).
+    pub fn in_schema(self, dir: &dyn Directory, root: &RootDse) -> Result<OptionalAttrs> {
+        let has = |on: bool, name: &str| -> Result<bool> {
+            Ok(on && discovery::schema_has_attribute(dir, root, name)?)
+        };
+        let [last_logon, users, trust] = Self::ATTRIBUTES;
+        Ok(OptionalAttrs {
+            last_logon: has(self.last_logon, last_logon)?,
+            registered_users: has(self.registered_users, users)?,
+            trust_type: has(self.trust_type, trust)?,
+        })
+    }
+}
+
 /// Options of the mapping.
 #[derive(Debug, Clone, Default)]
 pub struct MapOptions {
@@ -34,6 +82,8 @@ pub struct MapOptions {
     pub write_compliance: bool,
     /// SIDs of the forest's domains: an owner outside them is not written.
     pub forest_domains: Vec<Sid>,
+    /// The optional attributes written (asked for and in the schema).
+    pub optional: OptionalAttrs,
 }
 
 /// The attributes dwb manages on a device object; others are never touched.
@@ -50,6 +100,9 @@ pub const MANAGED: &[&str] = &[
     "msDS-IsManaged",
     "msDS-RegisteredOwner",
     "msDS-IsCompliant",
+    "msDS-ApproximateLastLogonTimeStamp",
+    "msDS-RegisteredUsers",
+    "msDS-DeviceTrustType",
 ];
 
 /// Why a device is not written back.
@@ -75,12 +128,16 @@ pub enum SkipKind {
     NoKey,
     /// A key that cannot be decoded.
     BadKey,
+    /// A Graph value dwb cannot convert (a timestamp that is not a time).
+    BadValue,
     /// A value the schema cannot hold.
     Schema,
     /// The site's map_device returned ().
     Site,
     /// The registered owner could not be looked up.
     OwnerLookup,
+    /// The registered users could not be looked up.
+    UsersLookup,
     /// The device could not be read from Graph (a delta round retries it).
     Unreadable,
     /// An object another writer owns.
@@ -95,9 +152,11 @@ impl SkipKind {
             SkipKind::BadDeviceId => "bad_device_id",
             SkipKind::NoKey => "no_key",
             SkipKind::BadKey => "bad_key",
+            SkipKind::BadValue => "bad_value",
             SkipKind::Schema => "schema",
             SkipKind::Site => "site",
             SkipKind::OwnerLookup => "owner_lookup",
+            SkipKind::UsersLookup => "users_lookup",
             SkipKind::Unreadable => "unreadable",
             SkipKind::Foreign => "foreign",
             SkipKind::DuplicateDeviceId => "duplicate_device_id",
@@ -110,9 +169,11 @@ impl SkipKind {
             SkipKind::BadDeviceId => "no valid deviceId",
             SkipKind::NoKey => "no type-2 (X509) key: msDS-Device requires altSecurityIdentities",
             SkipKind::BadKey => "an alternativeSecurityIds key that cannot be decoded",
+            SkipKind::BadValue => "a Graph value dwb cannot convert",
             SkipKind::Schema => "a value the schema cannot hold",
             SkipKind::Site => "skipped by the site (map_device returned ())",
             SkipKind::OwnerLookup => "the registered owner could not be looked up",
+            SkipKind::UsersLookup => "the registered users could not be looked up",
             SkipKind::Unreadable => "could not be read from Graph (tried again next round)",
             SkipKind::Foreign => {
                 "the object was written by another writer (take_over=true manages it)"
@@ -185,6 +246,68 @@ fn bool_text(b: bool) -> &'static str {
     if b { "TRUE" } else { "FALSE" }
 }
 
+/// `msDS-ApproximateLastLogonTimeStamp`: `approximateLastSignInDateTime` as a
+/// FILETIME (100-ns intervals since 1601-01-01 UTC, decimal). `Ok(None)` when
+/// the device never signed in (no value, or Graph's `0001-01-01T00:00:00Z`).
+pub fn last_logon_value(d: &Device) -> std::result::Result<Option<FileTime>, String> {
+    match d.approximate_last_sign_in_date_time.as_deref() {
+        None | Some("") => Ok(None),
+        Some(t) => {
+            FileTime::parse_iso8601(t).map_err(|e| format!("approximateLastSignInDateTime {e}"))
+        }
+    }
+}
+
+/// Drops a replace of `msDS-ApproximateLastLogonTimeStamp` that would move the
+/// object's timestamp back: AD FS updates it too, when a device authenticates on
+/// premises, and an older Entra value must not undo that activity (AD FS's
+/// cleanup would then delete a device in use). Removing it (the option turned
+/// off) still goes through.
+pub fn without_older_logon(current: &Entry, mods: Vec<Modification>) -> Vec<Modification> {
+    const ATTR: &str = "msDS-ApproximateLastLogonTimeStamp";
+    let have = current.first_str(ATTR).as_deref().and_then(FileTime::from_decimal);
+    mods.into_iter()
+        .filter(|m| {
+            let older = |v: &Vec<u8>| {
+                let want = std::str::from_utf8(v).ok().and_then(FileTime::from_decimal);
+                matches!((have, want), (Some(h), Some(w)) if w < h)
+            };
+            !(m.op == ModOp::Replace
+                && m.attr.eq_ignore_ascii_case(ATTR)
+                && m.values.iter().all(older))
+        })
+        .collect()
+}
+
+/// `msDS-RegisteredUsers`: the on-premises SIDs of the registered users that
+/// belong to one of this forest's domains, each once (cloud-only users and users
+/// of other forests have none to write). Empty when the users were not read.
+pub fn registered_user_sids(users: Option<&[Owner]>, forest_domains: &[Sid]) -> Vec<Sid> {
+    let mut out: Vec<Sid> = Vec::new();
+    for u in users.unwrap_or_default() {
+        let Some(sid) =
+            u.on_premises_security_identifier.as_deref().and_then(|s| s.parse::<Sid>().ok())
+        else {
+            continue;
+        };
+        if forest_domains.iter().any(|dom| sid.is_in_domain(dom)) && !out.contains(&sid) {
+            out.push(sid);
+        }
+    }
+    out
+}
+
+/// `msDS-DeviceTrustType` for a Graph `trustType`. Only the value the AD FS DRS
+/// writes for a domain join is known (MS-DVRJ: 2), so only hybrid-joined
+/// (`ServerAd`) devices get one; `Workplace` and `AzureAd` stay unset until
+/// their values are known (spec §6 #5 [U]).
+pub fn trust_type_value(trust_type: Option<&str>) -> Option<i64> {
+    match trust_type {
+        Some("ServerAd") => Some(2),
+        _ => None,
+    }
+}
+
 /// The RDN value and attributes of the device object, or why it is skipped.
 /// `owner_sid` is the registered owner's on-premises SID, if it has one.
 pub fn desired(
@@ -240,7 +363,32 @@ pub fn desired(
     {
         attrs.push(Attr::new("msDS-RegisteredOwner", vec![sid.to_bytes()]));
     }
+    attrs.extend(optional(d, opts).map_err(|r| skip(SkipKind::BadValue, r))?);
     Ok((cn, attrs))
+}
+
+/// The optional attributes of [`OptionalAttrs`] a device gets; a timestamp
+/// that is not a time skips the device (its object keeps what it has).
+fn optional(d: &Device, opts: &MapOptions) -> std::result::Result<Vec<Attr>, String> {
+    let mut attrs = Vec::new();
+    if opts.optional.last_logon
+        && let Some(t) = last_logon_value(d)?
+    {
+        attrs.push(Attr::text("msDS-ApproximateLastLogonTimeStamp", [t.to_decimal()]));
+    }
+    if opts.optional.registered_users {
+        let sids = registered_user_sids(d.registered_users.as_deref(), &opts.forest_domains);
+        if !sids.is_empty() {
+            let values = sids.iter().map(Sid::to_bytes).collect();
+            attrs.push(Attr::new("msDS-RegisteredUsers", values));
+        }
+    }
+    if opts.optional.trust_type
+        && let Some(n) = trust_type_value(d.trust_type.as_deref())
+    {
+        attrs.push(Attr::text("msDS-DeviceTrustType", [n.to_string()]));
+    }
+    Ok(attrs)
 }
 
 #[cfg(test)]
@@ -309,6 +457,89 @@ mod tests {
                 .reason
                 .contains("bad alternativeSecurityIds")
         );
+    }
+
+    #[test]
+    fn optional_attributes_follow_their_rules() {
+        let k = "X509:<SHA1-TP-PUBKEY>1BBF43F156D6544D87BD98580273C75F0344DA56zw4/fMMN7MbkH3DB7XrbDgnGchQ/wkRHkkb32d2M5Nk=";
+        let user = |sid| serde_json::json!({ "id": "u", "onPremisesSecurityIdentifier": sid });
+        let users: Vec<serde_json::Value> = [
+            Some("S-1-5-21-1-2-3-1105"),
+            Some("S-1-5-21-9-9-9-1105"),
+            None,
+            Some("S-1-5-21-1-2-3-1105"),
+            Some("S-1-5-21-1-2-3-1106"),
+        ]
+        .into_iter()
+        .map(user)
+        .collect();
+        let d = device(serde_json::json!({
+            "id": "c9d9f9b3-0c91-4080-b392-78f775903b3a",
+            "deviceId": "4c299165-6e8f-4b45-a5ba-c5d250a707ff",
+            "trustType": "ServerAd", "approximateLastSignInDateTime": "2024-01-01T00:00:00Z",
+            "alternativeSecurityIds": [{ "type": 2, "key": key(k) }], "registeredUsers": users
+        }));
+        let dom: Sid = "S-1-5-21-1-2-3".parse().unwrap();
+        let opts = MapOptions { forest_domains: vec![dom], ..MapOptions::default() };
+        let (_, attrs) = desired(&d, &opts, None).unwrap();
+        let get =
+            |attrs: &[Attr], n: &str| attrs.iter().find(|a| a.name == n).map(|a| a.values.clone());
+        assert_eq!(
+            get(&attrs, "msDS-ApproximateLastLogonTimeStamp").unwrap(),
+            vec![b"133485408000000000".to_vec()]
+        );
+        let users = get(&attrs, "msDS-RegisteredUsers").unwrap();
+        let want: Vec<Vec<u8>> = ["S-1-5-21-1-2-3-1105", "S-1-5-21-1-2-3-1106"]
+            .iter()
+            .map(|s| s.parse::<Sid>().unwrap().to_bytes())
+            .collect();
+        assert_eq!(
+            users, want,
+            "this forest's users, each once, cloud-only and foreign ones left out"
+        );
+        assert_eq!(get(&attrs, "msDS-DeviceTrustType").unwrap(), vec![b"2".to_vec()]);
+        // Switched off (or not in the schema): none of them.
+        let off = MapOptions { optional: OptionalAttrs::NONE, ..opts.clone() };
+        let (_, attrs) = desired(&d, &off, None).unwrap();
+        for a in OptionalAttrs::ATTRIBUTES {
+            assert!(get(&attrs, a).is_none(), "{a} written although off");
+        }
+        // Only hybrid-joined devices have a known trust type.
+        assert_eq!(trust_type_value(Some("AzureAd")), None);
+        assert_eq!(trust_type_value(Some("Workplace")), None);
+        assert_eq!(trust_type_value(None), None);
+        // A device that never signed in has no timestamp; a timestamp that is not a time skips it.
+        let mut never = d.clone();
+        never.approximate_last_sign_in_date_time = Some("0001-01-01T00:00:00Z".into());
+        let (_, attrs) = desired(&never, &opts, None).unwrap();
+        assert!(get(&attrs, "msDS-ApproximateLastLogonTimeStamp").is_none());
+        let mut bad = d.clone();
+        bad.approximate_last_sign_in_date_time = Some("yesterday".into());
+        let skip = desired(&bad, &opts, None).unwrap_err();
+        assert!(skip.reason.contains("approximateLastSignInDateTime"), "{}", skip.reason);
+    }
+
+    #[test]
+    fn the_timestamp_never_moves_back() {
+        let dn = crate::directory::Dn::parse("CN=d,DC=x").unwrap();
+        let at = |t: &str| {
+            Entry::with_attrs(dn.clone(), [Attr::text("msDS-ApproximateLastLogonTimeStamp", [t])])
+        };
+        let set = |t: &str| Modification {
+            op: ModOp::Replace,
+            attr: "msDS-ApproximateLastLogonTimeStamp".into(),
+            values: vec![t.as_bytes().to_vec()],
+        };
+        let other = Modification { op: ModOp::Replace, attr: "displayName".into(), values: vec![] };
+        let cur = at("133485408000000000");
+        let kept = without_older_logon(&cur, vec![set("133485407000000000"), other.clone()]);
+        assert_eq!(kept, vec![other.clone()], "an older value is not written");
+        let newer = set("133485409000000000");
+        assert_eq!(without_older_logon(&cur, vec![newer.clone()]), vec![newer]);
+        let gone = Modification { op: ModOp::Delete, ..set("") };
+        assert_eq!(without_older_logon(&cur, vec![gone.clone()]), vec![gone]);
+        let none = Entry::with_attrs(dn.clone(), []);
+        assert_eq!(without_older_logon(&none, vec![set("1")]).len(), 1);
     }
 
     #[test]

@@ -3,7 +3,8 @@
 //! map → diff → plan), `hooks` the site's say in it, `fetch` the Graph reads
 //! besides the listing, `mapping` turns a device into attributes, `state` reads
 //! what the container holds, `diff` compares, and `planner` turns the
-//! comparison into creates, per-attribute modifies and guarded deletes.
+//! comparison into creates, per-attribute modifies and guarded deletes;
+//! `stale` compares Entra's last sign-ins with the objects' timestamps (verify).
 //!
 //! Ownership: dwb only ever modifies or deletes objects in the container that
 //! carry a cloud anchor (`msDS-CloudAnchor`, the attribute Entra Connect keys on)
@@ -18,5 +19,6 @@ pub mod hooks;
 pub mod lock;
 pub mod mapping;
 pub mod planner;
+pub mod stale;
 pub mod state;
 pub mod sync;

@@ -5,7 +5,7 @@
 use std::collections::HashSet;
 
 use super::diff::diff;
-use super::mapping::{MANAGED, MapOptions, Skip, SkipKind, desired};
+use super::mapping::{MANAGED, MapOptions, Skip, SkipKind, desired, without_older_logon};
 use super::state::{Current, CurrentState};
 use crate::ad::{Modification, WriteOp};
 use crate::directory::{Attr, Dn, Guid};
@@ -103,7 +103,8 @@ pub fn plan_device(
         cur.by_anchor.get(&w.id.to_ascii_lowercase()).or_else(|| cur.by_dn.get(&dn.norm()));
     match existing {
         Some(c) if c.ours || opts.take_over => {
-            let mods: Vec<Modification> = diff(&c.entry, &w.attrs, &managed);
+            let mods: Vec<Modification> =
+                without_older_logon(&c.entry, diff(&c.entry, &w.attrs, &managed));
             if mods.is_empty() {
                 out.unchanged += 1;
             } else {

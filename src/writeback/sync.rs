@@ -9,7 +9,7 @@ use std::path::PathBuf;
 
 use super::fetch;
 use super::hooks::{Mapped, SiteHooks};
-use super::mapping::{AnchorEncoding, MANAGED, MapOptions, Skip, SkipKind};
+use super::mapping::{AnchorEncoding, MANAGED, MapOptions, OptionalAttrs, Skip, SkipKind};
 use super::planner::{self, DEFAULT_MARKER, SyncOptions, SyncPlan, Wanted};
 use super::state::{self, CurrentState};
 use crate::ad::schema::SchemaRules;
@@ -57,6 +57,8 @@ pub struct SyncRequest {
     /// Look up registered owners (for msDS-RegisteredOwner).
     pub owners: bool,
     pub marker: String,
+    /// The optional attributes to write where the schema has them.
+    pub optional: OptionalAttrs,
 }
 
 impl Default for SyncRequest {
@@ -71,6 +73,7 @@ impl Default for SyncRequest {
             allow_empty: false,
             owners: true,
             marker: DEFAULT_MARKER.into(),
+            optional: OptionalAttrs::ALL,
         }
     }
 }
@@ -204,6 +207,7 @@ pub(super) fn options(dir: &dyn Directory, req: &SyncRequest) -> Result<SyncOpti
             anchor: req.anchor,
             write_compliance: discovery::schema_has_attribute(dir, &root, "msDS-IsCompliant")?,
             forest_domains: forest_domains(dir),
+            optional: req.optional.in_schema(dir, &root)?,
         },
         delete_threshold: req.delete_threshold,
         delete_threshold_percent: req.delete_threshold_percent,
@@ -307,6 +311,26 @@ impl<'a> Mapper<'a> {
 
     pub(super) fn skip(&mut self, device: &str, kind: SkipKind, reason: String) {
         self.plan.skipped.push(Skip::new(device, kind, reason));
+    }
+
+    /// The registered users of devices read without them (msDS-RegisteredUsers);
+    /// a device whose lookup failed is skipped, as for owners.
+    pub(super) fn attach_users(
+        &mut self,
+        cx: &Context,
+        src: &DeviceSource,
+        devices: &mut [Device],
+        whole_tenant: bool,
+    ) -> Result<()> {
+        let DeviceSource::Graph(c) = src else { return Ok(()) };
+        if !self.opts.map.optional.registered_users {
+            return Ok(());
+        }
+        for s in fetch::registered_users(c, devices, whole_tenant, cx.blocking)? {
+            self.owners_failed.insert(s.device.clone());
+            self.plan.skipped.push(s);
+        }
+        Ok(())
     }
 
     /// Scope, owner and mapping of one device, hooks included.
@@ -424,13 +448,14 @@ pub fn plan(cx: &Context, req: &SyncRequest, hooks: &mut dyn SiteHooks) -> Resul
 pub(super) type Round = (usize, CurrentState, Option<StateCommit>);
 
 fn full(cx: &Context, src: &DeviceSource, req: &SyncRequest, m: &mut Mapper) -> Result<Round> {
-    let fetched: Vec<Device>;
+    let mut fetched: Vec<Device>;
     let devices: &[Device] = match src {
         DeviceSource::File { devices, .. } => devices.as_slice(),
         DeviceSource::Graph(c) => {
             // Owners come expanded with the listing. An export file may carry them
             // (Get-MgDevice -ExpandProperty registeredOwners) or not: then none are written.
             fetched = fetch::list_all(c, req.owners, cx.blocking)?;
+            m.attach_users(cx, src, &mut fetched, true)?;
             &fetched
         }
     };

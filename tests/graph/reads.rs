@@ -281,3 +281,51 @@ async fn the_emulator_refuses_a_batch_of_21() {
         v["responses"].as_array().unwrap().iter().map(|m| m["status"].as_u64().unwrap()).collect();
     assert_eq!(statuses, BTreeSet::from([200]));
 }
+
+#[tokio::test]
+async fn registered_users_come_with_a_listing_or_in_batches() {
+    let emu = emulator(250).await;
+    let (c, _) = client(&emu);
+    let want: BTreeMap<String, Vec<(String, Option<String>)>> = emu.with_state(|s| {
+        s.devices
+            .iter()
+            .map(|(id, d)| {
+                let users = d
+                    .users
+                    .iter()
+                    .map(|u| {
+                        let sid = s.users[u]["onPremisesSecurityIdentifier"].as_str();
+                        (u.clone(), sid.map(str::to_string))
+                    })
+                    .collect();
+                (id.clone(), users)
+            })
+            .collect()
+    });
+    assert!(want.values().filter(|u| !u.is_empty()).count() > 50, "the tenant has users");
+    let opts = ListOptions { select: vec!["id".into()], expand_users: true, ..Default::default() };
+    let (devices, sum) = all_devices(&c, &opts).await;
+    assert_eq!((devices.len(), sum.pages), (250, 3), "pages of 100 with $expand");
+    let first = graph_requests(&emu).into_iter().find(|r| r.contains("/devices?")).unwrap();
+    assert!(first.contains("%24expand=registeredUsers%28"), "{first}");
+    for d in &devices {
+        assert!(d.registered_owners.is_none());
+        assert_eq!(owner_pairs(d.registered_users.as_deref().unwrap()), want[&d.id], "{}", d.id);
+    }
+    // Graph expands one relationship per request.
+    let both = ListOptions { expand_owners: true, expand_users: true, ..Default::default() };
+    assert_eq!(c.devices(&both).err().unwrap().kind(), "config");
+
+    let ids = first_ids(&emu, 45);
+    emu.clear_request_log();
+    let users = c.device_users_batch(&ids).await.unwrap();
+    for id in &ids {
+        assert_eq!(owner_pairs(users[id].as_ref().unwrap()), want[id], "device {id}");
+    }
+    let (posts, members) = batch_log(&emu);
+    assert_eq!((posts, members.len()), (3, 45), "20 + 20 + 5");
+    assert!(
+        members.iter().all(|m| m.contains("/registeredUsers/microsoft.graph.user?")),
+        "{members:?}"
+    );
+}

@@ -6,6 +6,7 @@
 
 mod delta;
 mod errors;
+mod forest;
 mod hostile;
 mod journal;
 mod kerberos;

@@ -182,6 +182,43 @@ impl SambaDc {
         self.wait_until_ready(Duration::from_secs(60));
     }
 
+    /// Changes this DC's database directly, as no LDAP client may: stops samba,
+    /// applies `ldif` (changetype records) with `ldbmodify --relax` to its
+    /// `sam.ldb` (the relax control lets system-only objects and attributes be
+    /// written, e.g. a schema `objectVersion`, an nTDSDSA object, a role's
+    /// `fSMORoleOwner`), and starts samba again on the same address. Panics
+    /// with ldbmodify's output when the change is refused.
+    pub fn modify_offline(&mut self, ldif: &str) {
+        let sam = self.dir.join("private/sam.ldb").display().to_string();
+        let conf = format!("--configfile={}", self.dir.join("etc/smb.conf").display());
+        self.ldbmodify_stopped(&["--relax", "-H", &sam, &conf], ldif);
+    }
+
+    /// Like [`SambaDc::modify_offline`], straight into one partition's database
+    /// file (`partition` as Samba names it, e.g. `CN=CONFIGURATION,DC=CONTOSO,DC=TEST`),
+    /// below Samba's modules: no schema check at all, so even a mandatory
+    /// attribute can be removed, as a damaged or hand-edited directory may lack it.
+    pub fn modify_partition_offline(&mut self, partition: &str, ldif: &str) {
+        let file = self.dir.join("private/sam.ldb.d").join(format!("{partition}.ldb"));
+        assert!(file.is_file(), "no partition file {}", file.display());
+        self.ldbmodify_stopped(&["-H", &format!("mdb://{}", file.display())], ldif);
+    }
+
+    fn ldbmodify_stopped(&mut self, args: &[&str], ldif: &str) {
+        self.stop();
+        let file = self.dir.join("offline-change.ldif");
+        fs::write(&file, ldif).unwrap();
+        run_ok(
+            Command::new("ldbmodify").args(args).arg(&file),
+            "ldbmodify on the stopped DC's database",
+        );
+        let (child, stdin) = spawn_samba(&self.dir);
+        self.reaper = spawn_reaper(child.id(), &self.dir, self.keep_dir);
+        self.child = child;
+        self._stdin = stdin;
+        self.wait_until_ready(Duration::from_secs(60));
+    }
+
     fn wait_until_ready(&mut self, limit: Duration) {
         let deadline = Instant::now() + limit;
         loop {

@@ -1,17 +1,18 @@
-//! Owners (with the `microsoft.graph.user` cast), `/organization`, `/domains` and
-//! `/directory/onPremisesSynchronization` (delegated only).
+//! Registered owners and users (with the `microsoft.graph.user` cast),
+//! `/organization`, `/domains` and `/directory/onPremisesSynchronization`
+//! (delegated only).
 
 use axum::extract::{Extension, Path, State};
 use axum::http::{StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use super::expand::owner_objects;
+use super::expand::{Relation, user_objects};
 use super::routes::{
     Ctx, S, USER_PROPERTIES, check_params, context, err, not_found, ok_json, parse_select, query,
 };
 
-// ---- owners, organization, domains ----------------------------------------------
+// ---- owners, registered users, organization, domains -----------------------------
 
 pub(crate) async fn owners(
     s: State<S>,
@@ -19,7 +20,7 @@ pub(crate) async fn owners(
     id: Path<String>,
     uri: Uri,
 ) -> Response {
-    owners_impl(s, ctx, id, uri, false).await
+    relation(s, ctx, id, uri, Relation::Owners, false).await
 }
 
 pub(crate) async fn owners_cast(
@@ -28,14 +29,35 @@ pub(crate) async fn owners_cast(
     id: Path<String>,
     uri: Uri,
 ) -> Response {
-    owners_impl(s, ctx, id, uri, true).await
+    relation(s, ctx, id, uri, Relation::Owners, true).await
 }
 
-async fn owners_impl(
+pub(crate) async fn users(
+    s: State<S>,
+    ctx: Extension<Ctx>,
+    id: Path<String>,
+    uri: Uri,
+) -> Response {
+    relation(s, ctx, id, uri, Relation::Users, false).await
+}
+
+pub(crate) async fn users_cast(
+    s: State<S>,
+    ctx: Extension<Ctx>,
+    id: Path<String>,
+    uri: Uri,
+) -> Response {
+    relation(s, ctx, id, uri, Relation::Users, true).await
+}
+
+/// `GET /devices/{id}/registeredOwners` or `/registeredUsers` (one page: a
+/// device has few of either).
+async fn relation(
     State(s): State<S>,
     Extension(ctx): Extension<Ctx>,
     Path(id): Path<String>,
     uri: Uri,
+    rel: Relation,
     cast: bool,
 ) -> Response {
     let q = query(&uri);
@@ -51,7 +73,7 @@ async fn owners_impl(
         drop(w);
         return not_found(&ctx, &id);
     };
-    let value = owner_objects(&w, d, &select, usize::MAX);
+    let value = user_objects(&w, rel.ids(d), &select, usize::MAX);
     drop(w);
     let what = if cast { "users" } else { "directoryObjects" };
     ok_json(&json!({"@odata.context": context(&s, what), "value": value}))

@@ -1,5 +1,5 @@
-//! `$expand=registeredOwners[($select=…)]` on `/devices` and `/devices/{id}`, as
-//! Microsoft documents it for directory objects:
+//! `$expand=registeredOwners[($select=…)]` (or `registeredUsers`) on `/devices`
+//! and `/devices/{id}`, as Microsoft documents it for directory objects:
 //!
 //! * "Use query parameters to customize responses" (learn.microsoft.com/graph/
 //!   query-parameters, "expand parameter"): only one relationship can be expanded
@@ -29,27 +29,56 @@ pub(crate) const EXPANDED_ITEMS_MAX: usize = 20;
 /// Page size of a collection read with `$expand` (a larger `$top` is not honoured).
 pub(crate) const EXPAND_PAGE_MAX: usize = 100;
 
+/// The device relationships that can be expanded (both hold users).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub(crate) enum Relation {
+    #[default]
+    Owners,
+    Users,
+}
+
+impl Relation {
+    pub fn name(self) -> &'static str {
+        match self {
+            Relation::Owners => "registeredOwners",
+            Relation::Users => "registeredUsers",
+        }
+    }
+
+    /// The user ids of this relationship of a device.
+    pub fn ids(self, d: &DeviceRecord) -> &[String] {
+        match self {
+            Relation::Owners => &d.owners,
+            Relation::Users => &d.users,
+        }
+    }
+}
+
 /// A parsed `$expand=registeredOwners(…)`; kept in the skip token.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct Expand {
-    /// The nested `$select` (`None` = the owners' default properties).
+    #[serde(default)]
+    pub relation: Relation,
+    /// The nested `$select` (`None` = the users' default properties).
     pub select: Option<Vec<String>>,
 }
 
 impl Expand {
     /// Back to query syntax, for nextLinks.
     pub fn to_query(&self) -> String {
+        let rel = self.relation.name();
         match &self.select {
-            Some(s) => format!("registeredOwners($select={})", s.join(",")),
-            None => "registeredOwners".to_string(),
+            Some(s) => format!("{rel}($select={})", s.join(",")),
+            None => rel.to_string(),
         }
     }
 
     /// The `@odata.context` segment, e.g. `registeredOwners(id,onPremisesSecurityIdentifier)`.
     pub fn context(&self) -> String {
+        let rel = self.relation.name();
         match &self.select {
-            Some(s) => format!("registeredOwners({})", s.join(",")),
-            None => "registeredOwners()".to_string(),
+            Some(s) => format!("{rel}({})", s.join(",")),
+            None => format!("{rel}()"),
         }
     }
 }
@@ -69,16 +98,20 @@ pub(crate) fn parse(ctx: &Ctx, raw: &str) -> Result<Expand, Response> {
         Some(_) => return Err(bad(ctx, &format!("Invalid $expand clause '{raw}'."))),
         None => (raw, None),
     };
-    if name.trim() != "registeredOwners" {
-        return Err(bad(
-            ctx,
-            &format!(
-                "Could not find a navigation property named '{}' on type 'microsoft.graph.device' \
+    let relation = match name.trim() {
+        "registeredOwners" => Relation::Owners,
+        "registeredUsers" => Relation::Users,
+        _ => {
+            return Err(bad(
+                ctx,
+                &format!(
+                    "Could not find a navigation property named '{}' on type 'microsoft.graph.device' \
                  that supports $expand.",
-                name.trim()
-            ),
-        ));
-    }
+                    name.trim()
+                ),
+            ));
+        }
+    };
     let mut select = None;
     for opt in nested.map(split_options).unwrap_or_default() {
         let Some((k, v)) = opt.split_once('=') else {
@@ -102,7 +135,7 @@ pub(crate) fn parse(ctx: &Ctx, raw: &str) -> Result<Expand, Response> {
         }
         select = Some(props);
     }
-    Ok(Expand { select })
+    Ok(Expand { relation, select })
 }
 
 /// Comma-separated items outside parentheses.
@@ -128,17 +161,17 @@ fn split_options(s: &str) -> Vec<&str> {
     s.split(';').map(str::trim).filter(|x| !x.is_empty()).collect()
 }
 
-/// The owners of a device as Graph serializes directory objects in a relationship:
+/// Users of a device relationship as Graph serializes directory objects in it:
 /// `@odata.type` plus the selected properties; only `id` without User.Read.All.
 /// At most `limit` of them (users that no longer exist are skipped).
-pub(crate) fn owner_objects(
+pub(crate) fn user_objects(
     w: &World,
-    d: &DeviceRecord,
+    ids: &[String],
     select: &Option<Vec<String>>,
     limit: usize,
 ) -> Vec<Value> {
     let mut out = Vec::new();
-    for uid in &d.owners {
+    for uid in ids {
         if out.len() == limit {
             break;
         }
@@ -157,10 +190,10 @@ pub(crate) fn owner_objects(
     out
 }
 
-/// Add `registeredOwners` to a projected device.
+/// Add the expanded relationship to a projected device.
 pub(crate) fn apply(w: &World, d: &DeviceRecord, e: &Expand, item: &mut Map<String, Value>) {
-    let owners = owner_objects(w, d, &e.select, EXPANDED_ITEMS_MAX);
-    item.insert("registeredOwners".into(), Value::Array(owners));
+    let users = user_objects(w, e.relation.ids(d), &e.select, EXPANDED_ITEMS_MAX);
+    item.insert(e.relation.name().into(), Value::Array(users));
 }
 
 #[cfg(test)]
@@ -180,6 +213,11 @@ mod tests {
         );
         assert_eq!(e.to_query(), "registeredOwners($select=id,onPremisesSecurityIdentifier)");
         assert_eq!(parse(&ctx(), "registeredOwners").unwrap().select, None);
+        let u = parse(&ctx(), "registeredUsers($select=id)").unwrap();
+        assert_eq!(
+            (u.relation, u.to_query()),
+            (Relation::Users, "registeredUsers($select=id)".into())
+        );
         for bad in [
             "registeredOwners,registeredUsers",
             "memberOf",

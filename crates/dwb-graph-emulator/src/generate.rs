@@ -205,6 +205,9 @@ pub fn generate(n: usize, seed: u64) -> EmulatorState {
             "mdmAppId": if is_managed == json!(true) { json!("0000000a-0000-0000-c000-000000000000") } else { Value::Null },
             "systemLabels": [],
             "extensionAttributes": {"extensionAttribute1": null, "extensionAttribute2": null},
+            // "For cloud joined devices and registered personal devices, registered
+            // users are set to the same value as registered owners" (Graph docs).
+            "registeredUsers": owners.clone(),
             "registeredOwners": owners,
         }));
     }

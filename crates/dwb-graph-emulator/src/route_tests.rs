@@ -117,6 +117,45 @@ async fn expanded_relationship_holds_at_most_20_items() {
     assert_eq!(all["value"].as_array().unwrap().len(), 33);
 }
 
+#[tokio::test]
+async fn registered_users_are_their_own_relationship() {
+    let mut s = EmulatorState::empty("t");
+    for (id, sid) in [("u-1", json!("S-1-5-21-1-2-3-1101")), ("u-2", Value::Null)] {
+        s.add_user(json!({"id": id, "onPremisesSecurityIdentifier": sid})).unwrap();
+    }
+    let d =
+        json!({"deviceId": "d", "registeredOwners": ["u-1"], "registeredUsers": ["u-2", "u-1"]});
+    let dev = s.add_device(d).unwrap();
+    let a = app(s);
+    let cast = format!(
+        "/v1.0/devices/{dev}/registeredUsers/microsoft.graph.user\
+         ?$select=id,onPremisesSecurityIdentifier"
+    );
+    let (st, users) = a.call("GET", &cast, None).await;
+    assert_eq!(st, StatusCode::OK, "{users}");
+    let ids: Vec<&str> =
+        users["value"].as_array().unwrap().iter().map(|u| u["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, ["u-2", "u-1"]);
+    assert_eq!(users["value"][1]["onPremisesSecurityIdentifier"], "S-1-5-21-1-2-3-1101");
+    let (_, owners) = a.call("GET", &format!("/v1.0/devices/{dev}/registeredOwners"), None).await;
+    assert_eq!(owners["value"].as_array().unwrap().len(), 1);
+    let expand = enc("registeredUsers($select=id,onPremisesSecurityIdentifier)");
+    let (st, page) =
+        a.call("GET", &format!("/v1.0/devices?$select=id&$expand={expand}"), None).await;
+    assert_eq!(st, StatusCode::OK, "{page}");
+    let d = &page["value"][0];
+    assert_eq!(d["registeredUsers"].as_array().unwrap().len(), 2);
+    assert!(d.get("registeredOwners").is_none(), "only the asked relationship is expanded");
+    let both = enc("registeredOwners,registeredUsers");
+    let (st, _) = a.call("GET", &format!("/v1.0/devices?$expand={both}"), None).await;
+    assert_eq!(st, StatusCode::BAD_REQUEST, "one relationship per request");
+    // The state round-trips both relationships.
+    let json = a.shared.lock().state.to_json();
+    let back = EmulatorState::from_json(&json.to_string()).unwrap();
+    assert_eq!(back.devices[&dev].users, ["u-2", "u-1"]);
+    assert_eq!(back.devices[&dev].owners, ["u-1"]);
+}
+
 fn get(id: &str, url: &str) -> Value {
     json!({"id": id, "method": "GET", "url": url})
 }

@@ -130,6 +130,11 @@ fn graph_routes(s: &S) -> Router<S> {
             "/v1.0/devices/{id}/registeredOwners/microsoft.graph.user",
             get(directory::owners_cast),
         )
+        .route("/v1.0/devices/{id}/registeredUsers", get(directory::users))
+        .route(
+            "/v1.0/devices/{id}/registeredUsers/microsoft.graph.user",
+            get(directory::users_cast),
+        )
         .route("/v1.0/organization", get(directory::organization))
         .route("/v1.0/domains", get(directory::domains))
         .route("/v1.0/directory/onPremisesSynchronization", get(directory::sync_list))

@@ -71,6 +71,8 @@ pub struct DeviceRecord {
     pub props: Map<String, Value>,
     /// Object ids of the registered owners (users).
     pub owners: Vec<String>,
+    /// Object ids of the registered users.
+    pub users: Vec<String>,
     pub(crate) created: u64,
     pub(crate) changed: HashMap<String, u64>,
 }
@@ -96,7 +98,8 @@ struct StateDoc {
     apps: Vec<AppRegistration>,
     #[serde(default)]
     users: Vec<Value>,
-    /// Graph device objects; an extra `registeredOwners: [userId…]` names owners.
+    /// Graph device objects; extra `registeredOwners: [userId…]` and
+    /// `registeredUsers: [userId…]` name owners and registered users.
     #[serde(default)]
     devices: Vec<Value>,
     #[serde(default = "yes")]
@@ -225,7 +228,7 @@ impl EmulatorState {
         Self::from_json(&text).map_err(|e| e.in_file(path))
     }
 
-    /// The state as JSON (devices carry `registeredOwners: [userId…]`).
+    /// The state as JSON (devices carry `registeredOwners` / `registeredUsers: [userId…]`).
     pub fn to_json(&self) -> Value {
         let devices: Vec<Value> = self
             .devices
@@ -234,6 +237,9 @@ impl EmulatorState {
                 let mut p = d.props.clone();
                 if !d.owners.is_empty() {
                     p.insert("registeredOwners".into(), json!(d.owners));
+                }
+                if !d.users.is_empty() {
+                    p.insert("registeredUsers".into(), json!(d.users));
                 }
                 Value::Object(p)
             })
@@ -276,17 +282,22 @@ impl EmulatorState {
     }
 
     /// Add (or replace) a device from Graph JSON. `id` is generated when absent;
-    /// a `registeredOwners` array of user ids sets the owners. Returns the id.
+    /// `registeredOwners` and `registeredUsers` arrays of user ids set the owners
+    /// and the registered users. Returns the id.
     pub fn add_device(&mut self, device: Value) -> Result<String> {
         let Value::Object(mut props) = device else {
             return Err(EmulatorError::invalid("a device must be a JSON object"));
         };
-        let owners: Vec<String> = match props.remove("registeredOwners") {
-            Some(Value::Array(a)) => {
-                a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect()
+        let mut ids = |k: &str| -> Vec<String> {
+            match props.remove(k) {
+                Some(Value::Array(a)) => {
+                    a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect()
+                }
+                _ => Vec::new(),
             }
-            _ => Vec::new(),
         };
+        let owners = ids("registeredOwners");
+        let users = ids("registeredUsers");
         let id = match props.get("id").and_then(Value::as_str) {
             Some(id) => id.to_string(),
             None => {
@@ -299,7 +310,7 @@ impl EmulatorState {
         self.tombstones.retain(|(t, _, _)| t != &id);
         self.devices.insert(
             id.clone(),
-            DeviceRecord { props, owners, created: v, changed: HashMap::new() },
+            DeviceRecord { props, owners, users, created: v, changed: HashMap::new() },
         );
         Ok(id)
     }
@@ -375,6 +386,15 @@ impl EmulatorState {
             EmulatorError::not_found(format!("no device {device_id} in the emulator"))
         })?;
         d.owners = vec![user_id.to_string()];
+        Ok(())
+    }
+
+    /// Set the registered users of a device (user object ids, in order).
+    pub fn set_registered_users(&mut self, device_id: &str, user_ids: &[&str]) -> Result<()> {
+        let d = self.devices.get_mut(device_id).ok_or_else(|| {
+            EmulatorError::not_found(format!("no device {device_id} in the emulator"))
+        })?;
+        d.users = user_ids.iter().map(|u| u.to_string()).collect();
         Ok(())
     }
 

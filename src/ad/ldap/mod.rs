@@ -269,6 +269,7 @@ const ROOT_DSE_ATTRS: &[&str] = &[
     "rootDomainNamingContext",
     "namingContexts",
     "dnsHostName",
+    "dsServiceName",
     "serverName",
     "forestFunctionality",
     "domainFunctionality",

@@ -1,0 +1,158 @@
+//! Device activity in the `writeback::` module: `writeback::stale_devices`
+//! (Entra's last sign-ins beside the written-back objects' timestamps, for
+//! `verify --param stale_days=N`) and the `optional_attributes` option of
+//! `writeback::sync_devices`, which turns the timestamp (and the other optional
+//! attributes) on or off.
+
+use std::sync::Arc;
+
+use rhai::{Array, Dynamic, Map, Module};
+
+use super::convert::{opt_str, to_dn};
+use super::{OrRhai, check_options, reg};
+use crate::directory::FileTime;
+use crate::error::{Error, Result};
+use crate::host::Host;
+use crate::sources::DeviceSource;
+use crate::writeback::mapping::OptionalAttrs;
+use crate::writeback::planner::DEFAULT_MARKER;
+use crate::writeback::stale::{self, Row, StaleReport};
+use crate::writeback::{fetch, sync};
+
+const OPTIONAL_KEYS: &[&str] = &["last_logon", "registered_users", "trust_type"];
+
+/// `optional_attributes: #{ last_logon: bool, registered_users: bool, trust_type: bool }`;
+/// a key left out stays on.
+pub fn optional_attributes(v: &Dynamic) -> Result<OptionalAttrs> {
+    let m = v.read_lock::<Map>().ok_or_else(|| {
+        Error::invalid_argument(
+            "writeback::sync_devices: `optional_attributes` must be a map such as \
+             #{ last_logon: false }",
+        )
+    })?;
+    check_options(&m, OPTIONAL_KEYS, "optional_attributes")?;
+    let flag = |k: &str| -> Result<bool> {
+        match m.get(k).filter(|v| !v.is_unit()) {
+            None => Ok(true),
+            Some(v) => v.as_bool().map_err(|_| {
+                Error::invalid_argument(format!("optional_attributes: `{k}` must be true or false"))
+            }),
+        }
+    };
+    Ok(OptionalAttrs {
+        last_logon: flag("last_logon")?,
+        registered_users: flag("registered_users")?,
+        trust_type: flag("trust_type")?,
+    })
+}
+
+fn time(t: Option<FileTime>) -> Dynamic {
+    t.map(|t| Dynamic::from(t.to_iso8601())).unwrap_or(Dynamic::UNIT)
+}
+
+fn row(r: &Row, now: FileTime) -> Dynamic {
+    let mut m = Map::new();
+    let opt = |s: &Option<String>| s.clone().map(Dynamic::from).unwrap_or(Dynamic::UNIT);
+    let days =
+        |t: Option<FileTime>| t.map(|t| Dynamic::from(t.days_until(now))).unwrap_or(Dynamic::UNIT);
+    m.insert("id".into(), r.id.clone().into());
+    m.insert("deviceId".into(), opt(&r.device_id));
+    m.insert("displayName".into(), opt(&r.display_name));
+    m.insert("entra_last_sign_in".into(), time(r.entra));
+    m.insert("entra_days".into(), days(r.entra));
+    // Text, not a `Dn`: the result goes into the report as it is.
+    let dn = r.dn.as_ref().map(|d| Dynamic::from(d.to_string()));
+    m.insert("dn".into(), dn.unwrap_or(Dynamic::UNIT));
+    m.insert("ad_last_logon".into(), time(r.ad));
+    m.insert("ad_days".into(), days(r.ad));
+    m.into()
+}
+
+fn result_map(r: &StaleReport) -> Map {
+    let rows = |v: &[Row]| -> Array { v.iter().map(|x| row(x, r.now)).collect() };
+    let mut out = Map::new();
+    out.insert("days".into(), r.days.into());
+    out.insert("now".into(), r.now.to_iso8601().into());
+    out.insert("cutoff".into(), r.cutoff.to_iso8601().into());
+    out.insert("listed".into(), (r.listed as i64).into());
+    out.insert("stale".into(), rows(&r.stale).into());
+    out.insert("never_signed_in".into(), rows(&r.never).into());
+    out.insert("ad_behind".into(), rows(&r.ad_behind).into());
+    let bad: Array = r
+        .unreadable
+        .iter()
+        .map(|(id, why)| {
+            let mut m = Map::new();
+            m.insert("id".into(), id.clone().into());
+            m.insert("reason".into(), why.clone().into());
+            m.into()
+        })
+        .collect();
+    out.insert("unreadable".into(), bad.into());
+    out
+}
+
+fn stale_devices(host: &Host, o: &Map) -> Result<Map> {
+    check_options(o, &["days", "container", "marker"], "writeback::stale_devices")?;
+    let days = match o.get("days").map(|v| v.as_int()) {
+        Some(Ok(d)) if d > 0 => d,
+        _ => {
+            return Err(Error::invalid_argument(
+                "writeback::stale_devices: `days` must be a number of days above 0",
+            ));
+        }
+    };
+    let dir = host.dir()?;
+    let given = match o.get("container").filter(|v| !v.is_unit() && v.to_string() != "") {
+        Some(c) => Some(to_dn(c)?),
+        None => None,
+    };
+    let container = sync::container(&*dir, given.as_ref())?;
+    let marker = opt_str(o, "marker").unwrap_or_else(|| DEFAULT_MARKER.to_string());
+    let src = host.devices.get()?;
+    let fetched;
+    let devices = match &*src {
+        DeviceSource::File { devices, .. } => devices.as_slice(),
+        DeviceSource::Graph(c) => {
+            fetched = fetch::list_all(c, false, &host.blocking)?;
+            fetched.as_slice()
+        }
+    };
+    let r = stale::report(&*dir, devices, &container, &marker, days, FileTime::now())?;
+    Ok(result_map(&r))
+}
+
+/// Adds `writeback::stale_devices` to the `writeback::` module.
+pub fn register(m: &mut Module, host: Arc<Host>) {
+    let h = host.clone();
+    reg(
+        m,
+        "stale_devices",
+        &["options: Map", "-> Map"],
+        "The devices whose last sign-in (`approximateLastSignInDateTime`) is more than `days` \
+         days ago, each beside its written-back object's msDS-ApproximateLastLogonTimeStamp — the \
+         value AD FS's StaleDeviceCleanup compares with the DRS object's \
+         msDS-MaximumRegistrationInactivityPeriod. Options: `#{ days: N, container: Dn, marker }` \
+         (the container defaults to where the DeviceRegistrationService points). Reads every \
+         device of the device source and the container's objects; writes nothing. Returns `#{ \
+         days, now, cutoff, listed, stale, never_signed_in, ad_behind, unreadable }`: `stale` \
+         (oldest first), `never_signed_in` and `ad_behind` (signed in within `days` days, but \
+         the object's timestamp is older or missing: AD FS would count them stale) are arrays of \
+         `#{ id, deviceId, displayName, entra_last_sign_in, entra_days, dn, ad_last_logon, \
+         ad_days }` (times as ISO 8601 UTC text, ages in whole days, the object's DN as text, \
+         `()` when there is none), so the map can go into the report as it is; \
+         `unreadable` lists `#{ id, reason }` for timestamps that are not times.\n\
+         # Example\n\
+         ```rhai\n\
+         let r = writeback::stale_devices(#{ days: 90 });\n\
+         for d in r.stale {\n\
+         \x20   print(`${d.displayName}: Entra ${d.entra_days} days, AD ${d.ad_days} days`);\n\
+         }\n\
+         ```\n\
+         # Errors\n\
+         `invalid_argument` (`days` missing or not above 0), `unknown_option`, `no_such_object` \
+         (the container is missing), `invalid_dn`, `config` (no device source), and the Graph \
+         errors.",
+        move |o: Map| stale_devices(&h, &o).rhai(),
+    );
+}
