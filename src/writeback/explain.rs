@@ -236,7 +236,7 @@ pub fn explain(
         (None, None) => vec![(guid.map(|g| g.to_string()).unwrap_or_default(), guid)],
     };
     let cur: CurrentState = state::current_state_of(cx.dir, &opts.container, &opts.marker, &ids)?;
-    let Some(d) = device else {
+    let Some(mut d) = device else {
         return not_in_entra(query, &opts, &cur, obj);
     };
     let existing = cur
@@ -247,21 +247,24 @@ pub fn explain(
             cur.by_dn.get(&opts.container.child("CN", &cn).ok()?.norm())
         })
         .cloned();
-    let scope = hooks.in_scope(&d)?;
-    let scope_rule = match scope {
-        None => "no `in_scope` hook in the site module: every device dwb can map is in scope",
-        Some(true) => "`in_scope(device)` in the site module returned true",
-        Some(false) => "`in_scope(device)` in the site module (stdlib/site.rhai) returned false",
-    };
     let marker = opts.marker.clone();
     let container = opts.container.clone();
     let mut m = Mapper::new(cx.dir, hooks, opts.clone(), req.owners)?;
     if d.registered_owners.is_none() {
         m.prefetch_owners(cx, &src, req.owners, &[&d])?;
     }
+    // As a sync reads them: the registered users, where the schema has msDS-RegisteredUsers.
+    m.attach_users(cx, &src, std::slice::from_mut(&mut d), false)?;
     let wanted = m.wanted(&d)?;
     let skip = m.plan.skipped.last().map(|s| s.reason.clone());
     drop(m);
+    // Asked again (the sync asked inside `wanted`) for the verdict's wording.
+    let scope = hooks.in_scope(&d)?;
+    let scope_rule = match scope {
+        None => "no `in_scope` hook in the site module: every device dwb can map is in scope",
+        Some(true) => "`in_scope(device)` in the site module returned true",
+        Some(false) => "`in_scope(device)` in the site module (stdlib/site.rhai) returned false",
+    };
     let mut dn = existing.as_ref().map(|c| c.entry.dn.clone()).or_else(|| {
         let cn = d.device_id.as_deref()?.parse::<Guid>().ok()?.to_string();
         container.child("CN", &cn).ok()
