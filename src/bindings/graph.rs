@@ -30,7 +30,14 @@ fn list(host: &Host, opts: &Map) -> Result<Array> {
     check_options(opts, &["select", "filter", "top"], "graph::list_devices")?;
     let src = host.devices.get()?;
     match &*src {
-        DeviceSource::File { devices, .. } => Ok(devices.iter().map(device_value).collect()),
+        DeviceSource::File { .. } => {
+            let mut out = Array::new();
+            src.each_device(false, &host.blocking, |d| {
+                out.push(device_value(&d));
+                true
+            })?;
+            Ok(out)
+        }
         DeviceSource::Graph(c) => {
             let mut lo = ListOptions::default();
             if let Some(s) = opts.get("select") {
@@ -62,14 +69,18 @@ fn list(host: &Host, opts: &Map) -> Result<Array> {
 fn get_device(host: &Host, id: &str) -> Result<Dynamic> {
     let src = host.devices.get()?;
     match &*src {
-        DeviceSource::File { devices, .. } => devices
-            .iter()
-            .find(|d| {
-                d.id.eq_ignore_ascii_case(id)
-                    || d.device_id.as_deref().is_some_and(|x| x.eq_ignore_ascii_case(id))
-            })
-            .map(device_value)
-            .ok_or_else(|| Error::new(Kind::NotFound, format!("no device {id} in the export"))),
+        DeviceSource::File { .. } => {
+            let mut found = None;
+            src.each_device(false, &host.blocking, |d| {
+                let hit = d.id.eq_ignore_ascii_case(id)
+                    || d.device_id.as_deref().is_some_and(|x| x.eq_ignore_ascii_case(id));
+                if hit {
+                    found = Some(device_value(&d));
+                }
+                !hit
+            })?;
+            found.ok_or_else(|| Error::new(Kind::NotFound, format!("no device {id} in the export")))
+        }
         DeviceSource::Graph(c) => {
             host.block_on(async { Ok(c.get_device(id).await?) }).map(|d| device_value(&d))
         }

@@ -13,11 +13,10 @@ use super::{OrRhai, check_options, reg};
 use crate::directory::FileTime;
 use crate::error::{Error, Result};
 use crate::host::Host;
-use crate::sources::DeviceSource;
 use crate::writeback::mapping::OptionalAttrs;
 use crate::writeback::planner::DEFAULT_MARKER;
 use crate::writeback::stale::{self, Row, StaleReport};
-use crate::writeback::{fetch, sync};
+use crate::writeback::sync;
 
 const OPTIONAL_KEYS: &[&str] = &["last_logon", "registered_users", "trust_type"];
 
@@ -110,15 +109,8 @@ fn stale_devices(host: &Host, o: &Map) -> Result<Map> {
     let container = sync::container(&*dir, given.as_ref())?;
     let marker = opt_str(o, "marker").unwrap_or_else(|| DEFAULT_MARKER.to_string());
     let src = host.devices.get()?;
-    let fetched;
-    let devices = match &*src {
-        DeviceSource::File { devices, .. } => devices.as_slice(),
-        DeviceSource::Graph(c) => {
-            fetched = fetch::list_all(c, false, &host.blocking)?;
-            fetched.as_slice()
-        }
-    };
-    let r = stale::report(&*dir, devices, &container, &marker, days, FileTime::now())?;
+    let devices = src.all_devices(false, &host.blocking)?;
+    let r = stale::report(&*dir, &devices, &container, &marker, days, FileTime::now())?;
     Ok(result_map(&r))
 }
 

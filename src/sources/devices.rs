@@ -3,6 +3,7 @@
 //! demo export. Opened on first use, once; the client secret file is read only
 //! then, so commands that never list devices never need it.
 
+use std::ops::ControlFlow;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
@@ -106,10 +107,11 @@ pub const DEMO_DEVICES_NAME: &str = "examples/contoso/devices.json";
 /// An opened device source.
 pub enum DeviceSource {
     Graph(GraphClient),
-    /// A Graph export file (or the bundled demo export).
+    /// A Graph export file (`path`), or the bundled demo export (`None`). Read
+    /// each time devices are asked for, device by device: never held whole.
     File {
         name: String,
-        devices: Arc<Vec<Device>>,
+        path: Option<PathBuf>,
     },
 }
 
@@ -121,6 +123,75 @@ impl DeviceSource {
             }
             DeviceSource::File { name, .. } => format!("file {name}"),
         }
+    }
+
+    /// Hands every device to `each` as it is read (false stops); returns how many.
+    /// A tenant's listing expands registered owners when `owners` is set.
+    pub fn each_device(
+        &self,
+        owners: bool,
+        blocking: &crate::cancel::Blocking,
+        mut each: impl FnMut(Device) -> bool,
+    ) -> Result<usize> {
+        let mut n = 0;
+        match self {
+            DeviceSource::File { path: Some(p), .. } => {
+                n = graph::offline::for_each_device_in_file(p, each)?;
+            }
+            DeviceSource::File { path: None, .. } => {
+                for d in graph::devices_from_json(embedded::DEMO_DEVICES)? {
+                    n += 1;
+                    if !each(d) {
+                        break;
+                    }
+                }
+            }
+            DeviceSource::Graph(c) => {
+                // The listing runs on the runtime and hands devices over a channel, so
+                // `each` may block (the directory, Graph batches) while the next page
+                // is already on its way.
+                let opts = graph::ListOptions { expand_owners: owners, ..Default::default() };
+                let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+                let c = c.clone();
+                let listing = blocking.handle()?.spawn(async move {
+                    c.list_devices(&opts, |d| match tx.send(d) {
+                        Ok(()) => ControlFlow::Continue(()),
+                        Err(_) => ControlFlow::Break(()),
+                    })
+                    .await
+                });
+                while let Some(d) = rx.blocking_recv() {
+                    n += 1;
+                    if !each(d) {
+                        break;
+                    }
+                }
+                drop(rx);
+                blocking.block_on(async {
+                    match listing.await {
+                        Ok(r) => r.map(|_| ()).map_err(Into::into),
+                        Err(e) => {
+                            Err(Error::internal(format!("the Graph listing task failed: {e}")))
+                        }
+                    }
+                })?;
+            }
+        }
+        Ok(n)
+    }
+
+    /// Every device at once (for scripts' `graph::list_devices` and small reports).
+    pub fn all_devices(
+        &self,
+        owners: bool,
+        blocking: &crate::cancel::Blocking,
+    ) -> Result<Vec<Device>> {
+        let mut out = Vec::new();
+        self.each_device(owners, blocking, |d| {
+            out.push(d);
+            true
+        })?;
+        Ok(out)
     }
 
     /// The Graph client, or a configuration error naming the file in use.
@@ -139,11 +210,11 @@ impl DeviceSource {
 /// next to the demo directory; anything else is a configuration error.
 pub fn open(s: &DeviceSettings, cancel: &CancellationToken) -> Result<DeviceSource> {
     if let Some(f) = &s.devices_file {
-        let devices = graph::devices_from_file(f)?;
-        return Ok(DeviceSource::File {
-            name: f.display().to_string(),
-            devices: Arc::new(devices),
-        });
+        // Read when devices are asked for; a file that cannot be opened is an error now.
+        std::fs::File::open(f).map_err(|e| {
+            Error::config(format!("cannot read the device file {}: {e}", f.display()))
+        })?;
+        return Ok(DeviceSource::File { name: f.display().to_string(), path: Some(f.clone()) });
     }
     if !s.graph_configured() {
         if !s.demo_allowed {
@@ -161,11 +232,7 @@ pub fn open(s: &DeviceSettings, cancel: &CancellationToken) -> Result<DeviceSour
         eprintln!(
             "[demo] no Graph tenant configured: using {DEMO_DEVICES_NAME} — nothing real is read"
         );
-        let devices = graph::devices_from_json(embedded::DEMO_DEVICES)?;
-        return Ok(DeviceSource::File {
-            name: DEMO_DEVICES_NAME.into(),
-            devices: Arc::new(devices),
-        });
+        return Ok(DeviceSource::File { name: DEMO_DEVICES_NAME.into(), path: None });
     }
     let missing: Vec<&str> = [
         ("DWB_GRAPH_TENANT (tenant)", s.tenant.is_none()),

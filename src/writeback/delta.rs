@@ -138,8 +138,11 @@ pub(super) fn round(
     if !listing.resumed {
         // devices/delta lists full devices but cannot expand owners: look them up.
         m.prefetch_owners(cx, src, req.owners, &listing.changed.iter().collect::<Vec<_>>())?;
-        m.attach_users(cx, src, &mut listing.changed, true)?;
-        let cur = super::sync::reconcile(cx, m, &listing.changed)?;
+        let mut r = super::sync::Reconcile::start(cx, m)?;
+        for d in std::mem::take(&mut listing.changed) {
+            r.device(cx, m, src, d)?;
+        }
+        let cur = r.finish(m, listed)?;
         return Ok((listed, cur, Some(StateCommit { pending, state, retry: Vec::new() })));
     }
     // Incremental rounds carry only changed properties: read the whole devices

@@ -58,8 +58,14 @@ fn find_devices(
     };
     let mut found: Vec<Device> = Vec::new();
     match src {
-        DeviceSource::File { devices, .. } => {
-            found.extend(devices.iter().filter(|d| hit(d)).cloned())
+        DeviceSource::File { .. } => {
+            // Streamed: an export of any size is read device by device.
+            src.each_device(owners, cx.blocking, |d| {
+                if hit(&d) {
+                    found.push(d);
+                }
+                true
+            })?;
         }
         DeviceSource::Graph(c) => {
             let filter = match (&g, name) {

@@ -67,33 +67,37 @@ pub fn devices(
     Ok(found.into_iter().map(|(id, r)| (id, r.map_err(Into::into))).collect())
 }
 
-/// Every device of the tenant, page by page, with registered owners expanded
-/// when `owners` is set (pages of at most 100 then, as Graph documents).
-pub fn list_all(client: &GraphClient, owners: bool, blocking: &Blocking) -> Result<Vec<Device>> {
-    let opts = ListOptions { expand_owners: owners, ..Default::default() };
-    let mut all = Vec::new();
+/// Every device's registered users from one listing that expands them (the
+/// only `$expand` a request may carry, so a second listing beside the owners').
+/// Devices with as many users as an expansion returns at most are left out:
+/// their list may be cut, they are looked up one by one (batched).
+pub fn tenant_users(
+    client: &GraphClient,
+    blocking: &Blocking,
+) -> Result<HashMap<String, Vec<Owner>>> {
+    let opts = ListOptions { select: vec!["id".into()], expand_users: true, ..Default::default() };
+    let mut found = HashMap::new();
     blocking.block_on(async {
         client
             .list_devices(&opts, |d| {
-                all.push(d);
+                if let Some(users) = d.registered_users.filter(|u| u.len() < EXPANDED_MAX) {
+                    found.insert(d.id, users);
+                }
                 std::ops::ControlFlow::Continue(())
             })
             .await?;
         Ok(())
     })?;
-    Ok(all)
+    Ok(found)
 }
 
-/// Fills in [`Device::registered_users`] of the devices that were read without
-/// them. `whole_tenant` (a full sync, a first delta round): one listing that
-/// expands them, pages of 100 — no per-device request; else (a few changed
-/// devices) JSON batches of 20. A device the listing did not return, or whose
-/// expanded list is at Graph's limit of 20 (maybe cut short), is looked up by
-/// batch, which pages. A failed lookup is returned as a skip for that device.
+/// Attaches registered users to the devices that lack them: from `known`
+/// (the tenant's listing, in a full round), else in JSON batches. Returns the
+/// devices whose lookup failed.
 pub fn registered_users(
     client: &GraphClient,
     devices: &mut [Device],
-    whole_tenant: bool,
+    known: Option<&HashMap<String, Vec<Owner>>>,
     blocking: &Blocking,
 ) -> Result<Vec<Skip>> {
     let wanted: Vec<usize> =
@@ -102,20 +106,12 @@ pub fn registered_users(
         return Ok(Vec::new());
     }
     let mut found: HashMap<String, Vec<Owner>> = HashMap::new();
-    if whole_tenant {
-        let opts =
-            ListOptions { select: vec!["id".into()], expand_users: true, ..Default::default() };
-        blocking.block_on(async {
-            client
-                .list_devices(&opts, |d| {
-                    if let Some(users) = d.registered_users.filter(|u| u.len() < EXPANDED_MAX) {
-                        found.insert(d.id, users);
-                    }
-                    std::ops::ControlFlow::Continue(())
-                })
-                .await?;
-            Ok(())
-        })?;
+    if let Some(known) = known {
+        for i in &wanted {
+            if let Some(u) = known.get(&devices[*i].id) {
+                found.insert(devices[*i].id.clone(), u.clone());
+            }
+        }
     }
     let missing: Vec<String> = wanted
         .iter()

@@ -163,18 +163,14 @@ pub fn plan_deletes(gone: Vec<&Current>, opts: &SyncOptions, out: &mut SyncPlan,
     }
 }
 
-/// A full sync's plan: every wanted device against the container.
-pub fn plan_full(
-    wanted: Vec<Wanted>,
+/// The deletes of a full round: objects dwb owns whose device was not kept.
+/// Skipped devices still exist in Entra ID: their objects are not deleted.
+pub fn plan_gone(
     cur: &CurrentState,
+    keep: &HashSet<String>,
     opts: &SyncOptions,
     out: &mut SyncPlan,
-) -> Result<()> {
-    let keep: HashSet<String> = wanted.iter().map(|w| w.id.to_ascii_lowercase()).collect();
-    for w in wanted {
-        plan_device(w, cur, opts, out)?;
-    }
-    // Skipped devices still exist in Entra ID: their objects are not deleted.
+) {
     let skipped: HashSet<String> =
         out.skipped.iter().map(|s| s.device.to_ascii_lowercase()).collect();
     let gone: Vec<&Current> = cur
@@ -184,7 +180,6 @@ pub fn plan_full(
         .map(|(_, c)| c)
         .collect();
     plan_deletes(gone, opts, out, "the device is no longer in Entra ID (or out of scope)");
-    Ok(())
 }
 
 /// A guard that refuses the whole plan: nothing is applied, a dry run shows why.

@@ -255,6 +255,8 @@ pub(super) struct Mapper<'a> {
     /// Write msDS-RegisteredOwner (the request's `owners`).
     owners: bool,
     pub(super) notes: Vec<String>,
+    /// The tenant's registered users by device (a full round reads them once).
+    tenant_users: Option<HashMap<String, Vec<crate::graph::Owner>>>,
 }
 
 impl<'a> Mapper<'a> {
@@ -280,6 +282,7 @@ impl<'a> Mapper<'a> {
             owners_failed: HashSet::new(),
             owners,
             notes: Vec::new(),
+            tenant_users: None,
         })
     }
 
@@ -326,7 +329,11 @@ impl<'a> Mapper<'a> {
         if !self.opts.map.optional.registered_users {
             return Ok(());
         }
-        for s in fetch::registered_users(c, devices, whole_tenant, cx.blocking)? {
+        if whole_tenant && self.tenant_users.is_none() {
+            self.tenant_users = Some(fetch::tenant_users(c, cx.blocking)?);
+        }
+        let known = if whole_tenant { self.tenant_users.as_ref() } else { None };
+        for s in fetch::registered_users(c, devices, known, cx.blocking)? {
             self.owners_failed.insert(s.device.clone());
             self.plan.skipped.push(s);
         }
@@ -403,14 +410,15 @@ impl<'a> Mapper<'a> {
     }
 }
 
-/// A progress bar (counts, rate, ETA) for long syncs on a terminal; hidden otherwise.
-fn progress_bar(show: bool, len: usize) -> indicatif::ProgressBar {
+/// A spinner with the count and rate for syncs on a terminal (the listing's
+/// length is not known ahead); hidden otherwise.
+fn progress_bar(show: bool) -> indicatif::ProgressBar {
     let tty = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    if !tty || len < 500 || !show {
+    if !tty || !show {
         return indicatif::ProgressBar::hidden();
     }
-    let bar = indicatif::ProgressBar::new(len as u64);
-    let template = "{spinner} mapping devices {pos}/{len} [{bar:30}] {per_sec} eta {eta}";
+    let bar = indicatif::ProgressBar::new_spinner();
+    let template = "{spinner} mapping devices: {pos} ({per_sec})";
     if let Ok(style) = indicatif::ProgressStyle::with_template(template) {
         bar.set_style(style);
     }
@@ -448,38 +456,61 @@ pub fn plan(cx: &Context, req: &SyncRequest, hooks: &mut dyn SiteHooks) -> Resul
 pub(super) type Round = (usize, CurrentState, Option<StateCommit>);
 
 fn full(cx: &Context, src: &DeviceSource, req: &SyncRequest, m: &mut Mapper) -> Result<Round> {
-    let mut fetched: Vec<Device>;
-    let devices: &[Device] = match src {
-        DeviceSource::File { devices, .. } => devices.as_slice(),
-        DeviceSource::Graph(c) => {
-            // Owners come expanded with the listing. An export file may carry them
-            // (Get-MgDevice -ExpandProperty registeredOwners) or not: then none are written.
-            fetched = fetch::list_all(c, req.owners, cx.blocking)?;
-            m.attach_users(cx, src, &mut fetched, true)?;
-            &fetched
+    let mut r = Reconcile::start(cx, m)?;
+    let mut failed = None;
+    // Owners come expanded with a tenant's listing. An export file may carry them
+    // (Get-MgDevice -ExpandProperty registeredOwners) or not: then none are written.
+    let listed = src.each_device(req.owners, cx.blocking, |d| match r.device(cx, m, src, d) {
+        Ok(()) => true,
+        Err(e) => {
+            failed = Some(e);
+            false
         }
-    };
-    let cur = reconcile(cx, m, devices)?;
-    Ok((devices.len(), cur, None))
+    })?;
+    if let Some(e) = failed {
+        return Err(e);
+    }
+    let cur = r.finish(m, listed)?;
+    Ok((listed, cur, None))
 }
 
 /// Every listed device against the whole container, deletions included, under
-/// the guards: a full sync, and a delta round that starts from nothing.
-pub(super) fn reconcile(cx: &Context, m: &mut Mapper, devices: &[Device]) -> Result<CurrentState> {
-    let listed = devices.len();
-    let cur = state::current_state(cx.dir, &m.opts.container, &m.opts.marker, &mut |_| ())?;
-    let bar = progress_bar(cx.progress, listed);
-    let mut wanted = Vec::with_capacity(devices.len());
-    for d in devices {
-        cx.blocking.cancel.check()?;
-        bar.inc(1);
-        if let Some(w) = m.wanted(d)? {
-            wanted.push(w);
-        }
+/// the guards: a full sync, and a delta round that starts from nothing. Devices
+/// are planned as they come, so a listing is never held whole.
+pub(super) struct Reconcile {
+    cur: CurrentState,
+    keep: HashSet<String>,
+    bar: indicatif::ProgressBar,
+}
+
+impl Reconcile {
+    pub(super) fn start(cx: &Context, m: &Mapper) -> Result<Reconcile> {
+        let cur = state::current_state(cx.dir, &m.opts.container, &m.opts.marker, &mut |_| ())?;
+        Ok(Reconcile { cur, keep: HashSet::new(), bar: progress_bar(cx.progress) })
     }
-    bar.finish_and_clear();
-    planner::plan_full(wanted, &cur, &m.opts, &mut m.plan)?;
-    let owned = state::owned_in(&cur, &m.opts.container);
-    m.plan.refused = planner::check_guards(m.plan.deletes, owned, listed == 0, &m.opts);
-    Ok(cur)
+
+    pub(super) fn device(
+        &mut self,
+        cx: &Context,
+        m: &mut Mapper,
+        src: &DeviceSource,
+        mut d: Device,
+    ) -> Result<()> {
+        cx.blocking.cancel.check()?;
+        self.bar.inc(1);
+        m.attach_users(cx, src, std::slice::from_mut(&mut d), true)?;
+        if let Some(w) = m.wanted(&d)? {
+            self.keep.insert(w.id.to_ascii_lowercase());
+            planner::plan_device(w, &self.cur, &m.opts, &mut m.plan)?;
+        }
+        Ok(())
+    }
+
+    pub(super) fn finish(self, m: &mut Mapper, listed: usize) -> Result<CurrentState> {
+        self.bar.finish_and_clear();
+        planner::plan_gone(&self.cur, &self.keep, &m.opts, &mut m.plan);
+        let owned = state::owned_in(&self.cur, &m.opts.container);
+        m.plan.refused = planner::check_guards(m.plan.deletes, owned, listed == 0, &m.opts);
+        Ok(self.cur)
+    }
 }
