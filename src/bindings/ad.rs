@@ -131,7 +131,7 @@ fn ensure_object(
     check_options(opts, &["reason"], "ad::ensure_object")?;
     let dn = to_dn(dn)?;
     let desired = attrs_from_map(attrs)?;
-    let names: Vec<&str> = desired.iter().map(|a| a.name.as_str()).chain(["objectClass"]).collect();
+    let names: Vec<&str> = desired.iter().map(|a| a.name.as_ref()).chain(["objectClass"]).collect();
     match host.dir()?.read(&dn, &names)? {
         None => {
             let mut all = vec![Attr::text("objectClass", [class])];
@@ -158,7 +158,11 @@ fn ensure_object(
             let mods: Vec<Modification> = desired
                 .into_iter()
                 .filter(|a| !same_values(&a.name, existing.get(&a.name), &a.values))
-                .map(|a| Modification { op: ModOp::Replace, attr: a.name, values: a.values })
+                .map(|a| Modification {
+                    op: ModOp::Replace,
+                    attr: a.name.into_owned(),
+                    values: a.values,
+                })
                 .collect();
             if mods.is_empty() {
                 return Ok("unchanged".into());

@@ -710,7 +710,7 @@ pub fn entry_map(e: &Entry) -> Map {
         } else {
             Dynamic::from_array(vals)
         };
-        map.insert(a.name.as_str().into(), v);
+        map.insert(a.name.as_ref().into(), v);
     }
     map
 }

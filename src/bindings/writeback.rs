@@ -173,7 +173,7 @@ impl SiteHooks for ScriptHooks<'_> {
         let mut map = Map::new();
         for a in &attrs {
             let vals: rhai::Array = a.values.iter().map(|v| from_value(&a.name, v)).collect();
-            map.insert(a.name.as_str().into(), vals.into());
+            map.insert(a.name.as_ref().into(), vals.into());
         }
         let mut scope = Scope::new();
         scope.push("device", self.device(d));

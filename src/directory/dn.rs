@@ -17,8 +17,9 @@ pub struct Ava {
 }
 
 /// A relative distinguished name: usually one AVA, several when joined with `+`.
+/// Shared: the DNs of 100,000 devices in one container share its parent RDNs.
 #[derive(Clone, Debug)]
-pub struct Rdn(pub Vec<Ava>);
+pub struct Rdn(pub std::sync::Arc<[Ava]>);
 
 /// A distinguished name, most specific RDN first.
 #[derive(Clone, Default)]
@@ -77,7 +78,7 @@ impl Dn {
             return Err(Error::new(Kind::InvalidDn, "an RDN value cannot be empty"));
         }
         let mut rdns = Vec::with_capacity(self.rdns.len() + 1);
-        rdns.push(Rdn(vec![Ava { attr: attr.to_string(), value: value.to_string() }]));
+        rdns.push(Rdn(vec![Ava { attr: attr.to_string(), value: value.to_string() }].into()));
         rdns.extend(self.rdns.iter().cloned());
         Ok(Dn { rdns })
     }
@@ -134,7 +135,7 @@ impl Dn {
         let parts: Option<Vec<&str>> = self
             .rdns
             .iter()
-            .map(|r| match r.0.as_slice() {
+            .map(|r| match &r.0[..] {
                 [a] if a.attr.eq_ignore_ascii_case("dc") => Some(a.value.as_str()),
                 _ => None,
             })
@@ -158,7 +159,7 @@ impl Dn {
         Ok(Dn {
             rdns: name
                 .split('.')
-                .map(|l| Rdn(vec![Ava { attr: "DC".into(), value: l.into() }]))
+                .map(|l| Rdn(vec![Ava { attr: "DC".into(), value: l.into() }].into()))
                 .collect(),
         })
     }
@@ -293,12 +294,12 @@ fn parse_dn(s: &str) -> Result<Dn, (usize, &'static str)> {
         let value = String::from_utf8(raw).map_err(|_| (i, "value is not UTF-8"))?;
         avas.push(Ava { attr: attr.to_string(), value });
         if i >= bytes.len() {
-            rdns.push(Rdn(std::mem::take(&mut avas)));
+            rdns.push(Rdn(std::mem::take(&mut avas).into()));
             break;
         }
         match bytes[i] {
             b'+' => {}
-            _ => rdns.push(Rdn(std::mem::take(&mut avas))),
+            _ => rdns.push(Rdn(std::mem::take(&mut avas).into())),
         }
         i += 1;
         skip_ws(&mut i);

@@ -3,30 +3,65 @@
 //! Whether a value is text, a GUID, a SID or a blob is decided by the attribute's
 //! syntax (`syntax.rs`), never by guessing from the bytes.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use super::dn::Dn;
 
+/// An attribute name: the names dwb writes on every device are shared static
+/// strings (a 100,000-device plan would otherwise hold 1.3 million copies).
+pub type AttrName = Cow<'static, str>;
+
+/// The names of [`KNOWN`] (sorted bytewise, for the binary search) are borrowed, others owned.
+const KNOWN: &[&str] = &[
+    "adminDescription",
+    "altSecurityIdentities",
+    "description",
+    "displayName",
+    "msDS-ApproximateLastLogonTimeStamp",
+    "msDS-CloudAnchor",
+    "msDS-DeviceID",
+    "msDS-DeviceOSType",
+    "msDS-DeviceOSVersion",
+    "msDS-DeviceObjectVersion",
+    "msDS-DevicePhysicalIDs",
+    "msDS-DeviceTrustType",
+    "msDS-IsCompliant",
+    "msDS-IsEnabled",
+    "msDS-IsManaged",
+    "msDS-RegisteredOwner",
+    "msDS-RegisteredUsers",
+    "nTSecurityDescriptor",
+    "objectClass",
+];
+
+fn attr_name(name: &str) -> AttrName {
+    match KNOWN.binary_search(&name) {
+        Ok(i) => Cow::Borrowed(KNOWN[i]),
+        Err(_) => Cow::Owned(name.to_string()),
+    }
+}
+
 /// One attribute with its values.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Attr {
-    pub name: String,
+    pub name: AttrName,
     pub values: Vec<Vec<u8>>,
 }
 
 impl Attr {
-    pub fn new(name: impl Into<String>, values: Vec<Vec<u8>>) -> Attr {
-        Attr { name: name.into(), values }
+    pub fn new(name: impl AsRef<str>, values: Vec<Vec<u8>>) -> Attr {
+        Attr { name: attr_name(name.as_ref()), values }
     }
 
     /// An attribute with text values.
-    pub fn text<I, S>(name: impl Into<String>, values: I) -> Attr
+    pub fn text<I, S>(name: impl AsRef<str>, values: I) -> Attr
     where
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
     {
         Attr {
-            name: name.into(),
+            name: attr_name(name.as_ref()),
             values: values.into_iter().map(|v| v.as_ref().as_bytes().to_vec()).collect(),
         }
     }
@@ -105,7 +140,7 @@ impl Entry {
 
     /// Attribute names in their original spelling.
     pub fn names(&self) -> Vec<String> {
-        self.attrs.values().map(|a| a.name.clone()).collect()
+        self.attrs.values().map(|a| a.name.to_string()).collect()
     }
 
     /// Replaces all values (an empty list removes the attribute).
@@ -115,7 +150,7 @@ impl Entry {
             self.attrs.remove(&key);
         } else {
             let spelled =
-                self.attrs.get(&key).map(|a| a.name.clone()).unwrap_or_else(|| name.to_string());
+                self.attrs.get(&key).map(|a| a.name.clone()).unwrap_or_else(|| attr_name(name));
             self.attrs.insert(key, Attr { name: spelled, values });
         }
     }
@@ -126,7 +161,7 @@ impl Entry {
         let a = self
             .attrs
             .entry(key)
-            .or_insert_with(|| Attr { name: name.to_string(), values: Vec::new() });
+            .or_insert_with(|| Attr { name: attr_name(name), values: Vec::new() });
         for v in values {
             if !a.values.contains(&v) {
                 a.values.push(v);
@@ -159,5 +194,17 @@ impl Entry {
         }
         let keep: Vec<String> = wanted.iter().map(|w| w.to_ascii_lowercase()).collect();
         self.attrs.retain(|k, _| keep.contains(k));
+    }
+}
+
+#[cfg(test)]
+mod name_tests {
+    use super::*;
+
+    #[test]
+    fn known_names_are_shared_and_sorted_for_the_binary_search() {
+        assert!(KNOWN.windows(2).all(|w| w[0] < w[1]));
+        assert!(matches!(Attr::new("displayName", vec![]).name, Cow::Borrowed(_)));
+        assert!(matches!(Attr::new("x-site", vec![]).name, Cow::Owned(_)));
     }
 }

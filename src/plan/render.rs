@@ -196,7 +196,7 @@ pub fn change_json(c: &super::Change) -> Value {
         json!({ "id": c.id, "action": c.op.verb(), "target": c.op.target(), "reason": c.reason });
     let detail = match &c.op {
         ChangeOp::Directory(WriteOp::Add { attrs, .. }) => {
-            json!({ "attributes": attrs.iter().map(|a| (a.name.clone(), values_json(&a.name, &a.values))).collect::<serde_json::Map<_, _>>() })
+            json!({ "attributes": attrs.iter().map(|a| (a.name.to_string(), values_json(&a.name, &a.values))).collect::<serde_json::Map<_, _>>() })
         }
         ChangeOp::Directory(WriteOp::Modify { mods, .. }) => json!({
             "modifications": mods.iter().map(|m| json!({"op": m.op, "attribute": m.attr, "values": values_json(&m.attr, &m.values)})).collect::<Vec<_>>()

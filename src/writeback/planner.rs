@@ -163,20 +163,30 @@ pub fn plan_deletes(gone: Vec<&Current>, opts: &SyncOptions, out: &mut SyncPlan,
     }
 }
 
+/// A device id as a compact set key: Graph's object ids are GUIDs (exact);
+/// anything else (a hand-made export) is hashed to 128 bits, where a collision
+/// could only keep an object, never delete one.
+pub fn id_key(id: &str) -> u128 {
+    if let Ok(u) = uuid::Uuid::parse_str(id) {
+        return u.as_u128();
+    }
+    let fnv = |seed: u64| {
+        id.to_ascii_lowercase()
+            .bytes()
+            .fold(seed, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3))
+    };
+    (u128::from(fnv(0xcbf2_9ce4_8422_2325)) << 64) | u128::from(fnv(0x8422_2325_cbf2_9ce4))
+}
+
 /// The deletes of a full round: objects dwb owns whose device was not kept.
 /// Skipped devices still exist in Entra ID: their objects are not deleted.
-pub fn plan_gone(
-    cur: &CurrentState,
-    keep: &HashSet<String>,
-    opts: &SyncOptions,
-    out: &mut SyncPlan,
-) {
+pub fn plan_gone(cur: &CurrentState, keep: &HashSet<u128>, opts: &SyncOptions, out: &mut SyncPlan) {
     let skipped: HashSet<String> =
         out.skipped.iter().map(|s| s.device.to_ascii_lowercase()).collect();
     let gone: Vec<&Current> = cur
         .by_anchor
         .iter()
-        .filter(|(id, _)| !keep.contains(*id) && !skipped.contains(*id))
+        .filter(|(id, _)| !keep.contains(&id_key(id)) && !skipped.contains(*id))
         .map(|(_, c)| c)
         .collect();
     plan_deletes(gone, opts, out, "the device is no longer in Entra ID (or out of scope)");

@@ -107,6 +107,8 @@ impl SyncResult {
     /// Puts the sync's writes (and the delta state commit, last) into `plan`.
     pub fn record(&mut self, plan: &mut Plan) {
         let mut deletes = Vec::new();
+        // Exactly once: a 100,000-change plan must not double its buffer while moving.
+        plan.changes.reserve(self.plan.ops.len() + 1);
         for p in self.plan.ops.drain(..) {
             let is_delete = matches!(p.op, WriteOp::Delete { .. });
             let id = plan.push_for(ChangeOp::Directory(p.op), Some(p.why), Some(p.device));
@@ -370,6 +372,8 @@ impl<'a> Mapper<'a> {
                 return Ok(None);
             }
         }
+        // Held until applied (100,000 of them at scale): no spare capacity.
+        w.attrs.shrink_to_fit();
         // A device the DC would refuse is skipped here: no write request for it.
         if let Some(reason) = self.refused(&w.attrs)? {
             self.plan.skipped.push(Skip::new(w.id.clone(), SkipKind::Schema, reason));
@@ -387,7 +391,7 @@ impl<'a> Mapper<'a> {
             }
             if self.schema.get(&a.name).is_none() {
                 let root = self.dir.root_dse()?;
-                let more = SchemaRules::read(self.dir, &root, &[a.name.as_str()])?;
+                let more = SchemaRules::read(self.dir, &root, &[a.name.as_ref()])?;
                 if more.get(&a.name).is_none() {
                     return Err(Error::new(
                         Kind::SchemaMissing,
@@ -479,7 +483,7 @@ fn full(cx: &Context, src: &DeviceSource, req: &SyncRequest, m: &mut Mapper) -> 
 /// are planned as they come, so a listing is never held whole.
 pub(super) struct Reconcile {
     cur: CurrentState,
-    keep: HashSet<String>,
+    keep: HashSet<u128>,
     bar: indicatif::ProgressBar,
 }
 
@@ -500,7 +504,7 @@ impl Reconcile {
         self.bar.inc(1);
         m.attach_users(cx, src, std::slice::from_mut(&mut d), true)?;
         if let Some(w) = m.wanted(&d)? {
-            self.keep.insert(w.id.to_ascii_lowercase());
+            self.keep.insert(planner::id_key(&w.id));
             planner::plan_device(w, &self.cur, &m.opts, &mut m.plan)?;
         }
         Ok(())
