@@ -81,7 +81,7 @@ fn values(attrs: &Option<Vec<Attr>>) -> Value {
             a.iter()
                 .map(|x| {
                     let v = x.values.iter().map(|v| display_value(&x.name, v).into()).collect();
-                    (x.name.clone(), Value::Array(v))
+                    (x.name.to_string(), Value::Array(v))
                 })
                 .collect(),
         ),

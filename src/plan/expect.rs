@@ -76,7 +76,7 @@ pub fn read_many(
 pub fn names(expect: &Expect) -> Vec<String> {
     match expect {
         Expect::Absent => Vec::new(),
-        Expect::Values(attrs) => attrs.iter().map(|a| a.name.clone()).collect(),
+        Expect::Values(attrs) => attrs.iter().map(|a| a.name.to_string()).collect(),
     }
 }
 

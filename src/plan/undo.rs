@@ -68,7 +68,7 @@ pub fn plan(run: &Run, dir: &dyn Directory, delete_threshold: usize) -> Result<U
         }
         for a in c.after.iter().chain(c.before.iter()).flatten() {
             if !names.iter().any(|n| n.eq_ignore_ascii_case(&a.name)) {
-                names.push(a.name.clone());
+                names.push(a.name.to_string());
             }
         }
     }
@@ -130,7 +130,7 @@ pub fn plan(run: &Run, dir: &dyn Directory, delete_threshold: usize) -> Result<U
                     .iter()
                     .map(|a| Modification {
                         op: ModOp::Replace,
-                        attr: a.name.clone(),
+                        attr: a.name.to_string(),
                         values: a.values.clone(),
                     })
                     .collect();

@@ -51,7 +51,7 @@ pub fn to_json(attrs: &[Attr]) -> Value {
     let mut m = Map::new();
     for a in attrs {
         let vals = a.values.iter().map(|v| Value::String(B64.encode(v))).collect();
-        m.insert(a.name.clone(), Value::Array(vals));
+        m.insert(a.name.to_string(), Value::Array(vals));
     }
     Value::Object(m)
 }

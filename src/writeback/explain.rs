@@ -114,7 +114,7 @@ fn attributes(wanted: Option<&[Attr]>, existing: Option<&Entry>, writes: bool) -
         if !a.name.eq_ignore_ascii_case("objectClass")
             && !names.iter().any(|n| n.eq_ignore_ascii_case(&a.name))
         {
-            names.push(a.name.clone());
+            names.push(a.name.to_string());
         }
     }
     let mut out = Vec::new();
