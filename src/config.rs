@@ -175,10 +175,38 @@ pub fn data_dir() -> Result<PathBuf> {
         .ok_or_else(|| Error::config("no data directory for dwb: set HOME (or XDG_DATA_HOME)"))
 }
 
-/// Reads a secret file, trimming one trailing newline.
-pub fn read_secret_file(path: &Path) -> Result<secrecy::SecretString> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| Error::config(format!("reading secret file {}: {e}", path.display())))?;
+impl Loaded {
+    /// How an error names a setting of the profile: `password_file in
+    /// [profiles.contoso.ldap] of ./dwb.toml`.
+    pub fn key(&self, section: &str, key: &str) -> String {
+        let profile = self.profile_name.as_deref().unwrap_or("?");
+        match &self.path {
+            Some(p) => format!("{key} in [profiles.{profile}.{section}] of {}", p.display()),
+            None => key.to_string(),
+        }
+    }
+}
+
+/// Checks that the file a setting names can be read, before anything uses it;
+/// the error names the setting (`key`, see [`Loaded::key`]) and the file.
+pub fn check_readable(path: &Path, key: &str) -> Result<()> {
+    std::fs::File::open(path).map(|_| ()).map_err(|e| {
+        Error::config(format!("cannot read {} ({key}): {e}", path.display()))
+            .with_hint(format!("fix or remove {key}"))
+    })
+}
+
+/// Reads a secret file, trimming one trailing newline. `key` names the
+/// setting that names the file (see [`Loaded::key`]) and `env` the variable
+/// that can hold the secret instead.
+pub fn read_secret_file(path: &Path, key: &str, env: &str) -> Result<secrecy::SecretString> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        Error::config(format!("cannot read the secret file {} ({key}): {e}", path.display()))
+            .with_hint(format!(
+                "create the file (readable only by the account that runs dwb), fix {key}, \
+                 or set {env} instead"
+            ))
+    })?;
     let t = text.strip_suffix('\n').unwrap_or(&text);
     let t = t.strip_suffix('\r').unwrap_or(t);
     Ok(secrecy::SecretString::from(t.to_string()))

@@ -3,9 +3,8 @@
 //! machines; the JSON schema is documented in README ("Report schema") and
 //! versioned by the `schema` field.
 
-use comfy_table::{ContentArrangement, Table, presets::UTF8_FULL_CONDENSED};
 use serde::Serialize;
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use crate::plan::{Outcome, Plan, render};
 use crate::text::visible;
@@ -157,6 +156,27 @@ impl Report {
         }
     }
 
+    /// The report of a run that stopped before its script ran: a usage or
+    /// configuration error (the same schema, an empty plan, `error` set).
+    pub fn failed_early(script: &str, exit_code: i32, error: Value) -> Report {
+        Report {
+            run_id: None,
+            script: script.to_string(),
+            parameters: Default::default(),
+            directory: None,
+            sources: Sources::default(),
+            unsaved_snapshot: None,
+            dry_run: false,
+            plan: Plan::default(),
+            outcomes: Vec::new(),
+            findings: Findings::default(),
+            timings: Timings::default(),
+            status: RunStatus::Error,
+            exit_code,
+            error: Some(error),
+        }
+    }
+
     /// Text form for people.
     pub fn to_text(&self) -> String {
         let mut out = String::new();
@@ -180,7 +200,14 @@ impl Report {
         if !self.outcomes.is_empty() {
             let applied = self.outcomes.iter().filter(|o| matches!(o, Outcome::Applied)).count();
             let total = self.outcomes.len();
-            match &self.unsaved_snapshot {
+            // Only directory changes stay in the in-memory snapshot; a setting went to its file.
+            let in_memory = self
+                .plan
+                .changes
+                .iter()
+                .zip(&self.outcomes)
+                .any(|(c, o)| matches!(o, Outcome::Applied) && c.op.write_op().is_some());
+            match self.unsaved_snapshot.as_ref().filter(|_| in_memory) {
                 None => out.push_str(&format!("Applied {applied} of {total} change(s).\n")),
                 Some(name) => out.push_str(&format!(
                     "Changed the in-memory copy of {name} only ({applied} of {total} change(s)); \
@@ -259,12 +286,37 @@ impl Serialize for PlanJson<'_> {
     }
 }
 
+/// The report's `error` object for a dwb error raised outside any script.
+pub fn error_json(e: &crate::error::Error) -> Value {
+    json!({
+        "code": e.code(),
+        "kind": e.kind_str(),
+        "message": e.message,
+        "file": null, "line": null, "column": null, "call_chain": [],
+        "help": e.hint,
+    })
+}
+
+/// Writes `report` as JSON to stdout (`--format json`) and/or `file` (`--report`).
+pub fn write_json(report: &Report, stdout: bool, file: Option<&std::path::Path>) {
+    if !stdout && file.is_none() {
+        return;
+    }
+    // Written change by change: the report of a 100,000-device plan is large.
+    if let Some(path) = file {
+        let written = std::fs::File::create(path).and_then(|f| report.write_json(f));
+        if let Err(e) = written {
+            eprintln!("error: writing {}: {e}", path.display());
+        }
+    }
+    if stdout && let Err(e) = report.write_json(std::io::stdout().lock()) {
+        eprintln!("error: writing the report: {e}");
+    }
+}
+
 /// Findings as a table (check, status, detail, fix).
 pub fn findings_table(findings: &[Finding]) -> String {
-    let mut t = Table::new();
-    t.load_preset(UTF8_FULL_CONDENSED)
-        .set_content_arrangement(ContentArrangement::Dynamic)
-        .set_width(120);
+    let mut t = crate::text::table();
     t.set_header(["check", "status", "detail", "fix"]);
     for f in findings {
         t.add_row([
@@ -274,5 +326,5 @@ pub fn findings_table(findings: &[Finding]) -> String {
             visible(&f.fix).into_owned(),
         ]);
     }
-    t.to_string()
+    crate::text::render(&t)
 }

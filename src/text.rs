@@ -43,9 +43,49 @@ pub fn visible(s: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+/// A table for stdout. On a terminal: box drawing, fitted to the terminal's
+/// width. Anywhere else (a pipe, a file, a ticket): plain columns under a
+/// dashed header, at most `$COLUMNS` (else 120) wide, so the output greps,
+/// diffs and pastes cleanly.
+pub fn table() -> comfy_table::Table {
+    let mut t = comfy_table::Table::new();
+    t.set_content_arrangement(comfy_table::ContentArrangement::Dynamic);
+    if std::io::IsTerminal::is_terminal(&std::io::stdout()) {
+        t.load_preset(comfy_table::presets::UTF8_FULL_CONDENSED);
+        // A terminal that reports no size (a fresh pseudo-terminal) is not 0 columns wide.
+        if t.width().is_none_or(|w| w < 40) {
+            t.set_width(100);
+        }
+    } else {
+        t.load_preset(PLAIN);
+        let width = std::env::var("COLUMNS").ok().and_then(|c| c.parse::<u16>().ok());
+        t.set_width(width.filter(|w| *w >= 40).unwrap_or(120));
+    }
+    t
+}
+
+/// A table's text without the padding at the end of each line.
+pub fn render(t: &comfy_table::Table) -> String {
+    t.lines().map(|l| l.trim_end().to_string()).collect::<Vec<_>>().join("\n")
+}
+
+/// comfy-table's components, in its order: no borders or column lines, only
+/// the header underline (`-`, a gap at each column boundary).
+const PLAIN: &str = "     -             ";
+
 #[cfg(test)]
 mod tests {
     use super::visible;
+
+    #[test]
+    fn plain_tables_have_no_box_drawing() {
+        let mut t = super::table();
+        t.set_header(["check", "status"]).add_row(["schema", "ok"]);
+        let text = super::render(&t);
+        assert!(text.is_ascii(), "{text}");
+        assert!(text.lines().all(|l| !l.ends_with(' ')), "{text:?}");
+        assert!(text.contains("check") && text.contains("-----"), "{text}");
+    }
 
     #[test]
     fn escapes_what_could_fake_a_line() {

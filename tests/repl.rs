@@ -1,5 +1,7 @@
 //! The REPL through a pseudo-terminal: persisted variables, functions and
-//! imports, multi-line input, Tab completion, `:help`, history.
+//! imports, multi-line input, values shown as text, Tab listing candidates,
+//! `:help` with suggestions, errors at the typed line, `:apply` asking first,
+//! history written after every line.
 
 use crate::support::Dir;
 
@@ -51,14 +53,17 @@ fn repl_session() {
     p.send_line(":plan").unwrap();
     p.exp_string("create  CN=FromRepl,DC=contoso,DC=test").unwrap();
     after_prompt(&mut p);
-    // :apply asks first, as `dwb run` does; "n" keeps the plan.
+    // :apply shows the plan's summary and asks first (stdin is a terminal here).
     p.send_line(":apply").unwrap();
-    p.exp_string("Apply these 1 change(s)? [y/N]").unwrap();
+    p.exp_string("Plan: 1 change(s): 1 create").unwrap();
+    p.exp_string("Apply these 1 change(s)? [y/N] ").unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(150));
     p.send_line("n").unwrap();
-    p.exp_string("nothing applied; the plan is kept").unwrap();
+    p.exp_string("not applied: the plan is kept").unwrap();
     after_prompt(&mut p);
     p.send_line(":apply").unwrap();
-    p.exp_string("[y/N]").unwrap();
+    p.exp_string("Apply these 1 change(s)? [y/N] ").unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(150));
     p.send_line("y").unwrap();
     p.exp_string("applied 1 of 1 change(s)").unwrap();
     after_prompt(&mut p);
@@ -66,4 +71,137 @@ fn repl_session() {
     p.exp_eof().unwrap();
     let hist = d.read("history.txt");
     assert!(hist.contains("let x = 41;"), "history: {hist}");
+}
+
+/// Tab, after a moment for the typed text to arrive (rustyline reads keys one by one).
+fn tab(p: &mut rexpect::session::PtySession) {
+    std::thread::sleep(std::time::Duration::from_millis(150));
+    p.send("\t").unwrap();
+    p.flush().unwrap();
+}
+
+fn spawn(d: &Dir) -> rexpect::session::PtySession {
+    let mut cmd = d.dwb();
+    cmd.arg("repl").env("DWB_HISTORY", d.join("history.txt")).env("TERM", "xterm");
+    rexpect::session::spawn_command(cmd, Some(30_000)).expect("spawn repl")
+}
+
+#[test]
+fn repl_shows_values_as_an_administrator_reads_them() {
+    let d = Dir::new();
+    let mut p = spawn(&d);
+    // The banner says what is loaded.
+    p.exp_string("directory: demo examples/contoso/directory.ldif").unwrap();
+    p.exp_string("devices:   demo examples/contoso/devices.json").unwrap();
+    after_prompt(&mut p);
+    // An entry as LDIF-like text, its GUID as a GUID.
+    p.send_line("ad::get(\"CN=Users,DC=contoso,DC=test\")").unwrap();
+    p.exp_string("dn: CN=Users,DC=contoso,DC=test").unwrap();
+    p.exp_regex("objectGUID: [0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+        .unwrap();
+    after_prompt(&mut p);
+    // A Dn and a Sid as their strings.
+    p.send_line("ad::domain_dn().child(\"CN\", \"Users\")").unwrap();
+    p.exp_string("=> CN=Users,DC=contoso,DC=test").unwrap();
+    after_prompt(&mut p);
+    p.send_line("ad::resolve_account(\"svc-dwb\").sid").unwrap();
+    p.exp_regex("=> S-1-5-21-[0-9]+-[0-9]+-[0-9]+-[0-9]+").unwrap();
+    after_prompt(&mut p);
+    // A search result as a short table.
+    p.send_line("ad::search(ad::domain_dn(), \"(sAMAccountName=alice)\", #{ attrs: [\"cn\"] })")
+        .unwrap();
+    p.exp_regex(r"\bdn\b.*\bcn\b").unwrap();
+    p.exp_regex(r"CN=alice,CN=Users,DC=contoso,DC=test.+alice").unwrap();
+    p.exp_string("1 entry").unwrap();
+    after_prompt(&mut p);
+    // Maps as JSON; :raw shows the structure with the types.
+    p.send_line("#{ base: ad::domain_dn(), n: 3 }").unwrap();
+    p.exp_string("\"base\": \"DC=contoso,DC=test\"").unwrap();
+    after_prompt(&mut p);
+    p.send_line(":raw").unwrap();
+    p.exp_string("\"base\": Dn(\"DC=contoso,DC=test\")").unwrap();
+    after_prompt(&mut p);
+    p.send_line(":quit").unwrap();
+    p.exp_eof().unwrap();
+}
+
+#[test]
+fn repl_errors_point_at_the_typed_line() {
+    let d = Dir::new();
+    let mut p = spawn(&d);
+    after_prompt(&mut p);
+    p.send_line("import \"dwb/names\" as names;").unwrap();
+    after_prompt(&mut p);
+    // After an import the next line is still line 1 of what was typed.
+    p.send_line("let a = 1 + nosuch;").unwrap();
+    p.exp_string("<repl>:1:13").unwrap();
+    after_prompt(&mut p);
+    p.send_line("names::drc_name()").unwrap();
+    p.exp_string("=> Device Registration Configuration").unwrap();
+    after_prompt(&mut p);
+    p.send_line("ad::get(\"CN=nope,DC=contoso,DC=test\")").unwrap();
+    p.exp_string("<repl>:1:5").unwrap();
+    after_prompt(&mut p);
+    p.send_line(":help ad::nosuch").unwrap();
+    p.exp_string("no function `ad::nosuch`; did you mean `ad::").unwrap();
+    after_prompt(&mut p);
+    p.send_line(":quit").unwrap();
+    p.exp_eof().unwrap();
+}
+
+#[test]
+fn repl_tab_lists_candidates() {
+    let d = Dir::new();
+    let mut p = spawn(&d);
+    after_prompt(&mut p);
+    // The first Tab after `ad::` lists the module's functions.
+    p.send("ad::").unwrap();
+    p.flush().unwrap();
+    tab(&mut p);
+    p.exp_string("ad::get_acl").unwrap();
+    p.exp_string("ad::search").unwrap();
+    // The line is kept: finish it.
+    p.send_line("domain_dn()").unwrap();
+    p.exp_string("=> DC=contoso,DC=test").unwrap();
+    after_prompt(&mut p);
+    // A value's methods after `x.`, an entry's attributes after `x["`.
+    p.send_line("let d = ad::domain_dn(); let e = ad::get(\"CN=Users,DC=contoso,DC=test\");")
+        .unwrap();
+    after_prompt(&mut p);
+    p.send("d.pa").unwrap();
+    p.flush().unwrap();
+    tab(&mut p);
+    p.send_line("()").unwrap();
+    p.exp_string("=> DC=test").unwrap();
+    after_prompt(&mut p);
+    p.send("e[\"showInAdv").unwrap();
+    p.flush().unwrap();
+    tab(&mut p);
+    p.send_line("").unwrap();
+    p.exp_string("=> FALSE").unwrap();
+    after_prompt(&mut p);
+    // `:` commands.
+    p.send(":he").unwrap();
+    p.flush().unwrap();
+    tab(&mut p);
+    p.send_line("ad::domain_dn").unwrap();
+    p.exp_string("The bound domain's DN").unwrap();
+    after_prompt(&mut p);
+    p.send_line(":quit").unwrap();
+    p.exp_eof().unwrap();
+}
+
+#[test]
+fn repl_history_survives_a_kill() {
+    let d = Dir::new();
+    let mut p = spawn(&d);
+    after_prompt(&mut p);
+    p.send_line("let kept = 7;").unwrap();
+    after_prompt(&mut p);
+    p.send_line("kept * 6").unwrap();
+    p.exp_string("=> 42").unwrap();
+    after_prompt(&mut p);
+    p.process_mut().kill(rexpect::process::signal::Signal::SIGKILL).unwrap();
+    let hist = d.read("history.txt");
+    assert!(hist.contains("let kept = 7;") && hist.contains("kept * 6"), "history: {hist}");
 }

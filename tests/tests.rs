@@ -11,18 +11,26 @@ mod support;
 mod cli;
 // The question before applying, the journal and saved plans on the demo.
 mod confirm;
+// `dwb check`: every error of every file, calls to functions that do not exist.
+mod check;
 // Rendered diagnostics: file, line, column, caret, call chain.
 mod diagnostics;
 // `dwb docs`: examples for every function, compiled; heading levels; the site hooks.
 mod docs;
 // The error registry against every code dwb and its scripts raise.
 mod errors;
+// What dwb prints: JSON for usage errors, plain tables when piped, short errors, completions.
+mod output;
+// Script parameters: types, choices, strict booleans, a key given twice.
+mod params;
 // The plan in text, LDIF and JSON; dry-run applies nothing; the report schema.
 mod plan;
 // The REPL driven through a pseudo-terminal.
 mod repl;
 // Script bindings against the snapshot directory: semantics, errors, hostile values.
 mod bindings;
+// A site's setup: `dwb init` offline, files read when used, `enable` once, verify without Graph.
+mod site;
 // Device writeback on the snapshot directory and the Graph emulator.
 mod sync;
 // Microsoft Graph: the real HTTP client against the local emulator of Graph's contract.

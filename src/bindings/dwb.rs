@@ -7,6 +7,7 @@ use rhai::{Array, Dynamic, ImmutableString, Map, Module};
 
 use super::{OrRhai, RhaiResult, reg};
 use crate::ad::Directory;
+use crate::directory::Dn;
 use crate::error::{Error, Kind};
 use crate::host::Host;
 use crate::plan::render;
@@ -262,6 +263,82 @@ fn error_map(code: &str, message: &str, hint: Option<&str>) -> RhaiResult<Map> {
     Ok(m)
 }
 
+/// The `[writeback]` keys scripts may record.
+const SETTING_KEYS: &[&str] = &["forest", "domain", "container", "tenant_id"];
+
+/// What `value` becomes in the file: `None` when `current` already says the
+/// same; a domain DN in the DNS spelling when the file spells it that way.
+fn setting_value(current: Option<&str>, value: &str) -> Option<String> {
+    let Some(cur) = current.map(str::trim).filter(|c| !c.is_empty()) else {
+        return Some(value.to_string());
+    };
+    if cur == value {
+        return None;
+    }
+    let (cur_dn, new_dn) = (Dn::parse(cur).ok(), Dn::parse(value).ok());
+    if let (Some(a), Some(b)) = (&cur_dn, &new_dn)
+        && !a.is_root()
+        && a == b
+    {
+        return None;
+    }
+    // `contoso.com` in the file and `DC=contoso,DC=com` from the directory.
+    let file_is_dns = !cur.contains('=') && Dn::from_dns_name(cur).is_ok();
+    if file_is_dns && let Some(dns) = new_dn.as_ref().and_then(Dn::to_dns_name) {
+        return (!dns.eq_ignore_ascii_case(cur)).then_some(dns);
+    }
+    if Dn::from_dns_name(value).is_ok() && value.eq_ignore_ascii_case(cur) {
+        return None;
+    }
+    Some(value.to_string())
+}
+
+/// `dwb::set_setting`: a `Setting` change, unless the profile already holds the value.
+fn plan_setting(h: &Host, key: &str, value: &str) -> crate::error::Result<()> {
+    if !SETTING_KEYS.contains(&key) {
+        let mut msg = format!("dwb::set_setting: `{key}` is not a setting scripts record");
+        if let Some(s) = crate::error::did_you_mean(key, SETTING_KEYS.iter().copied()) {
+            msg.push_str(&format!("; did you mean `{s}`?"));
+        }
+        return Err(Error::invalid_argument(msg)
+            .with_hint(format!("the keys are: {}", SETTING_KEYS.join(", "))));
+    }
+    let file = h.config_file.clone().ok_or_else(|| {
+        Error::config("no dwb.toml in use: create one (dwb init) or pass --config")
+    })?;
+    let profile = h
+        .profile
+        .clone()
+        .ok_or_else(|| Error::config("no profile in use: pass --profile or set default_profile"))?;
+    let wb = h.settings.writeback.clone().unwrap_or_default();
+    let current = match key {
+        "forest" => wb.forest,
+        "domain" => wb.domain,
+        "container" => wb.container,
+        _ => wb.tenant_id,
+    };
+    let Some(value) = setting_value(current.as_deref(), value) else {
+        return Ok(());
+    };
+    let mut plan = h.plan.lock().map_err(|_| Error::internal("plan lock poisoned"))?;
+    let planned = plan.changes.iter().any(|c| {
+        matches!(&c.op, crate::plan::ChangeOp::Setting { key: k, profile: p, .. }
+            if k == key && *p == profile)
+    });
+    if !planned {
+        plan.push(
+            crate::plan::ChangeOp::Setting {
+                file: file.display().to_string(),
+                profile,
+                key: key.to_string(),
+                value,
+            },
+            Some("record the writeback target in the site configuration".into()),
+        );
+    }
+    Ok(())
+}
+
 /// `dwb::`
 pub fn dwb_module(host: Arc<Host>) -> Module {
     let mut m = Module::new();
@@ -350,38 +427,18 @@ pub fn dwb_module(host: Arc<Host>) -> Module {
         "set_setting",
         &["key: String", "value: String", "-> ()"],
         "Plans writing `[profiles.<profile>.writeback] key = value` into the site's dwb.toml \
-         (applied with the plan; comments are kept).\n\
+         (applied with the plan; comments are kept). `key` is `forest`, `domain`, `container` \
+         or `tenant_id`. Nothing is planned when the profile already holds the value, in any \
+         spelling of it: a DN compares as a DN (case, spaces), and a domain the file names by \
+         its DNS name (`contoso.com`) stays a DNS name.\n\
          # Example\n\
          ```rhai\n\
          dwb::set_setting(\"container\", \"CN=RegisteredDevices,DC=contoso,DC=test\");\n\
          ```\n\
          # Errors\n\
-         `config` when no config file or profile is in use.",
+         `config` when no config file or profile is in use; `invalid_argument` for another key.",
         move |k: ImmutableString, v: ImmutableString| -> RhaiResult<()> {
-            let file = h
-                .config_file
-                .clone()
-                .ok_or_else(|| {
-                    Error::config("no dwb.toml in use: create one (dwb init) or pass --config")
-                })
-                .rhai()?;
-            let profile = h
-                .profile
-                .clone()
-                .ok_or_else(|| {
-                    Error::config("no profile in use: pass --profile or set default_profile")
-                })
-                .rhai()?;
-            h.plan.lock().map_err(|_| Error::internal("plan lock poisoned")).rhai()?.push(
-                crate::plan::ChangeOp::Setting {
-                    file: file.display().to_string(),
-                    profile,
-                    key: k.to_string(),
-                    value: v.to_string(),
-                },
-                Some("record the writeback target in the site configuration".into()),
-            );
-            Ok(())
+            plan_setting(&h, &k, &v).rhai()
         },
     );
     reg(
@@ -437,7 +494,8 @@ pub fn dwb_module(host: Arc<Host>) -> Module {
         "table",
         &["rows: Array", "-> String"],
         "Formats an array of maps as a text table (columns from the first row's keys; rows that \
-         are not maps are left out).\n\
+         are not maps are left out): with box drawing on a terminal, plain columns when the \
+         output goes to a pipe or file.\n\
          # Example\n\
          ```rhai\n\
          let devices = ad::dn(\"CN=RegisteredDevices,DC=contoso,DC=test\");\n\
@@ -450,18 +508,42 @@ pub fn dwb_module(host: Arc<Host>) -> Module {
             let maps: Vec<Map> = rows.into_iter().filter_map(|r| r.try_cast::<Map>()).collect();
             let Some(first) = maps.first() else { return String::new() };
             let cols: Vec<String> = first.keys().map(|k| k.to_string()).collect();
-            let mut t = comfy_table::Table::new();
-            t.load_preset(comfy_table::presets::UTF8_FULL_CONDENSED);
+            let mut t = crate::text::table();
             t.set_header(cols.clone());
             for r in &maps {
                 t.add_row(
                     cols.iter()
-                        .map(|c| r.get(c.as_str()).map(|v| v.to_string()).unwrap_or_default())
+                        .map(|c| {
+                            r.get(c.as_str())
+                                .map(|v| crate::text::visible(&v.to_string()).into_owned())
+                                .unwrap_or_default()
+                        })
                         .collect::<Vec<_>>(),
                 );
             }
-            t.to_string()
+            crate::text::render(&t)
         },
     );
     m
+}
+
+#[cfg(test)]
+mod tests {
+    use super::setting_value;
+
+    #[test]
+    fn settings_keep_the_files_spelling() {
+        let dn = "CN=RegisteredDevices,DC=contoso,DC=test";
+        assert_eq!(setting_value(None, dn).as_deref(), Some(dn));
+        assert_eq!(setting_value(Some(dn), dn), None);
+        assert_eq!(setting_value(Some("cn=registereddevices, dc=Contoso, dc=TEST"), dn), None);
+        assert_eq!(setting_value(Some("contoso.test"), "DC=contoso,DC=test"), None);
+        assert_eq!(setting_value(Some("CONTOSO.test"), "DC=contoso,DC=test"), None);
+        // Another domain: written, in the file's (DNS) spelling.
+        assert_eq!(
+            setting_value(Some("contoso.com"), "DC=contoso,DC=test").as_deref(),
+            Some("contoso.test")
+        );
+        assert_eq!(setting_value(Some("DC=a,DC=b"), "DC=c,DC=d").as_deref(), Some("DC=c,DC=d"));
+    }
 }

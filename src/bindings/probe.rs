@@ -23,7 +23,12 @@ fn password(opts: &Map) -> Result<Option<secrecy::SecretString>> {
         return Ok(Some(secrecy::SecretString::from(p)));
     }
     match opt_str(opts, "password_file") {
-        Some(f) => crate::config::read_secret_file(std::path::Path::new(&f)).map(Some),
+        Some(f) => crate::config::read_secret_file(
+            std::path::Path::new(&f),
+            "the password_file option of ad::prove_connector",
+            &env,
+        )
+        .map(Some),
         None => Ok(None),
     }
 }

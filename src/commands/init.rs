@@ -8,6 +8,18 @@ use crate::embedded;
 use crate::error::Error;
 use crate::exit;
 
+/// The command `dwb init` suggests; it works in the new directory as printed.
+pub const NEXT: &str = "dwb run prepare --dry-run --param connector_account='CONTOSO\\svc-dwb'";
+
+/// `s` quoted for a POSIX shell when it needs it.
+fn shell_word(s: &str) -> String {
+    if s.chars().all(|c| c.is_ascii_alphanumeric() || "/._-+,:@".contains(c)) {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', "'\\''"))
+    }
+}
+
 /// Runs `dwb init`.
 pub fn init(dir: &Path, force: bool) -> i32 {
     let mut files: Vec<(std::path::PathBuf, &str)> = Vec::new();
@@ -41,9 +53,11 @@ pub fn init(dir: &Path, force: bool) -> i32 {
         }
         println!("wrote {}", p.display());
     }
+    // The written dwb.toml names no DC yet: this command runs on the bundled demo, offline.
+    println!("Next: cd {} && {NEXT}", shell_word(&dir.display().to_string()));
     println!(
-        "Next: cd {} && edit dwb.toml, then `dwb run prepare --dry-run --param connector_account=…`",
-        dir.display()
+        "Then set url, user and password_file under [profiles.contoso.ldap] in dwb.toml to work \
+         on your domain controller."
     );
     exit::OK
 }

@@ -35,7 +35,7 @@ pub fn main() -> i32 {
                 clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => {
                     exit::OK
                 }
-                _ => exit::USAGE,
+                _ => usage_error_json(&e),
             };
         }
     };
@@ -46,6 +46,9 @@ pub fn main() -> i32 {
         _ => "warn",
     };
     init_logging(verbosity);
+    if let Command::Run(args) = &cli.command {
+        crate::engine::diagnostic::set_verbose(args.verbose > 0);
+    }
     match cli.command {
         Command::Run(args) => run::run(args),
         Command::Check { scripts } => check::check(&scripts),
@@ -65,6 +68,38 @@ pub fn main() -> i32 {
             exit::OK
         }
     }
+}
+
+/// A command line clap rejected, for `dwb run … --format json` / `--report FILE`:
+/// the arguments did not parse, so the two are looked for by hand, and the
+/// JSON report carries the error as for any failed run.
+fn usage_error_json(e: &clap::Error) -> i32 {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) != Some("run") {
+        return exit::USAGE;
+    }
+    let value_of = |flag: &str| {
+        args.iter().enumerate().find_map(|(i, a)| {
+            a.strip_prefix(&format!("{flag}="))
+                .map(str::to_string)
+                .or_else(|| (a == flag).then(|| args.get(i + 1).cloned()).flatten())
+        })
+    };
+    let json = value_of("--format").as_deref() == Some("json");
+    let report = value_of("--report").map(std::path::PathBuf::from);
+    let text = e.render().to_string();
+    let mut lines = text.lines().filter(|l| !l.trim().is_empty());
+    let message = lines.next().unwrap_or_default();
+    let message = message.strip_prefix("error: ").unwrap_or(message).to_string();
+    let rest: Vec<&str> = lines.map(str::trim).collect();
+    let error = serde_json::json!({
+        "code": "DWB-USAGE-0001", "kind": "usage", "message": message,
+        "file": null, "line": null, "column": null, "call_chain": [],
+        "help": (!rest.is_empty()).then(|| rest.join("\n")),
+    });
+    let r = crate::report::Report::failed_early("", exit::USAGE, error);
+    crate::report::write_json(&r, json, report.as_deref());
+    exit::USAGE
 }
 
 /// Logs go to stderr; `DWB_LOG` (e.g. `dwb=debug`) wins over -v/-q.

@@ -16,20 +16,29 @@ use crate::plan::{self, Outcome};
 use crate::report::{Report, RunStatus, Sources, Timings};
 use crate::sources::{self, DirectorySource};
 
+/// A run that stops before its script runs (a usage or configuration error):
+/// the error on stderr, and the JSON report too when one was asked for.
+fn fail_early(args: &RunArgs, e: &crate::error::Error) -> i32 {
+    let code = fail(e);
+    let report = Report::failed_early(&args.script, code, crate::report::error_json(e));
+    crate::report::write_json(&report, args.format == Format::Json, args.report.as_deref());
+    code
+}
+
 /// Runs `dwb run`; returns the exit code.
 pub fn run(args: RunArgs) -> i32 {
     let started = Instant::now();
     let script = match script::load(&args.script) {
         Ok(s) => s,
-        Err(e) => return fail(&e),
+        Err(e) => return fail_early(&args, &e),
     };
     let sources = match sources::resolve(&args.conn) {
         Ok(x) => x,
-        Err(e) => return fail(&e),
+        Err(e) => return fail_early(&args, &e),
     };
     let rt = match runtime() {
         Ok(rt) => rt,
-        Err(e) => return fail(&e),
+        Err(e) => return fail_early(&args, &e),
     };
     let mut host = host(sources, &rt);
     // A snapshot costs nothing to open: load it now so a malformed file is a usage error
@@ -37,7 +46,7 @@ pub fn run(args: RunArgs) -> i32 {
     if let DirectorySource::Snapshot(_) = host.directory().source()
         && let Err(e) = host.directory().open()
     {
-        return fail(&e.with_hint("fix the LDIF file given with --snapshot"));
+        return fail_early(&args, &e.with_hint("fix the LDIF file given with --snapshot"));
     }
     host.dry_run = args.dry_run;
     host.script = script.source.clone();
@@ -66,6 +75,9 @@ fn execute(args: &RunArgs, script: &Script, host: &Arc<Host>, started: Instant) 
             let sources = host.texts.lock().map(|s| s.clone()).unwrap_or_default();
             let d = ScriptError::from_parse(&e, &script.source, &sources);
             eprint!("{}", d.render());
+            let report = Report::failed_early(&script.source, exit::SCRIPT_ERROR, d.to_json());
+            let json = args.format == Format::Json;
+            crate::report::write_json(&report, json, args.report.as_deref());
             return exit::SCRIPT_ERROR;
         }
     };
@@ -74,15 +86,15 @@ fn execute(args: &RunArgs, script: &Script, host: &Arc<Host>, started: Instant) 
     let given: Vec<(String, String)> =
         match args.params.iter().map(|p| params::split_pair(p)).collect() {
             Ok(v) => v,
-            Err(e) => return fail(&e),
+            Err(e) => return fail_early(args, &e),
         };
     let specs = match params::declared(&engine, &ast) {
         Ok(s) => s,
-        Err(e) => return fail(&e),
+        Err(e) => return fail_early(args, &e),
     };
     let param_map = match params::validate(&specs, &given) {
         Ok(m) => m,
-        Err(e) => return fail(&e),
+        Err(e) => return fail_early(args, &e),
     };
     let parameters: serde_json::Map<String, serde_json::Value> =
         given.iter().map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone()))).collect();
@@ -121,6 +133,10 @@ fn execute(args: &RunArgs, script: &Script, host: &Arc<Host>, started: Instant) 
     };
 
     if let Err(e) = result {
+        // The checks that stopped the script (enable: "not prepared") explain the error.
+        if args.format == Format::Text && !report.findings.findings.is_empty() {
+            println!("{}", crate::report::findings_table(&report.findings.findings));
+        }
         let sources = host.texts.lock().map(|s| s.clone()).unwrap_or_default();
         let d = ScriptError::from_eval(&e, &script.source, &sources);
         eprint!("{}", d.render());
@@ -232,19 +248,9 @@ fn finish(args: &RunArgs, mut report: Report, started: Instant) -> i32 {
             eprintln!("error: writing {}: {e}", path.display());
         }
     }
-    // Written change by change: the report of a 100,000-device plan is large.
-    if let Some(path) = &args.report {
-        let written = std::fs::File::create(path).and_then(|f| report.write_json(f));
-        if let Err(e) = written {
-            eprintln!("error: writing {}: {e}", path.display());
-        }
-    }
+    crate::report::write_json(&report, args.format == Format::Json, args.report.as_deref());
     match args.format {
-        Format::Json => {
-            if let Err(e) = report.write_json(std::io::stdout().lock()) {
-                eprintln!("error: writing the report: {e}");
-            }
-        }
+        Format::Json => {}
         Format::Text if !(args.quiet && report.exit_code == exit::OK) && report.error.is_none() => {
             print!("{}", report.to_text())
         }

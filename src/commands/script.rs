@@ -19,7 +19,15 @@ pub struct Script {
 fn site_of(path: &Path) -> Option<PathBuf> {
     let dir = path.parent()?;
     let dir = if dir.as_os_str().is_empty() { Path::new(".") } else { dir };
-    [dir.to_path_buf(), dir.join("..")]
+    // `site/scripts/x.rhai` → `site`, not `site/scripts/..` (diagnostics show the path).
+    let up = match (dir.components().next_back(), dir.parent()) {
+        (Some(std::path::Component::Normal(_)), Some(p)) if !p.as_os_str().is_empty() => {
+            p.to_path_buf()
+        }
+        (Some(std::path::Component::Normal(_)), _) => PathBuf::from("."),
+        _ => dir.join(".."),
+    };
+    [dir.to_path_buf(), up]
         .into_iter()
         .find(|d| d.join("stdlib").is_dir())
         .or_else(|| Some(PathBuf::from(".")))

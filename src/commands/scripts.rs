@@ -17,6 +17,21 @@ pub fn purpose(text: &str) -> String {
         .join(" ")
 }
 
+/// Every standard script's declared parameters, by script name (`sync`).
+pub fn declared_params() -> Vec<(&'static str, params::ParamSpec)> {
+    let engine = engine::build(Arc::new(Host::offline()));
+    let mut out = Vec::new();
+    for s in embedded::SCRIPTS {
+        let specs = engine
+            .compile(s.text)
+            .ok()
+            .and_then(|ast| params::declared(&engine, &ast).ok())
+            .unwrap_or_default();
+        out.extend(specs.into_iter().map(|p| (s.name.trim_end_matches(".rhai"), p)));
+    }
+    out
+}
+
 /// Runs `dwb scripts`.
 pub fn list() -> i32 {
     let engine = engine::build(Arc::new(Host::offline()));
@@ -33,7 +48,7 @@ pub fn list() -> i32 {
             } else {
                 format!("default: {}", p.default.clone().unwrap_or_else(|| "none".into()))
             };
-            println!("  --param {}=<{:?}>  ({req})  {}", p.name, p.ty, p.help);
+            println!("  --param {}=<{}>  ({req})  {}", p.name, p.value_hint(), p.help);
         }
         println!();
     }

@@ -5,13 +5,28 @@
 //!
 //! Rhai reports a nested error at the *call site*; the real position is inside
 //! `ErrorInFunctionCall` / `ErrorInModule`, so the chain is walked here.
+//!
+//! How much is shown depends on whose code failed: an error raised inside
+//! dwb's own (embedded) scripts is the administrator's situation, not their
+//! code, so it is the message and hint once and the location on one line (`-v`
+//! shows the frame); a configuration or input-file problem is just that
+//! error; a site's own script gets the source frame.
 
 use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use miette::{Diagnostic, LabeledSpan, NamedSource, SourceOffset, SourceSpan};
 use rhai::{Dynamic, EvalAltResult, ParseError, Position};
 
+use crate::engine::resolver::EMBEDDED;
 use crate::host::ScriptTexts;
+
+static VERBOSE: AtomicBool = AtomicBool::new(false);
+
+/// `-v`: show the source frame of errors in dwb's own scripts too.
+pub fn set_verbose(v: bool) {
+    VERBOSE.store(v, Ordering::Relaxed);
+}
 
 /// A place in a script.
 #[derive(Debug, Clone)]
@@ -88,8 +103,9 @@ impl Diagnostic for ScriptError {
     }
     fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
         let span = self.span?;
-        let label = self.at.as_ref().map(|a| a.label.clone()).unwrap_or_default();
-        Some(Box::new(std::iter::once(LabeledSpan::new_with_span(Some(label), span))))
+        // The message is the heading already: a label repeating it is noise.
+        let label = self.at.as_ref().map(|a| a.label.clone()).filter(|l| *l != self.message);
+        Some(Box::new(std::iter::once(LabeledSpan::new_with_span(label, span))))
     }
     fn related<'a>(&'a self) -> Option<Box<dyn Iterator<Item = &'a dyn Diagnostic> + 'a>> {
         if self.related.is_empty() {
@@ -181,6 +197,38 @@ impl ScriptError {
         e
     }
 
+    /// A problem found at `pos` in `source` without running it (`dwb check`).
+    pub fn at(
+        source: &str,
+        pos: Position,
+        (code, kind): (&str, &str),
+        message: String,
+        help: Option<String>,
+        sources: &ScriptTexts,
+    ) -> ScriptError {
+        let mut e = ScriptError {
+            at: frame(source, pos, message.clone()),
+            message,
+            code: code.into(),
+            kind: kind.into(),
+            chain: Vec::new(),
+            help,
+            src: None,
+            span: None,
+            related: Vec::new(),
+        };
+        if let Some(text) = sources.get(source) {
+            e.span = span_of(text, pos);
+            e.src = Some(NamedSource::new(source, text.to_string()));
+        }
+        e
+    }
+
+    /// The line of the error's own position (0 when it has none).
+    pub fn line(&self) -> usize {
+        self.at.as_ref().map(|a| a.line).unwrap_or(0)
+    }
+
     /// From a runtime error of a script whose top-level source is `source`.
     pub fn from_eval(err: &EvalAltResult, source: &str, sources: &ScriptTexts) -> ScriptError {
         let mut chain = Vec::new();
@@ -259,8 +307,58 @@ impl ScriptError {
         })
     }
 
-    /// Renders with miette's graphical handler (no colours when not a terminal).
+    /// True for a configuration or input problem (a bad file, a missing
+    /// setting): the script is not at fault, so its frame is no help.
+    pub fn is_input_error(&self) -> bool {
+        self.exit_code() == 3
+    }
+
+    /// True when the error was raised in a script embedded in dwb.
+    fn in_dwb_script(&self) -> bool {
+        self.at.as_ref().is_some_and(|a| a.source.starts_with(EMBEDDED))
+    }
+
+    /// Where it happened, on one line: `<embedded>/scripts/enable.rhai:21:5`, then
+    /// the outermost call site when it is elsewhere.
+    fn location(&self) -> Option<String> {
+        let at = self.at.as_ref()?;
+        let mut out = format!("{}:{}:{}", at.source, at.line, at.column);
+        if let Some(outer) = self.chain.first() {
+            out.push_str(&format!(
+                ", called from {}:{}:{}",
+                outer.source, outer.line, outer.column
+            ));
+        }
+        Some(out)
+    }
+
+    /// The message and hint once, the location on one line.
+    fn render_short(&self, with_location: bool) -> String {
+        let mut out = format!("error: {} ({}): {}\n", self.code, self.kind, self.message);
+        if let Some(h) = &self.help {
+            out.push_str(&format!("  hint: {h}\n"));
+        }
+        if with_location && let Some(l) = self.location() {
+            out.push_str(&format!("  at {l} (-v shows the script's lines)\n"));
+        }
+        out
+    }
+
+    /// Renders the error for a terminal: short for input errors and errors
+    /// in dwb's own scripts (unless `-v`), else with the source frame.
     pub fn render(&self) -> String {
+        let verbose = VERBOSE.load(Ordering::Relaxed);
+        if !verbose && self.is_input_error() {
+            return self.render_short(false);
+        }
+        if !verbose && self.in_dwb_script() {
+            return self.render_short(true);
+        }
+        self.render_frame()
+    }
+
+    /// Renders with miette's graphical handler (no colours when not a terminal).
+    pub fn render_frame(&self) -> String {
         let mut out = String::new();
         let handler = miette::GraphicalReportHandler::new_themed(
             if std::io::IsTerminal::is_terminal(&std::io::stderr()) {

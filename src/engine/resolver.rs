@@ -26,7 +26,9 @@ impl DwbResolver {
         DwbResolver { host, cache: Mutex::new(HashMap::new()) }
     }
 
-    fn locate(&self, source: Option<&str>, path: &str) -> Option<(String, String)> {
+    /// The name (a path, or `<embedded>/stdlib/x.rhai`) and text of the module
+    /// `path` imported from `source`.
+    pub fn locate(&self, source: Option<&str>, path: &str) -> Option<(String, String)> {
         if let Some(name) = path.strip_prefix("dwb/") {
             let file =
                 if name.ends_with(".rhai") { name.to_string() } else { format!("{name}.rhai") };

@@ -122,6 +122,8 @@ pub const OTHER_CODES: &[Code] = &[
     c("DWB-SCRIPT-0013", "variable_not_found", "a variable is not defined"),
     c("DWB-SCRIPT-0014", "property_not_found", "a map or object has no such property"),
     c("DWB-SCRIPT-0100", "script_error", "a script threw something that is not a dwb error"),
+    // The command line (`dwb run … --format json` reports it too).
+    c("DWB-USAGE-0001", "usage", "the command line is not valid (unknown flag, missing value)"),
     // Microsoft Graph (`graph::error::Reason`).
     c("DWB-GRAPH-0001", "config", "invalid Graph configuration (cloud, tenant, option value)"),
     c("DWB-GRAPH-0002", "config", "`http://` to a non-loopback host, or credentials in a URL"),
@@ -153,6 +155,11 @@ pub const OTHER_CODES: &[Code] = &[
     c("DWB-PREP-0003", "drs_elsewhere", "prepare: the DeviceRegistrationService is elsewhere"),
     c("DWB-PREP-0004", "drs_points_elsewhere", "prepare: the DRS names another container"),
     c("DWB-ENABLE-0001", "not_prepared", "enable: the directory is not prepared"),
+    c(
+        "DWB-ENABLE-0002",
+        "config",
+        "enable: no site dwb.toml (or no profile) to record the target in",
+    ),
 ];
 
 /// Codes no longer raised, never to be reused.

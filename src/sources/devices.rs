@@ -3,7 +3,6 @@
 //! demo export. Opened on first use, once; the client secret file is read only
 //! then, so commands that never list devices never need it.
 
-use std::ops::ControlFlow;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
@@ -12,7 +11,6 @@ use tokio_util::sync::CancellationToken;
 
 use crate::cli::Conn;
 use crate::config::{self, Loaded};
-use crate::embedded;
 use crate::error::{Error, Result};
 use crate::graph::{self, Cloud, Credential, Device, GraphClient, GraphConfig};
 
@@ -37,11 +35,22 @@ pub struct DeviceSettings {
     pub devices_file: Option<PathBuf>,
     /// Nothing configured is the demo only when the directory is the demo too.
     pub demo_allowed: bool,
+    /// How errors name each file setting (`--devices`, `client_secret_file in
+    /// [profiles.contoso.graph] of ./dwb.toml`), by field name.
+    pub keys: Vec<(&'static str, String)>,
 }
 
 /// Reads the device settings: flags, then `DWB_GRAPH_*`, then the profile.
 pub fn decide(conn: &Conn, loaded: &Loaded) -> DeviceSettings {
     let g = loaded.profile.graph.clone().unwrap_or_default();
+    let mut keys: Vec<(&'static str, String)> =
+        ["client_secret_file", "certificate_file", "key_file", "devices_file"]
+            .into_iter()
+            .map(|k| (k, loaded.key("graph", k)))
+            .collect();
+    if conn.devices.is_some() {
+        keys.push(("devices_file", "--devices".into()));
+    }
     DeviceSettings {
         cloud: g.cloud,
         tenant: env("DWB_GRAPH_TENANT").or(g.tenant),
@@ -54,10 +63,21 @@ pub fn decide(conn: &Conn, loaded: &Loaded) -> DeviceSettings {
         endpoint: env("DWB_GRAPH_ENDPOINT").or(g.endpoint),
         devices_file: conn.devices.clone().or(g.devices_file),
         demo_allowed: false,
+        keys,
     }
 }
 
 impl DeviceSettings {
+    /// How errors name the setting `field` (the last entry for it wins).
+    fn key(&self, field: &str) -> String {
+        self.keys
+            .iter()
+            .rev()
+            .find(|(f, _)| *f == field)
+            .map(|(_, k)| k.clone())
+            .unwrap_or_else(|| field.to_string())
+    }
+
     /// True when any Graph setting is given (then all the needed ones must be).
     fn graph_configured(&self) -> bool {
         self.tenant.is_some()
@@ -112,6 +132,8 @@ pub enum DeviceSource {
     File {
         name: String,
         path: Option<PathBuf>,
+        /// The setting that names the file, for its errors.
+        key: String,
     },
 }
 
@@ -131,53 +153,20 @@ impl DeviceSource {
         &self,
         owners: bool,
         blocking: &crate::cancel::Blocking,
-        mut each: impl FnMut(Device) -> bool,
+        each: impl FnMut(Device) -> bool,
     ) -> Result<usize> {
-        let mut n = 0;
-        match self {
-            DeviceSource::File { path: Some(p), .. } => {
-                n = graph::offline::for_each_device_in_file(p, each)?;
-            }
-            DeviceSource::File { path: None, .. } => {
-                for d in graph::devices_from_json(embedded::DEMO_DEVICES)? {
-                    n += 1;
-                    if !each(d) {
-                        break;
-                    }
-                }
-            }
-            DeviceSource::Graph(c) => {
-                // The listing runs on the runtime and hands devices over a channel, so
-                // `each` may block (the directory, Graph batches) while the next page
-                // is already on its way.
-                let opts = graph::ListOptions { expand_owners: owners, ..Default::default() };
-                let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-                let c = c.clone();
-                let listing = blocking.handle()?.spawn(async move {
-                    c.list_devices(&opts, |d| match tx.send(d) {
-                        Ok(()) => ControlFlow::Continue(()),
-                        Err(_) => ControlFlow::Break(()),
-                    })
-                    .await
-                });
-                while let Some(d) = rx.blocking_recv() {
-                    n += 1;
-                    if !each(d) {
-                        break;
-                    }
-                }
-                drop(rx);
-                blocking.block_on(async {
-                    match listing.await {
-                        Ok(r) => r.map(|_| ()).map_err(Into::into),
-                        Err(e) => {
-                            Err(Error::internal(format!("the Graph listing task failed: {e}")))
-                        }
-                    }
-                })?;
-            }
-        }
-        Ok(n)
+        self.start_listing(owners, blocking)?.each(each)
+    }
+
+    /// Starts reading the devices: a tenant's listing begins on the runtime at
+    /// once (so it overlaps what the caller does next, e.g. reading the
+    /// container); [`Listing::each`] hands the devices out.
+    pub fn start_listing<'a>(
+        &'a self,
+        owners: bool,
+        blocking: &'a crate::cancel::Blocking,
+    ) -> Result<super::Listing<'a>> {
+        super::listing::start(self, owners, blocking)
     }
 
     /// Every device at once (for scripts' `graph::list_devices` and small reports).
@@ -210,11 +199,14 @@ impl DeviceSource {
 /// next to the demo directory; anything else is a configuration error.
 pub fn open(s: &DeviceSettings, cancel: &CancellationToken) -> Result<DeviceSource> {
     if let Some(f) = &s.devices_file {
-        // Read when devices are asked for; a file that cannot be opened is an error now.
-        std::fs::File::open(f).map_err(|e| {
-            Error::config(format!("cannot read the device file {}: {e}", f.display()))
-        })?;
-        return Ok(DeviceSource::File { name: f.display().to_string(), path: Some(f.clone()) });
+        let key = s.key("devices_file");
+        config::check_readable(f, &key)?;
+        // Read when devices are asked for, device by device.
+        return Ok(DeviceSource::File {
+            name: f.display().to_string(),
+            path: Some(f.clone()),
+            key,
+        });
     }
     if !s.graph_configured() {
         if !s.demo_allowed {
@@ -232,7 +224,11 @@ pub fn open(s: &DeviceSettings, cancel: &CancellationToken) -> Result<DeviceSour
         eprintln!(
             "[demo] no Graph tenant configured: using {DEMO_DEVICES_NAME} — nothing real is read"
         );
-        return Ok(DeviceSource::File { name: DEMO_DEVICES_NAME.into(), path: None });
+        return Ok(DeviceSource::File {
+            name: DEMO_DEVICES_NAME.into(),
+            path: None,
+            key: "the bundled demo export".into(),
+        });
     }
     let missing: Vec<&str> = [
         ("DWB_GRAPH_TENANT (tenant)", s.tenant.is_none()),
@@ -261,13 +257,24 @@ pub fn open(s: &DeviceSettings, cancel: &CancellationToken) -> Result<DeviceSour
     };
     let secret = match (&s.client_secret, &s.client_secret_file) {
         (Some(secret), _) => Some(secret.clone()),
-        (None, Some(f)) => Some(config::read_secret_file(f)?),
+        (None, Some(f)) => Some(config::read_secret_file(
+            f,
+            &s.key("client_secret_file"),
+            "DWB_GRAPH_CLIENT_SECRET",
+        )?),
         (None, None) => None,
     };
     let credential = match (secret, &s.certificate_file) {
         (Some(secret), _) => Credential::client_secret(client_id, secret),
         (None, Some(cert)) => {
-            let key = s.key_file.clone().unwrap_or_else(|| cert.clone());
+            config::check_readable(cert, &s.key("certificate_file"))?;
+            let key = match &s.key_file {
+                Some(k) => {
+                    config::check_readable(k, &s.key("key_file"))?;
+                    k.clone()
+                }
+                None => cert.clone(),
+            };
             Credential::certificate(client_id, graph::ClientCertificate::from_files(cert, &key)?)
         }
         (None, None) => {

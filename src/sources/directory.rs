@@ -5,6 +5,8 @@
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
+use secrecy::SecretString;
+
 use crate::ad::Directory;
 use crate::ad::ldap::{LdapAuth, LdapDirectory, LdapSettings};
 use crate::ad::snapshot::SnapshotDirectory;
@@ -16,7 +18,8 @@ use crate::error::{Error, Result};
 
 /// Where the directory comes from.
 pub enum DirectorySource {
-    Ldap(LdapSettings),
+    /// A DC; the password is read (or prompted for) only when it is opened.
+    Ldap(Box<LdapSource>),
     Snapshot(PathBuf),
     /// Nothing configured: `examples/contoso/directory.ldif`, embedded.
     Demo,
@@ -32,7 +35,8 @@ impl DirectorySource {
     /// Which directory this is, for reports (nothing is opened).
     pub fn describe(&self) -> String {
         match self {
-            DirectorySource::Ldap(s) => {
+            DirectorySource::Ldap(l) => {
+                let s = &l.settings;
                 format!("{} as {}", s.url, s.user.as_deref().unwrap_or("(anonymous)"))
             }
             DirectorySource::Snapshot(p) => format!("snapshot {}", p.display()),
@@ -42,8 +46,67 @@ impl DirectorySource {
     }
 }
 
+/// Where the LDAP password comes from. Nothing is read when the source is
+/// decided: a run that never touches the DC (a `--snapshot`, `dwb check`)
+/// never needs the file, and a missing one is reported when it is.
+pub enum Password {
+    /// Kerberos, or no user: none.
+    None,
+    /// From `DWB_LDAP_PASSWORD`.
+    Given(SecretString),
+    /// `password_file` in the profile; `key` names it for errors.
+    File { path: PathBuf, key: String },
+    /// Asked for on the terminal, for `user`.
+    Prompt { user: String },
+    /// A user and no way to get the password.
+    Missing,
+}
+
+impl Password {
+    fn read(&self) -> Result<Option<SecretString>> {
+        match self {
+            Password::None => Ok(None),
+            Password::Given(p) => Ok(Some(p.clone())),
+            Password::File { path, key } => {
+                config::read_secret_file(path, key, "DWB_LDAP_PASSWORD").map(Some)
+            }
+            Password::Prompt { user } => {
+                rpassword::prompt_password(format!("Password for {user}: "))
+                    .map(|p| Some(SecretString::from(p)))
+                    .map_err(|e| Error::config(format!("reading the password: {e}")))
+            }
+            Password::Missing => Err(Error::config(
+                "no LDAP password: set DWB_LDAP_PASSWORD or password_file in the profile \
+                 (secrets are never taken from arguments)",
+            )),
+        }
+    }
+}
+
+/// A DC to connect to: the settings, and what is read only when it is opened.
+pub struct LdapSource {
+    pub settings: LdapSettings,
+    pub password: Password,
+    /// Files the connection reads (CA file, keytab), each with the setting that names it.
+    pub files: Vec<(PathBuf, String)>,
+}
+
+impl LdapSource {
+    /// The settings with the password read, after checking the files can be read
+    /// (errors name the setting and the file).
+    fn ready(&self) -> Result<LdapSettings> {
+        for (f, key) in &self.files {
+            config::check_readable(f, key)?;
+        }
+        let mut s = self.settings.clone();
+        s.password = self.password.read()?;
+        Ok(s)
+    }
+}
+
 /// Decides the directory source: `--snapshot` wins over a configured DC; with
-/// neither, the demo. The LDAP password is read here (env, file or prompt).
+/// neither, the demo. Nothing is read here: the password and the CA file only
+/// when the DC is first used.
 pub fn decide(conn: &Conn, loaded: &Loaded) -> Result<DirectorySource> {
     if let Some(p) = &conn.snapshot {
         return Ok(DirectorySource::Snapshot(p.clone()));
@@ -60,34 +123,33 @@ pub fn decide(conn: &Conn, loaded: &Loaded) -> Result<DirectorySource> {
         )?,
     };
     let user = conn.ldap_user.clone().or(lc.user.clone());
-    let password = match std::env::var("DWB_LDAP_PASSWORD") {
+    let password = match (crate::sources::env("DWB_LDAP_PASSWORD"), &lc.password_file, &user) {
         // A Kerberos ticket proves who we are: no password is read or prompted for.
-        _ if auth.is_kerberos() => None,
-        Ok(p) if !p.is_empty() => Some(secrecy::SecretString::from(p)),
-        _ => match &lc.password_file {
-            Some(f) => Some(config::read_secret_file(f)?),
-            None if user.is_some() && std::io::IsTerminal::is_terminal(&std::io::stdin()) => {
-                let who = user.as_deref().unwrap_or_default();
-                let p = rpassword::prompt_password(format!("Password for {who}: "))
-                    .map_err(|e| Error::config(format!("reading the password: {e}")))?;
-                Some(secrecy::SecretString::from(p))
-            }
-            None if user.is_some() => {
-                return Err(Error::config(
-                    "no LDAP password: set DWB_LDAP_PASSWORD or password_file in the profile \
-                     (secrets are never taken from arguments)",
-                ));
-            }
-            None => None,
-        },
+        _ if auth.is_kerberos() => Password::None,
+        (Some(p), _, _) => Password::Given(SecretString::from(p)),
+        (None, Some(f), _) => {
+            Password::File { path: f.clone(), key: loaded.key("ldap", "password_file") }
+        }
+        (None, None, Some(u)) if std::io::IsTerminal::is_terminal(&std::io::stdin()) => {
+            Password::Prompt { user: u.clone() }
+        }
+        (None, None, Some(_)) => Password::Missing,
+        (None, None, None) => Password::None,
+    };
+    let ca_file = match (&conn.ca_file, &lc.ca_file) {
+        (Some(f), _) => Some((f.clone(), "--ca-file / DWB_LDAP_CA_FILE".to_string())),
+        (None, Some(f)) => Some((f.clone(), loaded.key("ldap", "ca_file"))),
+        (None, None) => None,
     };
     let settings = LdapSettings::new(url)
-        .with_credentials(user, password)
+        .with_credentials(user, None)
         .with_auth(auth)
-        .with_ca_file(conn.ca_file.clone().or(lc.ca_file.clone()))
+        .with_ca_file(ca_file.as_ref().map(|(f, _)| f.clone()))
         .with_insecure_bind(conn.allow_insecure_ldap || lc.allow_insecure)
         .with_timeout_secs(lc.timeout_secs);
-    Ok(DirectorySource::Ldap(settings))
+    let keytab = lc.keytab.clone().map(|f| (f, loaded.key("ldap", "keytab")));
+    let files = [ca_file, keytab].into_iter().flatten().collect();
+    Ok(DirectorySource::Ldap(Box::new(LdapSource { settings, password, files })))
 }
 
 /// An opened directory, plus the snapshot handle when it is one (for `--write-snapshot`).
@@ -112,9 +174,10 @@ pub fn open(source: &DirectorySource, blocking: &Blocking) -> Result<Opened> {
             let s = Arc::new(SnapshotDirectory::load(p)?);
             Ok(Opened { dir: s.clone(), snapshot: Some(s) })
         }
-        DirectorySource::Ldap(settings) => {
+        DirectorySource::Ldap(source) => {
+            let settings = source.ready()?;
             let handle = blocking.handle()?.clone();
-            let d = LdapDirectory::connect(settings, handle, blocking.cancel.token.clone())?;
+            let d = LdapDirectory::connect(&settings, handle, blocking.cancel.token.clone())?;
             Ok(Opened { dir: Arc::new(d), snapshot: None })
         }
         DirectorySource::None => Err(Error::config("no directory is available here")),

@@ -6,9 +6,11 @@
 
 pub mod devices;
 pub mod directory;
+mod listing;
 
 pub use devices::{DeviceSettings, DeviceSlot, DeviceSource};
 pub use directory::{DirectorySlot, DirectorySource, Opened};
+pub use listing::Listing;
 
 use crate::cli::Conn;
 use crate::config::{self, Loaded};

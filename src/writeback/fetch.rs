@@ -75,9 +75,20 @@ pub fn tenant_users(
     client: &GraphClient,
     blocking: &Blocking,
 ) -> Result<HashMap<String, Vec<Owner>>> {
-    let opts = ListOptions { select: vec!["id".into()], expand_users: true, ..Default::default() };
-    let mut found = HashMap::new();
-    blocking.block_on(async {
+    let task = start_tenant_users(client, blocking)?;
+    join_tenant_users(task, blocking)
+}
+
+/// A pending [`tenant_users`] listing.
+pub type UsersTask = tokio::task::JoinHandle<crate::graph::Result<HashMap<String, Vec<Owner>>>>;
+
+/// Starts [`tenant_users`] on the runtime, to overlap the directory reads.
+pub fn start_tenant_users(client: &GraphClient, blocking: &Blocking) -> Result<UsersTask> {
+    let client = client.clone();
+    Ok(blocking.handle()?.spawn(async move {
+        let opts =
+            ListOptions { select: vec!["id".into()], expand_users: true, ..Default::default() };
+        let mut found = HashMap::new();
         client
             .list_devices(&opts, |d| {
                 if let Some(users) = d.registered_users.filter(|u| u.len() < EXPANDED_MAX) {
@@ -86,9 +97,21 @@ pub fn tenant_users(
                 std::ops::ControlFlow::Continue(())
             })
             .await?;
-        Ok(())
-    })?;
-    Ok(found)
+        Ok(found)
+    }))
+}
+
+/// Waits for a listing [`start_tenant_users`] started.
+pub fn join_tenant_users(
+    task: UsersTask,
+    blocking: &Blocking,
+) -> Result<HashMap<String, Vec<Owner>>> {
+    blocking.block_on(async {
+        match task.await {
+            Ok(r) => Ok(r?),
+            Err(e) => Err(crate::error::Error::internal(format!("the users listing failed: {e}"))),
+        }
+    })
 }
 
 /// Attaches registered users to the devices that lack them: from `known`

@@ -460,11 +460,23 @@ pub fn plan(cx: &Context, req: &SyncRequest, hooks: &mut dyn SiteHooks) -> Resul
 pub(super) type Round = (usize, CurrentState, Option<StateCommit>);
 
 fn full(cx: &Context, src: &DeviceSource, req: &SyncRequest, m: &mut Mapper) -> Result<Round> {
-    let mut r = Reconcile::start(cx, m)?;
-    let mut failed = None;
+    // The Graph listings (devices with their owners, and the registered users)
+    // run while the container is read: a round costs the slower of the two.
+    let users = match src {
+        DeviceSource::Graph(c) if m.opts.map.optional.registered_users => {
+            Some(fetch::start_tenant_users(c, cx.blocking)?)
+        }
+        _ => None,
+    };
     // Owners come expanded with a tenant's listing. An export file may carry them
     // (Get-MgDevice -ExpandProperty registeredOwners) or not: then none are written.
-    let listed = src.each_device(req.owners, cx.blocking, |d| match r.device(cx, m, src, d) {
+    let listing = src.start_listing(req.owners, cx.blocking)?;
+    let mut r = Reconcile::start(cx, m)?;
+    if let Some(task) = users {
+        m.tenant_users = Some(fetch::join_tenant_users(task, cx.blocking)?);
+    }
+    let mut failed = None;
+    let listed = listing.each(|d| match r.device(cx, m, src, d) {
         Ok(()) => true,
         Err(e) => {
             failed = Some(e);

@@ -139,7 +139,11 @@ fn scripts_section(out: &mut String, scripts: &[ScriptDoc]) {
                 }
             };
             let ty = format!("{:?}", p.ty).to_ascii_lowercase();
-            let help = p.help.replace('|', "\\|");
+            let mut help = p.help.replace('|', "\\|");
+            if !p.choices.is_empty() {
+                let one_of: Vec<String> = p.choices.iter().map(|c| format!("`{c}`")).collect();
+                help.push_str(&format!(" (one of {})", one_of.join(", ")));
+            }
             out.push_str(&format!("| `{}` | {ty} | {default} | {help} |\n", p.name));
         }
     }
