@@ -13,7 +13,8 @@ Exit codes:
        the DC stopped answering)
   3    usage or configuration error
   4    the run completed but some changes failed (each listed in the report);
-       skipped devices are warnings, not failures
+       skipped devices are warnings, not failures; `apply`: a saved change was
+       refused (its object changed since); `undo`: an object changed since the run
   130  interrupted (Ctrl-C); nothing is left half-applied
 
 Configuration: dwb.toml (--config, $DWB_CONFIG, ./dwb.toml, then the user config dir),
@@ -27,6 +28,9 @@ Examples:
   dwb run verify --format json > verify.json
   kinit admin@CONTOSO.COM && dwb run verify --ldap-url ldap://dc1.contoso.com --ldap-auth kerberos
   dwb check scripts/*.rhai
+  dwb explain LAPTOP-0042
+  dwb run sync --dry-run --save-plan plan.json && dwb apply plan.json
+  dwb journal && dwb undo RUN_ID --dry-run
   dwb repl";
 
 /// dwb writes Microsoft Entra ID devices back into Active Directory.
@@ -137,8 +141,99 @@ pub enum Command {
         #[arg(long)]
         base: Vec<String>,
     },
+    /// Apply a saved plan (`dwb run … --save-plan FILE.json`) exactly, without the script.
+    ///
+    /// Each change is applied only if its object is still as the plan saw it; a change
+    /// whose object changed meanwhile is refused and reported (exit 4), the others apply.
+    #[command(
+        after_help = "Examples:\n  dwb run sync --dry-run --save-plan plan.json   # review plan.json\n  dwb apply plan.json --dry-run                  # what would be refused now\n  dwb apply plan.json --yes"
+    )]
+    Apply(ApplyArgs),
+    /// Undo a run from the journal: delete what it created, restore what it replaced,
+    /// re-create what it deleted.
+    ///
+    /// An object that changed after that run is left alone and reported (exit 4).
+    #[command(
+        after_help = "Examples:\n  dwb journal                      # the runs, newest last\n  dwb undo 20250102T030405Z-1a2b3c --dry-run\n  dwb undo 20250102T030405Z-1a2b3c --yes"
+    )]
+    Undo(UndoArgs),
+    /// List the journaled runs of the profile, or show one run's changes.
+    #[command(
+        after_help = "Examples:\n  dwb journal\n  dwb journal 20250102T030405Z-1a2b3c --format json"
+    )]
+    Journal {
+        /// A run id (or a unique prefix of one); without it, every run is listed.
+        run_id: Option<String>,
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+        #[command(flatten)]
+        conn: Conn,
+    },
+    /// Why a device is (not) in AD: scope, mapping, attributes side by side, next action.
+    #[command(
+        after_help = "Examples:\n  dwb explain 4c299165-6e8f-4b45-a5ba-c5d250a707ff\n  dwb explain 'LAPTOP-0042' --format json\n  dwb explain 'CN=4c299165-6e8f-4b45-a5ba-c5d250a707ff,CN=RegisteredDevices,DC=contoso,DC=com'"
+    )]
+    Explain(ExplainArgs),
     /// Print shell completions.
     Completions { shell: clap_complete::Shell },
+}
+
+/// How a plan built outside a script (`apply`, `undo`) is applied and reported.
+#[derive(Args, Debug, Clone)]
+pub struct ApplyOpts {
+    /// Show the plan (and what would be refused now), apply nothing.
+    #[arg(long, short = 'n')]
+    pub dry_run: bool,
+    /// Apply without asking (on a terminal dwb shows the plan and asks first).
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    /// Output format on stdout.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+    /// Also write the report (JSON) to this file.
+    #[arg(long)]
+    pub report: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub struct ApplyArgs {
+    /// The saved plan (.json).
+    pub file: PathBuf,
+    #[command(flatten)]
+    pub opts: ApplyOpts,
+    #[command(flatten)]
+    pub conn: Conn,
+}
+
+#[derive(Args, Debug)]
+pub struct UndoArgs {
+    /// The run to undo (`dwb journal` lists them; a unique prefix is enough).
+    pub run_id: String,
+    /// Refuse an undo that deletes more objects than this (default: the profile's
+    /// [writeback] delete_threshold, else 500).
+    #[arg(long)]
+    pub delete_threshold: Option<usize>,
+    #[command(flatten)]
+    pub opts: ApplyOpts,
+    #[command(flatten)]
+    pub conn: Conn,
+}
+
+#[derive(Args, Debug)]
+pub struct ExplainArgs {
+    /// The device: its deviceId, its Entra object id, its display name, or the DN of
+    /// its object in AD.
+    pub device: String,
+    /// The device container (default: where the DeviceRegistrationService points).
+    #[arg(long)]
+    pub container: Option<String>,
+    /// Explain as a sync with take_over=true would act.
+    #[arg(long)]
+    pub take_over: bool,
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+    #[command(flatten)]
+    pub conn: Conn,
 }
 
 #[derive(Args, Debug)]
@@ -158,13 +253,17 @@ pub struct RunArgs {
     /// Show the plan, apply nothing.
     #[arg(long, short = 'n')]
     pub dry_run: bool,
+    /// Apply without asking (on a terminal dwb shows the plan and asks first).
+    #[arg(long, short = 'y')]
+    pub yes: bool,
     /// Output format on stdout.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
     /// Also write the report (JSON) to this file.
     #[arg(long)]
     pub report: Option<PathBuf>,
-    /// Write the plan to a file: .ldif (ldapmodify input), .json, or text.
+    /// Write the plan to a file: .json (a saved plan that `dwb apply FILE.json` applies
+    /// exactly, later), .ldif (ldapmodify input), or text.
     #[arg(long)]
     pub save_plan: Option<PathBuf>,
     /// With --snapshot (or the demo): write the resulting directory state as LDIF.

@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex};
 use crate::ad::Directory;
 use crate::cancel::{Blocking, Cancel};
 use crate::error::{Error, Result};
+use crate::plan::journal::Journal;
 use crate::plan::view::PlannedView;
 use crate::plan::{Outcome, Plan, apply};
 use crate::report::Findings;
@@ -65,6 +66,12 @@ pub struct Host {
     pub settings: crate::config::Profile,
     /// The device containers this run holds the sync lock of.
     pub locks: crate::writeback::lock::Locks,
+    /// This run's id: in its report, and on each of its journal lines.
+    pub run_id: String,
+    /// What the journal names as the run's script (`sync`, `undo RUN`, `apply FILE`).
+    pub script: String,
+    /// The journal, opened when the first change is applied.
+    journal: Mutex<Option<Arc<Journal>>>,
 }
 
 impl Host {
@@ -85,7 +92,23 @@ impl Host {
             profile: None,
             settings: Default::default(),
             locks: Default::default(),
+            run_id: crate::plan::journal::new_run_id(),
+            script: String::new(),
+            journal: Mutex::new(None),
         }
+    }
+
+    /// The profile's journal, opened on first use.
+    pub fn journal(&self) -> Result<Arc<Journal>> {
+        let mut j = self.journal.lock().map_err(|_| Error::internal("journal lock poisoned"))?;
+        if let Some(j) = j.as_ref() {
+            return Ok(j.clone());
+        }
+        let path = crate::plan::journal::path_for(self.profile.as_deref())?;
+        let dir = self.base_dir()?.describe();
+        let opened = Arc::new(Journal::open(&path, &self.run_id, &self.script, &dir)?);
+        *j = Some(opened.clone());
+        Ok(opened)
     }
 
     /// A host with no directory and no device source (for `check`, `docs`, completion).
@@ -161,8 +184,18 @@ impl Host {
             Ok(d) => d,
             Err(e) => return plan.changes.iter().map(|_| apply::failed(&e)).collect(),
         };
+        // Nothing is sent that the journal could not record.
+        let journal = match self.journal() {
+            Ok(j) => j,
+            Err(e) => return plan.changes.iter().map(|_| apply::failed(&e)).collect(),
+        };
         let graph = || self.devices.client();
-        let targets = apply::Targets { dir: &*dir, graph: &graph, blocking: &self.blocking };
+        let targets = apply::Targets {
+            dir: &*dir,
+            graph: &graph,
+            blocking: &self.blocking,
+            journal: Some(&journal),
+        };
         apply::apply(plan, &targets, progress)
     }
 

@@ -98,6 +98,8 @@ pub enum RunStatus {
 /// The whole report.
 #[derive(Debug, Clone)]
 pub struct Report {
+    /// The run's id (its journal lines carry it; `dwb undo RUN_ID`).
+    pub run_id: Option<String>,
     pub script: String,
     pub parameters: serde_json::Map<String, Value>,
     pub directory: Option<String>,
@@ -134,6 +136,7 @@ impl Report {
         JsonReport {
             schema: "dwb.report/1",
             dwb_version: env!("CARGO_PKG_VERSION"),
+            run_id: &self.run_id,
             script: &self.script,
             parameters: &self.parameters,
             directory: &self.directory,
@@ -157,6 +160,7 @@ impl Report {
     /// configuration error (the same schema, an empty plan, `error` set).
     pub fn failed_early(script: &str, exit_code: i32, error: Value) -> Report {
         Report {
+            run_id: None,
             script: script.to_string(),
             parameters: Default::default(),
             directory: None,
@@ -246,6 +250,7 @@ impl Report {
 struct JsonReport<'a> {
     schema: &'static str,
     dwb_version: &'static str,
+    run_id: &'a Option<String>,
     script: &'a str,
     parameters: &'a serde_json::Map<String, Value>,
     directory: &'a Option<String>,

@@ -14,8 +14,10 @@ fn plan_as_ldif_json_and_text() {
     assert!(ldif.contains("dn: CN=DeviceRegistrationService,CN=Device Registration Services,CN=Device Registration Configuration,CN=Services,CN=Configuration,DC=contoso,DC=test\nchangetype: add\nobjectClass: msDS-DeviceRegistrationService\nmsDS-DeviceLocation: CN=RegisteredDevices,DC=contoso,DC=test\nmsDS-IsEnabled: TRUE\n"), "{ldif}");
     d.run(&[DEMO_PREPARE, &["--dry-run", "--save-plan", "plan.json"]].concat()).code(0);
     let j: serde_json::Value = serde_json::from_str(&d.read("plan.json")).unwrap();
-    assert_eq!(j[3]["action"], "create");
-    assert_eq!(j[3]["attributes"]["msDS-IsEnabled"][0], "TRUE");
+    // A saved plan (`dwb apply` input): exact values, base64.
+    assert_eq!(j["format"], "dwb.plan/1");
+    assert_eq!(j["changes"][3]["action"], "create");
+    assert_eq!(j["changes"][3]["attributes"]["msDS-IsEnabled"][0], "VFJVRQ==");
     d.run(&[DEMO_PREPARE, &["--dry-run", "--save-plan", "plan.txt"]].concat()).code(0);
     assert!(d.read("plan.txt").ends_with("Plan: 6 change(s): 4 create, 2 acl\n"));
 }

@@ -9,6 +9,8 @@ mod support;
 
 // Every subcommand and exit code, black box.
 mod cli;
+// The question before applying, the journal and saved plans on the demo.
+mod confirm;
 // `dwb check`: every error of every file, calls to functions that do not exist.
 mod check;
 // Rendered diagnostics: file, line, column, caret, call chain.

@@ -95,6 +95,26 @@ pub fn attribute_syntax(dir: &dyn Directory, root: &RootDse, name: &str) -> Resu
         .and_then(|e| e.first_str("attributeSyntax")))
 }
 
+/// A class's `defaultSecurityDescriptor` (SDDL): what the DC gives a new object
+/// of the class before inheritance. `None` when the class has none (or is unknown).
+pub fn default_security_descriptor(
+    dir: &dyn Directory,
+    root: &RootDse,
+    class: &str,
+) -> Result<Option<String>> {
+    let f = Filter::And(vec![
+        Filter::eq("objectClass", "classSchema"),
+        Filter::eq("lDAPDisplayName", class),
+    ]);
+    let req = SearchRequest::new(root.schema_nc()?, Scope::OneLevel, f)
+        .attrs(["defaultSecurityDescriptor"]);
+    Ok(dir
+        .search_all(&req)?
+        .into_iter()
+        .next()
+        .and_then(|e| e.first_str("defaultSecurityDescriptor")))
+}
+
 /// The `objectVersion` of the schema (69 = Windows Server 2012 R2), for information.
 pub fn schema_version(dir: &dyn Directory, root: &RootDse) -> Result<Option<u32>> {
     Ok(dir

@@ -135,6 +135,25 @@ fn dacl_sddl(sd: &SecurityDescriptor, domain: Option<&Sid>) -> String {
     sd.dacl_only().to_sddl(domain).unwrap_or_else(|e| format!("<{e}>"))
 }
 
+/// The DACL an object the plan creates gets from its class's
+/// `defaultSecurityDescriptor` (its structural class: the last objectClass the
+/// add names). `None` when the schema gives none.
+fn class_default(dir: &dyn Directory, dn: &Dn) -> Result<Option<SecurityDescriptor>> {
+    let Some(e) = dir.read(dn, &["objectClass"])? else { return Ok(None) };
+    let Some(class) = e.strs("objectClass").into_iter().rfind(|c| !c.eq_ignore_ascii_case("top"))
+    else {
+        return Ok(None);
+    };
+    let root = dir.root_dse()?;
+    let Some(sddl) = discovery::default_security_descriptor(dir, &root, &class)? else {
+        return Ok(None);
+    };
+    let sd = SecurityDescriptor::from_sddl(&sddl, domain_sid(dir).as_ref()).map_err(|e| {
+        Error::new(Kind::Security, format!("the defaultSecurityDescriptor of {class}: {e}"))
+    })?;
+    Ok(Some(sd.dacl_only()))
+}
+
 /// Plans a grant or revoke; returns whether the DACL changes.
 fn change(
     host: &Host,
@@ -151,7 +170,12 @@ fn change(
     // The base directory tells whether the object exists now (then the plan checks
     // at apply time that its DACL is still what was shown).
     let existing = read_sd(&**dir.base(), &dn).ok();
-    let planned = read_sd(&*dir, &dn)?;
+    let planned = match (&existing, read_sd(&*dir, &dn)?) {
+        // Created by this plan: the DC will give it its class's default DACL, so the
+        // plan starts from that (and the LDIF plan writes default + edits).
+        (None, None) => class_default(&*dir, &dn)?,
+        (_, p) => p,
+    };
     let mut sd = planned.clone().unwrap_or_default();
     let edit_op = if grant { AclEdit::Grant(ace) } else { AclEdit::Revoke(ace) };
     if !edit(&mut sd, std::slice::from_ref(&edit_op)) {
@@ -159,15 +183,12 @@ fn change(
     }
     let domain = domain_sid(&*dir);
     let before = match (&existing, &planned) {
-        (None, _) => "(object created by this plan: its default DACL)".to_string(),
+        (None, _) => "(object created by this plan: its class's default DACL)".to_string(),
         (_, Some(p)) => dacl_sddl(p, domain.as_ref()),
         (_, None) => "D:".to_string(),
     };
-    let after = if existing.is_none() {
-        format!("default DACL + {}", dacl_sddl(&sd, domain.as_ref()))
-    } else {
-        dacl_sddl(&sd, domain.as_ref())
-    };
+    // For an object the plan creates, `sd` is its class's default DACL plus the edits.
+    let after = dacl_sddl(&sd, domain.as_ref());
     let descriptor = match dacl_write(&dn, &sd)? {
         crate::ad::WriteOp::Modify { mods, .. } => {
             mods.into_iter().next().and_then(|m| m.values.into_iter().next()).unwrap_or_default()

@@ -323,6 +323,23 @@ fn sync(ctx: &NativeCallContext, host: &Host, o: &Map, record: bool) -> Result<M
     Ok(out)
 }
 
+/// `writeback::explain`: one device through the sync's steps (see `writeback::explain`).
+fn explain(ctx: &NativeCallContext, host: &Host, device: &str, o: &Map) -> Result<Dynamic> {
+    let req = request(host, o)?;
+    let dir = host.dir()?;
+    let cx = Context {
+        dir: &*dir,
+        devices: &host.devices,
+        blocking: &host.blocking,
+        progress: false,
+        profile: host.profile.as_deref(),
+        locks: None,
+    };
+    let mut hooks = ScriptHooks::load(ctx)?;
+    let v = crate::writeback::explain::explain(&cx, &req, &mut hooks, device)?;
+    rhai::serde::to_dynamic(v).map_err(|e| Error::internal(e.to_string()))
+}
+
 fn ownership(host: &Host, o: &Map) -> Result<Map> {
     let req = request(host, o)?;
     let own = sync::ownership(&*host.dir()?, &req)?;
@@ -396,6 +413,47 @@ pub fn module(host: Arc<Host>) -> Module {
          # Errors\n\
          As `writeback::sync_devices`.",
         move |ctx: NativeCallContext, o: Map| sync(&ctx, &h, &o, false).rhai(),
+    );
+    let h = host.clone();
+    reg(
+        &mut m,
+        "explain",
+        &["device: String", "options: Map", "-> Map"],
+        "Why one device is (not) in AD, without planning anything: the device is found by \
+         deviceId, object id, display name or the DN of its object, and put through the sync's \
+         steps (the site hooks, dwb's mapping, the schema's limits, the owner lookup, ownership). \
+         Takes the options of `writeback::sync_devices`. Returns `#{ query, device, container, \
+         dn, in_scope, reason, action, ownership, attributes: [#{ name, entra, ad, action }], \
+         next_sync }`; `action` is \"create\", \"update\", \"delete\", \"none\" or \"skip\", \
+         `reason` names the rule (`in_scope` returned false, no type-2 key, a schema limit, \
+         `map_device` returned (), another writer's object, …). `dwb explain` prints it.\n\
+         # Example\n\
+         ```rhai\n\
+         let x = writeback::explain(\"4c299165-6e8f-4b45-a5ba-c5d250a707ff\", #{});\n\
+         print(`${x.action}: ${x.reason}`);\n\
+         for a in x.attributes {\n\
+         \x20   if a.action != \"none\" { print(`  ${a.name}: ${a.ad} -> ${a.entra}`); }\n\
+         }\n\
+         ```\n\
+         # Errors\n\
+         `ambiguous` when several devices match (listed), `not_found` when neither Entra ID nor \
+         the container knows it, `no_such_object` when the container is missing, and the Graph \
+         errors.",
+        move |ctx: NativeCallContext, d: &str, o: Map| explain(&ctx, &h, d, &o).rhai(),
+    );
+    let h = host.clone();
+    reg(
+        &mut m,
+        "explain",
+        &["device: String", "-> Map"],
+        "`writeback::explain(device, #{})`.\n\
+         # Example\n\
+         ```rhai\n\
+         print(writeback::explain(\"LAPTOP-0042\").reason);\n\
+         ```\n\
+         # Errors\n\
+         As `writeback::explain(device, options)`.",
+        move |ctx: NativeCallContext, d: &str| explain(&ctx, &h, d, &Map::new()).rhai(),
     );
     let h = host.clone();
     reg(

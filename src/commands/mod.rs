@@ -1,14 +1,20 @@
 //! The subcommands. `main()` parses the command line and maps every outcome to
 //! an exit code (see `crate::exit`).
 
+pub mod apply;
+mod applying;
 pub mod check;
+pub mod confirm;
 pub mod docs;
+pub mod explain;
 pub mod init;
+pub mod journal;
 pub mod repl;
 pub mod run;
 pub mod script;
 pub mod scripts;
 pub mod snapshot;
+pub mod undo;
 
 use clap::{CommandFactory, Parser};
 
@@ -51,6 +57,12 @@ pub fn main() -> i32 {
         Command::Init { dir, force } => init::init(&dir, force),
         Command::Scripts => scripts::list(),
         Command::Snapshot { conn, out, base } => snapshot::export(&conn, &out, &base),
+        Command::Apply(args) => apply::apply(&args),
+        Command::Undo(args) => undo::undo(&args),
+        Command::Journal { run_id, format, conn } => {
+            journal::show(run_id.as_deref(), format, &conn)
+        }
+        Command::Explain(args) => explain::explain(&args),
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "dwb", &mut std::io::stdout());
             exit::OK

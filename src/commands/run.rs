@@ -49,6 +49,7 @@ pub fn run(args: RunArgs) -> i32 {
         return fail_early(&args, &e.with_hint("fix the LDIF file given with --snapshot"));
     }
     host.dry_run = args.dry_run;
+    host.script = script.source.clone();
     host.quiet = args.quiet;
     host.site_dir = script.site_dir.clone();
     host.print_to = if args.format == Format::Json { PrintTo::Stderr } else { PrintTo::Stdout };
@@ -112,6 +113,7 @@ fn execute(args: &RunArgs, script: &Script, host: &Arc<Host>, started: Instant) 
         None
     };
     let mut report = Report {
+        run_id: Some(host.run_id.clone()),
         script: script.source.clone(),
         parameters,
         directory,
@@ -151,6 +153,14 @@ fn execute(args: &RunArgs, script: &Script, host: &Arc<Host>, started: Instant) 
         return finish(args, report, started);
     }
 
+    // The plan as reviewed, saved before anything of it is applied.
+    if let Some(path) = args.save_plan.as_deref().filter(|p| plan::saved::is_saved_plan(p))
+        && let Err(e) = plan::saved::save(path, &report, host)
+    {
+        eprintln!("error: {e}");
+        report.exit_code = exit::SCRIPT_ERROR;
+        return finish(args, report, started);
+    }
     if report.plan.is_refused() {
         // Refused before any change: shown (a dry run too), never applied.
         for r in &report.plan.refusals {
@@ -159,6 +169,13 @@ fn execute(args: &RunArgs, script: &Script, host: &Arc<Host>, started: Instant) 
         }
         report.status = RunStatus::Refused;
         report.exit_code = exit::SCRIPT_ERROR;
+    } else if !args.dry_run
+        && !report.plan.is_empty()
+        && !super::confirm::confirm_plan(&report.plan, args.yes)
+    {
+        // Declined at the prompt: shown like a dry run, nothing applied.
+        report.dry_run = true;
+        eprintln!("Nothing was applied.");
     } else if !args.dry_run && !report.plan.is_empty() {
         let t2 = Instant::now();
         let bar = progress_bar(report.plan.len(), args.quiet || args.format == Format::Json);
@@ -221,12 +238,13 @@ fn finish(args: &RunArgs, mut report: Report, started: Instant) -> i32 {
     if let Some(path) = &args.save_plan {
         let text = match path.extension().and_then(|e| e.to_str()) {
             Some("ldif") => plan::render::ldif(&report.plan),
-            Some("json") => {
-                serde_json::to_string_pretty(&plan::render::json(&report.plan)).unwrap_or_default()
-            }
+            // Written by `plan::saved::save` before the plan was applied.
+            Some("json") => String::new(),
             _ => plan::render::text(&report.plan),
         };
-        if let Err(e) = std::fs::write(path, text) {
+        if !text.is_empty()
+            && let Err(e) = std::fs::write(path, text)
+        {
             eprintln!("error: writing {}: {e}", path.display());
         }
     }

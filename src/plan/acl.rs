@@ -68,14 +68,20 @@ pub fn dacl_write(dn: &Dn, sd: &SecurityDescriptor) -> Result<WriteOp> {
     })
 }
 
-/// Applies a planned DACL change: read, check, edit, write.
-pub fn apply(
+/// A planned DACL change at apply time: reads and checks the DACL and edits it.
+/// Returns the DACL-only descriptor as it is now and the write that applies the
+/// edits; `None` when they change nothing.
+pub fn prepare(
     dir: &dyn Directory,
     dn: &Dn,
     edits: &[AclEdit],
     expected: Option<&[u8]>,
-) -> Result<()> {
+) -> Result<Option<(Vec<u8>, WriteOp)>> {
     let mut sd = read_sd(dir, dn)?.unwrap_or_default();
+    let before = sd
+        .dacl_only()
+        .to_bytes()
+        .map_err(|e| Error::new(Kind::Security, format!("encoding the DACL of {dn}: {e}")))?;
     if let Some(exp) = expected {
         let exp = SecurityDescriptor::from_bytes(exp)
             .map_err(|e| Error::new(Kind::Security, e.to_string()))?;
@@ -89,7 +95,7 @@ pub fn apply(
         }
     }
     if !edit(&mut sd, edits) {
-        return Ok(());
+        return Ok(None);
     }
-    dir.write(&dacl_write(dn, &sd)?)
+    Ok(Some((before, dacl_write(dn, &sd)?)))
 }

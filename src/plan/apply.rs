@@ -2,13 +2,25 @@
 //! directory writes (none inside another's subtree) go to the backend as one
 //! batch so the LDAP backend can pipeline them; a failed create makes every
 //! later change below that object a skip, never a half-built subtree.
+//!
+//! With a journal, each batch is recorded (old and new values) and forced to
+//! disk before it is sent. The old values come from what the plan knows (a
+//! sync's modifies carry the container state they were diffed against) or, for
+//! deletes (the whole entry) and other modifies, from ONE search per 100 objects
+//! of the batch (`expect::read_many`); the same read checks the changes'
+//! preconditions (saved plans, undo), and a change whose object no longer
+//! matches is failed without being sent.
 
+use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 
+use super::expect::{self, before_of, needs_read};
+use super::journal::Journal;
 use super::{Change, ChangeOp, Outcome, Plan};
 use crate::ad::{Directory, WriteOp};
 use crate::cancel::Blocking;
 use crate::directory::Dn;
+use crate::directory::{Attr, Entry};
 use crate::error::{Error, Kind, Result};
 use crate::graph::GraphClient;
 
@@ -19,6 +31,66 @@ pub struct Targets<'a> {
     pub graph: &'a dyn Fn() -> Result<GraphClient>,
     /// Runs Graph calls; its cancel flag stops the apply between changes.
     pub blocking: &'a Blocking,
+    /// Where every change is recorded before it is sent (`None`: not recorded).
+    pub journal: Option<&'a Journal>,
+}
+
+/// The values a directory write leaves (for the journal).
+fn after_of(c: &Change, before: Option<&[Attr]>) -> Option<Vec<Attr>> {
+    match &c.op {
+        ChangeOp::Directory(WriteOp::Add { attrs, .. }) => Some(attrs.clone()),
+        ChangeOp::Directory(WriteOp::Modify { mods, .. }) => {
+            Some(super::values::after_modify(before.unwrap_or(&[]), mods))
+        }
+        _ => None,
+    }
+}
+
+/// Records a change that is applied on its own (no old values read) before it
+/// is sent; `Err` when the journal cannot be written (then it is not sent).
+fn record_single(t: &Targets, plan: &Plan, c: &Change) -> Result<()> {
+    match t.journal {
+        Some(j) => j.record(plan.len(), &[(c, None, None)]),
+        None => Ok(()),
+    }
+}
+
+/// Records an outcome in the journal; a failure to do so is logged only (the
+/// change line, written before sending, is already on disk).
+fn record_outcome(t: &Targets, id: usize, o: &Outcome) {
+    if let Some(j) = t.journal
+        && let Err(e) = j.outcome(id, o)
+    {
+        tracing::warn!("journal: {e}");
+    }
+}
+
+/// A DACL change: read, check, edit, record, write.
+fn apply_acl(t: &Targets, plan: &Plan, c: &Change) -> Result<()> {
+    let ChangeOp::Acl { dn, edits, expected, .. } = &c.op else { return Ok(()) };
+    let Some((before, op)) = super::acl::prepare(t.dir, dn, edits, expected.as_deref())? else {
+        return Ok(());
+    };
+    if let Some(j) = t.journal {
+        let sd_values = |op: &WriteOp| match op {
+            WriteOp::Modify { mods, .. } => mods.first().map(|m| m.values.clone()),
+            _ => None,
+        };
+        let attr = |v: Vec<Vec<u8>>| vec![Attr::new("nTSecurityDescriptor", v)];
+        let after = sd_values(&op).map(attr);
+        j.record(plan.len(), &[(c, Some(attr(vec![before])), after)])?;
+    }
+    t.dir.write(&op)?;
+    // The DC splits and re-orders what it is given: the journal keeps the DACL it
+    // stored, which is what an undo must find.
+    if let Some(j) = t.journal
+        && let Ok(Some(sd)) = super::acl::read_sd(t.dir, dn)
+        && let Ok(bytes) = sd.dacl_only().to_bytes()
+        && let Err(e) = j.stored(c.id, &[Attr::new("nTSecurityDescriptor", vec![bytes])])
+    {
+        tracing::warn!("journal: {e}");
+    }
+    Ok(())
 }
 
 /// Applies one change that is not a batched directory write.
@@ -65,6 +137,67 @@ fn references(op: &WriteOp, dn: &Dn) -> bool {
         .any(|s| Dn::parse(s).is_ok_and(|d| d == *dn))
 }
 
+type Batch = Vec<(usize, WriteOp)>;
+
+/// Before a batch is sent: one read of the objects whose old values or
+/// preconditions are needed, the preconditions checked (a change that fails
+/// its check gets its outcome here and is dropped), the rest journaled.
+fn prepare_batch(
+    t: &Targets,
+    plan: &Plan,
+    runnable: Batch,
+    outcomes: &mut [Option<Outcome>],
+) -> std::result::Result<Batch, (Error, Vec<usize>)> {
+    let idxs: Vec<usize> = runnable.iter().map(|(i, _)| *i).collect();
+    let change = |i: usize| plan.changes.get(i);
+    let mut dns = Vec::new();
+    let mut attrs: Vec<String> = Vec::new();
+    for (i, _) in &runnable {
+        if let Some((dn, names)) = change(*i).and_then(|c| needs_read(c, t.journal.is_some())) {
+            dns.push(dn);
+            for n in names {
+                if !attrs.iter().any(|a| a.eq_ignore_ascii_case(&n)) {
+                    attrs.push(n);
+                }
+            }
+        }
+    }
+    let current: HashMap<String, Entry> = if dns.is_empty() {
+        HashMap::new()
+    } else {
+        let refs: Vec<&crate::directory::Dn> = dns.iter().collect();
+        expect::read_many(t.dir, &refs, &attrs).map_err(|e| (e, idxs.clone()))?
+    };
+    let mut keep = Vec::with_capacity(runnable.len());
+    let mut lines = Vec::new();
+    for (i, op) in runnable {
+        let Some(c) = change(i) else { continue };
+        let cur = current.get(&op.dn().norm());
+        if let Some(exp) = &c.expect
+            && let Err(why) = expect::check(exp, op.dn(), cur)
+        {
+            let e = Error::new(Kind::Plan, format!("{why}; not applied"))
+                .with_dn(op.dn())
+                .with_hint("review the object; plan again to include the current values");
+            let o = failed(&e);
+            record_outcome(t, c.id, &o);
+            outcomes[i] = Some(o);
+            continue;
+        }
+        let before = before_of(c, cur);
+        let after = after_of(c, before.as_deref());
+        lines.push((c, before, after));
+        keep.push((i, op));
+    }
+    if let Some(j) = t.journal
+        && !lines.is_empty()
+    {
+        let sent: Vec<usize> = keep.iter().map(|(i, _)| *i).collect();
+        j.record(plan.len(), &lines).map_err(|e| (e, sent))?;
+    }
+    Ok(keep)
+}
+
 /// Applies `plan` to the targets; returns one outcome per change, in plan order.
 /// `progress(done, total)` is called as changes complete.
 pub fn apply(plan: &Plan, t: &Targets, progress: &mut dyn FnMut(usize, usize)) -> Vec<Outcome> {
@@ -85,12 +218,11 @@ pub fn apply(plan: &Plan, t: &Targets, progress: &mut dyn FnMut(usize, usize)) -
         let Some(change) = plan.changes.get(i) else { break };
         // DACL changes (read-modify-write) and non-directory changes run one at a time.
         let single = match &change.op {
-            ChangeOp::Acl { dn, edits, expected, .. } => {
+            ChangeOp::Acl { dn, .. } => {
                 Some(if failed_roots.iter().any(|root| dn.is_within(root)) {
                     Outcome::Skipped { reason: format!("an earlier change to {dn} failed") }
                 } else {
-                    super::acl::apply(dir, dn, edits, expected.as_deref())
-                        .map_or_else(|e| failed(&e), |()| Outcome::Applied)
+                    apply_acl(t, plan, change).map_or_else(|e| failed(&e), |()| Outcome::Applied)
                 })
             }
             // A delta round's state moves on even when some devices failed: they are
@@ -117,7 +249,8 @@ pub fn apply(plan: &Plan, t: &Targets, progress: &mut dyn FnMut(usize, usize)) -
                             again.push(d.clone());
                         }
                     }
-                    super::external::commit_state(pending, state, &again)
+                    record_single(t, plan, change)
+                        .and_then(|()| super::external::commit_state(pending, state, &again))
                         .map_or_else(|e| failed(&e), |()| Outcome::Applied)
                 },
             ),
@@ -131,12 +264,17 @@ pub fn apply(plan: &Plan, t: &Targets, progress: &mut dyn FnMut(usize, usize)) -
                             .into(),
                 })
             }
-            op if op.write_op().is_none() => {
-                Some(apply_one(op, t).map_or_else(|e| failed(&e), |()| Outcome::Applied))
-            }
+            op if op.write_op().is_none() => Some(
+                record_single(t, plan, change)
+                    .and_then(|()| apply_one(op, t))
+                    .map_or_else(|e| failed(&e), |()| Outcome::Applied),
+            ),
             _ => None,
         };
         if let Some(o) = single {
+            if !matches!(o, Outcome::Skipped { .. }) {
+                record_outcome(t, change.id, &o);
+            }
             outcomes[i] = Some(o);
             i += 1;
             done += 1;
@@ -175,10 +313,20 @@ pub fn apply(plan: &Plan, t: &Targets, progress: &mut dyn FnMut(usize, usize)) -
                 ),
             });
         }
+        let runnable = match prepare_batch(t, plan, runnable, &mut outcomes) {
+            Ok(r) => r,
+            Err((e, idxs)) => {
+                // Not sent: the reads or the journal failed.
+                for idx in idxs {
+                    outcomes[idx] = Some(failed(&e));
+                }
+                Vec::new()
+            }
+        };
         let ops: Vec<WriteOp> = runnable.iter().map(|(_, op)| op.clone()).collect();
         dir.write_many(&ops, &mut |k, res| {
             if let Some((idx, op)) = runnable.get(k) {
-                outcomes[*idx] = Some(match res {
+                let o = match res {
                     Ok(()) => Outcome::Applied,
                     Err(e) => {
                         if matches!(op, WriteOp::Add { .. }) {
@@ -186,7 +334,11 @@ pub fn apply(plan: &Plan, t: &Targets, progress: &mut dyn FnMut(usize, usize)) -
                         }
                         failed(&e)
                     }
-                });
+                };
+                if let Some(c) = plan.changes.get(*idx) {
+                    record_outcome(t, c.id, &o);
+                }
+                outcomes[*idx] = Some(o);
             }
         });
         done += j - i;

@@ -6,8 +6,13 @@
 
 pub mod acl;
 pub mod apply;
+pub mod expect;
 pub mod external;
+pub mod journal;
 pub mod render;
+pub mod saved;
+pub mod undo;
+pub mod values;
 pub mod view;
 
 pub use external::GraphChange;
@@ -17,7 +22,7 @@ use std::path::PathBuf;
 use serde::Serialize;
 
 use crate::ad::{ModOp, WriteOp};
-use crate::directory::Dn;
+use crate::directory::{Attr, Dn};
 
 /// One planned change.
 #[derive(Debug, Clone)]
@@ -29,6 +34,24 @@ pub struct Change {
     pub reason: Option<String>,
     /// The Entra device (object id) a sync planned it for.
     pub device: Option<String>,
+    /// What the change expects to find (a saved plan's or an undo's precondition):
+    /// checked just before it is sent; a change whose object no longer matches is
+    /// refused (failed), the others are applied.
+    pub expect: Option<Expect>,
+    /// What the plan already knows of the object's values before the change (a
+    /// sync's modify: the container state it diffed against; a delete: the
+    /// attributes it read), so the journal needs no read for it.
+    pub before: Option<Vec<Attr>>,
+}
+
+/// A change's precondition.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Expect {
+    /// The object does not exist (an add; the DC enforces it too).
+    Absent,
+    /// The object exists and these attributes hold exactly these values (as sets;
+    /// no values = the attribute is absent). Attributes not listed are not checked.
+    Values(Vec<Attr>),
 }
 
 /// What a change does.
@@ -131,7 +154,7 @@ impl Plan {
         device: Option<String>,
     ) -> usize {
         let id = self.changes.len() + 1;
-        self.changes.push(Change { id, op, reason, device });
+        self.changes.push(Change { id, op, reason, device, expect: None, before: None });
         id
     }
 

@@ -123,17 +123,19 @@ pub fn ldif(plan: &Plan) -> String {
             out.push_str("# (not a directory change)\n\n");
             continue;
         };
-        if let ChangeOp::Acl { expected: None, after, .. } = &c.op {
-            // The object is created by this plan: its DACL is the class default the DC
-            // assigns, which a by-hand replace would wipe. dwb merges at apply time.
-            out.push_str(&format!("# not written as LDIF: the object is created above and gets its default DACL;\n# dwb adds these ACEs to it when applying ({after})\n\n"));
-            continue;
-        }
         if let ChangeOp::Acl { before, after, .. } = &c.op {
-            out.push_str(&format!("# before: {before}\n# after:  {after}\n"));
+            out.push_str(&format!("# before: {}\n# after:  {}\n", visible(before), visible(after)));
         }
         out.push_str(&dn_line(op.dn()));
         out.push('\n');
+        if let WriteOp::Modify { sd_flags: Some(flags), .. } = &op {
+            // RFC 2849 control line: the SD flags control (critical), so only the DACL
+            // is written; owner, group and SACL stay as they are.
+            out.push_str(&format!(
+                "control: {SD_FLAGS_OID} true:: {}\n",
+                B64.encode(sd_flags_value(*flags))
+            ));
+        }
         match &op {
             WriteOp::Add { attrs, .. } => {
                 out.push_str("changetype: add\n");
@@ -164,6 +166,23 @@ pub fn ldif(plan: &Plan) -> String {
         }
         out.push('\n');
     }
+    out
+}
+
+/// LDAP_SERVER_SD_FLAGS_OID (MS-ADTS 3.1.1.3.4.1.11).
+const SD_FLAGS_OID: &str = "1.2.840.113556.1.4.801";
+
+/// The control's value: BER `SEQUENCE { INTEGER flags }`.
+fn sd_flags_value(flags: u32) -> Vec<u8> {
+    let mut int: Vec<u8> = flags.to_be_bytes().to_vec();
+    while int.len() > 1 && int[0] == 0 && int[1] & 0x80 == 0 {
+        int.remove(0);
+    }
+    if int[0] & 0x80 != 0 {
+        int.insert(0, 0);
+    }
+    let mut out = vec![0x30, int.len() as u8 + 2, 0x02, int.len() as u8];
+    out.extend(int);
     out
 }
 
@@ -251,6 +270,13 @@ mod tests {
             out.contains("replace: msDS-DeviceID\nmsDS-DeviceID:: AQEBAQEBAQEBAQEBAQEBAQ==\n-\n")
         );
         assert!(out.contains("changetype: delete\n"));
+    }
+
+    #[test]
+    fn sd_flags_control_value() {
+        assert_eq!(B64.encode(sd_flags_value(4)), "MAMCAQQ=");
+        assert_eq!(B64.encode(sd_flags_value(7)), "MAMCAQc=");
+        assert_eq!(sd_flags_value(0x80), vec![0x30, 4, 2, 2, 0, 0x80]);
     }
 
     #[test]

@@ -101,7 +101,7 @@ impl PlannedView {
 }
 
 /// Applies one write to an in-memory entry (the planned state).
-fn apply_to(cur: Option<Entry>, op: &WriteOp) -> Option<Entry> {
+pub(crate) fn apply_to(cur: Option<Entry>, op: &WriteOp) -> Option<Entry> {
     match op {
         // A placeholder identity until the DC assigns the real one.
         WriteOp::Add { dn, attrs } => Some(Entry::created(dn, attrs.iter().cloned(), Guid::nil())),

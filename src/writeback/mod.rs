@@ -13,6 +13,7 @@
 
 pub mod delta;
 pub mod diff;
+pub mod explain;
 pub mod fetch;
 pub mod hooks;
 pub mod lock;

@@ -51,6 +51,10 @@ pub struct Planned {
     pub op: WriteOp,
     pub why: String,
     pub device: String,
+    /// The object's values before the write, as read from the container: the
+    /// attributes a modify replaces, everything read for a delete (the journal
+    /// and saved plans need them; none for a create).
+    pub before: Option<Vec<Attr>>,
 }
 
 /// A device as it should be, prepared by the caller (scope and hooks applied).
@@ -105,7 +109,10 @@ pub fn plan_device(
                 out.unchanged += 1;
             } else {
                 let what = mods.iter().map(|m| m.attr.as_str()).collect::<Vec<_>>().join(", ");
+                let names: Vec<String> = mods.iter().map(|m| m.attr.clone()).collect();
+                let before = Some(crate::plan::values::values_of(&c.entry, &names));
                 out.ops.push(Planned {
+                    before,
                     op: WriteOp::Modify { dn: c.entry.dn.clone(), mods, sd_flags: None },
                     why: format!("device {} changed: {what}", w.id),
                     device: w.id.clone(),
@@ -131,6 +138,7 @@ pub fn plan_device(
                 op: WriteOp::Add { dn, attrs: w.attrs },
                 why: format!("device {} ({}) is in Entra ID", w.id, w.display_name),
                 device: w.id,
+                before: None,
             });
             out.creates += 1;
         }
@@ -149,6 +157,7 @@ pub fn plan_deletes(gone: Vec<&Current>, opts: &SyncOptions, out: &mut SyncPlan,
             op: WriteOp::Delete { dn: c.entry.dn.clone() },
             why: format!("{why} (anchor Device_{device})"),
             device,
+            before: Some(c.entry.attrs().cloned().collect()),
         });
         out.deletes += 1;
     }

@@ -112,6 +112,9 @@ impl SyncResult {
         for p in self.plan.ops.drain(..) {
             let is_delete = matches!(p.op, WriteOp::Delete { .. });
             let id = plan.push_for(ChangeOp::Directory(p.op), Some(p.why), Some(p.device));
+            if let Some(c) = plan.changes.last_mut() {
+                c.before = p.before;
+            }
             if is_delete {
                 deletes.push(id);
             }
@@ -190,7 +193,7 @@ fn forest_domains(dir: &dyn Directory) -> Vec<Sid> {
 
 /// The sync's options against this directory: the container exists, and the
 /// schema and the forest's domains decide what the mapping may write.
-fn options(dir: &dyn Directory, req: &SyncRequest) -> Result<SyncOptions> {
+pub(super) fn options(dir: &dyn Directory, req: &SyncRequest) -> Result<SyncOptions> {
     let container = container(dir, req.container.as_ref())?;
     if dir.read(&container, &["1.1"])?.is_none() {
         return Err(Error::new(
@@ -258,7 +261,33 @@ pub(super) struct Mapper<'a> {
     tenant_users: Option<HashMap<String, Vec<crate::graph::Owner>>>,
 }
 
-impl Mapper<'_> {
+impl<'a> Mapper<'a> {
+    /// A mapper for `dir` with the live schema's rules of the attributes dwb writes.
+    pub(super) fn new(
+        dir: &'a dyn Directory,
+        hooks: &'a mut dyn SiteHooks,
+        opts: SyncOptions,
+        owners: bool,
+    ) -> Result<Mapper<'a>> {
+        let root = dir.root_dse()?;
+        let mut written: Vec<&str> = MANAGED.to_vec();
+        written.push("adminDescription");
+        let schema = SchemaRules::read(dir, &root, &written)?;
+        Ok(Mapper {
+            hooks,
+            opts,
+            schema,
+            dir,
+            plan: SyncPlan::default(),
+            in_scope: 0,
+            owner_sids: HashMap::new(),
+            owners_failed: HashSet::new(),
+            owners,
+            notes: Vec::new(),
+            tenant_users: None,
+        })
+    }
+
     pub(super) fn prefetch_owners(
         &mut self,
         cx: &Context,
@@ -406,23 +435,7 @@ pub fn plan(cx: &Context, req: &SyncRequest, hooks: &mut dyn SiteHooks) -> Resul
     if let Some(locks) = cx.locks {
         locks.acquire(&crate::config::data_dir()?.join("locks"), &opts.container)?;
     }
-    let root = cx.dir.root_dse()?;
-    let mut written: Vec<&str> = MANAGED.to_vec();
-    written.push("adminDescription");
-    let schema = SchemaRules::read(cx.dir, &root, &written)?;
-    let mut m = Mapper {
-        hooks,
-        opts,
-        schema,
-        dir: cx.dir,
-        plan: SyncPlan::default(),
-        in_scope: 0,
-        owner_sids: HashMap::new(),
-        owners_failed: HashSet::new(),
-        owners: req.owners,
-        notes: Vec::new(),
-        tenant_users: None,
-    };
+    let mut m = Mapper::new(cx.dir, hooks, opts, req.owners)?;
     let src = cx.devices.get()?;
     let (listed, cur, commit) = match &req.mode {
         Mode::Full => full(cx, &src, req, &mut m)?,

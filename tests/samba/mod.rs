@@ -8,6 +8,7 @@ mod delta;
 mod errors;
 mod forest;
 mod hostile;
+mod journal;
 mod kerberos;
 mod ldap;
 mod scripts;

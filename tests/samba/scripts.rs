@@ -796,6 +796,27 @@ fn grant_and_revoke_from_a_script_round_trip_the_dacl() {
     let r = run("revoke.rhai");
     assert_eq!(flags(&r), (Some(false), Some(false), Some(false)), "{r:#}");
     assert!(plan(&r).is_empty(), "{r:#}");
+
+    // The journal takes a grant back: `dwb undo` revokes what the run added, and
+    // only while the DACL is the one the DC stored.
+    let r = run("grant.rhai");
+    let run_id = r["run_id"].as_str().unwrap().to_string();
+    assert_ne!(dsacl(dc, &ou), original);
+    let undo = lab.dwb(&["undo", &run_id, "--format", "json"]);
+    let undo = undo.code(0).json();
+    assert_eq!(plan(&undo)[0]["action"], "acl", "{undo:#}");
+    assert_eq!(dsacl(dc, &ou), original, "the DACL after grant + undo differs from the one before");
+    let r = run("grant.rhai");
+    let run_id = r["run_id"].as_str().unwrap().to_string();
+    dc.samba_tool_as_admin(&[
+        "dsacl",
+        "set",
+        &format!("--objectdn={ou}"),
+        &format!("--sddl=(A;;RP;;;{})", user.sid),
+    ]);
+    let edited = dsacl(dc, &ou);
+    lab.dwb(&["undo", &run_id]).code(4).stderr_has("its DACL changed since the run");
+    assert_eq!(dsacl(dc, &ou), edited, "undo touched a DACL changed since the run");
 }
 
 // ---------------------------------------------------------------------------
@@ -816,16 +837,27 @@ fn saved_plan() -> (SambaDc, User, String) {
     (dc, connector, ldif)
 }
 
-/// The real `ldapmodify` (ldap-utils 2.5) accepts the saved plan unchanged. For
-/// objects the plan itself creates, the LDIF carries no ACL record (a by-hand
-/// replace would wipe the DACL the DC assigns them; dwb merges at apply time),
-/// so after applying the LDIF the objects pass verify's object checks and a
-/// second prepare plans exactly the connector's ACL changes, then nothing.
+/// The real `ldapmodify` (ldap-utils 2.5) accepts the saved plan unchanged and
+/// reproduces all of it: the permission changes are `nTSecurityDescriptor`
+/// replaces sent with the SD flags control (an RFC 2849 `control:` line, DACL
+/// only), those of objects the plan creates included (their class's default
+/// DACL plus the ACEs). After applying the LDIF, verify passes and prepare plans
+/// nothing.
 #[test]
 fn saved_plan_ldif_applies_with_ldapmodify() {
     let (dc, connector, ldif) = saved_plan();
     let lab = Lab::new(&dc);
-    assert!(ldif.contains("# not written as LDIF: the object is created above"), "{ldif}");
+    assert!(!ldif.contains("not written as LDIF"), "{ldif}");
+    assert_eq!(
+        ldif.matches(
+            "control: 1.2.840.113556.1.4.801 true:: MAMCAQQ=\nchangetype: modify\n\
+                      replace: nTSecurityDescriptor\n"
+        )
+        .count(),
+        ldif.matches("# before: ").count(),
+        "every ACL change is an SD-flags replace:\n{ldif}"
+    );
+    assert!(ldif.matches("# before: ").count() >= 2, "{ldif}");
     dc.ldap_cli("ldapmodify", &ldif);
 
     let drs = read(&dc, DRS, &["objectClass", "msDS-DeviceLocation", "msDS-IsEnabled"]);
@@ -840,16 +872,11 @@ fn saved_plan_ldif_applies_with_ldapmodify() {
     for check in ["schema", "registration service", "device location"] {
         assert_eq!(finding(&r, check).1, "ok", "{check} after applying the LDIF: {r:#}");
     }
-    let again = lab.prepare(&connector);
-    let actions: Vec<&str> = plan(&again).iter().map(|c| c["action"].as_str().unwrap()).collect();
-    assert_eq!(
-        actions,
-        ["acl", "acl"],
-        "prepare after the LDIF plans only the connector's ACEs: {again:#}"
-    );
     assert!(
         dacl_aces(&dsacl(&dc, DRC)).contains(&format!("(A;CI;RPWPLCLORCSW;;;{})", connector.sid))
     );
+    let again = lab.prepare(&connector);
+    assert!(plan(&again).is_empty(), "prepare after the LDIF plans nothing: {again:#}");
     let param = connector.param();
     let (out, r) =
         lab.verify(&["--param", &param], &[("DWB_CONNECTOR_PASSWORD", &connector.password)]);

@@ -281,8 +281,8 @@ pub(super) fn tenant(n: usize, seed: u64) -> EmulatorState {
 
 #[derive(Debug, Clone)]
 pub(super) struct Obj {
-    dn: String,
-    attrs: BTreeMap<String, Vec<Vec<u8>>>,
+    pub(super) dn: String,
+    pub(super) attrs: BTreeMap<String, Vec<Vec<u8>>>,
 }
 
 impl Obj {

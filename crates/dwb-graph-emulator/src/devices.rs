@@ -1,4 +1,5 @@
-//! `/devices` (list with `$select`/`$top`/`$filter=deviceId eq`/`$expand`/`$skiptoken`)
+//! `/devices` (list with `$select`/`$top`/`$filter=deviceId eq` or `displayName eq`/
+//! `$expand`/`$skiptoken`)
 //! and `/devices/{id}` (`$select`, `$expand`).
 
 use axum::extract::{Extension, Path, State};
@@ -21,12 +22,17 @@ struct ListToken {
     top: usize,
     select: Option<Vec<String>>,
     filter: Option<String>,
+    /// The filtered property (`deviceId` when absent).
+    #[serde(default)]
+    filter_prop: Option<String>,
     #[serde(default)]
     expand: Option<Expand>,
 }
 
-/// `deviceId eq '…'` → the value; anything else is unsupported.
-fn parse_filter(ctx: &Ctx, f: &str) -> Result<String, Response> {
+/// `deviceId eq '…'` or `displayName eq '…'` (both documented as filterable with
+/// `eq` on the device resource) → the property and the value; anything else is
+/// unsupported.
+fn parse_filter(ctx: &Ctx, f: &str) -> Result<(String, String), Response> {
     let unsupported = |prop: &str| {
         err(
             ctx,
@@ -39,7 +45,7 @@ fn parse_filter(ctx: &Ctx, f: &str) -> Result<String, Response> {
     };
     let t = f.trim();
     let prop: String = t.chars().take_while(|c| c.is_ascii_alphanumeric()).collect();
-    if prop != "deviceId" {
+    if prop != "deviceId" && prop != "displayName" {
         return Err(unsupported(if prop.is_empty() { t } else { &prop }));
     }
     let rest = t[prop.len()..].trim_start();
@@ -50,7 +56,7 @@ fn parse_filter(ctx: &Ctx, f: &str) -> Result<String, Response> {
     if v.len() < 2 || !v.starts_with('\'') || !v.ends_with('\'') {
         return Err(unsupported(&prop));
     }
-    Ok(v[1..v.len() - 1].replace("''", "'"))
+    Ok((prop.clone(), v[1..v.len() - 1].replace("''", "'")))
 }
 
 pub(crate) async fn list_devices(
@@ -95,12 +101,12 @@ pub(crate) async fn list_devices(
                 Ok(s) => s,
                 Err(r) => return r,
             };
-            let filter = match q.get("$filter") {
+            let (filter_prop, filter) = match q.get("$filter") {
                 Some(f) => match parse_filter(&ctx, f) {
-                    Ok(v) => Some(v),
+                    Ok((p, v)) => (Some(p), Some(v)),
                     Err(r) => return r,
                 },
-                None => None,
+                None => (None, None),
             };
             let expand = match q.get("$expand").map(|e| expand::parse(&ctx, e)).transpose() {
                 Ok(e) => e,
@@ -109,7 +115,7 @@ pub(crate) async fn list_devices(
             // With $expand on directory objects a page holds at most 100 objects, and
             // a larger $top is not honoured (the page is simply smaller).
             let top = if expand.is_some() { top.min(EXPAND_PAGE_MAX) } else { top };
-            ListToken { after: String::new(), top, select, filter, expand }
+            ListToken { after: String::new(), top, select, filter, filter_prop, expand }
         }
     };
     let w = s.lock();
@@ -123,7 +129,7 @@ pub(crate) async fn list_devices(
         if let Some(f) = &tok.filter
             && !d
                 .props
-                .get("deviceId")
+                .get(tok.filter_prop.as_deref().unwrap_or("deviceId"))
                 .and_then(Value::as_str)
                 .is_some_and(|x| x.eq_ignore_ascii_case(f))
         {
@@ -148,6 +154,7 @@ pub(crate) async fn list_devices(
             top: tok.top,
             select: tok.select.clone(),
             filter: tok.filter.clone(),
+            filter_prop: tok.filter_prop.clone(),
             expand: tok.expand.clone(),
         };
         let mut params = vec![("$top", tok.top.to_string())];

@@ -1,8 +1,8 @@
 #![allow(clippy::result_large_err)] // handlers return axum `Response`s as errors
 //! A local Microsoft Graph emulator (axum) that follows the documented contract
 //! dwb relies on: the identity platform token and device-code endpoints, `/devices`
-//! with `$select`/`$top`/`$filter=deviceId eq`/`$expand=registeredOwners`/`$skiptoken`
-//! paging, `/devices/{id}`, `/devices/delta` (nextLink/deltaLink, changed properties
+//! with `$select`/`$top`/`$filter=deviceId eq` or `displayName eq`/
+//! `$expand=registeredOwners`/`$skiptoken` paging, `/devices/{id}`, `/devices/delta` (nextLink/deltaLink, changed properties
 //! only, `@removed`), registered owners (with the `microsoft.graph.user` cast),
 //! `/organization`, `/domains`, `/directory/onPremisesSynchronization` (delegated
 //! only) and JSON batching (`POST /v1.0/$batch`, up to 20 members).

@@ -1,0 +1,108 @@
+//! `dwb apply FILE.json`: a saved plan, applied change for change, each only
+//! if its object is still as the plan saw it.
+
+use std::sync::Arc;
+
+use super::{applying, fail, host, runtime};
+use crate::cli::ApplyArgs;
+use crate::error::{Error, Kind, Result};
+use crate::exit;
+use crate::host::Host;
+use crate::plan::saved::{self, Saved};
+use crate::sources;
+
+/// The plan was made for this directory's domain.
+fn check_directory(host: &Host, saved: &Saved) -> Result<()> {
+    let Some(want) = &saved.naming_context else { return Ok(()) };
+    let dir = host.base_dir()?;
+    let have = dir.root_dse()?.default_nc()?;
+    let want_dn = crate::directory::Dn::parse(want)?;
+    if have != want_dn {
+        return Err(Error::new(
+            Kind::Config,
+            format!(
+                "the plan was made for {want} ({}); this directory is {have} ({})",
+                saved.directory,
+                dir.describe()
+            ),
+        )
+        .with_hint("apply it against the directory it was made for (--ldap-url, --profile)"));
+    }
+    Ok(())
+}
+
+/// Runs `dwb apply`; returns the exit code.
+pub fn apply(args: &ApplyArgs) -> i32 {
+    let saved = match saved::load(&args.file) {
+        Ok(s) => s,
+        Err(e) => return fail(&e),
+    };
+    let sources = match sources::resolve(&args.conn) {
+        Ok(x) => x,
+        Err(e) => return fail(&e),
+    };
+    let rt = match runtime() {
+        Ok(rt) => rt,
+        Err(e) => return fail(&e),
+    };
+    let mut host = host(sources, &rt);
+    host.dry_run = args.opts.dry_run;
+    host.script = format!("apply {}", args.file.display());
+    let host = Arc::new(host);
+    crate::cancel::listen(&rt, host.cancel().clone());
+    let code = run(&host, saved, args);
+    rt.shutdown_timeout(std::time::Duration::from_secs(2));
+    code
+}
+
+fn run(host: &Host, saved: Saved, args: &ApplyArgs) -> i32 {
+    if let Err(e) = check_directory(host, &saved) {
+        return fail(&e);
+    }
+    let mut problems = 0;
+    let mut warnings = Vec::new();
+    for o in &saved.omitted {
+        warnings.push(format!("not in the saved plan: {o}"));
+    }
+    if args.opts.dry_run {
+        // What applying would refuse right now.
+        let dir = match host.base_dir() {
+            Ok(d) => d,
+            Err(e) => return fail(&e),
+        };
+        match saved::check_now(&saved.plan, &*dir) {
+            Ok(checks) => {
+                for (c, why) in saved.plan.changes.iter().zip(checks) {
+                    if let Some(why) = why {
+                        problems += 1;
+                        warnings.push(format!(
+                            "change {} ({} {}) would be refused: {why}",
+                            c.id,
+                            c.op.verb(),
+                            c.op.target()
+                        ));
+                    }
+                }
+            }
+            Err(e) => return fail(&e),
+        }
+    }
+    let mut report = applying::report(host, saved.plan, &args.opts);
+    report.parameters = saved.parameters;
+    report.parameters.insert("saved_plan".into(), args.file.display().to_string().into());
+    report.parameters.insert("made_by".into(), saved.script.into());
+    report.parameters.insert("made_in_run".into(), saved.run_id.into());
+    report.parameters.insert("made_at".into(), saved.created.into());
+    for w in warnings {
+        eprintln!("warning: {}", crate::text::visible(&w));
+        report.findings.warnings.push(w);
+    }
+    let code = applying::finish(host, report, &args.opts, problems);
+    if code == exit::CHANGES_FAILED {
+        eprintln!(
+            "Some changes were refused or failed (their objects changed since the plan was \
+             made, or the DC refused them); the others were applied."
+        );
+    }
+    code
+}

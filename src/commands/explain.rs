@@ -1,0 +1,157 @@
+//! `dwb explain DEVICE`: `writeback::explain` run on the same engine as
+//! `dwb run` (so the site module's hooks are the ones a sync uses), printed as
+//! text or JSON. Several matching devices: listed, exit 3.
+
+use std::sync::Arc;
+
+use rhai::{Dynamic, Map, Scope};
+use serde_json::Value;
+
+use super::{fail, host, runtime};
+use crate::cli::{ExplainArgs, Format};
+use crate::engine::{self, diagnostic::ScriptError};
+use crate::exit;
+use crate::host::PrintTo;
+use crate::sources;
+use crate::text::visible;
+
+const SOURCE: &str = "<explain>";
+const CALL: &str = "writeback::explain(device, options)";
+
+/// Runs `dwb explain`; returns the exit code.
+pub fn explain(args: &ExplainArgs) -> i32 {
+    let sources = match sources::resolve(&args.conn) {
+        Ok(x) => x,
+        Err(e) => return fail(&e),
+    };
+    let rt = match runtime() {
+        Ok(rt) => rt,
+        Err(e) => return fail(&e),
+    };
+    let mut host = host(sources, &rt);
+    host.dry_run = true;
+    host.site_dir = Some(".".into());
+    host.print_to = PrintTo::Stderr;
+    let host = Arc::new(host);
+    crate::cancel::listen(&rt, host.cancel().clone());
+    let code = run(args, &host);
+    rt.shutdown_timeout(std::time::Duration::from_secs(2));
+    code
+}
+
+fn run(args: &ExplainArgs, host: &Arc<crate::host::Host>) -> i32 {
+    let engine = engine::build(host.clone());
+    let mut options = Map::new();
+    if let Some(c) = &args.container {
+        options.insert("container".into(), c.clone().into());
+    }
+    if args.take_over {
+        options.insert("take_over".into(), true.into());
+    }
+    let mut scope = Scope::new();
+    scope.push("device", args.device.clone());
+    scope.push("options", options);
+    if let Ok(mut t) = host.texts.lock() {
+        t.insert(SOURCE, CALL);
+    }
+    let v = match evaluate(&engine, &mut scope, host) {
+        Ok(v) => v,
+        Err(code) => return code,
+    };
+    match args.format {
+        Format::Json => println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default()),
+        Format::Text => print!("{}", text(&v)),
+    }
+    exit::OK
+}
+
+/// Runs the call; an error is printed here and becomes the exit code.
+fn evaluate(
+    engine: &rhai::Engine,
+    scope: &mut Scope,
+    host: &crate::host::Host,
+) -> Result<Value, i32> {
+    let mut ast = engine.compile_with_scope(scope, CALL).map_err(|e| {
+        eprintln!("error: internal: {e}");
+        exit::SCRIPT_ERROR
+    })?;
+    ast.set_source(SOURCE);
+    let d = engine.eval_ast_with_scope::<Dynamic>(scope, &ast).map_err(|e| {
+        let texts = host.texts.lock().map(|t| t.clone()).unwrap_or_default();
+        let d = ScriptError::from_eval(&e, SOURCE, &texts);
+        if d.kind == "ambiguous" || d.kind == "not_found" {
+            // Nothing by that name, or several: a usage problem, with the list.
+            let lines: Vec<String> = d.message.lines().map(|l| visible(l).into_owned()).collect();
+            eprintln!("error: {}: {}", d.code, lines.join("\n"));
+            return exit::USAGE;
+        }
+        eprint!("{}", d.render());
+        d.exit_code()
+    })?;
+    rhai::serde::from_dynamic::<Value>(&d).map_err(|e| {
+        eprintln!("error: internal: {e}");
+        exit::SCRIPT_ERROR
+    })
+}
+
+fn joined(v: &Value) -> String {
+    match v {
+        Value::Null => "-".into(),
+        Value::Array(a) if a.is_empty() => "(none)".into(),
+        Value::Array(a) => a
+            .iter()
+            .map(|x| {
+                let s = match x {
+                    Value::String(s) => s.clone(),
+                    Value::Null => "-".into(),
+                    other => other.to_string(),
+                };
+                visible(&s).chars().take(80).collect::<String>()
+            })
+            .collect::<Vec<_>>()
+            .join("; "),
+        other => visible(&other.to_string()).into_owned(),
+    }
+}
+
+/// The explanation for people.
+pub fn text(v: &Value) -> String {
+    let s = |k: &str| visible(v[k].as_str().unwrap_or("-")).into_owned();
+    let mut out = String::new();
+    match v["device"].as_object() {
+        Some(d) => {
+            let f = |k: &str| d.get(k).map(|x| joined(&Value::Array(vec![x.clone()])));
+            out.push_str(&format!(
+                "Entra device: {} (object id {}, deviceId {}, {} {}, trust {}, enabled {})\n",
+                f("displayName").unwrap_or_default(),
+                f("id").unwrap_or_default(),
+                f("deviceId").unwrap_or_default(),
+                f("operatingSystem").unwrap_or_default(),
+                f("operatingSystemVersion").unwrap_or_default(),
+                f("trustType").unwrap_or_default(),
+                f("accountEnabled").unwrap_or_default(),
+            ));
+        }
+        None => out.push_str("Entra device: none\n"),
+    }
+    let scope = if v["in_scope"].as_bool() == Some(true) { "yes" } else { "no" };
+    out.push_str(&format!("In scope:     {scope}: {}\n", s("reason")));
+    out.push_str(&format!("Object:       {} (container {})\n", s("dn"), s("container")));
+    out.push_str(&format!("Ownership:    {}\n", s("ownership")));
+    let mut t = comfy_table::Table::new();
+    t.load_preset(comfy_table::presets::UTF8_FULL_CONDENSED)
+        .set_content_arrangement(comfy_table::ContentArrangement::Dynamic)
+        .set_width(120);
+    t.set_header(["attribute", "Entra (what dwb writes)", "AD", "action"]);
+    for a in v["attributes"].as_array().into_iter().flatten() {
+        t.add_row([
+            a["name"].as_str().unwrap_or_default().to_string(),
+            joined(&a["entra"]),
+            joined(&a["ad"]),
+            a["action"].as_str().unwrap_or_default().to_string(),
+        ]);
+    }
+    out.push_str(&format!("{t}\n"));
+    out.push_str(&format!("Next sync:    {}: {}\n", s("action"), s("next_sync")));
+    out
+}

@@ -1,0 +1,75 @@
+//! `dwb undo RUN_ID`: the inverse of a journaled run, through the normal plan
+//! (question, guards, apply, journal, report). Objects changed since the run
+//! are left alone and reported; then the exit code is 4.
+
+use std::sync::Arc;
+
+use super::{applying, fail, host, runtime};
+use crate::cli::UndoArgs;
+use crate::host::Host;
+use crate::plan::{journal, undo};
+use crate::sources;
+
+/// Runs `dwb undo`; returns the exit code.
+pub fn undo(args: &UndoArgs) -> i32 {
+    let sources = match sources::resolve(&args.conn) {
+        Ok(x) => x,
+        Err(e) => return fail(&e),
+    };
+    let found = journal::path_for(sources.loaded.profile_name.as_deref())
+        .and_then(|p| journal::find(&p, &args.run_id));
+    let run = match found {
+        Ok(r) => r,
+        Err(e) => return super::journal::unknown_run(&e),
+    };
+    let rt = match runtime() {
+        Ok(rt) => rt,
+        Err(e) => return fail(&e),
+    };
+    let mut host = host(sources, &rt);
+    host.dry_run = args.opts.dry_run;
+    host.script = format!("undo {}", run.run_id);
+    let host = Arc::new(host);
+    crate::cancel::listen(&rt, host.cancel().clone());
+    let code = plan_and_apply(&host, &run, args);
+    rt.shutdown_timeout(std::time::Duration::from_secs(2));
+    code
+}
+
+fn plan_and_apply(host: &Host, run: &journal::Run, args: &UndoArgs) -> i32 {
+    let threshold = args
+        .delete_threshold
+        .or(host.settings.writeback.as_ref().and_then(|w| w.delete_threshold).map(|t| t as usize))
+        .unwrap_or(500);
+    let dir = match host.base_dir() {
+        Ok(d) => d,
+        Err(e) => return fail(&e),
+    };
+    let u = match undo::plan(run, &*dir, threshold) {
+        Ok(u) => u,
+        Err(e) => return fail(&e),
+    };
+    report_and_apply(host, u, args)
+}
+
+fn report_and_apply(host: &Host, u: undo::Undo, args: &UndoArgs) -> i32 {
+    let mut report = applying::report(host, u.plan, &args.opts);
+    report.parameters.insert("undo".into(), args.run_id.clone().into());
+    for c in &u.conflicts {
+        let w = format!("not undone, changed since the run: {c}");
+        eprintln!("warning: {}", crate::text::visible(&w));
+        report.findings.warnings.push(w);
+    }
+    for n in &u.not_undone {
+        let w = format!("not undone: {n}");
+        eprintln!("warning: {}", crate::text::visible(&w));
+        report.findings.warnings.push(w);
+    }
+    report.findings.data.insert(
+        "undo".into(),
+        serde_json::json!({
+            "conflicts": u.conflicts, "not_undone": u.not_undone, "already_undone": u.already,
+        }),
+    );
+    applying::finish(host, report, &args.opts, u.conflicts.len())
+}
