@@ -2,7 +2,6 @@
 
 use std::path::PathBuf;
 
-use clap::builder::{PossibleValue, StringValueParser, TypedValueParser};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 const AFTER_HELP: &str = "\
@@ -96,7 +95,7 @@ pub enum Command {
     #[command(after_help = "Example:\n  dwb check scripts/*.rhai")]
     Check {
         /// Scripts (paths or standard names).
-        #[arg(required = true, value_parser = ScriptName, hide_possible_values = true)]
+        #[arg(required = true)]
         scripts: Vec<String>,
     },
     /// Interactive Rhai shell with dwb's bindings (history, completion, :help).
@@ -239,16 +238,10 @@ pub struct ExplainArgs {
 #[derive(Args, Debug)]
 pub struct RunArgs {
     /// Script path or standard script name.
-    #[arg(value_parser = ScriptName, hide_possible_values = true)]
+    #[arg()]
     pub script: String,
     /// Script parameter (repeatable, each KEY once): --param connector_account='CONTOSO\svc-dwb'.
-    #[arg(
-        long = "param",
-        short = 'p',
-        value_name = "KEY=VALUE",
-        value_parser = ParamKey,
-        hide_possible_values = true
-    )]
+    #[arg(long = "param", short = 'p', value_name = "KEY=VALUE")]
     pub params: Vec<String>,
     /// Show the plan, apply nothing.
     #[arg(long, short = 'n')]
@@ -289,58 +282,4 @@ pub enum Format {
 pub enum DocsFormat {
     Markdown,
     Json,
-}
-
-/// Any script (a path or a name); shell completion offers the standard scripts.
-#[derive(Clone)]
-struct ScriptName;
-
-impl TypedValueParser for ScriptName {
-    type Value = String;
-
-    fn parse_ref(
-        &self,
-        cmd: &clap::Command,
-        arg: Option<&clap::Arg>,
-        value: &std::ffi::OsStr,
-    ) -> Result<String, clap::Error> {
-        StringValueParser::new().parse_ref(cmd, arg, value)
-    }
-
-    fn possible_values(&self) -> Option<Box<dyn Iterator<Item = PossibleValue> + '_>> {
-        Some(Box::new(crate::embedded::SCRIPTS.iter().map(|s| {
-            let purpose = crate::commands::scripts::purpose(s.text);
-            let first = purpose.split(": ").next().unwrap_or_default().to_string();
-            PossibleValue::new(s.name.trim_end_matches(".rhai")).help(first)
-        })))
-    }
-}
-
-/// Any `KEY=VALUE`; shell completion offers the standard scripts' parameter keys.
-#[derive(Clone)]
-struct ParamKey;
-
-impl TypedValueParser for ParamKey {
-    type Value = String;
-
-    fn parse_ref(
-        &self,
-        cmd: &clap::Command,
-        arg: Option<&clap::Arg>,
-        value: &std::ffi::OsStr,
-    ) -> Result<String, clap::Error> {
-        StringValueParser::new().parse_ref(cmd, arg, value)
-    }
-
-    fn possible_values(&self) -> Option<Box<dyn Iterator<Item = PossibleValue> + '_>> {
-        let mut keys: Vec<PossibleValue> = Vec::new();
-        let mut seen = std::collections::BTreeSet::new();
-        for (script, p) in crate::commands::scripts::declared_params() {
-            if seen.insert(p.name.clone()) {
-                let help = format!("{script}: <{}> {}", p.value_hint(), p.help);
-                keys.push(PossibleValue::new(format!("{}=", p.name)).help(help));
-            }
-        }
-        Some(Box::new(keys.into_iter()))
-    }
 }

@@ -4,6 +4,7 @@
 pub mod apply;
 mod applying;
 pub mod check;
+pub mod completions;
 pub mod confirm;
 pub mod docs;
 pub mod explain;
@@ -16,7 +17,7 @@ pub mod scripts;
 pub mod snapshot;
 pub mod undo;
 
-use clap::{CommandFactory, Parser};
+use clap::Parser;
 
 use crate::cancel::{Blocking, Cancel};
 use crate::cli::{Cli, Command};
@@ -63,10 +64,7 @@ pub fn main() -> i32 {
             journal::show(run_id.as_deref(), format, &conn)
         }
         Command::Explain(args) => explain::explain(&args),
-        Command::Completions { shell } => {
-            clap_complete::generate(shell, &mut Cli::command(), "dwb", &mut std::io::stdout());
-            exit::OK
-        }
+        Command::Completions { shell } => completions::print(shell),
     }
 }
 

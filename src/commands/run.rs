@@ -155,7 +155,7 @@ fn execute(args: &RunArgs, script: &Script, host: &Arc<Host>, started: Instant) 
 
     // The plan as reviewed, saved before anything of it is applied.
     if let Some(path) = args.save_plan.as_deref().filter(|p| plan::saved::is_saved_plan(p))
-        && let Err(e) = plan::saved::save(path, &report, host)
+        && let Err(e) = save_plan(path, &report, host)
     {
         eprintln!("error: {e}");
         report.exit_code = exit::SCRIPT_ERROR;
@@ -218,6 +218,21 @@ fn execute(args: &RunArgs, script: &Script, host: &Arc<Host>, started: Instant) 
         }
     }
     finish(args, report, started)
+}
+
+/// `--save-plan FILE.json`: the plan with each change's precondition.
+fn save_plan(path: &std::path::Path, report: &Report, host: &Host) -> crate::error::Result<()> {
+    let dir = if plan::saved::needs_directory(&report.plan) || host.dir_opened() {
+        Some(host.base_dir()?)
+    } else {
+        None
+    };
+    let origin = plan::saved::Origin {
+        run_id: report.run_id.as_deref(),
+        script: &report.script,
+        parameters: &report.parameters,
+    };
+    plan::saved::save(path, &report.plan, dir.as_deref(), &origin)
 }
 
 fn progress_bar(len: usize, hidden: bool) -> indicatif::ProgressBar {

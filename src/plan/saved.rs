@@ -27,8 +27,6 @@ use crate::ad::{Directory, ModOp, Modification, WriteOp};
 use crate::directory::security::{Acl, SecurityDescriptor};
 use crate::directory::{Dn, Entry};
 use crate::error::{Error, Kind, Result};
-use crate::host::Host;
-use crate::report::Report;
 
 pub const FORMAT: &str = "dwb.plan/1";
 
@@ -164,16 +162,28 @@ fn change_json(c: &Change, expect: Option<&Expect>) -> Result<Option<Value>> {
     Ok(Some(v))
 }
 
-/// Writes the run's plan to `path` as a saved plan.
-pub fn save(path: &Path, report: &Report, host: &Host) -> Result<()> {
-    let plan = &report.plan;
-    let has_dir = plan.changes.iter().any(|c| c.op.write_op().is_some());
-    let (expects, directory, nc) = if has_dir || host.dir_opened() {
-        let dir = host.base_dir()?;
-        let nc = dir.root_dse().ok().and_then(|r| r.default_naming_context).map(|d| d.to_string());
-        (preconditions(plan, &*dir)?, Some(dir.describe()), nc)
-    } else {
-        (vec![None; plan.len()], None, None)
+/// Who made a saved plan: the run it came from.
+pub struct Origin<'a> {
+    pub run_id: Option<&'a str>,
+    pub script: &'a str,
+    pub parameters: &'a serde_json::Map<String, Value>,
+}
+
+/// True when saving `plan` needs the directory (for its preconditions).
+pub fn needs_directory(plan: &Plan) -> bool {
+    plan.changes.iter().any(|c| c.op.write_op().is_some())
+}
+
+/// Writes a run's plan to `path` as a saved plan; `dir` (the directory the plan
+/// was made against, without the plan over it) gives each change its precondition.
+pub fn save(path: &Path, plan: &Plan, dir: Option<&dyn Directory>, origin: &Origin) -> Result<()> {
+    let (expects, directory, nc) = match dir {
+        Some(dir) => {
+            let nc =
+                dir.root_dse().ok().and_then(|r| r.default_naming_context).map(|d| d.to_string());
+            (preconditions(plan, dir)?, Some(dir.describe()), nc)
+        }
+        None => (vec![None; plan.len()], None, None),
     };
     let mut changes = Vec::new();
     let mut omitted = Vec::new();
@@ -191,8 +201,8 @@ pub fn save(path: &Path, report: &Report, host: &Host) -> Result<()> {
     }
     let doc = json!({
         "format": FORMAT, "dwb_version": env!("CARGO_PKG_VERSION"),
-        "created": super::journal::now_utc(), "run_id": report.run_id, "script": report.script,
-        "parameters": report.parameters, "directory": directory, "naming_context": nc,
+        "created": super::journal::now_utc(), "run_id": origin.run_id, "script": origin.script,
+        "parameters": origin.parameters, "directory": directory, "naming_context": nc,
         "refusals": plan.refusals, "omitted": omitted, "changes": changes,
     });
     let text = serde_json::to_string_pretty(&doc).map_err(|e| Error::internal(e.to_string()))?;
