@@ -299,6 +299,7 @@ fn result_map(r: &SyncResult) -> Map {
 
 fn sync(ctx: &NativeCallContext, host: &Host, o: &Map, record: bool) -> Result<Map> {
     let req = request(host, o)?;
+    host.devices.warm_up(&host.blocking);
     let dir = host.dir()?;
     let cx = Context {
         dir: &*dir,

@@ -46,7 +46,12 @@ pub fn main() -> i32 {
         Command::Run(args) if args.verbose == 1 => "info",
         _ => "warn",
     };
-    init_logging(verbosity);
+    // ldap3's own warnings (a late answer to an abandoned operation) mean
+    // nothing to an admin; `-vv` and DWB_LOG show them.
+    init_logging(&match verbosity {
+        "debug" => verbosity.to_string(),
+        v => format!("{v},ldap3=error"),
+    });
     if let Command::Run(args) = &cli.command {
         crate::engine::diagnostic::set_verbose(args.verbose > 0);
     }

@@ -11,7 +11,7 @@
 //! preconditions (saved plans, undo), and a change whose object no longer
 //! matches is failed without being sent.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::Ordering;
 
 use super::expect::{self, before_of, needs_read};
@@ -123,9 +123,9 @@ fn unreachable(o: &Option<Outcome>) -> bool {
     o.as_ref().is_some_and(Outcome::lost_the_directory)
 }
 
-/// True when `op` names `dn` in a value (msDS-DeviceLocation of a DRS object
-/// created with its container): such a write must wait for the one creating `dn`.
-fn references(op: &WriteOp, dn: &Dn) -> bool {
+/// The DNs a write names in its values (msDS-DeviceLocation of a DRS object
+/// created with its container): such a write must wait for the one creating them.
+fn referenced(op: &WriteOp) -> impl Iterator<Item = String> + '_ {
     let values: Box<dyn Iterator<Item = &Vec<u8>>> = match op {
         WriteOp::Add { attrs, .. } => Box::new(attrs.iter().flat_map(|a| a.values.iter())),
         WriteOp::Modify { mods, .. } => Box::new(mods.iter().flat_map(|m| m.values.iter())),
@@ -134,20 +134,59 @@ fn references(op: &WriteOp, dn: &Dn) -> bool {
     values
         .filter(|v| v.len() < 2048 && v.contains(&b'='))
         .filter_map(|v| std::str::from_utf8(v).ok())
-        .any(|s| Dn::parse(s).is_ok_and(|d| d == *dn))
+        .filter_map(|s| Dn::parse(s).ok())
+        .map(|d| d.norm())
 }
 
-type Batch = Vec<(usize, WriteOp)>;
+/// The writes gathered for one batch: none inside another's subtree, none
+/// naming another in a value. Checked with sets, so a batch of thousands costs
+/// a few lookups per write, not a comparison with every other one.
+#[derive(Default)]
+struct Independent {
+    /// The batch's DNs (normalised).
+    dns: HashSet<String>,
+    /// Every DN above one of the batch's.
+    above: HashSet<String>,
+}
+
+impl Independent {
+    /// Adds `op` when it is independent of the batch so far.
+    fn admit(&mut self, op: &WriteOp) -> bool {
+        let dn = op.dn();
+        let norm = dn.norm();
+        let mut parents = Vec::new();
+        let mut p = dn.parent();
+        while let Some(d) = p {
+            parents.push(d.norm());
+            p = d.parent();
+        }
+        let clash = self.dns.contains(&norm)
+            || self.above.contains(&norm)
+            || parents.iter().any(|a| self.dns.contains(a))
+            || referenced(op).any(|r| self.dns.contains(&r));
+        if clash {
+            return false;
+        }
+        self.dns.insert(norm);
+        self.above.extend(parents);
+        true
+    }
+}
+
+type Batch<'p> = Vec<(usize, &'p WriteOp)>;
+
+/// At most this many writes between two journal records (each forced to disk).
+const BATCH_MAX: usize = 1000;
 
 /// Before a batch is sent: one read of the objects whose old values or
 /// preconditions are needed, the preconditions checked (a change that fails
 /// its check gets its outcome here and is dropped), the rest journaled.
-fn prepare_batch(
+fn prepare_batch<'p>(
     t: &Targets,
-    plan: &Plan,
-    runnable: Batch,
+    plan: &'p Plan,
+    runnable: Batch<'p>,
     outcomes: &mut [Option<Outcome>],
-) -> std::result::Result<Batch, (Error, Vec<usize>)> {
+) -> std::result::Result<Batch<'p>, (Error, Vec<usize>)> {
     let idxs: Vec<usize> = runnable.iter().map(|(i, _)| *i).collect();
     let change = |i: usize| plan.changes.get(i);
     let mut dns = Vec::new();
@@ -281,22 +320,14 @@ pub fn apply(plan: &Plan, t: &Targets, progress: &mut dyn FnMut(usize, usize)) -
             progress(done, total);
             continue;
         }
-        let Some(op) = change.op.write_op() else { break };
+        let ChangeOp::Directory(op) = &change.op else { break };
         // Gather a batch of independent directory writes.
-        let mut batch: Vec<(usize, WriteOp)> = vec![(i, op)];
+        let mut seen = Independent::default();
+        seen.admit(op);
+        let mut batch: Batch = vec![(i, op)];
         let mut j = i + 1;
-        while let Some(next) = plan
-            .changes
-            .get(j)
-            .filter(|c: &&Change| !matches!(c.op, ChangeOp::Acl { .. }))
-            .and_then(|c| c.op.write_op())
-        {
-            let independent = batch.iter().all(|(_, b)| {
-                !next.dn().is_within(b.dn())
-                    && !b.dn().is_within(next.dn())
-                    && !references(&next, b.dn())
-            });
-            if !independent || batch.len() >= 256 {
+        while let Some(ChangeOp::Directory(next)) = plan.changes.get(j).map(|c| &c.op) {
+            if batch.len() >= BATCH_MAX || !seen.admit(next) {
                 break;
             }
             batch.push((j, next));
@@ -323,7 +354,7 @@ pub fn apply(plan: &Plan, t: &Targets, progress: &mut dyn FnMut(usize, usize)) -
                 Vec::new()
             }
         };
-        let ops: Vec<WriteOp> = runnable.iter().map(|(_, op)| op.clone()).collect();
+        let ops: Vec<WriteOp> = runnable.iter().map(|(_, op)| (*op).clone()).collect();
         dir.write_many(&ops, &mut |k, res| {
             if let Some((idx, op)) = runnable.get(k) {
                 let o = match res {
@@ -365,4 +396,40 @@ pub fn apply(plan: &Plan, t: &Targets, progress: &mut dyn FnMut(usize, usize)) -
             })
         })
         .collect()
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+
+    fn add(dn: &str, values: &[(&str, &str)]) -> WriteOp {
+        let attrs =
+            values.iter().map(|(a, v)| Attr::new(*a, vec![v.as_bytes().to_vec()])).collect();
+        WriteOp::Add { dn: Dn::parse(dn).unwrap(), attrs }
+    }
+
+    fn delete(dn: &str) -> WriteOp {
+        WriteOp::Delete { dn: Dn::parse(dn).unwrap() }
+    }
+
+    #[test]
+    fn a_batch_holds_no_write_inside_another_or_naming_another() {
+        let mut b = Independent::default();
+        assert!(b.admit(&add("CN=Devices,DC=contoso,DC=test", &[])));
+        assert!(b.admit(&add("CN=Other,DC=contoso,DC=test", &[("description", "a=b, not a DN")])));
+        // Below, equal to, or above a write of the batch: the next batch.
+        assert!(!b.admit(&add("CN=pc1,CN=Devices,DC=contoso,DC=test", &[])));
+        assert!(!b.admit(&delete("cn=devices,dc=CONTOSO,dc=test")));
+        assert!(!b.admit(&delete("DC=contoso,DC=test")));
+        // Naming a write of the batch in a value (the DRS object's msDS-DeviceLocation).
+        let drs = add(
+            "CN=DeviceRegistrationService,CN=Services,DC=contoso,DC=test",
+            &[("msDS-DeviceLocation", "CN=Devices,DC=contoso,DC=test")],
+        );
+        assert!(!b.admit(&drs));
+        // Refused writes leave nothing behind: a sibling still fits.
+        assert!(b.admit(&add("CN=Third,DC=contoso,DC=test", &[])));
+        assert_eq!(b.dns.len(), 3);
+    }
 }

@@ -314,6 +314,23 @@ impl DeviceSlot {
         Ok(src)
     }
 
+    /// Opens a tenant source and asks for its app-only token in the background,
+    /// so that Graph's first answer overlaps connecting to the DC. Nothing is
+    /// reported here: a failure comes again with the first real request. A
+    /// device-code sign-in is never started ahead (it asks the admin).
+    pub fn warm_up(&self, blocking: &crate::cancel::Blocking) {
+        if self.kind() != "graph" {
+            return;
+        }
+        if let (Ok(src), Ok(handle)) = (self.get(), blocking.handle())
+            && let DeviceSource::Graph(c) = &*src
+            && c.token_kind() == graph::TokenKind::AppOnly
+        {
+            let c = c.clone();
+            handle.spawn(async move { c.sign_in().await });
+        }
+    }
+
     /// Which source the settings name (nothing is opened).
     pub fn describe(&self) -> String {
         self.settings.lock().map(|s| s.describe()).unwrap_or_default()

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use super::fetch;
 use super::mapping::SkipKind;
 use super::planner;
-use super::state::{self, Current};
+use super::state::{self, Current, CurrentState};
 use super::sync::{Context, Mapper, Round, StateCommit, SyncRequest};
 use crate::cancel::Blocking;
 use crate::directory::{Dn, Guid};
@@ -150,7 +150,29 @@ pub(super) fn round(
     let mut ids: Vec<String> = listing.changed.iter().map(|d| d.id.clone()).collect();
     let changed: BTreeSet<String> = ids.iter().cloned().collect();
     ids.extend(retry.iter().filter(|id| !changed.contains(*id)).cloned());
-    let mut got = fetch::devices(c, &ids, req.owners, cx.blocking)?;
+    let users = m.opts.map.optional.registered_users;
+    // While Graph is asked for the whole devices, the DC (idle otherwise) finds
+    // the removed devices' objects (by cloud anchor: a removal carries only the
+    // object id) and counts the objects dwb owns, for the percentage guard.
+    let gone_keys: Vec<(String, Option<Guid>)> =
+        listing.removed.iter().map(|r| (r.id.clone(), None)).collect();
+    let enough = planner::owned_enough(gone_keys.len(), &m.opts);
+    let (opts, dir) = (&m.opts, cx.dir);
+    let (fetched, side) = std::thread::scope(|s| {
+        let side = s.spawn(|| -> Result<(CurrentState, Option<usize>)> {
+            if gone_keys.is_empty() {
+                return Ok((CurrentState::default(), None));
+            }
+            let st = state::current_state_of(dir, &opts.container, &opts.marker, &gone_keys)?;
+            Ok((st, Some(state::count_owned(dir, &opts.container, &opts.marker, enough)?)))
+        });
+        let fetched = fetch::devices_and_users(c, &ids, req.owners, users, cx.blocking);
+        (fetched, side.join())
+    });
+    let (mut got, mut known_users) = fetched?;
+    let (gone_state, counted) =
+        side.map_err(|_| Error::internal("the directory lookups of a delta round panicked"))??;
+    let listed_removed = listing.removed.len();
     let (mut full, mut removed, mut unread) = (Vec::new(), listing.removed, Vec::new());
     for id in ids {
         match got.remove(&id) {
@@ -167,25 +189,40 @@ pub(super) fn round(
             None => {}
         }
     }
+    for d in &mut full {
+        if let Some(u) = known_users.remove(&d.id) {
+            d.registered_users = Some(u);
+        }
+    }
     m.attach_users(cx, src, &mut full, false)?;
-    let keys: Vec<(String, Option<Guid>)> = full
-        .iter()
-        .map(|d| (d.id.clone(), d.device_id.as_deref().and_then(|x| x.parse().ok())))
-        .chain(removed.iter().map(|r| (r.id.clone(), None)))
-        .collect();
-    let cur = state::current_state_of(cx.dir, &m.opts.container, &m.opts.marker, &keys)?;
+    // Only the objects of devices that map (and of removals) are looked up: the
+    // listed removals' already, those deleted meanwhile not yet.
+    let mut wanted = Vec::new();
     for d in &full {
         cx.blocking.cancel.check()?;
-        if let Some(w) = m.wanted(d)? {
-            planner::plan_device(w, &cur, &m.opts, &mut m.plan)?;
-        }
+        wanted.extend(m.wanted(d)?);
+    }
+    let keys: Vec<(String, Option<Guid>)> = wanted
+        .iter()
+        .map(|w| (w.id.clone(), w.device_id))
+        .chain(removed.iter().skip(listed_removed).map(|r| (r.id.clone(), None)))
+        .collect();
+    let mut cur = state::current_state_of(cx.dir, &m.opts.container, &m.opts.marker, &keys)?;
+    cur.absorb(gone_state);
+    for w in wanted {
+        planner::plan_device(w, &cur, &m.opts, &mut m.plan)?;
     }
     let gone: Vec<&Current> =
         removed.iter().filter_map(|r| cur.by_anchor.get(&r.id.to_ascii_lowercase())).collect();
     planner::plan_deletes(gone, &m.opts, &mut m.plan, "the device was removed from Entra ID");
     if m.plan.deletes > 0 {
         // The round read only the changed devices' objects: count the rest.
-        let owned = state::count_owned(cx.dir, &m.opts.container, &m.opts.marker)?;
+        // Counted up to what the listed removals need; again if more were deleted meanwhile.
+        let needed = planner::owned_enough(m.plan.deletes, &m.opts);
+        let owned = match counted {
+            Some(n) if n < enough || needed <= enough => n,
+            _ => state::count_owned(cx.dir, &m.opts.container, &m.opts.marker, needed)?,
+        };
         m.plan.refused = planner::check_guards(m.plan.deletes, owned, false, &m.opts);
     }
     Ok((listed, cur, Some(StateCommit { pending, state, retry: unread })))

@@ -54,17 +54,41 @@ pub fn devices(
     owners: bool,
     blocking: &Blocking,
 ) -> Result<HashMap<String, Result<Device>>> {
+    Ok(devices_and_users(client, ids, owners, false, blocking)?.0)
+}
+
+/// Registered users by device id.
+pub type UsersById = HashMap<String, Vec<Owner>>;
+
+/// [`devices`] and, at the same time, the registered users of the same devices
+/// when `users` is set (a delta round: two lookups, one round trip's wait).
+pub fn devices_and_users(
+    client: &GraphClient,
+    ids: &[String],
+    owners: bool,
+    users: bool,
+    blocking: &Blocking,
+) -> Result<(HashMap<String, Result<Device>>, UsersById)> {
     if ids.is_empty() {
-        return Ok(HashMap::new());
+        return Ok((HashMap::new(), HashMap::new()));
     }
-    let found = blocking.block_on(async {
-        Ok(if owners {
-            client.get_devices_with_owners_batch(ids).await?
-        } else {
-            client.get_devices_batch(ids).await?
-        })
+    let (found, with_users) = blocking.block_on(async {
+        let devices = async {
+            if owners {
+                client.get_devices_with_owners_batch(ids).await
+            } else {
+                client.get_devices_batch(ids).await
+            }
+        };
+        let registered =
+            async { if users { client.device_users_batch(ids).await } else { Ok(HashMap::new()) } };
+        let (d, u) = tokio::join!(devices, registered);
+        Ok((d?, u?))
     })?;
-    Ok(found.into_iter().map(|(id, r)| (id, r.map_err(Into::into))).collect())
+    let devices = found.into_iter().map(|(id, r)| (id, r.map_err(Into::into))).collect();
+    // A failed users lookup is left out: `registered_users` tries it again and reports it.
+    let users = with_users.into_iter().filter_map(|(id, r)| Some((id, r.ok()?))).collect();
+    Ok((devices, users))
 }
 
 /// Every device's registered users from one listing that expands them (the
@@ -79,13 +103,21 @@ pub fn tenant_users(
     join_tenant_users(task, blocking)
 }
 
-/// A pending [`tenant_users`] listing.
-pub type UsersTask = tokio::task::JoinHandle<crate::graph::Result<HashMap<String, Vec<Owner>>>>;
+type UsersResult = crate::graph::Result<HashMap<String, Vec<Owner>>>;
+
+/// A pending [`tenant_users`] listing; dropping it stops the listing.
+pub struct UsersTask(tokio::task::JoinHandle<UsersResult>);
+
+impl Drop for UsersTask {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
 
 /// Starts [`tenant_users`] on the runtime, to overlap the directory reads.
 pub fn start_tenant_users(client: &GraphClient, blocking: &Blocking) -> Result<UsersTask> {
     let client = client.clone();
-    Ok(blocking.handle()?.spawn(async move {
+    Ok(UsersTask(blocking.handle()?.spawn(async move {
         let opts =
             ListOptions { select: vec!["id".into()], expand_users: true, ..Default::default() };
         let mut found = HashMap::new();
@@ -98,16 +130,16 @@ pub fn start_tenant_users(client: &GraphClient, blocking: &Blocking) -> Result<U
             })
             .await?;
         Ok(found)
-    }))
+    })))
 }
 
 /// Waits for a listing [`start_tenant_users`] started.
 pub fn join_tenant_users(
-    task: UsersTask,
+    mut task: UsersTask,
     blocking: &Blocking,
 ) -> Result<HashMap<String, Vec<Owner>>> {
     blocking.block_on(async {
-        match task.await {
+        match (&mut task.0).await {
             Ok(r) => Ok(r?),
             Err(e) => Err(crate::error::Error::internal(format!("the users listing failed: {e}"))),
         }

@@ -203,6 +203,15 @@ pub struct GuardTrip {
 /// The deletion guards, checked once the deletes are known. `owned` is the
 /// number of objects dwb owns in the container; `listed_nothing` is true when
 /// the device source returned no device at all.
+/// How many owned objects make `deletes` pass the percentage guard (0: the
+/// guard trips whatever the count, which its message then shows in full).
+pub fn owned_enough(deletes: usize, opts: &SyncOptions) -> usize {
+    match opts.delete_threshold_percent {
+        0 => 0,
+        p => (deletes * 100).div_ceil(p as usize),
+    }
+}
+
 pub fn check_guards(
     deletes: usize,
     owned: usize,
@@ -259,4 +268,49 @@ pub fn order(ops: &mut [Planned]) {
         WriteOp::Modify { .. } => 1,
         WriteOp::Delete { .. } => 2,
     });
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+    use crate::writeback::mapping::{AnchorEncoding, OptionalAttrs};
+
+    fn opts(percent: u32) -> SyncOptions {
+        SyncOptions {
+            container: Dn::parse("CN=RegisteredDevices,DC=contoso,DC=test").unwrap(),
+            map: MapOptions {
+                anchor: AnchorEncoding::Utf8,
+                write_compliance: false,
+                forest_domains: Vec::new(),
+                optional: OptionalAttrs::NONE,
+            },
+            delete_threshold: usize::MAX,
+            delete_threshold_percent: percent,
+            take_over: false,
+            marker: DEFAULT_MARKER.into(),
+            allow_empty: false,
+        }
+    }
+
+    fn trips_percent(deletes: usize, owned: usize, o: &SyncOptions) -> bool {
+        check_guards(deletes, owned, false, o).iter().any(|t| t.guard == "delete_threshold_percent")
+    }
+
+    #[test]
+    fn owned_enough_is_exactly_where_the_percentage_guard_stops_tripping() {
+        for percent in [1, 7, 25, 33, 50, 99, 100] {
+            let o = opts(percent);
+            for deletes in 1..60 {
+                let enough = owned_enough(deletes, &o);
+                assert!(!trips_percent(deletes, enough, &o), "{deletes} of {enough} at {percent}%");
+                assert!(
+                    trips_percent(deletes, enough - 1, &o),
+                    "{deletes} of {} at {percent}%",
+                    enough - 1
+                );
+            }
+        }
+        assert_eq!(owned_enough(10, &opts(0)), 0, "0% trips on any delete: count them all");
+    }
 }

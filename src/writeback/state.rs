@@ -29,6 +29,33 @@ pub struct CurrentState {
     pub total: usize,
 }
 
+impl CurrentState {
+    /// Indexes one object (once: an object two searches find is counted once).
+    fn put(&mut self, cur: Current) {
+        let dn = cur.entry.dn.norm();
+        if self.by_dn.contains_key(&dn) {
+            return;
+        }
+        if let Some(g) =
+            cur.entry.get("msDS-DeviceID").first().and_then(|b| Guid::from_bytes(b).ok())
+        {
+            self.by_device_id.insert(g, dn.clone());
+        }
+        if let Some(a) = &cur.anchor {
+            self.by_anchor.insert(a.to_ascii_lowercase(), cur.clone());
+        }
+        self.by_dn.insert(dn, cur);
+        self.total += 1;
+    }
+
+    /// Adds the objects of `other` this state does not hold yet.
+    pub fn absorb(&mut self, other: CurrentState) {
+        for cur in other.by_dn.into_values() {
+            self.put(cur);
+        }
+    }
+}
+
 /// Attributes read from existing device objects.
 pub fn read_attrs() -> Vec<String> {
     let mut v: Vec<String> = MANAGED.iter().map(|s| s.to_string()).collect();
@@ -49,9 +76,15 @@ pub fn current_state(
     Ok(st)
 }
 
-/// Reads only the objects of some devices (a delta round's changes): by cloud
-/// anchor in either encoding, by msDS-DeviceID and by CN, 100 devices a search,
-/// so a small delta costs a few searches, not a read of the whole container.
+/// Reads only the objects of some devices (a delta round's changes), 100
+/// devices a search, so a small delta costs a few searches, not a read of the
+/// whole container. msDS-DeviceID and cn are indexed; msDS-CloudAnchor is not
+/// (`searchFlags: 0` in the AD schema), and a filter naming it makes the DC test
+/// every object of the container against every term. So the devices' objects
+/// are looked up by msDS-DeviceID and CN first, and by cloud anchor (either
+/// encoding) only for the devices that found no object anchored to them: new
+/// devices, removed ones (a removal carries only the object id), and objects
+/// written under another name.
 pub fn current_state_of(
     dir: &dyn Directory,
     container: &Dn,
@@ -59,21 +92,43 @@ pub fn current_state_of(
     devices: &[(String, Option<Guid>)],
 ) -> Result<CurrentState> {
     let mut st = CurrentState::default();
-    for chunk in devices.chunks(100) {
-        let mut terms = Vec::new();
-        for (id, guid) in chunk {
-            for enc in [AnchorEncoding::Utf8, AnchorEncoding::Utf16Le] {
-                terms.push(Filter::eq("msDS-CloudAnchor", anchor_bytes(id, enc)));
-            }
-            if let Some(g) = guid {
-                terms.push(Filter::eq("msDS-DeviceID", g.to_bytes()));
-                terms.push(Filter::eq("cn", g.to_string()));
-            }
-        }
-        let filter = Filter::And(vec![Filter::eq("objectClass", "msDS-Device"), Filter::Or(terms)]);
-        fill(&mut st, dir, container, filter, marker, &mut |_| ())?;
+    let guids: Vec<Guid> = devices.iter().filter_map(|(_, g)| *g).collect();
+    for chunk in guids.chunks(100) {
+        let terms = chunk
+            .iter()
+            .flat_map(|g| {
+                [Filter::eq("msDS-DeviceID", g.to_bytes()), Filter::eq("cn", g.to_string())]
+            })
+            .collect();
+        fill_matching(&mut st, dir, container, Filter::Or(terms), marker)?;
+    }
+    let unresolved: Vec<&String> = devices
+        .iter()
+        .map(|(id, _)| id)
+        .filter(|id| !st.by_anchor.contains_key(&id.to_ascii_lowercase()))
+        .collect();
+    for chunk in unresolved.chunks(100) {
+        let terms = chunk
+            .iter()
+            .flat_map(|id| {
+                [AnchorEncoding::Utf8, AnchorEncoding::Utf16Le]
+                    .map(|enc| Filter::eq("msDS-CloudAnchor", anchor_bytes(id, enc)))
+            })
+            .collect();
+        fill_matching(&mut st, dir, container, Filter::Or(terms), marker)?;
     }
     Ok(st)
+}
+
+fn fill_matching(
+    st: &mut CurrentState,
+    dir: &dyn Directory,
+    container: &Dn,
+    terms: Filter,
+    marker: &str,
+) -> Result<()> {
+    let filter = Filter::And(vec![Filter::eq("objectClass", "msDS-Device"), terms]);
+    fill(st, dir, container, filter, marker, &mut |_| ())
 }
 
 fn fill(
@@ -86,20 +141,9 @@ fn fill(
 ) -> Result<()> {
     let req = SearchRequest::new(container.clone(), Scope::OneLevel, filter).attrs(read_attrs());
     dir.search(&req, &mut |e| {
-        if st.by_dn.contains_key(&e.dn.norm()) {
-            return Ok(());
-        }
         let anchor = e.get("msDS-CloudAnchor").first().and_then(|a| anchor_object_id(a));
         let ours = e.get("adminDescription").iter().any(|v| v.as_slice() == marker.as_bytes());
-        if let Some(g) = e.get("msDS-DeviceID").first().and_then(|b| Guid::from_bytes(b).ok()) {
-            st.by_device_id.insert(g, e.dn.norm());
-        }
-        let cur = Current { entry: e, anchor: anchor.clone(), ours };
-        if let Some(a) = anchor {
-            st.by_anchor.insert(a.to_ascii_lowercase(), cur.clone());
-        }
-        st.by_dn.insert(cur.entry.dn.norm(), cur);
-        st.total += 1;
+        st.put(Current { entry: e, anchor, ours });
         progress(st.total);
         Ok(())
     })
@@ -110,20 +154,34 @@ pub fn owned_in(cur: &CurrentState, container: &Dn) -> usize {
     cur.by_anchor.values().filter(|c| c.ours && c.entry.dn.is_child_of(container)).count()
 }
 
-/// The objects dwb owns in `container`, counted with one paged search.
-pub fn count_owned(dir: &dyn Directory, container: &Dn, marker: &str) -> Result<usize> {
+/// The objects dwb owns in `container`: exact when fewer than `enough`, else
+/// at least `enough` (0: count them all). A guard that only asks "are there
+/// `enough`?" is sent no more entries than that.
+pub fn count_owned(
+    dir: &dyn Directory,
+    container: &Dn,
+    marker: &str,
+    enough: usize,
+) -> Result<usize> {
     let filter = Filter::And(vec![
         Filter::eq("objectClass", "msDS-Device"),
         Filter::eq("adminDescription", marker),
+        Filter::present("msDS-CloudAnchor"),
     ]);
-    let req =
+    let mut req =
         SearchRequest::new(container.clone(), Scope::OneLevel, filter).attrs(["msDS-CloudAnchor"]);
-    let mut n = 0;
+    req.size_limit = enough;
+    let (mut owned, mut seen) = (0, 0);
     dir.search(&req, &mut |e| {
+        seen += 1;
         if e.get("msDS-CloudAnchor").first().and_then(|a| anchor_object_id(a)).is_some() {
-            n += 1;
+            owned += 1;
         }
         Ok(())
     })?;
-    Ok(n)
+    if enough > 0 && seen >= enough && owned < enough {
+        // Some anchors did not parse: the limit cut the count short.
+        return count_owned(dir, container, marker, 0);
+    }
+    Ok(owned)
 }

@@ -19,7 +19,7 @@ use crate::directory::{Attr, Dn, Filter, Sid};
 use crate::error::{Error, Kind, Result};
 use crate::graph::Device;
 use crate::plan::{ChangeOp, Plan, Refusal};
-use crate::sources::{DeviceSlot, DeviceSource};
+use crate::sources::{DeviceSlot, DeviceSource, Listing};
 
 use super::lock::Locks;
 
@@ -431,15 +431,23 @@ fn progress_bar(show: bool) -> indicatif::ProgressBar {
 
 /// Plans a sync of the device container from the device source.
 pub fn plan(cx: &Context, req: &SyncRequest, hooks: &mut dyn SiteHooks) -> Result<SyncResult> {
+    // Graph answers in 50–150 ms: its first requests go out before the container
+    // and the schema are read. The source's own errors wait, so a missing
+    // container is still what a run reports first.
+    let src = cx.devices.get();
+    let early = src.as_ref().ok().map(|s| Early::start(cx, s, req)).transpose();
     let opts = options(cx.dir, req)?;
     if let Some(locks) = cx.locks {
         locks.acquire(&crate::config::data_dir()?.join("locks"), &opts.container)?;
     }
     let mut m = Mapper::new(cx.dir, hooks, opts, req.owners)?;
-    let src = cx.devices.get()?;
+    let src = match &src {
+        Ok(s) => s.as_ref(),
+        Err(e) => return Err(e.clone()),
+    };
     let (listed, cur, commit) = match &req.mode {
-        Mode::Full => full(cx, &src, req, &mut m)?,
-        Mode::Delta { state } => super::delta::round(cx, &src, req, &mut m, state.as_deref())?,
+        Mode::Full => full(cx, src, early?.flatten(), &mut m)?,
+        Mode::Delta { state } => super::delta::round(cx, src, req, &mut m, state.as_deref())?,
     };
     let mut plan = m.plan;
     planner::order(&mut plan.ops);
@@ -459,20 +467,41 @@ pub fn plan(cx: &Context, req: &SyncRequest, hooks: &mut dyn SiteHooks) -> Resul
 
 pub(super) type Round = (usize, CurrentState, Option<StateCommit>);
 
-fn full(cx: &Context, src: &DeviceSource, req: &SyncRequest, m: &mut Mapper) -> Result<Round> {
-    // The Graph listings (devices with their owners, and the registered users)
-    // run while the container is read: a round costs the slower of the two.
-    let users = match src {
-        DeviceSource::Graph(c) if m.opts.map.optional.registered_users => {
-            Some(fetch::start_tenant_users(c, cx.blocking)?)
+/// A full round's Graph listings (devices with their owners, and the registered
+/// users), started before anything is read from the directory.
+struct Early<'a> {
+    listing: Listing<'a>,
+    users: Option<fetch::UsersTask>,
+}
+
+impl<'a> Early<'a> {
+    /// A full round's listings (a delta round's state file is named after the
+    /// container: its listing waits for it).
+    fn start(cx: &Context<'a>, src: &'a DeviceSource, req: &SyncRequest) -> Result<Option<Self>> {
+        if let Mode::Delta { .. } = req.mode {
+            return Ok(None);
         }
-        _ => None,
+        // Registered users as asked for; dropped unwritten if the schema lacks them.
+        let users = match src {
+            DeviceSource::Graph(c) if req.optional.registered_users => {
+                Some(fetch::start_tenant_users(c, cx.blocking)?)
+            }
+            _ => None,
+        };
+        // Owners come expanded with a tenant's listing. An export file may carry them
+        // (Get-MgDevice -ExpandProperty registeredOwners) or not: then none are written.
+        let listing = src.start_listing(req.owners, cx.blocking)?;
+        Ok(Some(Early { listing, users }))
+    }
+}
+
+fn full(cx: &Context, src: &DeviceSource, early: Option<Early>, m: &mut Mapper) -> Result<Round> {
+    let Some(Early { listing, users }) = early else {
+        return Err(Error::internal("a full round without its listing"));
     };
-    // Owners come expanded with a tenant's listing. An export file may carry them
-    // (Get-MgDevice -ExpandProperty registeredOwners) or not: then none are written.
-    let listing = src.start_listing(req.owners, cx.blocking)?;
+    // The listings run while the container is read: a round costs the slower of the two.
     let mut r = Reconcile::start(cx, m)?;
-    if let Some(task) = users {
+    if let Some(task) = users.filter(|_| m.opts.map.optional.registered_users) {
         m.tenant_users = Some(fetch::join_tenant_users(task, cx.blocking)?);
     }
     let mut failed = None;

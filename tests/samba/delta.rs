@@ -157,3 +157,42 @@ fn sixty_percent_gone_from_entra_is_refused_with_the_default_guards() {
         assert_eq!(lab.count(), before, "nothing deleted");
     }
 }
+
+/// An incremental round reads only the changed devices' objects; its deletions
+/// are still weighed against every object dwb owns in the container (counted
+/// by the DC while Graph is asked for the devices), exactly at the edge.
+#[test]
+fn an_incremental_round_weighs_its_deletions_against_every_owned_object() {
+    let lab = Lab::start("delta_guard_share", tenant(40, 151));
+    lab.initial_sync();
+    let state = lab.dir.join("state.json");
+    let state_arg = format!("state={}", state.display());
+    lab.sync(&["mode=delta", &state_arg]).0.code(0);
+    let owned = lab.count();
+    let devs = lab.in_scope();
+    // The most the default 25 % lets through, plus one.
+    let over = owned / 4 + 1;
+    let gone: Vec<String> = devs.iter().take(over).map(|d| d.id.clone()).collect();
+    lab.emu.with_state(|s| gone.iter().for_each(|id| s.delete_device(id).unwrap()));
+    let (out, report) = lab.sync(&["mode=delta", &state_arg]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert_eq!(report["data"]["sync"]["listed"], 0, "an incremental round: {report:#}");
+    assert_eq!(report["refusals"][0]["guard"], "delete_threshold_percent");
+    let message = report["refusals"][0]["message"].as_str().unwrap();
+    assert!(message.contains(&format!("{over} of the {owned} device objects")), "{message}");
+    assert_eq!(with_action(&report, "delete").len(), over, "the whole plan is shown");
+    assert_eq!(lab.count(), owned, "nothing deleted");
+    // The smallest share that allows them: refused one percent below, applied
+    // at it (the refused rounds committed nothing: the same deltaLink again).
+    let share = (over * 100).div_ceil(owned);
+    let (out, report) =
+        lab.sync(&["mode=delta", &state_arg, &format!("delete_threshold_percent={}", share - 1)]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert_eq!(report["refusals"][0]["guard"], "delete_threshold_percent");
+    let (out, report) =
+        lab.sync(&["mode=delta", &state_arg, &format!("delete_threshold_percent={share}")]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(report["refusals"].as_array().is_none_or(|r| r.is_empty()), "{report:#}");
+    assert_eq!(with_action(&report, "delete").len(), over);
+    assert_eq!(lab.count(), owned - over, "exactly the removed devices' objects deleted");
+}

@@ -17,6 +17,10 @@ pub(super) struct PageRequest {
     pub cookie: Vec<u8>,
     /// Server-side size limit of the search request (0 = none).
     pub size_limit: i32,
+    /// Send the paged-results control. Not when the size limit fits in one
+    /// page: without paging state a server can stop at the limit (Samba's
+    /// paged search first collects every match, whatever the limit).
+    pub paged: bool,
 }
 
 /// How a page ended.
@@ -80,8 +84,10 @@ impl Pager {
         PageRequest {
             size: self.page_size,
             cookie: self.cookie.clone(),
-            // Telling the server the limit lets AD stop early; Samba ignores it.
+            // Telling the server the limit lets AD stop early; Samba ignores it
+            // in a paged search.
             size_limit: i32::try_from(self.limit).unwrap_or(i32::MAX),
+            paged: self.limit == 0 || self.limit > self.page_size as usize,
         }
     }
 
@@ -218,6 +224,8 @@ mod tests {
         let mut p = Pager::new(1000, 10);
         assert_eq!(p.first().size, 10);
         assert_eq!(p.first().size_limit, 10);
+        assert!(!p.first().paged, "a limit within one page needs no paging");
+        assert!(Pager::new(1000, 0).first().paged && Pager::new(1000, 1001).first().paged);
         let (_, got, last) = drive(&mut p, &[(10, end(4, None))]);
         assert_eq!(got, 10);
         assert!(matches!(last, Step::Done { release: None }), "{last:?}");

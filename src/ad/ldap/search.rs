@@ -96,7 +96,7 @@ async fn fetch_page(
     let mut ldap = dir.handle().await?;
     // A base search returns one entry at most: no paging (also spares the
     // rootDSE a control some servers refuse there).
-    let mut ctrls = if spec.scope == ldap3::Scope::Base {
+    let mut ctrls = if spec.scope == ldap3::Scope::Base || !req.paged {
         Vec::new()
     } else {
         vec![controls::paged_request(req.size, &req.cookie)]
@@ -121,6 +121,11 @@ async fn fetch_page(
                 let Some(entry) = parse_entry(item.0)? else { continue };
                 if pager.accept() {
                     entries.push(entry);
+                } else if !req.paged {
+                    // A server that ignores the size limit of a one-page search
+                    // (Samba) sends every match: read them, deliver none.
+                    // Abandoning would leave them arriving for no operation.
+                    continue;
                 } else {
                     // Enough entries: stop this operation on the server too.
                     let id = stream.ldap_handle().last_id();
