@@ -38,6 +38,16 @@ impl RetryAfter {
     }
 }
 
+/// How long a `Retry-After` value (seconds or an HTTP date) asks a client to wait.
+pub(crate) fn retry_after_duration(v: &str) -> Option<Duration> {
+    let v = v.trim();
+    if let Ok(n) = v.parse::<u64>() {
+        return Some(Duration::from_secs(n));
+    }
+    let at = httpdate::parse_http_date(v).ok()?;
+    Some(at.duration_since(SystemTime::now()).unwrap_or_default())
+}
+
 /// The fault configuration. `Default` = no faults.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]

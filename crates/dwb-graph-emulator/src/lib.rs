@@ -48,7 +48,7 @@ use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use serde::Serialize;
 use serde_json::Value;
@@ -108,11 +108,35 @@ pub(crate) struct Runtime {
     pub batch_members: u64,
     pub log: VecDeque<RequestRecord>,
     pub last_assertion: Option<AssertionRecord>,
+    /// Throttled requests (method and URI) and when their `Retry-After` ends.
+    pub retry_not_before: HashMap<String, Instant>,
+    /// Requests sent again before their `Retry-After` had passed.
+    pub early_retries: u64,
 }
 
 const LOG_LIMIT: usize = 20_000;
 
 impl Runtime {
+    /// Counts `key` as an early retry when it comes back before its `Retry-After`.
+    pub fn check_retry(&mut self, key: &str, now: Instant) {
+        if let Some(until) = self.retry_not_before.get(key) {
+            if now < *until {
+                self.early_retries += 1;
+            } else {
+                self.retry_not_before.remove(key);
+            }
+        }
+    }
+
+    /// Remembers when a throttled `key` may come back (`retry_after` as sent).
+    pub fn throttled(&mut self, key: String, retry_after: Option<&str>, now: Instant) {
+        if let Some(wait) = retry_after.and_then(faults::retry_after_duration) {
+            // A client that waits exactly as long may arrive a hair early by our clock.
+            let slack = Duration::from_millis(20);
+            self.retry_not_before.insert(key, now + wait.saturating_sub(slack));
+        }
+    }
+
     pub fn record(&mut self, r: RequestRecord) {
         if self.log.len() >= LOG_LIMIT {
             self.log.pop_front();
@@ -222,12 +246,20 @@ impl EmulatorHandle {
     pub fn request_log(&self) -> Vec<RequestRecord> {
         self.shared.lock().rt.log.iter().cloned().collect()
     }
+    /// Forgets the logged requests and the early retries counted so far.
     pub fn clear_request_log(&self) {
-        self.shared.lock().rt.log.clear();
+        let mut w = self.shared.lock();
+        w.rt.log.clear();
+        w.rt.early_retries = 0;
     }
     /// Graph (`/v1.0`) HTTP requests counted for fault injection (a `$batch` is one).
     pub fn graph_request_count(&self) -> u64 {
         self.shared.lock().rt.graph_requests
+    }
+    /// Requests (batch members included) sent again before the `Retry-After` of
+    /// their throttled response had passed: 0 for a client that honours it.
+    pub fn early_retry_count(&self) -> u64 {
+        self.shared.lock().rt.early_retries
     }
     /// `$batch` members received so far.
     pub fn batch_member_count(&self) -> u64 {

@@ -55,8 +55,10 @@ pub(crate) async fn graph_mw(State(s): State<S>, mut req: Request, next: Next) -
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
         .map(|t| t.trim().to_string());
+    let key = format!("{method} {uri}");
     let (auth, mut decision, member_fault) = {
         let mut w = s.lock();
+        w.rt.check_retry(&key, Instant::now());
         let auth = match bearer.as_ref().map(|t| w.rt.tokens.get(t)) {
             None => Auth::None,
             Some(None) => Auth::Invalid,
@@ -123,7 +125,12 @@ pub(crate) async fn graph_mw(State(s): State<S>, mut req: Request, next: Next) -
             resp.headers_mut().insert(k, v);
         }
     }
-    s.lock().rt.record(RequestRecord {
+    let mut w = s.lock();
+    if matches!(resp.status().as_u16(), 429 | 503 | 504) {
+        let retry_after = resp.headers().get(header::RETRY_AFTER).and_then(|v| v.to_str().ok());
+        w.rt.throttled(key, retry_after, Instant::now());
+    }
+    w.rt.record(RequestRecord {
         method,
         uri,
         auth: auth_label.into(),

@@ -244,3 +244,25 @@ async fn batch_member_faults_throttle_and_fail_single_members() {
         a.call("POST", "/v1.0/$batch", Some(json!({"requests": [get("x", "/domains")]}))).await;
     assert_eq!(v["responses"][0]["status"], 200);
 }
+
+#[tokio::test]
+async fn a_retry_before_retry_after_has_passed_is_counted() {
+    let a = app(generate(3, 5));
+    a.shared.lock().state.faults = "throttle_next=1,retry_after=1".parse::<Faults>().unwrap();
+    let early = || a.shared.lock().rt.early_retries;
+    let (st, _) = a.call("GET", "/v1.0/devices", None).await;
+    assert_eq!(st, StatusCode::TOO_MANY_REQUESTS);
+    // Another request is not a retry; the same one at once is an early one.
+    assert_eq!(a.call("GET", "/v1.0/domains", None).await.0, StatusCode::OK);
+    assert_eq!(early(), 0);
+    assert_eq!(a.call("GET", "/v1.0/devices", None).await.0, StatusCode::OK);
+    assert_eq!(early(), 1);
+
+    // Waiting as asked is not counted.
+    a.shared.lock().state.faults = "throttle_next=1,retry_after=1".parse::<Faults>().unwrap();
+    let page = "/v1.0/devices?$top=2";
+    assert_eq!(a.call("GET", page, None).await.0, StatusCode::TOO_MANY_REQUESTS);
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    assert_eq!(a.call("GET", page, None).await.0, StatusCode::OK);
+    assert_eq!(early(), 1);
+}
