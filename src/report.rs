@@ -109,6 +109,8 @@ pub struct Report {
     pub unsaved_snapshot: Option<String>,
     pub dry_run: bool,
     pub plan: Plan,
+    /// The confirmation question showed the plan: the text lists only its counts.
+    pub plan_shown: bool,
     pub outcomes: Vec<Outcome>,
     pub findings: Findings,
     pub timings: Timings,
@@ -168,6 +170,7 @@ impl Report {
             unsaved_snapshot: None,
             dry_run: false,
             plan: Plan::default(),
+            plan_shown: false,
             outcomes: Vec::new(),
             findings: Findings::default(),
             timings: Timings::default(),
@@ -185,8 +188,13 @@ impl Report {
             out.push('\n');
         }
         if !self.plan.is_empty() || self.findings.findings.is_empty() {
-            let head = if self.dry_run { "Plan (dry run: nothing was changed)" } else { "Plan" };
-            out.push_str(&format!("{head}:\n{}", render::text(&self.plan)));
+            if self.plan_shown && !self.dry_run {
+                out.push_str(&render::counts_line(&self.plan));
+            } else {
+                let head =
+                    if self.dry_run { "Plan (dry run: nothing was changed)" } else { "Plan" };
+                out.push_str(&format!("{head}:\n{}", render::text(&self.plan)));
+            }
         }
         for r in &self.plan.refusals {
             out.push_str(&format!(

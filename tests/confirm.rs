@@ -24,10 +24,14 @@ fn run_asks_on_a_terminal_and_not_without_one() {
     assert!(!journal.exists(), "declined, yet journaled");
 
     let mut p = spawn(&d, DEMO_PREPARE);
-    p.exp_string("[y/N]").unwrap();
+    let shown = p.exp_string("[y/N]").unwrap();
     p.send_line("y").unwrap();
-    p.exp_string("6 of 6 change(s)").unwrap();
-    p.exp_eof().unwrap();
+    let rest = p.exp_eof().unwrap();
+    assert!(shown.contains("create  CN=Device Registration Configuration"), "{shown}");
+    assert!(rest.contains("6 of 6 change(s)"), "{rest}");
+    // Shown once, at the question; the report gives the counts, not the list again.
+    assert!(!rest.contains("CN=Device Registration Configuration"), "the plan twice:\n{rest}");
+    assert!(rest.contains("Plan: 6 change(s)"), "{rest}");
 
     let mut args = DEMO_PREPARE.to_vec();
     args.push("--yes");

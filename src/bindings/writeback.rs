@@ -365,7 +365,8 @@ pub fn module(host: Arc<Host>) -> Module {
         "Plans a device sync: devices from `graph::source()` written to the device container as \
          msDS-Device objects (spec §B.3): creates, per-attribute modifies of changed devices, and \
          deletes of objects dwb owns whose device is gone. Options: `#{ mode: \"full\"|\"delta\", \
-         state: \"file\" (delta), container: Dn, delete_threshold: 500, take_over: false, \
+         state: \"file\" (delta; default `<data dir>/delta/<profile>-<tenant>-<container>.json`), \
+         container: Dn, delete_threshold: 500, delete_threshold_percent: 25, take_over: false, \
          anchor_encoding: \"utf8\"|\"utf16le\", allow_empty: false, owners: true, marker: \
          \"dwb-writeback\", optional_attributes: #{ last_logon: true, registered_users: true, \
          trust_type: true } }` (`optional_attributes`: which of \
@@ -383,13 +384,19 @@ pub fn module(host: Arc<Host>) -> Module {
          print(`${r.creates} to create, ${r.updates} to update, ${r.deletes} to delete`);\n\
          for s in r.skipped { report::warn(`device ${s.device} skipped: ${s.reason}`); }\n\
          ```\n\
+         A deletion guard that trips (more deletes than `delete_threshold`, or than \
+         `delete_threshold_percent` of the objects dwb owns in the container, or any delete \
+         when the source listed no device and `allow_empty` is false) is not an error: the \
+         plan is recorded with its refusals, shown in full, and nothing of it is applied \
+         (exit 2, status `refused`). The thresholds not given come from the profile's \
+         `[writeback]` settings. A recorded sync takes the container's lock for the run.\n\
          # Errors\n\
-         `plan` when the deletion threshold is exceeded or the source is empty (nothing is \
-         changed), `no_such_object` when the container is missing, `unknown_option`, \
-         `invalid_argument` (a bad `mode`, `anchor_encoding` or `optional_attributes`, delta \
-         without a tenant or `state`, \
-         a failing site hook, `map_device` returning something other than a map or `()`), \
-         `invalid_dn`, `invalid_value`, and the Graph errors.",
+         `locked` when another dwb sync holds the container, `no_such_object` when the \
+         container is missing, `unknown_option`, `invalid_argument` (a bad `mode`, \
+         `anchor_encoding`, threshold or `optional_attributes`, delta without a tenant, a site \
+         hook that fails), `invalid_value` (`in_scope` returning something other than a bool, \
+         `map_device` returning something other than a map or `()`; the message names the hook, \
+         the device and the type), `invalid_dn`, and the Graph errors.",
         move |ctx: NativeCallContext, o: Map| sync(&ctx, &h, &o, true).rhai(),
     );
     let h = host.clone();

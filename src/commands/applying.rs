@@ -23,6 +23,7 @@ pub fn report(host: &Host, plan: Plan, opts: &ApplyOpts) -> Report {
         unsaved_snapshot: None,
         dry_run: opts.dry_run,
         plan,
+        plan_shown: false,
         outcomes: Vec::new(),
         findings: Findings::default(),
         timings: Timings::default(),
@@ -45,7 +46,7 @@ pub fn finish(host: &Host, mut report: Report, opts: &ApplyOpts, problems: usize
         report.exit_code = exit::SCRIPT_ERROR;
     } else if !opts.dry_run
         && !report.plan.is_empty()
-        && !super::confirm::confirm_plan(&report.plan, opts.yes)
+        && !super::confirm::confirmed(&mut report, opts.yes)
     {
         report.dry_run = true;
         eprintln!("Nothing was applied.");

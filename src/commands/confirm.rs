@@ -6,6 +6,7 @@
 use std::io::{BufRead, IsTerminal, Write};
 
 use crate::plan::{Plan, render};
+use crate::report::Report;
 
 /// How many changes are listed before the question; longer plans show the first
 /// ones and the counts.
@@ -55,13 +56,41 @@ pub fn ask(question: &str, yes: bool) -> bool {
     matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes")
 }
 
+/// What the question came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Answer {
+    /// `--yes`, or nothing could answer: go on; the plan was not shown.
+    NotAsked,
+    /// Shown and answered yes: the report need not list the plan again.
+    Confirmed,
+    Declined,
+}
+
+impl Answer {
+    pub fn go_on(self) -> bool {
+        self != Answer::Declined
+    }
+}
+
 /// Shows `plan` and asks before it is applied (see [`ask`]).
-pub fn confirm_plan(plan: &Plan, yes: bool) -> bool {
+pub fn confirm_plan(plan: &Plan, yes: bool) -> Answer {
     if yes || !std::io::stdin().is_terminal() {
-        return true;
+        return Answer::NotAsked;
     }
     eprint!("{}", summary(plan));
-    ask(&format!("Apply these {} change(s)?", plan.len()), false)
+    if ask(&format!("Apply these {} change(s)?", plan.len()), false) {
+        Answer::Confirmed
+    } else {
+        Answer::Declined
+    }
+}
+
+/// Asks before `report`'s plan is applied; a plan the question showed is not
+/// listed again in the report's text.
+pub fn confirmed(report: &mut Report, yes: bool) -> bool {
+    let answer = confirm_plan(&report.plan, yes);
+    report.plan_shown = answer == Answer::Confirmed;
+    answer.go_on()
 }
 
 #[cfg(test)]

@@ -124,6 +124,7 @@ fn execute(args: &RunArgs, script: &Script, host: &Arc<Host>, started: Instant) 
         unsaved_snapshot: None,
         dry_run: args.dry_run,
         plan,
+        plan_shown: false,
         outcomes: Vec::new(),
         findings,
         timings: Timings { compile_ms, run_ms, ..Timings::default() },
@@ -171,7 +172,7 @@ fn execute(args: &RunArgs, script: &Script, host: &Arc<Host>, started: Instant) 
         report.exit_code = exit::SCRIPT_ERROR;
     } else if !args.dry_run
         && !report.plan.is_empty()
-        && !super::confirm::confirm_plan(&report.plan, args.yes)
+        && !super::confirm::confirmed(&mut report, args.yes)
     {
         // Declined at the prompt: shown like a dry run, nothing applied.
         report.dry_run = true;

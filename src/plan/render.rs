@@ -105,9 +105,14 @@ pub fn text(plan: &Plan) -> String {
             }
         }
     }
-    let counts: Vec<String> = plan.counts().iter().map(|(k, n)| format!("{n} {k}")).collect();
-    out.push_str(&format!("Plan: {} change(s): {}\n", plan.len(), counts.join(", ")));
+    out.push_str(&counts_line(plan));
     out
+}
+
+/// The plan's last line: how many changes of each kind.
+pub fn counts_line(plan: &Plan) -> String {
+    let counts: Vec<String> = plan.counts().iter().map(|(k, n)| format!("{n} {k}")).collect();
+    format!("Plan: {} change(s): {}\n", plan.len(), counts.join(", "))
 }
 
 /// The directory part of the plan as LDIF change records that `ldapmodify`

@@ -200,9 +200,6 @@ pub struct GuardTrip {
     pub hint: String,
 }
 
-/// The deletion guards, checked once the deletes are known. `owned` is the
-/// number of objects dwb owns in the container; `listed_nothing` is true when
-/// the device source returned no device at all.
 /// How many owned objects make `deletes` pass the percentage guard (0: the
 /// guard trips whatever the count, which its message then shows in full).
 pub fn owned_enough(deletes: usize, opts: &SyncOptions) -> usize {
@@ -212,6 +209,9 @@ pub fn owned_enough(deletes: usize, opts: &SyncOptions) -> usize {
     }
 }
 
+/// The deletion guards, checked once the deletes are known. `owned` is the
+/// number of objects dwb owns in the container; `listed_nothing` is true when
+/// the device source returned no device at all.
 pub fn check_guards(
     deletes: usize,
     owned: usize,
