@@ -8,8 +8,8 @@
 //! The tenant is the whole one `dwb-graph-emulator --devices 2000 --seed 1`
 //! generates — hostile names included: its 271-character display name is more
 //! than the schema allows and dwb skips that device —, with registered owners on
-//! about 75% of the devices, and every Graph response (token endpoint included)
-//! delayed 20 ms, still faster than a real tenant's 50–150 ms. It is served by the
+//! 75% of the devices (added where the generator gave none, see `give_owners`),
+//! and every Graph response (token endpoint included) delayed 20 ms, still faster than a real tenant's 50–150 ms. It is served by the
 //! emulator's command line (`--addr 127.0.0.1:PORT --state FILE`) in a separate
 //! process: this bench binary run again as `<bench> --serve-graph-emulator …` (no
 //! `cargo` from inside the bench).
@@ -48,6 +48,9 @@
 //!    --devices … --dry-run --format json` (stdout to a file) plans 100,000
 //!    creates. Targets: wall ≤ 10 s, peak RSS ≤ 300 MB (`/usr/bin/time -v`, or
 //!    `VmHWM` polled from /proc when `time` is not installed).
+//!
+//! `DWB_BENCH_LOG=debug` (any `DWB_LOG` filter) logs every dwb run and prints the
+//! timed delta run's log, for a profile; its figures are then not comparable.
 //!
 //! The dwb binary: `CARGO_BIN_EXE_dwb`, which `cargo bench` builds with the
 //! bench profile (= release) next to this bench (`<target>/release/dwb`); when
@@ -123,6 +126,8 @@ const ADDS: usize = 10;
 const DELETES: usize = 10;
 /// Every Graph response's latency (a real tenant's RTT is 50–150 ms).
 const LATENCY_MS: u64 = 20;
+/// Devices with a registered owner (the tenant: about 75%).
+const OWNED_SHARE: f64 = 0.75;
 
 fn main() {
     serve_graph_emulator_if_asked();
@@ -388,6 +393,9 @@ fn main() {
     );
     let delta_dc_cpu = cpu_secs(&dc_pid).unwrap() - cpu0;
     assert!(o.status.success(), "delta sync failed:\n{}", String::from_utf8_lossy(&o.stderr));
+    if std::env::var_os("DWB_BENCH_LOG").is_some() {
+        println!("   delta run's log:\n{}", String::from_utf8_lossy(&o.stderr));
+    }
     let r = read_json(&report);
     let after = usns(&dc);
     let touched: BTreeSet<String> = after
@@ -586,6 +594,10 @@ fn dwb_cmd(
         if k.starts_with("DWB_") {
             c.env_remove(k);
         }
+    }
+    // For a profile: `DWB_BENCH_LOG=debug` logs every dwb run (the delta run's log printed).
+    if let Some(v) = std::env::var_os("DWB_BENCH_LOG") {
+        c.env("DWB_LOG", v);
     }
     c.current_dir(work)
         .env("HOME", work)
@@ -838,6 +850,7 @@ async fn list_all(g: &GraphAt, expand_owners: bool) -> usize {
 fn write_tenant(path: &Path) {
     let mut s = generate(DEVICES, SEED);
     s.latency_ms = LATENCY_MS;
+    give_owners(&mut s, OWNED_SHARE);
     let owned = s.devices.values().filter(|d| !d.owners.is_empty()).count();
     let long = s
         .devices
@@ -855,6 +868,25 @@ fn write_tenant(path: &Path) {
         owned as f64 * 100.0 / DEVICES as f64
     );
     fs::write(path, serde_json::to_vec(&s.to_json()).unwrap()).unwrap();
+}
+
+/// The generator gives owners to nearly every registered or joined device and to
+/// few hybrid-joined ones (about half its devices): owners are added, in device id
+/// order, to devices without one until `share` of all devices have one (nothing is
+/// removed or cut). The owners are the generator's users in turn, synced and
+/// cloud-only alike; registered users as Graph sets them, equal to the owners.
+fn give_owners(s: &mut EmulatorState, share: f64) {
+    let users: Vec<String> = s.users.keys().cloned().collect();
+    let want = (s.devices.len() as f64 * share).round() as usize;
+    let mut owned = s.devices.values().filter(|d| !d.owners.is_empty()).count();
+    for (i, d) in s.devices.values_mut().filter(|d| d.owners.is_empty()).enumerate() {
+        if owned >= want {
+            break;
+        }
+        d.owners = vec![users[i % users.len()].clone()];
+        d.users = d.owners.clone();
+        owned += 1;
+    }
 }
 
 /// The emulator's `--addr 127.0.0.1:PORT --state TENANT` in a separate process

@@ -294,12 +294,13 @@ pub struct DeviceSlot {
     settings: Mutex<DeviceSettings>,
     cancel: CancellationToken,
     /// Only a success is kept (a file that appears later, a fixed setting).
-    source: Mutex<Option<Arc<DeviceSource>>>,
+    /// Shared with the warm-up thread, which opens the source in the background.
+    source: Arc<Mutex<Option<Arc<DeviceSource>>>>,
 }
 
 impl DeviceSlot {
     pub fn new(settings: DeviceSettings, cancel: CancellationToken) -> DeviceSlot {
-        DeviceSlot { settings: Mutex::new(settings), cancel, source: Mutex::new(None) }
+        DeviceSlot { settings: Mutex::new(settings), cancel, source: Default::default() }
     }
 
     /// The source (opens it on first use).
@@ -318,17 +319,35 @@ impl DeviceSlot {
     /// so that Graph's first answer overlaps connecting to the DC. Nothing is
     /// reported here: a failure comes again with the first real request. A
     /// device-code sign-in is never started ahead (it asks the admin).
+    ///
+    /// Opening the client (TLS roots, credentials) happens on a worker thread
+    /// too; a `get` meanwhile waits for it rather than opening a second one.
     pub fn warm_up(&self, blocking: &crate::cancel::Blocking) {
-        if self.kind() != "graph" {
+        if self.kind() != "tenant" {
             return;
         }
-        if let (Ok(src), Ok(handle)) = (self.get(), blocking.handle())
-            && let DeviceSource::Graph(c) = &*src
-            && c.token_kind() == graph::TokenKind::AppOnly
-        {
-            let c = c.clone();
-            handle.spawn(async move { c.sign_in().await });
-        }
+        let Ok(handle) = blocking.handle() else { return };
+        let settings = self.settings.lock().map(|s| s.clone()).unwrap_or_default();
+        let (slot, cancel, rt) = (self.source.clone(), self.cancel.clone(), handle.clone());
+        let (held_tx, held_rx) = std::sync::mpsc::channel::<()>();
+        handle.spawn_blocking(move || {
+            let Ok(mut held) = slot.lock() else { return };
+            let _ = held_tx.send(());
+            if held.is_none()
+                && let Ok(src) = open(&settings, &cancel)
+            {
+                *held = Some(Arc::new(src));
+            }
+            if let Some(src) = held.as_ref()
+                && let DeviceSource::Graph(c) = &**src
+                && c.token_kind() == graph::TokenKind::AppOnly
+            {
+                let c = c.clone();
+                rt.spawn(async move { c.sign_in().await });
+            }
+        });
+        // Returns once the worker holds the slot: a `get` after this waits for it.
+        let _ = held_rx.recv();
     }
 
     /// Which source the settings name (nothing is opened).

@@ -153,24 +153,22 @@ pub(super) fn round(
     let users = m.opts.map.optional.registered_users;
     // While Graph is asked for the whole devices, the DC (idle otherwise) finds
     // the removed devices' objects (by cloud anchor: a removal carries only the
-    // object id) and counts the objects dwb owns, for the percentage guard.
+    // object id).
     let gone_keys: Vec<(String, Option<Guid>)> =
         listing.removed.iter().map(|r| (r.id.clone(), None)).collect();
-    let enough = planner::owned_enough(gone_keys.len(), &m.opts);
     let (opts, dir) = (&m.opts, cx.dir);
     let (fetched, side) = std::thread::scope(|s| {
-        let side = s.spawn(|| -> Result<(CurrentState, Option<usize>)> {
+        let side = s.spawn(|| -> Result<CurrentState> {
             if gone_keys.is_empty() {
-                return Ok((CurrentState::default(), None));
+                return Ok(CurrentState::default());
             }
-            let st = state::current_state_of(dir, &opts.container, &opts.marker, &gone_keys)?;
-            Ok((st, Some(state::count_owned(dir, &opts.container, &opts.marker, enough)?)))
+            state::current_state_of(dir, &opts.container, &opts.marker, &gone_keys)
         });
         let fetched = fetch::devices_and_users(c, &ids, req.owners, users, cx.blocking);
         (fetched, side.join())
     });
     let (mut got, mut known_users) = fetched?;
-    let (gone_state, counted) =
+    let gone_state =
         side.map_err(|_| Error::internal("the directory lookups of a delta round panicked"))??;
     let listed_removed = listing.removed.len();
     let (mut full, mut removed, mut unread) = (Vec::new(), listing.removed, Vec::new());
@@ -216,12 +214,16 @@ pub(super) fn round(
         removed.iter().filter_map(|r| cur.by_anchor.get(&r.id.to_ascii_lowercase())).collect();
     planner::plan_deletes(gone, &m.opts, &mut m.plan, "the device was removed from Entra ID");
     if m.plan.deletes > 0 {
-        // The round read only the changed devices' objects: count the rest.
-        // Counted up to what the listed removals need; again if more were deleted meanwhile.
+        // The round read only the changed devices' objects. Those dwb owns are a
+        // lower bound of what it owns in the container: enough for the percentage
+        // guard to pass, or else the container is counted (a count costs the DC
+        // a pass over every object: Samba sends them all, whatever the limit).
         let needed = planner::owned_enough(m.plan.deletes, &m.opts);
-        let owned = match counted {
-            Some(n) if n < enough || needed <= enough => n,
-            _ => state::count_owned(cx.dir, &m.opts.container, &m.opts.marker, needed)?,
+        let seen = state::owned_in(&cur, &m.opts.container);
+        let owned = if needed > 0 && seen >= needed {
+            seen
+        } else {
+            state::count_owned(cx.dir, &m.opts.container, &m.opts.marker, needed)?
         };
         m.plan.refused = planner::check_guards(m.plan.deletes, owned, false, &m.opts);
     }
