@@ -878,14 +878,11 @@ fn write_tenant(path: &Path) {
 fn give_owners(s: &mut EmulatorState, share: f64) {
     let users: Vec<String> = s.users.keys().cloned().collect();
     let want = (s.devices.len() as f64 * share).round() as usize;
-    let mut owned = s.devices.values().filter(|d| !d.owners.is_empty()).count();
-    for (i, d) in s.devices.values_mut().filter(|d| d.owners.is_empty()).enumerate() {
-        if owned >= want {
-            break;
-        }
+    let owned = s.devices.values().filter(|d| !d.owners.is_empty()).count();
+    let unowned = s.devices.values_mut().filter(|d| d.owners.is_empty());
+    for (i, d) in unowned.take(want.saturating_sub(owned)).enumerate() {
         d.owners = vec![users[i % users.len()].clone()];
         d.users = d.owners.clone();
-        owned += 1;
     }
 }
 
