@@ -78,7 +78,10 @@ impl Dn {
             return Err(Error::new(Kind::InvalidDn, "an RDN value cannot be empty"));
         }
         let mut rdns = Vec::with_capacity(self.rdns.len() + 1);
-        rdns.push(Rdn(vec![Ava { attr: attr.to_string(), value: value.to_string() }].into()));
+        rdns.push(Rdn(std::sync::Arc::from([Ava {
+            attr: attr.to_string(),
+            value: value.to_string(),
+        }])));
         rdns.extend(self.rdns.iter().cloned());
         Ok(Dn { rdns })
     }

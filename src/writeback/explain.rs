@@ -16,6 +16,7 @@ use crate::ad::WriteOp;
 use crate::directory::{Attr, Dn, Entry, Guid};
 use crate::error::{Error, Kind, Result};
 use crate::graph::{Device, ListOptions};
+use crate::plan::ChangeOp;
 use crate::plan::render::display_value;
 use crate::sources::DeviceSource;
 
@@ -311,7 +312,10 @@ pub fn explain(
                 (Some(p), None) => {
                     let attrs =
                         attributes(Some(&want_attrs), existing.as_ref().map(|c| &c.entry), true);
-                    match &p.op {
+                    let ChangeOp::Directory(op) = &p.op else {
+                        return Err(Error::internal("a sync planned a non-directory change"));
+                    };
+                    match op {
                         WriteOp::Add { dn: new, .. } => {
                             dn = Some(new.clone());
                             let next = format!("the next sync creates {new}");

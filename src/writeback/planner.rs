@@ -11,6 +11,7 @@ use crate::ad::{Modification, WriteOp};
 use crate::directory::{Attr, Dn, Guid};
 use crate::error::Result;
 use crate::graph::Device;
+use crate::plan::{Change, ChangeOp};
 
 /// Marker value dwb writes to `adminDescription` on the objects it owns.
 pub const DEFAULT_MARKER: &str = "dwb-writeback";
@@ -32,7 +33,8 @@ pub struct SyncOptions {
 /// What a sync plans and skips.
 #[derive(Debug, Default)]
 pub struct SyncPlan {
-    pub ops: Vec<Planned>,
+    /// The writes, as plan changes (`ChangeOp::Directory`), not yet numbered.
+    pub ops: Vec<Change>,
     pub creates: usize,
     pub updates: usize,
     pub deletes: usize,
@@ -44,17 +46,27 @@ pub struct SyncPlan {
     pub refused: Vec<GuardTrip>,
 }
 
-/// One directory write of a sync, with why and for which device (its Entra
-/// object id: a delta round keeps the devices whose write failed to retry them).
-#[derive(Debug, Clone)]
-pub struct Planned {
-    pub op: WriteOp,
-    pub why: String,
-    pub device: String,
-    /// The object's values before the write, as read from the container: the
+impl SyncPlan {
+    /// One directory write of a sync, with why and for which device (its Entra
+    /// object id: a delta round keeps the devices whose write failed to retry
+    /// them). `before` is the object's values as read from the container: the
     /// attributes a modify replaces, everything read for a delete (the journal
     /// and saved plans need them; none for a create).
-    pub before: Option<Vec<Attr>>,
+    ///
+    /// Planned straight as the plan's own change (numbered when recorded): at
+    /// 100,000 devices a second list of them, moved over, would double the
+    /// peak memory.
+    fn push(&mut self, op: WriteOp, mut why: String, device: String, before: Option<Vec<Attr>>) {
+        why.shrink_to_fit();
+        self.ops.push(Change {
+            id: 0,
+            op: ChangeOp::Directory(op),
+            reason: Some(why),
+            device: Some(device),
+            expect: None,
+            before,
+        });
+    }
 }
 
 /// A device as it should be, prepared by the caller (scope and hooks applied).
@@ -111,12 +123,12 @@ pub fn plan_device(
                 let what = mods.iter().map(|m| m.attr.as_str()).collect::<Vec<_>>().join(", ");
                 let names: Vec<String> = mods.iter().map(|m| m.attr.clone()).collect();
                 let before = Some(crate::plan::values::values_of(&c.entry, &names));
-                out.ops.push(Planned {
+                out.push(
+                    WriteOp::Modify { dn: c.entry.dn.clone(), mods, sd_flags: None },
+                    format!("device {} changed: {what}", w.id),
+                    w.id.clone(),
                     before,
-                    op: WriteOp::Modify { dn: c.entry.dn.clone(), mods, sd_flags: None },
-                    why: format!("device {} changed: {what}", w.id),
-                    device: w.id.clone(),
-                });
+                );
                 out.updates += 1;
             }
         }
@@ -134,12 +146,8 @@ pub fn plan_device(
                 out.skipped.push(Skip { kind: SkipKind::DuplicateDeviceId, device: w.id.clone(), reason: format!("an object with this msDS-DeviceID already exists ({other}) without this device's anchor") });
                 return Ok(());
             }
-            out.ops.push(Planned {
-                op: WriteOp::Add { dn, attrs: w.attrs },
-                why: format!("device {} ({}) is in Entra ID", w.id, w.display_name),
-                device: w.id,
-                before: None,
-            });
+            let why = format!("device {} ({}) is in Entra ID", w.id, w.display_name);
+            out.push(WriteOp::Add { dn, attrs: w.attrs }, why, w.id, None);
             out.creates += 1;
         }
     }
@@ -153,12 +161,9 @@ pub fn plan_deletes(gone: Vec<&Current>, opts: &SyncOptions, out: &mut SyncPlan,
         .filter(|c| c.anchor.is_some() && c.ours && c.entry.dn.is_child_of(&opts.container));
     for c in owned {
         let device = c.anchor.clone().unwrap_or_default();
-        out.ops.push(Planned {
-            op: WriteOp::Delete { dn: c.entry.dn.clone() },
-            why: format!("{why} (anchor Device_{device})"),
-            device,
-            before: Some(c.entry.attrs().cloned().collect()),
-        });
+        let before = Some(c.entry.attrs().cloned().collect());
+        let why = format!("{why} (anchor Device_{device})");
+        out.push(WriteOp::Delete { dn: c.entry.dn.clone() }, why, device, before);
         out.deletes += 1;
     }
 }
@@ -262,12 +267,37 @@ pub fn check_guards(
 }
 
 /// Sorts ops so the plan reads well and applies deterministically: creates, modifies, deletes.
-pub fn order(ops: &mut [Planned]) {
-    ops.sort_by_key(|p| match p.op {
-        WriteOp::Add { .. } => 0,
-        WriteOp::Modify { .. } => 1,
-        WriteOp::Delete { .. } => 2,
-    });
+///
+/// Stable, and in place: a sort's scratch buffer of half the changes would be
+/// the run's peak at 100,000 devices; sorting positions and then following the
+/// permutation's cycles moves each change once with no copy of the list.
+pub fn order(ops: &mut [Change]) {
+    let rank = |c: &Change| match c.op {
+        ChangeOp::Directory(WriteOp::Add { .. }) => 0,
+        ChangeOp::Directory(WriteOp::Modify { .. }) => 1,
+        ChangeOp::Directory(WriteOp::Delete { .. }) => 2,
+        _ => 3,
+    };
+    let mut from: Vec<usize> = (0..ops.len()).collect();
+    from.sort_by_key(|&i| rank(&ops[i]));
+    permute(ops, from);
+}
+
+/// Rearranges `items` so that position `i` holds what was at `from[i]`.
+fn permute<T>(items: &mut [T], mut from: Vec<usize>) {
+    for start in 0..items.len() {
+        let mut cur = start;
+        // A position already in place points at itself.
+        while from[cur] != cur {
+            let next = from[cur];
+            from[cur] = cur;
+            if next == start {
+                break;
+            }
+            items.swap(cur, next);
+            cur = next;
+        }
+    }
 }
 
 #[cfg(test)]
@@ -275,6 +305,48 @@ pub fn order(ops: &mut [Planned]) {
 mod tests {
     use super::*;
     use crate::writeback::mapping::{AnchorEncoding, OptionalAttrs};
+
+    #[test]
+    fn permute_puts_each_item_where_from_says() {
+        // Every permutation of five items, by Heap's algorithm over the positions.
+        fn all(k: usize, a: &mut Vec<usize>, out: &mut Vec<Vec<usize>>) {
+            if k == 1 {
+                out.push(a.clone());
+                return;
+            }
+            for i in 0..k {
+                all(k - 1, a, out);
+                let j = if k.is_multiple_of(2) { i } else { 0 };
+                a.swap(j, k - 1);
+            }
+        }
+        let mut perms = Vec::new();
+        all(5, &mut (0..5).collect(), &mut perms);
+        assert_eq!(perms.len(), 120);
+        for from in perms {
+            let mut items: Vec<char> = "abcde".chars().collect();
+            permute(&mut items, from.clone());
+            let want: Vec<char> = from.iter().map(|&i| (b'a' + i as u8) as char).collect();
+            assert_eq!(items, want, "from {from:?}");
+        }
+    }
+
+    #[test]
+    fn order_puts_creates_then_modifies_then_deletes_keeping_their_order() {
+        let dn = |n: usize| Dn::parse(&format!("CN=d{n},CN=RegisteredDevices,DC=x")).unwrap();
+        let mut p = SyncPlan::default();
+        for n in 0..12 {
+            let op = match n % 3 {
+                0 => WriteOp::Delete { dn: dn(n) },
+                1 => WriteOp::Add { dn: dn(n), attrs: Vec::new() },
+                _ => WriteOp::Modify { dn: dn(n), mods: Vec::new(), sd_flags: None },
+            };
+            p.push(op, String::new(), n.to_string(), None);
+        }
+        order(&mut p.ops);
+        let got: Vec<&str> = p.ops.iter().map(|c| c.device.as_deref().unwrap()).collect();
+        assert_eq!(got, ["1", "4", "7", "10", "2", "5", "8", "11", "0", "3", "6", "9"]);
+    }
 
     fn opts(percent: u32) -> SyncOptions {
         SyncOptions {

@@ -106,18 +106,21 @@ pub struct SyncResult {
 impl SyncResult {
     /// Puts the sync's writes (and the delta state commit, last) into `plan`.
     pub fn record(&mut self, plan: &mut Plan) {
+        let mut ops = std::mem::take(&mut self.plan.ops);
+        let first = plan.changes.len() + 1;
         let mut deletes = Vec::new();
-        // Exactly once: a 100,000-change plan must not double its buffer while moving.
-        plan.changes.reserve(self.plan.ops.len() + 1);
-        for p in self.plan.ops.drain(..) {
-            let is_delete = matches!(p.op, WriteOp::Delete { .. });
-            let id = plan.push_for(ChangeOp::Directory(p.op), Some(p.why), Some(p.device));
-            if let Some(c) = plan.changes.last_mut() {
-                c.before = p.before;
+        for (n, c) in ops.iter_mut().enumerate() {
+            c.id = first + n;
+            if matches!(c.op, ChangeOp::Directory(WriteOp::Delete { .. })) {
+                deletes.push(c.id);
             }
-            if is_delete {
-                deletes.push(id);
-            }
+        }
+        // The sync's changes are the plan's own: taken over, not copied (at
+        // 100,000 devices a second list would double the peak memory).
+        if plan.changes.is_empty() {
+            plan.changes = ops;
+        } else {
+            plan.changes.append(&mut ops);
         }
         for t in self.plan.refused.drain(..) {
             plan.refusals.push(Refusal {
@@ -372,8 +375,13 @@ impl<'a> Mapper<'a> {
                 return Ok(None);
             }
         }
-        // Held until applied (100,000 of them at scale): no spare capacity.
+        // Held until applied (100,000 of them at scale): no spare capacity, in the
+        // list or in a value built by appending.
         w.attrs.shrink_to_fit();
+        for a in &mut w.attrs {
+            a.values.shrink_to_fit();
+            a.values.iter_mut().for_each(Vec::shrink_to_fit);
+        }
         // A device the DC would refuse is skipped here: no write request for it.
         if let Some(reason) = self.refused(&w.attrs)? {
             self.plan.skipped.push(Skip::new(w.id.clone(), SkipKind::Schema, reason));
