@@ -81,7 +81,7 @@ pub struct GraphConfig {
     /// Cancels every wait and request of the client.
     pub cancel: CancellationToken,
     pub observer: Option<Arc<dyn GraphObserver>>,
-    /// JSON batches in flight at once in the batched lookups (default 4).
+    /// JSON batches in flight at once in the batched lookups (default 8).
     pub batch_concurrency: usize,
 }
 

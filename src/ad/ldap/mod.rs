@@ -180,6 +180,10 @@ pub struct LdapDirectory {
     cancel: CancellationToken,
     /// The multiplexed connection; replaced when it has closed.
     conn: tokio::sync::Mutex<ldap3::Ldap>,
+    /// The rootDSE as first read: what it names (naming contexts, functional
+    /// levels, the DC's own objects) does not change under a run, and discovery
+    /// asks for it several times.
+    root: std::sync::OnceLock<RootDse>,
 }
 
 impl std::fmt::Debug for LdapDirectory {
@@ -202,6 +206,7 @@ impl LdapDirectory {
             rt,
             cancel,
             conn: tokio::sync::Mutex::new(ldap),
+            root: std::sync::OnceLock::new(),
         })
     }
 
@@ -305,6 +310,9 @@ impl Directory for LdapDirectory {
     }
 
     fn root_dse(&self) -> Result<RootDse> {
+        if let Some(r) = self.root.get() {
+            return Ok(r.clone());
+        }
         let req = SearchRequest::new(Dn::root(), Scope::Base, Filter::all())
             .attrs(ROOT_DSE_ATTRS.iter().copied());
         let mut found: Option<Entry> = None;
@@ -315,7 +323,7 @@ impl Directory for LdapDirectory {
         let e = found.ok_or_else(|| {
             Error::new(Kind::NotFound, format!("{} returned no rootDSE", self.settings.url))
         })?;
-        Ok(RootDse::from_entry(&e))
+        Ok(self.root.get_or_init(|| RootDse::from_entry(&e)).clone())
     }
 
     fn search(&self, req: &SearchRequest, each: &mut dyn FnMut(Entry) -> Result<()>) -> Result<()> {
