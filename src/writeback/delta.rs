@@ -12,6 +12,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use super::fetch;
+use super::hints::IdHints;
 use super::mapping::SkipKind;
 use super::planner;
 use super::state::{self, Current, CurrentState};
@@ -61,6 +62,86 @@ struct Listing {
     removed: Vec<Removed>,
 }
 
+/// A delta round's listing started with the run, while the DC is connected and
+/// read (a Graph round trip is 50–150 ms), when the state file is known without
+/// the directory: given, or named after a given container. It works on a
+/// private copy of the state, because the state and its pending copy are
+/// touched only under the container's lock; the copy becomes the pending state
+/// once the lock is held. Reading a delta changes nothing in the tenant.
+pub(super) struct EarlyListing {
+    state: PathBuf,
+    copy: PathBuf,
+    retry: Result<Vec<String>>,
+    task: tokio::task::JoinHandle<crate::graph::Result<Listing>>,
+}
+
+impl EarlyListing {
+    /// `None` when the listing has to wait (the state file is named after a
+    /// container found in the directory), or cannot start: the round then lists
+    /// as usual and reports what is wrong.
+    pub(super) fn start(cx: &Context, src: &DeviceSource, req: &SyncRequest) -> Option<Self> {
+        let (super::sync::Mode::Delta { state }, DeviceSource::Graph(c)) = (&req.mode, src) else {
+            return None;
+        };
+        let state = match (state, &req.container) {
+            (Some(s), _) => s.clone(),
+            (None, Some(container)) => {
+                default_state(cx.profile, c.endpoints().tenant(), container).ok()?
+            }
+            (None, None) => return None,
+        };
+        let mut name = state.as_os_str().to_owned();
+        name.push(format!(".early-{}", std::process::id()));
+        let copy = PathBuf::from(name);
+        if state.exists() {
+            std::fs::copy(&state, &copy).ok()?;
+        }
+        let retry = GraphClient::stored_retry(&copy).map_err(Error::from);
+        let (client, file) = (c.clone(), copy.clone());
+        let task = cx.blocking.handle().ok()?.spawn(async move {
+            let (mut changed, mut removed) = (Vec::new(), Vec::new());
+            let summary = client
+                .delta_devices(&file, &DeltaOptions::default(), |page| {
+                    changed.extend(page.changed);
+                    removed.extend(page.removed);
+                    std::ops::ControlFlow::Continue(())
+                })
+                .await?;
+            Ok(Listing { resumed: summary.resumed, changed, removed })
+        });
+        Some(EarlyListing { state, copy, retry, task })
+    }
+
+    /// The listing, its new state moved to `pending` (the lock is held).
+    fn finish(mut self, pending: &Path, blocking: &Blocking) -> Result<(Listing, Vec<String>)> {
+        let listing = blocking.block_on(async {
+            match (&mut self.task).await {
+                Ok(r) => Ok(r?),
+                Err(e) => Err(Error::internal(format!("the delta listing failed: {e}"))),
+            }
+        })?;
+        let moved = match self.copy.exists() {
+            true => std::fs::rename(&self.copy, pending),
+            false => std::fs::remove_file(pending).or_else(|e| match e.kind() {
+                std::io::ErrorKind::NotFound => Ok(()),
+                _ => Err(e),
+            }),
+        };
+        moved.map_err(|e| {
+            Error::io(format!("moving the delta state to {}", pending.display()), e)
+        })?;
+        let retry = std::mem::replace(&mut self.retry, Ok(Vec::new()))?;
+        Ok((listing, retry))
+    }
+}
+
+impl Drop for EarlyListing {
+    fn drop(&mut self) {
+        self.task.abort();
+        let _ = std::fs::remove_file(&self.copy);
+    }
+}
+
 /// One pass over `devices/delta` from the state in `pending`.
 fn listing(c: &GraphClient, pending: &Path, blocking: &Blocking) -> Result<Listing> {
     let (mut changed, mut removed) = (Vec::new(), Vec::new());
@@ -82,6 +163,7 @@ fn listing_or_restart(
     state: &Path,
     pending: &Path,
     cx: &Context,
+    early: Option<EarlyListing>,
     notes: &mut Vec<String>,
 ) -> Result<(Listing, Vec<String>)> {
     let start_over = |why: String, notes: &mut Vec<String>| {
@@ -91,6 +173,24 @@ fn listing_or_restart(
              sync (deletions included, under the same guards)"
         ));
     };
+    let had_state = pending.exists();
+    let early = early.filter(|e| e.state == state).map(|e| e.finish(pending, cx.blocking));
+    if let Some(Ok(done)) = early {
+        if !had_state {
+            notes.push(format!(
+                "no delta state yet ({}): this first round reconciles the whole container like \
+                 a full sync",
+                state.display()
+            ));
+        }
+        return Ok(done);
+    }
+    // An early listing that failed is asked again here, from the pending copy,
+    // so that what went wrong (an expired token, say) is handled as usual.
+    if let Some(Err(e)) = early {
+        tracing::debug!("the early delta listing failed ({e}); listing again");
+        pending_state(state)?;
+    }
     let retry = match GraphClient::stored_retry(pending) {
         Ok(r) => r,
         Err(e) => {
@@ -120,6 +220,7 @@ pub(super) fn round(
     req: &SyncRequest,
     m: &mut Mapper,
     state: Option<&Path>,
+    early: Option<EarlyListing>,
 ) -> Result<Round> {
     let DeviceSource::Graph(c) = src else {
         return Err(Error::invalid_argument(
@@ -132,10 +233,14 @@ pub(super) fn round(
     };
     let pending = pending_state(&state)?;
     let mut notes = Vec::new();
-    let (mut listing, retry) = listing_or_restart(c, &state, &pending, cx, &mut notes)?;
+    let (mut listing, retry) = listing_or_restart(c, &state, &pending, cx, early, &mut notes)?;
     m.notes.extend(notes);
     let listed = listing.changed.len();
+    let mut hints = IdHints::load(&state);
     if !listing.resumed {
+        hints.reset();
+        listing.changed.iter().for_each(|d| hints.note(d));
+        hints.save();
         // devices/delta lists full devices but cannot expand owners: look them up.
         m.prefetch_owners(cx, src, req.owners, &listing.changed.iter().collect::<Vec<_>>())?;
         let mut r = super::sync::Reconcile::start(cx, m)?;
@@ -152,17 +257,25 @@ pub(super) fn round(
     ids.extend(retry.iter().filter(|id| !changed.contains(*id)).cloned());
     let users = m.opts.map.optional.registered_users;
     // While Graph is asked for the whole devices, the DC (idle otherwise) finds
-    // the removed devices' objects (by cloud anchor: a removal carries only the
-    // object id).
-    let gone_keys: Vec<(String, Option<Guid>)> =
-        listing.removed.iter().map(|r| (r.id.clone(), None)).collect();
+    // the objects it can: of changed devices by the deviceId the hints remember,
+    // and by cloud anchor those of removed devices (a removal carries only the
+    // object id) and, when the hints are kept, of the devices they lack (new
+    // ones, most likely) — one pass over the container for all of them.
+    let hinted: Vec<Guid> = ids.iter().filter_map(|id| hints.get(id)).collect();
+    let mut scanned: BTreeSet<String> = listing.removed.iter().map(|r| r.id.clone()).collect();
     let (opts, dir) = (&m.opts, cx.dir);
     let (fetched, side) = std::thread::scope(|s| {
         let side = s.spawn(|| -> Result<CurrentState> {
-            if gone_keys.is_empty() {
-                return Ok(CurrentState::default());
+            let mut st = CurrentState::default();
+            state::add_by_device_ids(&mut st, dir, &opts.container, &opts.marker, &hinted)?;
+            if !hints.is_empty() {
+                let unresolved =
+                    ids.iter().filter(|id| !st.by_anchor.contains_key(&id.to_ascii_lowercase()));
+                scanned.extend(unresolved.cloned());
             }
-            state::current_state_of(dir, &opts.container, &opts.marker, &gone_keys)
+            let scan: Vec<&str> = scanned.iter().map(String::as_str).collect();
+            state::add_by_anchors(&mut st, dir, &opts.container, &opts.marker, &scan)?;
+            Ok(st)
         });
         let fetched = fetch::devices_and_users(c, &ids, req.owners, users, cx.blocking);
         (fetched, side.join())
@@ -200,13 +313,32 @@ pub(super) fn round(
         cx.blocking.cancel.check()?;
         wanted.extend(m.wanted(d)?);
     }
-    let keys: Vec<(String, Option<Guid>)> = wanted
+    for d in &full {
+        hints.note(d);
+    }
+    removed.iter().for_each(|r| hints.forget(&r.id));
+    hints.save();
+    // What the DC did not find yet: by deviceId those whose anchor it searched
+    // for already, by deviceId then anchor the others.
+    let mut cur = gone_state;
+    let found = |cur: &CurrentState, id: &str| cur.by_anchor.contains_key(&id.to_ascii_lowercase());
+    let (searched, rest): (Vec<_>, Vec<_>) =
+        wanted.iter().filter(|w| !found(&cur, &w.id)).partition(|w| scanned.contains(&w.id));
+    let searched: Vec<Guid> = searched.iter().filter_map(|w| w.device_id).collect();
+    let keys: Vec<(String, Option<Guid>)> = rest
         .iter()
         .map(|w| (w.id.clone(), w.device_id))
-        .chain(removed.iter().skip(listed_removed).map(|r| (r.id.clone(), None)))
+        .chain(
+            removed
+                .iter()
+                .skip(listed_removed)
+                .filter(|r| !scanned.contains(&r.id))
+                .map(|r| (r.id.clone(), None)),
+        )
         .collect();
-    let mut cur = state::current_state_of(cx.dir, &m.opts.container, &m.opts.marker, &keys)?;
-    cur.absorb(gone_state);
+    let (container, marker) = (&m.opts.container, &m.opts.marker);
+    state::add_by_device_ids(&mut cur, cx.dir, container, marker, &searched)?;
+    cur.absorb(state::current_state_of(cx.dir, container, marker, &keys)?);
     for w in wanted {
         planner::plan_device(w, &cur, &m.opts, &mut m.plan)?;
     }

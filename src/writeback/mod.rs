@@ -1,8 +1,9 @@
 //! Device writeback: Entra devices → `msDS-Device` objects in the device
 //! container (device-writeback.md §B). `sync` is the workflow (source → scope →
 //! map → diff → plan), `hooks` the site's say in it, `fetch` the Graph reads
-//! besides the listing, `mapping` turns a device into attributes, `state` reads
-//! what the container holds, `diff` compares, and `planner` turns the
+//! besides the listing, `delta` the incremental rounds (with `hints`, the
+//! deviceIds they remember), `mapping` turns a device into attributes, `state`
+//! reads what the container holds, `diff` compares, and `planner` turns the
 //! comparison into creates, per-attribute modifies and guarded deletes;
 //! `stale` compares Entra's last sign-ins with the objects' timestamps (verify).
 //!
@@ -15,6 +16,7 @@ pub mod delta;
 pub mod diff;
 pub mod explain;
 pub mod fetch;
+pub mod hints;
 pub mod hooks;
 pub mod lock;
 pub mod mapping;

@@ -93,6 +93,24 @@ pub fn current_state_of(
 ) -> Result<CurrentState> {
     let mut st = CurrentState::default();
     let guids: Vec<Guid> = devices.iter().filter_map(|(_, g)| *g).collect();
+    add_by_device_ids(&mut st, dir, container, marker, &guids)?;
+    let unresolved: Vec<&str> = devices
+        .iter()
+        .map(|(id, _)| id.as_str())
+        .filter(|id| !st.by_anchor.contains_key(&id.to_ascii_lowercase()))
+        .collect();
+    add_by_anchors(&mut st, dir, container, marker, &unresolved)?;
+    Ok(st)
+}
+
+/// Adds the objects named by these device ids (msDS-DeviceID or CN; indexed).
+pub fn add_by_device_ids(
+    st: &mut CurrentState,
+    dir: &dyn Directory,
+    container: &Dn,
+    marker: &str,
+    guids: &[Guid],
+) -> Result<()> {
     for chunk in guids.chunks(100) {
         let terms = chunk
             .iter()
@@ -100,14 +118,21 @@ pub fn current_state_of(
                 [Filter::eq("msDS-DeviceID", g.to_bytes()), Filter::eq("cn", g.to_string())]
             })
             .collect();
-        fill_matching(&mut st, dir, container, Filter::Or(terms), marker)?;
+        fill_matching(st, dir, container, Filter::Or(terms), marker)?;
     }
-    let unresolved: Vec<&String> = devices
-        .iter()
-        .map(|(id, _)| id)
-        .filter(|id| !st.by_anchor.contains_key(&id.to_ascii_lowercase()))
-        .collect();
-    for chunk in unresolved.chunks(100) {
+    Ok(())
+}
+
+/// Adds the objects anchored to these Entra object ids (either encoding): a
+/// pass of the DC over every object of the container, the anchor being unindexed.
+pub fn add_by_anchors(
+    st: &mut CurrentState,
+    dir: &dyn Directory,
+    container: &Dn,
+    marker: &str,
+    ids: &[&str],
+) -> Result<()> {
+    for chunk in ids.chunks(100) {
         let terms = chunk
             .iter()
             .flat_map(|id| {
@@ -115,9 +140,9 @@ pub fn current_state_of(
                     .map(|enc| Filter::eq("msDS-CloudAnchor", anchor_bytes(id, enc)))
             })
             .collect();
-        fill_matching(&mut st, dir, container, Filter::Or(terms), marker)?;
+        fill_matching(st, dir, container, Filter::Or(terms), marker)?;
     }
-    Ok(st)
+    Ok(())
 }
 
 fn fill_matching(

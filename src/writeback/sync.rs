@@ -444,6 +444,7 @@ pub fn plan(cx: &Context, req: &SyncRequest, hooks: &mut dyn SiteHooks) -> Resul
     // container is still what a run reports first.
     let src = cx.devices.get();
     let early = src.as_ref().ok().map(|s| Early::start(cx, s, req)).transpose();
+    let early_delta = src.as_ref().ok().and_then(|s| super::delta::EarlyListing::start(cx, s, req));
     let opts = options(cx.dir, req)?;
     if let Some(locks) = cx.locks {
         locks.acquire(&crate::config::data_dir()?.join("locks"), &opts.container)?;
@@ -455,7 +456,9 @@ pub fn plan(cx: &Context, req: &SyncRequest, hooks: &mut dyn SiteHooks) -> Resul
     };
     let (listed, cur, commit) = match &req.mode {
         Mode::Full => full(cx, src, early?.flatten(), &mut m)?,
-        Mode::Delta { state } => super::delta::round(cx, src, req, &mut m, state.as_deref())?,
+        Mode::Delta { state } => {
+            super::delta::round(cx, src, req, &mut m, state.as_deref(), early_delta)?
+        }
     };
     let mut plan = m.plan;
     planner::order(&mut plan.ops);

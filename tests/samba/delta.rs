@@ -6,10 +6,15 @@
 //! container is used. Real dwb binary, real Samba DC, the Graph emulator.
 
 use std::collections::BTreeSet;
+use std::process::Command;
+use std::time::Duration;
 
 use serde_json::Value;
 
-use super::sync::{Lab, assert_converged, targets, tenant, warnings, with_action, writes};
+use super::sync::{
+    Lab, assert_converged, finish, new_device, targets, tenant, wait_for, warnings, with_action,
+    writes,
+};
 
 fn state_retry(path: &std::path::Path) -> Vec<String> {
     let v: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
@@ -126,11 +131,15 @@ fn delta_without_a_state_parameter_keeps_one_per_profile_tenant_and_container() 
     let (out, report) = lab.sync(&["mode=delta"]);
     out.code(0);
     let dir = lab.dir.join(".local/dwb/delta");
-    let files: Vec<_> = std::fs::read_dir(&dir)
+    let all: Vec<_> = std::fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("no {}: {e}", dir.display()))
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
-    assert_eq!(files.len(), 1, "{files:?}");
+    // One state, with the deviceId hints beside it.
+    let files: Vec<_> = all.iter().filter(|f| f.ends_with(".json")).cloned().collect();
+    assert_eq!(files.len(), 1, "{all:?}");
+    assert!(all.contains(&format!("{}.ids", files[0])), "{all:?}");
+    assert_eq!(all.len(), 2, "{all:?}");
     let tenant_id = lab.emu.tenant_id().to_string();
     assert!(files[0].starts_with(&format!("default-{tenant_id}-RegisteredDevices-")), "{files:?}");
     assert!(warnings(&report).iter().any(|w| w.contains(&files[0])));
@@ -195,4 +204,109 @@ fn an_incremental_round_weighs_its_deletions_against_every_owned_object() {
     assert!(report["refusals"].as_array().is_none_or(|r| r.is_empty()), "{report:#}");
     assert_eq!(with_action(&report, "delete").len(), over);
     assert_eq!(lab.count(), owned - over, "exactly the removed devices' objects deleted");
+}
+
+#[test]
+fn a_delta_run_refused_by_the_lock_leaves_its_state_alone() {
+    // The round's Graph listing starts with the run, before the lock is taken:
+    // it must work on a copy, so a refused run changes no state file.
+    let lab = Lab::start("delta_locked", tenant(30, 163));
+    let state = lab.dir.join("state.json");
+    let state_arg = format!("state={}", state.display());
+    lab.sync(&["mode=delta", &state_arg]).0.code(0);
+    let child = lab.spawn_sync(&["watch=1"]);
+    wait_for("the watcher to hold the lock", Duration::from_secs(60), || lab.sync(&[]).0.code == 2);
+
+    let siblings = || -> Vec<(String, Vec<u8>)> {
+        let mut v: Vec<_> = std::fs::read_dir(lab.dir.path())
+            .unwrap()
+            .map(|e| e.unwrap())
+            .filter(|e| e.file_name().to_string_lossy().starts_with("state.json"))
+            .map(|e| {
+                (e.file_name().to_string_lossy().into_owned(), std::fs::read(e.path()).unwrap())
+            })
+            .collect();
+        v.sort();
+        v
+    };
+    let before = siblings();
+    assert!(before.iter().any(|(n, _)| n == "state.json"), "{:?}", before.iter().map(|f| &f.0));
+    let dev = lab.in_scope()[0].clone();
+    lab.emu.with_state(|s| s.rename_device(&dev.id, "RENAMED-WHILE-LOCKED").unwrap());
+    let (out, report) = lab.sync(&["mode=delta", &state_arg]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert_eq!(report["error"]["kind"], "locked");
+    // The state (and what is kept beside it) as it was, no copy left behind.
+    let after = siblings();
+    assert_eq!(
+        after.iter().map(|f| &f.0).collect::<Vec<_>>(),
+        before.iter().map(|f| &f.0).collect::<Vec<_>>()
+    );
+    assert!(after == before, "a state file changed");
+
+    assert!(
+        Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap().success()
+    );
+    finish(child, Duration::from_secs(60)).code(0);
+    // The refused run consumed nothing: the next round still sees the rename.
+    let (out, report) = lab.sync(&["mode=delta", &state_arg]);
+    out.code(0);
+    assert_eq!(report["data"]["sync"]["listed"], 1, "{:#}", report["data"]["sync"]);
+}
+
+#[test]
+fn delta_rounds_find_their_objects_with_wrong_or_lost_id_hints() {
+    // The deviceIds a round remembers (`<state>.ids`) only speed up finding the
+    // objects of changed devices: wrong or missing, the round plans the same.
+    let lab = Lab::start("delta_hints", tenant(40, 167));
+    lab.initial_sync();
+    let state = lab.dir.join("state.json");
+    let state_arg = format!("state={}", state.display());
+    lab.sync(&["mode=delta", &state_arg]).0.code(0);
+    let hints_file = lab.dir.join("state.json.ids");
+    let hints: serde_json::Map<String, Value> =
+        serde_json::from_slice(&std::fs::read(&hints_file).unwrap()).unwrap();
+    let devs = lab.in_scope();
+    for d in &devs {
+        assert!(hints.contains_key(&d.id), "no hint for {}", d.id);
+    }
+    // Every hint names another device's deviceId.
+    let (keys, mut values): (Vec<String>, Vec<Value>) = hints.into_iter().unzip();
+    values.rotate_left(1);
+    let wrong: serde_json::Map<String, Value> = keys.into_iter().zip(values).collect();
+    std::fs::write(&hints_file, serde_json::to_vec(&wrong).unwrap()).unwrap();
+
+    let (fresh, _) = new_device(3, "NEW-WITH-WRONG-HINTS");
+    let gone = devs[3].clone();
+    lab.emu.with_state(|s| {
+        for d in &devs[..3] {
+            s.rename_device(&d.id, &format!("{}-renamed", d.id)).unwrap();
+        }
+        s.delete_device(&gone.id).unwrap();
+        drop(s.add_device(fresh).unwrap());
+    });
+    let (out, report) = lab.sync(&["mode=delta", &state_arg]);
+    out.code(0);
+    let renamed: BTreeSet<String> = devs[..3].iter().map(|d| d.dn().to_ascii_lowercase()).collect();
+    assert_eq!(targets(&with_action(&report, "modify")), renamed);
+    assert_eq!(
+        targets(&with_action(&report, "delete")),
+        BTreeSet::from([gone.dn().to_ascii_lowercase()])
+    );
+    assert_eq!(with_action(&report, "create").len(), 1, "{:#?}", writes(&report));
+    assert_converged(&lab);
+
+    // Lost hints: the same again.
+    std::fs::remove_file(&hints_file).unwrap();
+    lab.emu.with_state(|s| {
+        for d in &devs[4..6] {
+            s.rename_device(&d.id, "renamed-without-hints").unwrap();
+        }
+    });
+    let (out, report) = lab.sync(&["mode=delta", &state_arg]);
+    out.code(0);
+    let renamed: BTreeSet<String> =
+        devs[4..6].iter().map(|d| d.dn().to_ascii_lowercase()).collect();
+    assert_eq!(targets(&writes(&report)), renamed);
+    assert_converged(&lab);
 }
