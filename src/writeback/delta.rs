@@ -98,17 +98,7 @@ impl EarlyListing {
         }
         let retry = GraphClient::stored_retry(&copy).map_err(Error::from);
         let (client, file) = (c.clone(), copy.clone());
-        let task = cx.blocking.handle().ok()?.spawn(async move {
-            let (mut changed, mut removed) = (Vec::new(), Vec::new());
-            let summary = client
-                .delta_devices(&file, &DeltaOptions::default(), |page| {
-                    changed.extend(page.changed);
-                    removed.extend(page.removed);
-                    std::ops::ControlFlow::Continue(())
-                })
-                .await?;
-            Ok(Listing { resumed: summary.resumed, changed, removed })
-        });
+        let task = cx.blocking.handle().ok()?.spawn(async move { collect(&client, &file).await });
         Some(EarlyListing { state, copy, retry, task })
     }
 
@@ -144,15 +134,20 @@ impl Drop for EarlyListing {
 
 /// One pass over `devices/delta` from the state in `pending`.
 fn listing(c: &GraphClient, pending: &Path, blocking: &Blocking) -> Result<Listing> {
+    blocking.block_on(async { Ok(collect(c, pending).await?) })
+}
+
+/// Every page of one delta pass from the state in `file` (rewritten after the
+/// last page).
+async fn collect(c: &GraphClient, file: &Path) -> crate::graph::Result<Listing> {
     let (mut changed, mut removed) = (Vec::new(), Vec::new());
-    let summary = blocking.block_on(async {
-        Ok(c.delta_devices(pending, &DeltaOptions::default(), |page| {
+    let summary = c
+        .delta_devices(file, &DeltaOptions::default(), |page| {
             changed.extend(page.changed);
             removed.extend(page.removed);
             std::ops::ControlFlow::Continue(())
         })
-        .await?)
-    })?;
+        .await?;
     Ok(Listing { resumed: summary.resumed, changed, removed })
 }
 
