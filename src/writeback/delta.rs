@@ -168,15 +168,18 @@ fn listing_or_restart(
              sync (deletions included, under the same guards)"
         ));
     };
+    let first_round = |notes: &mut Vec<String>| {
+        notes.push(format!(
+            "no delta state yet ({}): this first round reconciles the whole container like a \
+             full sync",
+            state.display()
+        ))
+    };
     let had_state = pending.exists();
     let early = early.filter(|e| e.state == state).map(|e| e.finish(pending, cx.blocking));
     if let Some(Ok(done)) = early {
         if !had_state {
-            notes.push(format!(
-                "no delta state yet ({}): this first round reconciles the whole container like \
-                 a full sync",
-                state.display()
-            ));
+            first_round(notes);
         }
         return Ok(done);
     }
@@ -194,11 +197,7 @@ fn listing_or_restart(
         }
     };
     if !pending.exists() && notes.is_empty() {
-        notes.push(format!(
-            "no delta state yet ({}): this first round reconciles the whole container like a \
-             full sync",
-            state.display()
-        ));
+        first_round(notes);
     }
     match listing(c, pending, cx.blocking) {
         Err(e) if e.code() == Reason::DeltaExpired.code() => {
@@ -264,8 +263,7 @@ pub(super) fn round(
             let mut st = CurrentState::default();
             state::add_by_device_ids(&mut st, dir, &opts.container, &opts.marker, &hinted)?;
             if !hints.is_empty() {
-                let unresolved =
-                    ids.iter().filter(|id| !st.by_anchor.contains_key(&id.to_ascii_lowercase()));
+                let unresolved = ids.iter().filter(|id| st.anchored(id).is_none());
                 scanned.extend(unresolved.cloned());
             }
             let scan: Vec<&str> = scanned.iter().map(String::as_str).collect();
@@ -316,9 +314,10 @@ pub(super) fn round(
     // What the DC did not find yet: by deviceId those whose anchor it searched
     // for already, by deviceId then anchor the others.
     let mut cur = gone_state;
-    let found = |cur: &CurrentState, id: &str| cur.by_anchor.contains_key(&id.to_ascii_lowercase());
-    let (searched, rest): (Vec<_>, Vec<_>) =
-        wanted.iter().filter(|w| !found(&cur, &w.id)).partition(|w| scanned.contains(&w.id));
+    let (searched, rest): (Vec<_>, Vec<_>) = wanted
+        .iter()
+        .filter(|w| cur.anchored(&w.id).is_none())
+        .partition(|w| scanned.contains(&w.id));
     let searched: Vec<Guid> = searched.iter().filter_map(|w| w.device_id).collect();
     let keys: Vec<(String, Option<Guid>)> = rest
         .iter()
@@ -337,8 +336,7 @@ pub(super) fn round(
     for w in wanted {
         planner::plan_device(w, &cur, &m.opts, &mut m.plan)?;
     }
-    let gone: Vec<&Current> =
-        removed.iter().filter_map(|r| cur.by_anchor.get(&r.id.to_ascii_lowercase())).collect();
+    let gone: Vec<&Current> = removed.iter().filter_map(|r| cur.anchored(&r.id)).collect();
     planner::plan_deletes(gone, &m.opts, &mut m.plan, "the device was removed from Entra ID");
     if m.plan.deletes > 0 {
         // The round read only the changed devices' objects. Those dwb owns are a

@@ -247,8 +247,7 @@ pub fn explain(
         return not_in_entra(query, &opts, &cur, obj);
     };
     let existing = cur
-        .by_anchor
-        .get(&d.id.to_ascii_lowercase())
+        .anchored(&d.id)
         .or_else(|| {
             let cn = d.device_id.as_deref().and_then(|x| x.parse::<Guid>().ok())?.to_string();
             cur.by_dn.get(&opts.container.child("CN", &cn).ok()?.norm())

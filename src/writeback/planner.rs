@@ -111,8 +111,7 @@ pub fn plan_device(
 ) -> Result<()> {
     let managed = managed_with_marker();
     let dn = opts.container.child("CN", &w.cn)?;
-    let existing =
-        cur.by_anchor.get(&w.id.to_ascii_lowercase()).or_else(|| cur.by_dn.get(&dn.norm()));
+    let existing = cur.anchored(&w.id).or_else(|| cur.by_dn.get(&dn.norm()));
     match existing {
         Some(c) if c.ours || opts.take_over => {
             let mods: Vec<Modification> =

@@ -49,7 +49,7 @@ pub struct StaleReport {
 /// The object of a device in the container: by cloud anchor (either
 /// encoding), else by msDS-DeviceID.
 fn object_of<'a>(cur: &'a state::CurrentState, d: &Device) -> Option<&'a Entry> {
-    if let Some(c) = cur.by_anchor.get(&d.id.to_ascii_lowercase()) {
+    if let Some(c) = cur.anchored(&d.id) {
         return Some(&c.entry);
     }
     let guid: Guid = d.device_id.as_deref()?.parse().ok()?;

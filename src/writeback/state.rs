@@ -48,6 +48,11 @@ impl CurrentState {
         self.total += 1;
     }
 
+    /// The object anchored to an Entra object id (anchors compare without case).
+    pub fn anchored(&self, id: &str) -> Option<&Current> {
+        self.by_anchor.get(&id.to_ascii_lowercase())
+    }
+
     /// Adds the objects of `other` this state does not hold yet.
     pub fn absorb(&mut self, other: CurrentState) {
         for cur in other.by_dn.into_values() {
@@ -94,11 +99,8 @@ pub fn current_state_of(
     let mut st = CurrentState::default();
     let guids: Vec<Guid> = devices.iter().filter_map(|(_, g)| *g).collect();
     add_by_device_ids(&mut st, dir, container, marker, &guids)?;
-    let unresolved: Vec<&str> = devices
-        .iter()
-        .map(|(id, _)| id.as_str())
-        .filter(|id| !st.by_anchor.contains_key(&id.to_ascii_lowercase()))
-        .collect();
+    let unresolved: Vec<&str> =
+        devices.iter().map(|(id, _)| id.as_str()).filter(|id| st.anchored(id).is_none()).collect();
     add_by_anchors(&mut st, dir, container, marker, &unresolved)?;
     Ok(st)
 }
