@@ -22,12 +22,25 @@ pub struct Cancel {
     pub watching: Arc<AtomicBool>,
     /// A stop between rounds was asked for.
     pub stop: Arc<AtomicBool>,
+    /// That stop came from Ctrl-C (SIGINT), which ends the run with 130; a
+    /// SIGTERM (a service manager's stop) ends it with 0.
+    pub stop_was_interrupt: Arc<AtomicBool>,
+}
+
+/// The signal that asked dwb to stop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Signal {
+    /// Ctrl-C (SIGINT).
+    Interrupt,
+    /// SIGTERM.
+    Terminate,
 }
 
 impl Cancel {
     /// A Ctrl-C or SIGTERM: between rounds in a watch loop, at once otherwise.
-    pub fn signal(&self) {
+    pub fn signal(&self, signal: Signal) {
         if self.watching.load(Ordering::SeqCst) && !self.stop.swap(true, Ordering::SeqCst) {
+            self.stop_was_interrupt.store(signal == Signal::Interrupt, Ordering::SeqCst);
             eprintln!("stopping after this round (Ctrl-C again stops at once)");
         } else {
             self.cancel();
@@ -38,6 +51,11 @@ impl Cancel {
     pub fn stop_requested(&self) -> bool {
         self.stop.load(Ordering::SeqCst) || self.is_cancelled()
     }
+    /// True when the stop between rounds was asked for with Ctrl-C.
+    pub fn stopped_by_interrupt(&self) -> bool {
+        self.stop_was_interrupt.load(Ordering::SeqCst)
+    }
+
     pub fn cancel(&self) {
         self.flag.store(true, Ordering::SeqCst);
         self.token.cancel();
@@ -91,17 +109,15 @@ pub fn listen(rt: &tokio::runtime::Runtime, cancel: Cancel) {
             #[cfg(unix)]
             let got = match term.as_mut() {
                 Some(t) => tokio::select! {
-                    r = tokio::signal::ctrl_c() => r.is_ok(),
-                    r = t.recv() => r.is_some(),
+                    r = tokio::signal::ctrl_c() => r.is_ok().then_some(Signal::Interrupt),
+                    r = t.recv() => r.is_some().then_some(Signal::Terminate),
                 },
-                None => tokio::signal::ctrl_c().await.is_ok(),
+                None => tokio::signal::ctrl_c().await.is_ok().then_some(Signal::Interrupt),
             };
             #[cfg(not(unix))]
-            let got = tokio::signal::ctrl_c().await.is_ok();
-            if !got {
-                break;
-            }
-            cancel.signal();
+            let got = tokio::signal::ctrl_c().await.is_ok().then_some(Signal::Interrupt);
+            let Some(signal) = got else { break };
+            cancel.signal(signal);
         }
     });
 }

@@ -72,6 +72,9 @@ pub struct Host {
     pub script: String,
     /// The journal, opened when the first change is applied.
     journal: Mutex<Option<Arc<Journal>>>,
+    /// The script's validated parameters: `params` in every scope (closures and
+    /// functions included), not only the top level the run pushed it into.
+    params: Mutex<Option<rhai::Dynamic>>,
 }
 
 impl Host {
@@ -95,7 +98,20 @@ impl Host {
             run_id: crate::plan::journal::new_run_id(),
             script: String::new(),
             journal: Mutex::new(None),
+            params: Mutex::new(None),
         }
+    }
+
+    /// Sets the script's parameters (`params`), once they are validated.
+    pub fn set_params(&self, params: rhai::Dynamic) {
+        if let Ok(mut p) = self.params.lock() {
+            *p = Some(params);
+        }
+    }
+
+    /// The script's parameters, when a run set them.
+    pub fn params(&self) -> Option<rhai::Dynamic> {
+        self.params.lock().ok().and_then(|p| p.clone())
     }
 
     /// The profile's journal, opened on first use.

@@ -2,7 +2,7 @@
 //! round that fails (the DC unreachable, Graph down after its retries) is
 //! logged and retried after a growing pause instead of ending writeback; a
 //! Ctrl-C or SIGTERM lets the round in progress finish and then ends the loop
-//! (a second one interrupts at once).
+//! (a second one interrupts at once): Ctrl-C with exit 130, SIGTERM with 0.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -79,6 +79,15 @@ fn every(ctx: &NativeCallContext, host: &Host, seconds: i64, round: &FnPtr) -> R
         }
     }
     eprintln!("watch stopped between rounds");
+    if host.cancel().stopped_by_interrupt() {
+        // Ctrl-C is an interrupt whatever it found in flight: exit 130, as
+        // scripts and shells expect; a service manager's SIGTERM is a clean stop.
+        return Err(crate::error::Error::new(
+            crate::error::Kind::Cancelled,
+            "watch stopped by Ctrl-C between rounds",
+        ))
+        .rhai();
+    }
     Ok(())
 }
 

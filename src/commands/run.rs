@@ -101,6 +101,7 @@ fn execute(args: &RunArgs, script: &Script, host: &Arc<Host>, started: Instant) 
 
     let t1 = Instant::now();
     let mut scope = Scope::new();
+    host.set_params(param_map.clone().into());
     scope.push_constant("params", param_map);
     let result = engine.run_ast_with_scope(&mut scope, &ast);
     let run_ms = t1.elapsed().as_millis();

@@ -30,6 +30,18 @@ pub fn build(host: Arc<Host>) -> Engine {
         if h.cancel().is_cancelled() { Some(Dynamic::from("interrupted")) } else { None }
     });
 
+    // `params` is pushed into the top-level scope only; a closure or a function
+    // body has its own scope, where Rhai would otherwise resolve the name to the
+    // script's `fn params()` (a function pointer). A local `params` still wins.
+    let h = host.clone();
+    #[allow(deprecated)] // `on_var` is marked volatile, not deprecated
+    engine.on_var(move |name, _, ctx| {
+        if name != "params" || ctx.scope().contains("params") {
+            return Ok(None);
+        }
+        Ok(h.params())
+    });
+
     let h = host.clone();
     engine.on_print(move |s| emit(&h, s.to_string()));
     let h = host.clone();
