@@ -175,6 +175,9 @@ pub enum Command {
     Explain(ExplainArgs),
     /// Print shell completions.
     Completions { shell: clap_complete::Shell },
+    /// Write the man pages (dwb.1, dwb-run.1, …) into DIR (for packaging).
+    #[command(hide = true)]
+    Manpages { dir: PathBuf },
 }
 
 /// How a plan built outside a script (`apply`, `undo`) is applied and reported.

@@ -1,7 +1,10 @@
 //! Site configuration: `dwb.toml` with named profiles, overridden by `DWB_*`
 //! environment variables, overridden by flags. Unknown keys are errors with a
 //! "did you mean". Secrets are never read from here directly: the file names
-//! where they are (`password_file`, `client_secret_file`).
+//! where they are (`password_file`, `client_secret_file`), or systemd hands
+//! them over in `$CREDENTIALS_DIRECTORY` (see [`credentials`]).
+
+pub mod credentials;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -88,6 +91,9 @@ pub struct Loaded {
     pub path: Option<PathBuf>,
     pub profile_name: Option<String>,
     pub profile: Profile,
+    /// `$CREDENTIALS_DIRECTORY` and the credentials used from it in place of
+    /// the profile's settings.
+    pub credentials: Option<(PathBuf, Vec<&'static credentials::Credential>)>,
 }
 
 /// Parses config text; errors name the file, line and column, and suggest a key.
@@ -146,7 +152,7 @@ pub fn load(explicit: Option<&Path>, profile: Option<&str>) -> Result<Loaded> {
         .map(str::to_string)
         .or(file.default_profile.clone())
         .or_else(|| file.profiles.contains_key("default").then(|| "default".to_string()));
-    let chosen = match &name {
+    let mut chosen = match &name {
         Some(n) => match file.profiles.get(n) {
             Some(p) => p.clone(),
             None => {
@@ -164,12 +170,20 @@ pub fn load(explicit: Option<&Path>, profile: Option<&str>) -> Result<Loaded> {
         },
         None => Profile::default(),
     };
-    Ok(Loaded { path, profile_name: name, profile: chosen })
+    let credentials = credentials::dir_from_env().map(|dir| {
+        let used = credentials::apply(&mut chosen, &dir);
+        (dir, used)
+    });
+    Ok(Loaded { path, profile_name: name, profile: chosen, credentials })
 }
 
-/// dwb's data directory (delta state, locks, journal): `$XDG_DATA_HOME/dwb`
-/// or the platform's equivalent.
+/// dwb's data directory (delta state, locks, journal): `$DWB_DATA_DIR` (a
+/// service's `StateDirectory=`, where a `DynamicUser=` account has no home),
+/// else `$XDG_DATA_HOME/dwb` or the platform's equivalent.
 pub fn data_dir() -> Result<PathBuf> {
+    if let Some(d) = std::env::var_os("DWB_DATA_DIR").filter(|d| !d.is_empty()) {
+        return Ok(PathBuf::from(d));
+    }
     directories::ProjectDirs::from("", "", "dwb")
         .map(|d| d.data_dir().to_path_buf())
         .ok_or_else(|| Error::config("no data directory for dwb: set HOME (or XDG_DATA_HOME)"))
@@ -179,6 +193,11 @@ impl Loaded {
     /// How an error names a setting of the profile: `password_file in
     /// [profiles.contoso.ldap] of ./dwb.toml`.
     pub fn key(&self, section: &str, key: &str) -> String {
+        if let Some((dir, used)) = &self.credentials
+            && let Some(c) = used.iter().find(|c| c.section == section && c.key == key)
+        {
+            return credentials::describe(c.name, dir);
+        }
         let profile = self.profile_name.as_deref().unwrap_or("?");
         match &self.path {
             Some(p) => format!("{key} in [profiles.{profile}.{section}] of {}", p.display()),
@@ -289,6 +308,13 @@ mod tests {
         assert!(e.message.contains("expected `simple` or `kerberos`"), "{}", e.message);
         // The example every `dwb init` writes is a valid config.
         parse(crate::embedded::EXAMPLE_CONFIG, Path::new("examples/dwb.toml")).unwrap();
+    }
+
+    #[test]
+    fn the_packaged_service_example_is_a_valid_config() {
+        let c = parse(include_str!("../dist/dwb.toml"), Path::new("dist/dwb.toml")).unwrap();
+        assert_eq!(c.default_profile.as_deref(), Some("prod"));
+        assert!(c.profiles["prod"].ldap.as_ref().unwrap().password_file.is_none());
     }
 
     #[test]

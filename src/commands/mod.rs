@@ -10,6 +10,7 @@ pub mod docs;
 pub mod explain;
 pub mod init;
 pub mod journal;
+pub mod manpages;
 pub mod repl;
 pub mod run;
 pub mod script;
@@ -70,6 +71,7 @@ pub fn main() -> i32 {
         }
         Command::Explain(args) => explain::explain(&args),
         Command::Completions { shell } => completions::print(shell),
+        Command::Manpages { dir } => manpages::write(&dir),
     }
 }
 
