@@ -184,9 +184,9 @@ pub fn data_dir() -> Result<PathBuf> {
     if let Some(d) = std::env::var_os("DWB_DATA_DIR").filter(|d| !d.is_empty()) {
         return Ok(PathBuf::from(d));
     }
-    directories::ProjectDirs::from("", "", "dwb")
-        .map(|d| d.data_dir().to_path_buf())
-        .ok_or_else(|| Error::config("no data directory for dwb: set HOME (or XDG_DATA_HOME)"))
+    directories::ProjectDirs::from("", "", "dwb").map(|d| d.data_dir().to_path_buf()).ok_or_else(
+        || Error::config("no data directory for dwb: set DWB_DATA_DIR (or HOME, XDG_DATA_HOME)"),
+    )
 }
 
 impl Loaded {
@@ -308,6 +308,33 @@ mod tests {
         assert!(e.message.contains("expected `simple` or `kerberos`"), "{}", e.message);
         // The example every `dwb init` writes is a valid config.
         parse(crate::embedded::EXAMPLE_CONFIG, Path::new("examples/dwb.toml")).unwrap();
+    }
+
+    #[test]
+    fn a_credential_is_read_as_its_setting_and_errors_name_it() {
+        use secrecy::ExposeSecret;
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("ldap-password"), "pa55\n").unwrap();
+        let mut profile = Profile::default();
+        let used = credentials::apply(&mut profile, dir.path());
+        let l = Loaded {
+            path: Some("dwb.toml".into()),
+            profile_name: Some("prod".into()),
+            profile,
+            credentials: Some((dir.path().to_path_buf(), used)),
+        };
+        let key = l.key("ldap", "password_file");
+        assert!(key.starts_with("the credential ldap-password in $CREDENTIALS_DIRECTORY"), "{key}");
+        let file = l.profile.ldap.as_ref().unwrap().password_file.clone().unwrap();
+        let secret = read_secret_file(&file, &key, "DWB_LDAP_PASSWORD").unwrap();
+        assert_eq!(secret.expose_secret(), "pa55");
+        // The settings no credential replaced are named as before.
+        assert_eq!(
+            l.key("graph", "client_secret_file"),
+            "client_secret_file in [profiles.prod.graph] of dwb.toml"
+        );
+        let e = read_secret_file(&dir.path().join("gone"), &key, "DWB_LDAP_PASSWORD").unwrap_err();
+        assert!(e.message.contains("(the credential ldap-password in $CREDENTIALS_DIRECTORY"));
     }
 
     #[test]

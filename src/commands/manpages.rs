@@ -19,14 +19,14 @@ fn page(cmd: clap::Command, dir: &Path) -> Result<(), Error> {
     clap_mangen::Man::new(cmd)
         .render(&mut out)
         .and_then(|()| std::fs::write(&path, out))
-        .map_err(|e| Error::config(format!("writing {}: {e}", path.display())))
+        .map_err(|e| Error::io(format_args!("writing {}", path.display()), e))
 }
 
 /// Writes every page into `dir` (created if needed) and lists them on stdout.
 pub fn write(dir: &Path) -> i32 {
     let run = || -> Result<Vec<String>, Error> {
         std::fs::create_dir_all(dir)
-            .map_err(|e| Error::config(format!("creating {}: {e}", dir.display())))?;
+            .map_err(|e| Error::io(format_args!("creating {}", dir.display()), e))?;
         let mut root = Cli::command();
         // Subcommands' pages carry the full version and the global arguments.
         root.build();
