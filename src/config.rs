@@ -24,6 +24,15 @@ pub struct Profile {
     pub ldap: Option<LdapConf>,
     pub graph: Option<GraphConf>,
     pub writeback: Option<WritebackConf>,
+    pub service: Option<ServiceConf>,
+}
+
+/// `[profiles.<name>.service]`: how a watch runs as a service.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceConf {
+    /// Serve /metrics and /healthz here (`--metrics-listen` wins).
+    pub metrics_listen: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
