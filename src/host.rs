@@ -187,8 +187,18 @@ impl Host {
     }
 
     /// Applies `plan` to this run's directory and tenant; a refused plan not at all.
+    /// In a watch, the changes of devices the DC keeps refusing wait for their
+    /// pause to end (`service::backoff`); every run counts its changes for the
+    /// service's status and metrics.
     pub fn apply(&self, plan: &Plan, progress: &mut dyn FnMut(usize, usize)) -> Vec<Outcome> {
-        let outcomes = self.apply_unrecorded(plan, progress);
+        let now = crate::service::round::now_unix();
+        let outcomes = match crate::service::backoff::hold_back(plan, now) {
+            Some((kept, slots)) => {
+                let applied = self.apply_unrecorded(&kept, progress);
+                crate::service::backoff::merge(slots, applied)
+            }
+            None => self.apply_unrecorded(plan, progress),
+        };
         crate::service::round::note_apply(plan, &outcomes);
         outcomes
     }

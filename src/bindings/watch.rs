@@ -66,7 +66,16 @@ fn every(ctx: &NativeCallContext, host: &Host, seconds: i64, round: &FnPtr) -> R
         let wait = match round.call_within_context::<Dynamic>(ctx, ()) {
             Ok(_) => {
                 failures = 0;
-                crate::service::close_round(profile, Some(interval), None, Some(interval));
+                let closed =
+                    crate::service::close_round(profile, Some(interval), None, Some(interval));
+                if let Ok(mut f) = host.findings.lock() {
+                    let q: Vec<serde_json::Value> = closed
+                        .quarantined
+                        .iter()
+                        .map(|(id, f)| serde_json::json!({"device": id, "failing": f}))
+                        .collect();
+                    f.data.insert("quarantined".into(), q.into());
+                }
                 interval
             }
             Err(e) if is_cancelled(&e) || host.cancel().is_cancelled() => return Err(e),

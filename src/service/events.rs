@@ -15,6 +15,7 @@ pub const ROUND_FAILED: &str = "DWB-SVC-0001";
 pub const ROUND_REFUSED: &str = "DWB-SVC-0002";
 pub const CHANGES_FAILED: &str = "DWB-SVC-0003";
 pub const RECOVERED: &str = "DWB-SVC-0004";
+pub const QUARANTINED: &str = "DWB-SVC-0005";
 pub const ROUND: &str = "DWB-SVC-0010";
 
 static JSON: AtomicBool = AtomicBool::new(false);
@@ -112,6 +113,31 @@ pub fn recovered(failures: u64) {
     } else {
         emit(format!(
             "[{RECOVERED}] recovered: round ok after {failures} failed or refused round(s)"
+        ));
+    }
+}
+
+/// A device whose changes failed in [`super::backoff::QUARANTINE_AFTER`] rounds in a row.
+pub fn quarantined(device: &str, f: &super::backoff::Failing) {
+    if JSON.load(Ordering::SeqCst) {
+        emit(
+            json!({
+                "time": super::round::now_unix(),
+                "level": "warn",
+                "code": QUARANTINED,
+                "event": "quarantined",
+                "device": device,
+                "failures": f.failures,
+                "last_error": f.last_error,
+                "next_try_at": f.next_try_at,
+            })
+            .to_string(),
+        );
+    } else {
+        emit(format!(
+            "[{QUARANTINED}] device {device} quarantined: its changes failed in {} rounds in a row ({}); still tried, less often",
+            f.failures,
+            crate::text::visible(&f.last_error)
         ));
     }
 }

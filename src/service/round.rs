@@ -4,6 +4,7 @@
 //! round; applying and the sync binding add to it), so no binding needs to
 //! know about status files or metrics.
 
+use std::collections::BTreeSet;
 use std::sync::Mutex;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
@@ -120,6 +121,14 @@ struct Open {
     changes: Changes,
     refused: Option<(String, String)>,
     synced: Option<(String, u64, u64)>,
+    devices: Devices,
+}
+
+/// The devices whose changes failed at the DC (with the error) or were applied.
+#[derive(Debug, Default, Clone)]
+pub struct Devices {
+    pub failed: Vec<(String, String)>,
+    pub applied: BTreeSet<String>,
 }
 
 static CURRENT: Mutex<Open> = Mutex::new(Open {
@@ -134,6 +143,7 @@ static CURRENT: Mutex<Open> = Mutex::new(Open {
     },
     refused: None,
     synced: None,
+    devices: Devices { failed: Vec::new(), applied: BTreeSet::new() },
 });
 
 fn with<T>(f: impl FnOnce(&mut Open) -> T) -> T {
@@ -168,6 +178,18 @@ pub fn note_apply(plan: &Plan, outcomes: &[Outcome]) {
     changes.count();
     with(|o| {
         o.changes.add(changes);
+        for (change, outcome) in plan.changes.iter().zip(outcomes) {
+            let Some(device) = &change.device else { continue };
+            match outcome {
+                Outcome::Applied => drop(o.devices.applied.insert(device.clone())),
+                // A DC that stopped answering is not the device's fault.
+                Outcome::Failed { .. } if outcome.lost_the_directory() => {}
+                Outcome::Failed { code, message, .. } => {
+                    o.devices.failed.push((device.clone(), format!("{code} {message}")));
+                }
+                Outcome::Skipped { .. } => {}
+            }
+        }
         if let Some(r) = plan.refusals.first() {
             let code = crate::error::Kind::Refused.code().to_string();
             o.refused.get_or_insert((code, format!("{} guard: {}", r.guard, r.message)));
@@ -176,8 +198,10 @@ pub fn note_apply(plan: &Plan, outcomes: &[Outcome]) {
 }
 
 /// Ends the round: `error` is the code and message of the error that ended it.
-pub fn end(error: Option<(String, String)>) -> RoundRecord {
+/// Returns the round and the devices whose changes failed or applied.
+pub fn end(error: Option<(String, String)>) -> (RoundRecord, Devices) {
     with(|o| {
+        let devices = std::mem::take(&mut o.devices);
         let (started, started_at) = o.started.unwrap_or((Instant::now(), now_unix()));
         let synced = o.synced.take();
         let refused = o.refused.take();
@@ -215,7 +239,7 @@ pub fn end(error: Option<(String, String)>) -> RoundRecord {
             record.finished_at,
             record.mode.as_deref() == Some("full"),
         );
-        record
+        (record, devices)
     })
 }
 

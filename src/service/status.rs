@@ -34,6 +34,10 @@ pub struct Status {
     /// Failed or refused rounds since the last good one.
     pub consecutive_failures: u64,
     pub rounds: Rounds,
+    /// Devices the DC refused in the last rounds, by Entra object id; those
+    /// failing [`super::backoff::QUARANTINE_AFTER`] rounds in a row are quarantined.
+    #[serde(default)]
+    pub failing: super::backoff::FailingDevices,
 }
 
 impl Status {
@@ -43,7 +47,17 @@ impl Status {
         profile: Option<&str>,
         interval_s: Option<u64>,
         round: RoundRecord,
+        devices: &super::round::Devices,
     ) -> Status {
+        let mut failing = before.as_ref().map(|s| s.failing.clone()).unwrap_or_default();
+        let base = std::time::Duration::from_secs(interval_s.unwrap_or(60).max(1));
+        super::backoff::update(
+            &mut failing,
+            &devices.failed,
+            &devices.applied,
+            round.finished_at,
+            base,
+        );
         let mut rounds = before.as_ref().map(|s| s.rounds).unwrap_or_default();
         match round.outcome {
             RoundOutcome::Ok => rounds.ok += 1,
@@ -73,8 +87,14 @@ impl Status {
                 before.as_ref().map_or(0, |s| s.consecutive_failures) + 1
             },
             rounds,
+            failing,
             last: round,
         }
+    }
+
+    /// The quarantined devices: (Entra object id, how they fail).
+    pub fn quarantined(&self) -> Vec<(&String, &super::backoff::Failing)> {
+        self.failing.iter().filter(|(_, f)| f.quarantined()).collect()
     }
 }
 
@@ -173,6 +193,17 @@ pub fn assess(status: Option<&Status>, max_age: Option<u64>, now: u64) -> Health
             }
         )),
     }
+    let q = s.quarantined();
+    if !q.is_empty() {
+        let names: Vec<&str> = q.iter().take(5).map(|(id, _)| id.as_str()).collect();
+        reasons.push(format!(
+            "{} device(s) quarantined after {} or more failed rounds: {}{}",
+            q.len(),
+            super::backoff::QUARANTINE_AFTER,
+            names.join(", "),
+            if q.len() > names.len() { ", …" } else { "" }
+        ));
+    }
     let age = now.saturating_sub(s.last.finished_at);
     if let Some(limit) = allowed_age(s, max_age)
         && age > limit
@@ -204,19 +235,41 @@ mod tests {
 
     #[test]
     fn rounds_accumulate_and_failures_reset_on_success() {
-        let s = Status::next(None, Some("p"), Some(10), round(RoundOutcome::Ok, 100, "full"));
+        let s = Status::next(
+            None,
+            Some("p"),
+            Some(10),
+            round(RoundOutcome::Ok, 100, "full"),
+            &Default::default(),
+        );
         assert_eq!(
             (s.last_success_at, s.last_full_at, s.consecutive_failures),
             (Some(100), Some(100), 0)
         );
-        let s =
-            Status::next(Some(s), Some("p"), Some(10), round(RoundOutcome::Failed, 110, "delta"));
-        let s =
-            Status::next(Some(s), Some("p"), Some(10), round(RoundOutcome::Refused, 120, "delta"));
+        let s = Status::next(
+            Some(s),
+            Some("p"),
+            Some(10),
+            round(RoundOutcome::Failed, 110, "delta"),
+            &Default::default(),
+        );
+        let s = Status::next(
+            Some(s),
+            Some("p"),
+            Some(10),
+            round(RoundOutcome::Refused, 120, "delta"),
+            &Default::default(),
+        );
         assert_eq!(s.consecutive_failures, 2);
         assert_eq!(s.rounds, Rounds { ok: 1, failed: 1, refused: 1 });
         assert_eq!(s.last_success_at, Some(100));
-        let s = Status::next(Some(s), Some("p"), Some(10), round(RoundOutcome::Ok, 130, "delta"));
+        let s = Status::next(
+            Some(s),
+            Some("p"),
+            Some(10),
+            round(RoundOutcome::Ok, 130, "delta"),
+            &Default::default(),
+        );
         assert_eq!(
             (s.last_success_at, s.last_full_at, s.consecutive_failures),
             (Some(130), Some(100), 0)
@@ -225,21 +278,44 @@ mod tests {
 
     #[test]
     fn health_follows_the_last_round_and_its_age() {
-        let ok = Status::next(None, None, Some(10), round(RoundOutcome::Ok, 100, "full"));
+        let ok = Status::next(
+            None,
+            None,
+            Some(10),
+            round(RoundOutcome::Ok, 100, "full"),
+            &Default::default(),
+        );
         assert_eq!(assess(Some(&ok), None, 129), Health::Healthy);
         // Three intervals by default, or the limit given.
         assert_eq!(assess(Some(&ok), None, 131).exit_code(), 1);
         assert_eq!(assess(Some(&ok), Some(100), 131), Health::Healthy);
-        let failed =
-            Status::next(Some(ok), None, Some(10), round(RoundOutcome::Failed, 110, "full"));
+        let failed = Status::next(
+            Some(ok),
+            None,
+            Some(10),
+            round(RoundOutcome::Failed, 110, "full"),
+            &Default::default(),
+        );
         let h = assess(Some(&failed), None, 111);
         assert_eq!(h.exit_code(), 1);
         assert!(h.reasons()[0].contains("DWB-NET-0001"), "{h:?}");
-        let refused = Status::next(None, None, None, round(RoundOutcome::Refused, 100, "full"));
+        let refused = Status::next(
+            None,
+            None,
+            None,
+            round(RoundOutcome::Refused, 100, "full"),
+            &Default::default(),
+        );
         assert_eq!(assess(Some(&refused), None, 10_000).exit_code(), 1);
         assert_eq!(assess(None, None, 0).exit_code(), 2);
         // A single run's status (no interval) does not go stale by itself.
-        let once = Status::next(None, None, None, round(RoundOutcome::Ok, 100, "full"));
+        let once = Status::next(
+            None,
+            None,
+            None,
+            round(RoundOutcome::Ok, 100, "full"),
+            &Default::default(),
+        );
         assert_eq!(assess(Some(&once), None, 1_000_000), Health::Healthy);
     }
 
@@ -248,7 +324,13 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("status").join("p.json");
         assert_eq!(load(&path).unwrap(), None);
-        let s = Status::next(None, Some("p"), Some(5), round(RoundOutcome::Ok, 100, "full"));
+        let s = Status::next(
+            None,
+            Some("p"),
+            Some(5),
+            round(RoundOutcome::Ok, 100, "full"),
+            &Default::default(),
+        );
         save(&path, &s).unwrap();
         assert_eq!(load(&path).unwrap(), Some(s));
         std::fs::write(&path, "{not json").unwrap();

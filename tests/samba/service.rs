@@ -202,3 +202,76 @@ fn json_log_lines_and_a_loopback_only_listener() {
     assert_eq!(rounds[0]["changes"]["add_applied"], want);
     assert_eq!(rounds[0]["next_round_s"], 1);
 }
+
+/// A device the DC keeps refusing is retried with a growing pause, never
+/// holds the others back, is quarantined after 5 failed rounds (status, health,
+/// log), and is written as soon as the DC accepts it again.
+#[test]
+fn a_device_the_dc_refuses_is_backed_off_and_quarantined() {
+    let lab = Lab::start("service_quarantine", tenant(12, 156));
+    lab.initial_sync();
+    let devs = lab.in_scope();
+    let (stuck, other) = (&devs[0], &devs[1]);
+    lab.dc.samba_tool_as_admin(&[
+        "dsacl",
+        "set",
+        &format!("--objectdn={}", stuck.dn()),
+        "--sddl=(D;;WP;;;WD)",
+    ]);
+    lab.emu.with_state(|s| s.rename_device(&stuck.id, "STUCK").unwrap());
+    let port = free_port();
+    let child = lab
+        .cmd()
+        .args(Lab::sync_args(&["watch=1"]))
+        .args(["--metrics-listen", &port.to_string()])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let status = || -> serde_json::Value {
+        serde_json::from_str(&lab.run(&["health", "--format", "json"]).stdout).unwrap()
+    };
+    wait_for("the stuck device to fail once", Duration::from_secs(60), || {
+        status()["status"]["failing"][&stuck.id]["failures"] == 1
+    });
+    // The others are not held back while it waits.
+    lab.emu.with_state(|s| s.rename_device(&other.id, "NOT-HELD-BACK").unwrap());
+    wait_for("the other device's rename", Duration::from_secs(30), || {
+        name_in_ad(&lab, &other.device_id).as_deref() == Some("NOT-HELD-BACK")
+    });
+    wait_for("quarantine", Duration::from_secs(120), || {
+        status()["status"]["failing"][&stuck.id]["failures"] == 5
+    });
+    let h = status();
+    assert_eq!(h["health"], "degraded", "{h:#}");
+    assert!(
+        h["reasons"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r.as_str().unwrap().contains("quarantined")),
+        "{h:#}"
+    );
+    let m = get(port, "/metrics").1;
+    let tried = sample(&m, "dwb_changes_total{op=\"modify\",result=\"failed\"}");
+    let rounds = sample(&m, "dwb_rounds_total{outcome=\"ok\"}")
+        + sample(&m, "dwb_rounds_total{outcome=\"failed\"}");
+    assert_eq!(tried, 5.0, "{m}");
+    assert!(rounds >= tried + 5.0, "tried in fewer rounds than ran ({tried} of {rounds}):\n{m}");
+
+    // The DC accepts it again: written at its next try, and forgotten.
+    lab.dir.write(
+        "unblock.rhai",
+        &format!("ad::revoke(\"{}\", \"S-1-1-0\", \"WP\", #{{ deny: true }});\n", stuck.dn()),
+    );
+    lab.run(&["run", "unblock.rhai", "-q"]).code(0);
+    wait_for("the stuck device written", Duration::from_secs(90), || {
+        name_in_ad(&lab, &stuck.device_id).as_deref() == Some("STUCK")
+    });
+    wait_for("healthy again", Duration::from_secs(30), || health(&lab) == 0);
+    assert!(status()["status"]["failing"].as_object().unwrap().is_empty());
+    signal("-TERM", child.id());
+    let out = finish(child, Duration::from_secs(30));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stderr.contains("[DWB-SVC-0005] device "), "{}", out.stderr);
+}
