@@ -89,6 +89,8 @@ pub struct WritebackConf {
     /// Defaults of sync's `delete_threshold` / `delete_threshold_percent`.
     pub delete_threshold: Option<u64>,
     pub delete_threshold_percent: Option<u32>,
+    /// Caps the rate of directory writes (unlimited when absent).
+    pub max_writes_per_second: Option<f64>,
 }
 
 /// A loaded config file and the profile chosen from it.

@@ -109,8 +109,30 @@ fn every(ctx: &NativeCallContext, host: &Host, seconds: i64, round: &FnPtr) -> R
     Ok(())
 }
 
-/// Adds `dwb::every` to the `dwb::` module.
+/// Adds `dwb::every` and `dwb::max_writes_per_second` to the `dwb::` module.
 pub fn register(m: &mut Module, host: Arc<Host>) {
+    reg(
+        m,
+        "max_writes_per_second",
+        &["rate: i64", "-> ()"],
+        "Caps how many directory writes per second the rest of the run sends to the DC          (`0`: unlimited, the default; the profile's `[writeback] max_writes_per_second` sets          it for every run). For large initial loads on production DCs.\n\
+         # Example\n\
+         ```rhai\n\
+         dwb::max_writes_per_second(50);\n\
+         ```\n\
+         # Errors\n\
+         `invalid_argument` for a negative rate.",
+        |rate: i64| -> RhaiResult<()> {
+            if rate < 0 {
+                return Err(crate::error::Error::invalid_argument(format!(
+                    "dwb::max_writes_per_second: the rate must be 0 (unlimited) or more, got {rate}"
+                )))
+                .rhai();
+            }
+            crate::ad::ldap::pace::set_max_writes_per_second(rate as f64);
+            Ok(())
+        },
+    );
     reg(
         m,
         "every",

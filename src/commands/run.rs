@@ -54,6 +54,9 @@ pub fn run(args: RunArgs) -> i32 {
     host.site_dir = script.site_dir.clone();
     host.print_to = if args.format == Format::Json { PrintTo::Stderr } else { PrintTo::Stdout };
     crate::service::events::set_json(args.log_format == crate::cli::LogFormat::Json);
+    if let Some(rate) = host.settings.writeback.as_ref().and_then(|w| w.max_writes_per_second) {
+        crate::ad::ldap::pace::set_max_writes_per_second(rate);
+    }
     let listen = args
         .metrics_listen
         .clone()

@@ -275,3 +275,16 @@ fn a_device_the_dc_refuses_is_backed_off_and_quarantined() {
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert!(out.stderr.contains("[DWB-SVC-0005] device "), "{}", out.stderr);
 }
+
+/// A paced initial load still writes every device (the spacing itself is
+/// checked on virtual time in `ad::ldap::pace`); a negative rate is refused.
+#[test]
+fn a_paced_sync_writes_everything() {
+    let lab = Lab::start("service_paced", tenant(30, 157));
+    let (out, report) = lab.sync(&["max_writes_per_second=40"]);
+    out.code(0);
+    assert_eq!(report["status"], "ok");
+    super::sync::assert_converged(&lab);
+    lab.dir.write("neg.rhai", "dwb::max_writes_per_second(-1);\n");
+    lab.run(&["run", "neg.rhai"]).code(2).stderr_has("the rate must be 0 (unlimited) or more");
+}
