@@ -27,6 +27,15 @@ pub struct Profile {
     pub ldap: Option<LdapConf>,
     pub graph: Option<GraphConf>,
     pub writeback: Option<WritebackConf>,
+    pub service: Option<ServiceConf>,
+}
+
+/// `[profiles.<name>.service]`: how a watch runs as a service.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceConf {
+    /// Serve /metrics and /healthz here (`--metrics-listen` wins).
+    pub metrics_listen: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -83,6 +92,8 @@ pub struct WritebackConf {
     /// Defaults of sync's `delete_threshold` / `delete_threshold_percent`.
     pub delete_threshold: Option<u64>,
     pub delete_threshold_percent: Option<u32>,
+    /// Caps the rate of directory writes (unlimited when absent).
+    pub max_writes_per_second: Option<f64>,
 }
 
 /// A loaded config file and the profile chosen from it.

@@ -14,6 +14,7 @@ mod kerberos;
 mod ldap;
 mod scripts;
 mod search;
+mod service;
 mod sync;
 mod watch;
 mod writes;
