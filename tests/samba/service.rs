@@ -288,3 +288,62 @@ fn a_paced_sync_writes_everything() {
     lab.dir.write("neg.rhai", "dwb::max_writes_per_second(-1);\n");
     lab.run(&["run", "neg.rhai"]).code(2).stderr_has("the rate must be 0 (unlimited) or more");
 }
+
+/// Delta rounds do not see a changed registered owner (Graph does not track
+/// navigation properties; the emulator neither): a watch in delta mode runs a
+/// full round every `full_every` seconds, and that round brings the owner.
+#[test]
+fn a_delta_watch_runs_periodic_full_rounds_that_bring_owner_changes() {
+    let lab = Lab::start("service_full_every", tenant(10, 158));
+    lab.initial_sync();
+    let admin = super::sync::parse_ldif(&lab.dc.ldapsearch(&[
+        "-b",
+        "CN=Administrator,CN=Users,DC=contoso,DC=test",
+        "-s",
+        "base",
+        "(objectClass=*)",
+        "objectSid",
+    ]));
+    let admin_sid = admin[0].one("objectSid").unwrap();
+    let dev = lab.in_scope()[0].clone();
+    let owner_in_ad = || {
+        let dn = format!("CN={},{CONTAINER}", dev.device_id);
+        lab.objects()
+            .into_iter()
+            .find(|o| o.dn.eq_ignore_ascii_case(&dn))
+            .and_then(|o| o.one("msDS-RegisteredOwner"))
+    };
+    assert_eq!(owner_in_ad(), None);
+    let rounds = |err: &str, kind: &str| err.matches(&format!("] round ok ({kind},")).count();
+
+    // With the default (a full round a day) and the initial sync's full round
+    // just recorded, every round is a delta one: the owner stays unseen.
+    let child = lab.spawn_sync(&["watch=1", "mode=delta"]);
+    std::thread::sleep(Duration::from_secs(2));
+    lab.emu.with_state(|s| {
+        let user = s
+            .add_user(serde_json::json!({"id": uuid::Uuid::new_v4().to_string(), "userPrincipalName": "administrator@contoso.test", "onPremisesSecurityIdentifier": super::sync::sid_text(&admin_sid)}))
+            .unwrap();
+        s.set_owner(&dev.id, &user).unwrap();
+    });
+    std::thread::sleep(Duration::from_secs(6));
+    signal("-TERM", child.id());
+    let out = finish(child, Duration::from_secs(30));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(rounds(&out.stderr, "delta") >= 3, "delta rounds ran:\n{}", out.stderr);
+    assert_eq!(rounds(&out.stderr, "full"), 0, "no full round:\n{}", out.stderr);
+    assert_eq!(owner_in_ad(), None, "delta rounds cannot see an owner change");
+
+    // With full_every=3 a full round comes within seconds and writes the owner.
+    let child = lab.spawn_sync(&["watch=1", "mode=delta", "full_every=3"]);
+    wait_for("the owner from a periodic full round", Duration::from_secs(60), || {
+        owner_in_ad() == Some(admin_sid.clone())
+    });
+    signal("-TERM", child.id());
+    let out = finish(child, Duration::from_secs(30));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(rounds(&out.stderr, "full") >= 1, "{}", out.stderr);
+    let h: serde_json::Value =
+        serde_json::from_str(&lab.run(&["health", "--format", "json"]).stdout).unwrap();
+    assert!(h["status"]["last_full_at"].as_u64().is_some(), "{h:#}");
+}
