@@ -57,7 +57,7 @@ fn name_in_ad(lab: &Lab, device_id: &str) -> Option<String> {
 
 #[test]
 fn a_watch_is_monitored_survives_faults_and_stops_on_sigterm() {
-    let lab = Lab::start("service", tenant(20, 154));
+    let mut lab = Lab::start("service", tenant(20, 154));
     // A short LDAP timeout, so a hung DC costs seconds, not minutes.
     std::fs::write(
         lab.dir.join("dwb.toml"),
@@ -136,6 +136,17 @@ fn a_watch_is_monitored_survives_faults_and_stops_on_sigterm() {
         name_in_ad(&lab, &want[4].device_id).as_deref() == Some("AFTER-HANG")
     });
     wait_for("healthy after the hang", Duration::from_secs(30), || health(&lab) == 0);
+
+    // The DC stopped, then started again.
+    signal("-TERM", lab.dc.pid());
+    wait_for("degraded while the DC is down", Duration::from_secs(60), || health(&lab) == 1);
+    assert_eq!(get(port, "/healthz").0, 503);
+    lab.dc.restart();
+    lab.emu.with_state(|s| s.rename_device(&want[4].id, "AFTER-RESTART").unwrap());
+    wait_for("the change made while the DC was down", Duration::from_secs(120), || {
+        name_in_ad(&lab, &want[4].device_id).as_deref() == Some("AFTER-RESTART")
+    });
+    wait_for("healthy after the restart", Duration::from_secs(30), || health(&lab) == 0);
 
     // A 60% mass delete in Entra: every round is refused, nothing is deleted.
     let before = lab.count();
