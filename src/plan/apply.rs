@@ -111,11 +111,7 @@ pub fn failed(e: &Error) -> Outcome {
         // Not attempted (or interrupted in flight): a skip, not a failure of the change.
         return Outcome::Skipped { reason: e.message.clone() };
     }
-    Outcome::Failed {
-        code: e.code().to_string(),
-        kind: e.kind_str().to_string(),
-        message: e.to_string(),
-    }
+    Outcome::Failed { code: e.code(), kind: e.kind, message: e.to_string() }
 }
 
 /// True when an outcome says the DC stopped answering.

@@ -23,6 +23,7 @@ use serde::Serialize;
 
 use crate::ad::{ModOp, WriteOp};
 use crate::directory::{Attr, Dn};
+use crate::error::Kind;
 
 /// One planned change.
 #[derive(Debug, Clone)]
@@ -189,15 +190,13 @@ impl Plan {
 #[serde(tag = "status", rename_all = "snake_case")]
 pub enum Outcome {
     Applied,
-    Failed { code: String, kind: String, message: String },
+    Failed { code: &'static str, kind: Kind, message: String },
     Skipped { reason: String },
 }
 
 impl Outcome {
     /// True when the change failed because the DC stopped answering.
     pub fn lost_the_directory(&self) -> bool {
-        use crate::error::Kind;
-        matches!(self, Outcome::Failed { kind, .. }
-            if kind == Kind::Timeout.as_str() || kind == Kind::Network.as_str())
+        matches!(self, Outcome::Failed { kind: Kind::Timeout | Kind::Network, .. })
     }
 }

@@ -19,7 +19,7 @@ use super::state::{self, Current, CurrentState};
 use super::sync::{Context, Mapper, Round, StateCommit, SyncRequest};
 use crate::cancel::Blocking;
 use crate::directory::{Dn, Guid};
-use crate::error::{Error, Result};
+use crate::error::{Error, Kind, Result};
 use crate::graph::{DeltaOptions, Device, GraphClient, Reason, Removed};
 use crate::sources::DeviceSource;
 
@@ -282,7 +282,7 @@ pub(super) fn round(
         match got.remove(&id) {
             Some(Ok(d)) => full.push(d),
             // Deleted meanwhile: as good as removed.
-            Some(Err(e)) if e.kind_str() == "not_found" => {
+            Some(Err(e)) if e.kind == Kind::NotFound => {
                 removed.push(Removed { id, reason: "deleted".into() })
             }
             Some(Err(e)) => {

@@ -92,7 +92,7 @@ fn find_devices(
                     match r {
                         Ok(d) if !found.iter().any(|f| f.id == d.id) => found.push(d),
                         Ok(_) => {}
-                        Err(e) if e.kind == Kind::NotFound || e.code() == "DWB-GRAPH-0030" => {}
+                        Err(e) if e.kind == Kind::NotFound => {}
                         Err(e) => return Err(e),
                     }
                 }

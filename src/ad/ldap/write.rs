@@ -42,7 +42,7 @@ pub(super) fn verb(op: &WriteOp) -> &'static str {
 /// The delay before attempt `attempt + 1` after `attempt` failed with
 /// `kind`; `None` when the error is final.
 pub(super) fn retry_delay(kind: Kind, attempt: u32) -> Option<Duration> {
-    if !matches!(kind, Kind::Busy | Kind::Unavailable) || attempt >= MAX_ATTEMPTS {
+    if !kind.is_transient() || attempt >= MAX_ATTEMPTS {
         return None;
     }
     let factor = 1u32 << (attempt.saturating_sub(1)).min(16);
