@@ -236,9 +236,9 @@ pub fn ownership(dir: &dyn Directory, req: &SyncRequest) -> Result<Ownership> {
     let opts = options(dir, req)?;
     let cur = state::current_state(dir, &opts.container, &opts.marker, &mut |_| ())?;
     Ok(Ownership {
-        owned: cur.by_anchor.values().filter(|c| c.ours).count(),
-        foreign_objects: cur.by_anchor.values().filter(|c| !c.ours).count(),
-        unanchored_objects: cur.by_dn.values().filter(|c| c.anchor.is_none()).count(),
+        owned: cur.anchored_objects().filter(|(_, c)| c.ours).count(),
+        foreign_objects: cur.anchored_objects().filter(|(_, c)| !c.ours).count(),
+        unanchored_objects: cur.objects().filter(|c| c.anchor.is_none()).count(),
         total: cur.total,
         container: opts.container,
     })
@@ -468,8 +468,8 @@ pub fn plan(cx: &Context, req: &SyncRequest, hooks: &mut dyn SiteHooks) -> Resul
         listed,
         in_scope: m.in_scope,
         existing: cur.total,
-        foreign_objects: cur.by_anchor.values().filter(|c| !c.ours).count(),
-        unanchored_objects: cur.by_dn.values().filter(|c| c.anchor.is_none()).count(),
+        foreign_objects: cur.anchored_objects().filter(|(_, c)| !c.ours).count(),
+        unanchored_objects: cur.objects().filter(|c| c.anchor.is_none()).count(),
         plan,
         commit,
         notes: m.notes,

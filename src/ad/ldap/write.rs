@@ -157,7 +157,7 @@ pub(super) fn ldap_mods(mods: &[Modification]) -> Result<Vec<Mod<Vec<u8>>>> {
 /// `write_many`: pipelined on the runtime, outcomes reported here.
 pub(super) fn pipelined(
     dir: &LdapDirectory,
-    ops: &[WriteOp],
+    ops: &[&WriteOp],
     done: &mut dyn FnMut(usize, Result<()>),
 ) {
     if ops.is_empty() {
@@ -172,7 +172,8 @@ pub(super) fn pipelined(
             return;
         }
     };
-    let ops: Arc<Vec<WriteOp>> = Arc::new(ops.to_vec());
+    // The one copy: the writes go to tasks on the runtime, which own what they use.
+    let ops: Arc<Vec<WriteOp>> = Arc::new(ops.iter().map(|op| (*op).clone()).collect());
     let n = ops.len();
     let timeout = dir.settings.op_timeout;
     let cancel = dir.cancel.clone();
