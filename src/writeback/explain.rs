@@ -8,10 +8,12 @@ use serde_json::{Value, json};
 
 use super::fetch;
 use super::hooks::SiteHooks;
+use super::mapper::Mapper;
 use super::mapping::{MANAGED, anchor_object_id};
 use super::planner::{self, SyncPlan};
+use super::request::{Context, SyncRequest};
 use super::state::{self, CurrentState};
-use super::sync::{Context, Mapper, SyncRequest, options};
+use super::sync::options;
 use crate::ad::WriteOp;
 use crate::directory::{Attr, Dn, Entry, Guid};
 use crate::error::{Error, Kind, Result};
