@@ -20,6 +20,7 @@ pub mod directory;
 pub mod embedded;
 pub mod engine;
 pub mod error;
+pub mod fsutil;
 pub mod graph;
 pub mod host;
 pub mod plan;
