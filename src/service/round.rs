@@ -215,7 +215,7 @@ pub fn end(error: Option<(String, String)>) -> (RoundRecord, Devices) {
         let (error_code, message) = match (error, refused) {
             (Some((c, m)), _) | (None, Some((c, m))) => (Some(c), Some(m)),
             (None, None) if o.changes.failed() > 0 => (
-                Some(super::events::CHANGES_FAILED.to_string()),
+                Some(super::codes::CHANGES_FAILED.to_string()),
                 Some(format!("{} change(s) failed", o.changes.failed())),
             ),
             (None, None) => (None, None),
