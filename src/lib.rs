@@ -22,6 +22,7 @@ pub mod engine;
 pub mod error;
 pub mod graph;
 pub mod host;
+pub mod out;
 pub mod plan;
 pub mod report;
 pub mod sources;

@@ -129,7 +129,8 @@ impl Report {
     /// 100,000-device plan is never held as one JSON tree or string.
     pub fn write_json(&self, w: impl std::io::Write) -> std::io::Result<()> {
         let mut w = std::io::BufWriter::new(w);
-        serde_json::to_writer_pretty(&mut w, &self.json_view()).map_err(std::io::Error::other)?;
+        // `From` keeps an I/O error's kind (a closed stdout stays `BrokenPipe`).
+        serde_json::to_writer_pretty(&mut w, &self.json_view()).map_err(std::io::Error::from)?;
         std::io::Write::write_all(&mut w, b"\n")?;
         std::io::Write::flush(&mut w)
     }
@@ -317,8 +318,8 @@ pub fn write_json(report: &Report, stdout: bool, file: Option<&std::path::Path>)
             eprintln!("error: writing {}: {e}", path.display());
         }
     }
-    if stdout && let Err(e) = report.write_json(std::io::stdout().lock()) {
-        eprintln!("error: writing the report: {e}");
+    if stdout {
+        crate::out::with_stdout(|w| report.write_json(w));
     }
 }
 

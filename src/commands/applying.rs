@@ -76,12 +76,8 @@ pub fn finish(host: &Host, mut report: Report, opts: &ApplyOpts, problems: usize
         }
     }
     match opts.format {
-        Format::Json => {
-            if let Err(e) = report.write_json(std::io::stdout().lock()) {
-                eprintln!("error: writing the report: {e}");
-            }
-        }
-        Format::Text => print!("{}", report.to_text()),
+        Format::Json => crate::out::with_stdout(|w| report.write_json(w)),
+        Format::Text => crate::out!("{}", report.to_text()),
     }
     report.exit_code
 }

@@ -47,6 +47,9 @@ pub fn command() -> clap::Command {
 
 /// Prints the completion script for `shell`.
 pub fn print(shell: clap_complete::Shell) -> i32 {
-    clap_complete::generate(shell, &mut command(), "dwb", &mut std::io::stdout());
+    // Into a buffer first: `generate` panics when its writer fails (a closed pipe).
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut command(), "dwb", &mut script);
+    crate::out::write_bytes(&script);
     exit::OK
 }

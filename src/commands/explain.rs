@@ -59,8 +59,8 @@ fn run(args: &ExplainArgs, host: &Arc<crate::host::Host>) -> i32 {
         Err(code) => return code,
     };
     match args.format {
-        Format::Json => println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default()),
-        Format::Text => print!("{}", text(&v)),
+        Format::Json => crate::outln!("{}", serde_json::to_string_pretty(&v).unwrap_or_default()),
+        Format::Text => crate::out!("{}", text(&v)),
     }
     exit::OK
 }

@@ -50,11 +50,11 @@ pub(super) fn unknown_run(e: &crate::error::Error) -> i32 {
 fn list(runs: &[Run], format: Format, path: &std::path::Path) {
     if format == Format::Json {
         let v: Vec<Value> = runs.iter().map(Run::summary_json).collect();
-        println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+        crate::outln!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
         return;
     }
     if runs.is_empty() {
-        println!("No runs in the journal {}.", path.display());
+        crate::outln!("No runs in the journal {}.", path.display());
         return;
     }
     let mut t = Table::new();
@@ -71,7 +71,7 @@ fn list(runs: &[Run], format: Format, path: &std::path::Path) {
             r.count(None).to_string(),
         ]);
     }
-    println!("{t}\nJournal: {}", path.display());
+    crate::outln!("{t}\nJournal: {}", path.display());
 }
 
 fn values(attrs: &Option<Vec<Attr>>) -> Value {
@@ -136,7 +136,7 @@ fn one(run: &Run, format: Format) {
         if let Some(o) = v.as_object_mut() {
             o.insert("changes".into(), Value::Array(changes));
         }
-        println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+        crate::outln!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
         return;
     }
     let mut out = format!(
@@ -157,5 +157,5 @@ fn one(run: &Run, format: Format) {
         run.count(None),
         run.run_id
     ));
-    print!("{out}");
+    crate::out!("{out}");
 }

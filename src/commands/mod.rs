@@ -77,7 +77,9 @@ pub fn main() -> i32 {
 /// the arguments did not parse, so the two are looked for by hand, and the
 /// JSON report carries the error as for any failed run.
 fn usage_error_json(e: &clap::Error) -> i32 {
-    let args: Vec<String> = std::env::args().skip(1).collect();
+    // `args()` panics on an argument that is not UTF-8, which is what clap may be rejecting.
+    let args: Vec<String> =
+        std::env::args_os().skip(1).map(|a| a.to_string_lossy().into_owned()).collect();
     if args.first().map(String::as_str) != Some("run") {
         return exit::USAGE;
     }

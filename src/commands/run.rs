@@ -137,7 +137,7 @@ fn execute(args: &RunArgs, script: &Script, host: &Arc<Host>, started: Instant) 
     if let Err(e) = result {
         // The checks that stopped the script (enable: "not prepared") explain the error.
         if args.format == Format::Text && !report.findings.findings.is_empty() {
-            println!("{}", crate::report::findings_table(&report.findings.findings));
+            crate::outln!("{}", crate::report::findings_table(&report.findings.findings));
         }
         let sources = host.texts.lock().map(|s| s.clone()).unwrap_or_default();
         let d = ScriptError::from_eval(&e, &script.source, &sources);
@@ -269,7 +269,7 @@ fn finish(args: &RunArgs, mut report: Report, started: Instant) -> i32 {
     match args.format {
         Format::Json => {}
         Format::Text if !(args.quiet && report.exit_code == exit::OK) && report.error.is_none() => {
-            print!("{}", report.to_text())
+            crate::out!("{}", report.to_text())
         }
         Format::Text => {}
     }

@@ -99,7 +99,7 @@ fn check_one(s: &script::Script) -> usize {
         }
     }
     if problems.is_empty() {
-        println!("ok: {} ({n_params} parameter(s))", s.source);
+        crate::outln!("ok: {} ({n_params} parameter(s))", s.source);
     } else {
         eprintln!("{}: {} error(s)\n", s.source, problems.len());
     }

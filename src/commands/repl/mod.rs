@@ -276,7 +276,7 @@ pub fn repl(conn: &Conn, dry_run: bool) -> i32 {
     if let Some(h) = &hist {
         let _ = rl.load_history(h);
     }
-    println!(
+    crate::outln!(
         "dwb {} REPL\n  directory: {}\n  devices:   {}\n:help for help, Tab lists candidates, \
          :quit to leave",
         env!("CARGO_PKG_VERSION"),
@@ -306,15 +306,15 @@ pub fn repl(conn: &Conn, dry_run: bool) -> i32 {
             let (c, arg) = cmd.split_once(' ').unwrap_or((cmd, ""));
             match c {
                 "quit" | "q" | "exit" => break,
-                "help" | "h" => print!("{}", help(&s.docs, arg)),
-                "raw" if arg.trim().is_empty() => println!("{}", show::raw(&s.last)),
+                "help" | "h" => crate::out!("{}", help(&s.docs, arg)),
+                "raw" if arg.trim().is_empty() => crate::outln!("{}", show::raw(&s.last)),
                 "raw" => {
                     if let Some(v) = s.eval(arg) {
-                        println!("{}", show::raw(&v));
+                        crate::outln!("{}", show::raw(&v));
                         s.last = v;
                     }
                 }
-                "plan" => print!(
+                "plan" => crate::out!(
                     "{}",
                     host.plan.lock().map(|p| plan::render::text(&p)).unwrap_or_default()
                 ),
@@ -323,15 +323,15 @@ pub fn repl(conn: &Conn, dry_run: bool) -> i32 {
                         let shown = show::show(&v).unwrap_or_else(|| "()".into());
                         let one_line = shown.lines().next().unwrap_or_default();
                         let more = if shown.lines().count() > 1 { " …" } else { "" };
-                        println!("{n} = {one_line}{more}");
+                        crate::outln!("{n} = {one_line}{more}");
                     }
                 }
                 "apply" => apply(&host, &mut rl),
                 other => {
                     let cmds = complete::COMMANDS.iter().map(|c| c.trim_start_matches(':'));
                     match did_you_mean(other, cmds) {
-                        Some(m) => println!("unknown command :{other}; did you mean :{m}?"),
-                        None => println!("unknown command :{other}; try :help"),
+                        Some(m) => crate::outln!("unknown command :{other}; did you mean :{m}?"),
+                        None => crate::outln!("unknown command :{other}; try :help"),
                     }
                 }
             }
@@ -340,7 +340,11 @@ pub fn repl(conn: &Conn, dry_run: bool) -> i32 {
         }
         if let Some(v) = s.eval(&line) {
             if let Some(text) = show::show(&v) {
-                if text.contains('\n') { println!("{text}") } else { println!("=> {text}") }
+                if text.contains('\n') {
+                    crate::outln!("{text}")
+                } else {
+                    crate::outln!("=> {text}")
+                }
             }
             s.last = v;
         }
@@ -358,12 +362,12 @@ fn refresh(names: &Mutex<Names>, s: &Session) {
 /// `:apply`: the plan's summary, a question on a terminal (y/N), then apply.
 fn apply(host: &Host, rl: &mut Editor<ReplHelper, rustyline::history::DefaultHistory>) {
     if host.dry_run {
-        println!("dry run: nothing applied");
+        crate::outln!("dry run: nothing applied");
         return;
     }
     let summary = match host.plan.lock() {
         Ok(p) if p.is_empty() => {
-            println!("nothing to apply");
+            crate::outln!("nothing to apply");
             return;
         }
         Ok(p) => {
@@ -381,12 +385,12 @@ fn apply(host: &Host, rl: &mut Editor<ReplHelper, rustyline::history::DefaultHis
         }
         Err(_) => return,
     };
-    println!("{}", summary.0);
+    crate::outln!("{}", summary.0);
     if std::io::IsTerminal::is_terminal(&std::io::stdin()) {
         let answer = rl.readline(&format!("Apply these {} change(s)? [y/N] ", summary.1));
         let yes = answer.map(|a| matches!(a.trim(), "y" | "Y" | "yes")).unwrap_or(false);
         if !yes {
-            println!("not applied: the plan is kept (:plan shows it)");
+            crate::outln!("not applied: the plan is kept (:plan shows it)");
             return;
         }
     }
@@ -397,10 +401,10 @@ fn apply(host: &Host, rl: &mut Editor<ReplHelper, rustyline::history::DefaultHis
                 if let plan::Outcome::Failed { message, .. } = o {
                     let target = crate::text::visible(&c.op.target()).into_owned();
                     let message = crate::text::visible(message).into_owned();
-                    println!("FAILED {}. {} {target}: {message}", c.id, c.op.verb());
+                    crate::outln!("FAILED {}. {} {target}: {message}", c.id, c.op.verb());
                 }
             }
-            println!("applied {ok} of {} change(s)", outcomes.len());
+            crate::outln!("applied {ok} of {} change(s)", outcomes.len());
         }
         Err(e) => eprintln!("error: {e}"),
     }
