@@ -1,9 +1,8 @@
 //! `dwb apply FILE.json`: a saved plan, applied change for change, each only
 //! if its object is still as the plan saw it.
 
-use std::sync::Arc;
-
-use super::{applying, fail, host, runtime};
+use super::session::{Session, Signals};
+use super::{applying, fail};
 use crate::cli::ApplyArgs;
 use crate::error::{Error, Kind, Result};
 use crate::exit;
@@ -41,18 +40,16 @@ pub fn apply(args: &ApplyArgs) -> i32 {
         Ok(x) => x,
         Err(e) => return fail(&e),
     };
-    let rt = match runtime() {
-        Ok(rt) => rt,
+    let script = format!("apply {}", args.file.display());
+    let configure = |host: &mut Host| {
+        host.dry_run = args.opts.dry_run;
+        host.script = script;
+    };
+    let session = match Session::open(sources, Signals::Cancel, configure) {
+        Ok(s) => s,
         Err(e) => return fail(&e),
     };
-    let mut host = host(sources, &rt);
-    host.dry_run = args.opts.dry_run;
-    host.script = format!("apply {}", args.file.display());
-    let host = Arc::new(host);
-    crate::cancel::listen(&rt, host.cancel().clone());
-    let code = run(&host, saved, args);
-    rt.shutdown_timeout(std::time::Duration::from_secs(2));
-    code
+    run(session.host(), saved, args)
 }
 
 fn run(host: &Host, saved: Saved, args: &ApplyArgs) -> i32 {

@@ -7,11 +7,12 @@ use std::sync::Arc;
 use rhai::{Dynamic, Map, Scope};
 use serde_json::Value;
 
-use super::{fail, host, runtime};
+use super::fail;
+use super::session::{Session, Signals};
 use crate::cli::{ExplainArgs, Format};
 use crate::engine::{self, diagnostic::ScriptError};
 use crate::exit;
-use crate::host::PrintTo;
+use crate::host::{Host, PrintTo};
 use crate::sources;
 use crate::text::visible;
 
@@ -24,19 +25,16 @@ pub fn explain(args: &ExplainArgs) -> i32 {
         Ok(x) => x,
         Err(e) => return fail(&e),
     };
-    let rt = match runtime() {
-        Ok(rt) => rt,
+    let configure = |host: &mut Host| {
+        host.dry_run = true;
+        host.site_dir = Some(".".into());
+        host.print_to = PrintTo::Stderr;
+    };
+    let session = match Session::open(sources, Signals::Cancel, configure) {
+        Ok(s) => s,
         Err(e) => return fail(&e),
     };
-    let mut host = host(sources, &rt);
-    host.dry_run = true;
-    host.site_dir = Some(".".into());
-    host.print_to = PrintTo::Stderr;
-    let host = Arc::new(host);
-    crate::cancel::listen(&rt, host.cancel().clone());
-    let code = run(args, &host);
-    rt.shutdown_timeout(std::time::Duration::from_secs(2));
-    code
+    run(args, session.host())
 }
 
 fn run(args: &ExplainArgs, host: &Arc<crate::host::Host>) -> i32 {

@@ -14,17 +14,15 @@ pub mod repl;
 pub mod run;
 pub mod script;
 pub mod scripts;
+pub mod session;
 pub mod snapshot;
 pub mod undo;
 
 use clap::Parser;
 
-use crate::cancel::{Blocking, Cancel};
 use crate::cli::{Cli, Command};
 use crate::error::{Error, Kind};
 use crate::exit;
-use crate::host::Host;
-use crate::sources::{DeviceSlot, DirectorySlot};
 
 /// Runs dwb with the process's arguments; returns the exit code.
 pub fn main() -> i32 {
@@ -128,26 +126,4 @@ pub fn fail(e: &Error) -> i32 {
         Kind::Cancelled => exit::INTERRUPTED,
         _ => exit::SCRIPT_ERROR,
     }
-}
-
-/// The run context for `run` and `repl`: the decided sources, opened lazily on `rt`.
-pub fn host(sources: crate::sources::Sources, rt: &tokio::runtime::Runtime) -> Host {
-    let blocking = Blocking::new(Some(rt.handle().clone()), Cancel::default());
-    let directory = DirectorySlot::new(sources.directory, blocking.clone());
-    let devices = DeviceSlot::new(sources.devices, blocking.cancel.token.clone());
-    let mut host = Host::new(directory, devices, blocking);
-    host.config_file = sources.loaded.path.clone();
-    host.profile = sources.loaded.profile_name.clone();
-    host.settings = sources.loaded.profile.clone();
-    host
-}
-
-/// A multi-thread runtime for the LDAP and Graph clients (scripts run on the
-/// calling thread and block on it).
-pub fn runtime() -> Result<tokio::runtime::Runtime, Error> {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(|e| Error::internal(format!("cannot start the async runtime: {e}")))
 }

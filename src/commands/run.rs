@@ -6,8 +6,9 @@ use std::time::Instant;
 
 use rhai::Scope;
 
+use super::fail;
 use super::script::{self, Script};
-use super::{fail, host, runtime};
+use super::session::{Session, Signals};
 use crate::cli::{Format, RunArgs};
 use crate::engine::{self, diagnostic::ScriptError, params};
 use crate::exit;
@@ -36,11 +37,20 @@ pub fn run(args: RunArgs) -> i32 {
         Ok(x) => x,
         Err(e) => return fail_early(&args, &e),
     };
-    let rt = match runtime() {
-        Ok(rt) => rt,
+    let quiet = args.quiet;
+    let print_to = if args.format == Format::Json { PrintTo::Stderr } else { PrintTo::Stdout };
+    let configure = |host: &mut Host| {
+        host.dry_run = args.dry_run;
+        host.script = script.source.clone();
+        host.quiet = quiet;
+        host.site_dir = script.site_dir.clone();
+        host.print_to = print_to;
+    };
+    let session = match Session::open(sources, Signals::Cancel, configure) {
+        Ok(s) => s,
         Err(e) => return fail_early(&args, &e),
     };
-    let mut host = host(sources, &rt);
+    let host = session.host();
     // A snapshot costs nothing to open: load it now so a malformed file is a usage error
     // reported before the script starts.
     if let DirectorySource::Snapshot(_) = host.directory().source()
@@ -48,19 +58,7 @@ pub fn run(args: RunArgs) -> i32 {
     {
         return fail_early(&args, &e.with_hint("fix the LDIF file given with --snapshot"));
     }
-    host.dry_run = args.dry_run;
-    host.script = script.source.clone();
-    host.quiet = args.quiet;
-    host.site_dir = script.site_dir.clone();
-    host.print_to = if args.format == Format::Json { PrintTo::Stderr } else { PrintTo::Stdout };
-    let host = Arc::new(host);
-    crate::cancel::listen(&rt, host.cancel().clone());
-    let code = execute(&args, &script, &host, started);
-    // Wait (briefly) for the workers to drop their tasks before the process exits:
-    // a Kerberos connection's task frees its GSSAPI context when dropped, and MIT's
-    // library destructors, run by exit(), must not race it (an abort in k5_mutex_lock).
-    rt.shutdown_timeout(std::time::Duration::from_secs(2));
-    code
+    execute(&args, &script, host, started)
 }
 
 fn execute(args: &RunArgs, script: &Script, host: &Arc<Host>, started: Instant) -> i32 {

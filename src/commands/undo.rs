@@ -2,9 +2,8 @@
 //! (question, guards, apply, journal, report). Objects changed since the run
 //! are left alone and reported; then the exit code is 4.
 
-use std::sync::Arc;
-
-use super::{applying, fail, host, runtime};
+use super::session::{Session, Signals};
+use super::{applying, fail};
 use crate::cli::UndoArgs;
 use crate::host::Host;
 use crate::plan::{journal, undo};
@@ -22,18 +21,16 @@ pub fn undo(args: &UndoArgs) -> i32 {
         Ok(r) => r,
         Err(e) => return super::journal::unknown_run(&e),
     };
-    let rt = match runtime() {
-        Ok(rt) => rt,
+    let script = format!("undo {}", run.run_id);
+    let configure = |host: &mut Host| {
+        host.dry_run = args.opts.dry_run;
+        host.script = script;
+    };
+    let session = match Session::open(sources, Signals::Cancel, configure) {
+        Ok(s) => s,
         Err(e) => return fail(&e),
     };
-    let mut host = host(sources, &rt);
-    host.dry_run = args.opts.dry_run;
-    host.script = format!("undo {}", run.run_id);
-    let host = Arc::new(host);
-    crate::cancel::listen(&rt, host.cancel().clone());
-    let code = plan_and_apply(&host, &run, args);
-    rt.shutdown_timeout(std::time::Duration::from_secs(2));
-    code
+    plan_and_apply(session.host(), &run, args)
 }
 
 fn plan_and_apply(host: &Host, run: &journal::Run, args: &UndoArgs) -> i32 {

@@ -16,7 +16,8 @@ use rustyline::error::ReadlineError;
 use rustyline::{CompletionType, Config, Editor};
 
 use super::docs::{FnDoc, all};
-use super::{fail, host, runtime};
+use super::fail;
+use super::session::{self, Signals};
 use crate::cli::Conn;
 use crate::engine::{self, diagnostic::ScriptError};
 use crate::error::did_you_mean;
@@ -234,14 +235,16 @@ pub fn repl(conn: &Conn, dry_run: bool) -> i32 {
         Ok(x) => x,
         Err(e) => return fail(&e),
     };
-    let rt = match runtime() {
-        Ok(rt) => rt,
+    let configure = |host: &mut Host| {
+        host.dry_run = dry_run;
+        host.site_dir = Some(".".into());
+    };
+    // Closed when this function returns, whichever way: the Kerberos-safe shutdown.
+    let session = match session::Session::open(sources, Signals::Default, configure) {
+        Ok(s) => s,
         Err(e) => return fail(&e),
     };
-    let mut host = host(sources, &rt);
-    host.dry_run = dry_run;
-    host.site_dir = Some(".".into());
-    let host = Arc::new(host);
+    let host = session.host().clone();
     let engine = engine::build(host.clone());
     // Completeness only: a line naming a module imported earlier is not "unfinished".
     let mut checker = engine::build(host.clone());
