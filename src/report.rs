@@ -92,7 +92,35 @@ pub enum RunStatus {
     /// A guard refused the plan: nothing was applied.
     Refused,
     Error,
+    /// A usage or configuration error: an `error` to the report's readers, exit 3.
+    #[serde(rename = "error")]
+    UsageError,
     Interrupted,
+}
+
+impl RunStatus {
+    /// The exit code of a run that ended so: the one place the two are matched.
+    pub fn exit_code(self) -> crate::exit::Code {
+        use crate::exit::Code;
+        match self {
+            RunStatus::Ok => Code::Ok,
+            RunStatus::ChecksFailed => Code::ChecksFailed,
+            RunStatus::ChangesFailed => Code::ChangesFailed,
+            RunStatus::Refused | RunStatus::Error => Code::ScriptError,
+            RunStatus::UsageError => Code::Usage,
+            RunStatus::Interrupted => Code::Interrupted,
+        }
+    }
+
+    /// The status of a run that failed with `code` (a usage error, Ctrl-C, or else an error).
+    pub fn failed(code: crate::exit::Code) -> RunStatus {
+        use crate::exit::Code;
+        match code {
+            Code::Usage => RunStatus::UsageError,
+            Code::Interrupted => RunStatus::Interrupted,
+            _ => RunStatus::Error,
+        }
+    }
 }
 
 /// The whole report.
@@ -114,8 +142,8 @@ pub struct Report {
     pub outcomes: Vec<Outcome>,
     pub findings: Findings,
     pub timings: Timings,
+    /// How the run ended; the exit code is derived from it (`exit_code()`).
     pub status: RunStatus,
-    pub exit_code: i32,
     pub error: Option<Value>,
 }
 
@@ -146,7 +174,7 @@ impl Report {
             sources: &self.sources,
             dry_run: self.dry_run,
             status: self.status,
-            exit_code: self.exit_code,
+            exit_code: self.exit_code().as_i32(),
             plan: PlanJson { plan: &self.plan, outcomes: &self.outcomes },
             applied: !self.dry_run && !self.outcomes.is_empty(),
             refusals: &self.plan.refusals,
@@ -161,7 +189,7 @@ impl Report {
 
     /// The report of a run that stopped before its script ran: a usage or
     /// configuration error (the same schema, an empty plan, `error` set).
-    pub fn failed_early(script: &str, exit_code: i32, error: Value) -> Report {
+    pub fn failed_early(script: &str, exit_code: crate::exit::Code, error: Value) -> Report {
         Report {
             run_id: None,
             script: script.to_string(),
@@ -175,10 +203,14 @@ impl Report {
             outcomes: Vec::new(),
             findings: Findings::default(),
             timings: Timings::default(),
-            status: RunStatus::Error,
-            exit_code,
+            status: RunStatus::failed(exit_code),
             error: Some(error),
         }
+    }
+
+    /// The run's exit code, from its status.
+    pub fn exit_code(&self) -> crate::exit::Code {
+        self.status.exit_code()
     }
 
     /// Text form for people.

@@ -1,8 +1,9 @@
 //! `dwb apply FILE.json`: a saved plan, applied change for change, each only
 //! if its object is still as the plan saw it.
 
+use super::applying;
+use super::failure::fail;
 use super::session::{Session, Signals};
-use super::{applying, fail};
 use crate::cli::ApplyArgs;
 use crate::error::{Error, Kind, Result};
 use crate::exit;
@@ -31,7 +32,7 @@ fn check_directory(host: &Host, saved: &Saved) -> Result<()> {
 }
 
 /// Runs `dwb apply`; returns the exit code.
-pub fn apply(args: &ApplyArgs) -> i32 {
+pub fn apply(args: &ApplyArgs) -> exit::Code {
     let saved = match saved::load(&args.file) {
         Ok(s) => s,
         Err(e) => return fail(&e),
@@ -52,7 +53,7 @@ pub fn apply(args: &ApplyArgs) -> i32 {
     run(session.host(), saved, args)
 }
 
-fn run(host: &Host, saved: Saved, args: &ApplyArgs) -> i32 {
+fn run(host: &Host, saved: Saved, args: &ApplyArgs) -> exit::Code {
     if let Err(e) = check_directory(host, &saved) {
         return fail(&e);
     }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use rhai::{Dynamic, Map, Scope};
 use serde_json::Value;
 
-use super::fail;
+use super::failure::{fail, script_error_code};
 use super::session::{Session, Signals};
 use crate::cli::{ExplainArgs, Format};
 use crate::engine::{self, diagnostic::ScriptError};
@@ -20,7 +20,7 @@ const SOURCE: &str = "<explain>";
 const CALL: &str = "writeback::explain(device, options)";
 
 /// Runs `dwb explain`; returns the exit code.
-pub fn explain(args: &ExplainArgs) -> i32 {
+pub fn explain(args: &ExplainArgs) -> exit::Code {
     let sources = match sources::resolve(&args.conn) {
         Ok(x) => x,
         Err(e) => return fail(&e),
@@ -37,7 +37,7 @@ pub fn explain(args: &ExplainArgs) -> i32 {
     run(args, session.host())
 }
 
-fn run(args: &ExplainArgs, host: &Arc<crate::host::Host>) -> i32 {
+fn run(args: &ExplainArgs, host: &Arc<crate::host::Host>) -> exit::Code {
     let engine = engine::build(host.clone());
     let mut options = Map::new();
     if let Some(c) = &args.container {
@@ -68,7 +68,7 @@ fn evaluate(
     engine: &rhai::Engine,
     scope: &mut Scope,
     host: &crate::host::Host,
-) -> Result<Value, i32> {
+) -> Result<Value, exit::Code> {
     let mut ast = engine.compile_with_scope(scope, CALL).map_err(|e| {
         eprintln!("error: internal: {e}");
         exit::SCRIPT_ERROR
@@ -84,7 +84,7 @@ fn evaluate(
             return exit::USAGE;
         }
         eprint!("{}", d.render());
-        d.exit_code()
+        script_error_code(&d)
     })?;
     rhai::serde::from_dynamic::<Value>(&d).map_err(|e| {
         eprintln!("error: internal: {e}");

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use super::fail;
+use super::failure::fail;
 use crate::embedded;
 use crate::error::Error;
 use crate::exit;
@@ -21,7 +21,7 @@ fn shell_word(s: &str) -> String {
 }
 
 /// Runs `dwb init`.
-pub fn init(dir: &Path, force: bool) -> i32 {
+pub fn init(dir: &Path, force: bool) -> exit::Code {
     let mut files: Vec<(std::path::PathBuf, &str)> = Vec::new();
     for s in embedded::SCRIPTS {
         files.push((dir.join("scripts").join(s.name), s.text));

@@ -4,7 +4,7 @@
 use comfy_table::{ContentArrangement, Table, presets::UTF8_FULL_CONDENSED};
 use serde_json::{Value, json};
 
-use super::fail;
+use super::failure::fail;
 use crate::cli::{Conn, Format};
 use crate::directory::Attr;
 use crate::exit;
@@ -13,7 +13,7 @@ use crate::plan::render::display_value;
 use crate::text::visible;
 
 /// Runs `dwb journal`; returns the exit code.
-pub fn show(run_id: Option<&str>, format: Format, conn: &Conn) -> i32 {
+pub fn show(run_id: Option<&str>, format: Format, conn: &Conn) -> exit::Code {
     let path = crate::config::load(conn.config.as_deref(), conn.profile.as_deref())
         .and_then(|l| journal::path_for(l.profile_name.as_deref()));
     let path = match path {
@@ -39,7 +39,7 @@ pub fn show(run_id: Option<&str>, format: Format, conn: &Conn) -> i32 {
 }
 
 /// An error finding a run: no such run (or several) is a usage error, exit 3.
-pub(super) fn unknown_run(e: &crate::error::Error) -> i32 {
+pub(super) fn unknown_run(e: &crate::error::Error) -> exit::Code {
     let code = fail(e);
     match e.kind {
         crate::error::Kind::NotFound | crate::error::Kind::Ambiguous => exit::USAGE,

@@ -8,6 +8,7 @@ pub mod completions;
 pub mod confirm;
 pub mod docs;
 pub mod explain;
+mod failure;
 pub mod init;
 pub mod journal;
 pub mod repl;
@@ -21,11 +22,11 @@ pub mod undo;
 use clap::Parser;
 
 use crate::cli::{Cli, Command};
-use crate::error::{Error, Kind};
 use crate::exit;
+pub use failure::fail;
 
 /// Runs dwb with the process's arguments; returns the exit code.
-pub fn main() -> i32 {
+pub fn main() -> exit::Code {
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
@@ -74,7 +75,7 @@ pub fn main() -> i32 {
 /// A command line clap rejected, for `dwb run … --format json` / `--report FILE`:
 /// the arguments did not parse, so the two are looked for by hand, and the
 /// JSON report carries the error as for any failed run.
-fn usage_error_json(e: &clap::Error) -> i32 {
+fn usage_error_json(e: &clap::Error) -> exit::Code {
     // `args()` panics on an argument that is not UTF-8, which is what clap may be rejecting.
     let args: Vec<String> =
         std::env::args_os().skip(1).map(|a| a.to_string_lossy().into_owned()).collect();
@@ -111,19 +112,4 @@ fn init_logging(default: &str) {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     let _ =
         tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
-}
-
-/// Prints an error that is not a script error and returns its exit code.
-pub fn fail(e: &Error) -> i32 {
-    eprintln!("error: {e}");
-    if let Some(h) = &e.hint {
-        eprintln!("  hint: {h}");
-    }
-    match e.kind {
-        Kind::Config | Kind::InvalidArgument | Kind::UnknownOption | Kind::Ldif | Kind::Io => {
-            exit::USAGE
-        }
-        Kind::Cancelled => exit::INTERRUPTED,
-        _ => exit::SCRIPT_ERROR,
-    }
 }

@@ -6,20 +6,21 @@ use std::time::Instant;
 
 use rhai::Scope;
 
-use super::fail;
+use super::applying;
+use super::failure::{fail, script_error_code};
 use super::script::{self, Script};
 use super::session::{Session, Signals};
 use crate::cli::{Format, RunArgs};
 use crate::engine::{self, diagnostic::ScriptError, params};
 use crate::exit;
 use crate::host::{Host, PrintTo};
-use crate::plan::{self, Outcome};
+use crate::plan;
 use crate::report::{Report, RunStatus, Sources, Timings};
 use crate::sources::{self, DirectorySource};
 
 /// A run that stops before its script runs (a usage or configuration error):
 /// the error on stderr, and the JSON report too when one was asked for.
-fn fail_early(args: &RunArgs, e: &crate::error::Error) -> i32 {
+fn fail_early(args: &RunArgs, e: &crate::error::Error) -> exit::Code {
     let code = fail(e);
     let report = Report::failed_early(&args.script, code, crate::report::error_json(e));
     crate::report::write_json(&report, args.format == Format::Json, args.report.as_deref());
@@ -27,7 +28,7 @@ fn fail_early(args: &RunArgs, e: &crate::error::Error) -> i32 {
 }
 
 /// Runs `dwb run`; returns the exit code.
-pub fn run(args: RunArgs) -> i32 {
+pub fn run(args: RunArgs) -> exit::Code {
     let started = Instant::now();
     let script = match script::load(&args.script) {
         Ok(s) => s,
@@ -61,7 +62,7 @@ pub fn run(args: RunArgs) -> i32 {
     execute(&args, &script, host, started)
 }
 
-fn execute(args: &RunArgs, script: &Script, host: &Arc<Host>, started: Instant) -> i32 {
+fn execute(args: &RunArgs, script: &Script, host: &Arc<Host>, started: Instant) -> exit::Code {
     let engine = engine::build(host.clone());
     if let Ok(mut s) = host.texts.lock() {
         s.insert(script.source.clone(), script.text.clone());
@@ -128,7 +129,6 @@ fn execute(args: &RunArgs, script: &Script, host: &Arc<Host>, started: Instant) 
         findings,
         timings: Timings { compile_ms, run_ms, ..Timings::default() },
         status: RunStatus::Ok,
-        exit_code: exit::OK,
         error: None,
     };
 
@@ -140,12 +140,7 @@ fn execute(args: &RunArgs, script: &Script, host: &Arc<Host>, started: Instant) 
         let sources = host.texts.lock().map(|s| s.clone()).unwrap_or_default();
         let d = ScriptError::from_eval(&e, &script.source, &sources);
         eprint!("{}", d.render());
-        report.exit_code = d.exit_code();
-        report.status = if report.exit_code == exit::INTERRUPTED {
-            RunStatus::Interrupted
-        } else {
-            RunStatus::Error
-        };
+        report.status = RunStatus::failed(script_error_code(&d));
         report.error = Some(d.to_json());
         if !report.plan.is_empty() {
             eprintln!("Nothing was applied: the script stopped before its plan was complete.");
@@ -158,58 +153,30 @@ fn execute(args: &RunArgs, script: &Script, host: &Arc<Host>, started: Instant) 
         && let Err(e) = save_plan(path, &report, host)
     {
         eprintln!("error: {e}");
-        report.exit_code = exit::SCRIPT_ERROR;
+        report.status = RunStatus::Error;
         return finish(args, report, started);
     }
-    if report.plan.is_refused() {
-        // Refused before any change: shown (a dry run too), never applied.
-        for r in &report.plan.refusals {
-            eprintln!("error: {}: {}", crate::error::Kind::Refused.code(), r.message);
-            eprintln!("  hint: {}", r.hint);
-        }
-        report.status = RunStatus::Refused;
-        report.exit_code = exit::SCRIPT_ERROR;
-    } else if !args.dry_run
-        && !report.plan.is_empty()
-        && !super::confirm::confirmed(&mut report, args.yes)
+    let how = applying::Settle {
+        dry_run: args.dry_run,
+        yes: args.yes,
+        progress: !args.quiet && args.format == Format::Text,
+    };
+    applying::settle(host, &mut report, &how);
+    if !report.outcomes.is_empty()
+        && args.write_snapshot.is_none()
+        && let Some(snap) = host.directory().snapshot()
     {
-        // Declined at the prompt: shown like a dry run, nothing applied.
-        report.dry_run = true;
-        eprintln!("Nothing was applied.");
-    } else if !args.dry_run && !report.plan.is_empty() {
-        let t2 = Instant::now();
-        let bar = progress_bar(report.plan.len(), args.quiet || args.format == Format::Json);
-        let outcomes = host.apply(&report.plan, &mut |done, _| bar.set_position(done as u64));
-        bar.finish_and_clear();
-        report.timings.apply_ms = t2.elapsed().as_millis();
-        report.outcomes = outcomes;
-        if host.cancel().is_cancelled() {
-            report.status = RunStatus::Interrupted;
-            report.exit_code = exit::INTERRUPTED;
-        } else if report.outcomes.iter().any(Outcome::lost_the_directory) {
-            // The DC stopped answering: the run itself failed, whatever was sent.
-            report.status = RunStatus::Error;
-            report.exit_code = exit::SCRIPT_ERROR;
-        } else if report.outcomes.iter().any(|o| !matches!(o, Outcome::Applied)) {
-            report.status = RunStatus::ChangesFailed;
-            report.exit_code = exit::CHANGES_FAILED;
-        }
-        if args.write_snapshot.is_none()
-            && let Some(snap) = host.directory().snapshot()
-        {
-            report.unsaved_snapshot = Some(crate::ad::Directory::describe(&*snap));
-        }
+        report.unsaved_snapshot = Some(crate::ad::Directory::describe(&*snap));
     }
-    if report.exit_code == exit::OK && report.findings.failed() > 0 {
+    if report.status == RunStatus::Ok && report.findings.failed() > 0 {
         report.status = RunStatus::ChecksFailed;
-        report.exit_code = exit::CHECKS_FAILED;
     }
     if let Some(path) = &args.write_snapshot {
         match host.directory().snapshot() {
             Some(s) => {
                 if let Err(e) = std::fs::write(path, s.to_ldif()) {
                     eprintln!("error: writing {}: {e}", path.display());
-                    report.exit_code = exit::SCRIPT_ERROR;
+                    report.status = RunStatus::Error;
                 }
             }
             None => eprintln!(
@@ -235,20 +202,7 @@ fn save_plan(path: &std::path::Path, report: &Report, host: &Host) -> crate::err
     plan::saved::save(path, &report.plan, dir.as_deref(), &origin)
 }
 
-fn progress_bar(len: usize, hidden: bool) -> indicatif::ProgressBar {
-    if hidden || len < 20 || !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
-        return indicatif::ProgressBar::hidden();
-    }
-    let bar = indicatif::ProgressBar::new(len as u64);
-    if let Ok(style) = indicatif::ProgressStyle::with_template(
-        "{spinner} applying {pos}/{len} changes [{bar:30}] {per_sec} eta {eta}",
-    ) {
-        bar.set_style(style);
-    }
-    bar
-}
-
-fn finish(args: &RunArgs, mut report: Report, started: Instant) -> i32 {
+fn finish(args: &RunArgs, mut report: Report, started: Instant) -> exit::Code {
     report.timings.total_ms = started.elapsed().as_millis();
     if let Some(path) = &args.save_plan {
         let text = match path.extension().and_then(|e| e.to_str()) {
@@ -263,13 +217,6 @@ fn finish(args: &RunArgs, mut report: Report, started: Instant) -> i32 {
             eprintln!("error: writing {}: {e}", path.display());
         }
     }
-    crate::report::write_json(&report, args.format == Format::Json, args.report.as_deref());
-    match args.format {
-        Format::Json => {}
-        Format::Text if !(args.quiet && report.exit_code == exit::OK) && report.error.is_none() => {
-            crate::out!("{}", report.to_text())
-        }
-        Format::Text => {}
-    }
-    report.exit_code
+    applying::output(&report, args.format, args.report.as_deref(), args.quiet);
+    report.exit_code()
 }

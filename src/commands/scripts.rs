@@ -33,7 +33,7 @@ pub fn declared_params() -> Vec<(&'static str, params::ParamSpec)> {
 }
 
 /// Runs `dwb scripts`.
-pub fn list() -> i32 {
+pub fn list() -> exit::Code {
     let engine = engine::build(Arc::new(Host::offline()));
     for s in embedded::SCRIPTS {
         crate::outln!("{}\n  {}", s.name, purpose(s.text));

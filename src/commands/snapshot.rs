@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use super::fail;
+use super::failure::fail;
 use super::session::{Session, Signals};
 use crate::ad::{Scope, SearchRequest};
 use crate::cli::Conn;
@@ -12,7 +12,7 @@ use crate::exit;
 use crate::sources;
 
 /// Runs `dwb snapshot`.
-pub fn export(conn: &Conn, out: &Path, bases: &[String]) -> i32 {
+pub fn export(conn: &Conn, out: &Path, bases: &[String]) -> exit::Code {
     let result = (|| {
         let sources = sources::resolve(conn)?;
         if sources.directory.is_demo() {

@@ -2,15 +2,17 @@
 //! (question, guards, apply, journal, report). Objects changed since the run
 //! are left alone and reported; then the exit code is 4.
 
+use super::applying;
+use super::failure::fail;
 use super::session::{Session, Signals};
-use super::{applying, fail};
 use crate::cli::UndoArgs;
+use crate::exit;
 use crate::host::Host;
 use crate::plan::{journal, undo};
 use crate::sources;
 
 /// Runs `dwb undo`; returns the exit code.
-pub fn undo(args: &UndoArgs) -> i32 {
+pub fn undo(args: &UndoArgs) -> exit::Code {
     let sources = match sources::resolve(&args.conn) {
         Ok(x) => x,
         Err(e) => return fail(&e),
@@ -33,7 +35,7 @@ pub fn undo(args: &UndoArgs) -> i32 {
     plan_and_apply(session.host(), &run, args)
 }
 
-fn plan_and_apply(host: &Host, run: &journal::Run, args: &UndoArgs) -> i32 {
+fn plan_and_apply(host: &Host, run: &journal::Run, args: &UndoArgs) -> exit::Code {
     let threshold = args
         .delete_threshold
         .or(host.settings.writeback.as_ref().and_then(|w| w.delete_threshold).map(|t| t as usize))
@@ -49,7 +51,7 @@ fn plan_and_apply(host: &Host, run: &journal::Run, args: &UndoArgs) -> i32 {
     report_and_apply(host, u, args)
 }
 
-fn report_and_apply(host: &Host, u: undo::Undo, args: &UndoArgs) -> i32 {
+fn report_and_apply(host: &Host, u: undo::Undo, args: &UndoArgs) -> exit::Code {
     let mut report = applying::report(host, u.plan, &args.opts);
     report.parameters.insert("undo".into(), args.run_id.clone().into());
     for c in &u.conflicts {

@@ -11,7 +11,8 @@ use std::sync::Arc;
 
 use rhai::{AST, Engine, ModuleResolver};
 
-use super::{fail, script};
+use super::failure::fail;
+use super::script;
 use crate::engine::resolver::{DwbResolver, EMBEDDED};
 use crate::engine::{self, diagnostic::ScriptError, params};
 use crate::exit;
@@ -37,7 +38,7 @@ impl Problem {
 }
 
 /// Lints `scripts`; returns the exit code.
-pub fn check(scripts: &[String]) -> i32 {
+pub fn check(scripts: &[String]) -> exit::Code {
     let (mut errors, mut bad_files) = (0, 0);
     for name in scripts {
         let n = match script::load(name) {

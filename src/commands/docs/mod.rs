@@ -292,7 +292,7 @@ pub fn all() -> Vec<FnDoc> {
 }
 
 /// Runs `dwb docs`.
-pub fn docs(format: DocsFormat) -> i32 {
+pub fn docs(format: DocsFormat) -> exit::Code {
     let d = all();
     match format {
         DocsFormat::Markdown => crate::out!("{}", markdown(&d, &scripts())),

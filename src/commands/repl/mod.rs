@@ -16,7 +16,7 @@ use rustyline::error::ReadlineError;
 use rustyline::{CompletionType, Config, Editor};
 
 use super::docs::{FnDoc, all};
-use super::fail;
+use super::failure::fail;
 use super::session::{self, Signals};
 use crate::cli::Conn;
 use crate::engine::{self, diagnostic::ScriptError};
@@ -230,7 +230,7 @@ impl Session {
 }
 
 /// Runs the REPL; returns the exit code.
-pub fn repl(conn: &Conn, dry_run: bool) -> i32 {
+pub fn repl(conn: &Conn, dry_run: bool) -> exit::Code {
     let sources = match sources::resolve(conn) {
         Ok(x) => x,
         Err(e) => return fail(&e),
