@@ -7,7 +7,7 @@ use super::session::{Session, Signals};
 use crate::cli::ApplyArgs;
 use crate::error::{Error, Kind, Result};
 use crate::exit;
-use crate::host::Host;
+use crate::host::{Host, RunConfig};
 use crate::plan::saved::{self, Saved};
 use crate::sources;
 
@@ -41,12 +41,12 @@ pub fn apply(args: &ApplyArgs) -> exit::Code {
         Ok(x) => x,
         Err(e) => return fail(&e),
     };
-    let script = format!("apply {}", args.file.display());
-    let configure = |host: &mut Host| {
-        host.dry_run = args.opts.dry_run;
-        host.script = script;
+    let config = RunConfig {
+        dry_run: args.opts.dry_run,
+        script: format!("apply {}", args.file.display()),
+        ..RunConfig::from_loaded(&sources.loaded)
     };
-    let session = match Session::open(sources, Signals::Cancel, configure) {
+    let session = match Session::open(sources, Signals::Cancel, config) {
         Ok(s) => s,
         Err(e) => return fail(&e),
     };

@@ -12,7 +12,7 @@ use super::session::{Session, Signals};
 use crate::cli::{ExplainArgs, Format};
 use crate::engine::{self, diagnostic::ScriptError};
 use crate::exit;
-use crate::host::{Host, PrintTo};
+use crate::host::{PrintTo, RunConfig, lock};
 use crate::sources;
 use crate::text::visible;
 
@@ -25,12 +25,13 @@ pub fn explain(args: &ExplainArgs) -> exit::Code {
         Ok(x) => x,
         Err(e) => return fail(&e),
     };
-    let configure = |host: &mut Host| {
-        host.dry_run = true;
-        host.site_dir = Some(".".into());
-        host.print_to = PrintTo::Stderr;
+    let config = RunConfig {
+        dry_run: true,
+        site_dir: Some(".".into()),
+        print_to: PrintTo::Stderr,
+        ..RunConfig::from_loaded(&sources.loaded)
     };
-    let session = match Session::open(sources, Signals::Cancel, configure) {
+    let session = match Session::open(sources, Signals::Cancel, config) {
         Ok(s) => s,
         Err(e) => return fail(&e),
     };
@@ -49,9 +50,7 @@ fn run(args: &ExplainArgs, host: &Arc<crate::host::Host>) -> exit::Code {
     let mut scope = Scope::new();
     scope.push("device", args.device.clone());
     scope.push("options", options);
-    if let Ok(mut t) = host.texts.lock() {
-        t.insert(SOURCE, CALL);
-    }
+    lock(&host.texts).insert(SOURCE, CALL);
     let v = match evaluate(&engine, &mut scope, host) {
         Ok(v) => v,
         Err(code) => return code,
@@ -75,7 +74,7 @@ fn evaluate(
     })?;
     ast.set_source(SOURCE);
     let d = engine.eval_ast_with_scope::<Dynamic>(scope, &ast).map_err(|e| {
-        let texts = host.texts.lock().map(|t| t.clone()).unwrap_or_default();
+        let texts = lock(&host.texts).clone();
         let d = ScriptError::from_eval(&e, SOURCE, &texts);
         if d.kind == "ambiguous" || d.kind == "not_found" {
             // Nothing by that name, or several: a usage problem, with the list.

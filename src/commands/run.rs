@@ -13,7 +13,7 @@ use super::session::{Session, Signals};
 use crate::cli::{Format, RunArgs};
 use crate::engine::{self, diagnostic::ScriptError, params};
 use crate::exit;
-use crate::host::{Host, PrintTo};
+use crate::host::{Host, PrintTo, RunConfig, lock};
 use crate::plan;
 use crate::report::{Report, RunStatus, Sources, Timings};
 use crate::sources::{self, DirectorySource};
@@ -38,16 +38,15 @@ pub fn run(args: RunArgs) -> exit::Code {
         Ok(x) => x,
         Err(e) => return fail_early(&args, &e),
     };
-    let quiet = args.quiet;
-    let print_to = if args.format == Format::Json { PrintTo::Stderr } else { PrintTo::Stdout };
-    let configure = |host: &mut Host| {
-        host.dry_run = args.dry_run;
-        host.script = script.source.clone();
-        host.quiet = quiet;
-        host.site_dir = script.site_dir.clone();
-        host.print_to = print_to;
+    let config = RunConfig {
+        dry_run: args.dry_run,
+        quiet: args.quiet,
+        print_to: if args.format == Format::Json { PrintTo::Stderr } else { PrintTo::Stdout },
+        site_dir: script.site_dir.clone(),
+        script: script.source.clone(),
+        ..RunConfig::from_loaded(&sources.loaded)
     };
-    let session = match Session::open(sources, Signals::Cancel, configure) {
+    let session = match Session::open(sources, Signals::Cancel, config) {
         Ok(s) => s,
         Err(e) => return fail_early(&args, &e),
     };
@@ -64,14 +63,12 @@ pub fn run(args: RunArgs) -> exit::Code {
 
 fn execute(args: &RunArgs, script: &Script, host: &Arc<Host>, started: Instant) -> exit::Code {
     let engine = engine::build(host.clone());
-    if let Ok(mut s) = host.texts.lock() {
-        s.insert(script.source.clone(), script.text.clone());
-    }
+    lock(&host.texts).insert(script.source.clone(), script.text.clone());
     let t0 = Instant::now();
     let mut ast = match engine.compile(&script.text) {
         Ok(a) => a,
         Err(e) => {
-            let sources = host.texts.lock().map(|s| s.clone()).unwrap_or_default();
+            let sources = lock(&host.texts).clone();
             let d = ScriptError::from_parse(&e, &script.source, &sources);
             eprint!("{}", d.render());
             let report = Report::failed_early(&script.source, exit::SCRIPT_ERROR, d.to_json());
@@ -105,8 +102,8 @@ fn execute(args: &RunArgs, script: &Script, host: &Arc<Host>, started: Instant) 
     let result = engine.run_ast_with_scope(&mut scope, &ast);
     let run_ms = t1.elapsed().as_millis();
 
-    let plan = host.plan.lock().map(|mut p| std::mem::take(&mut *p)).unwrap_or_default();
-    let findings = host.findings.lock().map(|f| f.clone()).unwrap_or_default();
+    let plan = std::mem::take(&mut *lock(&host.plan));
+    let findings = lock(&host.findings).clone();
     let directory = if host.dir_opened() {
         host.dir().ok().map(|d| crate::ad::Directory::describe(&*d))
     } else {
@@ -137,7 +134,7 @@ fn execute(args: &RunArgs, script: &Script, host: &Arc<Host>, started: Instant) 
         if args.format == Format::Text && !report.findings.findings.is_empty() {
             crate::outln!("{}", crate::report::findings_table(&report.findings.findings));
         }
-        let sources = host.texts.lock().map(|s| s.clone()).unwrap_or_default();
+        let sources = lock(&host.texts).clone();
         let d = ScriptError::from_eval(&e, &script.source, &sources);
         eprint!("{}", d.render());
         report.status = RunStatus::failed(script_error_code(&d));

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use crate::cancel::{Blocking, Cancel};
 use crate::error::{Error, Result};
-use crate::host::Host;
+use crate::host::{Host, RunConfig};
 use crate::sources::{DeviceSlot, DirectorySlot, Sources};
 
 /// How long closing waits for the runtime's tasks to end.
@@ -32,17 +32,11 @@ pub struct Session {
 }
 
 impl Session {
-    /// Opens a session on `sources`; `configure` sets the run's options on the
-    /// host before anything shares it.
-    pub fn open(
-        sources: Sources,
-        signals: Signals,
-        configure: impl FnOnce(&mut Host),
-    ) -> Result<Session> {
+    /// Opens a session on `sources`, configured once as `config` says
+    /// (start from `RunConfig::from_loaded(&sources.loaded)`).
+    pub fn open(sources: Sources, signals: Signals, config: RunConfig) -> Result<Session> {
         let rt = runtime()?;
-        let mut host = new_host(sources, &rt);
-        configure(&mut host);
-        let host = Arc::new(host);
+        let host = Arc::new(new_host(sources, &rt, config));
         if signals == Signals::Cancel {
             crate::cancel::listen(&rt, host.cancel().clone());
         }
@@ -67,15 +61,11 @@ impl Drop for Session {
 }
 
 /// The run context on `rt`: the decided sources, opened lazily.
-fn new_host(sources: Sources, rt: &tokio::runtime::Runtime) -> Host {
+fn new_host(sources: Sources, rt: &tokio::runtime::Runtime, config: RunConfig) -> Host {
     let blocking = Blocking::new(Some(rt.handle().clone()), Cancel::default());
     let directory = DirectorySlot::new(sources.directory, blocking.clone());
     let devices = DeviceSlot::new(sources.devices, blocking.cancel.token.clone());
-    let mut host = Host::new(directory, devices, blocking);
-    host.config_file = sources.loaded.path.clone();
-    host.profile = sources.loaded.profile_name.clone();
-    host.settings = sources.loaded.profile.clone();
-    host
+    Host::new(directory, devices, blocking, config)
 }
 
 /// A multi-thread runtime for the LDAP and Graph clients (scripts run on the

@@ -9,6 +9,7 @@ use crate::ad::{Scope, SearchRequest};
 use crate::cli::Conn;
 use crate::directory::{Dn, Filter, ldif};
 use crate::exit;
+use crate::host::RunConfig;
 use crate::sources;
 
 /// Runs `dwb snapshot`.
@@ -20,9 +21,10 @@ pub fn export(conn: &Conn, out: &Path, bases: &[String]) -> exit::Code {
                 "dwb snapshot needs a directory: give --ldap-url (or a profile) or --snapshot",
             ));
         }
+        let config = RunConfig::from_loaded(&sources.loaded);
         // A session like any run's: Ctrl-C ends a long export with 130, and a
         // Kerberos connection is shut down before the process exits.
-        let session = Session::open(sources, Signals::Cancel, |_| {})?;
+        let session = Session::open(sources, Signals::Cancel, config)?;
         let dir = session.host().directory().get()?;
         let root = dir.root_dse()?;
         let bases: Vec<Dn> = if bases.is_empty() {

@@ -7,7 +7,7 @@ use super::failure::fail;
 use super::session::{Session, Signals};
 use crate::cli::UndoArgs;
 use crate::exit;
-use crate::host::Host;
+use crate::host::{Host, RunConfig};
 use crate::plan::{journal, undo};
 use crate::sources;
 
@@ -23,12 +23,12 @@ pub fn undo(args: &UndoArgs) -> exit::Code {
         Ok(r) => r,
         Err(e) => return super::journal::unknown_run(&e),
     };
-    let script = format!("undo {}", run.run_id);
-    let configure = |host: &mut Host| {
-        host.dry_run = args.opts.dry_run;
-        host.script = script;
+    let config = RunConfig {
+        dry_run: args.opts.dry_run,
+        script: format!("undo {}", run.run_id),
+        ..RunConfig::from_loaded(&sources.loaded)
     };
-    let session = match Session::open(sources, Signals::Cancel, configure) {
+    let session = match Session::open(sources, Signals::Cancel, config) {
         Ok(s) => s,
         Err(e) => return fail(&e),
     };

@@ -22,7 +22,7 @@ use crate::cli::Conn;
 use crate::engine::{self, diagnostic::ScriptError};
 use crate::error::did_you_mean;
 use crate::exit;
-use crate::host::Host;
+use crate::host::{Host, RunConfig, lock};
 use crate::plan;
 use crate::sources;
 use complete::{Members, Names, ReplHelper};
@@ -132,10 +132,8 @@ struct Session {
 impl Session {
     /// Compiles and runs `text`; returns the value, or prints the error.
     fn eval(&mut self, text: &str) -> Option<Dynamic> {
-        if let Ok(mut s) = self.host.texts.lock() {
-            s.insert(SOURCE, text.to_string());
-        }
-        let sources = || self.host.texts.lock().map(|s| s.clone()).unwrap_or_default();
+        lock(&self.host.texts).insert(SOURCE, text.to_string());
+        let sources = || lock(&self.host.texts).clone();
         let mut ast = match self.engine.compile_with_scope(&self.scope, text) {
             Ok(a) => a,
             Err(e) => {
@@ -235,12 +233,13 @@ pub fn repl(conn: &Conn, dry_run: bool) -> exit::Code {
         Ok(x) => x,
         Err(e) => return fail(&e),
     };
-    let configure = |host: &mut Host| {
-        host.dry_run = dry_run;
-        host.site_dir = Some(".".into());
+    let config = RunConfig {
+        dry_run,
+        site_dir: Some(".".into()),
+        ..RunConfig::from_loaded(&sources.loaded)
     };
     // Closed when this function returns, whichever way: the Kerberos-safe shutdown.
-    let session = match session::Session::open(sources, Signals::Default, configure) {
+    let session = match session::Session::open(sources, Signals::Default, config) {
         Ok(s) => s,
         Err(e) => return fail(&e),
     };
@@ -317,10 +316,7 @@ pub fn repl(conn: &Conn, dry_run: bool) -> exit::Code {
                         s.last = v;
                     }
                 }
-                "plan" => crate::out!(
-                    "{}",
-                    host.plan.lock().map(|p| plan::render::text(&p)).unwrap_or_default()
-                ),
+                "plan" => crate::out!("{}", plan::render::text(&lock(&host.plan))),
                 "scope" => {
                     for (n, _, v) in s.scope.iter() {
                         let shown = show::show(&v).unwrap_or_else(|| "()".into());
@@ -368,25 +364,23 @@ fn apply(host: &Host, rl: &mut Editor<ReplHelper, rustyline::history::DefaultHis
         crate::outln!("dry run: nothing applied");
         return;
     }
-    let summary = match host.plan.lock() {
-        Ok(p) if p.is_empty() => {
+    let summary = {
+        let p = lock(&host.plan);
+        if p.is_empty() {
             crate::outln!("nothing to apply");
             return;
         }
-        Ok(p) => {
-            let mut out: Vec<String> = p
-                .changes
-                .iter()
-                .map(|c| {
-                    let target = crate::text::visible(&c.op.target()).into_owned();
-                    format!("{:>3}. {:<7} {target}", c.id, c.op.verb())
-                })
-                .collect();
-            let counts: Vec<String> = p.counts().iter().map(|(k, n)| format!("{n} {k}")).collect();
-            out.push(format!("Plan: {} change(s): {}", p.len(), counts.join(", ")));
-            (out.join("\n"), p.len())
-        }
-        Err(_) => return,
+        let mut out: Vec<String> = p
+            .changes
+            .iter()
+            .map(|c| {
+                let target = crate::text::visible(&c.op.target()).into_owned();
+                format!("{:>3}. {:<7} {target}", c.id, c.op.verb())
+            })
+            .collect();
+        let counts: Vec<String> = p.counts().iter().map(|(k, n)| format!("{n} {k}")).collect();
+        out.push(format!("Plan: {} change(s): {}", p.len(), counts.join(", ")));
+        (out.join("\n"), p.len())
     };
     crate::outln!("{}", summary.0);
     if std::io::IsTerminal::is_terminal(&std::io::stdin()) {
