@@ -369,3 +369,40 @@ pub fn findings_table(findings: &[Finding]) -> String {
     }
     crate::text::render(&t)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::exit::Code;
+
+    /// The exit codes are a contract: each status has its one code, and a
+    /// usage error stays `"error"` to the report's readers while exiting 3.
+    #[test]
+    fn every_status_has_its_documented_exit_code() {
+        let cases = [
+            (RunStatus::Ok, 0, "ok"),
+            (RunStatus::ChecksFailed, 1, "checks_failed"),
+            (RunStatus::Refused, 2, "refused"),
+            (RunStatus::Error, 2, "error"),
+            (RunStatus::UsageError, 3, "error"),
+            (RunStatus::ChangesFailed, 4, "changes_failed"),
+            (RunStatus::Interrupted, 130, "interrupted"),
+        ];
+        for (status, code, json) in cases {
+            assert_eq!(status.exit_code().as_i32(), code, "{status:?}");
+            assert_eq!(serde_json::to_value(status).unwrap(), json, "{status:?}");
+        }
+        assert_eq!(RunStatus::failed(Code::Usage), RunStatus::UsageError);
+        assert_eq!(RunStatus::failed(Code::Interrupted), RunStatus::Interrupted);
+        assert_eq!(RunStatus::failed(Code::ScriptError), RunStatus::Error);
+    }
+
+    #[test]
+    fn a_report_says_the_exit_code_its_status_gives() {
+        let r = Report::failed_early("x", Code::Usage, serde_json::json!({"code": "X"}));
+        let j = r.to_json();
+        assert_eq!(j["status"], "error");
+        assert_eq!(j["exit_code"], 3);
+        assert_eq!(r.exit_code(), Code::Usage);
+    }
+}
