@@ -15,6 +15,8 @@ Exit codes:
        skipped devices are warnings, not failures; `apply`: a saved change was
        refused (its object changed since); `undo`: an object changed since the run
   130  interrupted (Ctrl-C); nothing is left half-applied
+A closed stdout (`| head`) or a full one stops the output, never the run: the
+exit code is the run's own (0 when everything applied).
 
 Configuration: dwb.toml (--config, $DWB_CONFIG, ./dwb.toml, then the user config dir),
 overridden by DWB_* environment variables, overridden by flags. Secrets come only from

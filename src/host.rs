@@ -5,11 +5,11 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use crate::ad::Directory;
 use crate::cancel::{Blocking, Cancel};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::plan::journal::Journal;
 use crate::plan::view::PlannedView;
 use crate::plan::{Outcome, Plan, apply};
@@ -24,6 +24,59 @@ pub enum PrintTo {
     Stderr,
     /// Only recorded (tests, docs).
     Nowhere,
+}
+
+/// How a run is configured: decided once, before the host exists, and never
+/// changed after (the host is shared by then).
+#[derive(Debug, Clone)]
+pub struct RunConfig {
+    pub dry_run: bool,
+    /// `-q`: warnings are kept in the report but not printed.
+    pub quiet: bool,
+    pub print_to: PrintTo,
+    /// A site directory whose `stdlib/` overrides the embedded one.
+    pub site_dir: Option<PathBuf>,
+    /// The site configuration file and profile (settings changes are written there).
+    pub config_file: Option<PathBuf>,
+    pub profile: Option<String>,
+    /// The profile's settings (defaults scripts fall back to, e.g. `[writeback]`).
+    pub settings: crate::config::Profile,
+    /// What the journal names as the run's script (`sync`, `undo RUN`, `apply FILE`).
+    pub script: String,
+}
+
+impl Default for RunConfig {
+    fn default() -> RunConfig {
+        RunConfig {
+            dry_run: false,
+            quiet: false,
+            print_to: PrintTo::Stdout,
+            site_dir: None,
+            config_file: None,
+            profile: None,
+            settings: Default::default(),
+            script: String::new(),
+        }
+    }
+}
+
+impl RunConfig {
+    /// The configuration a loaded site file gives (its path, profile, settings).
+    pub fn from_loaded(loaded: &crate::config::Loaded) -> RunConfig {
+        RunConfig {
+            config_file: loaded.path.clone(),
+            profile: loaded.profile_name.clone(),
+            settings: loaded.profile.clone(),
+            ..RunConfig::default()
+        }
+    }
+}
+
+/// The one lock policy for the run's state: a lock poisoned by a panicking
+/// thread is taken over as it is (dwb's code does not panic; a library's panic
+/// must not also lose the plan, the findings or the journal).
+pub fn lock<T: ?Sized>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// Every script text a run loaded, by the name its AST carries, so a
@@ -43,7 +96,9 @@ impl ScriptTexts {
     }
 }
 
-/// The shared run context.
+/// The shared run context. Its configuration (`dry_run`, `quiet`, `print_to`,
+/// `site_dir`, `config_file`, `profile`, `settings`, `script`) comes from the
+/// `RunConfig` given to `new()`; the fields stay public for the bindings that read them.
 pub struct Host {
     directory: DirectorySlot,
     /// The planned view, once the directory opened (a failure is tried again).
@@ -78,25 +133,40 @@ pub struct Host {
 }
 
 impl Host {
-    pub fn new(directory: DirectorySlot, devices: DeviceSlot, blocking: Blocking) -> Host {
+    pub fn new(
+        directory: DirectorySlot,
+        devices: DeviceSlot,
+        blocking: Blocking,
+        config: RunConfig,
+    ) -> Host {
+        let RunConfig {
+            dry_run,
+            quiet,
+            print_to,
+            site_dir,
+            config_file,
+            profile,
+            settings,
+            script,
+        } = config;
         Host {
             directory,
             view: Mutex::new(None),
             devices,
             plan: Arc::new(Mutex::new(Plan::default())),
             findings: Mutex::new(Findings::default()),
-            dry_run: false,
+            dry_run,
             blocking,
             texts: Arc::new(Mutex::new(ScriptTexts::default())),
-            site_dir: None,
-            print_to: PrintTo::Stdout,
-            quiet: false,
-            config_file: None,
-            profile: None,
-            settings: Default::default(),
+            site_dir,
+            print_to,
+            quiet,
+            config_file,
+            profile,
+            settings,
             locks: Default::default(),
             run_id: crate::plan::journal::new_run_id(),
-            script: String::new(),
+            script,
             journal: Mutex::new(None),
             params: Mutex::new(None),
         }
@@ -104,19 +174,17 @@ impl Host {
 
     /// Sets the script's parameters (`params`), once they are validated.
     pub fn set_params(&self, params: rhai::Dynamic) {
-        if let Ok(mut p) = self.params.lock() {
-            *p = Some(params);
-        }
+        *lock(&self.params) = Some(params);
     }
 
     /// The script's parameters, when a run set them.
     pub fn params(&self) -> Option<rhai::Dynamic> {
-        self.params.lock().ok().and_then(|p| p.clone())
+        lock(&self.params).clone()
     }
 
     /// The profile's journal, opened on first use.
     pub fn journal(&self) -> Result<Arc<Journal>> {
-        let mut j = self.journal.lock().map_err(|_| Error::internal("journal lock poisoned"))?;
+        let mut j = lock(&self.journal);
         if let Some(j) = j.as_ref() {
             return Ok(j.clone());
         }
@@ -129,10 +197,16 @@ impl Host {
 
     /// A host with no directory and no device source (for `check`, `docs`, completion).
     pub fn offline() -> Host {
+        Host::offline_with(RunConfig::default())
+    }
+
+    /// An offline host configured as `config` says (`check`: the site directory).
+    pub fn offline_with(config: RunConfig) -> Host {
         Host::new(
             DirectorySlot::none(),
             DeviceSlot::default(),
             Blocking::new(None, Cancel::default()),
+            config,
         )
     }
 
@@ -141,14 +215,12 @@ impl Host {
         if !self.quiet {
             eprintln!("warning: {}", crate::text::visible(message));
         }
-        if let Ok(mut f) = self.findings.lock() {
-            f.warnings.push(message.to_string());
-        }
+        lock(&self.findings).warnings.push(message.to_string());
     }
 
     /// The directory as it will be after the plan (opens it on first use).
     pub fn dir(&self) -> Result<Arc<PlannedView>> {
-        let mut view = self.view.lock().map_err(|_| Error::internal("view lock poisoned"))?;
+        let mut view = lock(&self.view);
         if let Some(v) = view.as_ref() {
             return Ok(v.clone());
         }
@@ -238,7 +310,7 @@ impl Host {
     /// Applies the pending plan now (REPL `:apply`, `plan::apply()` in watch loops)
     /// and clears it. Returns the plan and its outcomes.
     pub fn apply_pending(&self) -> Result<(Plan, Vec<Outcome>)> {
-        let mut pending = self.plan.lock().map_err(|_| Error::internal("plan lock poisoned"))?;
+        let mut pending = lock(&self.plan);
         let plan = std::mem::take(&mut *pending);
         drop(pending);
         if plan.is_refused() && !self.dry_run {

@@ -32,6 +32,7 @@ pub mod fsutil;
 pub mod graph;
 pub mod host;
 pub mod metrics;
+pub mod out;
 pub mod plan;
 pub mod report;
 pub mod service;
@@ -39,13 +40,37 @@ pub mod sources;
 pub mod text;
 pub mod writeback;
 
-/// Exit codes, documented in the README and `dwb --help`.
+/// Exit codes, documented in the README and `dwb --help`: the numbers are a
+/// contract (scripts and schedulers test them).
 pub mod exit {
-    pub const OK: i32 = 0;
-    pub const CHECKS_FAILED: i32 = 1;
-    pub const SCRIPT_ERROR: i32 = 2;
-    pub const USAGE: i32 = 3;
-    /// The run completed but some changes failed (each is listed in the report).
-    pub const CHANGES_FAILED: i32 = 4;
-    pub const INTERRUPTED: i32 = 130;
+    /// How a command ended, as the process reports it.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub enum Code {
+        Ok = 0,
+        ChecksFailed = 1,
+        ScriptError = 2,
+        Usage = 3,
+        /// The run completed but some changes failed (each is listed in the report).
+        ChangesFailed = 4,
+        Interrupted = 130,
+    }
+
+    impl Code {
+        pub fn as_i32(self) -> i32 {
+            self as i32
+        }
+    }
+
+    impl From<Code> for std::process::ExitCode {
+        fn from(c: Code) -> Self {
+            std::process::ExitCode::from(c as u8)
+        }
+    }
+
+    pub const OK: Code = Code::Ok;
+    pub const CHECKS_FAILED: Code = Code::ChecksFailed;
+    pub const SCRIPT_ERROR: Code = Code::ScriptError;
+    pub const USAGE: Code = Code::Usage;
+    pub const CHANGES_FAILED: Code = Code::ChangesFailed;
+    pub const INTERRUPTED: Code = Code::Interrupted;
 }

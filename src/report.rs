@@ -92,7 +92,35 @@ pub enum RunStatus {
     /// A guard refused the plan: nothing was applied.
     Refused,
     Error,
+    /// A usage or configuration error: an `error` to the report's readers, exit 3.
+    #[serde(rename = "error")]
+    UsageError,
     Interrupted,
+}
+
+impl RunStatus {
+    /// The exit code of a run that ended so: the one place the two are matched.
+    pub fn exit_code(self) -> crate::exit::Code {
+        use crate::exit::Code;
+        match self {
+            RunStatus::Ok => Code::Ok,
+            RunStatus::ChecksFailed => Code::ChecksFailed,
+            RunStatus::ChangesFailed => Code::ChangesFailed,
+            RunStatus::Refused | RunStatus::Error => Code::ScriptError,
+            RunStatus::UsageError => Code::Usage,
+            RunStatus::Interrupted => Code::Interrupted,
+        }
+    }
+
+    /// The status of a run that failed with `code` (a usage error, Ctrl-C, or else an error).
+    pub fn failed(code: crate::exit::Code) -> RunStatus {
+        use crate::exit::Code;
+        match code {
+            Code::Usage => RunStatus::UsageError,
+            Code::Interrupted => RunStatus::Interrupted,
+            _ => RunStatus::Error,
+        }
+    }
 }
 
 /// The whole report.
@@ -114,8 +142,8 @@ pub struct Report {
     pub outcomes: Vec<Outcome>,
     pub findings: Findings,
     pub timings: Timings,
+    /// How the run ended; the exit code is derived from it (`exit_code()`).
     pub status: RunStatus,
-    pub exit_code: i32,
     pub error: Option<Value>,
 }
 
@@ -129,7 +157,8 @@ impl Report {
     /// 100,000-device plan is never held as one JSON tree or string.
     pub fn write_json(&self, w: impl std::io::Write) -> std::io::Result<()> {
         let mut w = std::io::BufWriter::new(w);
-        serde_json::to_writer_pretty(&mut w, &self.json_view()).map_err(std::io::Error::other)?;
+        // `From` keeps an I/O error's kind (a closed stdout stays `BrokenPipe`).
+        serde_json::to_writer_pretty(&mut w, &self.json_view()).map_err(std::io::Error::from)?;
         std::io::Write::write_all(&mut w, b"\n")?;
         std::io::Write::flush(&mut w)
     }
@@ -145,7 +174,7 @@ impl Report {
             sources: &self.sources,
             dry_run: self.dry_run,
             status: self.status,
-            exit_code: self.exit_code,
+            exit_code: self.exit_code().as_i32(),
             plan: PlanJson { plan: &self.plan, outcomes: &self.outcomes },
             applied: !self.dry_run && !self.outcomes.is_empty(),
             refusals: &self.plan.refusals,
@@ -160,7 +189,7 @@ impl Report {
 
     /// The report of a run that stopped before its script ran: a usage or
     /// configuration error (the same schema, an empty plan, `error` set).
-    pub fn failed_early(script: &str, exit_code: i32, error: Value) -> Report {
+    pub fn failed_early(script: &str, exit_code: crate::exit::Code, error: Value) -> Report {
         Report {
             run_id: None,
             script: script.to_string(),
@@ -174,10 +203,14 @@ impl Report {
             outcomes: Vec::new(),
             findings: Findings::default(),
             timings: Timings::default(),
-            status: RunStatus::Error,
-            exit_code,
+            status: RunStatus::failed(exit_code),
             error: Some(error),
         }
+    }
+
+    /// The run's exit code, from its status.
+    pub fn exit_code(&self) -> crate::exit::Code {
+        self.status.exit_code()
     }
 
     /// Text form for people.
@@ -317,8 +350,8 @@ pub fn write_json(report: &Report, stdout: bool, file: Option<&std::path::Path>)
             eprintln!("error: writing {}: {e}", path.display());
         }
     }
-    if stdout && let Err(e) = report.write_json(std::io::stdout().lock()) {
-        eprintln!("error: writing the report: {e}");
+    if stdout {
+        crate::out::with_stdout(|w| report.write_json(w));
     }
 }
 
@@ -335,4 +368,41 @@ pub fn findings_table(findings: &[Finding]) -> String {
         ]);
     }
     crate::text::render(&t)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::exit::Code;
+
+    /// The exit codes are a contract: each status has its one code, and a
+    /// usage error stays `"error"` to the report's readers while exiting 3.
+    #[test]
+    fn every_status_has_its_documented_exit_code() {
+        let cases = [
+            (RunStatus::Ok, 0, "ok"),
+            (RunStatus::ChecksFailed, 1, "checks_failed"),
+            (RunStatus::Refused, 2, "refused"),
+            (RunStatus::Error, 2, "error"),
+            (RunStatus::UsageError, 3, "error"),
+            (RunStatus::ChangesFailed, 4, "changes_failed"),
+            (RunStatus::Interrupted, 130, "interrupted"),
+        ];
+        for (status, code, json) in cases {
+            assert_eq!(status.exit_code().as_i32(), code, "{status:?}");
+            assert_eq!(serde_json::to_value(status).unwrap(), json, "{status:?}");
+        }
+        assert_eq!(RunStatus::failed(Code::Usage), RunStatus::UsageError);
+        assert_eq!(RunStatus::failed(Code::Interrupted), RunStatus::Interrupted);
+        assert_eq!(RunStatus::failed(Code::ScriptError), RunStatus::Error);
+    }
+
+    #[test]
+    fn a_report_says_the_exit_code_its_status_gives() {
+        let r = Report::failed_early("x", Code::Usage, serde_json::json!({"code": "X"}));
+        let j = r.to_json();
+        assert_eq!(j["status"], "error");
+        assert_eq!(j["exit_code"], 3);
+        assert_eq!(r.exit_code(), Code::Usage);
+    }
 }

@@ -21,6 +21,8 @@ mod docs;
 mod errors;
 // What dwb prints: JSON for usage errors, plain tables when piped, short errors, completions.
 mod output;
+// A closed or full stdout: no panic, the run's own exit code, the work done.
+mod pipes;
 // Script parameters: types, choices, strict booleans, a key given twice.
 mod params;
 // The plan in text, LDIF and JSON; dry-run applies nothing; the report schema.

@@ -1,13 +1,13 @@
 //! `dwb apply FILE.json`: a saved plan, applied change for change, each only
 //! if its object is still as the plan saw it.
 
-use std::sync::Arc;
-
-use super::{applying, fail, host, runtime};
+use super::applying;
+use super::failure::fail;
+use super::session::{Session, Signals};
 use crate::cli::ApplyArgs;
 use crate::error::{Error, Kind, Result};
 use crate::exit;
-use crate::host::Host;
+use crate::host::{Host, RunConfig};
 use crate::plan::saved::{self, Saved};
 use crate::sources;
 
@@ -32,7 +32,7 @@ fn check_directory(host: &Host, saved: &Saved) -> Result<()> {
 }
 
 /// Runs `dwb apply`; returns the exit code.
-pub fn apply(args: &ApplyArgs) -> i32 {
+pub fn apply(args: &ApplyArgs) -> exit::Code {
     let saved = match saved::load(&args.file) {
         Ok(s) => s,
         Err(e) => return fail(&e),
@@ -41,21 +41,19 @@ pub fn apply(args: &ApplyArgs) -> i32 {
         Ok(x) => x,
         Err(e) => return fail(&e),
     };
-    let rt = match runtime() {
-        Ok(rt) => rt,
+    let config = RunConfig {
+        dry_run: args.opts.dry_run,
+        script: format!("apply {}", args.file.display()),
+        ..RunConfig::from_loaded(&sources.loaded)
+    };
+    let session = match Session::open(sources, Signals::Cancel, config) {
+        Ok(s) => s,
         Err(e) => return fail(&e),
     };
-    let mut host = host(sources, &rt);
-    host.dry_run = args.opts.dry_run;
-    host.script = format!("apply {}", args.file.display());
-    let host = Arc::new(host);
-    crate::cancel::listen(&rt, host.cancel().clone());
-    let code = run(&host, saved, args);
-    rt.shutdown_timeout(std::time::Duration::from_secs(2));
-    code
+    run(session.host(), saved, args)
 }
 
-fn run(host: &Host, saved: Saved, args: &ApplyArgs) -> i32 {
+fn run(host: &Host, saved: Saved, args: &ApplyArgs) -> exit::Code {
     if let Err(e) = check_directory(host, &saved) {
         return fail(&e);
     }

@@ -1,15 +1,16 @@
-//! Applying a plan that no script made (`dwb apply`, `dwb undo`): the same
-//! question, guards, apply, journal and report as `dwb run`.
+//! The end of every command that has a plan (`dwb run`, `dwb apply`, `dwb undo`):
+//! refuse → confirm → apply → outcomes → status, then the report. One path, so
+//! the three ask, apply and report alike.
 
+use std::path::Path;
 use std::time::Instant;
 
 use crate::cli::{ApplyOpts, Format};
-use crate::exit;
 use crate::host::Host;
 use crate::plan::{Outcome, Plan};
 use crate::report::{Findings, Report, RunStatus, Sources, Timings};
 
-/// A report for `plan`, before it is applied.
+/// A report for `plan` (a plan no script made: `apply`, `undo`), before it is applied.
 pub fn report(host: &Host, plan: Plan, opts: &ApplyOpts) -> Report {
     Report {
         run_id: Some(host.run_id.clone()),
@@ -28,60 +29,89 @@ pub fn report(host: &Host, plan: Plan, opts: &ApplyOpts) -> Report {
         findings: Findings::default(),
         timings: Timings::default(),
         status: RunStatus::Ok,
-        exit_code: exit::OK,
         error: None,
     }
 }
 
-/// Asks, applies and reports. `problems`: changes already known to be refused
-/// (objects changed since): the exit code is 4 when there are any.
-pub fn finish(host: &Host, mut report: Report, opts: &ApplyOpts, problems: usize) -> i32 {
-    let started = Instant::now();
+/// How the plan's end goes.
+pub struct Settle {
+    pub dry_run: bool,
+    /// `--yes`: apply without asking.
+    pub yes: bool,
+    /// A progress bar on a terminal's stderr (not with `-q` or `--format json`).
+    pub progress: bool,
+}
+
+/// Refuses, asks, applies: `report.status` and `report.outcomes` say how it went.
+pub fn settle(host: &Host, report: &mut Report, how: &Settle) {
     if report.plan.is_refused() {
+        // Refused before any change: shown (a dry run too), never applied.
         for r in &report.plan.refusals {
             eprintln!("error: {}: {}", crate::error::Kind::Refused.code(), r.message);
             eprintln!("  hint: {}", r.hint);
         }
         report.status = RunStatus::Refused;
-        report.exit_code = exit::SCRIPT_ERROR;
-    } else if !opts.dry_run
-        && !report.plan.is_empty()
-        && !super::confirm::confirmed(&mut report, opts.yes)
+    } else if !how.dry_run && !report.plan.is_empty() && !super::confirm::confirmed(report, how.yes)
     {
+        // Declined at the prompt: shown like a dry run, nothing applied.
         report.dry_run = true;
         eprintln!("Nothing was applied.");
-    } else if !opts.dry_run && !report.plan.is_empty() {
-        report.outcomes = host.apply(&report.plan, &mut |_, _| {});
+    } else if !how.dry_run && !report.plan.is_empty() {
+        let started = Instant::now();
+        let bar = progress_bar(report.plan.len(), !how.progress);
+        report.outcomes = host.apply(&report.plan, &mut |done, _| bar.set_position(done as u64));
+        bar.finish_and_clear();
         report.timings.apply_ms = started.elapsed().as_millis();
         if host.cancel().is_cancelled() {
             report.status = RunStatus::Interrupted;
-            report.exit_code = exit::INTERRUPTED;
         } else if report.outcomes.iter().any(Outcome::lost_the_directory) {
+            // The DC stopped answering: the run itself failed, whatever was sent.
             report.status = RunStatus::Error;
-            report.exit_code = exit::SCRIPT_ERROR;
         } else if report.outcomes.iter().any(|o| !matches!(o, Outcome::Applied)) {
             report.status = RunStatus::ChangesFailed;
-            report.exit_code = exit::CHANGES_FAILED;
         }
     }
-    if report.exit_code == exit::OK && problems > 0 {
+}
+
+/// Writes the report: the `--report` file, then stdout as JSON or text (text
+/// not with `-q` after a clean run, nor after an error already printed).
+pub fn output(report: &Report, format: Format, file: Option<&Path>, quiet: bool) {
+    crate::report::write_json(report, format == Format::Json, file);
+    let clean = report.status == RunStatus::Ok;
+    if format == Format::Text && !(quiet && clean) && report.error.is_none() {
+        crate::out!("{}", report.to_text());
+    }
+}
+
+/// Asks, applies and reports a plan no script made. `problems`: changes already
+/// known to be refused (objects changed since): the exit code is 4 when there are any.
+pub fn finish(
+    host: &Host,
+    mut report: Report,
+    opts: &ApplyOpts,
+    problems: usize,
+) -> crate::exit::Code {
+    let started = Instant::now();
+    let how =
+        Settle { dry_run: opts.dry_run, yes: opts.yes, progress: opts.format == Format::Text };
+    settle(host, &mut report, &how);
+    if report.status == RunStatus::Ok && problems > 0 {
         report.status = RunStatus::ChangesFailed;
-        report.exit_code = exit::CHANGES_FAILED;
     }
     report.timings.total_ms = started.elapsed().as_millis();
-    if let Some(path) = &opts.report {
-        let written = std::fs::File::create(path).and_then(|f| report.write_json(f));
-        if let Err(e) = written {
-            eprintln!("error: writing {}: {e}", path.display());
-        }
+    output(&report, opts.format, opts.report.as_deref(), false);
+    report.exit_code()
+}
+
+fn progress_bar(len: usize, hidden: bool) -> indicatif::ProgressBar {
+    if hidden || len < 20 || !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        return indicatif::ProgressBar::hidden();
     }
-    match opts.format {
-        Format::Json => {
-            if let Err(e) = report.write_json(std::io::stdout().lock()) {
-                eprintln!("error: writing the report: {e}");
-            }
-        }
-        Format::Text => print!("{}", report.to_text()),
+    let bar = indicatif::ProgressBar::new(len as u64);
+    if let Ok(style) = indicatif::ProgressStyle::with_template(
+        "{spinner} applying {pos}/{len} changes [{bar:30}] {per_sec} eta {eta}",
+    ) {
+        bar.set_style(style);
     }
-    report.exit_code
+    bar
 }

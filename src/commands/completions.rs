@@ -46,7 +46,10 @@ pub fn command() -> clap::Command {
 }
 
 /// Prints the completion script for `shell`.
-pub fn print(shell: clap_complete::Shell) -> i32 {
-    clap_complete::generate(shell, &mut command(), "dwb", &mut std::io::stdout());
+pub fn print(shell: clap_complete::Shell) -> exit::Code {
+    // Into a buffer first: `generate` panics when its writer fails (a closed pipe).
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut command(), "dwb", &mut script);
+    crate::out::write_bytes(&script);
     exit::OK
 }

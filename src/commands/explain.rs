@@ -7,11 +7,12 @@ use std::sync::Arc;
 use rhai::{Dynamic, Map, Scope};
 use serde_json::Value;
 
-use super::{fail, host, runtime};
+use super::failure::{fail, script_error_code};
+use super::session::{Session, Signals};
 use crate::cli::{ExplainArgs, Format};
 use crate::engine::{self, diagnostic::ScriptError};
 use crate::exit;
-use crate::host::PrintTo;
+use crate::host::{PrintTo, RunConfig, lock};
 use crate::sources;
 use crate::text::visible;
 
@@ -19,27 +20,25 @@ const SOURCE: &str = "<explain>";
 const CALL: &str = "writeback::explain(device, options)";
 
 /// Runs `dwb explain`; returns the exit code.
-pub fn explain(args: &ExplainArgs) -> i32 {
+pub fn explain(args: &ExplainArgs) -> exit::Code {
     let sources = match sources::resolve(&args.conn) {
         Ok(x) => x,
         Err(e) => return fail(&e),
     };
-    let rt = match runtime() {
-        Ok(rt) => rt,
+    let config = RunConfig {
+        dry_run: true,
+        site_dir: Some(".".into()),
+        print_to: PrintTo::Stderr,
+        ..RunConfig::from_loaded(&sources.loaded)
+    };
+    let session = match Session::open(sources, Signals::Cancel, config) {
+        Ok(s) => s,
         Err(e) => return fail(&e),
     };
-    let mut host = host(sources, &rt);
-    host.dry_run = true;
-    host.site_dir = Some(".".into());
-    host.print_to = PrintTo::Stderr;
-    let host = Arc::new(host);
-    crate::cancel::listen(&rt, host.cancel().clone());
-    let code = run(args, &host);
-    rt.shutdown_timeout(std::time::Duration::from_secs(2));
-    code
+    run(args, session.host())
 }
 
-fn run(args: &ExplainArgs, host: &Arc<crate::host::Host>) -> i32 {
+fn run(args: &ExplainArgs, host: &Arc<crate::host::Host>) -> exit::Code {
     let engine = engine::build(host.clone());
     let mut options = Map::new();
     if let Some(c) = &args.container {
@@ -51,16 +50,14 @@ fn run(args: &ExplainArgs, host: &Arc<crate::host::Host>) -> i32 {
     let mut scope = Scope::new();
     scope.push("device", args.device.clone());
     scope.push("options", options);
-    if let Ok(mut t) = host.texts.lock() {
-        t.insert(SOURCE, CALL);
-    }
+    lock(&host.texts).insert(SOURCE, CALL);
     let v = match evaluate(&engine, &mut scope, host) {
         Ok(v) => v,
         Err(code) => return code,
     };
     match args.format {
-        Format::Json => println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default()),
-        Format::Text => print!("{}", text(&v)),
+        Format::Json => crate::outln!("{}", serde_json::to_string_pretty(&v).unwrap_or_default()),
+        Format::Text => crate::out!("{}", text(&v)),
     }
     exit::OK
 }
@@ -70,14 +67,14 @@ fn evaluate(
     engine: &rhai::Engine,
     scope: &mut Scope,
     host: &crate::host::Host,
-) -> Result<Value, i32> {
+) -> Result<Value, exit::Code> {
     let mut ast = engine.compile_with_scope(scope, CALL).map_err(|e| {
         eprintln!("error: internal: {e}");
         exit::SCRIPT_ERROR
     })?;
     ast.set_source(SOURCE);
     let d = engine.eval_ast_with_scope::<Dynamic>(scope, &ast).map_err(|e| {
-        let texts = host.texts.lock().map(|t| t.clone()).unwrap_or_default();
+        let texts = lock(&host.texts).clone();
         let d = ScriptError::from_eval(&e, SOURCE, &texts);
         if d.kind == "ambiguous" || d.kind == "not_found" {
             // Nothing by that name, or several: a usage problem, with the list.
@@ -86,7 +83,7 @@ fn evaluate(
             return exit::USAGE;
         }
         eprint!("{}", d.render());
-        d.exit_code()
+        script_error_code(&d)
     })?;
     rhai::serde::from_dynamic::<Value>(&d).map_err(|e| {
         eprintln!("error: internal: {e}");

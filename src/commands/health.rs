@@ -7,7 +7,7 @@ use crate::cli::{Format, HealthArgs};
 use crate::service::{round, status};
 
 /// Runs `dwb health`; returns the exit code.
-pub fn health(args: &HealthArgs) -> i32 {
+pub fn health(args: &HealthArgs) -> crate::exit::Code {
     let profile = match crate::config::load(args.config.as_deref(), args.profile.as_deref()) {
         Ok(l) => l.profile_name,
         Err(e) => {
@@ -33,13 +33,13 @@ fn show(
     health: &status::Health,
     s: Option<&status::Status>,
     path: Option<&std::path::Path>,
-) -> i32 {
+) -> crate::exit::Code {
     let now = round::now_unix();
     match args.format {
         Format::Json => {
             let v = json!({
                 "health": health.as_str(),
-                "exit_code": health.exit_code(),
+                "exit_code": health.exit_code().as_i32(),
                 "reasons": health.reasons(),
                 "status_file": path.map(|p| p.display().to_string()),
                 "age_s": s.map(|s| now.saturating_sub(s.last.finished_at)),

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use super::fail;
+use super::failure::fail;
 use crate::embedded;
 use crate::error::Error;
 use crate::exit;
@@ -21,7 +21,7 @@ fn shell_word(s: &str) -> String {
 }
 
 /// Runs `dwb init`.
-pub fn init(dir: &Path, force: bool) -> i32 {
+pub fn init(dir: &Path, force: bool) -> exit::Code {
     let mut files: Vec<(std::path::PathBuf, &str)> = Vec::new();
     for s in embedded::SCRIPTS {
         files.push((dir.join("scripts").join(s.name), s.text));
@@ -51,11 +51,11 @@ pub fn init(dir: &Path, force: bool) -> i32 {
         if let Err(e) = std::fs::write(p, text) {
             return fail(&Error::io(format!("writing {}", p.display()), e));
         }
-        println!("wrote {}", p.display());
+        crate::outln!("wrote {}", p.display());
     }
     // The written dwb.toml names no DC yet: this command runs on the bundled demo, offline.
-    println!("Next: cd {} && {NEXT}", shell_word(&dir.display().to_string()));
-    println!(
+    crate::outln!("Next: cd {} && {NEXT}", shell_word(&dir.display().to_string()));
+    crate::outln!(
         "Then set url, user and password_file under [profiles.contoso.ldap] in dwb.toml to work \
          on your domain controller."
     );

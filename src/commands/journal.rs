@@ -4,7 +4,7 @@
 use comfy_table::{ContentArrangement, Table, presets::UTF8_FULL_CONDENSED};
 use serde_json::{Value, json};
 
-use super::fail;
+use super::failure::fail;
 use crate::cli::{Conn, Format};
 use crate::directory::Attr;
 use crate::exit;
@@ -13,7 +13,7 @@ use crate::plan::render::display_value;
 use crate::text::visible;
 
 /// Runs `dwb journal`; returns the exit code.
-pub fn show(run_id: Option<&str>, format: Format, conn: &Conn) -> i32 {
+pub fn show(run_id: Option<&str>, format: Format, conn: &Conn) -> exit::Code {
     let path = crate::config::load(conn.config.as_deref(), conn.profile.as_deref())
         .and_then(|l| journal::path_for(l.profile_name.as_deref()));
     let path = match path {
@@ -39,7 +39,7 @@ pub fn show(run_id: Option<&str>, format: Format, conn: &Conn) -> i32 {
 }
 
 /// An error finding a run: no such run (or several) is a usage error, exit 3.
-pub(super) fn unknown_run(e: &crate::error::Error) -> i32 {
+pub(super) fn unknown_run(e: &crate::error::Error) -> exit::Code {
     let code = fail(e);
     match e.kind {
         crate::error::Kind::NotFound | crate::error::Kind::Ambiguous => exit::USAGE,
@@ -50,11 +50,11 @@ pub(super) fn unknown_run(e: &crate::error::Error) -> i32 {
 fn list(runs: &[Run], format: Format, path: &std::path::Path) {
     if format == Format::Json {
         let v: Vec<Value> = runs.iter().map(Run::summary_json).collect();
-        println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+        crate::outln!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
         return;
     }
     if runs.is_empty() {
-        println!("No runs in the journal {}.", path.display());
+        crate::outln!("No runs in the journal {}.", path.display());
         return;
     }
     let mut t = Table::new();
@@ -71,7 +71,7 @@ fn list(runs: &[Run], format: Format, path: &std::path::Path) {
             r.count(None).to_string(),
         ]);
     }
-    println!("{t}\nJournal: {}", path.display());
+    crate::outln!("{t}\nJournal: {}", path.display());
 }
 
 fn values(attrs: &Option<Vec<Attr>>) -> Value {
@@ -136,7 +136,7 @@ fn one(run: &Run, format: Format) {
         if let Some(o) = v.as_object_mut() {
             o.insert("changes".into(), Value::Array(changes));
         }
-        println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+        crate::outln!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
         return;
     }
     let mut out = format!(
@@ -157,5 +157,5 @@ fn one(run: &Run, format: Format) {
         run.count(None),
         run.run_id
     ));
-    print!("{out}");
+    crate::out!("{out}");
 }

@@ -23,7 +23,7 @@ fn page(cmd: clap::Command, dir: &Path) -> Result<(), Error> {
 }
 
 /// Writes every page into `dir` (created if needed) and lists them on stdout.
-pub fn write(dir: &Path) -> i32 {
+pub fn write(dir: &Path) -> exit::Code {
     let run = || -> Result<Vec<String>, Error> {
         std::fs::create_dir_all(dir)
             .map_err(|e| Error::io(format_args!("creating {}", dir.display()), e))?;
@@ -42,7 +42,7 @@ pub fn write(dir: &Path) -> i32 {
     match run() {
         Ok(names) => {
             for n in names {
-                println!("{}", dir.join(format!("{n}.1")).display());
+                crate::outln!("{}", dir.join(format!("{n}.1")).display());
             }
             exit::OK
         }

@@ -8,6 +8,7 @@ pub mod completions;
 pub mod confirm;
 pub mod docs;
 pub mod explain;
+mod failure;
 pub mod health;
 pub mod init;
 pub mod journal;
@@ -16,20 +17,18 @@ pub mod repl;
 pub mod run;
 pub mod script;
 pub mod scripts;
+pub mod session;
 pub mod snapshot;
 pub mod undo;
 
 use clap::Parser;
 
-use crate::cancel::{Blocking, Cancel};
 use crate::cli::{Cli, Command};
-use crate::error::{Error, Kind};
 use crate::exit;
-use crate::host::Host;
-use crate::sources::{DeviceSlot, DirectorySlot};
+pub use failure::fail;
 
 /// Runs dwb with the process's arguments; returns the exit code.
-pub fn main() -> i32 {
+pub fn main() -> exit::Code {
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
@@ -80,8 +79,10 @@ pub fn main() -> i32 {
 /// A command line clap rejected, for `dwb run … --format json` / `--report FILE`:
 /// the arguments did not parse, so the two are looked for by hand, and the
 /// JSON report carries the error as for any failed run.
-fn usage_error_json(e: &clap::Error) -> i32 {
-    let args: Vec<String> = std::env::args().skip(1).collect();
+fn usage_error_json(e: &clap::Error) -> exit::Code {
+    // `args()` panics on an argument that is not UTF-8, which is what clap may be rejecting.
+    let args: Vec<String> =
+        std::env::args_os().skip(1).map(|a| a.to_string_lossy().into_owned()).collect();
     if args.first().map(String::as_str) != Some("run") {
         return exit::USAGE;
     }
@@ -124,43 +125,5 @@ fn init_logging(default: &str) {
 
 /// One line on stdout; a closed or full stdout ends the output quietly.
 pub fn print_line(line: &str) {
-    use std::io::Write;
-    let _ = writeln!(std::io::stdout().lock(), "{line}");
-}
-
-/// Prints an error that is not a script error and returns its exit code.
-pub fn fail(e: &Error) -> i32 {
-    eprintln!("error: {e}");
-    if let Some(h) = &e.hint {
-        eprintln!("  hint: {h}");
-    }
-    match e.kind {
-        Kind::Config | Kind::InvalidArgument | Kind::UnknownOption | Kind::Ldif | Kind::Io => {
-            exit::USAGE
-        }
-        Kind::Cancelled => exit::INTERRUPTED,
-        _ => exit::SCRIPT_ERROR,
-    }
-}
-
-/// The run context for `run` and `repl`: the decided sources, opened lazily on `rt`.
-pub fn host(sources: crate::sources::Sources, rt: &tokio::runtime::Runtime) -> Host {
-    let blocking = Blocking::new(Some(rt.handle().clone()), Cancel::default());
-    let directory = DirectorySlot::new(sources.directory, blocking.clone());
-    let devices = DeviceSlot::new(sources.devices, blocking.cancel.token.clone());
-    let mut host = Host::new(directory, devices, blocking);
-    host.config_file = sources.loaded.path.clone();
-    host.profile = sources.loaded.profile_name.clone();
-    host.settings = sources.loaded.profile.clone();
-    host
-}
-
-/// A multi-thread runtime for the LDAP and Graph clients (scripts run on the
-/// calling thread and block on it).
-pub fn runtime() -> Result<tokio::runtime::Runtime, Error> {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(|e| Error::internal(format!("cannot start the async runtime: {e}")))
+    crate::outln!("{line}");
 }

@@ -6,19 +6,21 @@ use std::time::Instant;
 
 use rhai::Scope;
 
+use super::applying;
+use super::failure::{fail, script_error_code};
 use super::script::{self, Script};
-use super::{fail, host, runtime};
+use super::session::{Session, Signals};
 use crate::cli::{Format, RunArgs};
 use crate::engine::{self, diagnostic::ScriptError, params};
 use crate::exit;
-use crate::host::{Host, PrintTo};
-use crate::plan::{self, Outcome};
+use crate::host::{Host, PrintTo, RunConfig, lock};
+use crate::plan;
 use crate::report::{Report, RunStatus, Sources, Timings};
 use crate::sources::{self, DirectorySource};
 
 /// A run that stops before its script runs (a usage or configuration error):
 /// the error on stderr, and the JSON report too when one was asked for.
-fn fail_early(args: &RunArgs, e: &crate::error::Error) -> i32 {
+fn fail_early(args: &RunArgs, e: &crate::error::Error) -> exit::Code {
     let code = fail(e);
     let report = Report::failed_early(&args.script, code, crate::report::error_json(e));
     crate::report::write_json(&report, args.format == Format::Json, args.report.as_deref());
@@ -26,7 +28,7 @@ fn fail_early(args: &RunArgs, e: &crate::error::Error) -> i32 {
 }
 
 /// Runs `dwb run`; returns the exit code.
-pub fn run(args: RunArgs) -> i32 {
+pub fn run(args: RunArgs) -> exit::Code {
     let started = Instant::now();
     let script = match script::load(&args.script) {
         Ok(s) => s,
@@ -36,11 +38,19 @@ pub fn run(args: RunArgs) -> i32 {
         Ok(x) => x,
         Err(e) => return fail_early(&args, &e),
     };
-    let rt = match runtime() {
-        Ok(rt) => rt,
+    let config = RunConfig {
+        dry_run: args.dry_run,
+        quiet: args.quiet,
+        print_to: if args.format == Format::Json { PrintTo::Stderr } else { PrintTo::Stdout },
+        site_dir: script.site_dir.clone(),
+        script: script.source.clone(),
+        ..RunConfig::from_loaded(&sources.loaded)
+    };
+    let session = match Session::open(sources, Signals::Cancel, config) {
+        Ok(s) => s,
         Err(e) => return fail_early(&args, &e),
     };
-    let mut host = host(sources, &rt);
+    let host = session.host();
     // A snapshot costs nothing to open: load it now so a malformed file is a usage error
     // reported before the script starts.
     if let DirectorySource::Snapshot(_) = host.directory().source()
@@ -48,11 +58,6 @@ pub fn run(args: RunArgs) -> i32 {
     {
         return fail_early(&args, &e.with_hint("fix the LDIF file given with --snapshot"));
     }
-    host.dry_run = args.dry_run;
-    host.script = script.source.clone();
-    host.quiet = args.quiet;
-    host.site_dir = script.site_dir.clone();
-    host.print_to = if args.format == Format::Json { PrintTo::Stderr } else { PrintTo::Stdout };
     crate::service::events::set_json(args.log_format == crate::cli::LogFormat::Json);
     if let Some(rate) = host.settings.writeback.as_ref().and_then(|w| w.max_writes_per_second) {
         crate::ad::ldap::pace::set_max_writes_per_second(rate);
@@ -64,30 +69,24 @@ pub fn run(args: RunArgs) -> i32 {
     if let Some(listen) = listen {
         let addr = crate::service::server::parse_addr(&listen, args.metrics_allow_remote);
         match addr.and_then(crate::service::server::bind) {
-            Ok(l) => crate::service::server::spawn(&rt, l, host.profile.clone()),
+            Ok(l) => {
+                let profile = host.profile.clone();
+                session.with_runtime(|rt| crate::service::server::spawn(rt, l, profile));
+            }
             Err(e) => return fail_early(&args, &e),
         }
     }
-    let host = Arc::new(host);
-    crate::cancel::listen(&rt, host.cancel().clone());
-    let code = execute(&args, &script, &host, started);
-    // Wait (briefly) for the workers to drop their tasks before the process exits:
-    // a Kerberos connection's task frees its GSSAPI context when dropped, and MIT's
-    // library destructors, run by exit(), must not race it (an abort in k5_mutex_lock).
-    rt.shutdown_timeout(std::time::Duration::from_secs(2));
-    code
+    execute(&args, &script, host, started)
 }
 
-fn execute(args: &RunArgs, script: &Script, host: &Arc<Host>, started: Instant) -> i32 {
+fn execute(args: &RunArgs, script: &Script, host: &Arc<Host>, started: Instant) -> exit::Code {
     let engine = engine::build(host.clone());
-    if let Ok(mut s) = host.texts.lock() {
-        s.insert(script.source.clone(), script.text.clone());
-    }
+    lock(&host.texts).insert(script.source.clone(), script.text.clone());
     let t0 = Instant::now();
     let mut ast = match engine.compile(&script.text) {
         Ok(a) => a,
         Err(e) => {
-            let sources = host.texts.lock().map(|s| s.clone()).unwrap_or_default();
+            let sources = lock(&host.texts).clone();
             let d = ScriptError::from_parse(&e, &script.source, &sources);
             eprint!("{}", d.render());
             let report = Report::failed_early(&script.source, exit::SCRIPT_ERROR, d.to_json());
@@ -122,8 +121,8 @@ fn execute(args: &RunArgs, script: &Script, host: &Arc<Host>, started: Instant) 
     let result = engine.run_ast_with_scope(&mut scope, &ast);
     let run_ms = t1.elapsed().as_millis();
 
-    let plan = host.plan.lock().map(|mut p| std::mem::take(&mut *p)).unwrap_or_default();
-    let findings = host.findings.lock().map(|f| f.clone()).unwrap_or_default();
+    let plan = std::mem::take(&mut *lock(&host.plan));
+    let findings = lock(&host.findings).clone();
     let directory = if host.dir_opened() {
         host.dir().ok().map(|d| crate::ad::Directory::describe(&*d))
     } else {
@@ -146,24 +145,18 @@ fn execute(args: &RunArgs, script: &Script, host: &Arc<Host>, started: Instant) 
         findings,
         timings: Timings { compile_ms, run_ms, ..Timings::default() },
         status: RunStatus::Ok,
-        exit_code: exit::OK,
         error: None,
     };
 
     if let Err(e) = result {
         // The checks that stopped the script (enable: "not prepared") explain the error.
         if args.format == Format::Text && !report.findings.findings.is_empty() {
-            println!("{}", crate::report::findings_table(&report.findings.findings));
+            crate::outln!("{}", crate::report::findings_table(&report.findings.findings));
         }
-        let sources = host.texts.lock().map(|s| s.clone()).unwrap_or_default();
+        let sources = lock(&host.texts).clone();
         let d = ScriptError::from_eval(&e, &script.source, &sources);
         eprint!("{}", d.render());
-        report.exit_code = d.exit_code();
-        report.status = if report.exit_code == exit::INTERRUPTED {
-            RunStatus::Interrupted
-        } else {
-            RunStatus::Error
-        };
+        report.status = RunStatus::failed(script_error_code(&d));
         report.error = Some(d.to_json());
         if !report.plan.is_empty() {
             eprintln!("Nothing was applied: the script stopped before its plan was complete.");
@@ -177,58 +170,30 @@ fn execute(args: &RunArgs, script: &Script, host: &Arc<Host>, started: Instant) 
         && let Err(e) = save_plan(path, &report, host)
     {
         eprintln!("error: {e}");
-        report.exit_code = exit::SCRIPT_ERROR;
+        report.status = RunStatus::Error;
         return finish(args, report, started);
     }
-    if report.plan.is_refused() {
-        // Refused before any change: shown (a dry run too), never applied.
-        for r in &report.plan.refusals {
-            eprintln!("error: {}: {}", crate::error::Kind::Refused.code(), r.message);
-            eprintln!("  hint: {}", r.hint);
-        }
-        report.status = RunStatus::Refused;
-        report.exit_code = exit::SCRIPT_ERROR;
-    } else if !args.dry_run
-        && !report.plan.is_empty()
-        && !super::confirm::confirmed(&mut report, args.yes)
+    let how = applying::Settle {
+        dry_run: args.dry_run,
+        yes: args.yes,
+        progress: !args.quiet && args.format == Format::Text,
+    };
+    applying::settle(host, &mut report, &how);
+    if !report.outcomes.is_empty()
+        && args.write_snapshot.is_none()
+        && let Some(snap) = host.directory().snapshot()
     {
-        // Declined at the prompt: shown like a dry run, nothing applied.
-        report.dry_run = true;
-        eprintln!("Nothing was applied.");
-    } else if !args.dry_run && !report.plan.is_empty() {
-        let t2 = Instant::now();
-        let bar = progress_bar(report.plan.len(), args.quiet || args.format == Format::Json);
-        let outcomes = host.apply(&report.plan, &mut |done, _| bar.set_position(done as u64));
-        bar.finish_and_clear();
-        report.timings.apply_ms = t2.elapsed().as_millis();
-        report.outcomes = outcomes;
-        if host.cancel().is_cancelled() {
-            report.status = RunStatus::Interrupted;
-            report.exit_code = exit::INTERRUPTED;
-        } else if report.outcomes.iter().any(Outcome::lost_the_directory) {
-            // The DC stopped answering: the run itself failed, whatever was sent.
-            report.status = RunStatus::Error;
-            report.exit_code = exit::SCRIPT_ERROR;
-        } else if report.outcomes.iter().any(|o| !matches!(o, Outcome::Applied)) {
-            report.status = RunStatus::ChangesFailed;
-            report.exit_code = exit::CHANGES_FAILED;
-        }
-        if args.write_snapshot.is_none()
-            && let Some(snap) = host.directory().snapshot()
-        {
-            report.unsaved_snapshot = Some(crate::ad::Directory::describe(&*snap));
-        }
+        report.unsaved_snapshot = Some(crate::ad::Directory::describe(&*snap));
     }
-    if report.exit_code == exit::OK && report.findings.failed() > 0 {
+    if report.status == RunStatus::Ok && report.findings.failed() > 0 {
         report.status = RunStatus::ChecksFailed;
-        report.exit_code = exit::CHECKS_FAILED;
     }
     if let Some(path) = &args.write_snapshot {
         match host.directory().snapshot() {
             Some(s) => {
                 if let Err(e) = std::fs::write(path, s.to_ldif()) {
                     eprintln!("error: writing {}: {e}", path.display());
-                    report.exit_code = exit::SCRIPT_ERROR;
+                    report.status = RunStatus::Error;
                 }
             }
             None => eprintln!(
@@ -273,20 +238,7 @@ fn save_plan(path: &std::path::Path, report: &Report, host: &Host) -> crate::err
     plan::saved::save(path, &report.plan, dir.as_deref(), &origin)
 }
 
-fn progress_bar(len: usize, hidden: bool) -> indicatif::ProgressBar {
-    if hidden || len < 20 || !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
-        return indicatif::ProgressBar::hidden();
-    }
-    let bar = indicatif::ProgressBar::new(len as u64);
-    if let Ok(style) = indicatif::ProgressStyle::with_template(
-        "{spinner} applying {pos}/{len} changes [{bar:30}] {per_sec} eta {eta}",
-    ) {
-        bar.set_style(style);
-    }
-    bar
-}
-
-fn finish(args: &RunArgs, mut report: Report, started: Instant) -> i32 {
+fn finish(args: &RunArgs, mut report: Report, started: Instant) -> exit::Code {
     report.timings.total_ms = started.elapsed().as_millis();
     if let Some(path) = &args.save_plan {
         let text = match path.extension().and_then(|e| e.to_str()) {
@@ -301,13 +253,6 @@ fn finish(args: &RunArgs, mut report: Report, started: Instant) -> i32 {
             eprintln!("error: writing {}: {e}", path.display());
         }
     }
-    crate::report::write_json(&report, args.format == Format::Json, args.report.as_deref());
-    match args.format {
-        Format::Json => {}
-        Format::Text if !(args.quiet && report.exit_code == exit::OK) && report.error.is_none() => {
-            print!("{}", report.to_text())
-        }
-        Format::Text => {}
-    }
-    report.exit_code
+    applying::output(&report, args.format, args.report.as_deref(), args.quiet);
+    report.exit_code()
 }

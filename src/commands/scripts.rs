@@ -33,10 +33,10 @@ pub fn declared_params() -> Vec<(&'static str, params::ParamSpec)> {
 }
 
 /// Runs `dwb scripts`.
-pub fn list() -> i32 {
+pub fn list() -> exit::Code {
     let engine = engine::build(Arc::new(Host::offline()));
     for s in embedded::SCRIPTS {
-        println!("{}\n  {}", s.name, purpose(s.text));
+        crate::outln!("{}\n  {}", s.name, purpose(s.text));
         let specs = engine
             .compile(s.text)
             .ok()
@@ -48,9 +48,9 @@ pub fn list() -> i32 {
             } else {
                 format!("default: {}", p.default.clone().unwrap_or_else(|| "none".into()))
             };
-            println!("  --param {}=<{}>  ({req})  {}", p.name, p.value_hint(), p.help);
+            crate::outln!("  --param {}=<{}>  ({req})  {}", p.name, p.value_hint(), p.help);
         }
-        println!();
+        crate::outln!();
     }
     exit::OK
 }

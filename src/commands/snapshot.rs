@@ -3,27 +3,29 @@
 
 use std::path::Path;
 
-use super::{fail, runtime};
+use super::failure::fail;
+use super::session::{Session, Signals};
 use crate::ad::{Scope, SearchRequest};
-use crate::cancel::{Blocking, Cancel};
 use crate::cli::Conn;
 use crate::directory::{Dn, Filter, ldif};
 use crate::exit;
+use crate::host::RunConfig;
 use crate::sources;
 
 /// Runs `dwb snapshot`.
-pub fn export(conn: &Conn, out: &Path, bases: &[String]) -> i32 {
+pub fn export(conn: &Conn, out: &Path, bases: &[String]) -> exit::Code {
     let result = (|| {
-        let source = sources::resolve(conn)?.directory;
-        if source.is_demo() {
+        let sources = sources::resolve(conn)?;
+        if sources.directory.is_demo() {
             return Err(crate::error::Error::config(
                 "dwb snapshot needs a directory: give --ldap-url (or a profile) or --snapshot",
             ));
         }
-        let rt = runtime()?;
-        let blocking = Blocking::new(Some(rt.handle().clone()), Cancel::default());
-        let opened = sources::directory::open(&source, &blocking)?;
-        let dir = opened.dir;
+        let config = RunConfig::from_loaded(&sources.loaded);
+        // A session like any run's: Ctrl-C ends a long export with 130, and a
+        // Kerberos connection is shut down before the process exits.
+        let session = Session::open(sources, Signals::Cancel, config)?;
+        let dir = session.host().directory().get()?;
         let root = dir.root_dse()?;
         let bases: Vec<Dn> = if bases.is_empty() {
             [

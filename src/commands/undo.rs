@@ -2,16 +2,17 @@
 //! (question, guards, apply, journal, report). Objects changed since the run
 //! are left alone and reported; then the exit code is 4.
 
-use std::sync::Arc;
-
-use super::{applying, fail, host, runtime};
+use super::applying;
+use super::failure::fail;
+use super::session::{Session, Signals};
 use crate::cli::UndoArgs;
-use crate::host::Host;
+use crate::exit;
+use crate::host::{Host, RunConfig};
 use crate::plan::{journal, undo};
 use crate::sources;
 
 /// Runs `dwb undo`; returns the exit code.
-pub fn undo(args: &UndoArgs) -> i32 {
+pub fn undo(args: &UndoArgs) -> exit::Code {
     let sources = match sources::resolve(&args.conn) {
         Ok(x) => x,
         Err(e) => return fail(&e),
@@ -22,21 +23,19 @@ pub fn undo(args: &UndoArgs) -> i32 {
         Ok(r) => r,
         Err(e) => return super::journal::unknown_run(&e),
     };
-    let rt = match runtime() {
-        Ok(rt) => rt,
+    let config = RunConfig {
+        dry_run: args.opts.dry_run,
+        script: format!("undo {}", run.run_id),
+        ..RunConfig::from_loaded(&sources.loaded)
+    };
+    let session = match Session::open(sources, Signals::Cancel, config) {
+        Ok(s) => s,
         Err(e) => return fail(&e),
     };
-    let mut host = host(sources, &rt);
-    host.dry_run = args.opts.dry_run;
-    host.script = format!("undo {}", run.run_id);
-    let host = Arc::new(host);
-    crate::cancel::listen(&rt, host.cancel().clone());
-    let code = plan_and_apply(&host, &run, args);
-    rt.shutdown_timeout(std::time::Duration::from_secs(2));
-    code
+    plan_and_apply(session.host(), &run, args)
 }
 
-fn plan_and_apply(host: &Host, run: &journal::Run, args: &UndoArgs) -> i32 {
+fn plan_and_apply(host: &Host, run: &journal::Run, args: &UndoArgs) -> exit::Code {
     let threshold = args
         .delete_threshold
         .or(host.settings.writeback.as_ref().and_then(|w| w.delete_threshold).map(|t| t as usize))
@@ -52,7 +51,7 @@ fn plan_and_apply(host: &Host, run: &journal::Run, args: &UndoArgs) -> i32 {
     report_and_apply(host, u, args)
 }
 
-fn report_and_apply(host: &Host, u: undo::Undo, args: &UndoArgs) -> i32 {
+fn report_and_apply(host: &Host, u: undo::Undo, args: &UndoArgs) -> exit::Code {
     let mut report = applying::report(host, u.plan, &args.opts);
     report.parameters.insert("undo".into(), args.run_id.clone().into());
     for c in &u.conflicts {

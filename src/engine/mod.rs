@@ -60,7 +60,7 @@ pub fn build(host: Arc<Host>) -> Engine {
 
 fn emit(host: &Host, line: String) {
     match host.print_to {
-        PrintTo::Stdout => println!("{line}"),
+        PrintTo::Stdout => crate::outln!("{line}"),
         PrintTo::Stderr => eprintln!("{line}"),
         PrintTo::Nowhere => {}
     }

@@ -145,12 +145,13 @@ pub enum Health {
 }
 
 impl Health {
-    /// `dwb health`'s exit code: 0 healthy, 1 degraded, 2 unknown.
-    pub fn exit_code(&self) -> i32 {
+    /// `dwb health`'s exit code: 0 healthy, 1 degraded, 2 unknown (the
+    /// Nagios/Checkmk convention, which dwb's own codes 0, 1 and 2 share).
+    pub fn exit_code(&self) -> crate::exit::Code {
         match self {
-            Health::Healthy => 0,
-            Health::Degraded(_) => 1,
-            Health::Unknown(_) => 2,
+            Health::Healthy => crate::exit::OK,
+            Health::Degraded(_) => crate::exit::CHECKS_FAILED,
+            Health::Unknown(_) => crate::exit::SCRIPT_ERROR,
         }
     }
 
@@ -288,7 +289,7 @@ mod tests {
         );
         assert_eq!(assess(Some(&ok), None, 129), Health::Healthy);
         // Three intervals by default, or the limit given.
-        assert_eq!(assess(Some(&ok), None, 131).exit_code(), 1);
+        assert_eq!(assess(Some(&ok), None, 131).exit_code().as_i32(), 1);
         assert_eq!(assess(Some(&ok), Some(100), 131), Health::Healthy);
         let failed = Status::next(
             Some(ok),
@@ -298,7 +299,7 @@ mod tests {
             &Default::default(),
         );
         let h = assess(Some(&failed), None, 111);
-        assert_eq!(h.exit_code(), 1);
+        assert_eq!(h.exit_code().as_i32(), 1);
         assert!(h.reasons()[0].contains("DWB-NET-0001"), "{h:?}");
         let refused = Status::next(
             None,
@@ -307,8 +308,8 @@ mod tests {
             round(RoundOutcome::Refused, 100, "full"),
             &Default::default(),
         );
-        assert_eq!(assess(Some(&refused), None, 10_000).exit_code(), 1);
-        assert_eq!(assess(None, None, 0).exit_code(), 2);
+        assert_eq!(assess(Some(&refused), None, 10_000).exit_code().as_i32(), 1);
+        assert_eq!(assess(None, None, 0).exit_code().as_i32(), 2);
         // A single run's status (no interval) does not go stale by itself.
         let once = Status::next(
             None,

@@ -11,11 +11,12 @@ use std::sync::Arc;
 
 use rhai::{AST, Engine, ModuleResolver};
 
-use super::{fail, script};
+use super::failure::fail;
+use super::script;
 use crate::engine::resolver::{DwbResolver, EMBEDDED};
 use crate::engine::{self, diagnostic::ScriptError, params};
 use crate::exit;
-use crate::host::{Host, PrintTo};
+use crate::host::{Host, PrintTo, RunConfig, lock};
 
 /// One problem, to be shown in file order.
 enum Problem {
@@ -37,7 +38,7 @@ impl Problem {
 }
 
 /// Lints `scripts`; returns the exit code.
-pub fn check(scripts: &[String]) -> i32 {
+pub fn check(scripts: &[String]) -> exit::Code {
     let (mut errors, mut bad_files) = (0, 0);
     for name in scripts {
         let n = match script::load(name) {
@@ -60,16 +61,16 @@ pub fn check(scripts: &[String]) -> i32 {
 
 /// Checks one script; prints its problems (or `ok`) and returns how many it has.
 fn check_one(s: &script::Script) -> usize {
-    let mut host = Host::offline();
-    host.site_dir = s.site_dir.clone();
-    host.print_to = PrintTo::Nowhere;
-    let host = Arc::new(host);
+    let config = RunConfig {
+        site_dir: s.site_dir.clone(),
+        print_to: PrintTo::Nowhere,
+        ..Default::default()
+    };
+    let host = Arc::new(Host::offline_with(config));
     let engine = engine::build(host.clone());
-    if let Ok(mut m) = host.texts.lock() {
-        m.insert(s.source.clone(), s.text.clone());
-    }
+    lock(&host.texts).insert(s.source.clone(), s.text.clone());
     let parsed = recover::parse_all(&engine, &s.text);
-    let sources = || host.texts.lock().map(|m| m.clone()).unwrap_or_default();
+    let sources = || lock(&host.texts).clone();
     let mut problems: Vec<Problem> = parsed
         .errors
         .iter()
@@ -99,7 +100,7 @@ fn check_one(s: &script::Script) -> usize {
         }
     }
     if problems.is_empty() {
-        println!("ok: {} ({n_params} parameter(s))", s.source);
+        crate::outln!("ok: {} ({n_params} parameter(s))", s.source);
     } else {
         eprintln!("{}: {} error(s)\n", s.source, problems.len());
     }
@@ -122,7 +123,7 @@ impl Lint<'_> {
         seen: &mut HashSet<String>,
         out: &mut Vec<Problem>,
     ) {
-        let sources = || self.host.texts.lock().map(|m| m.clone()).unwrap_or_default();
+        let sources = || lock(&self.host.texts).clone();
         let resolver = DwbResolver::new(self.host.clone());
         let mut known = self.known.clone();
         for (path, alias, pos) in calls::imports(ast) {

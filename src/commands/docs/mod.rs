@@ -292,11 +292,13 @@ pub fn all() -> Vec<FnDoc> {
 }
 
 /// Runs `dwb docs`.
-pub fn docs(format: DocsFormat) -> i32 {
+pub fn docs(format: DocsFormat) -> exit::Code {
     let d = all();
     match format {
-        DocsFormat::Markdown => print!("{}", markdown(&d, &scripts())),
-        DocsFormat::Json => println!("{}", serde_json::to_string_pretty(&d).unwrap_or_default()),
+        DocsFormat::Markdown => crate::out!("{}", markdown(&d, &scripts())),
+        DocsFormat::Json => {
+            crate::outln!("{}", serde_json::to_string_pretty(&d).unwrap_or_default())
+        }
     }
     exit::OK
 }

@@ -16,12 +16,13 @@ use rustyline::error::ReadlineError;
 use rustyline::{CompletionType, Config, Editor};
 
 use super::docs::{FnDoc, all};
-use super::{fail, host, runtime};
+use super::failure::fail;
+use super::session::{self, Signals};
 use crate::cli::Conn;
 use crate::engine::{self, diagnostic::ScriptError};
 use crate::error::did_you_mean;
 use crate::exit;
-use crate::host::Host;
+use crate::host::{Host, RunConfig, lock};
 use crate::plan;
 use crate::sources;
 use complete::{Members, Names, ReplHelper};
@@ -131,10 +132,8 @@ struct Session {
 impl Session {
     /// Compiles and runs `text`; returns the value, or prints the error.
     fn eval(&mut self, text: &str) -> Option<Dynamic> {
-        if let Ok(mut s) = self.host.texts.lock() {
-            s.insert(SOURCE, text.to_string());
-        }
-        let sources = || self.host.texts.lock().map(|s| s.clone()).unwrap_or_default();
+        lock(&self.host.texts).insert(SOURCE, text.to_string());
+        let sources = || lock(&self.host.texts).clone();
         let mut ast = match self.engine.compile_with_scope(&self.scope, text) {
             Ok(a) => a,
             Err(e) => {
@@ -229,19 +228,22 @@ impl Session {
 }
 
 /// Runs the REPL; returns the exit code.
-pub fn repl(conn: &Conn, dry_run: bool) -> i32 {
+pub fn repl(conn: &Conn, dry_run: bool) -> exit::Code {
     let sources = match sources::resolve(conn) {
         Ok(x) => x,
         Err(e) => return fail(&e),
     };
-    let rt = match runtime() {
-        Ok(rt) => rt,
+    let config = RunConfig {
+        dry_run,
+        site_dir: Some(".".into()),
+        ..RunConfig::from_loaded(&sources.loaded)
+    };
+    // Closed when this function returns, whichever way: the Kerberos-safe shutdown.
+    let session = match session::Session::open(sources, Signals::Default, config) {
+        Ok(s) => s,
         Err(e) => return fail(&e),
     };
-    let mut host = host(sources, &rt);
-    host.dry_run = dry_run;
-    host.site_dir = Some(".".into());
-    let host = Arc::new(host);
+    let host = session.host().clone();
     let engine = engine::build(host.clone());
     // Completeness only: a line naming a module imported earlier is not "unfinished".
     let mut checker = engine::build(host.clone());
@@ -276,7 +278,7 @@ pub fn repl(conn: &Conn, dry_run: bool) -> i32 {
     if let Some(h) = &hist {
         let _ = rl.load_history(h);
     }
-    println!(
+    crate::outln!(
         "dwb {} REPL\n  directory: {}\n  devices:   {}\n:help for help, Tab lists candidates, \
          :quit to leave",
         env!("CARGO_PKG_VERSION"),
@@ -306,32 +308,29 @@ pub fn repl(conn: &Conn, dry_run: bool) -> i32 {
             let (c, arg) = cmd.split_once(' ').unwrap_or((cmd, ""));
             match c {
                 "quit" | "q" | "exit" => break,
-                "help" | "h" => print!("{}", help(&s.docs, arg)),
-                "raw" if arg.trim().is_empty() => println!("{}", show::raw(&s.last)),
+                "help" | "h" => crate::out!("{}", help(&s.docs, arg)),
+                "raw" if arg.trim().is_empty() => crate::outln!("{}", show::raw(&s.last)),
                 "raw" => {
                     if let Some(v) = s.eval(arg) {
-                        println!("{}", show::raw(&v));
+                        crate::outln!("{}", show::raw(&v));
                         s.last = v;
                     }
                 }
-                "plan" => print!(
-                    "{}",
-                    host.plan.lock().map(|p| plan::render::text(&p)).unwrap_or_default()
-                ),
+                "plan" => crate::out!("{}", plan::render::text(&lock(&host.plan))),
                 "scope" => {
                     for (n, _, v) in s.scope.iter() {
                         let shown = show::show(&v).unwrap_or_else(|| "()".into());
                         let one_line = shown.lines().next().unwrap_or_default();
                         let more = if shown.lines().count() > 1 { " …" } else { "" };
-                        println!("{n} = {one_line}{more}");
+                        crate::outln!("{n} = {one_line}{more}");
                     }
                 }
                 "apply" => apply(&host, &mut rl),
                 other => {
                     let cmds = complete::COMMANDS.iter().map(|c| c.trim_start_matches(':'));
                     match did_you_mean(other, cmds) {
-                        Some(m) => println!("unknown command :{other}; did you mean :{m}?"),
-                        None => println!("unknown command :{other}; try :help"),
+                        Some(m) => crate::outln!("unknown command :{other}; did you mean :{m}?"),
+                        None => crate::outln!("unknown command :{other}; try :help"),
                     }
                 }
             }
@@ -340,7 +339,11 @@ pub fn repl(conn: &Conn, dry_run: bool) -> i32 {
         }
         if let Some(v) = s.eval(&line) {
             if let Some(text) = show::show(&v) {
-                if text.contains('\n') { println!("{text}") } else { println!("=> {text}") }
+                if text.contains('\n') {
+                    crate::outln!("{text}")
+                } else {
+                    crate::outln!("=> {text}")
+                }
             }
             s.last = v;
         }
@@ -358,35 +361,33 @@ fn refresh(names: &Mutex<Names>, s: &Session) {
 /// `:apply`: the plan's summary, a question on a terminal (y/N), then apply.
 fn apply(host: &Host, rl: &mut Editor<ReplHelper, rustyline::history::DefaultHistory>) {
     if host.dry_run {
-        println!("dry run: nothing applied");
+        crate::outln!("dry run: nothing applied");
         return;
     }
-    let summary = match host.plan.lock() {
-        Ok(p) if p.is_empty() => {
-            println!("nothing to apply");
+    let summary = {
+        let p = lock(&host.plan);
+        if p.is_empty() {
+            crate::outln!("nothing to apply");
             return;
         }
-        Ok(p) => {
-            let mut out: Vec<String> = p
-                .changes
-                .iter()
-                .map(|c| {
-                    let target = crate::text::visible(&c.op.target()).into_owned();
-                    format!("{:>3}. {:<7} {target}", c.id, c.op.verb())
-                })
-                .collect();
-            let counts: Vec<String> = p.counts().iter().map(|(k, n)| format!("{n} {k}")).collect();
-            out.push(format!("Plan: {} change(s): {}", p.len(), counts.join(", ")));
-            (out.join("\n"), p.len())
-        }
-        Err(_) => return,
+        let mut out: Vec<String> = p
+            .changes
+            .iter()
+            .map(|c| {
+                let target = crate::text::visible(&c.op.target()).into_owned();
+                format!("{:>3}. {:<7} {target}", c.id, c.op.verb())
+            })
+            .collect();
+        let counts: Vec<String> = p.counts().iter().map(|(k, n)| format!("{n} {k}")).collect();
+        out.push(format!("Plan: {} change(s): {}", p.len(), counts.join(", ")));
+        (out.join("\n"), p.len())
     };
-    println!("{}", summary.0);
+    crate::outln!("{}", summary.0);
     if std::io::IsTerminal::is_terminal(&std::io::stdin()) {
         let answer = rl.readline(&format!("Apply these {} change(s)? [y/N] ", summary.1));
         let yes = answer.map(|a| matches!(a.trim(), "y" | "Y" | "yes")).unwrap_or(false);
         if !yes {
-            println!("not applied: the plan is kept (:plan shows it)");
+            crate::outln!("not applied: the plan is kept (:plan shows it)");
             return;
         }
     }
@@ -397,10 +398,10 @@ fn apply(host: &Host, rl: &mut Editor<ReplHelper, rustyline::history::DefaultHis
                 if let plan::Outcome::Failed { message, .. } = o {
                     let target = crate::text::visible(&c.op.target()).into_owned();
                     let message = crate::text::visible(message).into_owned();
-                    println!("FAILED {}. {} {target}: {message}", c.id, c.op.verb());
+                    crate::outln!("FAILED {}. {} {target}: {message}", c.id, c.op.verb());
                 }
             }
-            println!("applied {ok} of {} change(s)", outcomes.len());
+            crate::outln!("applied {ok} of {} change(s)", outcomes.len());
         }
         Err(e) => eprintln!("error: {e}"),
     }
