@@ -6,9 +6,10 @@ use std::sync::Arc;
 
 use rhai::{Array, Dynamic, Map, Module};
 
-use super::convert::{opt_str, to_dn};
+use super::convert::to_dn;
+use super::options::Options;
 use super::values::SdValue;
-use super::{OrRhai, RhaiResult, check_options, reg};
+use super::{OrRhai, RhaiResult, reg};
 use crate::ad::{Directory, discovery};
 use crate::directory::security::{Ace, Inherit, SecurityDescriptor, rights};
 use crate::directory::{Dn, Guid, Sid};
@@ -99,25 +100,18 @@ fn ace_from(
     opts: &Map,
     func: &str,
 ) -> Result<Ace> {
-    check_options(opts, ACE_OPTS, func)?;
+    let o = Options::read(opts, func, ACE_OPTS)?;
     let sid = trustee(dir, who)?;
     let mask = parse_rights(rights_v)?;
-    let inherit = match opt_str(opts, "inherit").as_deref() {
-        None | Some("this") => Inherit::This,
+    let inherit = match o.choice("inherit", &["this", "this_and_children", "children"])?.as_deref()
+    {
         Some("this_and_children") => Inherit::ThisAndChildren,
         Some("children") => Inherit::Children,
-        Some(o) => {
-            return Err(Error::new(
-                Kind::InvalidArgument,
-                format!(
-                    "{func}: inherit `{o}` is not \"this\", \"this_and_children\" or \"children\""
-                ),
-            ));
-        }
+        _ => Inherit::This,
     };
-    let ot = opt_str(opts, "object_type").map(|n| object_guid(dir, &n)).transpose()?;
-    let iot = opt_str(opts, "inherited_object_type").map(|n| object_guid(dir, &n)).transpose()?;
-    let deny = opts.get("deny").and_then(|d| d.as_bool().ok()).unwrap_or(false);
+    let ot = o.string("object_type")?.map(|n| object_guid(dir, &n)).transpose()?;
+    let iot = o.string("inherited_object_type")?.map(|n| object_guid(dir, &n)).transpose()?;
+    let deny = o.bool("deny")?.unwrap_or(false);
     Ok(match (deny, ot.is_some() || iot.is_some()) {
         (false, false) => Ace::allow(sid, mask, inherit),
         (true, false) => Ace::deny(sid, mask, inherit),
@@ -200,7 +194,7 @@ fn change(
         .map(|e| e.dacl_only().to_bytes())
         .transpose()
         .map_err(|e| Error::new(Kind::Security, e.to_string()))?;
-    let why = opt_str(opts, "reason");
+    let why = Options::read(opts, func, ACE_OPTS)?.string("reason")?;
     let mut plan = host.plan.lock().map_err(|_| Error::internal("plan lock poisoned"))?;
     // Consecutive edits of one DACL become one change: one read-modify-write.
     if let Some(last) = plan.changes.last_mut()
@@ -230,12 +224,12 @@ fn has_access(
     rights_v: &Dynamic,
     opts: &Map,
 ) -> Result<bool> {
-    check_options(opts, &["object_type"], "ad::has_access")?;
+    let o = Options::read(opts, "ad::has_access", &["object_type"])?;
     let dir = host.dir()?;
     let dn = to_dn(dn_v)?;
     let sid = trustee(&*dir, who)?;
     let mask = rights::map_generic(parse_rights(rights_v)?);
-    let ot = opt_str(opts, "object_type").map(|n| object_guid(&*dir, &n)).transpose()?;
+    let ot = o.string("object_type")?.map(|n| object_guid(&*dir, &n)).transpose()?;
     let sd = read_sd(&*dir, &dn)?.unwrap_or_default();
     // The token: the account, its groups as the DC computes them (tokenGroups), and
     // the well-known SIDs every authenticated account has.

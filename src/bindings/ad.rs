@@ -6,8 +6,9 @@ use std::sync::Arc;
 
 use rhai::{Array, Dynamic, ImmutableString, Map, Module};
 
-use super::convert::{entry, opt_str, to_dn, to_strings, to_values};
-use super::{OrRhai, RhaiResult, check_options, reg};
+use super::convert::{entry, to_dn, to_strings, to_values};
+use super::options::Options;
+use super::{OrRhai, RhaiResult, reg};
 use crate::ad::{
     Directory, ModOp, Modification, Scope, SearchRequest, WriteOp, accounts, discovery,
 };
@@ -39,27 +40,20 @@ fn to_filters(arr: &Array) -> Result<Vec<Filter>> {
 const SEARCH_OPTS: &[&str] = &["scope", "attrs", "limit", "sd_flags"];
 
 fn search(host: &Host, base: &Dynamic, filter: &Dynamic, opts: &Map) -> Result<Array> {
-    check_options(opts, SEARCH_OPTS, "ad::search")?;
-    let scope = match opt_str(opts, "scope") {
+    let o = Options::read(opts, "ad::search", SEARCH_OPTS)?;
+    let scope = match o.string("scope")? {
         Some(s) => Scope::parse(&s)?,
         None => Scope::Subtree,
     };
     let mut req = SearchRequest::new(to_dn(base)?, scope, to_filter(filter)?);
-    if let Some(a) = opts.get("attrs") {
+    if let Some(a) = o.value("attrs") {
         req.attrs = to_strings(a)?;
     }
-    if let Some(l) = opts.get("limit") {
-        req.size_limit = l
-            .as_int()
-            .map_err(|_| Error::invalid_argument("ad::search: `limit` must be a number"))?
-            .max(0) as usize;
+    if let Some(l) = o.int("limit")? {
+        req.size_limit = l.max(0) as usize;
     }
-    if let Some(f) = opts.get("sd_flags") {
-        req.sd_flags = Some(
-            f.as_int()
-                .map_err(|_| Error::invalid_argument("ad::search: `sd_flags` must be a number"))?
-                as u32,
-        );
+    if let Some(f) = o.int("sd_flags")? {
+        req.sd_flags = Some(f as u32);
     } else if req.attrs.iter().any(|a| a.eq_ignore_ascii_case("nTSecurityDescriptor")) {
         // Owner, group and DACL: readable without the SACL privilege.
         req.sd_flags = Some(7);
@@ -80,8 +74,9 @@ fn read(host: &Host, dn: &Dynamic, attrs: &[String]) -> Result<Option<crate::dir
     host.dir()?.read(&dn, &attrs)
 }
 
-fn reason(opts: &Map) -> Option<String> {
-    opt_str(opts, "reason")
+/// The `reason` of a write's options map, its only key.
+fn reason(opts: &Map, func: &str) -> Result<Option<String>> {
+    Options::read(opts, func, &["reason"])?.string("reason")
 }
 
 /// Records a write in the plan after checking it against the planned state.
@@ -128,7 +123,7 @@ fn ensure_object(
     attrs: &Map,
     opts: &Map,
 ) -> Result<String> {
-    check_options(opts, &["reason"], "ad::ensure_object")?;
+    let why = reason(opts, "ad::ensure_object")?;
     let dn = to_dn(dn)?;
     let desired = attrs_from_map(attrs)?;
     let names: Vec<&str> = desired.iter().map(|a| a.name.as_ref()).chain(["objectClass"]).collect();
@@ -139,7 +134,7 @@ fn ensure_object(
             record(
                 host,
                 WriteOp::Add { dn: dn.clone(), attrs: all },
-                reason(opts).or_else(|| Some(format!("{class} is missing"))),
+                why.or_else(|| Some(format!("{class} is missing"))),
             )?;
             Ok("created".into())
         }
@@ -167,7 +162,7 @@ fn ensure_object(
             if mods.is_empty() {
                 return Ok("unchanged".into());
             }
-            let why = reason(opts).or_else(|| {
+            let why = why.or_else(|| {
                 Some(format!(
                     "{} differ from the desired values",
                     mods.iter().map(|m| m.attr.as_str()).collect::<Vec<_>>().join(", ")
@@ -180,18 +175,16 @@ fn ensure_object(
 }
 
 fn modify(host: &Host, dn: &Dynamic, changes: &Map, opts: &Map) -> Result<()> {
-    check_options(changes, &["add", "replace", "delete"], "ad::modify")?;
-    check_options(opts, &["reason"], "ad::modify")?;
+    let o = Options::read(changes, "ad::modify", &["add", "replace", "delete"])?;
+    let why = reason(opts, "ad::modify")?;
     let mut mods = Vec::new();
     for (op_name, op) in
         [("add", ModOp::Add), ("replace", ModOp::Replace), ("delete", ModOp::Delete)]
     {
-        let Some(v) = changes.get(op_name) else { continue };
-        let m = v.read_lock::<Map>().ok_or_else(|| {
-            Error::invalid_argument(format!(
-                "ad::modify: `{op_name}` must be a map of attribute → value(s)"
-            ))
-        })?;
+        let Some(v) = o.value(op_name) else { continue };
+        let m = v
+            .read_lock::<Map>()
+            .ok_or_else(|| o.wrong_type(op_name, "a map of attribute → value(s)", v))?;
         for (k, val) in m.iter() {
             mods.push(Modification { op, attr: k.to_string(), values: to_values(k, val)? });
         }
@@ -201,7 +194,7 @@ fn modify(host: &Host, dn: &Dynamic, changes: &Map, opts: &Map) -> Result<()> {
             "ad::modify: nothing to change; give #{ replace: #{…} }, #{ add: … } or #{ delete: … }",
         ));
     }
-    record(host, WriteOp::Modify { dn: to_dn(dn)?, mods, sd_flags: None }, reason(opts))
+    record(host, WriteOp::Modify { dn: to_dn(dn)?, mods, sd_flags: None }, why)
 }
 
 fn root_dse_map(host: &Host) -> Result<Map> {
@@ -679,9 +672,9 @@ pub fn module(host: Arc<Host>) -> Module {
          `unknown_option`, `already_exists`, `no_such_object` (parent missing), `invalid_dn`, \
          `invalid_value`, `invalid_argument`.",
         move |d: Dynamic, a: Map, o: Map| -> RhaiResult<()> {
-            check_options(&o, &["reason"], "ad::add").rhai()?;
+            let why = reason(&o, "ad::add").rhai()?;
             let dn = to_dn(&d).rhai()?;
-            record(&h, WriteOp::Add { dn, attrs: attrs_from_map(&a).rhai()? }, reason(&o)).rhai()
+            record(&h, WriteOp::Add { dn, attrs: attrs_from_map(&a).rhai()? }, why).rhai()
         },
     );
     let h = host.clone();
@@ -752,8 +745,8 @@ pub fn module(host: Arc<Host>) -> Module {
          # Errors\n\
          `unknown_option`, `no_such_object`, `not_allowed_on_non_leaf`, `invalid_dn`.",
         move |d: Dynamic, o: Map| -> RhaiResult<()> {
-            check_options(&o, &["reason"], "ad::delete").rhai()?;
-            record(&h, WriteOp::Delete { dn: to_dn(&d).rhai()? }, reason(&o)).rhai()
+            let why = reason(&o, "ad::delete").rhai()?;
+            record(&h, WriteOp::Delete { dn: to_dn(&d).rhai()? }, why).rhai()
         },
     );
     let h = host.clone();

@@ -9,10 +9,11 @@ use std::time::Duration;
 
 use rhai::{Array, Dynamic, Map, Module};
 
-use super::{OrRhai, check_options, reg};
+use super::options::Options;
+use super::{OrRhai, reg};
 use crate::ad::Directory;
 use crate::ad::fsmo::{self, Holder};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::host::Host;
 use crate::sources::DirectorySource;
 
@@ -40,27 +41,10 @@ fn holder_map(h: &Holder, reach: &Reach) -> Dynamic {
 }
 
 fn roles(host: &Host, o: &Map) -> Result<Array> {
-    check_options(o, &["probe", "port", "timeout_ms"], "ad::fsmo_roles")?;
-    let int = |k: &str, default: i64, range: std::ops::RangeInclusive<i64>| -> Result<i64> {
-        match o.get(k) {
-            None => Ok(default),
-            Some(v) => v.as_int().ok().filter(|n| range.contains(n)).ok_or_else(|| {
-                Error::invalid_argument(format!(
-                    "ad::fsmo_roles: `{k}` must be a number from {} to {}",
-                    range.start(),
-                    range.end()
-                ))
-            }),
-        }
-    };
-    let port = int("port", 389, 1..=65535)? as u16;
-    let timeout = Duration::from_millis(int("timeout_ms", 3000, 1..=60_000)? as u64);
-    let probe = match o.get("probe") {
-        None => true,
-        Some(v) => v.as_bool().map_err(|_| {
-            Error::invalid_argument("ad::fsmo_roles: `probe` must be true or false")
-        })?,
-    };
+    let o = Options::read(o, "ad::fsmo_roles", &["probe", "port", "timeout_ms"])?;
+    let port = o.int_in("port", 1..=65535)?.unwrap_or(389) as u16;
+    let timeout = Duration::from_millis(o.int_in("timeout_ms", 1..=60_000)?.unwrap_or(3000) as u64);
+    let probe = o.bool("probe")?.unwrap_or(true);
     let dir = host.dir()?;
     let root = dir.root_dse()?;
     let holders = fsmo::holders(&*dir, &root)?;

@@ -6,8 +6,9 @@ use std::sync::Arc;
 
 use rhai::{Array, Dynamic, ImmutableString, Map, Module};
 
-use super::convert::{opt_str, to_strings};
-use super::{OrRhai, RhaiResult, check_options, reg};
+use super::convert::to_strings;
+use super::options::Options;
+use super::{OrRhai, RhaiResult, reg};
 use crate::error::{Error, Kind, Result};
 use crate::graph::{self, Device, GraphClient, ListOptions};
 use crate::host::Host;
@@ -27,7 +28,7 @@ fn client(host: &Host) -> Result<GraphClient> {
 }
 
 fn list(host: &Host, opts: &Map) -> Result<Array> {
-    check_options(opts, &["select", "filter", "top"], "graph::list_devices")?;
+    let o = Options::read(opts, "graph::list_devices", &["select", "filter", "top"])?;
     let src = host.devices.get()?;
     match &*src {
         DeviceSource::File { .. } => {
@@ -40,19 +41,11 @@ fn list(host: &Host, opts: &Map) -> Result<Array> {
         }
         DeviceSource::Graph(c) => {
             let mut lo = ListOptions::default();
-            if let Some(s) = opts.get("select") {
+            if let Some(s) = o.value("select") {
                 lo.select = to_strings(s)?;
             }
-            lo.filter = opt_str(opts, "filter");
-            if let Some(t) = opts.get("top") {
-                lo.top = Some(
-                    t.as_int()
-                        .map_err(|_| {
-                            Error::invalid_argument("graph::list_devices: `top` must be a number")
-                        })?
-                        .clamp(1, 999) as u32,
-                );
-            }
+            lo.filter = o.string("filter")?;
+            lo.top = o.int("top")?.map(|t| t.clamp(1, 999) as u32);
             let mut out = Array::new();
             host.block_on(async {
                 Ok(c.list_devices(&lo, |d| {

@@ -12,8 +12,8 @@ pub mod convert;
 pub mod dwb;
 pub mod fsmo;
 pub mod graph;
+pub mod options;
 pub mod probe;
-pub mod stale;
 pub mod types;
 pub mod values;
 pub mod watch;
@@ -26,7 +26,7 @@ use rhai::{
     RhaiFunc, RhaiNativeFunc, Shared, Variant,
 };
 
-use crate::error::{Error, Kind, did_you_mean};
+use crate::error::Error;
 use crate::host::Host;
 
 /// Script-visible result.
@@ -149,19 +149,4 @@ fn with_call_position(f: RhaiFunc) -> RhaiFunc {
         },
         other => other,
     }
-}
-
-/// Checks an options map against the allowed keys, suggesting the closest one.
-pub fn check_options(opts: &Map, allowed: &[&str], func: &str) -> crate::error::Result<()> {
-    for k in opts.keys() {
-        if !allowed.contains(&k.as_str()) {
-            let mut msg = format!("{func}: unknown option `{k}`");
-            if let Some(s) = did_you_mean(k, allowed.iter().copied()) {
-                msg.push_str(&format!("; did you mean `{s}`?"));
-            }
-            return Err(Error::new(Kind::UnknownOption, msg)
-                .with_hint(format!("{func} takes: {}", allowed.join(", "))));
-        }
-    }
-    Ok(())
 }

@@ -8,21 +8,23 @@ use std::sync::Arc;
 
 use rhai::{Dynamic, ImmutableString, Map, Module};
 
-use super::convert::{opt_str, to_dn};
-use super::{OrRhai, check_options, reg};
+use super::convert::to_dn;
+use super::options::Options;
+use super::{OrRhai, reg};
 use crate::ad::{Scope, SearchRequest, WriteOp};
 use crate::directory::{Attr, Filter, Guid};
 use crate::error::{Kind, Result};
 use crate::host::Host;
 
 fn password(opts: &Map) -> Result<Option<secrecy::SecretString>> {
-    let env = opt_str(opts, "password_env").unwrap_or_else(|| "DWB_CONNECTOR_PASSWORD".into());
+    let o = Options::read(opts, "ad::prove_connector", &["password_env", "password_file"])?;
+    let env = o.string("password_env")?.unwrap_or_else(|| "DWB_CONNECTOR_PASSWORD".into());
     if let Ok(p) = std::env::var(&env)
         && !p.is_empty()
     {
         return Ok(Some(secrecy::SecretString::from(p)));
     }
-    match opt_str(opts, "password_file") {
+    match o.string("password_file")? {
         Some(f) => crate::config::read_secret_file(
             std::path::Path::new(&f),
             "the password_file option of ad::prove_connector",
@@ -34,7 +36,7 @@ fn password(opts: &Map) -> Result<Option<secrecy::SecretString>> {
 }
 
 fn prove(host: &Host, user: &str, container: &Dynamic, opts: &Map) -> Result<Map> {
-    check_options(opts, &["password_env", "password_file"], "ad::prove_connector")?;
+    Options::read(opts, "ad::prove_connector", &["password_env", "password_file"])?;
     let container = to_dn(container)?;
     let mut out = Map::new();
     out.insert("account".into(), user.into());

@@ -1,49 +1,19 @@
 //! Device activity in the `writeback::` module: `writeback::stale_devices`
 //! (Entra's last sign-ins beside the written-back objects' timestamps, for
-//! `verify --param stale_days=N`) and the `optional_attributes` option of
-//! `writeback::sync_devices`, which turns the timestamp (and the other optional
-//! attributes) on or off.
+//! `verify --param stale_days=N`).
 
 use std::sync::Arc;
 
 use rhai::{Array, Dynamic, Map, Module};
 
-use super::convert::{opt_str, to_dn};
-use super::{OrRhai, check_options, reg};
+use crate::bindings::options::Options;
+use crate::bindings::{OrRhai, reg};
 use crate::directory::FileTime;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::host::Host;
-use crate::writeback::mapping::OptionalAttrs;
 use crate::writeback::planner::DEFAULT_MARKER;
 use crate::writeback::stale::{self, Row, StaleReport};
 use crate::writeback::sync;
-
-const OPTIONAL_KEYS: &[&str] = &["last_logon", "registered_users", "trust_type"];
-
-/// `optional_attributes: #{ last_logon: bool, registered_users: bool, trust_type: bool }`;
-/// a key left out stays on.
-pub fn optional_attributes(v: &Dynamic) -> Result<OptionalAttrs> {
-    let m = v.read_lock::<Map>().ok_or_else(|| {
-        Error::invalid_argument(
-            "writeback::sync_devices: `optional_attributes` must be a map such as \
-             #{ last_logon: false }",
-        )
-    })?;
-    check_options(&m, OPTIONAL_KEYS, "optional_attributes")?;
-    let flag = |k: &str| -> Result<bool> {
-        match m.get(k).filter(|v| !v.is_unit()) {
-            None => Ok(true),
-            Some(v) => v.as_bool().map_err(|_| {
-                Error::invalid_argument(format!("optional_attributes: `{k}` must be true or false"))
-            }),
-        }
-    };
-    Ok(OptionalAttrs {
-        last_logon: flag("last_logon")?,
-        registered_users: flag("registered_users")?,
-        trust_type: flag("trust_type")?,
-    })
-}
 
 fn time(t: Option<FileTime>) -> Dynamic {
     t.map(|t| Dynamic::from(t.to_iso8601())).unwrap_or(Dynamic::UNIT)
@@ -91,23 +61,16 @@ fn result_map(r: &StaleReport) -> Map {
     out
 }
 
-fn stale_devices(host: &Host, o: &Map) -> Result<Map> {
-    check_options(o, &["days", "container", "marker"], "writeback::stale_devices")?;
-    let days = match o.get("days").map(|v| v.as_int()) {
-        Some(Ok(d)) if d > 0 => d,
-        _ => {
-            return Err(Error::invalid_argument(
-                "writeback::stale_devices: `days` must be a number of days above 0",
-            ));
-        }
+fn stale_devices(host: &Host, map: &Map) -> Result<Map> {
+    let o = Options::read(map, "writeback::stale_devices", &["days", "container", "marker"])?;
+    let days = match o.int("days")? {
+        Some(d) if d > 0 => d,
+        Some(d) => return Err(o.invalid("days", format_args!("is {d}; it must be above 0"))),
+        None => return Err(o.invalid("days", "is missing: give the number of days (above 0)")),
     };
     let dir = host.dir()?;
-    let given = match o.get("container").filter(|v| !v.is_unit() && v.to_string() != "") {
-        Some(c) => Some(to_dn(c)?),
-        None => None,
-    };
-    let container = sync::container(&*dir, given.as_ref())?;
-    let marker = opt_str(o, "marker").unwrap_or_else(|| DEFAULT_MARKER.to_string());
+    let container = sync::container(&*dir, o.dn("container")?.as_ref())?;
+    let marker = o.string("marker")?.unwrap_or_else(|| DEFAULT_MARKER.to_string());
     let src = host.devices.get()?;
     let devices = src.all_devices(false, &host.blocking)?;
     let r = stale::report(&*dir, &devices, &container, &marker, days, FileTime::now())?;
