@@ -8,7 +8,7 @@ use rhai::{Array, Dynamic, ImmutableString, Map, Module};
 
 use super::convert::to_strings;
 use super::options::Options;
-use super::{OrRhai, RhaiResult, reg};
+use crate::bindings::register::{OrRhai, RhaiResult, reg};
 use crate::error::{Error, Kind, Result};
 use crate::graph::{self, Device, GraphClient, ListOptions};
 use crate::host::Host;
@@ -83,11 +83,24 @@ fn get_device(host: &Host, id: &str) -> Result<Dynamic> {
 /// Builds the `graph::` module.
 pub fn module(host: Arc<Host>) -> Module {
     let mut m = Module::new();
+    register_devices(&mut m, &host);
+    register_tenant(&mut m, &host);
+    m
+}
+
+/// Registers the device source and the device reads.
+fn register_devices(m: &mut Module, host: &Arc<Host>) {
+    register_listing(m, host);
+    register_changes(m, host);
+}
+
+/// Registers the device source and the device listings.
+fn register_listing(m: &mut Module, host: &Arc<Host>) {
     let h = host.clone();
     reg(
-        &mut m,
+        m,
         "source",
-        &["-> String"],
+        &[],
         "Where devices come from: a Graph tenant, a Graph JSON export, or the bundled demo \
          export.\n\
          # Example\n\
@@ -101,9 +114,9 @@ pub fn module(host: Arc<Host>) -> Module {
     );
     let h = host.clone();
     reg(
-        &mut m,
+        m,
         "source_kind",
-        &["-> String"],
+        &[],
         "Which kind of device source is configured, without opening it (no secret is read, \
          nothing is sent): `\"tenant\"` (Graph settings are given), `\"file\"` (`--devices`), \
          `\"demo\"` (the bundled export, next to the demo directory) or `\"none\"`. Checks \
@@ -118,9 +131,9 @@ pub fn module(host: Arc<Host>) -> Module {
     );
     let h = host.clone();
     reg(
-        &mut m,
+        m,
         "list_devices",
-        &["-> Array"],
+        &[],
         "Every device (Graph `device` resources with their documented property names: id, \
          deviceId, displayName, operatingSystem, trustType, accountEnabled, \
          alternativeSecurityIds, …), following `@odata.nextLink` page by page. Each device is the \
@@ -136,9 +149,9 @@ pub fn module(host: Arc<Host>) -> Module {
     );
     let h = host.clone();
     reg(
-        &mut m,
+        m,
         "list_devices",
-        &["options: Map", "-> Array"],
+        &["options"],
         "Devices with `#{ select: [..], filter: \"…\", top: 999 }` (Graph's `$select`, `$filter` \
          and `$top`, 1–999). The options apply to a tenant; a JSON export returns all its \
          devices.\n\
@@ -156,9 +169,9 @@ pub fn module(host: Arc<Host>) -> Module {
     );
     let h = host.clone();
     reg(
-        &mut m,
+        m,
         "get_device",
-        &["id: String", "-> Map"],
+        &["id", "-> Map"],
         "One device by object id or by deviceId.\n\
          # Example\n\
          ```rhai\n\
@@ -170,11 +183,15 @@ pub fn module(host: Arc<Host>) -> Module {
          `throttled`, `auth`, `forbidden`, `bad_response`, `network`.",
         move |id: ImmutableString| get_device(&h, &id).rhai(),
     );
+}
+
+/// Registers the owners and the delta of devices.
+fn register_changes(m: &mut Module, host: &Arc<Host>) {
     let h = host.clone();
     reg(
-        &mut m,
+        m,
         "device_owners",
-        &["id: String", "-> Array"],
+        &["id"],
         "The registered owners of a device (users, with `onPremisesSecurityIdentifier` when the \
          app may read users): maps with `id`, `@odata.type`, `userPrincipalName`, `displayName` \
          and `onPremisesSecurityIdentifier` (`()` for cloud-only users). Needs a Graph tenant.\n\
@@ -198,9 +215,9 @@ pub fn module(host: Arc<Host>) -> Module {
     );
     let h = host.clone();
     reg(
-        &mut m,
+        m,
         "delta_devices",
-        &["state_file: String", "-> Map"],
+        &["state_file"],
         "One delta round: the first call lists everything and stores the deltaLink in \
          `state_file`; later calls return only changes. Returns `#{ changed: [devices with the \
          changed properties], removed: [#{ id, reason }], resumed }`. Needs a Graph tenant. The \
@@ -243,11 +260,15 @@ pub fn module(host: Arc<Host>) -> Module {
             Ok(out)
         },
     );
+}
+
+/// Registers the tenant reads and the writeback feature switch.
+fn register_tenant(m: &mut Module, host: &Arc<Host>) {
     let h = host.clone();
     reg(
-        &mut m,
+        m,
         "organization",
-        &["-> Map"],
+        &["-> Map|()"],
         "The tenant (`/organization`): id, displayName, verifiedDomains, … (`()` when Graph \
          returns none). Needs a Graph tenant.\n\
          # Example\n\
@@ -270,9 +291,9 @@ pub fn module(host: Arc<Host>) -> Module {
     );
     let h = host.clone();
     reg(
-        &mut m,
+        m,
         "domains",
-        &["-> Array"],
+        &[],
         "The tenant's domains (`/domains`): id, isDefault, isVerified, isInitial, \
          authenticationType. Needs a Graph tenant.\n\
          # Example\n\
@@ -295,7 +316,7 @@ pub fn module(host: Arc<Host>) -> Module {
     );
     let h = host.clone();
     reg(
-        &mut m,
+        m,
         "sync_features",
         &["-> Map"],
         "`/directory/onPremisesSynchronization` (features such as `deviceWritebackEnabled`): `#{ \
@@ -318,9 +339,9 @@ pub fn module(host: Arc<Host>) -> Module {
     );
     let h = host.clone();
     reg(
-        &mut m,
+        m,
         "set_device_writeback",
-        &["enabled: bool", "-> ()"],
+        &["enabled"],
         "Plans `PATCH /directory/onPremisesSynchronization/{id}` with \
          `features.deviceWritebackEnabled` (applied with the plan; delegated only).\n\
          # Example\n\
@@ -334,20 +355,23 @@ pub fn module(host: Arc<Host>) -> Module {
         move |on: bool| -> RhaiResult<()> {
             let c = client(&h).rhai()?;
             if c.token_kind() != graph::TokenKind::Delegated {
-                return Err(super::to_rhai(Error::new(Kind::Graph, "setting deviceWritebackEnabled needs a delegated sign-in (device code, Global Administrator): Graph does not allow application permissions for onPremisesSynchronization").with_code("DWB-GRAPH-0021")));
+                return Err(crate::bindings::register::to_rhai(Error::new(Kind::Graph, "setting deviceWritebackEnabled needs a delegated sign-in (device code, Global Administrator): Graph does not allow application permissions for onPremisesSynchronization").with_code("DWB-GRAPH-0021")));
             }
-            h.plan.lock().map_err(|_| super::to_rhai(Error::internal("plan lock"))).map(|mut p| {
-                p.push(
-                    ChangeOp::Graph(GraphChange::SetDeviceWriteback(on)),
-                    Some("tenant feature flag (spec §C.8)".into()),
-                );
-            })
+            h.plan
+                .lock()
+                .map_err(|_| crate::bindings::register::to_rhai(Error::internal("plan lock")))
+                .map(|mut p| {
+                    p.push(
+                        ChangeOp::Graph(GraphChange::SetDeviceWriteback(on)),
+                        Some("tenant feature flag (spec §C.8)".into()),
+                    );
+                })
         },
     );
     reg(
-        &mut m,
+        m,
         "devices_from_file",
-        &["path: String", "-> Array"],
+        &["path"],
         "Devices from a Graph JSON export (Graph Explorer pages, several pages, a bare array, or \
          `Get-MgDevice | ConvertTo-Json -Depth 5`), as the same maps `graph::list_devices` \
          returns.\n\
@@ -364,5 +388,4 @@ pub fn module(host: Arc<Host>) -> Module {
             Ok(ds.iter().map(device_value).collect())
         },
     );
-    m
 }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use rhai::{Dynamic, Map, Module, NativeCallContext};
 
-use super::{OrRhai, reg};
+use crate::bindings::register::{OrRhai, reg};
 use crate::error::{Error, Result};
 use crate::host::{Host, PrintTo};
 use crate::writeback::mapping;
@@ -119,7 +119,7 @@ pub fn module(host: Arc<Host>) -> Module {
     reg(
         &mut m,
         "sync_devices",
-        &["options: Map", "-> Map"],
+        &["options"],
         &[
         "Plans a device sync: devices from `graph::source()` written to the device container as \
          msDS-Device objects (spec §B.3): creates, per-attribute modifies of changed devices, and \
@@ -160,7 +160,7 @@ pub fn module(host: Arc<Host>) -> Module {
     reg(
         &mut m,
         "drift",
-        &["options: Map", "-> Map"],
+        &["options"],
         "What `writeback::sync_devices` would do, without planning anything: the drift between \
          Entra ID and the container (`creates` = devices missing from AD, `deletes` = owned \
          objects whose device is gone, `updates` = attribute mismatches, `skipped` with reasons, \
@@ -183,7 +183,7 @@ pub fn module(host: Arc<Host>) -> Module {
     reg(
         &mut m,
         "explain",
-        &["device: String", "options: Map", "-> Map"],
+        &["device", "options", "-> Map"],
         "Why one device is (not) in AD, without planning anything: the device is found by \
          deviceId, object id, display name or the DN of its object, and put through the sync's \
          steps (the site hooks, dwb's mapping, the schema's limits, the owner lookup, ownership). \
@@ -210,7 +210,7 @@ pub fn module(host: Arc<Host>) -> Module {
     reg(
         &mut m,
         "explain",
-        &["device: String", "-> Map"],
+        &["device", "-> Map"],
         "`writeback::explain(device, #{})`.\n\
          # Example\n\
          ```rhai\n\
@@ -224,7 +224,7 @@ pub fn module(host: Arc<Host>) -> Module {
     reg(
         &mut m,
         "ownership",
-        &["options: Map", "-> Map"],
+        &["options"],
         "Who owns the objects in the device container, from the directory alone (no device \
          source is read): `#{ container, existing, owned, foreign_objects, unanchored_objects }`. \
          Takes the options of `writeback::sync_devices` (only `container` and `marker` matter).\n\

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use rhai::{Array, Dynamic, Map, Module};
 
 use crate::bindings::options::Options;
-use crate::bindings::{OrRhai, reg};
+use crate::bindings::register::{OrRhai, reg};
 use crate::directory::FileTime;
 use crate::error::Result;
 use crate::host::Host;
@@ -83,7 +83,7 @@ pub fn register(m: &mut Module, host: Arc<Host>) {
     reg(
         m,
         "stale_devices",
-        &["options: Map", "-> Map"],
+        &["options"],
         "The devices whose last sign-in (`approximateLastSignInDateTime`) is more than `days` \
          days ago, each beside its written-back object's msDS-ApproximateLastLogonTimeStamp — the \
          value AD FS's StaleDeviceCleanup compares with the DRS object's \

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use rhai::{Dynamic, EvalAltResult, FnPtr, Module, NativeCallContext};
 
-use super::{OrRhai, RhaiResult, reg};
+use crate::bindings::register::{OrRhai, RhaiResult, reg};
 use crate::host::Host;
 
 /// The longest pause after failed rounds.
@@ -92,11 +92,11 @@ fn every(ctx: &NativeCallContext, host: &Host, seconds: i64, round: &FnPtr) -> R
 }
 
 /// Adds `dwb::every` to the `dwb::` module.
-pub fn register(m: &mut Module, host: Arc<Host>) {
+pub(super) fn register(m: &mut Module, host: Arc<Host>) {
     reg(
         m,
         "every",
-        &["seconds: i64", "round: FnPtr", "-> ()"],
+        &["seconds", "round"],
         "Runs `round` (a closure) every `seconds` until Ctrl-C or SIGTERM, which let the round \
          in progress finish and end the loop (a second signal interrupts at once). A round \
          that throws — the DC unreachable, Graph down after its retries — is logged as a \

@@ -8,10 +8,10 @@ use std::sync::Arc;
 
 use rhai::{Dynamic, ImmutableString, Map, Module};
 
-use super::convert::to_dn;
-use super::options::Options;
-use super::{OrRhai, reg};
 use crate::ad::{Scope, SearchRequest, WriteOp};
+use crate::bindings::convert::to_dn;
+use crate::bindings::options::Options;
+use crate::bindings::register::{OrRhai, reg};
 use crate::directory::{Attr, Filter, Guid};
 use crate::error::{Kind, Result};
 use crate::host::Host;
@@ -108,12 +108,12 @@ fn prove(host: &Host, user: &str, container: &Dynamic, opts: &Map) -> Result<Map
 }
 
 /// Adds `ad::prove_connector` to the `ad::` module.
-pub fn register(m: &mut Module, host: Arc<Host>) {
+pub(super) fn register(m: &mut Module, host: Arc<Host>) {
     let h = host.clone();
     reg(
         m,
         "prove_connector",
-        &["account: String", "container: Dn|String", "options: Map", "-> Map"],
+        &["account", "container: Dn|String", "options"],
         "Binds as the connector account (password from `DWB_CONNECTOR_PASSWORD`, or `#{ \
          password_env: \"VAR\", password_file: \"path\" }`) and proves it can read the \
          DeviceRegistrationService and create and delete a device in `container`. The probe device \

@@ -9,10 +9,10 @@ use std::time::Duration;
 
 use rhai::{Array, Dynamic, Map, Module};
 
-use super::options::Options;
-use super::{OrRhai, reg};
 use crate::ad::Directory;
 use crate::ad::fsmo::{self, Holder};
+use crate::bindings::options::Options;
+use crate::bindings::register::{OrRhai, reg};
 use crate::error::Result;
 use crate::host::Host;
 use crate::sources::DirectorySource;
@@ -87,7 +87,7 @@ fn roles(host: &Host, o: &Map) -> Result<Array> {
 }
 
 /// Adds `ad::fsmo_roles` to the `ad::` module.
-pub fn register(m: &mut Module, host: Arc<Host>) {
+pub(super) fn register(m: &mut Module, host: Arc<Host>) {
     const DOC: &str = "The five operations master (FSMO) roles — schema master, domain naming \
          master (forest), PDC emulator, RID master, infrastructure master (the bound domain) — \
          each as `#{ role, scope: \"forest\"|\"domain\", object, holder, server, dns_host_name, \
@@ -101,7 +101,7 @@ pub fn register(m: &mut Module, host: Arc<Host>) {
     reg(
         m,
         "fsmo_roles",
-        &["-> Array"],
+        &[],
         &format!(
             "{DOC}\n\
              # Example\n\
@@ -119,7 +119,7 @@ pub fn register(m: &mut Module, host: Arc<Host>) {
     reg(
         m,
         "fsmo_roles",
-        &["options: Map", "-> Array"],
+        &["options"],
         "The role holders with `#{ probe: true, port: 389, timeout_ms: 3000 }`.\n\
          # Example\n\
          ```rhai\n\

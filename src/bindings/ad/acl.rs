@@ -6,11 +6,11 @@ use std::sync::Arc;
 
 use rhai::{Array, Dynamic, Map, Module};
 
-use super::convert::to_dn;
-use super::options::Options;
-use super::values::SdValue;
-use super::{OrRhai, RhaiResult, reg};
 use crate::ad::{Directory, discovery};
+use crate::bindings::convert::to_dn;
+use crate::bindings::options::Options;
+use crate::bindings::register::{OrRhai, RhaiResult, reg};
+use crate::bindings::values::SdValue;
 use crate::directory::security::{Ace, Inherit, SecurityDescriptor, rights};
 use crate::directory::{Dn, Guid, Sid};
 use crate::error::{Error, Kind, Result};
@@ -248,12 +248,18 @@ fn has_access(
 }
 
 /// Adds the ACL functions to the `ad::` module.
-pub fn register(m: &mut Module, host: Arc<Host>) {
+pub(super) fn register(m: &mut Module, host: Arc<Host>) {
+    register_edits(m, &host);
+    register_checks(m, &host);
+}
+
+/// Registers reading and editing DACLs.
+fn register_edits(m: &mut Module, host: &Arc<Host>) {
     let h = host.clone();
     reg(
         m,
         "get_acl",
-        &["dn: Dn|String", "-> SecurityDescriptor"],
+        &["dn: Dn|String"],
         "Reads an object's owner, group and DACL (with the SD flags control, so no SACL rights are \
          needed). Print it or call `.to_sddl()`; `.aces()` lists the ACEs.\n\
          # Example\n\
@@ -275,7 +281,7 @@ pub fn register(m: &mut Module, host: Arc<Host>) {
     reg(
         m,
         "grant",
-        &["dn: Dn|String", "trustee: String|Sid|Map", "rights: String|i64|Array", "-> bool"],
+        &["dn: Dn|String", "trustee: String|Sid|Map", "rights: String|i64|Array"],
         "Plans adding an allow ACE on the object only. Idempotent: returns false (and plans \
          nothing) when an equivalent explicit ACE exists, including the split form a DC stores for \
          inheritable generic rights. `trustee` is a `Sid`, an account map from \
@@ -295,13 +301,7 @@ pub fn register(m: &mut Module, host: Arc<Host>) {
     reg(
         m,
         "grant",
-        &[
-            "dn: Dn|String",
-            "trustee: String|Sid|Map",
-            "rights: String|i64|Array",
-            "options: Map",
-            "-> bool",
-        ],
+        &["dn: Dn|String", "trustee: String|Sid|Map", "rights: String|i64|Array", "options"],
         "Plans adding an ACE with `#{ inherit: \"this\"|\"this_and_children\"|\"children\", \
          object_type: \"msDS-Device\" | GUID, inherited_object_type: …, deny: false, reason: \"…\" \
          }`. New ACEs go in canonical order (explicit deny, explicit allow, inherited); the plan \
@@ -325,7 +325,7 @@ pub fn register(m: &mut Module, host: Arc<Host>) {
     reg(
         m,
         "revoke",
-        &["dn: Dn|String", "trustee: String|Sid|Map", "rights: String|i64|Array", "-> bool"],
+        &["dn: Dn|String", "trustee: String|Sid|Map", "rights: String|i64|Array"],
         "Plans removing exactly the explicit ACEs a matching `ad::grant` added (never inherited \
          ones). Returns whether anything changes.\n\
          # Example\n\
@@ -342,13 +342,7 @@ pub fn register(m: &mut Module, host: Arc<Host>) {
     reg(
         m,
         "revoke",
-        &[
-            "dn: Dn|String",
-            "trustee: String|Sid|Map",
-            "rights: String|i64|Array",
-            "options: Map",
-            "-> bool",
-        ],
+        &["dn: Dn|String", "trustee: String|Sid|Map", "rights: String|i64|Array", "options"],
         "`ad::revoke` with the same options as the grant it undoes.\n\
          # Example\n\
          ```rhai\n\
@@ -361,11 +355,15 @@ pub fn register(m: &mut Module, host: Arc<Host>) {
          `invalid_argument`, `no_such_object`, `security_descriptor`.",
         move |d: Dynamic, w: Dynamic, r: Dynamic, o: Map| change(&h, &d, &w, &r, &o, false).rhai(),
     );
+}
+
+/// Registers the access checks and the rights names.
+fn register_checks(m: &mut Module, host: &Arc<Host>) {
     let h = host.clone();
     reg(
         m,
         "has_access",
-        &["dn: Dn|String", "trustee: String|Sid|Map", "rights: String|i64|Array", "-> bool"],
+        &["dn: Dn|String", "trustee: String|Sid|Map", "rights: String|i64|Array"],
         "True when the trustee (with its groups and Authenticated Users) effectively has all \
          `rights` on the object, counting explicit and inherited ACEs, with generic rights mapped \
          (GA = RPWPCRCCDCLCLORCWOWDSDDTSW).\n\
@@ -386,13 +384,7 @@ pub fn register(m: &mut Module, host: Arc<Host>) {
     reg(
         m,
         "has_access",
-        &[
-            "dn: Dn|String",
-            "trustee: String|Sid|Map",
-            "rights: String|i64|Array",
-            "options: Map",
-            "-> bool",
-        ],
+        &["dn: Dn|String", "trustee: String|Sid|Map", "rights: String|i64|Array", "options"],
         "`ad::has_access` for an object type: `#{ object_type: \"msDS-Device\" }` (e.g. create \
          child of that class).\n\
          # Example\n\
@@ -409,7 +401,7 @@ pub fn register(m: &mut Module, host: Arc<Host>) {
     reg(
         m,
         "rights",
-        &["rights: String|i64|Array", "-> i64"],
+        &["rights: String|i64|Array"],
         "The access mask for rights given as letters, names or numbers (`\"GR|GW\"` → 0xC0000000). \
          Letters are AD's two-letter rights (CC DC LC SW RP WP DT LO CR SD RC WD WO GA GR GW GX), \
          separated by nothing, `|`, `,` or spaces; `0x…` is a hex mask; an array ORs its items.\n\
@@ -426,7 +418,7 @@ pub fn register(m: &mut Module, host: Arc<Host>) {
     reg(
         m,
         "rights_text",
-        &["mask: i64", "-> String"],
+        &["mask"],
         "A mask as AD right letters (`0x200BC` → `RPWPLCLORCSW`).\n\
          # Example\n\
          ```rhai\n\

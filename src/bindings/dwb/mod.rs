@@ -1,250 +1,17 @@
-//! The `plan::`, `report::` and `dwb::` script modules: inspect the pending
-//! plan, report findings and warnings, and learn about the run.
+//! The `dwb::` script module: the run (dry run, version, profile, settings),
+//! errors as values, tables, and `dwb::every` (`watch`).
+
+mod watch;
 
 use std::sync::Arc;
 
 use rhai::{Array, Dynamic, ImmutableString, Map, Module};
 
-use super::{OrRhai, RhaiResult, reg};
 use crate::ad::Directory;
+use crate::bindings::register::{OrRhai, RhaiResult, reg};
 use crate::directory::Dn;
-use crate::error::{Error, Kind};
+use crate::error::Error;
 use crate::host::Host;
-use crate::plan::render;
-use crate::report::{Finding, Status};
-
-/// `plan::`
-pub fn plan_module(host: Arc<Host>) -> Module {
-    let mut m = Module::new();
-    let h = host.clone();
-    reg(
-        &mut m,
-        "len",
-        &["-> i64"],
-        "Number of changes planned so far.\n\
-         # Example\n\
-         ```rhai\n\
-         if plan::len() > 0 { print(`${plan::len()} change(s) planned`); }\n\
-         ```\n\
-         # Errors\n\
-         None.",
-        move || h.plan.lock().map(|p| p.len() as i64).unwrap_or(0),
-    );
-    let h = host.clone();
-    reg(
-        &mut m,
-        "is_empty",
-        &["-> bool"],
-        "True when nothing is planned: the directory already matches.\n\
-         # Example\n\
-         ```rhai\n\
-         if plan::is_empty() { print(\"nothing to do: AD already matches Entra ID\"); }\n\
-         ```\n\
-         # Errors\n\
-         None.",
-        move || h.plan.lock().map(|p| p.is_empty()).unwrap_or(true),
-    );
-    let h = host.clone();
-    reg(
-        &mut m,
-        "changes",
-        &["-> Array"],
-        "The planned changes as maps `#{ id, action, target, reason, … }` (the JSON plan: an add \
-         has `attributes`, a modify `modifications`, an ACL change `sddl_before` and \
-         `sddl_after`).\n\
-         # Example\n\
-         ```rhai\n\
-         for c in plan::changes() { print(`${c.id}: ${c.action} ${c.target} (${c.reason})`); }\n\
-         ```\n\
-         # Errors\n\
-         None.",
-        move || -> RhaiResult<Array> {
-            let p = h.plan.lock().map_err(|_| Error::internal("plan lock poisoned")).rhai()?;
-            let v = render::json(&p);
-            rhai::serde::to_dynamic(v).map(|d| d.into_array().unwrap_or_default())
-        },
-    );
-    let h = host.clone();
-    reg(
-        &mut m,
-        "text",
-        &["-> String"],
-        "The pending plan as text, as `--dry-run` prints it.\n\
-         # Example\n\
-         ```rhai\n\
-         print(plan::text());\n\
-         ```\n\
-         # Errors\n\
-         None.",
-        move || h.plan.lock().map(|p| render::text(&p)).unwrap_or_default(),
-    );
-    let h = host.clone();
-    reg(
-        &mut m,
-        "apply",
-        &["-> Map"],
-        "Applies the pending plan now instead of at the end of the run (for loops such as `sync \
-         --param watch=60`) and clears it. Under `--dry-run` nothing is applied. Returns `#{ \
-         applied, failed, skipped }`.\n\
-         # Example\n\
-         ```rhai\n\
-         let done = plan::apply();\n\
-         if done.failed > 0 { report::warn(`${done.failed} change(s) failed; see the report`); }\n\
-         ```\n\
-         # Errors\n\
-         None: a change that fails is counted in `failed`, not thrown.",
-        move || -> RhaiResult<Map> {
-            let (plan, outcomes) = h.apply_pending().rhai()?;
-            let count = |f: fn(&crate::plan::Outcome) -> bool| {
-                outcomes.iter().filter(|o| f(o)).count() as i64
-            };
-            let mut out = Map::new();
-            out.insert(
-                "applied".into(),
-                count(|o| matches!(o, crate::plan::Outcome::Applied)).into(),
-            );
-            out.insert(
-                "failed".into(),
-                count(|o| matches!(o, crate::plan::Outcome::Failed { .. })).into(),
-            );
-            out.insert(
-                "skipped".into(),
-                count(|o| matches!(o, crate::plan::Outcome::Skipped { .. })).into(),
-            );
-            out.insert("refused".into(), plan.is_refused().into());
-            Ok(out)
-        },
-    );
-    let h = host.clone();
-    reg(
-        &mut m,
-        "ldif",
-        &["-> String"],
-        "The pending plan as LDIF change records that `ldapmodify` accepts.\n\
-         # Example\n\
-         ```rhai\n\
-         print(plan::ldif());   // review, or feed to ldapmodify -f\n\
-         ```\n\
-         # Errors\n\
-         None.",
-        move || h.plan.lock().map(|p| render::ldif(&p)).unwrap_or_default(),
-    );
-    m
-}
-
-fn add_finding(host: &Host, check: &str, status: &str, detail: &str, fix: &str) -> RhaiResult<()> {
-    let status = Status::parse(status)
-        .ok_or_else(|| {
-            Error::new(
-                Kind::InvalidArgument,
-                format!("report::finding: status `{status}` is not one of ok, info, warn, fail"),
-            )
-        })
-        .rhai()?;
-    if let Ok(mut f) = host.findings.lock() {
-        f.findings.push(Finding {
-            check: check.into(),
-            status,
-            detail: detail.into(),
-            fix: fix.into(),
-        });
-    }
-    Ok(())
-}
-
-/// `report::`
-pub fn report_module(host: Arc<Host>) -> Module {
-    let mut m = Module::new();
-    let h = host.clone();
-    reg(
-        &mut m,
-        "finding",
-        &["check: String", "status: String", "detail: String", "fix: String", "-> ()"],
-        "Records a check result for the findings table. `status` is \"ok\", \"info\", \"warn\" or \
-         \"fail\"; any \"fail\" makes the run exit with code 1.\n\
-         # Example\n\
-         ```rhai\n\
-         report::finding(\"schema\", \"fail\", \"msDS-DeviceContainer is missing\",\n\
-         \x20   \"run adprep /forestprep (Windows Server 2012 R2 or later)\");\n\
-         ```\n\
-         # Errors\n\
-         `invalid_argument` for another status.",
-        move |c: ImmutableString, s: ImmutableString, d: ImmutableString, f: ImmutableString| {
-            add_finding(&h, &c, &s, &d, &f)
-        },
-    );
-    let h = host.clone();
-    reg(
-        &mut m,
-        "finding",
-        &["check: String", "status: String", "detail: String", "-> ()"],
-        "Records a check result without a fix.\n\
-         # Example\n\
-         ```rhai\n\
-         report::finding(\"device location\", \"ok\", \
-         \"CN=RegisteredDevices,DC=contoso,DC=test\");\n\
-         ```\n\
-         # Errors\n\
-         `invalid_argument` for a status other than ok, info, warn, fail.",
-        move |c: ImmutableString, s: ImmutableString, d: ImmutableString| {
-            add_finding(&h, &c, &s, &d, "")
-        },
-    );
-    let h = host.clone();
-    reg(
-        &mut m,
-        "warn",
-        &["message: String", "-> ()"],
-        "Records a warning (printed to stderr at once, shown after the plan, kept in the JSON \
-         report).\n\
-         # Example\n\
-         ```rhai\n\
-         report::warn(\"Entra Connect device writeback still seems to be on: objects it wrote are \
-         left alone\");\n\
-         ```\n\
-         # Errors\n\
-         None.",
-        move |s: ImmutableString| h.warn(&s),
-    );
-    let h = host.clone();
-    reg(
-        &mut m,
-        "set",
-        &["key: String", "value: ?", "-> ()"],
-        "Attaches a value to the JSON report's `data` object (counts, ids…). Maps and arrays keep \
-         their structure; a value with no JSON form (a `Dn`, `Sid`, …) is stored as its text.\n\
-         # Example\n\
-         ```rhai\n\
-         report::set(\"device_container\", \"CN=RegisteredDevices,DC=contoso,DC=test\");\n\
-         report::set(\"sync\", #{ creates: 12, updates: 3, deletes: 0 });\n\
-         ```\n\
-         # Errors\n\
-         None.",
-        move |k: ImmutableString, v: Dynamic| -> RhaiResult<()> {
-            let j: serde_json::Value = rhai::serde::from_dynamic(&v)
-                .unwrap_or_else(|_| serde_json::Value::String(v.to_string()));
-            if let Ok(mut f) = h.findings.lock() {
-                f.data.insert(k.to_string(), j);
-            }
-            Ok(())
-        },
-    );
-    let h = host.clone();
-    reg(
-        &mut m,
-        "failed",
-        &["-> i64"],
-        "Number of findings with status \"fail\" so far.\n\
-         # Example\n\
-         ```rhai\n\
-         if report::failed() > 0 { print(\"fix the failed checks before `dwb run enable`\"); }\n\
-         ```\n\
-         # Errors\n\
-         None.",
-        move || h.findings.lock().map(|f| f.failed() as i64).unwrap_or(0),
-    );
-    m
-}
 
 /// The map `dwb::error` builds: the registry's kind for `code`.
 fn error_map(code: &str, message: &str, hint: Option<&str>) -> RhaiResult<Map> {
@@ -339,15 +106,22 @@ fn plan_setting(h: &Host, key: &str, value: &str) -> crate::error::Result<()> {
     Ok(())
 }
 
-/// `dwb::`
-pub fn dwb_module(host: Arc<Host>) -> Module {
+/// Builds the `dwb::` module.
+pub fn module(host: Arc<Host>) -> Module {
     let mut m = Module::new();
-    super::watch::register(&mut m, host.clone());
+    watch::register(&mut m, host.clone());
+    register_run(&mut m, &host);
+    register_values(&mut m, &host);
+    m
+}
+
+/// Registers what scripts learn about the run.
+fn register_run(m: &mut Module, host: &Arc<Host>) {
     let h = host.clone();
     reg(
-        &mut m,
+        m,
         "dry_run",
-        &["-> bool"],
+        &[],
         "True under `--dry-run`: the plan is shown, nothing is applied.\n\
          # Example\n\
          ```rhai\n\
@@ -358,9 +132,9 @@ pub fn dwb_module(host: Arc<Host>) -> Module {
         move || h.dry_run,
     );
     reg(
-        &mut m,
+        m,
         "version",
-        &["-> String"],
+        &[],
         "dwb's version.\n\
          # Example\n\
          ```rhai\n\
@@ -372,9 +146,9 @@ pub fn dwb_module(host: Arc<Host>) -> Module {
     );
     let h = host.clone();
     reg(
-        &mut m,
+        m,
         "sleep",
-        &["seconds: i64", "-> ()"],
+        &["seconds"],
         "Waits `seconds` (negative counts as 0), checking for Ctrl-C every 100 ms.\n\
          # Example\n\
          ```rhai\n\
@@ -394,9 +168,9 @@ pub fn dwb_module(host: Arc<Host>) -> Module {
     );
     let h = host.clone();
     reg(
-        &mut m,
+        m,
         "profile",
-        &["-> Map"],
+        &[],
         "The config file and profile in use: `#{ file, profile }` (either may be `()`).\n\
          # Example\n\
          ```rhai\n\
@@ -423,9 +197,9 @@ pub fn dwb_module(host: Arc<Host>) -> Module {
     );
     let h = host.clone();
     reg(
-        &mut m,
+        m,
         "set_setting",
-        &["key: String", "value: String", "-> ()"],
+        &["key", "value"],
         "Plans writing `[profiles.<profile>.writeback] key = value` into the site's dwb.toml \
          (applied with the plan; comments are kept). `key` is `forest`, `domain`, `container` \
          or `tenant_id`. Nothing is planned when the profile already holds the value, in any \
@@ -441,10 +215,14 @@ pub fn dwb_module(host: Arc<Host>) -> Module {
             plan_setting(&h, &k, &v).rhai()
         },
     );
+}
+
+/// Registers errors as values and tables.
+fn register_values(m: &mut Module, host: &Arc<Host>) {
     reg(
-        &mut m,
+        m,
         "error",
-        &["code: String", "message: String", "-> Map"],
+        &["code", "message"],
         "An error value to `throw`, with a code from dwb's error registry (`dwb docs` lists them) \
          and that code's kind, so scripts never invent codes no reference lists. The map is `#{ \
          code, kind, message, hint }`, like the errors dwb's functions throw.\n\
@@ -457,9 +235,9 @@ pub fn dwb_module(host: Arc<Host>) -> Module {
         |code: ImmutableString, message: ImmutableString| error_map(&code, &message, None),
     );
     reg(
-        &mut m,
+        m,
         "error",
-        &["code: String", "message: String", "hint: String", "-> Map"],
+        &["code", "message", "hint"],
         "An error value to `throw`, with a hint saying what to do about it.\n\
          # Example\n\
          ```rhai\n\
@@ -476,9 +254,9 @@ pub fn dwb_module(host: Arc<Host>) -> Module {
     );
     let h = host.clone();
     reg(
-        &mut m,
+        m,
         "is_demo",
-        &["-> bool"],
+        &[],
         "True when running on a snapshot (the bundled demo or `--snapshot FILE`) rather than a \
          live DC.\n\
          # Example\n\
@@ -490,9 +268,9 @@ pub fn dwb_module(host: Arc<Host>) -> Module {
         move || -> RhaiResult<bool> { Ok(h.dir().rhai()?.describe().starts_with("snapshot")) },
     );
     reg(
-        &mut m,
+        m,
         "table",
-        &["rows: Array", "-> String"],
+        &["rows"],
         "Formats an array of maps as a text table (columns from the first row's keys; rows that \
          are not maps are left out): with box drawing on a terminal, plain columns when the \
          output goes to a pipe or file.\n\
@@ -524,7 +302,6 @@ pub fn dwb_module(host: Arc<Host>) -> Module {
             crate::text::render(&t)
         },
     );
-    m
 }
 
 #[cfg(test)]
