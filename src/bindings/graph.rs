@@ -8,7 +8,7 @@ use rhai::{Array, Dynamic, ImmutableString, Map, Module};
 
 use super::convert::to_strings;
 use super::options::Options;
-use crate::bindings::register::{OrRhai, RhaiResult, reg};
+use crate::bindings::register::{OrRhai, RhaiResult, bind};
 use crate::error::{Error, Kind, Result};
 use crate::graph::{self, Device, GraphClient, ListOptions};
 use crate::host::Host;
@@ -97,90 +97,76 @@ fn register_devices(m: &mut Module, host: &Arc<Host>) {
 /// Registers the device source and the device listings.
 fn register_listing(m: &mut Module, host: &Arc<Host>) {
     let h = host.clone();
-    reg(
+    bind!(
+        /// Where devices come from: a Graph tenant, a Graph JSON export, or the bundled demo export.
+        /// # Example
+        /// ```rhai
+        /// print(`devices from ${graph::source()}`);
+        /// ```
+        /// # Errors
+        /// `config` (the Graph settings are incomplete or unusable, or the export cannot be read), `bad_response` (the export is malformed): the source is opened on first use.
         m,
         "source",
-        &[],
-        "Where devices come from: a Graph tenant, a Graph JSON export, or the bundled demo \
-         export.\n\
-         # Example\n\
-         ```rhai\n\
-         print(`devices from ${graph::source()}`);\n\
-         ```\n\
-         # Errors\n\
-         `config` (the Graph settings are incomplete or unusable, or the export cannot be read), \
-         `bad_response` (the export is malformed): the source is opened on first use.",
+        [],
         move || -> RhaiResult<String> { Ok(h.devices.get().rhai()?.describe()) },
     );
     let h = host.clone();
-    reg(
+    bind!(
+        /// Which kind of device source is configured, without opening it (no secret is read, nothing is sent): `"tenant"` (Graph settings are given), `"file"` (`--devices`), `"demo"` (the bundled export, next to the demo directory) or `"none"`. Checks that need Graph run only when a source is configured.
+        /// # Example
+        /// ```rhai
+        /// if graph::source_kind() == "tenant" { print(graph::organization().displayName); }
+        /// ```
+        /// # Errors
+        /// None.
         m,
         "source_kind",
-        &[],
-        "Which kind of device source is configured, without opening it (no secret is read, \
-         nothing is sent): `\"tenant\"` (Graph settings are given), `\"file\"` (`--devices`), \
-         `\"demo\"` (the bundled export, next to the demo directory) or `\"none\"`. Checks \
-         that need Graph run only when a source is configured.\n\
-         # Example\n\
-         ```rhai\n\
-         if graph::source_kind() == \"tenant\" { print(graph::organization().displayName); }\n\
-         ```\n\
-         # Errors\n\
-         None.",
+        [],
         move || -> String { h.devices.kind().to_string() },
     );
     let h = host.clone();
-    reg(
+    bind!(
+        /// Every device (Graph `device` resources with their documented property names: id, deviceId, displayName, operatingSystem, trustType, accountEnabled, alternativeSecurityIds, …), following `@odata.nextLink` page by page. Each device is the map described under "Device fields" in Site hooks.
+        /// # Example
+        /// ```rhai
+        /// for d in graph::list_devices() { print(`${d.deviceId} ${d.displayName}`); }
+        /// ```
+        /// # Errors
+        /// `throttled` (after bounded retries), `auth`, `forbidden`, `bad_response`, `network`, `config`.
         m,
         "list_devices",
-        &[],
-        "Every device (Graph `device` resources with their documented property names: id, \
-         deviceId, displayName, operatingSystem, trustType, accountEnabled, \
-         alternativeSecurityIds, …), following `@odata.nextLink` page by page. Each device is the \
-         map described under \"Device fields\" in Site hooks.\n\
-         # Example\n\
-         ```rhai\n\
-         for d in graph::list_devices() { print(`${d.deviceId} ${d.displayName}`); }\n\
-         ```\n\
-         # Errors\n\
-         `throttled` (after bounded retries), `auth`, `forbidden`, `bad_response`, `network`, \
-         `config`.",
+        [],
         move || list(&h, &Map::new()).rhai(),
     );
     let h = host.clone();
-    reg(
+    bind!(
+        /// Devices with `#{ select: [..], filter: "…", top: 999 }` (Graph's `$select`, `$filter` and `$top`, 1–999). The options apply to a tenant; a JSON export returns all its devices.
+        /// # Example
+        /// ```rhai
+        /// let enabled = graph::list_devices(#{ filter: "accountEnabled eq true", top: 999,
+        ///     select: ["id", "deviceId", "displayName", "trustType", "alternativeSecurityIds"] });
+        /// print(`${enabled.len()} enabled devices`);
+        /// ```
+        /// # Errors
+        /// `unknown_option`, `invalid_argument` (`top` not a number), `config` (Graph rejected the query, HTTP 400), `throttled`, `auth`, `forbidden`, `bad_response`, `network`.
         m,
         "list_devices",
-        &["options"],
-        "Devices with `#{ select: [..], filter: \"…\", top: 999 }` (Graph's `$select`, `$filter` \
-         and `$top`, 1–999). The options apply to a tenant; a JSON export returns all its \
-         devices.\n\
-         # Example\n\
-         ```rhai\n\
-         let enabled = graph::list_devices(#{ filter: \"accountEnabled eq true\", top: 999,\n\
-         \x20   select: [\"id\", \"deviceId\", \"displayName\", \"trustType\", \
-         \"alternativeSecurityIds\"] });\n\
-         print(`${enabled.len()} enabled devices`);\n\
-         ```\n\
-         # Errors\n\
-         `unknown_option`, `invalid_argument` (`top` not a number), `config` (Graph rejected the \
-         query, HTTP 400), `throttled`, `auth`, `forbidden`, `bad_response`, `network`.",
+        ["options"],
         move |o: Map| list(&h, &o).rhai(),
     );
     let h = host.clone();
-    reg(
+    bind!(
+        /// One device by object id or by deviceId.
+        /// # Example
+        /// ```rhai
+        /// let d = graph::get_device("265b893a-67d9-4107-b218-39acc36e1a70");   // a deviceId
+        /// print(`${d.displayName} (${d.trustType}), object id ${d.id}`);
+        /// ```
+        /// # Errors
+        /// `not_found`, `config` (`id` is not a GUID, or the deviceId matches several devices), `throttled`, `auth`, `forbidden`, `bad_response`, `network`.
         m,
         "get_device",
-        &["id", "-> Map"],
-        "One device by object id or by deviceId.\n\
-         # Example\n\
-         ```rhai\n\
-         let d = graph::get_device(\"265b893a-67d9-4107-b218-39acc36e1a70\");   // a deviceId\n\
-         print(`${d.displayName} (${d.trustType}), object id ${d.id}`);\n\
-         ```\n\
-         # Errors\n\
-         `not_found`, `config` (`id` is not a GUID, or the deviceId matches several devices), \
-         `throttled`, `auth`, `forbidden`, `bad_response`, `network`.",
+        ["id", "-> Map"],
         move |id: ImmutableString| get_device(&h, &id).rhai(),
     );
 }
@@ -188,22 +174,19 @@ fn register_listing(m: &mut Module, host: &Arc<Host>) {
 /// Registers the owners and the delta of devices.
 fn register_changes(m: &mut Module, host: &Arc<Host>) {
     let h = host.clone();
-    reg(
+    bind!(
+        /// The registered owners of a device (users, with `onPremisesSecurityIdentifier` when the app may read users): maps with `id`, `@odata.type`, `userPrincipalName`, `displayName` and `onPremisesSecurityIdentifier` (`()` for cloud-only users). Needs a Graph tenant.
+        /// # Example
+        /// ```rhai
+        /// for o in graph::device_owners("0a0977d6-47b2-4cc2-aa14-7d31c2b25b36") {
+        ///     print(`${o.userPrincipalName}: ${o.onPremisesSecurityIdentifier}`);
+        /// }
+        /// ```
+        /// # Errors
+        /// `config` (the device source is a file), `not_found`, `forbidden`, `throttled`, `auth`, `bad_response`, `network`.
         m,
         "device_owners",
-        &["id"],
-        "The registered owners of a device (users, with `onPremisesSecurityIdentifier` when the \
-         app may read users): maps with `id`, `@odata.type`, `userPrincipalName`, `displayName` \
-         and `onPremisesSecurityIdentifier` (`()` for cloud-only users). Needs a Graph tenant.\n\
-         # Example\n\
-         ```rhai\n\
-         for o in graph::device_owners(\"0a0977d6-47b2-4cc2-aa14-7d31c2b25b36\") {\n\
-         \x20   print(`${o.userPrincipalName}: ${o.onPremisesSecurityIdentifier}`);\n\
-         }\n\
-         ```\n\
-         # Errors\n\
-         `config` (the device source is a file), `not_found`, `forbidden`, `throttled`, `auth`, \
-         `bad_response`, `network`.",
+        ["id"],
         move |id: ImmutableString| -> RhaiResult<Array> {
             let c = client(&h).rhai()?;
             let owners = h.block_on(async { Ok(c.device_owners(&id).await?) }).rhai()?;
@@ -214,25 +197,18 @@ fn register_changes(m: &mut Module, host: &Arc<Host>) {
         },
     );
     let h = host.clone();
-    reg(
+    bind!(
+        /// One delta round: the first call lists everything and stores the deltaLink in `state_file`; later calls return only changes. Returns `#{ changed: [devices with the changed properties], removed: [#{ id, reason }], resumed }`. Needs a Graph tenant. The state file is written by this call; `writeback::sync_devices` with `mode: "delta"` instead moves it only once its plan is applied.
+        /// # Example
+        /// ```rhai
+        /// let round = graph::delta_devices("/var/lib/dwb/devices.delta");
+        /// print(`${round.changed.len()} changed, ${round.removed.len()} removed (resumed: ${round.resumed})`);
+        /// ```
+        /// # Errors
+        /// `config` (the device source is a file, or the state file cannot be read or written), `not_found` (the stored delta token expired, HTTP 410), `throttled`, `auth`, `forbidden`, `bad_response`, `network`.
         m,
         "delta_devices",
-        &["state_file"],
-        "One delta round: the first call lists everything and stores the deltaLink in \
-         `state_file`; later calls return only changes. Returns `#{ changed: [devices with the \
-         changed properties], removed: [#{ id, reason }], resumed }`. Needs a Graph tenant. The \
-         state file is written by this call; `writeback::sync_devices` with `mode: \"delta\"` \
-         instead moves it only once its plan is applied.\n\
-         # Example\n\
-         ```rhai\n\
-         let round = graph::delta_devices(\"/var/lib/dwb/devices.delta\");\n\
-         print(`${round.changed.len()} changed, ${round.removed.len()} removed (resumed: \
-         ${round.resumed})`);\n\
-         ```\n\
-         # Errors\n\
-         `config` (the device source is a file, or the state file cannot be read or written), \
-         `not_found` (the stored delta token expired, HTTP 410), `throttled`, `auth`, `forbidden`, \
-         `bad_response`, `network`.",
+        ["state_file"],
         move |state: ImmutableString| -> RhaiResult<Map> {
             let c = client(&h).rhai()?;
             let (mut changed, mut removed) = (Array::new(), Array::new());
@@ -265,20 +241,18 @@ fn register_changes(m: &mut Module, host: &Arc<Host>) {
 /// Registers the tenant reads and the writeback feature switch.
 fn register_tenant(m: &mut Module, host: &Arc<Host>) {
     let h = host.clone();
-    reg(
+    bind!(
+        /// The tenant (`/organization`): id, displayName, verifiedDomains, … (`()` when Graph returns none). Needs a Graph tenant.
+        /// # Example
+        /// ```rhai
+        /// let org = graph::organization();
+        /// print(`${org.displayName} (tenant ${org.id})`);
+        /// ```
+        /// # Errors
+        /// `config` (the device source is a file), `forbidden`, `throttled`, `auth`, `bad_response`, `network`.
         m,
         "organization",
-        &["-> Map|()"],
-        "The tenant (`/organization`): id, displayName, verifiedDomains, … (`()` when Graph \
-         returns none). Needs a Graph tenant.\n\
-         # Example\n\
-         ```rhai\n\
-         let org = graph::organization();\n\
-         print(`${org.displayName} (tenant ${org.id})`);\n\
-         ```\n\
-         # Errors\n\
-         `config` (the device source is a file), `forbidden`, `throttled`, `auth`, `bad_response`, \
-         `network`.",
+        ["-> Map|()"],
         move || -> RhaiResult<Dynamic> {
             let c = client(&h).rhai()?;
             let orgs = h.block_on(async { Ok(c.organization().await?) }).rhai()?;
@@ -290,21 +264,18 @@ fn register_tenant(m: &mut Module, host: &Arc<Host>) {
         },
     );
     let h = host.clone();
-    reg(
+    bind!(
+        /// The tenant's domains (`/domains`): id, isDefault, isVerified, isInitial, authenticationType. Needs a Graph tenant.
+        /// # Example
+        /// ```rhai
+        /// let federated = graph::domains().filter(|d| d.isVerified && d.authenticationType == "Federated");
+        /// for d in federated { print(d.id); }
+        /// ```
+        /// # Errors
+        /// `config` (the device source is a file), `forbidden`, `throttled`, `auth`, `bad_response`, `network`.
         m,
         "domains",
-        &[],
-        "The tenant's domains (`/domains`): id, isDefault, isVerified, isInitial, \
-         authenticationType. Needs a Graph tenant.\n\
-         # Example\n\
-         ```rhai\n\
-         let federated = graph::domains().filter(|d| d.isVerified && d.authenticationType == \
-         \"Federated\");\n\
-         for d in federated { print(d.id); }\n\
-         ```\n\
-         # Errors\n\
-         `config` (the device source is a file), `forbidden`, `throttled`, `auth`, `bad_response`, \
-         `network`.",
+        [],
         move || -> RhaiResult<Array> {
             let c = client(&h).rhai()?;
             let ds = h.block_on(async { Ok(c.domains().await?) }).rhai()?;
@@ -315,22 +286,18 @@ fn register_tenant(m: &mut Module, host: &Arc<Host>) {
         },
     );
     let h = host.clone();
-    reg(
+    bind!(
+        /// `/directory/onPremisesSynchronization` (features such as `deviceWritebackEnabled`): `#{ id, configuration, features }`. Delegated only: needs device-code sign-in as a Global Administrator.
+        /// # Example
+        /// ```rhai
+        /// let onprem = graph::sync_features();
+        /// print(`device writeback in the tenant: ${onprem.features.get("deviceWritebackEnabled")}`);
+        /// ```
+        /// # Errors
+        /// `delegated_only` with an app-only token, `config` (the device source is a file), `forbidden`, `throttled`, `auth`, `bad_response`, `network`.
         m,
         "sync_features",
-        &["-> Map"],
-        "`/directory/onPremisesSynchronization` (features such as `deviceWritebackEnabled`): `#{ \
-         id, configuration, features }`. Delegated only: needs device-code sign-in as a Global \
-         Administrator.\n\
-         # Example\n\
-         ```rhai\n\
-         let onprem = graph::sync_features();\n\
-         print(`device writeback in the tenant: \
-         ${onprem.features.get(\"deviceWritebackEnabled\")}`);\n\
-         ```\n\
-         # Errors\n\
-         `delegated_only` with an app-only token, `config` (the device source is a file), \
-         `forbidden`, `throttled`, `auth`, `bad_response`, `network`.",
+        ["-> Map"],
         move || -> RhaiResult<Dynamic> {
             let c = client(&h).rhai()?;
             let f = h.block_on(async { Ok(c.sync_features().await?) }).rhai()?;
@@ -338,20 +305,18 @@ fn register_tenant(m: &mut Module, host: &Arc<Host>) {
         },
     );
     let h = host.clone();
-    reg(
+    bind!(
+        /// Plans `PATCH /directory/onPremisesSynchronization/{id}` with `features.deviceWritebackEnabled` (applied with the plan; delegated only).
+        /// # Example
+        /// ```rhai
+        /// graph::set_device_writeback(true);
+        /// print(plan::text());   // shows the PATCH; nothing is sent before the plan is applied
+        /// ```
+        /// # Errors
+        /// `graph` (code DWB-GRAPH-0021) without a delegated sign-in, `config` (the device source is a file).
         m,
         "set_device_writeback",
-        &["enabled"],
-        "Plans `PATCH /directory/onPremisesSynchronization/{id}` with \
-         `features.deviceWritebackEnabled` (applied with the plan; delegated only).\n\
-         # Example\n\
-         ```rhai\n\
-         graph::set_device_writeback(true);\n\
-         print(plan::text());   // shows the PATCH; nothing is sent before the plan is applied\n\
-         ```\n\
-         # Errors\n\
-         `graph` (code DWB-GRAPH-0021) without a delegated sign-in, `config` (the device source is \
-         a file).",
+        ["enabled"],
         move |on: bool| -> RhaiResult<()> {
             let c = client(&h).rhai()?;
             if c.token_kind() != graph::TokenKind::Delegated {
@@ -368,21 +333,19 @@ fn register_tenant(m: &mut Module, host: &Arc<Host>) {
                 })
         },
     );
-    reg(
+    bind!(
+        /// Devices from a Graph JSON export (Graph Explorer pages, several pages, a bare array, or `Get-MgDevice | ConvertTo-Json -Depth 5`), as the same maps `graph::list_devices` returns.
+        /// # Example
+        /// ```rhai
+        /// let exported = graph::devices_from_file("exports/devices-2026-09.json");
+        /// let hybrid = exported.filter(|d| d.get("trustType") == "ServerAd");
+        /// print(`${hybrid.len()} of ${exported.len()} devices are hybrid joined`);
+        /// ```
+        /// # Errors
+        /// `bad_response` naming the file and device, `config` (the file cannot be read).
         m,
         "devices_from_file",
-        &["path"],
-        "Devices from a Graph JSON export (Graph Explorer pages, several pages, a bare array, or \
-         `Get-MgDevice | ConvertTo-Json -Depth 5`), as the same maps `graph::list_devices` \
-         returns.\n\
-         # Example\n\
-         ```rhai\n\
-         let exported = graph::devices_from_file(\"exports/devices-2026-09.json\");\n\
-         let hybrid = exported.filter(|d| d.get(\"trustType\") == \"ServerAd\");\n\
-         print(`${hybrid.len()} of ${exported.len()} devices are hybrid joined`);\n\
-         ```\n\
-         # Errors\n\
-         `bad_response` naming the file and device, `config` (the file cannot be read).",
+        ["path"],
         |p: ImmutableString| -> RhaiResult<Array> {
             let ds = graph::devices_from_file(p.as_str()).map_err(Error::from).rhai()?;
             Ok(ds.iter().map(device_value).collect())

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use rhai::{Array, Map, Module};
 
-use crate::bindings::register::{OrRhai, RhaiResult, reg};
+use crate::bindings::register::{OrRhai, RhaiResult, bind};
 use crate::error::Error;
 use crate::host::Host;
 use crate::plan::render;
@@ -13,47 +13,45 @@ use crate::plan::render;
 pub fn module(host: Arc<Host>) -> Module {
     let mut m = Module::new();
     let h = host.clone();
-    reg(
+    bind!(
+        /// Number of changes planned so far.
+        /// # Example
+        /// ```rhai
+        /// if plan::len() > 0 { print(`${plan::len()} change(s) planned`); }
+        /// ```
+        /// # Errors
+        /// None.
         &mut m,
         "len",
-        &[],
-        "Number of changes planned so far.\n\
-         # Example\n\
-         ```rhai\n\
-         if plan::len() > 0 { print(`${plan::len()} change(s) planned`); }\n\
-         ```\n\
-         # Errors\n\
-         None.",
+        [],
         move || h.plan.lock().map(|p| p.len() as i64).unwrap_or(0),
     );
     let h = host.clone();
-    reg(
+    bind!(
+        /// True when nothing is planned: the directory already matches.
+        /// # Example
+        /// ```rhai
+        /// if plan::is_empty() { print("nothing to do: AD already matches Entra ID"); }
+        /// ```
+        /// # Errors
+        /// None.
         &mut m,
         "is_empty",
-        &[],
-        "True when nothing is planned: the directory already matches.\n\
-         # Example\n\
-         ```rhai\n\
-         if plan::is_empty() { print(\"nothing to do: AD already matches Entra ID\"); }\n\
-         ```\n\
-         # Errors\n\
-         None.",
+        [],
         move || h.plan.lock().map(|p| p.is_empty()).unwrap_or(true),
     );
     let h = host.clone();
-    reg(
+    bind!(
+        /// The planned changes as maps `#{ id, action, target, reason, … }` (the JSON plan: an add has `attributes`, a modify `modifications`, an ACL change `sddl_before` and `sddl_after`).
+        /// # Example
+        /// ```rhai
+        /// for c in plan::changes() { print(`${c.id}: ${c.action} ${c.target} (${c.reason})`); }
+        /// ```
+        /// # Errors
+        /// None.
         &mut m,
         "changes",
-        &[],
-        "The planned changes as maps `#{ id, action, target, reason, … }` (the JSON plan: an add \
-         has `attributes`, a modify `modifications`, an ACL change `sddl_before` and \
-         `sddl_after`).\n\
-         # Example\n\
-         ```rhai\n\
-         for c in plan::changes() { print(`${c.id}: ${c.action} ${c.target} (${c.reason})`); }\n\
-         ```\n\
-         # Errors\n\
-         None.",
+        [],
         move || -> RhaiResult<Array> {
             let p = h.plan.lock().map_err(|_| Error::internal("plan lock poisoned")).rhai()?;
             let v = render::json(&p);
@@ -61,34 +59,32 @@ pub fn module(host: Arc<Host>) -> Module {
         },
     );
     let h = host.clone();
-    reg(
+    bind!(
+        /// The pending plan as text, as `--dry-run` prints it.
+        /// # Example
+        /// ```rhai
+        /// print(plan::text());
+        /// ```
+        /// # Errors
+        /// None.
         &mut m,
         "text",
-        &[],
-        "The pending plan as text, as `--dry-run` prints it.\n\
-         # Example\n\
-         ```rhai\n\
-         print(plan::text());\n\
-         ```\n\
-         # Errors\n\
-         None.",
+        [],
         move || h.plan.lock().map(|p| render::text(&p)).unwrap_or_default(),
     );
     let h = host.clone();
-    reg(
+    bind!(
+        /// Applies the pending plan now instead of at the end of the run (for loops such as `sync --param watch=60`) and clears it. Under `--dry-run` nothing is applied. Returns `#{ applied, failed, skipped }`.
+        /// # Example
+        /// ```rhai
+        /// let done = plan::apply();
+        /// if done.failed > 0 { report::warn(`${done.failed} change(s) failed; see the report`); }
+        /// ```
+        /// # Errors
+        /// None: a change that fails is counted in `failed`, not thrown.
         &mut m,
         "apply",
-        &[],
-        "Applies the pending plan now instead of at the end of the run (for loops such as `sync \
-         --param watch=60`) and clears it. Under `--dry-run` nothing is applied. Returns `#{ \
-         applied, failed, skipped }`.\n\
-         # Example\n\
-         ```rhai\n\
-         let done = plan::apply();\n\
-         if done.failed > 0 { report::warn(`${done.failed} change(s) failed; see the report`); }\n\
-         ```\n\
-         # Errors\n\
-         None: a change that fails is counted in `failed`, not thrown.",
+        [],
         move || -> RhaiResult<Map> {
             let (plan, outcomes) = h.apply_pending().rhai()?;
             let count = |f: fn(&crate::plan::Outcome) -> bool| {
@@ -112,17 +108,17 @@ pub fn module(host: Arc<Host>) -> Module {
         },
     );
     let h = host.clone();
-    reg(
+    bind!(
+        /// The pending plan as LDIF change records that `ldapmodify` accepts.
+        /// # Example
+        /// ```rhai
+        /// print(plan::ldif());   // review, or feed to ldapmodify -f
+        /// ```
+        /// # Errors
+        /// None.
         &mut m,
         "ldif",
-        &[],
-        "The pending plan as LDIF change records that `ldapmodify` accepts.\n\
-         # Example\n\
-         ```rhai\n\
-         print(plan::ldif());   // review, or feed to ldapmodify -f\n\
-         ```\n\
-         # Errors\n\
-         None.",
+        [],
         move || h.plan.lock().map(|p| render::ldif(&p)).unwrap_or_default(),
     );
     m

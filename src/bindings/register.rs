@@ -40,6 +40,53 @@ impl<T> OrRhai<T> for crate::error::Result<T> {
     }
 }
 
+/// Registers a binding whose doc is the `///` comment written before its
+/// closure, so the reference reads as Rust docs do:
+///
+/// ```ignore
+/// bind!(
+///     /// Parses an RFC 4514 DN.
+///     m, "dn", ["text"],
+///     |s: ImmutableString| Dn::parse(&s).rhai()
+/// );
+/// ```
+///
+/// `bind!(/// … m, G, "name", …)` registers into the namespace `G` (methods).
+macro_rules! bind {
+    ($(#[doc = $doc:literal])+ &mut $m:ident, $($rest:tt)*) => {
+        bind!(@reg [&mut $m] [$($doc),+] $($rest)*)
+    };
+    ($(#[doc = $doc:literal])+ $m:ident, $($rest:tt)*) => {
+        bind!(@reg [$m] [$($doc),+] $($rest)*)
+    };
+    (@reg [$($m:tt)+] [$($doc:literal),+] $ns:ident, $name:literal, [$($p:expr),* $(,)?], $f:expr $(,)?) => {
+        $crate::bindings::register::reg_ns(
+            $($m)+,
+            $ns,
+            $name,
+            &[$($p),*],
+            &$crate::bindings::register::doc_text(&[$($doc),+]),
+            $f,
+        )
+    };
+    (@reg [$($m:tt)+] [$($doc:literal),+] $name:literal, [$($p:expr),* $(,)?], $f:expr $(,)?) => {
+        $crate::bindings::register::reg(
+            $($m)+,
+            $name,
+            &[$($p),*],
+            &$crate::bindings::register::doc_text(&[$($doc),+]),
+            $f,
+        )
+    };
+}
+pub(crate) use bind;
+
+/// The text of `///` lines as the macro sees them (each with the space after
+/// `///`), one line each.
+pub fn doc_text(lines: &[&str]) -> String {
+    lines.iter().map(|l| l.strip_prefix(' ').unwrap_or(l)).collect::<Vec<_>>().join("\n")
+}
+
 /// Registers a documented, volatile function into `m`. `params` name the
 /// parameters; their types and the return type are derived from `func`'s (a
 /// `Dynamic` one names the types it accepts: `"dn: Dn|String"`, `"-> Entry|()"`,

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use rhai::{Dynamic, ImmutableString, Module};
 
-use crate::bindings::register::{OrRhai, RhaiResult, reg};
+use crate::bindings::register::{OrRhai, RhaiResult, bind};
 use crate::error::{Error, Kind};
 use crate::host::Host;
 use crate::report::{Finding, Status};
@@ -33,70 +33,65 @@ fn add_finding(host: &Host, check: &str, status: &str, detail: &str, fix: &str) 
 pub fn module(host: Arc<Host>) -> Module {
     let mut m = Module::new();
     let h = host.clone();
-    reg(
+    bind!(
+        /// Records a check result for the findings table. `status` is "ok", "info", "warn" or "fail"; any "fail" makes the run exit with code 1.
+        /// # Example
+        /// ```rhai
+        /// report::finding("schema", "fail", "msDS-DeviceContainer is missing",
+        ///     "run adprep /forestprep (Windows Server 2012 R2 or later)");
+        /// ```
+        /// # Errors
+        /// `invalid_argument` for another status.
         &mut m,
         "finding",
-        &["check", "status", "detail", "fix"],
-        "Records a check result for the findings table. `status` is \"ok\", \"info\", \"warn\" or \
-         \"fail\"; any \"fail\" makes the run exit with code 1.\n\
-         # Example\n\
-         ```rhai\n\
-         report::finding(\"schema\", \"fail\", \"msDS-DeviceContainer is missing\",\n\
-         \x20   \"run adprep /forestprep (Windows Server 2012 R2 or later)\");\n\
-         ```\n\
-         # Errors\n\
-         `invalid_argument` for another status.",
+        ["check", "status", "detail", "fix"],
         move |c: ImmutableString, s: ImmutableString, d: ImmutableString, f: ImmutableString| {
             add_finding(&h, &c, &s, &d, &f)
         },
     );
     let h = host.clone();
-    reg(
+    bind!(
+        /// Records a check result without a fix.
+        /// # Example
+        /// ```rhai
+        /// report::finding("device location", "ok", "CN=RegisteredDevices,DC=contoso,DC=test");
+        /// ```
+        /// # Errors
+        /// `invalid_argument` for a status other than ok, info, warn, fail.
         &mut m,
         "finding",
-        &["check", "status", "detail"],
-        "Records a check result without a fix.\n\
-         # Example\n\
-         ```rhai\n\
-         report::finding(\"device location\", \"ok\", \
-         \"CN=RegisteredDevices,DC=contoso,DC=test\");\n\
-         ```\n\
-         # Errors\n\
-         `invalid_argument` for a status other than ok, info, warn, fail.",
+        ["check", "status", "detail"],
         move |c: ImmutableString, s: ImmutableString, d: ImmutableString| {
             add_finding(&h, &c, &s, &d, "")
         },
     );
     let h = host.clone();
-    reg(
+    bind!(
+        /// Records a warning (printed to stderr at once, shown after the plan, kept in the JSON report).
+        /// # Example
+        /// ```rhai
+        /// report::warn("Entra Connect device writeback still seems to be on: objects it wrote are left alone");
+        /// ```
+        /// # Errors
+        /// None.
         &mut m,
         "warn",
-        &["message"],
-        "Records a warning (printed to stderr at once, shown after the plan, kept in the JSON \
-         report).\n\
-         # Example\n\
-         ```rhai\n\
-         report::warn(\"Entra Connect device writeback still seems to be on: objects it wrote are \
-         left alone\");\n\
-         ```\n\
-         # Errors\n\
-         None.",
+        ["message"],
         move |s: ImmutableString| h.warn(&s),
     );
     let h = host.clone();
-    reg(
+    bind!(
+        /// Attaches a value to the JSON report's `data` object (counts, ids…). Maps and arrays keep their structure; a value with no JSON form (a `Dn`, `Sid`, …) is stored as its text.
+        /// # Example
+        /// ```rhai
+        /// report::set("device_container", "CN=RegisteredDevices,DC=contoso,DC=test");
+        /// report::set("sync", #{ creates: 12, updates: 3, deletes: 0 });
+        /// ```
+        /// # Errors
+        /// None.
         &mut m,
         "set",
-        &["key", "value: ?"],
-        "Attaches a value to the JSON report's `data` object (counts, ids…). Maps and arrays keep \
-         their structure; a value with no JSON form (a `Dn`, `Sid`, …) is stored as its text.\n\
-         # Example\n\
-         ```rhai\n\
-         report::set(\"device_container\", \"CN=RegisteredDevices,DC=contoso,DC=test\");\n\
-         report::set(\"sync\", #{ creates: 12, updates: 3, deletes: 0 });\n\
-         ```\n\
-         # Errors\n\
-         None.",
+        ["key", "value: ?"],
         move |k: ImmutableString, v: Dynamic| -> RhaiResult<()> {
             let j: serde_json::Value = rhai::serde::from_dynamic(&v)
                 .unwrap_or_else(|_| serde_json::Value::String(v.to_string()));
@@ -107,17 +102,17 @@ pub fn module(host: Arc<Host>) -> Module {
         },
     );
     let h = host.clone();
-    reg(
+    bind!(
+        /// Number of findings with status "fail" so far.
+        /// # Example
+        /// ```rhai
+        /// if report::failed() > 0 { print("fix the failed checks before `dwb run enable`"); }
+        /// ```
+        /// # Errors
+        /// None.
         &mut m,
         "failed",
-        &[],
-        "Number of findings with status \"fail\" so far.\n\
-         # Example\n\
-         ```rhai\n\
-         if report::failed() > 0 { print(\"fix the failed checks before `dwb run enable`\"); }\n\
-         ```\n\
-         # Errors\n\
-         None.",
+        [],
         move || h.findings.lock().map(|f| f.failed() as i64).unwrap_or(0),
     );
     m

@@ -10,7 +10,7 @@ use super::write::{attrs_from_map, reason, record};
 use crate::ad::Directory;
 use crate::ad::{ModOp, Modification, WriteOp};
 use crate::bindings::convert::to_dn;
-use crate::bindings::register::{OrRhai, RhaiResult, reg};
+use crate::bindings::register::{OrRhai, RhaiResult, bind};
 use crate::directory::{Attr, Dn};
 use crate::error::{Error, Kind, Result};
 use crate::host::Host;
@@ -96,78 +96,70 @@ fn ensure_object(
 /// Registers the idempotent writes.
 pub(super) fn register(m: &mut Module, host: &Arc<Host>) {
     let h = host.clone();
-    reg(
+    bind!(
+        /// Idempotent: plans creating the object with `attrs` if missing, or replacing the attributes that differ. Returns "created", "updated" or "unchanged".
+        /// # Example
+        /// ```rhai
+        /// let devices = ad::domain_dn().child("CN", "RegisteredDevices");
+        /// print(ad::ensure_object(devices, "msDS-DeviceContainer", #{}));   // "created" the first time
+        /// ```
+        /// # Errors
+        /// `object_class_violation` when the object exists with another class, `no_such_object` (parent missing), `invalid_dn`, `invalid_value`, `invalid_argument`.
         m,
         "ensure_object",
-        &["dn: Dn|String", "class", "attrs"],
-        "Idempotent: plans creating the object with `attrs` if missing, or replacing the \
-         attributes that differ. Returns \"created\", \"updated\" or \"unchanged\".\n\
-         # Example\n\
-         ```rhai\n\
-         let devices = ad::domain_dn().child(\"CN\", \"RegisteredDevices\");\n\
-         print(ad::ensure_object(devices, \"msDS-DeviceContainer\", #{}));   // \"created\" the \
-         first time\n\
-         ```\n\
-         # Errors\n\
-         `object_class_violation` when the object exists with another class, `no_such_object` \
-         (parent missing), `invalid_dn`, `invalid_value`, `invalid_argument`.",
+        ["dn: Dn|String", "class", "attrs"],
         move |d: Dynamic, c: ImmutableString, a: Map| {
             ensure_object(&h, &d, &c, &a, &Map::new()).rhai()
         },
     );
     let h = host.clone();
-    reg(
+    bind!(
+        /// `ensure_object` with `#{ reason: "…" }` shown in the plan.
+        /// # Example
+        /// ```rhai
+        /// import "dwb/names" as names;
+        /// let devices = ad::domain_dn().child("CN", "RegisteredDevices");
+        /// ad::ensure_object(names::drs_dn(ad::config_dn()), "msDS-DeviceRegistrationService",
+        ///     #{ "msDS-DeviceLocation": devices, "msDS-IsEnabled": true },
+        ///     #{ reason: "DRS object pointing at the device container" });
+        /// ```
+        /// # Errors
+        /// `unknown_option`, `object_class_violation`, `no_such_object`, `invalid_dn`, `invalid_value`, `invalid_argument`.
         m,
         "ensure_object",
-        &["dn: Dn|String", "class", "attrs", "options"],
-        "`ensure_object` with `#{ reason: \"…\" }` shown in the plan.\n\
-         # Example\n\
-         ```rhai\n\
-         import \"dwb/names\" as names;\n\
-         let devices = ad::domain_dn().child(\"CN\", \"RegisteredDevices\");\n\
-         ad::ensure_object(names::drs_dn(ad::config_dn()), \"msDS-DeviceRegistrationService\",\n\
-         \x20   #{ \"msDS-DeviceLocation\": devices, \"msDS-IsEnabled\": true },\n\
-         \x20   #{ reason: \"DRS object pointing at the device container\" });\n\
-         ```\n\
-         # Errors\n\
-         `unknown_option`, `object_class_violation`, `no_such_object`, `invalid_dn`, \
-         `invalid_value`, `invalid_argument`.",
+        ["dn: Dn|String", "class", "attrs", "options"],
         move |d: Dynamic, c: ImmutableString, a: Map, o: Map| {
             ensure_object(&h, &d, &c, &a, &o).rhai()
         },
     );
     let h = host.clone();
-    reg(
+    bind!(
+        /// Idempotent: plans creating a `container` object if missing. Returns "created" or "unchanged".
+        /// # Example
+        /// ```rhai
+        /// let drc = ad::config_dn().child("CN", "Services").child("CN", "Device Registration Configuration");
+        /// ad::ensure_container(drc);
+        /// ```
+        /// # Errors
+        /// `object_class_violation` when the object exists but is not a container, `no_such_object` (parent missing), `invalid_dn`.
         m,
         "ensure_container",
-        &["dn: Dn|String"],
-        "Idempotent: plans creating a `container` object if missing. Returns \"created\" or \
-         \"unchanged\".\n\
-         # Example\n\
-         ```rhai\n\
-         let drc = ad::config_dn().child(\"CN\", \"Services\").child(\"CN\", \"Device Registration \
-         Configuration\");\n\
-         ad::ensure_container(drc);\n\
-         ```\n\
-         # Errors\n\
-         `object_class_violation` when the object exists but is not a container, `no_such_object` \
-         (parent missing), `invalid_dn`.",
+        ["dn: Dn|String"],
         move |d: Dynamic| ensure_object(&h, &d, "container", &Map::new(), &Map::new()).rhai(),
     );
     let h = host.clone();
-    reg(
+    bind!(
+        /// Idempotent: plans deleting the (leaf) object if it exists. Returns "deleted" or "absent".
+        /// # Example
+        /// ```rhai
+        /// let probe = "CN=dwb-probe-1,CN=RegisteredDevices,DC=contoso,DC=test";
+        /// if ad::ensure_absent(probe) == "deleted" { print(`removing the leftover ${probe}`); }
+        /// ```
+        /// # Errors
+        /// `not_allowed_on_non_leaf`, `invalid_dn`.
         m,
         "ensure_absent",
-        &["dn: Dn|String"],
-        "Idempotent: plans deleting the (leaf) object if it exists. Returns \"deleted\" or \
-         \"absent\".\n\
-         # Example\n\
-         ```rhai\n\
-         let probe = \"CN=dwb-probe-1,CN=RegisteredDevices,DC=contoso,DC=test\";\n\
-         if ad::ensure_absent(probe) == \"deleted\" { print(`removing the leftover ${probe}`); }\n\
-         ```\n\
-         # Errors\n\
-         `not_allowed_on_non_leaf`, `invalid_dn`.",
+        ["dn: Dn|String"],
         move |d: Dynamic| -> RhaiResult<String> {
             if read(&h, &d, &["1.1".into()]).rhai()?.is_none() {
                 return Ok("absent".into());

@@ -4,7 +4,7 @@
 use rhai::{Array, Dynamic, ImmutableString, Module};
 
 use crate::bindings::convert::to_values;
-use crate::bindings::register::{OrRhai, RhaiResult, reg};
+use crate::bindings::register::{OrRhai, RhaiResult, bind};
 use crate::directory::Filter;
 use crate::error::{Error, Kind, Result};
 
@@ -27,99 +27,91 @@ fn to_filters(arr: &Array) -> Result<Vec<Filter>> {
 
 /// Registers the filter builders.
 pub(super) fn register(m: &mut Module) {
-    reg(
+    bind!(
+        /// Parses an RFC 4515 filter string.
+        /// # Example
+        /// ```rhai
+        /// let stale = ad::filter("(&(objectClass=msDS-Device)(msDS-IsEnabled=FALSE))");
+        /// ```
+        /// # Errors
+        /// `invalid_filter` with the position.
         m,
         "filter",
-        &["text"],
-        "Parses an RFC 4515 filter string.\n\
-         # Example\n\
-         ```rhai\n\
-         let stale = ad::filter(\"(&(objectClass=msDS-Device)(msDS-IsEnabled=FALSE))\");\n\
-         ```\n\
-         # Errors\n\
-         `invalid_filter` with the position.",
+        ["text"],
         |s: ImmutableString| Filter::parse(&s).rhai(),
     );
-    reg(
+    bind!(
+        /// `(attr=value)` with the value escaped: safe for any input, including binary GUIDs and SIDs. The value may be a string, number, bool, `Guid`, `Sid`, `Dn` or blob (converted as for `ad::add`; of an array, the first value is used).
+        /// # Example
+        /// ```rhai
+        /// let devices = ad::dn("CN=RegisteredDevices,DC=contoso,DC=test");
+        /// let name = "LT-000023";
+        /// ad::search(devices, ad::and([ad::eq("objectClass", "msDS-Device"), ad::eq("displayName", name)]));
+        /// ```
+        /// # Errors
+        /// `invalid_value` (malformed text for a GUID- or SID-typed attribute), `invalid_argument` (a value that cannot be compared, such as a map).
         m,
         "eq",
-        &["attr", "value: ?"],
-        "`(attr=value)` with the value escaped: safe for any input, including binary GUIDs and \
-         SIDs. The value may be a string, number, bool, `Guid`, `Sid`, `Dn` or blob (converted as \
-         for `ad::add`; of an array, the first value is used).\n\
-         # Example\n\
-         ```rhai\n\
-         let devices = ad::dn(\"CN=RegisteredDevices,DC=contoso,DC=test\");\n\
-         let name = \"LT-000023\";\n\
-         ad::search(devices, ad::and([ad::eq(\"objectClass\", \"msDS-Device\"), \
-         ad::eq(\"displayName\", name)]));\n\
-         ```\n\
-         # Errors\n\
-         `invalid_value` (malformed text for a GUID- or SID-typed attribute), `invalid_argument` \
-         (a value that cannot be compared, such as a map).",
+        ["attr", "value: ?"],
         |a: ImmutableString, v: Dynamic| -> RhaiResult<Filter> {
             let vals = to_values(&a, &v).rhai()?;
             let first = vals.into_iter().next().unwrap_or_default();
             Ok(Filter::eq(&a, first))
         },
     );
-    reg(
+    bind!(
+        /// `(attr=*)`: the attribute has a value.
+        /// # Example
+        /// ```rhai
+        /// let devices = ad::dn("CN=RegisteredDevices,DC=contoso,DC=test");
+        /// // Devices with no cloud anchor were not written back (AD FS device registration made them).
+        /// let drs_made = ad::search(devices, ad::not(ad::present("msDS-CloudAnchor")));
+        /// ```
+        /// # Errors
+        /// None.
         m,
         "present",
-        &["attr"],
-        "`(attr=*)`: the attribute has a value.\n\
-         # Example\n\
-         ```rhai\n\
-         let devices = ad::dn(\"CN=RegisteredDevices,DC=contoso,DC=test\");\n\
-         // Devices with no cloud anchor were not written back (AD FS device registration made \
-         them).\n\
-         let drs_made = ad::search(devices, ad::not(ad::present(\"msDS-CloudAnchor\")));\n\
-         ```\n\
-         # Errors\n\
-         None.",
+        ["attr"],
         |a: ImmutableString| Filter::present(&a),
     );
-    reg(
+    bind!(
+        /// `(&…)` of filters or filter strings.
+        /// # Example
+        /// ```rhai
+        /// let f = ad::and([ad::eq("objectClass", "msDS-Device"), "(msDS-IsManaged=TRUE)"]);
+        /// print(f);   // (&(objectClass=msDS-Device)(msDS-IsManaged=TRUE))
+        /// ```
+        /// # Errors
+        /// `invalid_filter` (a string that does not parse), `invalid_argument` (an element that is neither).
         m,
         "and",
-        &["filters"],
-        "`(&…)` of filters or filter strings.\n\
-         # Example\n\
-         ```rhai\n\
-         let f = ad::and([ad::eq(\"objectClass\", \"msDS-Device\"), \"(msDS-IsManaged=TRUE)\"]);\n\
-         print(f);   // (&(objectClass=msDS-Device)(msDS-IsManaged=TRUE))\n\
-         ```\n\
-         # Errors\n\
-         `invalid_filter` (a string that does not parse), `invalid_argument` (an element that is \
-         neither).",
+        ["filters"],
         |a: Array| -> RhaiResult<Filter> { Ok(Filter::And(to_filters(&a).rhai()?)) },
     );
-    reg(
+    bind!(
+        /// `(|…)` of filters or filter strings.
+        /// # Example
+        /// ```rhai
+        /// let mobile = ad::or([ad::eq("msDS-DeviceOSType", "iOS"), ad::eq("msDS-DeviceOSType", "Android")]);
+        /// ```
+        /// # Errors
+        /// `invalid_filter` (a string that does not parse), `invalid_argument` (an element that is neither).
         m,
         "or",
-        &["filters"],
-        "`(|…)` of filters or filter strings.\n\
-         # Example\n\
-         ```rhai\n\
-         let mobile = ad::or([ad::eq(\"msDS-DeviceOSType\", \"iOS\"), \
-         ad::eq(\"msDS-DeviceOSType\", \"Android\")]);\n\
-         ```\n\
-         # Errors\n\
-         `invalid_filter` (a string that does not parse), `invalid_argument` (an element that is \
-         neither).",
+        ["filters"],
         |a: Array| -> RhaiResult<Filter> { Ok(Filter::Or(to_filters(&a).rhai()?)) },
     );
-    reg(
+    bind!(
+        /// `(!…)`.
+        /// # Example
+        /// ```rhai
+        /// let enabled = ad::not("(msDS-IsEnabled=FALSE)");
+        /// ```
+        /// # Errors
+        /// `invalid_filter`, `invalid_argument` (neither a filter nor a string).
         m,
         "not",
-        &["filter: Filter|String"],
-        "`(!…)`.\n\
-         # Example\n\
-         ```rhai\n\
-         let enabled = ad::not(\"(msDS-IsEnabled=FALSE)\");\n\
-         ```\n\
-         # Errors\n\
-         `invalid_filter`, `invalid_argument` (neither a filter nor a string).",
+        ["filter: Filter|String"],
         |f: Dynamic| -> RhaiResult<Filter> { Ok(Filter::Not(Box::new(to_filter(&f).rhai()?))) },
     );
 }

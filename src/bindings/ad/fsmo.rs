@@ -12,7 +12,7 @@ use rhai::{Array, Dynamic, Map, Module};
 use crate::ad::Directory;
 use crate::ad::fsmo::{self, Holder};
 use crate::bindings::options::Options;
-use crate::bindings::register::{OrRhai, reg};
+use crate::bindings::register::{OrRhai, bind, reg};
 use crate::error::Result;
 use crate::host::Host;
 use crate::sources::DirectorySource;
@@ -116,20 +116,19 @@ pub(super) fn register(m: &mut Module, host: Arc<Host>) {
         move || roles(&h, &Map::new()).rhai(),
     );
     let h = host.clone();
-    reg(
+    bind!(
+        /// The role holders with `#{ probe: true, port: 389, timeout_ms: 3000 }`.
+        /// # Example
+        /// ```rhai
+        /// let roles = ad::fsmo_roles(#{ timeout_ms: 1000 });
+        /// let holders = roles.map(|r| `${r.role}: ${r.dns_host_name}`);
+        /// print(holders);
+        /// ```
+        /// # Errors
+        /// `unknown_option`, `invalid_argument` (`port`, `timeout_ms` out of range, `probe` not a bool), `not_found`, `cancelled`.
         m,
         "fsmo_roles",
-        &["options"],
-        "The role holders with `#{ probe: true, port: 389, timeout_ms: 3000 }`.\n\
-         # Example\n\
-         ```rhai\n\
-         let roles = ad::fsmo_roles(#{ timeout_ms: 1000 });\n\
-         let holders = roles.map(|r| `${r.role}: ${r.dns_host_name}`);\n\
-         print(holders);\n\
-         ```\n\
-         # Errors\n\
-         `unknown_option`, `invalid_argument` (`port`, `timeout_ms` out of range, `probe` not a \
-         bool), `not_found`, `cancelled`.",
+        ["options"],
         move |o: Map| roles(&h, &o).rhai(),
     );
 }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use rhai::{Array, Dynamic, ImmutableString, Map, Module};
 
 use crate::ad::{Directory, RootDse, discovery};
-use crate::bindings::register::{OrRhai, RhaiResult, reg};
+use crate::bindings::register::{OrRhai, RhaiResult, bind};
 use crate::directory::{Dn, Sid};
 use crate::error::Result;
 use crate::host::Host;
@@ -45,121 +45,111 @@ pub(super) fn with_root<T>(
 /// Registers where the directory is and its naming contexts.
 pub(super) fn register(m: &mut Module, host: &Arc<Host>) {
     let h = host.clone();
-    reg(
+    bind!(
+        /// Where the directory is: an LDAP URL, or `snapshot <file>` for the demo and offline what-ifs.
+        /// # Example
+        /// ```rhai
+        /// print(`directory: ${ad::describe()}`);
+        /// ```
+        /// # Errors
+        /// Only the connection errors (see Conventions): the directory is opened on first use.
         m,
         "describe",
-        &[],
-        "Where the directory is: an LDAP URL, or `snapshot <file>` for the demo and offline \
-         what-ifs.\n\
-         # Example\n\
-         ```rhai\n\
-         print(`directory: ${ad::describe()}`);\n\
-         ```\n\
-         # Errors\n\
-         Only the connection errors (see Conventions): the directory is opened on first use.",
+        [],
         move || -> RhaiResult<String> { Ok(h.dir().rhai()?.describe()) },
     );
     let h = host.clone();
-    reg(
+    bind!(
+        /// The rootDSE: naming contexts (as `Dn`s), `dns_host_name` and functional levels.
+        /// The map's keys: `default_naming_context`, `configuration_naming_context`, `schema_naming_context`, `root_domain_naming_context` (each a `Dn`, or `()` when the DC does not say), `naming_contexts` (array of `Dn`), `dns_host_name` (string or `()`), and `forest_functionality`, `domain_functionality`, `dc_functionality` (numbers, 7 = Windows Server 2016, or `()`).
+        /// # Example
+        /// ```rhai
+        /// let root = ad::root_dse();
+        /// print(`forest root ${root.root_domain_naming_context}, DC ${root.dns_host_name}`);
+        /// ```
+        /// # Errors
+        /// Only the connection errors (see Conventions).
         m,
         "root_dse",
-        &[],
-        "The rootDSE: naming contexts (as `Dn`s), `dns_host_name` and functional levels.\n\
-         The map's keys: `default_naming_context`, `configuration_naming_context`, \
-         `schema_naming_context`, `root_domain_naming_context` (each a `Dn`, or `()` when the DC \
-         does not say), `naming_contexts` (array of `Dn`), `dns_host_name` (string or `()`), and \
-         `forest_functionality`, `domain_functionality`, `dc_functionality` (numbers, 7 = Windows \
-         Server 2016, or `()`).\n\
-         # Example\n\
-         ```rhai\n\
-         let root = ad::root_dse();\n\
-         print(`forest root ${root.root_domain_naming_context}, DC ${root.dns_host_name}`);\n\
-         ```\n\
-         # Errors\n\
-         Only the connection errors (see Conventions).",
+        [],
         move || root_dse_map(&h).rhai(),
     );
     let h = host.clone();
-    reg(
+    bind!(
+        /// The bound domain's DN (rootDSE defaultNamingContext).
+        /// # Example
+        /// ```rhai
+        /// let devices = ad::domain_dn().child("CN", "RegisteredDevices");
+        /// print(devices);   // CN=RegisteredDevices,DC=contoso,DC=test
+        /// ```
+        /// # Errors
+        /// `not_found` when the rootDSE has no defaultNamingContext.
         m,
         "domain_dn",
-        &[],
-        "The bound domain's DN (rootDSE defaultNamingContext).\n\
-         # Example\n\
-         ```rhai\n\
-         let devices = ad::domain_dn().child(\"CN\", \"RegisteredDevices\");\n\
-         print(devices);   // CN=RegisteredDevices,DC=contoso,DC=test\n\
-         ```\n\
-         # Errors\n\
-         `not_found` when the rootDSE has no defaultNamingContext.",
+        [],
         move || with_root(&h, |_, r| r.default_nc()),
     );
     let h = host.clone();
-    reg(
+    bind!(
+        /// The forest's configuration partition (rootDSE configurationNamingContext); the Device Registration Configuration lives below its `CN=Services`.
+        /// # Example
+        /// ```rhai
+        /// let services = ad::config_dn().child("CN", "Services");
+        /// let drc = services.child("CN", "Device Registration Configuration");
+        /// print(ad::exists(drc));
+        /// ```
+        /// # Errors
+        /// `not_found` when the rootDSE has no configurationNamingContext.
         m,
         "config_dn",
-        &[],
-        "The forest's configuration partition (rootDSE configurationNamingContext); the Device \
-         Registration Configuration lives below its `CN=Services`.\n\
-         # Example\n\
-         ```rhai\n\
-         let services = ad::config_dn().child(\"CN\", \"Services\");\n\
-         let drc = services.child(\"CN\", \"Device Registration Configuration\");\n\
-         print(ad::exists(drc));\n\
-         ```\n\
-         # Errors\n\
-         `not_found` when the rootDSE has no configurationNamingContext.",
+        [],
         move || with_root(&h, |_, r| r.config_nc()),
     );
     let h = host.clone();
-    reg(
+    bind!(
+        /// The schema partition (rootDSE schemaNamingContext).
+        /// # Example
+        /// ```rhai
+        /// let cls = ad::get(ad::schema_dn().child("CN", "ms-DS-Device"), ["lDAPDisplayName", "schemaIDGUID"]);
+        /// print(cls["schemaIDGUID"]);   // the Guid object ACEs use for msDS-Device
+        /// ```
+        /// # Errors
+        /// `not_found` when the rootDSE has no schemaNamingContext.
         m,
         "schema_dn",
-        &[],
-        "The schema partition (rootDSE schemaNamingContext).\n\
-         # Example\n\
-         ```rhai\n\
-         let cls = ad::get(ad::schema_dn().child(\"CN\", \"ms-DS-Device\"), [\"lDAPDisplayName\", \
-         \"schemaIDGUID\"]);\n\
-         print(cls[\"schemaIDGUID\"]);   // the Guid object ACEs use for msDS-Device\n\
-         ```\n\
-         # Errors\n\
-         `not_found` when the rootDSE has no schemaNamingContext.",
+        [],
         move || with_root(&h, |_, r| r.schema_nc()),
     );
     let h = host.clone();
-    reg(
+    bind!(
+        /// The DN of the domain with this DNS name, confirmed by its crossRef in the Partitions container.
+        /// # Example
+        /// ```rhai
+        /// let domain = ad::domain_dn_for("contoso.test");          // DC=contoso,DC=test
+        /// let devices = domain.child("CN", "RegisteredDevices");
+        /// ```
+        /// # Errors
+        /// `not_found` when the forest has no such domain (the hint lists the forest's domains), `invalid_argument` when `dns_name` is not a DNS name.
         m,
         "domain_dn_for",
-        &["dns_name"],
-        "The DN of the domain with this DNS name, confirmed by its crossRef in the Partitions \
-         container.\n\
-         # Example\n\
-         ```rhai\n\
-         let domain = ad::domain_dn_for(\"contoso.test\");          // DC=contoso,DC=test\n\
-         let devices = domain.child(\"CN\", \"RegisteredDevices\");\n\
-         ```\n\
-         # Errors\n\
-         `not_found` when the forest has no such domain (the hint lists the forest's domains), \
-         `invalid_argument` when `dns_name` is not a DNS name.",
+        ["dns_name"],
         move |name: ImmutableString| -> RhaiResult<Dn> {
             with_root(&h, |d, r| discovery::domain_dn_for(d, r, &name))
         },
     );
     let h = host.clone();
-    reg(
+    bind!(
+        /// The bound domain's SID (the objectSid of the domain head).
+        /// # Example
+        /// ```rhai
+        /// let sid = ad::domain_sid();
+        /// print(`Domain Admins: ${sid}-512`);
+        /// ```
+        /// # Errors
+        /// `not_found` (no defaultNamingContext, or the domain head has no objectSid), `no_such_object`.
         m,
         "domain_sid",
-        &[],
-        "The bound domain's SID (the objectSid of the domain head).\n\
-         # Example\n\
-         ```rhai\n\
-         let sid = ad::domain_sid();\n\
-         print(`Domain Admins: ${sid}-512`);\n\
-         ```\n\
-         # Errors\n\
-         `not_found` (no defaultNamingContext, or the domain head has no objectSid), \
-         `no_such_object`.",
+        [],
         move || -> RhaiResult<Sid> {
             with_root(&h, |d, r| discovery::domain_sid(d, &r.default_nc()?))
         },

@@ -6,7 +6,7 @@ use rhai::{Array, Dynamic, Module};
 
 use crate::ad::Directory;
 use crate::bindings::convert::{entry, to_dn, to_strings};
-use crate::bindings::register::{OrRhai, RhaiResult, reg};
+use crate::bindings::register::{OrRhai, RhaiResult, bind};
 use crate::error::{Error, Kind, Result};
 use crate::host::Host;
 
@@ -23,19 +23,18 @@ pub(super) fn read(
 /// Registers the reads of one object.
 pub(super) fn register(m: &mut Module, host: &Arc<Host>) {
     let h = host.clone();
-    reg(
+    bind!(
+        /// Reads exactly one object, with its attributes (`nTSecurityDescriptor` only when asked for by name, see the two-argument form).
+        /// # Example
+        /// ```rhai
+        /// let users = ad::get("CN=Users,DC=contoso,DC=test");
+        /// print(users["objectGUID"]);
+        /// ```
+        /// # Errors
+        /// `not_found` when it does not exist, `invalid_dn`.
         m,
         "get",
-        &["dn: Dn|String", "-> Entry"],
-        "Reads exactly one object, with its attributes (`nTSecurityDescriptor` only when asked for \
-         by name, see the two-argument form).\n\
-         # Example\n\
-         ```rhai\n\
-         let users = ad::get(\"CN=Users,DC=contoso,DC=test\");\n\
-         print(users[\"objectGUID\"]);\n\
-         ```\n\
-         # Errors\n\
-         `not_found` when it does not exist, `invalid_dn`.",
+        ["dn: Dn|String", "-> Entry"],
         move |d: Dynamic| -> RhaiResult<Dynamic> {
             let dn = to_dn(&d).rhai()?;
             read(&h, &d, &[]).rhai()?.map(entry).ok_or_else(|| {
@@ -46,21 +45,19 @@ pub(super) fn register(m: &mut Module, host: &Arc<Host>) {
         },
     );
     let h = host.clone();
-    reg(
+    bind!(
+        /// Reads exactly one object with the given attributes (`nTSecurityDescriptor` must be asked for by name).
+        /// # Example
+        /// ```rhai
+        /// import "dwb/names" as names;
+        /// let drs = ad::get(names::drs_dn(ad::config_dn()), ["msDS-DeviceLocation", "msDS-IsEnabled"]);
+        /// print(drs["msDS-DeviceLocation"]);   // CN=RegisteredDevices,DC=contoso,DC=test
+        /// ```
+        /// # Errors
+        /// `not_found` when it does not exist, `invalid_dn`.
         m,
         "get",
-        &["dn: Dn|String", "attrs", "-> Entry"],
-        "Reads exactly one object with the given attributes (`nTSecurityDescriptor` must be asked \
-         for by name).\n\
-         # Example\n\
-         ```rhai\n\
-         import \"dwb/names\" as names;\n\
-         let drs = ad::get(names::drs_dn(ad::config_dn()), [\"msDS-DeviceLocation\", \
-         \"msDS-IsEnabled\"]);\n\
-         print(drs[\"msDS-DeviceLocation\"]);   // CN=RegisteredDevices,DC=contoso,DC=test\n\
-         ```\n\
-         # Errors\n\
-         `not_found` when it does not exist, `invalid_dn`.",
+        ["dn: Dn|String", "attrs", "-> Entry"],
         move |d: Dynamic, a: Array| -> RhaiResult<Dynamic> {
             let dn = to_dn(&d).rhai()?;
             let attrs = to_strings(&Dynamic::from_array(a)).rhai()?;
@@ -72,20 +69,18 @@ pub(super) fn register(m: &mut Module, host: &Arc<Host>) {
         },
     );
     let h = host.clone();
-    reg(
+    bind!(
+        /// True when the object exists (in the planned state: an object planned earlier in the run exists, one planned for deletion does not).
+        /// # Example
+        /// ```rhai
+        /// let devices = ad::domain_dn().child("CN", "RegisteredDevices");
+        /// if !ad::exists(devices) { report::warn(devices + " is missing: run `dwb run prepare`"); }
+        /// ```
+        /// # Errors
+        /// `invalid_dn`.
         m,
         "exists",
-        &["dn: Dn|String"],
-        "True when the object exists (in the planned state: an object planned earlier in the run \
-         exists, one planned for deletion does not).\n\
-         # Example\n\
-         ```rhai\n\
-         let devices = ad::domain_dn().child(\"CN\", \"RegisteredDevices\");\n\
-         if !ad::exists(devices) { report::warn(devices + \" is missing: run `dwb run prepare`\"); \
-         }\n\
-         ```\n\
-         # Errors\n\
-         `invalid_dn`.",
+        ["dn: Dn|String"],
         move |d: Dynamic| -> RhaiResult<bool> {
             Ok(read(&h, &d, &["1.1".into()]).rhai()?.is_some())
         },

@@ -11,7 +11,7 @@ use crate::ad::Directory;
 use crate::ad::{Scope, SearchRequest};
 use crate::bindings::convert::{entry, to_dn, to_strings};
 use crate::bindings::options::Options;
-use crate::bindings::register::{OrRhai, RhaiResult, reg};
+use crate::bindings::register::{OrRhai, RhaiResult, bind};
 use crate::directory::Filter;
 use crate::error::Result;
 use crate::host::Host;
@@ -50,56 +50,49 @@ fn search(host: &Host, base: &Dynamic, filter: &Dynamic, opts: &Map) -> Result<A
 /// Registers the searches.
 pub(super) fn register(m: &mut Module, host: &Arc<Host>) {
     let h = host.clone();
-    reg(
+    bind!(
+        /// Subtree search; returns `Entry` values (paged on LDAP; sees changes planned earlier in the run).
+        /// # Example
+        /// ```rhai
+        /// let config = ad::config_dn();
+        /// for e in ad::search(config, "(objectClass=msDS-DeviceRegistrationService)") { print(e.dn); }
+        /// ```
+        /// # Errors
+        /// `no_such_object` (base missing), `invalid_filter`, `invalid_dn`, `invalid_argument` (base or filter of another type).
         m,
         "search",
-        &["base: Dn|String", "filter: Filter|String"],
-        "Subtree search; returns `Entry` values (paged on LDAP; sees changes planned earlier in \
-         the run).\n\
-         # Example\n\
-         ```rhai\n\
-         let config = ad::config_dn();\n\
-         for e in ad::search(config, \"(objectClass=msDS-DeviceRegistrationService)\") { \
-         print(e.dn); }\n\
-         ```\n\
-         # Errors\n\
-         `no_such_object` (base missing), `invalid_filter`, `invalid_dn`, `invalid_argument` (base \
-         or filter of another type).",
+        ["base: Dn|String", "filter: Filter|String"],
         move |b: Dynamic, f: Dynamic| search(&h, &b, &f, &Map::new()).rhai(),
     );
     let h = host.clone();
-    reg(
+    bind!(
+        /// Search with options `#{ scope: "base"|"one_level"|"subtree", attrs: [..], limit: n, sd_flags: n }`. Asking for `nTSecurityDescriptor` in `attrs` sets `sd_flags` to 7 (owner, group, DACL) unless given, so no SACL rights are needed.
+        /// # Example
+        /// ```rhai
+        /// let devices = ad::domain_dn().child("CN", "RegisteredDevices");
+        /// let found = ad::search(devices, ad::eq("objectClass", "msDS-Device"),
+        ///     #{ scope: "one_level", attrs: ["displayName", "msDS-DeviceID", "msDS-IsEnabled"], limit: 100 });
+        /// print(`${found.len()} device objects`);
+        /// ```
+        /// # Errors
+        /// `unknown_option` (with a suggestion), `invalid_argument` (unknown scope, `limit` or `sd_flags` not a number), `no_such_object`, `invalid_filter`, `invalid_dn`.
         m,
         "search",
-        &["base: Dn|String", "filter: Filter|String", "options"],
-        "Search with options `#{ scope: \"base\"|\"one_level\"|\"subtree\", attrs: [..], limit: n, \
-         sd_flags: n }`. Asking for `nTSecurityDescriptor` in `attrs` sets `sd_flags` to 7 (owner, \
-         group, DACL) unless given, so no SACL rights are needed.\n\
-         # Example\n\
-         ```rhai\n\
-         let devices = ad::domain_dn().child(\"CN\", \"RegisteredDevices\");\n\
-         let found = ad::search(devices, ad::eq(\"objectClass\", \"msDS-Device\"),\n\
-         \x20   #{ scope: \"one_level\", attrs: [\"displayName\", \"msDS-DeviceID\", \
-         \"msDS-IsEnabled\"], limit: 100 });\n\
-         print(`${found.len()} device objects`);\n\
-         ```\n\
-         # Errors\n\
-         `unknown_option` (with a suggestion), `invalid_argument` (unknown scope, `limit` or \
-         `sd_flags` not a number), `no_such_object`, `invalid_filter`, `invalid_dn`.",
+        ["base: Dn|String", "filter: Filter|String", "options"],
         move |b: Dynamic, f: Dynamic, o: Map| search(&h, &b, &f, &o).rhai(),
     );
     let h = host.clone();
-    reg(
+    bind!(
+        /// The immediate children of `base` (a one-level search), as `Entry` values.
+        /// # Example
+        /// ```rhai
+        /// for child in ad::list(ad::config_dn().child("CN", "Services")) { print(child.dn); }
+        /// ```
+        /// # Errors
+        /// `no_such_object` (base missing), `invalid_dn`.
         m,
         "list",
-        &["base: Dn|String"],
-        "The immediate children of `base` (a one-level search), as `Entry` values.\n\
-         # Example\n\
-         ```rhai\n\
-         for child in ad::list(ad::config_dn().child(\"CN\", \"Services\")) { print(child.dn); }\n\
-         ```\n\
-         # Errors\n\
-         `no_such_object` (base missing), `invalid_dn`.",
+        ["base: Dn|String"],
         move |b: Dynamic| {
             search(
                 &h,
@@ -111,38 +104,37 @@ pub(super) fn register(m: &mut Module, host: &Arc<Host>) {
         },
     );
     let h = host.clone();
-    reg(
+    bind!(
+        /// The immediate children of `base` matching `filter`.
+        /// # Example
+        /// ```rhai
+        /// let devices = ad::dn("CN=RegisteredDevices,DC=contoso,DC=test");
+        /// let disabled = ad::list(devices, ad::eq("msDS-IsEnabled", false));
+        /// print(`${disabled.len()} disabled devices`);
+        /// ```
+        /// # Errors
+        /// `no_such_object` (base missing), `invalid_filter`, `invalid_dn`.
         m,
         "list",
-        &["base: Dn|String", "filter: Filter|String"],
-        "The immediate children of `base` matching `filter`.\n\
-         # Example\n\
-         ```rhai\n\
-         let devices = ad::dn(\"CN=RegisteredDevices,DC=contoso,DC=test\");\n\
-         let disabled = ad::list(devices, ad::eq(\"msDS-IsEnabled\", false));\n\
-         print(`${disabled.len()} disabled devices`);\n\
-         ```\n\
-         # Errors\n\
-         `no_such_object` (base missing), `invalid_filter`, `invalid_dn`.",
+        ["base: Dn|String", "filter: Filter|String"],
         move |b: Dynamic, f: Dynamic| {
             search(&h, &b, &f, &Map::from_iter([("scope".into(), Dynamic::from("one_level"))]))
                 .rhai()
         },
     );
     let h = host.clone();
-    reg(
+    bind!(
+        /// Reads an object, or returns `()` when it does not exist.
+        /// # Example
+        /// ```rhai
+        /// let c = ad::find("CN=RegisteredDevices,DC=contoso,DC=test");
+        /// if c == () { print("not prepared yet"); } else { print(c.is_a("msDS-DeviceContainer")); }
+        /// ```
+        /// # Errors
+        /// `invalid_dn`.
         m,
         "find",
-        &["dn: Dn|String", "-> Entry|()"],
-        "Reads an object, or returns `()` when it does not exist.\n\
-         # Example\n\
-         ```rhai\n\
-         let c = ad::find(\"CN=RegisteredDevices,DC=contoso,DC=test\");\n\
-         if c == () { print(\"not prepared yet\"); } else { \
-         print(c.is_a(\"msDS-DeviceContainer\")); }\n\
-         ```\n\
-         # Errors\n\
-         `invalid_dn`.",
+        ["dn: Dn|String", "-> Entry|()"],
         move |d: Dynamic| -> RhaiResult<Dynamic> {
             Ok(read(&h, &d, &[]).rhai()?.map(entry).unwrap_or(Dynamic::UNIT))
         },

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use rhai::{Array, Dynamic, ImmutableString, Map, Module};
 
 use crate::ad::Directory;
-use crate::bindings::register::{OrRhai, RhaiResult, reg};
+use crate::bindings::register::{OrRhai, RhaiResult, bind};
 use crate::directory::Dn;
 use crate::error::Error;
 use crate::host::Host;
@@ -118,44 +118,44 @@ pub fn module(host: Arc<Host>) -> Module {
 /// Registers what scripts learn about the run.
 fn register_run(m: &mut Module, host: &Arc<Host>) {
     let h = host.clone();
-    reg(
+    bind!(
+        /// True under `--dry-run`: the plan is shown, nothing is applied.
+        /// # Example
+        /// ```rhai
+        /// if dwb::dry_run() { print("dry run: nothing will be written"); }
+        /// ```
+        /// # Errors
+        /// None.
         m,
         "dry_run",
-        &[],
-        "True under `--dry-run`: the plan is shown, nothing is applied.\n\
-         # Example\n\
-         ```rhai\n\
-         if dwb::dry_run() { print(\"dry run: nothing will be written\"); }\n\
-         ```\n\
-         # Errors\n\
-         None.",
+        [],
         move || h.dry_run,
     );
-    reg(
+    bind!(
+        /// dwb's version.
+        /// # Example
+        /// ```rhai
+        /// report::set("dwb_version", dwb::version());
+        /// ```
+        /// # Errors
+        /// None.
         m,
         "version",
-        &[],
-        "dwb's version.\n\
-         # Example\n\
-         ```rhai\n\
-         report::set(\"dwb_version\", dwb::version());\n\
-         ```\n\
-         # Errors\n\
-         None.",
+        [],
         || env!("CARGO_PKG_VERSION").to_string(),
     );
     let h = host.clone();
-    reg(
+    bind!(
+        /// Waits `seconds` (negative counts as 0), checking for Ctrl-C every 100 ms.
+        /// # Example
+        /// ```rhai
+        /// dwb::sleep(60);   // between two sync rounds
+        /// ```
+        /// # Errors
+        /// `cancelled` when the run is interrupted (Ctrl-C) while waiting.
         m,
         "sleep",
-        &["seconds"],
-        "Waits `seconds` (negative counts as 0), checking for Ctrl-C every 100 ms.\n\
-         # Example\n\
-         ```rhai\n\
-         dwb::sleep(60);   // between two sync rounds\n\
-         ```\n\
-         # Errors\n\
-         `cancelled` when the run is interrupted (Ctrl-C) while waiting.",
+        ["seconds"],
         move |secs: i64| -> RhaiResult<()> {
             let until =
                 std::time::Instant::now() + std::time::Duration::from_secs(secs.max(0) as u64);
@@ -167,18 +167,18 @@ fn register_run(m: &mut Module, host: &Arc<Host>) {
         },
     );
     let h = host.clone();
-    reg(
+    bind!(
+        /// The config file and profile in use: `#{ file, profile }` (either may be `()`).
+        /// # Example
+        /// ```rhai
+        /// let p = dwb::profile();
+        /// if p.file == () { report::warn("no dwb.toml in use: run `dwb init`"); }
+        /// ```
+        /// # Errors
+        /// None.
         m,
         "profile",
-        &[],
-        "The config file and profile in use: `#{ file, profile }` (either may be `()`).\n\
-         # Example\n\
-         ```rhai\n\
-         let p = dwb::profile();\n\
-         if p.file == () { report::warn(\"no dwb.toml in use: run `dwb init`\"); }\n\
-         ```\n\
-         # Errors\n\
-         None.",
+        [],
         move || -> Map {
             let mut m = Map::new();
             m.insert(
@@ -196,21 +196,17 @@ fn register_run(m: &mut Module, host: &Arc<Host>) {
         },
     );
     let h = host.clone();
-    reg(
+    bind!(
+        /// Plans writing `[profiles.<profile>.writeback] key = value` into the site's dwb.toml (applied with the plan; comments are kept). `key` is `forest`, `domain`, `container` or `tenant_id`. Nothing is planned when the profile already holds the value, in any spelling of it: a DN compares as a DN (case, spaces), and a domain the file names by its DNS name (`contoso.com`) stays a DNS name.
+        /// # Example
+        /// ```rhai
+        /// dwb::set_setting("container", "CN=RegisteredDevices,DC=contoso,DC=test");
+        /// ```
+        /// # Errors
+        /// `config` when no config file or profile is in use; `invalid_argument` for another key.
         m,
         "set_setting",
-        &["key", "value"],
-        "Plans writing `[profiles.<profile>.writeback] key = value` into the site's dwb.toml \
-         (applied with the plan; comments are kept). `key` is `forest`, `domain`, `container` \
-         or `tenant_id`. Nothing is planned when the profile already holds the value, in any \
-         spelling of it: a DN compares as a DN (case, spaces), and a domain the file names by \
-         its DNS name (`contoso.com`) stays a DNS name.\n\
-         # Example\n\
-         ```rhai\n\
-         dwb::set_setting(\"container\", \"CN=RegisteredDevices,DC=contoso,DC=test\");\n\
-         ```\n\
-         # Errors\n\
-         `config` when no config file or profile is in use; `invalid_argument` for another key.",
+        ["key", "value"],
         move |k: ImmutableString, v: ImmutableString| -> RhaiResult<()> {
             plan_setting(&h, &k, &v).rhai()
         },
@@ -219,69 +215,61 @@ fn register_run(m: &mut Module, host: &Arc<Host>) {
 
 /// Registers errors as values and tables.
 fn register_values(m: &mut Module, host: &Arc<Host>) {
-    reg(
+    bind!(
+        /// An error value to `throw`, with a code from dwb's error registry (`dwb docs` lists them) and that code's kind, so scripts never invent codes no reference lists. The map is `#{ code, kind, message, hint }`, like the errors dwb's functions throw.
+        /// # Example
+        /// ```rhai
+        /// throw dwb::error("DWB-ENABLE-0001", "not prepared");
+        /// ```
+        /// # Errors
+        /// `invalid_argument` when the code is not in the registry.
         m,
         "error",
-        &["code", "message"],
-        "An error value to `throw`, with a code from dwb's error registry (`dwb docs` lists them) \
-         and that code's kind, so scripts never invent codes no reference lists. The map is `#{ \
-         code, kind, message, hint }`, like the errors dwb's functions throw.\n\
-         # Example\n\
-         ```rhai\n\
-         throw dwb::error(\"DWB-ENABLE-0001\", \"not prepared\");\n\
-         ```\n\
-         # Errors\n\
-         `invalid_argument` when the code is not in the registry.",
+        ["code", "message"],
         |code: ImmutableString, message: ImmutableString| error_map(&code, &message, None),
     );
-    reg(
+    bind!(
+        /// An error value to `throw`, with a hint saying what to do about it.
+        /// # Example
+        /// ```rhai
+        /// throw dwb::error("DWB-PREP-0001", "Active Directory Schema does not support msDS-Device",
+        ///     "upgrade the forest schema to Windows Server 2012 R2 or later (adprep /forestprep)");
+        /// ```
+        /// # Errors
+        /// `invalid_argument` when the code is not in the registry.
         m,
         "error",
-        &["code", "message", "hint"],
-        "An error value to `throw`, with a hint saying what to do about it.\n\
-         # Example\n\
-         ```rhai\n\
-         throw dwb::error(\"DWB-PREP-0001\", \"Active Directory Schema does not support \
-         msDS-Device\",\n\
-         \x20   \"upgrade the forest schema to Windows Server 2012 R2 or later (adprep \
-         /forestprep)\");\n\
-         ```\n\
-         # Errors\n\
-         `invalid_argument` when the code is not in the registry.",
+        ["code", "message", "hint"],
         |code: ImmutableString, message: ImmutableString, hint: ImmutableString| {
             error_map(&code, &message, Some(&hint))
         },
     );
     let h = host.clone();
-    reg(
+    bind!(
+        /// True when running on a snapshot (the bundled demo or `--snapshot FILE`) rather than a live DC.
+        /// # Example
+        /// ```rhai
+        /// if dwb::is_demo() { print("snapshot: nothing real is touched"); }
+        /// ```
+        /// # Errors
+        /// Only the connection errors (see Conventions): it opens the directory.
         m,
         "is_demo",
-        &[],
-        "True when running on a snapshot (the bundled demo or `--snapshot FILE`) rather than a \
-         live DC.\n\
-         # Example\n\
-         ```rhai\n\
-         if dwb::is_demo() { print(\"snapshot: nothing real is touched\"); }\n\
-         ```\n\
-         # Errors\n\
-         Only the connection errors (see Conventions): it opens the directory.",
+        [],
         move || -> RhaiResult<bool> { Ok(h.dir().rhai()?.describe().starts_with("snapshot")) },
     );
-    reg(
+    bind!(
+        /// Formats an array of maps as a text table (columns from the first row's keys; rows that are not maps are left out): with box drawing on a terminal, plain columns when the output goes to a pipe or file.
+        /// # Example
+        /// ```rhai
+        /// let devices = ad::dn("CN=RegisteredDevices,DC=contoso,DC=test");
+        /// print(dwb::table(ad::list(devices).map(|e| #{ name: e["displayName"], enabled: e["msDS-IsEnabled"] })));
+        /// ```
+        /// # Errors
+        /// None.
         m,
         "table",
-        &["rows"],
-        "Formats an array of maps as a text table (columns from the first row's keys; rows that \
-         are not maps are left out): with box drawing on a terminal, plain columns when the \
-         output goes to a pipe or file.\n\
-         # Example\n\
-         ```rhai\n\
-         let devices = ad::dn(\"CN=RegisteredDevices,DC=contoso,DC=test\");\n\
-         print(dwb::table(ad::list(devices).map(|e| #{ name: e[\"displayName\"], enabled: \
-         e[\"msDS-IsEnabled\"] })));\n\
-         ```\n\
-         # Errors\n\
-         None.",
+        ["rows"],
         |rows: Array| -> String {
             let maps: Vec<Map> = rows.into_iter().filter_map(|r| r.try_cast::<Map>()).collect();
             let Some(first) = maps.first() else { return String::new() };

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use rhai::{Dynamic, EvalAltResult, FnPtr, Module, NativeCallContext};
 
-use crate::bindings::register::{OrRhai, RhaiResult, reg};
+use crate::bindings::register::{OrRhai, RhaiResult, bind};
 use crate::host::Host;
 
 /// The longest pause after failed rounds.
@@ -93,25 +93,21 @@ fn every(ctx: &NativeCallContext, host: &Host, seconds: i64, round: &FnPtr) -> R
 
 /// Adds `dwb::every` to the `dwb::` module.
 pub(super) fn register(m: &mut Module, host: Arc<Host>) {
-    reg(
+    bind!(
+        /// Runs `round` (a closure) every `seconds` until Ctrl-C or SIGTERM, which let the round in progress finish and end the loop (a second signal interrupts at once). A round that throws — the DC unreachable, Graph down after its retries — is logged as a warning, whatever it planned is dropped, and the next round comes after a pause that doubles with each failure in a row (at most 15 minutes).
+        /// # Example
+        /// ```rhai
+        /// dwb::every(60, || {
+        ///     writeback::sync_devices(#{});
+        ///     let done = plan::apply();
+        ///     print(`applied ${done.applied}, failed ${done.failed}`);
+        /// });
+        /// ```
+        /// # Errors
+        /// `cancelled` when interrupted by a second Ctrl-C.
         m,
         "every",
-        &["seconds", "round"],
-        "Runs `round` (a closure) every `seconds` until Ctrl-C or SIGTERM, which let the round \
-         in progress finish and end the loop (a second signal interrupts at once). A round \
-         that throws — the DC unreachable, Graph down after its retries — is logged as a \
-         warning, whatever it planned is dropped, and the next round comes after a pause that \
-         doubles with each failure in a row (at most 15 minutes).\n\
-         # Example\n\
-         ```rhai\n\
-         dwb::every(60, || {\n\
-         \x20   writeback::sync_devices(#{});\n\
-         \x20   let done = plan::apply();\n\
-         \x20   print(`applied ${done.applied}, failed ${done.failed}`);\n\
-         });\n\
-         ```\n\
-         # Errors\n\
-         `cancelled` when interrupted by a second Ctrl-C.",
+        ["seconds", "round"],
         move |ctx: NativeCallContext, seconds: i64, round: FnPtr| {
             every(&ctx, &host, seconds, &round)
         },

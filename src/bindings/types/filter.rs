@@ -2,39 +2,39 @@
 
 use rhai::Module;
 
-use crate::bindings::register::reg_ns;
+use crate::bindings::register::bind;
 use crate::directory::Filter;
 
 use super::G;
 
 /// Registers `Filter`'s methods.
 pub(super) fn register(m: &mut Module) {
-    reg_ns(
+    bind!(
+        /// The filter as an RFC 4515 string, with values escaped.
+        /// # Example
+        /// ```rhai
+        /// let f = ad::eq("displayName", "LT-*").to_string();   // (displayName=LT-\2a)
+        /// ```
+        /// # Errors
+        /// None.
         m,
         G,
         "to_string",
-        &["f"],
-        "The filter as an RFC 4515 string, with values escaped.\n\
-         # Example\n\
-         ```rhai\n\
-         let f = ad::eq(\"displayName\", \"LT-*\").to_string();   // (displayName=LT-\\2a)\n\
-         ```\n\
-         # Errors\n\
-         None.",
+        ["f"],
         |f: &mut Filter| f.to_string(),
     );
-    reg_ns(
+    bind!(
+        /// The filter for debug output (`Filter(…)`).
+        /// # Example
+        /// ```rhai
+        /// debug(ad::present("msDS-CloudAnchor"));   // Filter((msDS-CloudAnchor=*))
+        /// ```
+        /// # Errors
+        /// None.
         m,
         G,
         "to_debug",
-        &["f"],
-        "The filter for debug output (`Filter(…)`).\n\
-         # Example\n\
-         ```rhai\n\
-         debug(ad::present(\"msDS-CloudAnchor\"));   // Filter((msDS-CloudAnchor=*))\n\
-         ```\n\
-         # Errors\n\
-         None.",
+        ["f"],
         |f: &mut Filter| format!("Filter({f})"),
     );
 }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use rhai::{Dynamic, Map, Module, NativeCallContext};
 
-use crate::bindings::register::{OrRhai, reg};
+use crate::bindings::register::{OrRhai, bind, reg};
 use crate::error::{Error, Result};
 use crate::host::{Host, PrintTo};
 use crate::writeback::mapping;
@@ -157,80 +157,68 @@ pub fn module(host: Arc<Host>) -> Module {
         move |ctx: NativeCallContext, o: Map| sync(&ctx, &h, &o, true).rhai(),
     );
     let h = host.clone();
-    reg(
+    bind!(
+        /// What `writeback::sync_devices` would do, without planning anything: the drift between Entra ID and the container (`creates` = devices missing from AD, `deletes` = owned objects whose device is gone, `updates` = attribute mismatches, `skipped` with reasons, `foreign_objects` = anchored objects another writer owns, `unanchored_objects`). Same options, hooks and result as `writeback::sync_devices`.
+        /// # Example
+        /// ```rhai
+        /// let d = writeback::drift(#{ container: "CN=RegisteredDevices,DC=contoso,DC=test" });
+        /// if d.creates + d.updates + d.deletes > 0 {
+        ///     report::finding("drift", "fail", `${d.creates} missing, ${d.deletes} stale, ${d.updates} differ`,
+        ///         "run `dwb run sync`");
+        /// }
+        /// ```
+        /// # Errors
+        /// As `writeback::sync_devices`.
         &mut m,
         "drift",
-        &["options"],
-        "What `writeback::sync_devices` would do, without planning anything: the drift between \
-         Entra ID and the container (`creates` = devices missing from AD, `deletes` = owned \
-         objects whose device is gone, `updates` = attribute mismatches, `skipped` with reasons, \
-         `foreign_objects` = anchored objects another writer owns, `unanchored_objects`). Same \
-         options, hooks and result as `writeback::sync_devices`.\n\
-         # Example\n\
-         ```rhai\n\
-         let d = writeback::drift(#{ container: \"CN=RegisteredDevices,DC=contoso,DC=test\" });\n\
-         if d.creates + d.updates + d.deletes > 0 {\n\
-         \x20   report::finding(\"drift\", \"fail\", `${d.creates} missing, ${d.deletes} stale, \
-         ${d.updates} differ`,\n\
-         \x20       \"run `dwb run sync`\");\n\
-         }\n\
-         ```\n\
-         # Errors\n\
-         As `writeback::sync_devices`.",
+        ["options"],
         move |ctx: NativeCallContext, o: Map| sync(&ctx, &h, &o, false).rhai(),
     );
     let h = host.clone();
-    reg(
+    bind!(
+        /// Why one device is (not) in AD, without planning anything: the device is found by deviceId, object id, display name or the DN of its object, and put through the sync's steps (the site hooks, dwb's mapping, the schema's limits, the owner lookup, ownership). Takes the options of `writeback::sync_devices`. Returns `#{ query, device, container, dn, in_scope, reason, action, ownership, attributes: [#{ name, entra, ad, action }], next_sync }`; `action` is "create", "update", "delete", "none" or "skip", `reason` names the rule (`in_scope` returned false, no type-2 key, a schema limit, `map_device` returned (), another writer's object, …). `dwb explain` prints it.
+        /// # Example
+        /// ```rhai
+        /// let x = writeback::explain("4c299165-6e8f-4b45-a5ba-c5d250a707ff", #{});
+        /// print(`${x.action}: ${x.reason}`);
+        /// for a in x.attributes {
+        ///     if a.action != "none" { print(`  ${a.name}: ${a.ad} -> ${a.entra}`); }
+        /// }
+        /// ```
+        /// # Errors
+        /// `ambiguous` when several devices match (listed), `not_found` when neither Entra ID nor the container knows it, `no_such_object` when the container is missing, and the Graph errors.
         &mut m,
         "explain",
-        &["device", "options", "-> Map"],
-        "Why one device is (not) in AD, without planning anything: the device is found by \
-         deviceId, object id, display name or the DN of its object, and put through the sync's \
-         steps (the site hooks, dwb's mapping, the schema's limits, the owner lookup, ownership). \
-         Takes the options of `writeback::sync_devices`. Returns `#{ query, device, container, \
-         dn, in_scope, reason, action, ownership, attributes: [#{ name, entra, ad, action }], \
-         next_sync }`; `action` is \"create\", \"update\", \"delete\", \"none\" or \"skip\", \
-         `reason` names the rule (`in_scope` returned false, no type-2 key, a schema limit, \
-         `map_device` returned (), another writer's object, …). `dwb explain` prints it.\n\
-         # Example\n\
-         ```rhai\n\
-         let x = writeback::explain(\"4c299165-6e8f-4b45-a5ba-c5d250a707ff\", #{});\n\
-         print(`${x.action}: ${x.reason}`);\n\
-         for a in x.attributes {\n\
-         \x20   if a.action != \"none\" { print(`  ${a.name}: ${a.ad} -> ${a.entra}`); }\n\
-         }\n\
-         ```\n\
-         # Errors\n\
-         `ambiguous` when several devices match (listed), `not_found` when neither Entra ID nor \
-         the container knows it, `no_such_object` when the container is missing, and the Graph \
-         errors.",
+        ["device", "options", "-> Map"],
         move |ctx: NativeCallContext, d: &str, o: Map| explain(&ctx, &h, d, &o).rhai(),
     );
     let h = host.clone();
-    reg(
+    bind!(
+        /// `writeback::explain(device, #{})`.
+        /// # Example
+        /// ```rhai
+        /// print(writeback::explain("LAPTOP-0042").reason);
+        /// ```
+        /// # Errors
+        /// As `writeback::explain(device, options)`.
         &mut m,
         "explain",
-        &["device", "-> Map"],
-        "`writeback::explain(device, #{})`.\n\
-         # Example\n\
-         ```rhai\n\
-         print(writeback::explain(\"LAPTOP-0042\").reason);\n\
-         ```\n\
-         # Errors\n\
-         As `writeback::explain(device, options)`.",
+        ["device", "-> Map"],
         move |ctx: NativeCallContext, d: &str| explain(&ctx, &h, d, &Map::new()).rhai(),
     );
     let h = host.clone();
-    reg(
+    bind!(
+        /// Who owns the objects in the device container, from the directory alone (no device source is read): `#{ container, existing, owned, foreign_objects, unanchored_objects }`. Takes the options of `writeback::sync_devices` (only `container` and `marker` matter).
+        /// # Example
+        /// ```rhai
+        /// let o = writeback::ownership(#{});
+        /// if o.foreign_objects > 0 { print(`${o.foreign_objects} written by another writer`); }
+        /// ```
+        /// # Errors
+        /// `no_such_object` when the container is missing.
         &mut m,
         "ownership",
-        &["options"],
-        "Who owns the objects in the device container, from the directory alone (no device \
-         source is read): `#{ container, existing, owned, foreign_objects, unanchored_objects }`. \
-         Takes the options of `writeback::sync_devices` (only `container` and `marker` matter).\n\
-         # Example\n```rhai\nlet o = writeback::ownership(#{});\n\
-         if o.foreign_objects > 0 { print(`${o.foreign_objects} written by another writer`); }\n```\n\
-         # Errors\n`no_such_object` when the container is missing.",
+        ["options"],
         move |o: Map| ownership(&h, &o).rhai(),
     );
     stale::register(&mut m, host);

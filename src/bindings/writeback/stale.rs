@@ -7,7 +7,7 @@ use std::sync::Arc;
 use rhai::{Array, Dynamic, Map, Module};
 
 use crate::bindings::options::Options;
-use crate::bindings::register::{OrRhai, reg};
+use crate::bindings::register::{OrRhai, bind};
 use crate::directory::FileTime;
 use crate::error::Result;
 use crate::host::Host;
@@ -80,34 +80,20 @@ fn stale_devices(host: &Host, map: &Map) -> Result<Map> {
 /// Adds `writeback::stale_devices` to the `writeback::` module.
 pub fn register(m: &mut Module, host: Arc<Host>) {
     let h = host.clone();
-    reg(
+    bind!(
+        /// The devices whose last sign-in (`approximateLastSignInDateTime`) is more than `days` days ago, each beside its written-back object's msDS-ApproximateLastLogonTimeStamp — the value AD FS's StaleDeviceCleanup compares with the DRS object's msDS-MaximumRegistrationInactivityPeriod. Options: `#{ days: N, container: Dn, marker }` (the container defaults to where the DeviceRegistrationService points). Reads every device of the device source and the container's objects; writes nothing. Returns `#{ days, now, cutoff, listed, stale, never_signed_in, ad_behind, unreadable }`: `stale` (oldest first), `never_signed_in` and `ad_behind` (signed in within `days` days, but the object's timestamp is older or missing: AD FS would count them stale) are arrays of `#{ id, deviceId, displayName, entra_last_sign_in, entra_days, dn, ad_last_logon, ad_days }` (times as ISO 8601 UTC text, ages in whole days, the object's DN as text, `()` when there is none), so the map can go into the report as it is; `unreadable` lists `#{ id, reason }` for timestamps that are not times.
+        /// # Example
+        /// ```rhai
+        /// let r = writeback::stale_devices(#{ days: 90 });
+        /// for d in r.stale {
+        ///     print(`${d.displayName}: Entra ${d.entra_days} days, AD ${d.ad_days} days`);
+        /// }
+        /// ```
+        /// # Errors
+        /// `invalid_argument` (`days` missing or not above 0), `unknown_option`, `no_such_object` (the container is missing), `invalid_dn`, `config` (no device source), and the Graph errors.
         m,
         "stale_devices",
-        &["options"],
-        "The devices whose last sign-in (`approximateLastSignInDateTime`) is more than `days` \
-         days ago, each beside its written-back object's msDS-ApproximateLastLogonTimeStamp — the \
-         value AD FS's StaleDeviceCleanup compares with the DRS object's \
-         msDS-MaximumRegistrationInactivityPeriod. Options: `#{ days: N, container: Dn, marker }` \
-         (the container defaults to where the DeviceRegistrationService points). Reads every \
-         device of the device source and the container's objects; writes nothing. Returns `#{ \
-         days, now, cutoff, listed, stale, never_signed_in, ad_behind, unreadable }`: `stale` \
-         (oldest first), `never_signed_in` and `ad_behind` (signed in within `days` days, but \
-         the object's timestamp is older or missing: AD FS would count them stale) are arrays of \
-         `#{ id, deviceId, displayName, entra_last_sign_in, entra_days, dn, ad_last_logon, \
-         ad_days }` (times as ISO 8601 UTC text, ages in whole days, the object's DN as text, \
-         `()` when there is none), so the map can go into the report as it is; \
-         `unreadable` lists `#{ id, reason }` for timestamps that are not times.\n\
-         # Example\n\
-         ```rhai\n\
-         let r = writeback::stale_devices(#{ days: 90 });\n\
-         for d in r.stale {\n\
-         \x20   print(`${d.displayName}: Entra ${d.entra_days} days, AD ${d.ad_days} days`);\n\
-         }\n\
-         ```\n\
-         # Errors\n\
-         `invalid_argument` (`days` missing or not above 0), `unknown_option`, `no_such_object` \
-         (the container is missing), `invalid_dn`, `config` (no device source), and the Graph \
-         errors.",
+        ["options"],
         move |o: Map| stale_devices(&h, &o).rhai(),
     );
 }
