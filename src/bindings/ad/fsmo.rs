@@ -12,7 +12,7 @@ use rhai::{Array, Dynamic, Map, Module};
 use crate::ad::Directory;
 use crate::ad::fsmo::{self, Holder};
 use crate::bindings::options::Options;
-use crate::bindings::register::{OrRhai, bind, reg};
+use crate::bindings::register::{OrRhai, bind};
 use crate::error::Result;
 use crate::host::Host;
 use crate::sources::DirectorySource;
@@ -88,31 +88,20 @@ fn roles(host: &Host, o: &Map) -> Result<Array> {
 
 /// Adds `ad::fsmo_roles` to the `ad::` module.
 pub(super) fn register(m: &mut Module, host: Arc<Host>) {
-    const DOC: &str = "The five operations master (FSMO) roles — schema master, domain naming \
-         master (forest), PDC emulator, RID master, infrastructure master (the bound domain) — \
-         each as `#{ role, scope: \"forest\"|\"domain\", object, holder, server, dns_host_name, \
-         holder_missing, bound, reachable, detail }`: `object` is the DN carrying the role's \
-         fSMORoleOwner, `holder` the nTDSDSA object it names, `server` and `dns_host_name` that \
-         DC's server object. `reachable` is true for the DC dwb is bound to and for a holder a TCP \
-         connection (`port`, default 389) opens to within `timeout_ms` (default 3000), false \
-         otherwise, and `()` when not probed (`probe: false`, or a snapshot); `detail` says \
-         which, or why not. Each holder is probed once.";
     let h = host.clone();
-    reg(
+    bind!(
+        /// The five operations master (FSMO) roles — schema master, domain naming master (forest), PDC emulator, RID master, infrastructure master (the bound domain) — each as `#{ role, scope: "forest"|"domain", object, holder, server, dns_host_name, holder_missing, bound, reachable, detail }`: `object` is the DN carrying the role's fSMORoleOwner, `holder` the nTDSDSA object it names, `server` and `dns_host_name` that DC's server object. `reachable` is true for the DC dwb is bound to and for a holder a TCP connection (`port`, default 389) opens to within `timeout_ms` (default 3000), false otherwise, and `()` when not probed (`probe: false`, or a snapshot); `detail` says which, or why not. Each holder is probed once.
+        /// # Example
+        /// ```rhai
+        /// for r in ad::fsmo_roles() {
+        ///     if r.reachable == false { print(`${r.role}: ${r.detail}`); }
+        /// }
+        /// ```
+        /// # Errors
+        /// `not_found` (the rootDSE lacks a naming context), `cancelled`.
         m,
         "fsmo_roles",
-        &[],
-        &format!(
-            "{DOC}\n\
-             # Example\n\
-             ```rhai\n\
-             for r in ad::fsmo_roles() {{\n\
-             \x20   if r.reachable == false {{ print(`${{r.role}}: ${{r.detail}}`); }}\n\
-             }}\n\
-             ```\n\
-             # Errors\n\
-             `not_found` (the rootDSE lacks a naming context), `cancelled`."
-        ),
+        [],
         move || roles(&h, &Map::new()).rhai(),
     );
     let h = host.clone();

@@ -116,6 +116,7 @@ fn ownership(host: &Host, o: &Map) -> Result<Map> {
 pub fn module(host: Arc<Host>) -> Module {
     let mut m = Module::new();
     let h = host.clone();
+    // Not `bind!`: the options part of this doc is generated from `SYNC_OPTIONS`.
     reg(
         &mut m,
         "sync_devices",
