@@ -91,6 +91,15 @@ pub enum Command {
         after_help = "Examples:\n  dwb run prepare.rhai --param connector_account='CONTOSO\\svc-dwb'\n  dwb run prepare --param connector_account=svc-dwb --dry-run --save-plan plan.ldif\n  dwb run verify --format json --report verify.json\n  kinit admin@CONTOSO.COM && dwb run verify --ldap-url ldap://dc1.contoso.com --ldap-auth kerberos\n  dwb run ./site/cleanup.rhai --snapshot export.ldif --write-snapshot after.ldif"
     )]
     Run(RunArgs),
+    /// Is writeback working? Reads the status the last sync round of a profile left.
+    ///
+    /// Exit 0 healthy, 1 degraded (the last round failed or was refused, or it is older
+    /// than --max-age), 2 unknown (no round recorded yet, or the status is unreadable).
+    /// Works while the service runs and after it stopped.
+    #[command(
+        after_help = "Examples:\n  dwb health --profile prod\n  dwb health --profile prod --max-age 300 --format json\n  # Nagios/Checkmk-style: exit 0 OK, 1 WARNING/degraded, 2 UNKNOWN"
+    )]
+    Health(HealthArgs),
     /// Compile and lint scripts without running them; reports every error.
     #[command(after_help = "Example:\n  dwb check scripts/*.rhai")]
     Check {
@@ -175,6 +184,9 @@ pub enum Command {
     Explain(ExplainArgs),
     /// Print shell completions.
     Completions { shell: clap_complete::Shell },
+    /// Write the man pages (dwb.1, dwb-run.1, …) into DIR (for packaging).
+    #[command(hide = true)]
+    Manpages { dir: PathBuf },
 }
 
 /// How a plan built outside a script (`apply`, `undo`) is applied and reported.
@@ -270,6 +282,42 @@ pub struct RunArgs {
     /// Less output: only errors and the result.
     #[arg(short, long)]
     pub quiet: bool,
+    /// Serve `GET /metrics` (Prometheus) and `GET /healthz` on ADDR:PORT while the run lasts
+    /// (a watch: for as long as the service runs). Default: the profile's
+    /// `[service] metrics_listen`. Loopback only, unless --metrics-allow-remote.
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub metrics_listen: Option<String>,
+    /// Allow --metrics-listen on a non-loopback address.
+    #[arg(long)]
+    pub metrics_allow_remote: bool,
+    /// Service log lines (one per watch round, with a stable event code) as text or JSON
+    /// (one object per line, for a log shipper).
+    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+}
+
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// `dwb health`: the last sync round of a profile, judged for a monitor.
+#[derive(Args, Debug)]
+pub struct HealthArgs {
+    /// Named profile whose status to read (default: `default_profile`).
+    #[arg(long, env = "DWB_PROFILE")]
+    pub profile: Option<String>,
+    /// Config file (to find the default profile).
+    #[arg(long, env = "DWB_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Degraded when the last round ended longer ago than this (default: 3 × the watch
+    /// interval; a single run's status has no default age limit).
+    #[arg(long, value_name = "SECONDS")]
+    pub max_age: Option<u64>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
 }
 
 #[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,7 +1,10 @@
 //! Site configuration: `dwb.toml` with named profiles, overridden by `DWB_*`
 //! environment variables, overridden by flags. Unknown keys are errors with a
 //! "did you mean". Secrets are never read from here directly: the file names
-//! where they are (`password_file`, `client_secret_file`).
+//! where they are (`password_file`, `client_secret_file`), or systemd hands
+//! them over in `$CREDENTIALS_DIRECTORY` (see [`credentials`]).
+
+pub mod credentials;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -24,6 +27,15 @@ pub struct Profile {
     pub ldap: Option<LdapConf>,
     pub graph: Option<GraphConf>,
     pub writeback: Option<WritebackConf>,
+    pub service: Option<ServiceConf>,
+}
+
+/// `[profiles.<name>.service]`: how a watch runs as a service.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceConf {
+    /// Serve /metrics and /healthz here (`--metrics-listen` wins).
+    pub metrics_listen: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -80,6 +92,8 @@ pub struct WritebackConf {
     /// Defaults of sync's `delete_threshold` / `delete_threshold_percent`.
     pub delete_threshold: Option<u64>,
     pub delete_threshold_percent: Option<u32>,
+    /// Caps the rate of directory writes (unlimited when absent).
+    pub max_writes_per_second: Option<f64>,
 }
 
 /// A loaded config file and the profile chosen from it.
@@ -88,6 +102,9 @@ pub struct Loaded {
     pub path: Option<PathBuf>,
     pub profile_name: Option<String>,
     pub profile: Profile,
+    /// `$CREDENTIALS_DIRECTORY` and the credentials used from it in place of
+    /// the profile's settings.
+    pub credentials: Option<(PathBuf, Vec<&'static credentials::Credential>)>,
 }
 
 /// Parses config text; errors name the file, line and column, and suggest a key.
@@ -146,7 +163,7 @@ pub fn load(explicit: Option<&Path>, profile: Option<&str>) -> Result<Loaded> {
         .map(str::to_string)
         .or(file.default_profile.clone())
         .or_else(|| file.profiles.contains_key("default").then(|| "default".to_string()));
-    let chosen = match &name {
+    let mut chosen = match &name {
         Some(n) => match file.profiles.get(n) {
             Some(p) => p.clone(),
             None => {
@@ -164,21 +181,34 @@ pub fn load(explicit: Option<&Path>, profile: Option<&str>) -> Result<Loaded> {
         },
         None => Profile::default(),
     };
-    Ok(Loaded { path, profile_name: name, profile: chosen })
+    let credentials = credentials::dir_from_env().map(|dir| {
+        let used = credentials::apply(&mut chosen, &dir);
+        (dir, used)
+    });
+    Ok(Loaded { path, profile_name: name, profile: chosen, credentials })
 }
 
-/// dwb's data directory (delta state, locks, journal): `$XDG_DATA_HOME/dwb`
-/// or the platform's equivalent.
+/// dwb's data directory (delta state, locks, journal): `$DWB_DATA_DIR` (a
+/// service's `StateDirectory=`, where a `DynamicUser=` account has no home),
+/// else `$XDG_DATA_HOME/dwb` or the platform's equivalent.
 pub fn data_dir() -> Result<PathBuf> {
-    directories::ProjectDirs::from("", "", "dwb")
-        .map(|d| d.data_dir().to_path_buf())
-        .ok_or_else(|| Error::config("no data directory for dwb: set HOME (or XDG_DATA_HOME)"))
+    if let Some(d) = std::env::var_os("DWB_DATA_DIR").filter(|d| !d.is_empty()) {
+        return Ok(PathBuf::from(d));
+    }
+    directories::ProjectDirs::from("", "", "dwb").map(|d| d.data_dir().to_path_buf()).ok_or_else(
+        || Error::config("no data directory for dwb: set DWB_DATA_DIR (or HOME, XDG_DATA_HOME)"),
+    )
 }
 
 impl Loaded {
     /// How an error names a setting of the profile: `password_file in
     /// [profiles.contoso.ldap] of ./dwb.toml`.
     pub fn key(&self, section: &str, key: &str) -> String {
+        if let Some((dir, used)) = &self.credentials
+            && let Some(c) = used.iter().find(|c| c.section == section && c.key == key)
+        {
+            return credentials::describe(c.name, dir);
+        }
         let profile = self.profile_name.as_deref().unwrap_or("?");
         match &self.path {
             Some(p) => format!("{key} in [profiles.{profile}.{section}] of {}", p.display()),
@@ -289,6 +319,40 @@ mod tests {
         assert!(e.message.contains("expected `simple` or `kerberos`"), "{}", e.message);
         // The example every `dwb init` writes is a valid config.
         parse(crate::embedded::EXAMPLE_CONFIG, Path::new("examples/dwb.toml")).unwrap();
+    }
+
+    #[test]
+    fn a_credential_is_read_as_its_setting_and_errors_name_it() {
+        use secrecy::ExposeSecret;
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("ldap-password"), "pa55\n").unwrap();
+        let mut profile = Profile::default();
+        let used = credentials::apply(&mut profile, dir.path());
+        let l = Loaded {
+            path: Some("dwb.toml".into()),
+            profile_name: Some("prod".into()),
+            profile,
+            credentials: Some((dir.path().to_path_buf(), used)),
+        };
+        let key = l.key("ldap", "password_file");
+        assert!(key.starts_with("the credential ldap-password in $CREDENTIALS_DIRECTORY"), "{key}");
+        let file = l.profile.ldap.as_ref().unwrap().password_file.clone().unwrap();
+        let secret = read_secret_file(&file, &key, "DWB_LDAP_PASSWORD").unwrap();
+        assert_eq!(secret.expose_secret(), "pa55");
+        // The settings no credential replaced are named as before.
+        assert_eq!(
+            l.key("graph", "client_secret_file"),
+            "client_secret_file in [profiles.prod.graph] of dwb.toml"
+        );
+        let e = read_secret_file(&dir.path().join("gone"), &key, "DWB_LDAP_PASSWORD").unwrap_err();
+        assert!(e.message.contains("(the credential ldap-password in $CREDENTIALS_DIRECTORY"));
+    }
+
+    #[test]
+    fn the_packaged_service_example_is_a_valid_config() {
+        let c = parse(include_str!("../dist/dwb.toml"), Path::new("dist/dwb.toml")).unwrap();
+        assert_eq!(c.default_profile.as_deref(), Some("prod"));
+        assert!(c.profiles["prod"].ldap.as_ref().unwrap().password_file.is_none());
     }
 
     #[test]

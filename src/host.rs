@@ -187,7 +187,27 @@ impl Host {
     }
 
     /// Applies `plan` to this run's directory and tenant; a refused plan not at all.
+    /// In a watch, the changes of devices the DC keeps refusing wait for their
+    /// pause to end (`service::backoff`); every run counts its changes for the
+    /// service's status and metrics.
     pub fn apply(&self, plan: &Plan, progress: &mut dyn FnMut(usize, usize)) -> Vec<Outcome> {
+        let now = crate::service::round::now_unix();
+        let outcomes = match crate::service::backoff::hold_back(plan, now) {
+            Some((kept, slots)) => {
+                let applied = self.apply_unrecorded(&kept, progress);
+                crate::service::backoff::merge(slots, applied)
+            }
+            None => self.apply_unrecorded(plan, progress),
+        };
+        crate::service::round::note_apply(plan, &outcomes);
+        outcomes
+    }
+
+    fn apply_unrecorded(
+        &self,
+        plan: &Plan,
+        progress: &mut dyn FnMut(usize, usize),
+    ) -> Vec<Outcome> {
         if let Some(r) = plan.refusals.first() {
             let reason = format!("not applied: the {} guard refused the plan", r.guard);
             return plan
@@ -221,6 +241,10 @@ impl Host {
         let mut pending = self.plan.lock().map_err(|_| Error::internal("plan lock poisoned"))?;
         let plan = std::mem::take(&mut *pending);
         drop(pending);
+        if plan.is_refused() && !self.dry_run {
+            // Nothing of it is applied, but the round must know a guard refused it.
+            crate::service::round::note_apply(&plan, &[]);
+        }
         if plan.is_empty() || self.dry_run {
             return Ok((plan, Vec::new()));
         }

@@ -58,10 +58,12 @@ fn the_sync_script_and_the_docs_agree_with_the_declared_options() {
     let scripts = docs::scripts();
     let sync =
         scripts.iter().find(|s| s.name == "sync.rhai").expect("sync.rhai is a standard script");
-    // Every parameter but `watch` (the script's own: seconds between rounds) is a sync option,
-    // or a key of `optional_attributes`, of the same type.
+    // Every parameter but the script's own (`watch`: seconds between rounds,
+    // `max_writes_per_second`: the run's write rate) is a sync option, or a key of
+    // `optional_attributes`, of the same type.
+    let own = ["watch", "max_writes_per_second"];
     let mut params = Map::new();
-    for p in sync.params.iter().filter(|p| p.name != "watch") {
+    for p in sync.params.iter().filter(|p| !own.contains(&p.name.as_str())) {
         let want = if OPTIONAL_KEYS.contains(&p.name.as_str()) {
             Some(ParamType::Bool)
         } else {
@@ -80,7 +82,9 @@ fn the_sync_script_and_the_docs_agree_with_the_declared_options() {
         };
         params.insert(p.name.as_str().into(), v);
     }
-    params.insert("watch".into(), Dynamic::from(0_i64));
+    for name in own {
+        params.insert(name.into(), Dynamic::from(0_i64));
+    }
     // `options(params)` of stdlib/writeback.rhai passes each of them on, and the reader takes the result.
     let engine = dwb::engine::build(Arc::new(Host::offline()));
     let mut scope = rhai::Scope::new();
@@ -90,7 +94,7 @@ fn the_sync_script_and_the_docs_agree_with_the_declared_options() {
         .expect("options(params) runs");
     let optional =
         opts.get("optional_attributes").and_then(|v| v.read_lock::<Map>().map(|m| m.clone()));
-    for (name, v) in params.iter().filter(|(k, _)| k.as_str() != "watch") {
+    for (name, v) in params.iter().filter(|(k, _)| !own.contains(&k.as_str())) {
         let passed = if OPTIONAL_KEYS.contains(&name.as_str()) {
             optional.as_ref().and_then(|m| m.get(name.as_str()).cloned())
         } else {

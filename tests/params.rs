@@ -63,3 +63,27 @@ fn scripts_declare_choices_and_check_validates_them() {
     d.run(&["check", "bad.rhai"]).code(2).stderr_has("bad parameter declaration in params()");
     d.run(&["scripts"]).code(0).stdout_has("--param mode=<full|delta>");
 }
+
+/// `params` is the script's parameters everywhere: at the top level, inside a
+/// closure (as `dwb::every` rounds are) and inside a function; a local
+/// variable of that name still wins where it is declared.
+#[test]
+fn params_are_reachable_in_closures_and_functions() {
+    let d = Dir::new();
+    d.write(
+        "p.rhai",
+        "fn params() {\n  [#{ name: \"n\", type: \"int\", default_value: \"1\" }]\n}\n\
+         fn twice() { params.n * 2 }\n\
+         fn shadowed(params) { params }\n\
+         let f = || params.n + 100;\n\
+         print(`top ${params.n}`);\n\
+         print(`closure ${f.call()}`);\n\
+         print(`function ${twice()}`);\n\
+         print(`local ${shadowed(\"mine\")}`);\n",
+    );
+    let o = d.run(&["run", "p.rhai", "--param", "n=21"]);
+    o.code(0);
+    for line in ["top 21", "closure 121", "function 42", "local mine"] {
+        o.stdout_has(line);
+    }
+}

@@ -39,3 +39,5 @@ mod sync;
 mod graph;
 // Against real Samba AD DCs the harness starts: the LDAP backend, result codes, hostile values.
 mod samba;
+// dwb as a system service: credentials from systemd, the Debian package and its units.
+mod service;

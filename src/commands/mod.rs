@@ -8,8 +8,10 @@ pub mod completions;
 pub mod confirm;
 pub mod docs;
 pub mod explain;
+pub mod health;
 pub mod init;
 pub mod journal;
+pub mod manpages;
 pub mod repl;
 pub mod run;
 pub mod script;
@@ -70,6 +72,8 @@ pub fn main() -> i32 {
         }
         Command::Explain(args) => explain::explain(&args),
         Command::Completions { shell } => completions::print(shell),
+        Command::Manpages { dir } => manpages::write(&dir),
+        Command::Health(args) => health::health(&args),
     }
 }
 
@@ -109,8 +113,19 @@ fn usage_error_json(e: &clap::Error) -> i32 {
 fn init_logging(default: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("DWB_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    let _ =
-        tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+    // Colour codes only for a person's terminal, never into a pipe or journald.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(ansi)
+        .try_init();
+}
+
+/// One line on stdout; a closed or full stdout ends the output quietly.
+pub fn print_line(line: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stdout().lock(), "{line}");
 }
 
 /// Prints an error that is not a script error and returns its exit code.

@@ -53,6 +53,21 @@ pub fn run(args: RunArgs) -> i32 {
     host.quiet = args.quiet;
     host.site_dir = script.site_dir.clone();
     host.print_to = if args.format == Format::Json { PrintTo::Stderr } else { PrintTo::Stdout };
+    crate::service::events::set_json(args.log_format == crate::cli::LogFormat::Json);
+    if let Some(rate) = host.settings.writeback.as_ref().and_then(|w| w.max_writes_per_second) {
+        crate::ad::ldap::pace::set_max_writes_per_second(rate);
+    }
+    let listen = args
+        .metrics_listen
+        .clone()
+        .or_else(|| host.settings.service.as_ref().and_then(|s| s.metrics_listen.clone()));
+    if let Some(listen) = listen {
+        let addr = crate::service::server::parse_addr(&listen, args.metrics_allow_remote);
+        match addr.and_then(crate::service::server::bind) {
+            Ok(l) => crate::service::server::spawn(&rt, l, host.profile.clone()),
+            Err(e) => return fail_early(&args, &e),
+        }
+    }
     let host = Arc::new(host);
     crate::cancel::listen(&rt, host.cancel().clone());
     let code = execute(&args, &script, &host, started);
@@ -100,6 +115,7 @@ fn execute(args: &RunArgs, script: &Script, host: &Arc<Host>, started: Instant) 
         given.iter().map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone()))).collect();
 
     let t1 = Instant::now();
+    crate::service::round::begin();
     let mut scope = Scope::new();
     host.set_params(param_map.clone().into());
     scope.push_constant("params", param_map);
@@ -152,6 +168,7 @@ fn execute(args: &RunArgs, script: &Script, host: &Arc<Host>, started: Instant) 
         if !report.plan.is_empty() {
             eprintln!("Nothing was applied: the script stopped before its plan was complete.");
         }
+        record_round(host, &report);
         return finish(args, report, started);
     }
 
@@ -219,7 +236,26 @@ fn execute(args: &RunArgs, script: &Script, host: &Arc<Host>, started: Instant) 
             ),
         }
     }
+    record_round(host, &report);
     finish(args, report, started)
+}
+
+/// A run that synced (a timer's single sync, not a watch: its loop records each
+/// round) leaves its outcome for `dwb health` and the metrics; a dry run,
+/// declined or not, changes nothing and records nothing.
+fn record_round(host: &Host, report: &Report) {
+    if report.dry_run || !crate::service::round::synced() {
+        return;
+    }
+    if report.plan.is_refused() {
+        // Refused before applying: nothing reached Host::apply to say so.
+        crate::service::round::note_apply(&report.plan, &[]);
+    }
+    let error = report.error.as_ref().map(|e| {
+        let s = |k: &str| e.get(k).and_then(|v| v.as_str()).unwrap_or_default().to_string();
+        (s("code"), s("message"))
+    });
+    crate::service::close_round(host.profile.as_deref(), None, error, None);
 }
 
 /// `--save-plan FILE.json`: the plan with each change's precondition.

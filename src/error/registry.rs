@@ -160,6 +160,13 @@ pub const OTHER_CODES: &[Code] = &[
         "config",
         "enable: no site dwb.toml (or no profile) to record the target in",
     ),
+    // Service events (`service::events`): one log line each, stable for log monitors.
+    c("DWB-SVC-0001", "round_failed", "a sync round stopped with an error (retried later)"),
+    c("DWB-SVC-0002", "round_refused", "a guard refused a sync round's plan: nothing applied"),
+    c("DWB-SVC-0003", "changes_failed", "some changes of a round failed (the others applied)"),
+    c("DWB-SVC-0004", "recovered", "a round succeeded after failed or refused ones"),
+    c("DWB-SVC-0005", "quarantined", "a device failed at the DC in several rounds in a row"),
+    c("DWB-SVC-0010", "round", "a sync round ended (one line per round)"),
 ];
 
 /// Codes no longer raised, never to be reused.

@@ -206,6 +206,7 @@ impl ClientInner {
             let resp = match sent {
                 Ok(r) => r,
                 Err(e) => {
+                    crate::metrics::graph_request(None);
                     if idempotent && attempt < policy.max_attempts {
                         let wait = policy.backoff(attempt);
                         self.report_retry(attempt, m, &url, None, None, wait, "network").await?;
@@ -228,6 +229,7 @@ impl ClientInner {
                 }
             };
             let status = resp.status();
+            crate::metrics::graph_request(Some(status.as_u16()));
             let rid = header(&resp, "request-id");
             let crid =
                 header(&resp, "client-request-id").or_else(|| Some(client_request_id.clone()));
@@ -338,6 +340,9 @@ impl ClientInner {
             Counters::bump(&self.counters.retries, 1);
         }
         Counters::bump(&self.counters.waited_ms, wait.as_millis() as u64);
+        if matches!(cause, "throttled" | "unavailable") {
+            crate::metrics::graph_throttled(wait.as_secs_f64());
+        }
         tracing::debug!(attempt, status, ?wait, cause, url = %url, "Graph request will be retried");
         if let Some(o) = &self.observer {
             o.on_retry(&RetryEvent {

@@ -10,6 +10,7 @@
 #   GSSAPI support generates its libgssapi bindings with bindgen, which loads
 #   libclang (libclang-dev) and reads the MIT Kerberos headers and
 #   mit-krb5-gssapi.pc (libkrb5-dev, found through pkg-config).
+# - The package test: systemd (systemd-analyze verify), cargo-deb.
 set -eu
 
 missing=""
@@ -36,10 +37,26 @@ if command -v dpkg-query >/dev/null 2>&1; then
 elif ! ls /usr/lib/llvm-*/lib/libclang*.so* >/dev/null 2>&1; then
     missing="$missing libclang"
 fi
+# The package test (tests/service.rs): systemd-analyze verifies the units
+# (package systemd); cargo-deb builds the package (from crates.io, below).
+command -v systemd-analyze >/dev/null 2>&1 || missing="$missing systemd-analyze"
+if ! cargo deb --version >/dev/null 2>&1; then
+    echo "dwb test lab: installing cargo-deb (cargo install cargo-deb --locked)" >&2
+    log=$(mktemp)
+    # Its own temporary target dir: not dwb's (CARGO_TARGET_DIR), whose lock a
+    # running build may hold.
+    if ! (unset CARGO_TARGET_DIR; cargo install cargo-deb --locked) >"$log" 2>&1; then
+        cat "$log" >&2
+        rm -f "$log"
+        echo "dwb test lab: installing cargo-deb failed" >&2
+        exit 1
+    fi
+    rm -f "$log"
+fi
 [ -z "$missing" ] && exit 0
 
 packages="samba-ad-dc samba-ad-provision ldb-tools ldap-utils python3-samba openssl \
-krb5-user libkrb5-dev libclang-dev pkg-config"
+krb5-user libkrb5-dev libclang-dev pkg-config systemd"
 echo "dwb test lab: installing packages (missing:$missing)" >&2
 if [ "$(id -u)" -eq 0 ]; then
     SUDO=""

@@ -4,6 +4,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: failing loudly is the point
 
+mod credentials;
 mod delta;
 mod errors;
 mod forest;
@@ -13,6 +14,7 @@ mod kerberos;
 mod ldap;
 mod scripts;
 mod search;
+mod service;
 mod sync;
 mod watch;
 mod writes;

@@ -52,6 +52,8 @@ impl Dir {
                 c.env_remove(k);
             }
         }
+        // Secrets a service manager handed to the test run are not the test's.
+        c.env_remove("CREDENTIALS_DIRECTORY");
         c.env("HOME", self.path())
             .env("XDG_CONFIG_HOME", self.join(".config"))
             .env("XDG_DATA_HOME", self.join(".local"));

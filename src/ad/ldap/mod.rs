@@ -15,6 +15,7 @@
 mod connect;
 mod controls;
 mod kerberos;
+pub mod pace;
 mod paging;
 mod result;
 mod search;

@@ -177,7 +177,8 @@ pub(super) fn pipelined(
     let timeout = dir.settings.op_timeout;
     let cancel = dir.cancel.clone();
     let (tx, rx) = std::sync::mpsc::channel::<(usize, Result<()>)>();
-    let task = dir.rt.spawn(pump(ldap, ops.clone(), timeout, cancel, tx));
+    let pacer = super::pace::Pacer::current();
+    let task = dir.rt.spawn(pump(ldap, ops.clone(), timeout, cancel, pacer, tx));
     let mut reported = vec![false; n];
     for (i, r) in rx.iter() {
         if let Some(slot) = reported.get_mut(i) {
@@ -202,6 +203,7 @@ async fn pump(
     ops: Arc<Vec<WriteOp>>,
     timeout: Duration,
     cancel: CancellationToken,
+    mut pacer: Option<super::pace::Pacer>,
     tx: std::sync::mpsc::Sender<(usize, Result<()>)>,
 ) {
     let mut set = JoinSet::new();
@@ -212,6 +214,9 @@ async fn pump(
     let mut stalled = false;
     loop {
         while set.len() < WINDOW && next < ops.len() && !cancel.is_cancelled() && !stalled {
+            if let Some(p) = pacer.as_mut() {
+                p.wait().await;
+            }
             let (l, o, c, i) = (ldap.clone(), ops.clone(), cancel.clone(), next);
             let handle = set.spawn(async move {
                 let r = match o.get(i) {

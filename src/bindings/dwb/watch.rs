@@ -15,15 +15,19 @@ use crate::host::Host;
 /// The longest pause after failed rounds.
 const MAX_BACKOFF: Duration = Duration::from_secs(900);
 
-/// An error's message as scripts see it (the `message` of dwb's error maps).
-fn message(e: &EvalAltResult) -> String {
+/// An error's code and message as scripts see them (dwb's error maps).
+fn code_and_message(e: &EvalAltResult) -> (String, String) {
     if let EvalAltResult::ErrorRuntime(v, _) = e
         && let Some(m) = v.read_lock::<rhai::Map>()
         && let Some(msg) = m.get("message")
     {
-        return msg.to_string();
+        let code = m.get("code").map(|c| c.to_string()).unwrap_or_else(|| "DWB-SCRIPT-0100".into());
+        return (code, msg.to_string());
     }
-    e.to_string()
+    if let EvalAltResult::ErrorInFunctionCall(_, _, inner, _) = e {
+        return code_and_message(inner);
+    }
+    ("DWB-SCRIPT-0100".into(), e.to_string())
 }
 
 fn is_cancelled(e: &EvalAltResult) -> bool {
@@ -49,11 +53,31 @@ fn every(ctx: &NativeCallContext, host: &Host, seconds: i64, round: &FnPtr) -> R
     let interval = Duration::from_secs(seconds.max(1) as u64);
     let cancel = host.cancel().clone();
     cancel.watching.store(true, std::sync::atomic::Ordering::SeqCst);
+    let profile = host.profile.as_deref();
     let mut failures: u32 = 0;
     loop {
         host.check_cancelled().rhai()?;
-        match round.call_within_context::<Dynamic>(ctx, ()) {
-            Ok(_) => failures = 0,
+        crate::service::round::begin();
+        // The report and memory hold the last round's output and warnings, not
+        // those of every round since the service started.
+        if let Ok(mut f) = host.findings.lock() {
+            *f = Default::default();
+        }
+        let wait = match round.call_within_context::<Dynamic>(ctx, ()) {
+            Ok(_) => {
+                failures = 0;
+                let closed =
+                    crate::service::close_round(profile, Some(interval), None, Some(interval));
+                if let Ok(mut f) = host.findings.lock() {
+                    let q: Vec<serde_json::Value> = closed
+                        .quarantined
+                        .iter()
+                        .map(|(id, f)| serde_json::json!({"device": id, "failing": f}))
+                        .collect();
+                    f.data.insert("quarantined".into(), q.into());
+                }
+                interval
+            }
             Err(e) if is_cancelled(&e) || host.cancel().is_cancelled() => return Err(e),
             Err(e) => {
                 failures += 1;
@@ -63,18 +87,12 @@ fn every(ctx: &NativeCallContext, host: &Host, seconds: i64, round: &FnPtr) -> R
                 }
                 let wait =
                     (interval * 2u32.saturating_pow(failures - 1)).min(MAX_BACKOFF.max(interval));
-                host.warn(&format!(
-                    "sync round failed ({failures} in a row): {}; next round in {} s",
-                    message(&e),
-                    wait.as_secs()
-                ));
-                if !pause(host, wait) {
-                    break;
-                }
-                continue;
+                let error = Some(code_and_message(&e));
+                crate::service::close_round(profile, Some(interval), error, Some(wait));
+                wait
             }
-        }
-        if !pause(host, interval) {
+        };
+        if !pause(host, wait) {
             break;
         }
     }
@@ -91,8 +109,30 @@ fn every(ctx: &NativeCallContext, host: &Host, seconds: i64, round: &FnPtr) -> R
     Ok(())
 }
 
-/// Adds `dwb::every` to the `dwb::` module.
+/// Adds `dwb::every` and `dwb::max_writes_per_second` to the `dwb::` module.
 pub(super) fn register(m: &mut Module, host: Arc<Host>) {
+    bind!(
+        /// Caps how many directory writes per second the rest of the run sends to the DC (`0`: unlimited, the default; the profile's `[writeback] max_writes_per_second` sets it for every run). For large initial loads on production DCs.
+        /// # Example
+        /// ```rhai
+        /// dwb::max_writes_per_second(50);
+        /// ```
+        /// # Errors
+        /// `invalid_argument` for a negative rate.
+        m,
+        "max_writes_per_second",
+        ["rate"],
+        |rate: i64| -> RhaiResult<()> {
+            if rate < 0 {
+                return Err(crate::error::Error::invalid_argument(format!(
+                    "dwb::max_writes_per_second: the rate must be 0 (unlimited) or more, got {rate}"
+                )))
+                .rhai();
+            }
+            crate::ad::ldap::pace::set_max_writes_per_second(rate as f64);
+            Ok(())
+        },
+    );
     bind!(
         /// Runs `round` (a closure) every `seconds` until Ctrl-C or SIGTERM, which let the round in progress finish and end the loop (a second signal interrupts at once). A round that throws — the DC unreachable, Graph down after its retries — is logged as a warning, whatever it planned is dropped, and the next round comes after a pause that doubles with each failure in a row (at most 15 minutes).
         /// # Example

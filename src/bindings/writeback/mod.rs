@@ -74,6 +74,7 @@ fn sync(ctx: &NativeCallContext, host: &Host, o: &Map, record: bool) -> Result<M
     }
     let out = result_map(&result);
     if record {
+        crate::service::round::note_sync(result.mode, result.in_scope, result.plan.skipped.len());
         let mut plan = host.plan.lock().map_err(|_| Error::internal("plan lock poisoned"))?;
         result.record(&mut plan);
     } else {

@@ -1,0 +1,265 @@
+//! dwb as a system service: a run as the packaged unit starts it (secrets from
+//! systemd's `$CREDENTIALS_DIRECTORY`, state in `$DWB_DATA_DIR`, no home), and
+//! the Debian package `dist/deb.sh` builds: its contents, and its units as
+//! `systemd-analyze verify` sees them.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use crate::support::Dir;
+
+fn text(o: &Output) -> String {
+    format!(
+        "--- status {} ---\n--- stdout ---\n{}\n--- stderr ---\n{}",
+        o.status,
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+/// `cmd`, which must succeed; its stdout.
+fn run_ok(cmd: &mut Command) -> String {
+    let o = cmd.output().unwrap_or_else(|e| panic!("running {cmd:?}: {e}"));
+    assert!(o.status.success(), "{cmd:?} failed\n{}", text(&o));
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+#[test]
+fn a_service_run_takes_its_secret_from_the_credentials_directory() {
+    use dwb_graph_emulator::{DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, Emulator, generate};
+    let d = Dir::new();
+    d.run(&[
+        "run",
+        "prepare",
+        "--param",
+        "connector_account=svc-dwb",
+        "--write-snapshot",
+        "prepared.ldif",
+        "-q",
+    ])
+    .code(0);
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    let rt =
+        tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+    let emu = rt.block_on(Emulator::start(generate(12, 7))).unwrap();
+    let base = emu.base_url().as_str().trim_end_matches('/').to_string();
+    // The profile names a secret file the service could not read: the credential wins.
+    let config = d.write(
+        "etc/dwb.toml",
+        &format!(
+            "default_profile = \"prod\"\n[profiles.prod.graph]\ntenant = \"{}\"\n\
+             client_id = \"{DEFAULT_CLIENT_ID}\"\nauthority = \"{base}\"\nendpoint = \"{base}\"\n\
+             client_secret_file = \"/nonexistent/graph-secret\"\n",
+            emu.tenant_id()
+        ),
+    );
+    let creds = d.join("credentials");
+    std::fs::create_dir_all(&creds).unwrap();
+    std::fs::write(creds.join("graph-client-secret"), format!("{DEFAULT_CLIENT_SECRET}\n"))
+        .unwrap();
+    // The units' default for a credential the admin did not provide.
+    std::fs::write(creds.join("ldap-password"), "\n").unwrap();
+    let state = d.join("state");
+    // As dwb-writeback@prod.service runs it (one round: no watch), on a snapshot of a
+    // prepared directory; no HOME, as for a DynamicUser= account.
+    let sync = |creds: &Path| {
+        let mut c = d.dwb();
+        c.args(["run", "sync", "--profile", "prod", "--yes", "--param", "mode=delta"])
+            .args(["--snapshot", &d.join("prepared.ldif").display().to_string()])
+            .env_remove("HOME")
+            .env_remove("XDG_DATA_HOME")
+            .env_remove("XDG_CONFIG_HOME")
+            .env("DWB_CONFIG", &config)
+            .env("DWB_DATA_DIR", &state)
+            .env("CREDENTIALS_DIRECTORY", creds)
+            .stdin(std::process::Stdio::null());
+        c.output().unwrap()
+    };
+    let o = sync(&creds);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(emu.graph_request_count() > 0, "Graph was not asked: {}", text(&o));
+    assert!(!text(&o).contains(DEFAULT_CLIENT_SECRET), "the secret was printed: {}", text(&o));
+    // The delta state went to $DWB_DATA_DIR.
+    let delta: Vec<PathBuf> = std::fs::read_dir(state.join("delta"))
+        .unwrap_or_else(|e| panic!("no delta state in {}: {e}\n{}", state.display(), text(&o)))
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert!(!delta.is_empty(), "{}", text(&o));
+
+    // Only the placeholder left: the profile's own setting is used again, and named.
+    std::fs::write(creds.join("graph-client-secret"), "\n").unwrap();
+    let o = sync(&creds);
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains(
+            "cannot read the secret file /nonexistent/graph-secret (client_secret_file in \
+                      [profiles.prod.graph]"
+        ),
+        "{}",
+        text(&o)
+    );
+}
+
+/// Runs tests/lab/install.sh (cargo-deb, systemd-analyze), once.
+fn ensure_tools() {
+    static DONE: std::sync::OnceLock<()> = std::sync::OnceLock::new();
+    DONE.get_or_init(|| {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/lab/install.sh");
+        run_ok(Command::new("sh").arg(&script));
+    });
+}
+
+/// The hardening and credential lines of a unit's [Service] section (what both
+/// services must share).
+fn sandbox(unit: &str) -> Vec<&str> {
+    unit.lines()
+        .filter(|l| {
+            ["DynamicUser=", "User=", "Protect", "Private", "Restrict", "NoNewPrivileges=", "Capab"]
+                .iter()
+                .chain(&["SystemCall", "LoadCredential=", "SetCredential=", "StateDirectory"])
+                .chain(&["Environment=DWB_", "UMask=", "MemoryDeny", "LockPersonality="])
+                .any(|p| l.starts_with(p))
+        })
+        .collect()
+}
+
+#[test]
+fn the_debian_package_installs_the_service() {
+    ensure_tools();
+    let d = Dir::new();
+    // dist/deb.sh packages <target dir>/release/dwb: this test's own (debug, kerberos)
+    // build, in a target dir of its own so the shared one is left alone.
+    let target = d.join("target");
+    std::fs::create_dir_all(target.join("release")).unwrap();
+    std::fs::copy(env!("CARGO_BIN_EXE_dwb"), target.join("release/dwb")).unwrap();
+    let out = d.join("out");
+    run_ok(
+        Command::new("sh")
+            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("dist/deb.sh"))
+            .args(["--fast", "--quiet", "--output"])
+            .arg(&out)
+            .env("CARGO_TARGET_DIR", &target)
+            .env("DWB_DEB_NO_BUILD", "1"),
+    );
+    let debs: Vec<PathBuf> = std::fs::read_dir(&out).unwrap().map(|e| e.unwrap().path()).collect();
+    assert_eq!(debs.len(), 1, "{debs:?}");
+    let deb = &debs[0];
+    assert!(deb.file_name().unwrap().to_string_lossy().starts_with("dwb_"), "{deb:?}");
+
+    let info = run_ok(Command::new("dpkg-deb").arg("-I").arg(deb));
+    assert!(info.contains("Package: dwb\n") && info.contains("Section: admin"), "{info}");
+    // Built with the kerberos feature: the binary links MIT's GSSAPI.
+    let depends = info.lines().find(|l| l.trim_start().starts_with("Depends:")).unwrap_or("");
+    assert!(depends.contains("libgssapi-krb5-2"), "{info}");
+    for script in ["postinst", "prerm", "postrm"] {
+        assert!(info.contains(script), "no {script}: {info}");
+    }
+
+    let listing = run_ok(Command::new("dpkg-deb").arg("-c").arg(deb));
+    let files: Vec<&str> = listing
+        .lines()
+        .filter_map(|l| l.split_whitespace().last())
+        .filter_map(|p| p.strip_prefix("."))
+        .collect();
+    let mut expected = vec![
+        "/usr/bin/dwb".to_string(),
+        "/usr/share/man/man1/dwb.1.gz".into(),
+        "/usr/share/bash-completion/completions/dwb".into(),
+        "/usr/share/zsh/vendor-completions/_dwb".into(),
+        "/usr/share/fish/vendor_completions.d/dwb.fish".into(),
+        "/usr/lib/systemd/system/dwb-writeback@.service".into(),
+        "/usr/lib/systemd/system/dwb-sync@.service".into(),
+        "/usr/lib/systemd/system/dwb-sync@.timer".into(),
+        "/usr/share/doc/dwb/README.md".into(),
+        "/usr/share/doc/dwb/copyright".into(),
+        "/usr/share/doc/dwb/examples/dwb.toml".into(),
+    ];
+    // A page for every subcommand a user sees.
+    for sub in ["run", "check", "repl", "docs", "init", "scripts", "snapshot", "apply", "undo"] {
+        expected.push(format!("/usr/share/man/man1/dwb-{sub}.1.gz"));
+    }
+    for sub in ["journal", "explain", "completions"] {
+        expected.push(format!("/usr/share/man/man1/dwb-{sub}.1.gz"));
+    }
+    for f in &expected {
+        assert!(files.contains(&f.as_str()), "{f} is not in the package:\n{listing}");
+    }
+    assert!(!files.iter().any(|f| f.contains("manpages")), "the hidden command got a page");
+    assert!(listing.lines().any(|l| l.starts_with("-rwxr-xr-x") && l.ends_with("./usr/bin/dwb")));
+
+    let root = d.join("root");
+    run_ok(Command::new("dpkg-deb").arg("-x").arg(deb).arg(&root));
+    let bin = root.join("usr/bin/dwb");
+    let version = run_ok(Command::new(&bin).arg("--version"));
+    assert!(version.starts_with("dwb "), "{version}");
+    let page = run_ok(Command::new("zcat").arg(root.join("usr/share/man/man1/dwb-run.1.gz")));
+    assert!(page.contains(".TH dwb-run 1") && page.contains("dry\\-run"), "{page}");
+    let bash =
+        std::fs::read_to_string(root.join("usr/share/bash-completion/completions/dwb")).unwrap();
+    assert!(bash.contains("complete -F _dwb"), "{bash}");
+
+    // The units, with ExecStart= pointing at the extracted binary (verify checks it exists).
+    let units = root.join("usr/lib/systemd/system");
+    let check = d.join("units");
+    std::fs::create_dir_all(&check).unwrap();
+    let mut names = Vec::new();
+    for name in ["dwb-writeback@.service", "dwb-sync@.service", "dwb-sync@.timer"] {
+        let unit = std::fs::read_to_string(units.join(name)).unwrap();
+        assert!(
+            unit.contains("Documentation=man:dwb-run(1)")
+                && files.contains(&"/usr/share/man/man1/dwb-run.1.gz"),
+            "{name}"
+        );
+        std::fs::write(check.join(name), unit.replace("/usr/bin/dwb", &bin.display().to_string()))
+            .unwrap();
+        names.push(check.join(name));
+    }
+    // --man=no: the pages are in the package, not installed on this machine.
+    let o = Command::new("systemd-analyze").args(["verify", "--man=no"]).args(&names).output();
+    let o = o.unwrap();
+    assert!(o.status.success(), "systemd-analyze verify:\n{}", text(&o));
+    assert!(o.stderr.is_empty() && o.stdout.is_empty(), "systemd-analyze verify:\n{}", text(&o));
+
+    let watch = std::fs::read_to_string(units.join("dwb-writeback@.service")).unwrap();
+    let once = std::fs::read_to_string(units.join("dwb-sync@.service")).unwrap();
+    for line in [
+        "DynamicUser=yes",
+        "StateDirectory=dwb",
+        "Environment=DWB_DATA_DIR=/var/lib/dwb",
+        "Environment=DWB_CONFIG=/etc/dwb/dwb.toml",
+        "ProtectSystem=strict",
+        "ProtectHome=yes",
+        "PrivateTmp=yes",
+        "NoNewPrivileges=yes",
+        "CapabilityBoundingSet=",
+        "RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX",
+        "SystemCallFilter=@system-service",
+        "LoadCredential=ldap-password:/etc/dwb/credentials/%i/ldap-password",
+        "LoadCredential=keytab:/etc/dwb/credentials/%i/keytab",
+        "LoadCredential=graph-client-secret:/etc/dwb/credentials/%i/graph-client-secret",
+        "LoadCredential=graph-key:/etc/dwb/credentials/%i/graph-key",
+    ] {
+        assert!(watch.lines().any(|l| l == line), "dwb-writeback@.service lacks {line}");
+    }
+    assert_eq!(sandbox(&watch), sandbox(&once), "the two services differ in their sandbox");
+    // Every credential the units load is one dwb reads, each with the default dwb ignores.
+    for l in watch.lines().filter_map(|l| l.strip_prefix("LoadCredential=")) {
+        let name = l.split(':').next().unwrap();
+        assert!(watch.contains(&format!("SetCredential={name}:\\n")), "{name}");
+        assert!(
+            dwb::config::credentials::CREDENTIALS.iter().any(|c| c.name == name),
+            "dwb does not read the credential {name}"
+        );
+    }
+
+    // The service's command line parses with this dwb: its help, with the unit's own
+    // arguments (instance `prod`, the default watch interval).
+    let exec = watch.lines().find_map(|l| l.strip_prefix("ExecStart=")).unwrap();
+    let exec = exec.replace("%i", "prod").replace("${WATCH_SECONDS}", "60");
+    let mut args = exec.split_whitespace();
+    assert_eq!(args.next(), Some("/usr/bin/dwb"));
+    let args: Vec<&str> = args.collect();
+    assert!(args.contains(&"--yes") && args.contains(&"watch=60"), "{exec}");
+    run_ok(Command::new(&bin).args(&args).arg("--help"));
+}
