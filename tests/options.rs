@@ -59,9 +59,10 @@ fn the_sync_script_and_the_docs_agree_with_the_declared_options() {
     let sync =
         scripts.iter().find(|s| s.name == "sync.rhai").expect("sync.rhai is a standard script");
     // Every parameter but the script's own (`watch`: seconds between rounds,
-    // `max_writes_per_second`: the run's write rate) is a sync option, or a key of
-    // `optional_attributes`, of the same type.
-    let own = ["watch", "max_writes_per_second"];
+    // `full_every`: how often a delta watch runs a full round, `max_writes_per_second`:
+    // the run's write rate) is a sync option, or a key of `optional_attributes`, of the
+    // same type.
+    let own = ["watch", "full_every", "max_writes_per_second"];
     let mut params = Map::new();
     for p in sync.params.iter().filter(|p| !own.contains(&p.name.as_str())) {
         let want = if OPTIONAL_KEYS.contains(&p.name.as_str()) {

@@ -266,7 +266,8 @@ mod tests {
         );
         plan.push(ChangeOp::Directory(WriteOp::Delete { dn: dn("CN=c,DC=x") }), None);
         plan.push(ChangeOp::Directory(WriteOp::Delete { dn: dn("CN=d,DC=x") }), None);
-        let failed = Outcome::Failed { code: "X".into(), kind: "busy".into(), message: "m".into() };
+        let failed =
+            Outcome::Failed { code: "X", kind: crate::error::Kind::Busy, message: "m".into() };
         let outcomes = [Outcome::Applied, failed, Outcome::Applied, Outcome::Applied];
         let c = Changes::of(&plan, &outcomes);
         assert_eq!(
