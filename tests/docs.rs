@@ -84,6 +84,34 @@ fn every_function_has_an_example_and_its_errors() {
 }
 
 #[test]
+fn every_documented_signature_is_the_registered_functions() {
+    // The signatures are derived from the closures' types; a registration whose
+    // parameter names do not match the closure's parameters, that writes a type
+    // the closure already has, or that leaves a `Dynamic` without the types it
+    // accepts, is listed.
+    let registered = docs::collect();
+    assert!(registered.len() > 100);
+    let problems = dwb::bindings::signature::problems();
+    assert!(
+        problems.is_empty(),
+        "{} signature problem(s):\n{}",
+        problems.len(),
+        problems.join("\n")
+    );
+    // And the signatures show real types: every parameter is named and typed.
+    for d in &registered {
+        let (_, rest) = d.signature.split_once('(').unwrap_or_default();
+        // Up to the `)` that closes the parameter list (a return type may be `Map|()`).
+        let params = rest.split_once(") -> ").map(|p| p.0).unwrap_or(rest.trim_end_matches(')'));
+        for p in params.split(", ").filter(|p| !p.is_empty()) {
+            let (name, ty) = p.split_once(": ").unwrap_or((p, ""));
+            assert!(!name.is_empty() && name != "_", "{}: an unnamed parameter", d.signature);
+            assert!(!ty.is_empty() || name == "value", "{}: `{name}` has no type", d.signature);
+        }
+    }
+}
+
+#[test]
 fn every_example_compiles_with_the_real_engine() {
     let engine = dwb::engine::build(Arc::new(dwb::host::Host::offline()));
     // The check has teeth: the engine refuses undefined variables and unknown modules

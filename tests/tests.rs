@@ -31,6 +31,8 @@ mod plan;
 mod repl;
 // Script bindings against the snapshot directory: semantics, errors, hostile values.
 mod bindings;
+// Options maps: the strict reader, the sync options against the sync script and the docs.
+mod options;
 // A site's setup: `dwb init` offline, files read when used, `enable` once, verify without Graph.
 mod site;
 // Device writeback on the snapshot directory and the Graph emulator.

@@ -103,11 +103,6 @@ pub fn entry(e: crate::directory::Entry) -> Dynamic {
     Dynamic::from(EntryValue(std::sync::Arc::new(e)))
 }
 
-/// A string option from an options map.
-pub fn opt_str(opts: &Map, key: &str) -> Option<String> {
-    opts.get(key).filter(|v| !v.is_unit()).map(|v| v.to_string())
-}
-
 /// A list of strings from a string or an array of strings.
 pub fn to_strings(v: &Dynamic) -> Result<Vec<String>> {
     if let Some(arr) = v.read_lock::<Array>() {

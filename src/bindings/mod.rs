@@ -6,31 +6,24 @@
 //! Errors reach scripts as maps `#{ code, kind, message, dn, server_text, hint }`,
 //! so `try { … } catch (e) { if e.kind == "no_such_object" { … } }` works.
 
-pub mod acl;
 pub mod ad;
 pub mod convert;
 pub mod dwb;
-pub mod fsmo;
 pub mod graph;
-pub mod probe;
-pub mod stale;
+pub mod options;
+pub mod plan;
+pub mod register;
+pub mod report;
+pub mod signature;
 pub mod types;
 pub mod values;
-pub mod watch;
 pub mod writeback;
 
 use std::sync::Arc;
 
-use rhai::{
-    Dynamic, Engine, EvalAltResult, FnNamespace, FuncRegistration, Map, Module, NativeCallContext,
-    RhaiFunc, RhaiNativeFunc, Shared, Variant,
-};
+use rhai::{Engine, Module};
 
-use crate::error::{Error, Kind, did_you_mean};
 use crate::host::Host;
-
-/// Script-visible result.
-pub type RhaiResult<T> = Result<T, Box<EvalAltResult>>;
 
 /// The static modules scripts see (`ad::`, `plan::`, …), in registration order.
 pub fn modules(host: &Arc<Host>) -> Vec<(&'static str, Module)> {
@@ -38,9 +31,9 @@ pub fn modules(host: &Arc<Host>) -> Vec<(&'static str, Module)> {
         ("ad", ad::module(host.clone())),
         ("graph", graph::module(host.clone())),
         ("writeback", writeback::module(host.clone())),
-        ("plan", dwb::plan_module(host.clone())),
-        ("report", dwb::report_module(host.clone())),
-        ("dwb", dwb::dwb_module(host.clone())),
+        ("plan", plan::module(host.clone())),
+        ("report", report::module(host.clone())),
+        ("dwb", dwb::module(host.clone())),
     ]
 }
 
@@ -50,118 +43,4 @@ pub fn register_all(engine: &mut Engine, host: Arc<Host>) {
     for (name, m) in modules(&host) {
         engine.register_static_module(name, m.into());
     }
-}
-
-/// Turns a dwb error into the value scripts catch.
-pub fn to_rhai(e: Error) -> Box<EvalAltResult> {
-    let mut m = Map::new();
-    m.insert("code".into(), e.code().into());
-    m.insert("kind".into(), e.kind_str().into());
-    m.insert("message".into(), e.message.clone().into());
-    m.insert("dn".into(), e.dn.clone().map(Dynamic::from).unwrap_or(Dynamic::UNIT));
-    m.insert(
-        "server_text".into(),
-        e.server_text.clone().map(Dynamic::from).unwrap_or(Dynamic::UNIT),
-    );
-    m.insert("hint".into(), e.hint.clone().map(Dynamic::from).unwrap_or(Dynamic::UNIT));
-    Box::new(EvalAltResult::ErrorRuntime(m.into(), rhai::Position::NONE))
-}
-
-/// `?`-friendly conversion for binding bodies.
-pub trait OrRhai<T> {
-    fn rhai(self) -> RhaiResult<T>;
-}
-
-impl<T> OrRhai<T> for crate::error::Result<T> {
-    fn rhai(self) -> RhaiResult<T> {
-        self.map_err(to_rhai)
-    }
-}
-
-/// Registers a documented, volatile function into `m`. `params` are shown as
-/// the signature (`"dn: Dn|String"`, last entry the return type `"-> Entry"`);
-/// `doc` becomes the `///` comment (first line = summary).
-pub fn reg<A: 'static, const N: usize, const X: bool, R: Variant + Clone, const F: bool, FUNC>(
-    m: &mut Module,
-    name: &str,
-    params: &[&str],
-    doc: &str,
-    func: FUNC,
-) where
-    FUNC: RhaiNativeFunc<A, N, X, R, F> + Send + Sync + 'static,
-{
-    reg_ns(m, FnNamespace::Internal, name, params, doc, func);
-}
-
-/// Like `reg`, in the global namespace (methods on dwb's types).
-pub fn reg_ns<A: 'static, const N: usize, const X: bool, R: Variant + Clone, const F: bool, FUNC>(
-    m: &mut Module,
-    ns: FnNamespace,
-    name: &str,
-    params: &[&str],
-    doc: &str,
-    func: FUNC,
-) where
-    FUNC: RhaiNativeFunc<A, N, X, R, F> + Send + Sync + 'static,
-{
-    let comments: Vec<String> =
-        doc.trim().lines().map(|l| format!("/// {}", l.trim_end())).collect();
-    let f = with_call_position(func.into_rhai_function(true, true));
-    // Rhai takes the return type as the last entry, without the arrow.
-    let params: Vec<&str> = params.iter().map(|p| p.trim_start_matches("-> ")).collect();
-    FuncRegistration::new(name)
-        .with_namespace(ns)
-        .with_params_info(params)
-        .with_comments(comments)
-        .set_into_module_raw(m, FUNC::param_types(), f);
-}
-
-type NativeFn = dyn Fn(Option<NativeCallContext>, &mut [&mut Dynamic]) -> Result<Dynamic, Box<EvalAltResult>>
-    + Send
-    + Sync;
-
-/// Rhai leaves errors from namespaced native functions (`ad::get`) without a
-/// position; this gives them the call site, so diagnostics point at the line.
-fn with_call_position(f: RhaiFunc) -> RhaiFunc {
-    let wrap = |func: Shared<NativeFn>, wants_ctx: bool| -> Shared<NativeFn> {
-        Shared::new(move |ctx: Option<NativeCallContext>, args: &mut [&mut Dynamic]| {
-            let pos = ctx.as_ref().map(|c| c.call_position()).unwrap_or(rhai::Position::NONE);
-            func(if wants_ctx { ctx } else { None }, args).map_err(|mut e| {
-                if e.position().is_none() {
-                    e.set_position(pos);
-                }
-                e
-            })
-        })
-    };
-    match f {
-        RhaiFunc::Pure { func, has_context, is_pure, is_volatile } => RhaiFunc::Pure {
-            func: wrap(func, has_context),
-            has_context: true,
-            is_pure,
-            is_volatile,
-        },
-        RhaiFunc::Method { func, has_context, is_pure, is_volatile } => RhaiFunc::Method {
-            func: wrap(func, has_context),
-            has_context: true,
-            is_pure,
-            is_volatile,
-        },
-        other => other,
-    }
-}
-
-/// Checks an options map against the allowed keys, suggesting the closest one.
-pub fn check_options(opts: &Map, allowed: &[&str], func: &str) -> crate::error::Result<()> {
-    for k in opts.keys() {
-        if !allowed.contains(&k.as_str()) {
-            let mut msg = format!("{func}: unknown option `{k}`");
-            if let Some(s) = did_you_mean(k, allowed.iter().copied()) {
-                msg.push_str(&format!("; did you mean `{s}`?"));
-            }
-            return Err(Error::new(Kind::UnknownOption, msg)
-                .with_hint(format!("{func} takes: {}", allowed.join(", "))));
-        }
-    }
-    Ok(())
 }

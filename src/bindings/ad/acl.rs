@@ -6,10 +6,11 @@ use std::sync::Arc;
 
 use rhai::{Array, Dynamic, Map, Module};
 
-use super::convert::{opt_str, to_dn};
-use super::values::SdValue;
-use super::{OrRhai, RhaiResult, check_options, reg};
 use crate::ad::{Directory, discovery};
+use crate::bindings::convert::to_dn;
+use crate::bindings::options::Options;
+use crate::bindings::register::{OrRhai, RhaiResult, bind};
+use crate::bindings::values::SdValue;
 use crate::directory::security::{Ace, Inherit, SecurityDescriptor, rights};
 use crate::directory::{Dn, Guid, Sid};
 use crate::error::{Error, Kind, Result};
@@ -99,25 +100,18 @@ fn ace_from(
     opts: &Map,
     func: &str,
 ) -> Result<Ace> {
-    check_options(opts, ACE_OPTS, func)?;
+    let o = Options::read(opts, func, ACE_OPTS)?;
     let sid = trustee(dir, who)?;
     let mask = parse_rights(rights_v)?;
-    let inherit = match opt_str(opts, "inherit").as_deref() {
-        None | Some("this") => Inherit::This,
+    let inherit = match o.choice("inherit", &["this", "this_and_children", "children"])?.as_deref()
+    {
         Some("this_and_children") => Inherit::ThisAndChildren,
         Some("children") => Inherit::Children,
-        Some(o) => {
-            return Err(Error::new(
-                Kind::InvalidArgument,
-                format!(
-                    "{func}: inherit `{o}` is not \"this\", \"this_and_children\" or \"children\""
-                ),
-            ));
-        }
+        _ => Inherit::This,
     };
-    let ot = opt_str(opts, "object_type").map(|n| object_guid(dir, &n)).transpose()?;
-    let iot = opt_str(opts, "inherited_object_type").map(|n| object_guid(dir, &n)).transpose()?;
-    let deny = opts.get("deny").and_then(|d| d.as_bool().ok()).unwrap_or(false);
+    let ot = o.string("object_type")?.map(|n| object_guid(dir, &n)).transpose()?;
+    let iot = o.string("inherited_object_type")?.map(|n| object_guid(dir, &n)).transpose()?;
+    let deny = o.bool("deny")?.unwrap_or(false);
     Ok(match (deny, ot.is_some() || iot.is_some()) {
         (false, false) => Ace::allow(sid, mask, inherit),
         (true, false) => Ace::deny(sid, mask, inherit),
@@ -200,7 +194,7 @@ fn change(
         .map(|e| e.dacl_only().to_bytes())
         .transpose()
         .map_err(|e| Error::new(Kind::Security, e.to_string()))?;
-    let why = opt_str(opts, "reason");
+    let why = Options::read(opts, func, ACE_OPTS)?.string("reason")?;
     let mut plan = host.plan.lock().map_err(|_| Error::internal("plan lock poisoned"))?;
     // Consecutive edits of one DACL become one change: one read-modify-write.
     if let Some(last) = plan.changes.last_mut()
@@ -230,12 +224,12 @@ fn has_access(
     rights_v: &Dynamic,
     opts: &Map,
 ) -> Result<bool> {
-    check_options(opts, &["object_type"], "ad::has_access")?;
+    let o = Options::read(opts, "ad::has_access", &["object_type"])?;
     let dir = host.dir()?;
     let dn = to_dn(dn_v)?;
     let sid = trustee(&*dir, who)?;
     let mask = rights::map_generic(parse_rights(rights_v)?);
-    let ot = opt_str(opts, "object_type").map(|n| object_guid(&*dir, &n)).transpose()?;
+    let ot = o.string("object_type")?.map(|n| object_guid(&*dir, &n)).transpose()?;
     let sd = read_sd(&*dir, &dn)?.unwrap_or_default();
     // The token: the account, its groups as the DC computes them (tokenGroups), and
     // the well-known SIDs every authenticated account has.
@@ -254,20 +248,25 @@ fn has_access(
 }
 
 /// Adds the ACL functions to the `ad::` module.
-pub fn register(m: &mut Module, host: Arc<Host>) {
+pub(super) fn register(m: &mut Module, host: Arc<Host>) {
+    register_edits(m, &host);
+    register_checks(m, &host);
+}
+
+/// Registers reading and editing DACLs.
+fn register_edits(m: &mut Module, host: &Arc<Host>) {
     let h = host.clone();
-    reg(
+    bind!(
+        /// Reads an object's owner, group and DACL (with the SD flags control, so no SACL rights are needed). Print it or call `.to_sddl()`; `.aces()` lists the ACEs.
+        /// # Example
+        /// ```rhai
+        /// print(ad::get_acl(ad::domain_dn().child("CN", "RegisteredDevices")).to_sddl());
+        /// ```
+        /// # Errors
+        /// `no_such_object`, `security_descriptor` (malformed), `invalid_dn`.
         m,
         "get_acl",
-        &["dn: Dn|String", "-> SecurityDescriptor"],
-        "Reads an object's owner, group and DACL (with the SD flags control, so no SACL rights are \
-         needed). Print it or call `.to_sddl()`; `.aces()` lists the ACEs.\n\
-         # Example\n\
-         ```rhai\n\
-         print(ad::get_acl(ad::domain_dn().child(\"CN\", \"RegisteredDevices\")).to_sddl());\n\
-         ```\n\
-         # Errors\n\
-         `no_such_object`, `security_descriptor` (malformed), `invalid_dn`.",
+        ["dn: Dn|String"],
         move |d: Dynamic| -> RhaiResult<SdValue> {
             let dir = h.dir().rhai()?;
             let dn = to_dn(&d).rhai()?;
@@ -278,168 +277,129 @@ pub fn register(m: &mut Module, host: Arc<Host>) {
         },
     );
     let h = host.clone();
-    reg(
+    bind!(
+        /// Plans adding an allow ACE on the object only. Idempotent: returns false (and plans nothing) when an equivalent explicit ACE exists, including the split form a DC stores for inheritable generic rights. `trustee` is a `Sid`, an account map from `ad::resolve_account`, a SID string or an account name; `rights` as for `ad::rights`.
+        /// # Example
+        /// ```rhai
+        /// let devices = ad::dn("CN=RegisteredDevices,DC=contoso,DC=test");
+        /// if ad::grant(devices, "CONTOSO\\svc-dwb", "RPWPLCLORCSW") { print("ACE to add"); }
+        /// ```
+        /// # Errors
+        /// `not_found` or `ambiguous` (trustee), `invalid_argument` (rights), `no_such_object`, `security_descriptor` (the object's descriptor is malformed), `invalid_dn`.
         m,
         "grant",
-        &["dn: Dn|String", "trustee: String|Sid|Map", "rights: String|i64|Array", "-> bool"],
-        "Plans adding an allow ACE on the object only. Idempotent: returns false (and plans \
-         nothing) when an equivalent explicit ACE exists, including the split form a DC stores for \
-         inheritable generic rights. `trustee` is a `Sid`, an account map from \
-         `ad::resolve_account`, a SID string or an account name; `rights` as for `ad::rights`.\n\
-         # Example\n\
-         ```rhai\n\
-         let devices = ad::dn(\"CN=RegisteredDevices,DC=contoso,DC=test\");\n\
-         if ad::grant(devices, \"CONTOSO\\\\svc-dwb\", \"RPWPLCLORCSW\") { print(\"ACE to add\"); \
-         }\n\
-         ```\n\
-         # Errors\n\
-         `not_found` or `ambiguous` (trustee), `invalid_argument` (rights), `no_such_object`, \
-         `security_descriptor` (the object's descriptor is malformed), `invalid_dn`.",
+        ["dn: Dn|String", "trustee: String|Sid|Map", "rights: String|i64|Array"],
         move |d: Dynamic, w: Dynamic, r: Dynamic| change(&h, &d, &w, &r, &Map::new(), true).rhai(),
     );
     let h = host.clone();
-    reg(
+    bind!(
+        /// Plans adding an ACE with `#{ inherit: "this"|"this_and_children"|"children", object_type: "msDS-Device" | GUID, inherited_object_type: …, deny: false, reason: "…" }`. New ACEs go in canonical order (explicit deny, explicit allow, inherited); the plan shows the DACL as SDDL before and after, and consecutive edits of one DACL become one change.
+        /// # Example
+        /// ```rhai
+        /// let devices = ad::dn("CN=RegisteredDevices,DC=contoso,DC=test");
+        /// let acct = ad::resolve_account("CONTOSO\\svc-dwb");
+        /// ad::grant(devices, acct, "CCDC", #{ object_type: "msDS-Device", reason: "create and delete devices" });
+        /// ad::grant(devices, acct, "GR|GW", #{ inherit: "this_and_children" });
+        /// ```
+        /// # Errors
+        /// `unknown_option`, `schema_missing` (unknown class, attribute or right), `not_found` or `ambiguous` (trustee), `invalid_argument` (rights or `inherit`), `no_such_object`, `security_descriptor`.
         m,
         "grant",
-        &[
-            "dn: Dn|String",
-            "trustee: String|Sid|Map",
-            "rights: String|i64|Array",
-            "options: Map",
-            "-> bool",
-        ],
-        "Plans adding an ACE with `#{ inherit: \"this\"|\"this_and_children\"|\"children\", \
-         object_type: \"msDS-Device\" | GUID, inherited_object_type: …, deny: false, reason: \"…\" \
-         }`. New ACEs go in canonical order (explicit deny, explicit allow, inherited); the plan \
-         shows the DACL as SDDL before and after, and consecutive edits of one DACL become one \
-         change.\n\
-         # Example\n\
-         ```rhai\n\
-         let devices = ad::dn(\"CN=RegisteredDevices,DC=contoso,DC=test\");\n\
-         let acct = ad::resolve_account(\"CONTOSO\\\\svc-dwb\");\n\
-         ad::grant(devices, acct, \"CCDC\", #{ object_type: \"msDS-Device\", reason: \"create and \
-         delete devices\" });\n\
-         ad::grant(devices, acct, \"GR|GW\", #{ inherit: \"this_and_children\" });\n\
-         ```\n\
-         # Errors\n\
-         `unknown_option`, `schema_missing` (unknown class, attribute or right), `not_found` or \
-         `ambiguous` (trustee), `invalid_argument` (rights or `inherit`), `no_such_object`, \
-         `security_descriptor`.",
+        ["dn: Dn|String", "trustee: String|Sid|Map", "rights: String|i64|Array", "options"],
         move |d: Dynamic, w: Dynamic, r: Dynamic, o: Map| change(&h, &d, &w, &r, &o, true).rhai(),
     );
     let h = host.clone();
-    reg(
+    bind!(
+        /// Plans removing exactly the explicit ACEs a matching `ad::grant` added (never inherited ones). Returns whether anything changes.
+        /// # Example
+        /// ```rhai
+        /// let devices = ad::dn("CN=RegisteredDevices,DC=contoso,DC=test");
+        /// ad::revoke(devices, "CONTOSO\\svc-old-sync", "RPWPLCLORCSW");
+        /// ```
+        /// # Errors
+        /// `not_found` or `ambiguous` (trustee), `invalid_argument` (rights), `no_such_object`, `security_descriptor`.
         m,
         "revoke",
-        &["dn: Dn|String", "trustee: String|Sid|Map", "rights: String|i64|Array", "-> bool"],
-        "Plans removing exactly the explicit ACEs a matching `ad::grant` added (never inherited \
-         ones). Returns whether anything changes.\n\
-         # Example\n\
-         ```rhai\n\
-         let devices = ad::dn(\"CN=RegisteredDevices,DC=contoso,DC=test\");\n\
-         ad::revoke(devices, \"CONTOSO\\\\svc-old-sync\", \"RPWPLCLORCSW\");\n\
-         ```\n\
-         # Errors\n\
-         `not_found` or `ambiguous` (trustee), `invalid_argument` (rights), `no_such_object`, \
-         `security_descriptor`.",
+        ["dn: Dn|String", "trustee: String|Sid|Map", "rights: String|i64|Array"],
         move |d: Dynamic, w: Dynamic, r: Dynamic| change(&h, &d, &w, &r, &Map::new(), false).rhai(),
     );
     let h = host.clone();
-    reg(
+    bind!(
+        /// `ad::revoke` with the same options as the grant it undoes.
+        /// # Example
+        /// ```rhai
+        /// let devices = ad::dn("CN=RegisteredDevices,DC=contoso,DC=test");
+        /// ad::revoke(devices, "CONTOSO\\svc-old-sync", "CCDC",
+        ///     #{ object_type: "msDS-Device", reason: "the old sync account is retired" });
+        /// ```
+        /// # Errors
+        /// `unknown_option`, `schema_missing`, `not_found` or `ambiguous` (trustee), `invalid_argument`, `no_such_object`, `security_descriptor`.
         m,
         "revoke",
-        &[
-            "dn: Dn|String",
-            "trustee: String|Sid|Map",
-            "rights: String|i64|Array",
-            "options: Map",
-            "-> bool",
-        ],
-        "`ad::revoke` with the same options as the grant it undoes.\n\
-         # Example\n\
-         ```rhai\n\
-         let devices = ad::dn(\"CN=RegisteredDevices,DC=contoso,DC=test\");\n\
-         ad::revoke(devices, \"CONTOSO\\\\svc-old-sync\", \"CCDC\",\n\
-         \x20   #{ object_type: \"msDS-Device\", reason: \"the old sync account is retired\" });\n\
-         ```\n\
-         # Errors\n\
-         `unknown_option`, `schema_missing`, `not_found` or `ambiguous` (trustee), \
-         `invalid_argument`, `no_such_object`, `security_descriptor`.",
+        ["dn: Dn|String", "trustee: String|Sid|Map", "rights: String|i64|Array", "options"],
         move |d: Dynamic, w: Dynamic, r: Dynamic, o: Map| change(&h, &d, &w, &r, &o, false).rhai(),
     );
+}
+
+/// Registers the access checks and the rights names.
+fn register_checks(m: &mut Module, host: &Arc<Host>) {
     let h = host.clone();
-    reg(
+    bind!(
+        /// True when the trustee (with its groups and Authenticated Users) effectively has all `rights` on the object, counting explicit and inherited ACEs, with generic rights mapped (GA = RPWPCRCCDCLCLORCWOWDSDDTSW).
+        /// # Example
+        /// ```rhai
+        /// let devices = ad::dn("CN=RegisteredDevices,DC=contoso,DC=test");
+        /// if !ad::has_access(devices, "CONTOSO\\svc-dwb", "RPWP") {
+        ///     report::finding("permissions", "fail", "svc-dwb cannot read and write devices", "run prepare");
+        /// }
+        /// ```
+        /// # Errors
+        /// `not_found` or `ambiguous` (trustee), `invalid_argument` (rights), `no_such_object`, `security_descriptor`.
         m,
         "has_access",
-        &["dn: Dn|String", "trustee: String|Sid|Map", "rights: String|i64|Array", "-> bool"],
-        "True when the trustee (with its groups and Authenticated Users) effectively has all \
-         `rights` on the object, counting explicit and inherited ACEs, with generic rights mapped \
-         (GA = RPWPCRCCDCLCLORCWOWDSDDTSW).\n\
-         # Example\n\
-         ```rhai\n\
-         let devices = ad::dn(\"CN=RegisteredDevices,DC=contoso,DC=test\");\n\
-         if !ad::has_access(devices, \"CONTOSO\\\\svc-dwb\", \"RPWP\") {\n\
-         \x20   report::finding(\"permissions\", \"fail\", \"svc-dwb cannot read and write \
-         devices\", \"run prepare\");\n\
-         }\n\
-         ```\n\
-         # Errors\n\
-         `not_found` or `ambiguous` (trustee), `invalid_argument` (rights), `no_such_object`, \
-         `security_descriptor`.",
+        ["dn: Dn|String", "trustee: String|Sid|Map", "rights: String|i64|Array"],
         move |d: Dynamic, w: Dynamic, r: Dynamic| has_access(&h, &d, &w, &r, &Map::new()).rhai(),
     );
     let h = host.clone();
-    reg(
+    bind!(
+        /// `ad::has_access` for an object type: `#{ object_type: "msDS-Device" }` (e.g. create child of that class).
+        /// # Example
+        /// ```rhai
+        /// let devices = ad::dn("CN=RegisteredDevices,DC=contoso,DC=test");
+        /// let can_create = ad::has_access(devices, "CONTOSO\\svc-dwb", "CC", #{ object_type: "msDS-Device" });
+        /// ```
+        /// # Errors
+        /// `unknown_option` (only `object_type` is allowed), `schema_missing`, `not_found` or `ambiguous` (trustee), `invalid_argument`, `no_such_object`, `security_descriptor`.
         m,
         "has_access",
-        &[
-            "dn: Dn|String",
-            "trustee: String|Sid|Map",
-            "rights: String|i64|Array",
-            "options: Map",
-            "-> bool",
-        ],
-        "`ad::has_access` for an object type: `#{ object_type: \"msDS-Device\" }` (e.g. create \
-         child of that class).\n\
-         # Example\n\
-         ```rhai\n\
-         let devices = ad::dn(\"CN=RegisteredDevices,DC=contoso,DC=test\");\n\
-         let can_create = ad::has_access(devices, \"CONTOSO\\\\svc-dwb\", \"CC\", #{ object_type: \
-         \"msDS-Device\" });\n\
-         ```\n\
-         # Errors\n\
-         `unknown_option` (only `object_type` is allowed), `schema_missing`, `not_found` or \
-         `ambiguous` (trustee), `invalid_argument`, `no_such_object`, `security_descriptor`.",
+        ["dn: Dn|String", "trustee: String|Sid|Map", "rights: String|i64|Array", "options"],
         move |d: Dynamic, w: Dynamic, r: Dynamic, o: Map| has_access(&h, &d, &w, &r, &o).rhai(),
     );
-    reg(
+    bind!(
+        /// The access mask for rights given as letters, names or numbers (`"GR|GW"` → 0xC0000000). Letters are AD's two-letter rights (CC DC LC SW RP WP DT LO CR SD RC WD WO GA GR GW GX), separated by nothing, `|`, `,` or spaces; `0x…` is a hex mask; an array ORs its items.
+        /// # Example
+        /// ```rhai
+        /// print(ad::rights("GR|GW"));        // 3221225472 (0xC0000000)
+        /// print(ad::rights(["RP", "WP"]));   // 48
+        /// ```
+        /// # Errors
+        /// `invalid_argument` (unknown letters, a bad hex mask, a number out of range, or no rights).
         m,
         "rights",
-        &["rights: String|i64|Array", "-> i64"],
-        "The access mask for rights given as letters, names or numbers (`\"GR|GW\"` → 0xC0000000). \
-         Letters are AD's two-letter rights (CC DC LC SW RP WP DT LO CR SD RC WD WO GA GR GW GX), \
-         separated by nothing, `|`, `,` or spaces; `0x…` is a hex mask; an array ORs its items.\n\
-         # Example\n\
-         ```rhai\n\
-         print(ad::rights(\"GR|GW\"));        // 3221225472 (0xC0000000)\n\
-         print(ad::rights([\"RP\", \"WP\"]));   // 48\n\
-         ```\n\
-         # Errors\n\
-         `invalid_argument` (unknown letters, a bad hex mask, a number out of range, or no \
-         rights).",
+        ["rights: String|i64|Array"],
         |r: Dynamic| -> RhaiResult<i64> { parse_rights(&r).map(i64::from).rhai() },
     );
-    reg(
+    bind!(
+        /// A mask as AD right letters (`0x200BC` → `RPWPLCLORCSW`).
+        /// # Example
+        /// ```rhai
+        /// print(ad::rights_text(0x200BC));   // RPWPLCLORCSW
+        /// ```
+        /// # Errors
+        /// None.
         m,
         "rights_text",
-        &["mask: i64", "-> String"],
-        "A mask as AD right letters (`0x200BC` → `RPWPLCLORCSW`).\n\
-         # Example\n\
-         ```rhai\n\
-         print(ad::rights_text(0x200BC));   // RPWPLCLORCSW\n\
-         ```\n\
-         # Errors\n\
-         None.",
+        ["mask"],
         |mask: i64| rights::format_mask(mask as u32),
     );
 }

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use rhai::{Dynamic, EvalAltResult, FnPtr, Module, NativeCallContext};
 
-use super::{OrRhai, RhaiResult, reg};
+use crate::bindings::register::{OrRhai, RhaiResult, bind};
 use crate::host::Host;
 
 /// The longest pause after failed rounds.
@@ -131,34 +131,32 @@ fn full_round_due(host: &Host, seconds: i64) -> bool {
 
 /// Adds `dwb::every`, `dwb::full_round_due` and `dwb::max_writes_per_second`
 /// to the `dwb::` module.
-pub fn register(m: &mut Module, host: Arc<Host>) {
+pub(super) fn register(m: &mut Module, host: Arc<Host>) {
     let h = host.clone();
-    reg(
+    bind!(
+        /// True when a watch's next round should be a full one: no full round has succeeded for this profile yet, or the last one (the status file's `last_full_at`) ended `seconds` ago or earlier — at most 6 days, so a full round always comes before Graph expires a delta token (7 days). Delta rounds do not see changes of registered owners or users (Graph does not track navigation properties in delta), so only full rounds bound that drift.
+        /// # Example
+        /// ```rhai
+        /// let mode = if dwb::full_round_due(86400) { "full" } else { "delta" };
+        /// ```
+        /// # Errors
+        /// None: a missing or unreadable status file means a full round is due.
         m,
         "full_round_due",
-        &["seconds: i64", "-> bool"],
-        "True when a watch's next round should be a full one: no full round has succeeded for \
-         this profile yet, or the last one (the status file's `last_full_at`) ended `seconds` ago \
-         or earlier — at most 6 days, so a full round always comes before Graph expires a delta \
-         token (7 days). Delta rounds do not see changes of registered owners or users (Graph \
-         does not track navigation properties in delta), so only full rounds bound that drift.\n\
-         # Example\n\
-         ```rhai\n\
-         let mode = if dwb::full_round_due(86400) { \"full\" } else { \"delta\" };\n\
-         ```",
+        ["seconds"],
         move |seconds: i64| full_round_due(&h, seconds),
     );
-    reg(
+    bind!(
+        /// Caps how many directory writes per second the rest of the run sends to the DC (`0`: unlimited, the default; the profile's `[writeback] max_writes_per_second` sets it for every run). For large initial loads on production DCs.
+        /// # Example
+        /// ```rhai
+        /// dwb::max_writes_per_second(50);
+        /// ```
+        /// # Errors
+        /// `invalid_argument` for a negative rate.
         m,
         "max_writes_per_second",
-        &["rate: i64", "-> ()"],
-        "Caps how many directory writes per second the rest of the run sends to the DC          (`0`: unlimited, the default; the profile's `[writeback] max_writes_per_second` sets          it for every run). For large initial loads on production DCs.\n\
-         # Example\n\
-         ```rhai\n\
-         dwb::max_writes_per_second(50);\n\
-         ```\n\
-         # Errors\n\
-         `invalid_argument` for a negative rate.",
+        ["rate"],
         |rate: i64| -> RhaiResult<()> {
             if rate < 0 {
                 return Err(crate::error::Error::invalid_argument(format!(
@@ -170,25 +168,21 @@ pub fn register(m: &mut Module, host: Arc<Host>) {
             Ok(())
         },
     );
-    reg(
+    bind!(
+        /// Runs `round` (a closure) every `seconds` until Ctrl-C or SIGTERM, which let the round in progress finish and end the loop (a second signal interrupts at once). A round that throws — the DC unreachable, Graph down after its retries — is logged as a warning, whatever it planned is dropped, and the next round comes after a pause that doubles with each failure in a row (at most 15 minutes).
+        /// # Example
+        /// ```rhai
+        /// dwb::every(60, || {
+        ///     writeback::sync_devices(#{});
+        ///     let done = plan::apply();
+        ///     print(`applied ${done.applied}, failed ${done.failed}`);
+        /// });
+        /// ```
+        /// # Errors
+        /// `cancelled` when interrupted by a second Ctrl-C.
         m,
         "every",
-        &["seconds: i64", "round: FnPtr", "-> ()"],
-        "Runs `round` (a closure) every `seconds` until Ctrl-C or SIGTERM, which let the round \
-         in progress finish and end the loop (a second signal interrupts at once). A round \
-         that throws — the DC unreachable, Graph down after its retries — is logged as a \
-         warning, whatever it planned is dropped, and the next round comes after a pause that \
-         doubles with each failure in a row (at most 15 minutes).\n\
-         # Example\n\
-         ```rhai\n\
-         dwb::every(60, || {\n\
-         \x20   writeback::sync_devices(#{});\n\
-         \x20   let done = plan::apply();\n\
-         \x20   print(`applied ${done.applied}, failed ${done.failed}`);\n\
-         });\n\
-         ```\n\
-         # Errors\n\
-         `cancelled` when interrupted by a second Ctrl-C.",
+        ["seconds", "round"],
         move |ctx: NativeCallContext, seconds: i64, round: FnPtr| {
             every(&ctx, &host, seconds, &round)
         },

@@ -8,21 +8,23 @@ use std::sync::Arc;
 
 use rhai::{Dynamic, ImmutableString, Map, Module};
 
-use super::convert::{opt_str, to_dn};
-use super::{OrRhai, check_options, reg};
 use crate::ad::{Scope, SearchRequest, WriteOp};
+use crate::bindings::convert::to_dn;
+use crate::bindings::options::Options;
+use crate::bindings::register::{OrRhai, bind};
 use crate::directory::{Attr, Filter, Guid};
 use crate::error::{Kind, Result};
 use crate::host::Host;
 
 fn password(opts: &Map) -> Result<Option<secrecy::SecretString>> {
-    let env = opt_str(opts, "password_env").unwrap_or_else(|| "DWB_CONNECTOR_PASSWORD".into());
+    let o = Options::read(opts, "ad::prove_connector", &["password_env", "password_file"])?;
+    let env = o.string("password_env")?.unwrap_or_else(|| "DWB_CONNECTOR_PASSWORD".into());
     if let Ok(p) = std::env::var(&env)
         && !p.is_empty()
     {
         return Ok(Some(secrecy::SecretString::from(p)));
     }
-    match opt_str(opts, "password_file") {
+    match o.string("password_file")? {
         Some(f) => crate::config::read_secret_file(
             std::path::Path::new(&f),
             "the password_file option of ad::prove_connector",
@@ -34,7 +36,7 @@ fn password(opts: &Map) -> Result<Option<secrecy::SecretString>> {
 }
 
 fn prove(host: &Host, user: &str, container: &Dynamic, opts: &Map) -> Result<Map> {
-    check_options(opts, &["password_env", "password_file"], "ad::prove_connector")?;
+    Options::read(opts, "ad::prove_connector", &["password_env", "password_file"])?;
     let container = to_dn(container)?;
     let mut out = Map::new();
     out.insert("account".into(), user.into());
@@ -106,31 +108,21 @@ fn prove(host: &Host, user: &str, container: &Dynamic, opts: &Map) -> Result<Map
 }
 
 /// Adds `ad::prove_connector` to the `ad::` module.
-pub fn register(m: &mut Module, host: Arc<Host>) {
+pub(super) fn register(m: &mut Module, host: Arc<Host>) {
     let h = host.clone();
-    reg(
+    bind!(
+        /// Binds as the connector account (password from `DWB_CONNECTOR_PASSWORD`, or `#{ password_env: "VAR", password_file: "path" }`) and proves it can read the DeviceRegistrationService and create and delete a device in `container`. The probe device is deleted at once (by the admin connection if the connector cannot); under `--dry-run` only the read runs. Returns `#{ status: "probed"|"read_only"|"skipped", read_drs, created, deleted, cleaned_up, probe_dn, error, reason }` (keys present as the status needs).
+        /// # Example
+        /// ```rhai
+        /// let devices = "CN=RegisteredDevices,DC=contoso,DC=test";
+        /// let r = ad::prove_connector("CONTOSO\\svc-dwb", devices, #{ password_env: "DWB_CONNECTOR_PASSWORD" });
+        /// if r.status == "probed" && !(r.created && r.deleted) { print(`probe failed: ${r.error}`); }
+        /// ```
+        /// # Errors
+        /// `invalid_credentials` (wrong password), `unknown_option`, `config` (the password file cannot be read), `invalid_dn`; a failed create or delete is reported in the map, not thrown.
         m,
         "prove_connector",
-        &["account: String", "container: Dn|String", "options: Map", "-> Map"],
-        "Binds as the connector account (password from `DWB_CONNECTOR_PASSWORD`, or `#{ \
-         password_env: \"VAR\", password_file: \"path\" }`) and proves it can read the \
-         DeviceRegistrationService and create and delete a device in `container`. The probe device \
-         is deleted at once (by the admin connection if the connector cannot); under `--dry-run` \
-         only the read runs. Returns `#{ status: \"probed\"|\"read_only\"|\"skipped\", read_drs, \
-         created, deleted, cleaned_up, probe_dn, error, reason }` (keys present as the status \
-         needs).\n\
-         # Example\n\
-         ```rhai\n\
-         let devices = \"CN=RegisteredDevices,DC=contoso,DC=test\";\n\
-         let r = ad::prove_connector(\"CONTOSO\\\\svc-dwb\", devices, #{ password_env: \
-         \"DWB_CONNECTOR_PASSWORD\" });\n\
-         if r.status == \"probed\" && !(r.created && r.deleted) { print(`probe failed: \
-         ${r.error}`); }\n\
-         ```\n\
-         # Errors\n\
-         `invalid_credentials` (wrong password), `unknown_option`, `config` (the password file \
-         cannot be read), `invalid_dn`; a failed create or delete is reported in the map, not \
-         thrown.",
+        ["account", "container: Dn|String", "options"],
         move |user: ImmutableString, c: Dynamic, o: Map| prove(&h, &user, &c, &o).rhai(),
     );
 }

@@ -9,10 +9,11 @@ use std::time::Duration;
 
 use rhai::{Array, Dynamic, Map, Module};
 
-use super::{OrRhai, check_options, reg};
 use crate::ad::Directory;
 use crate::ad::fsmo::{self, Holder};
-use crate::error::{Error, Result};
+use crate::bindings::options::Options;
+use crate::bindings::register::{OrRhai, bind};
+use crate::error::Result;
 use crate::host::Host;
 use crate::sources::DirectorySource;
 
@@ -40,27 +41,10 @@ fn holder_map(h: &Holder, reach: &Reach) -> Dynamic {
 }
 
 fn roles(host: &Host, o: &Map) -> Result<Array> {
-    check_options(o, &["probe", "port", "timeout_ms"], "ad::fsmo_roles")?;
-    let int = |k: &str, default: i64, range: std::ops::RangeInclusive<i64>| -> Result<i64> {
-        match o.get(k) {
-            None => Ok(default),
-            Some(v) => v.as_int().ok().filter(|n| range.contains(n)).ok_or_else(|| {
-                Error::invalid_argument(format!(
-                    "ad::fsmo_roles: `{k}` must be a number from {} to {}",
-                    range.start(),
-                    range.end()
-                ))
-            }),
-        }
-    };
-    let port = int("port", 389, 1..=65535)? as u16;
-    let timeout = Duration::from_millis(int("timeout_ms", 3000, 1..=60_000)? as u64);
-    let probe = match o.get("probe") {
-        None => true,
-        Some(v) => v.as_bool().map_err(|_| {
-            Error::invalid_argument("ad::fsmo_roles: `probe` must be true or false")
-        })?,
-    };
+    let o = Options::read(o, "ad::fsmo_roles", &["probe", "port", "timeout_ms"])?;
+    let port = o.int_in("port", 1..=65535)?.unwrap_or(389) as u16;
+    let timeout = Duration::from_millis(o.int_in("timeout_ms", 1..=60_000)?.unwrap_or(3000) as u64);
+    let probe = o.bool("probe")?.unwrap_or(true);
     let dir = host.dir()?;
     let root = dir.root_dse()?;
     let holders = fsmo::holders(&*dir, &root)?;
@@ -103,49 +87,37 @@ fn roles(host: &Host, o: &Map) -> Result<Array> {
 }
 
 /// Adds `ad::fsmo_roles` to the `ad::` module.
-pub fn register(m: &mut Module, host: Arc<Host>) {
-    const DOC: &str = "The five operations master (FSMO) roles — schema master, domain naming \
-         master (forest), PDC emulator, RID master, infrastructure master (the bound domain) — \
-         each as `#{ role, scope: \"forest\"|\"domain\", object, holder, server, dns_host_name, \
-         holder_missing, bound, reachable, detail }`: `object` is the DN carrying the role's \
-         fSMORoleOwner, `holder` the nTDSDSA object it names, `server` and `dns_host_name` that \
-         DC's server object. `reachable` is true for the DC dwb is bound to and for a holder a TCP \
-         connection (`port`, default 389) opens to within `timeout_ms` (default 3000), false \
-         otherwise, and `()` when not probed (`probe: false`, or a snapshot); `detail` says \
-         which, or why not. Each holder is probed once.";
+pub(super) fn register(m: &mut Module, host: Arc<Host>) {
     let h = host.clone();
-    reg(
+    bind!(
+        /// The five operations master (FSMO) roles — schema master, domain naming master (forest), PDC emulator, RID master, infrastructure master (the bound domain) — each as `#{ role, scope: "forest"|"domain", object, holder, server, dns_host_name, holder_missing, bound, reachable, detail }`: `object` is the DN carrying the role's fSMORoleOwner, `holder` the nTDSDSA object it names, `server` and `dns_host_name` that DC's server object. `reachable` is true for the DC dwb is bound to and for a holder a TCP connection (`port`, default 389) opens to within `timeout_ms` (default 3000), false otherwise, and `()` when not probed (`probe: false`, or a snapshot); `detail` says which, or why not. Each holder is probed once.
+        /// # Example
+        /// ```rhai
+        /// for r in ad::fsmo_roles() {
+        ///     if r.reachable == false { print(`${r.role}: ${r.detail}`); }
+        /// }
+        /// ```
+        /// # Errors
+        /// `not_found` (the rootDSE lacks a naming context), `cancelled`.
         m,
         "fsmo_roles",
-        &["-> Array"],
-        &format!(
-            "{DOC}\n\
-             # Example\n\
-             ```rhai\n\
-             for r in ad::fsmo_roles() {{\n\
-             \x20   if r.reachable == false {{ print(`${{r.role}}: ${{r.detail}}`); }}\n\
-             }}\n\
-             ```\n\
-             # Errors\n\
-             `not_found` (the rootDSE lacks a naming context), `cancelled`."
-        ),
+        [],
         move || roles(&h, &Map::new()).rhai(),
     );
     let h = host.clone();
-    reg(
+    bind!(
+        /// The role holders with `#{ probe: true, port: 389, timeout_ms: 3000 }`.
+        /// # Example
+        /// ```rhai
+        /// let roles = ad::fsmo_roles(#{ timeout_ms: 1000 });
+        /// let holders = roles.map(|r| `${r.role}: ${r.dns_host_name}`);
+        /// print(holders);
+        /// ```
+        /// # Errors
+        /// `unknown_option`, `invalid_argument` (`port`, `timeout_ms` out of range, `probe` not a bool), `not_found`, `cancelled`.
         m,
         "fsmo_roles",
-        &["options: Map", "-> Array"],
-        "The role holders with `#{ probe: true, port: 389, timeout_ms: 3000 }`.\n\
-         # Example\n\
-         ```rhai\n\
-         let roles = ad::fsmo_roles(#{ timeout_ms: 1000 });\n\
-         let holders = roles.map(|r| `${r.role}: ${r.dns_host_name}`);\n\
-         print(holders);\n\
-         ```\n\
-         # Errors\n\
-         `unknown_option`, `invalid_argument` (`port`, `timeout_ms` out of range, `probe` not a \
-         bool), `not_found`, `cancelled`.",
+        ["options"],
         move |o: Map| roles(&h, &o).rhai(),
     );
 }
