@@ -43,7 +43,7 @@ impl<T> OrRhai<T> for crate::error::Result<T> {
 /// Registers a binding whose doc is the `///` comment written before its
 /// closure, so the reference reads as Rust docs do:
 ///
-/// ```ignore
+/// ```text
 /// bind!(
 ///     /// Parses an RFC 4514 DN.
 ///     m, "dn", ["text"],

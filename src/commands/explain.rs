@@ -11,6 +11,7 @@ use super::failure::{fail, script_error_code};
 use super::session::{Session, Signals};
 use crate::cli::{ExplainArgs, Format};
 use crate::engine::{self, diagnostic::ScriptError};
+use crate::error::Kind;
 use crate::exit;
 use crate::host::{PrintTo, RunConfig, lock};
 use crate::sources;
@@ -76,7 +77,7 @@ fn evaluate(
     let d = engine.eval_ast_with_scope::<Dynamic>(scope, &ast).map_err(|e| {
         let texts = lock(&host.texts).clone();
         let d = ScriptError::from_eval(&e, SOURCE, &texts);
-        if d.kind == "ambiguous" || d.kind == "not_found" {
+        if matches!(d.error_kind(), Some(Kind::Ambiguous | Kind::NotFound)) {
             // Nothing by that name, or several: a usage problem, with the list.
             let lines: Vec<String> = d.message.lines().map(|l| visible(l).into_owned()).collect();
             eprintln!("error: {}: {}", d.code, lines.join("\n"));

@@ -165,6 +165,12 @@ fn thrown(v: &Dynamic) -> (String, String, String, Option<String>) {
 }
 
 impl ScriptError {
+    /// The dwb error kind behind this diagnostic, when a dwb error caused it
+    /// (found by its stable code; script diagnostics have none).
+    pub fn error_kind(&self) -> Option<crate::error::Kind> {
+        crate::error::Kind::ALL.iter().copied().find(|k| k.code() == self.code)
+    }
+
     /// The exit code this error maps to (130 when interrupted, else 2).
     pub fn exit_code(&self) -> i32 {
         match self.kind.as_str() {
