@@ -346,7 +346,7 @@ pub fn module(host: Arc<Host>) -> Module {
             h.plan.lock().map_err(|_| super::to_rhai(Error::internal("plan lock"))).map(|mut p| {
                 p.push(
                     ChangeOp::Graph(GraphChange::SetDeviceWriteback(on)),
-                    Some("tenant feature flag (spec §C.8)".into()),
+                    Some("tenant feature flag (docs/device-writeback.md §C.8)".into()),
                 );
             })
         },

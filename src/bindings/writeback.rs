@@ -364,7 +364,7 @@ pub fn module(host: Arc<Host>) -> Module {
         "sync_devices",
         &["options: Map", "-> Map"],
         "Plans a device sync: devices from `graph::source()` written to the device container as \
-         msDS-Device objects (spec §B.3): creates, per-attribute modifies of changed devices, and \
+         msDS-Device objects (device-writeback.md §B.3): creates, per-attribute modifies of changed devices, and \
          deletes of objects dwb owns whose device is gone. Options: `#{ mode: \"full\"|\"delta\", \
          state: \"file\" (delta; default `<data dir>/delta/<profile>-<tenant>-<container>.json`), \
          container: Dn, delete_threshold: 500, delete_threshold_percent: 25, take_over: false, \
