@@ -328,7 +328,7 @@ fn register_tenant(m: &mut Module, host: &Arc<Host>) {
                 .map(|mut p| {
                     p.push(
                         ChangeOp::Graph(GraphChange::SetDeviceWriteback(on)),
-                        Some("tenant feature flag (spec §C.8)".into()),
+                        Some("tenant feature flag (device-writeback.md §C.8)".into()),
                     );
                 })
         },

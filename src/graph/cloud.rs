@@ -9,7 +9,7 @@ use super::error::{GraphError, Reason, Result};
 /// The Graph API version dwb uses.
 pub const API_VERSION: &str = "v1.0";
 
-/// Which Microsoft cloud (spec §C.1), or explicit URLs (emulator, proxies).
+/// Which Microsoft cloud (docs/device-writeback.md §C.1), or explicit URLs (emulator, proxies).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Cloud {
     /// login.microsoftonline.com / graph.microsoft.com

@@ -1,4 +1,4 @@
-//! Device delta queries (spec §C.6) with the final `@odata.deltaLink` kept in a
+//! Device delta queries (docs/device-writeback.md §C.6) with the final `@odata.deltaLink` kept in a
 //! small JSON state file, written atomically (temp file + rename).
 //!
 //! State file format (version 1):

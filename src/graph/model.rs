@@ -1,4 +1,4 @@
-//! Typed Graph objects: [`Device`] with [`AlternativeSecurityId`] (spec §C.3/§C.4),
+//! Typed Graph objects: [`Device`] with [`AlternativeSecurityId`] (device-writeback.md §C.3/§C.4),
 //! owners, organization, domains and the on-premises synchronization object.
 //!
 //! Devices are converted from JSON by hand so that a missing or wrongly typed
@@ -13,7 +13,7 @@ use serde_json::{Map, Value};
 
 use super::error::{GraphError, Reason, Result};
 
-/// The `$select` dwb uses for devices (spec §C.3).
+/// The `$select` dwb uses for devices (docs/device-writeback.md §C.3).
 pub const DEVICE_SELECT: &[&str] = &[
     "id",
     "deviceId",
@@ -67,7 +67,7 @@ impl AlternativeSecurityId {
     }
 
     /// The `altSecurityIdentities` value: base64 → UTF-16LE → string, which must
-    /// start with `X509:<SHA1-TP-PUBKEY>` (spec §C.4).
+    /// start with `X509:<SHA1-TP-PUBKEY>` (docs/device-writeback.md §C.4).
     pub fn x509_value(&self) -> std::result::Result<String, AltSecIdError> {
         let bytes = self.key_bytes()?;
         if !bytes.len().is_multiple_of(2) {
@@ -484,7 +484,7 @@ pub struct Domain {
     pub extra: BTreeMap<String, Value>,
 }
 
-/// `onPremisesDirectorySynchronization` (spec §C.8).
+/// `onPremisesDirectorySynchronization` (docs/device-writeback.md §C.8).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct OnPremisesSync {

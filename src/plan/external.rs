@@ -13,7 +13,7 @@ use crate::graph::GraphClient;
 /// A change in the tenant.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum GraphChange {
-    /// `features.deviceWritebackEnabled` of `/directory/onPremisesSynchronization` (spec §C.8).
+    /// `features.deviceWritebackEnabled` of `/directory/onPremisesSynchronization` (device-writeback.md §C.8).
     SetDeviceWriteback(bool),
 }
 

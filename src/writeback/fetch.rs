@@ -25,7 +25,7 @@ pub fn owner_sid(owners: &[Owner]) -> Option<String> {
 
 /// The registered owner's on-premises SID of each device (None: no owner, or
 /// a cloud-only one). Hybrid-joined devices have no registered owner (spec
-/// §B.4): no request for them.
+/// docs/device-writeback.md §B.4): no request for them.
 pub fn owner_sids(
     client: &GraphClient,
     devices: &[&Device],

@@ -4,7 +4,7 @@
 //! only by deviceId (msDS-DeviceID and CN are indexed, the cloud anchor is not):
 //! with these hints the objects of changed devices are looked up while Graph is
 //! asked for the whole devices, instead of after. The spec's "local cache keyed
-//! by id" (§C.6), kept to ids: a deviceId never changes.
+//! by id" (docs/device-writeback.md §C.6), kept to ids: a deviceId never changes.
 //!
 //! Only a hint: a device it lacks, or has wrong, is found as without it (its
 //! anchor is searched for). A missing or unreadable file is an empty one.

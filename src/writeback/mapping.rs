@@ -1,5 +1,5 @@
-//! Entra device → `msDS-Device`, per device-writeback.md §B.3. Native for
-//! speed: a 100,000-device plan maps in well under a second. Where the spec
+//! Entra device → `msDS-Device`, per docs/device-writeback.md §B.3. Native for
+//! speed: a 100,000-device plan maps in well under a second. Where that document
 //! marks a fact unknown, the choice is an option here and documented in the
 //! README ("Choices where the specification is unknown").
 
@@ -8,7 +8,7 @@ use crate::directory::{Attr, Entry, FileTime, Guid, Sid};
 use crate::error::Result;
 use crate::graph::model::{Device, Owner};
 
-/// How `msDS-CloudAnchor` (an octet string) encodes `Device_<objectId>` — [U] in the spec.
+/// How `msDS-CloudAnchor` (an octet string) encodes `Device_<objectId>` — [U] in docs/device-writeback.md §6.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum AnchorEncoding {
     /// UTF-8 bytes (the default: what Entra Connect's exports show as text).
@@ -28,7 +28,7 @@ impl AnchorEncoding {
     }
 }
 
-/// The optional attributes (spec §B.3: Entra Connect writes none of them): what
+/// The optional attributes (docs/device-writeback.md §B.3: Entra Connect writes none of them): what
 /// a sync asks for (`optional_attributes` of `writeback::sync_devices`, all on
 /// by default), then what the mapping writes — asked for *and* in the schema.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -300,7 +300,7 @@ pub fn registered_user_sids(users: Option<&[Owner]>, forest_domains: &[Sid]) -> 
 /// `msDS-DeviceTrustType` for a Graph `trustType`. Only the value the AD FS DRS
 /// writes for a domain join is known (MS-DVRJ: 2), so only hybrid-joined
 /// (`ServerAd`) devices get one; `Workplace` and `AzureAd` stay unset until
-/// their values are known (spec §6 #5 [U]).
+/// their values are known (docs/device-writeback.md §6 #5 [U]).
 pub fn trust_type_value(trust_type: Option<&str>) -> Option<i64> {
     match trust_type {
         Some("ServerAd") => Some(2),

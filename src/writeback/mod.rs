@@ -1,5 +1,5 @@
 //! Device writeback: Entra devices → `msDS-Device` objects in the device
-//! container (device-writeback.md §B). `sync` is the workflow (source → scope →
+//! container (docs/device-writeback.md §B). `sync` is the workflow (source → scope →
 //! map → diff → plan), `hooks` the site's say in it, `fetch` the Graph reads
 //! besides the listing, `delta` the incremental rounds (with `hints`, the
 //! deviceIds they remember), `mapping` turns a device into attributes, `state`

@@ -2,7 +2,7 @@
 //! written-back objects say: what `verify --param stale_days=N` lists. AD FS's
 //! DRS deletes `msDS-Device` objects whose `msDS-ApproximateLastLogonTimeStamp`
 //! is older than the DRS object's `msDS-MaximumRegistrationInactivityPeriod`
-//! (MS-DVRE, StaleDeviceCleanup; spec §E), so the two values side by side show
+//! (MS-DVRE, StaleDeviceCleanup; docs/device-writeback.md §E), so the two values side by side show
 //! both the devices nobody uses and the objects AD FS would delete although
 //! their device is in use (a timestamp dwb has not written yet).
 

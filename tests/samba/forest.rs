@@ -1,4 +1,4 @@
-//! What real forests need (spec §A.3, §B.3, §D, §E), against real Samba DCs and
+//! What real forests need (docs/device-writeback.md §A.3, §B.3, §D, §E), against real Samba DCs and
 //! the Graph emulator, the real `dwb` binary black box, every outcome read back
 //! with `ldapsearch` and decoded here:
 //!

@@ -1,6 +1,6 @@
 //! The standard scripts `prepare` and `verify`, and `ad::grant` / `ad::revoke`
 //! from a site script, run as the real `dwb` binary against real Samba AD DCs
-//! (spec device-writeback.md §A.2, §A.4, §D.1). Every outcome dwb reports is
+//! (docs/device-writeback.md §A.2, §A.4, §D.1). Every outcome dwb reports is
 //! cross-checked with the real `ldapsearch`, `ldapmodify` and `samba-tool`.
 //!
 //! `prepare` writes into the Configuration partition (forest-wide), so every
@@ -19,16 +19,16 @@ use crate::support::{Dir, Out};
 const CONFIG_DN: &str = "CN=Configuration,DC=contoso,DC=test";
 const USERS_DN: &str = "CN=Users,DC=contoso,DC=test";
 const SERVICES_DN: &str = "CN=Services,CN=Configuration,DC=contoso,DC=test";
-/// §A.2 #1.
+/// docs/device-writeback.md §A.2 #1.
 const DRC: &str =
     "CN=Device Registration Configuration,CN=Services,CN=Configuration,DC=contoso,DC=test";
-/// §A.2 #2.
+/// docs/device-writeback.md §A.2 #2.
 const DRS_CONTAINER: &str = "CN=Device Registration Services,CN=Device Registration Configuration,CN=Services,CN=Configuration,DC=contoso,DC=test";
-/// §A.2 #3.
+/// docs/device-writeback.md §A.2 #3.
 const DRS: &str = "CN=DeviceRegistrationService,CN=Device Registration Services,CN=Device Registration Configuration,CN=Services,CN=Configuration,DC=contoso,DC=test";
-/// §A.2 #4.
+/// docs/device-writeback.md §A.2 #4.
 const DEVICES: &str = "CN=RegisteredDevices,DC=contoso,DC=test";
-/// schemaIDGUID of the msDS-Device class (§A.5).
+/// schemaIDGUID of the msDS-Device class (docs/device-writeback.md §A.5).
 const MSDS_DEVICE_GUID: &str = "5df2b673-6d41-4774-b3e8-d52e8ee9ff99";
 
 // ---------------------------------------------------------------------------
@@ -255,7 +255,7 @@ fn assert_no_probe_left(dc: &SambaDc) {
 }
 
 // ---------------------------------------------------------------------------
-// prepare and verify on an empty domain (§A.2, §D.1 #1–3)
+// prepare and verify on an empty domain (docs/device-writeback.md §A.2, §D.1 #1–3)
 // ---------------------------------------------------------------------------
 
 #[test]
@@ -314,7 +314,7 @@ fn prepare_creates_the_four_objects_and_verify_passes() {
     assert_eq!(text_values(&drs, "objectClass"), ["top", "msDS-DeviceRegistrationService"]);
     assert_eq!(text_values(&drs, "msDS-DeviceLocation"), [DEVICES], "{drs}");
     assert_eq!(text_values(&drs, "msDS-IsEnabled"), ["TRUE"], "{drs}");
-    // Exactly one DRS object in the forest (the wizard's own query, §D.1 #6).
+    // Exactly one DRS object in the forest (the wizard's own query, device-writeback.md §D.1 #6).
     let all = dc.ldapsearch(&[
         "-b",
         SERVICES_DN,
@@ -348,7 +348,7 @@ fn prepare_creates_the_four_objects_and_verify_passes() {
 }
 
 // ---------------------------------------------------------------------------
-// Permissions (§A.4, §D.1 #4)
+// Permissions (docs/device-writeback.md §A.4, §D.1 #4)
 // ---------------------------------------------------------------------------
 
 #[test]
@@ -578,7 +578,7 @@ fn dry_run_changes_nothing() {
 }
 
 // ---------------------------------------------------------------------------
-// verify on broken states (§D.1 #2, #3), made with the OpenLDAP tools
+// verify on broken states (docs/device-writeback.md §D.1 #2, #3), made with the OpenLDAP tools
 // ---------------------------------------------------------------------------
 
 /// A fresh DC where prepare ran and verify passes.

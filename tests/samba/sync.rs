@@ -1,7 +1,7 @@
 //! `dwb run sync` end to end, black box: the real dwb binary against a fresh
 //! Samba AD DC (prepared with `dwb run prepare`) and the Graph emulator started
 //! in this process, every result cross-checked with the real `ldapsearch`
-//! (parsed here, not by dwb). Spec: device-writeback.md §B (mapping, ownership,
+//! (parsed here, not by dwb). Spec: docs/device-writeback.md §B (mapping, ownership,
 //! deletes), §C.4 (altSecurityIdentities), §D; README (exit codes, report).
 //!
 //! - initial full sync: one object per in-scope device at `CN=<deviceId>`, every
@@ -179,7 +179,7 @@ impl Lab {
     }
 
     /// The devices a sync writes back: those with a type-2 key whose display
-    /// name the schema can hold (§B.3; Samba's displayName rangeUpper).
+    /// name the schema can hold (docs/device-writeback.md §B.3; Samba's displayName rangeUpper).
     pub(super) fn in_scope(&self) -> Vec<Dev> {
         self.devices()
             .into_iter()
@@ -253,7 +253,7 @@ impl Dev {
     }
 }
 
-/// A Graph device JSON with one X.509 key (the shape §C.4 describes).
+/// A Graph device JSON with one X.509 key (the shape docs/device-writeback.md §C.4 describes).
 pub(super) fn new_device(n: u32, name: &str) -> (Value, String) {
     let id = uuid::Uuid::new_v4().to_string();
     let device_id = uuid::Uuid::new_v4().to_string();
@@ -365,7 +365,7 @@ pub(super) fn error_text(out: &Out, report: &Value) -> String {
     format!("{} {}", report["error"]["message"].as_str().unwrap_or(""), out.stderr)
 }
 
-/// Every object the sync wrote, checked against its device (§B.3).
+/// Every object the sync wrote, checked against its device (docs/device-writeback.md §B.3).
 pub(super) fn assert_written(obj: &Obj, d: &Dev) {
     let what = format!("device {} ({:?})", d.id, d.name);
     assert_eq!(obj.dn, d.dn(), "{what}: DN");
@@ -397,7 +397,7 @@ pub(super) fn assert_written(obj: &Obj, d: &Dev) {
     );
 }
 
-/// The container holds exactly one object per in-scope device, each as §B.3 says,
+/// The container holds exactly one object per in-scope device, each as device-writeback.md §B.3 says,
 /// and every msDS-DeviceID once.
 pub(super) fn assert_converged(lab: &Lab) {
     let objs = lab.objects();

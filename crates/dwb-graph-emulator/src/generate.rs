@@ -1,6 +1,6 @@
 //! Deterministic generation of a realistic tenant: trust types, OS mix,
 //! disabled devices, owners (synced users with SIDs, cloud-only users), X.509
-//! alternative security ids built as spec §C.4 says, a few devices without a
+//! alternative security ids built as docs/device-writeback.md §C.4 says, a few devices without a
 //! type-2 key, and hostile display names.
 
 use aws_lc_rs::digest;
@@ -66,7 +66,7 @@ pub(crate) fn x509_key(rng: &mut StdRng) -> String {
 }
 
 /// The `key` of a type-2 (X.509) `alternativeSecurityId` as Entra stores it for a
-/// registered device (spec §C.4): base64 of the UTF-16LE text
+/// registered device (docs/device-writeback.md §C.4): base64 of the UTF-16LE text
 /// `X509:<SHA1-TP-PUBKEY>` + thumbprint (40 hex) + base64 SHA-256 of the public key.
 pub fn alt_sec_id_key(thumbprint_hex: &str, public_key_hash_b64: &str) -> String {
     let text = format!("X509:<SHA1-TP-PUBKEY>{thumbprint_hex}{public_key_hash_b64}");

@@ -55,7 +55,7 @@ fn prove(host: &Host, user: &str, container: &Dynamic, opts: &Map) -> Result<Map
         }
         Err(e) => return Err(e),
     };
-    // The wizard's own probe (spec §D.1 #6): subtree of CN=Services for the DRS object.
+    // The wizard's own probe (device-writeback.md §D.1 #6): subtree of CN=Services for the DRS object.
     let config = base.root_dse()?.config_nc()?;
     let req = SearchRequest::new(
         config.child("CN", "Services")?,

@@ -124,7 +124,7 @@ pub fn module(host: Arc<Host>) -> Module {
         &["options"],
         &[
         "Plans a device sync: devices from `graph::source()` written to the device container as \
-         msDS-Device objects (spec §B.3): creates, per-attribute modifies of changed devices, and \
+         msDS-Device objects (device-writeback.md §B.3): creates, per-attribute modifies of changed devices, and \
          deletes of objects dwb owns whose device is gone.\n\
          Options (any may be left out; a value of the wrong type is an error naming the option):\n",
         &options::doc_list(),
