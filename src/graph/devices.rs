@@ -15,8 +15,10 @@ use super::retry::Counters;
 use super::{GraphClient, TokenKind};
 
 /// The owner properties asked for with [`ListOptions::expand_owners`]: the SID is
-/// what writeback needs (`msDS-RegisteredOwner`).
-pub const OWNER_EXPAND_SELECT: &str = "id,onPremisesSecurityIdentifier";
+/// what writeback needs (`msDS-RegisteredOwner`); `userPrincipalName`, which
+/// every user has, tells a cloud-only user (SID null) from a user Graph sent
+/// as "limited information" (everything but `id` null): see `Owner::unread`.
+pub const OWNER_EXPAND_SELECT: &str = "id,onPremisesSecurityIdentifier,userPrincipalName";
 
 /// The page size a listing with `$expand` asks for. Microsoft documents that on
 /// directory objects "Max page size with $expand is 100" (Known issues, query
@@ -35,7 +37,7 @@ pub struct ListOptions {
     /// `expand_owners`).
     pub top: Option<u32>,
     /// Also read each device's registered owners in the same pages
-    /// (`$expand=registeredOwners($select=id,onPremisesSecurityIdentifier)`), into
+    /// (`$expand=registeredOwners($select=id,onPremisesSecurityIdentifier,userPrincipalName)`), into
     /// [`Device::registered_owners`]. "Use query parameters" documents that `$select`
     /// can be nested in `$expand` and that for directory objects `$expand` "typically
     /// returns a maximum of 20 items for the expanded relationship and has no
@@ -44,7 +46,7 @@ pub struct ListOptions {
     /// with delta: "device: delta" documents only `$select` and `$filter`.
     pub expand_owners: bool,
     /// Read each device's registered users the same way
-    /// (`$expand=registeredUsers($select=id,onPremisesSecurityIdentifier)`) into
+    /// (`$expand=registeredUsers($select=id,onPremisesSecurityIdentifier,userPrincipalName)`) into
     /// [`Device::registered_users`]. Graph expands one relationship per request:
     /// not together with `expand_owners`.
     pub expand_users: bool,

@@ -247,6 +247,12 @@ impl Fields<'_> {
                 .map_err(|e| bad(self.id, &format!("{k}[{i}]"), e.message().to_string()))?;
             out.push(o);
         }
+        // A user Graph sent without its SID (a nested `$select` dropped, or
+        // "limited information" without User.Read.All) leaves the relationship
+        // unread, not empty: the caller looks it up another way.
+        if out.iter().any(|o| o.unread) {
+            return Ok(None);
+        }
         Ok(Some(out))
     }
     fn alt_ids(&mut self, k: &str) -> Result<Vec<AlternativeSecurityId>> {
@@ -427,8 +433,31 @@ pub struct Owner {
     pub on_premises_security_identifier: Option<String>,
     #[serde(default)]
     pub display_name: Option<String>,
+    /// True when Graph sent this user without what dwb needs of it: no
+    /// `onPremisesSecurityIdentifier` key (a `$select` nested in `$expand` that
+    /// Graph ignored, as the known issues allow: unsupported query parameters
+    /// "might fail silently"), or only nulls besides `id` and the annotations
+    /// ("limited information" without User.Read.All). Its SID is unknown, not
+    /// absent. Set by [`Owner::from_json`].
+    #[serde(skip)]
+    pub unread: bool,
     #[serde(flatten)]
     pub extra: BTreeMap<String, Value>,
+}
+
+/// See [`Owner::unread`]. Only users carry a SID: another directory object
+/// (a service principal, a device) in a relationship is read as it is.
+fn unread_user(o: &Map<String, Value>) -> bool {
+    let user = match o.get("@odata.type").and_then(Value::as_str) {
+        Some(t) => t.eq_ignore_ascii_case("#microsoft.graph.user"),
+        None => true,
+    };
+    if !user {
+        return false;
+    }
+    let all_null =
+        o.iter().filter(|(k, _)| *k != "id" && !k.starts_with('@')).all(|(_, v)| v.is_null());
+    !o.contains_key("onPremisesSecurityIdentifier") || all_null
 }
 
 impl Owner {
@@ -444,9 +473,12 @@ impl Owner {
         if v.get("id").and_then(Value::as_str).is_none_or(str::is_empty) {
             return Err(GraphError::new(Reason::BadJson, "has no 'id'"));
         }
-        serde_json::from_value(v).map_err(|e| {
+        let unread = v.as_object().is_some_and(unread_user);
+        let mut o: Owner = serde_json::from_value(v).map_err(|e| {
             GraphError::new(Reason::BadJson, format!("is not a directory object: {e}"))
-        })
+        })?;
+        o.unread = unread;
+        Ok(o)
     }
 }
 
@@ -501,5 +533,49 @@ impl OnPremisesSync {
     /// `features.deviceWritebackEnabled`.
     pub fn device_writeback_enabled(&self) -> Option<bool> {
         self.features.get("deviceWritebackEnabled").and_then(Value::as_bool)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn unread(v: Value) -> bool {
+        Owner::from_json(v).unwrap().unread
+    }
+
+    #[test]
+    fn an_owner_without_its_sid_is_unread_not_cloud_only() {
+        let user = "#microsoft.graph.user";
+        // Read: a synced user, and a cloud-only one (SID null, the rest there).
+        assert!(!unread(
+            json!({"@odata.type": user, "id": "u", "onPremisesSecurityIdentifier": "S-1-5-21-1-2-3-500"})
+        ));
+        assert!(!unread(
+            json!({"id": "u", "onPremisesSecurityIdentifier": null, "userPrincipalName": "a@b"})
+        ));
+        // Unread: the nested $select ignored (default properties, no SID key)...
+        assert!(unread(
+            json!({"@odata.type": user, "id": "u", "displayName": "A", "userPrincipalName": "a@b"})
+        ));
+        // ... and "limited information" (id and @odata.type, the rest null or absent).
+        assert!(unread(json!({"@odata.type": user, "id": "u"})));
+        assert!(unread(
+            json!({"@odata.type": user, "id": "u", "onPremisesSecurityIdentifier": null, "userPrincipalName": null})
+        ));
+        // Another kind of directory object has no SID to read.
+        assert!(!unread(json!({"@odata.type": "#microsoft.graph.servicePrincipal", "id": "s"})));
+    }
+
+    #[test]
+    fn a_relationship_with_an_unread_user_is_not_read_and_an_empty_one_is() {
+        let d = |owners: Value| {
+            Device::from_json(json!({"id": "d", "registeredOwners": owners})).unwrap()
+        };
+        let sid = json!({"id": "u", "onPremisesSecurityIdentifier": "S-1-5-21-1-2-3-500", "userPrincipalName": "a@b"});
+        assert_eq!(d(json!([sid.clone()])).registered_owners.map(|o| o.len()), Some(1));
+        assert_eq!(d(json!([])).registered_owners, Some(Vec::new()), "explicitly empty");
+        assert_eq!(d(json!([sid, {"id": "v"}])).registered_owners, None, "unread");
     }
 }

@@ -299,6 +299,7 @@ pub(super) fn round(
         }
     }
     m.attach_users(cx, src, &mut full, false)?;
+    m.reread_owners(cx, src, &full.iter().collect::<Vec<_>>())?;
     // Only the objects of devices that map (and of removals) are looked up: the
     // listed removals' already, those deleted meanwhile not yet.
     let mut wanted = Vec::new();

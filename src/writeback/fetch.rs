@@ -23,17 +23,29 @@ pub fn owner_sid(owners: &[Owner]) -> Option<String> {
     owners.iter().find_map(|o| o.on_premises_security_identifier.clone())
 }
 
-/// The registered owner's on-premises SID of each device (None: no owner, or
-/// a cloud-only one). Hybrid-joined devices have no registered owner (spec
-/// §B.4): no request for them.
+/// As [`owner_sid`], or `None` when Graph sent an owner without its SID
+/// ([`Owner::unread`]): what the owner is, is then unknown.
+pub fn read_owner_sid(owners: &[Owner]) -> Option<Option<String>> {
+    if owners.iter().any(|o| o.unread) { None } else { Some(owner_sid(owners)) }
+}
+
+/// A device's registered owner as a lookup found it: `Ok(None)` when Graph
+/// sent the owner without its SID, `Ok(Some(None))` for no owner or a
+/// cloud-only one.
+pub type OwnerLookup = Result<Option<Option<String>>>;
+
+/// The registered owner's on-premises SID of each device (see [`OwnerLookup`]).
+/// Hybrid-joined devices have no registered owner (spec §B.4): no request for
+/// them unless `hybrid` is set (their expansion was read and came back unread).
 pub fn owner_sids(
     client: &GraphClient,
     devices: &[&Device],
+    hybrid: bool,
     blocking: &Blocking,
-) -> Result<HashMap<String, Result<Option<String>>>> {
+) -> Result<HashMap<String, OwnerLookup>> {
     let ids: Vec<String> = devices
         .iter()
-        .filter(|d| d.trust_type.as_deref() != Some("ServerAd"))
+        .filter(|d| hybrid || d.trust_type.as_deref() != Some("ServerAd"))
         .map(|d| d.id.clone())
         .collect();
     if ids.is_empty() {
@@ -42,7 +54,7 @@ pub fn owner_sids(
     let found = blocking.block_on(async { Ok(client.device_owners_batch(&ids).await?) })?;
     Ok(found
         .into_iter()
-        .map(|(id, r)| (id, r.map(|o| owner_sid(&o)).map_err(Into::into)))
+        .map(|(id, r)| (id, r.map(|o| read_owner_sid(&o)).map_err(Into::into)))
         .collect())
 }
 
@@ -86,8 +98,12 @@ pub fn devices_and_users(
         Ok((d?, u?))
     })?;
     let devices = found.into_iter().map(|(id, r)| (id, r.map_err(Into::into))).collect();
-    // A failed users lookup is left out: `registered_users` tries it again and reports it.
-    let users = with_users.into_iter().filter_map(|(id, r)| Some((id, r.ok()?))).collect();
+    // A failed or unread users lookup is left out: `registered_users` tries it
+    // again and reports it.
+    let users = with_users
+        .into_iter()
+        .filter_map(|(id, r)| Some((id, r.ok().filter(|u| !u.iter().any(|o| o.unread))?)))
+        .collect();
     Ok((devices, users))
 }
 
@@ -146,19 +162,28 @@ pub fn join_tenant_users(
     })
 }
 
+/// What [`registered_users`] could not attach: the devices whose lookup
+/// failed, and those whose users Graph sent without their SIDs
+/// ([`Owner::unread`]; their `registered_users` stay `None`).
+#[derive(Debug, Default)]
+pub struct UsersMissing {
+    pub failed: Vec<Skip>,
+    pub unread: Vec<String>,
+}
+
 /// Attaches registered users to the devices that lack them: from `known`
-/// (the tenant's listing, in a full round), else in JSON batches. Returns the
-/// devices whose lookup failed.
+/// (the tenant's listing, in a full round), else in JSON batches.
 pub fn registered_users(
     client: &GraphClient,
     devices: &mut [Device],
     known: Option<&HashMap<String, Vec<Owner>>>,
     blocking: &Blocking,
-) -> Result<Vec<Skip>> {
+) -> Result<UsersMissing> {
     let wanted: Vec<usize> =
         (0..devices.len()).filter(|i| devices[*i].registered_users.is_none()).collect();
+    let mut out = UsersMissing::default();
     if wanted.is_empty() {
-        return Ok(Vec::new());
+        return Ok(out);
     }
     let mut found: HashMap<String, Vec<Owner>> = HashMap::new();
     if let Some(known) = known {
@@ -173,16 +198,16 @@ pub fn registered_users(
         .map(|i| devices[*i].id.clone())
         .filter(|id| !found.contains_key(id))
         .collect();
-    let mut skips = Vec::new();
     if !missing.is_empty() {
         let looked_up =
             blocking.block_on(async { Ok(client.device_users_batch(&missing).await?) })?;
         for (id, r) in looked_up {
             match r {
+                Ok(users) if users.iter().any(|o| o.unread) => out.unread.push(id),
                 Ok(users) => {
                     found.insert(id, users);
                 }
-                Err(e) => skips.push(Skip::new(
+                Err(e) => out.failed.push(Skip::new(
                     id,
                     SkipKind::UsersLookup,
                     format!("registered users lookup failed: {}", crate::error::Error::from(e)),
@@ -194,5 +219,5 @@ pub fn registered_users(
         let d = &mut devices[i];
         d.registered_users = found.remove(&d.id);
     }
-    Ok(skips)
+    Ok(out)
 }

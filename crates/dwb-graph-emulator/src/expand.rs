@@ -21,6 +21,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use super::World;
+use super::quirks::USER_DEFAULT_PROPERTIES;
 use super::routes::{Ctx, USER_PROPERTIES, err};
 use super::state::DeviceRecord;
 
@@ -192,7 +193,12 @@ pub(crate) fn user_objects(
 
 /// Add the expanded relationship to a projected device.
 pub(crate) fn apply(w: &World, d: &DeviceRecord, e: &Expand, item: &mut Map<String, Value>) {
-    let users = user_objects(w, e.relation.ids(d), &e.select, EXPANDED_ITEMS_MAX);
+    let select = if w.state.quirks.expand_select_ignored {
+        Some(USER_DEFAULT_PROPERTIES.iter().map(|p| p.to_string()).collect())
+    } else {
+        e.select.clone()
+    };
+    let users = user_objects(w, e.relation.ids(d), &select, EXPANDED_ITEMS_MAX);
     item.insert(e.relation.name().into(), Value::Array(users));
 }
 

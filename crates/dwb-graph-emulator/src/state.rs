@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use super::faults::Faults;
+use super::quirks::Quirks;
 use crate::error::{EmulatorError, Result, write_atomic};
 
 /// The client id the generated state registers.
@@ -114,6 +115,8 @@ struct StateDoc {
     faults: Faults,
     #[serde(default)]
     latency_ms: u64,
+    #[serde(default)]
+    quirks: Quirks,
 }
 
 /// The emulated tenant. Mutate it through [`crate::EmulatorHandle::with_state`];
@@ -138,6 +141,8 @@ pub struct EmulatorState {
     /// late: a network round trip, as a real tenant's (50–150 ms) would add. One
     /// `$batch` is one response, so it is delayed once. 0 = none.
     pub latency_ms: u64,
+    /// Documented tenant behaviours, switched on for tests (see [`Quirks`]).
+    pub quirks: Quirks,
     pub(crate) version: u64,
     pub(crate) tombstones: Vec<(String, String, u64)>,
     /// Delta tokens from before this version have expired (410 syncStateNotFound).
@@ -175,6 +180,7 @@ impl EmulatorState {
             device_code: DeviceCodeScript::default(),
             faults: Faults::default(),
             latency_ms: 0,
+            quirks: Quirks::default(),
             version: 1,
             tombstones: Vec::new(),
             delta_horizon: 0,
@@ -204,6 +210,7 @@ impl EmulatorState {
         s.device_code = doc.device_code;
         s.faults = doc.faults;
         s.latency_ms = doc.latency_ms;
+        s.quirks = doc.quirks;
         for u in doc.users {
             let id = u.get("id").and_then(Value::as_str).map(str::to_string);
             match id {
@@ -258,6 +265,7 @@ impl EmulatorState {
             "deviceCode": self.device_code,
             "faults": self.faults,
             "latencyMs": self.latency_ms,
+            "quirks": self.quirks,
         })
     }
 

@@ -1,0 +1,211 @@
+//! Graph as a real tenant may answer, within its documented contract, against
+//! the lab DC: the emulator's tenant modes (`Quirks`, "limited information"
+//! without User.Read.All) and what `dwb run sync` makes of them. Never lose
+//! directory data because Graph did not send it: an owner or registered user
+//! Graph sent without its `onPremisesSecurityIdentifier` is looked up by id
+//! (`/devices/{id}/registeredOwners/microsoft.graph.user?$select=…`), and if
+//! that does not yield it either, `msDS-RegisteredOwner` / `msDS-RegisteredUsers`
+//! stay in AD exactly as they were, the device reported.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use dwb_graph_emulator::{DEFAULT_TENANT_ID, EmulatorState};
+use serde_json::{Value, json};
+
+use super::sync::{Lab, by_dn, new_device, warnings, with_action, writes};
+
+/// `S-1-5-21-…` from a binary SID, decoded here (not by dwb).
+fn sid_text(b: &[u8]) -> String {
+    let auth = b[2..8].iter().fold(0u64, |a, x| (a << 8) | u64::from(*x));
+    let subs: Vec<String> = b[8..]
+        .chunks_exact(4)
+        .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]).to_string())
+        .collect();
+    format!("S-{}-{auth}-{}", b[0], subs.join("-"))
+}
+
+/// An AD user made with samba-tool, and its SID as ldapsearch reads it.
+fn ad_user(lab: &Lab, name: &str) -> String {
+    lab.dc.samba_tool_as_admin(&["user", "create", name, "Us3r!Passw0rd-lab"]);
+    let dn = format!("CN={name},CN=Users,DC=contoso,DC=test");
+    let out = lab.dc.ldapsearch(&["-b", &dn, "-s", "base", "(objectClass=*)", "objectSid"]);
+    let objs = super::sync::parse_ldif(&out);
+    sid_text(&objs[0].one("objectSid").unwrap())
+}
+
+/// Device ids by role, and the owner / users SIDs each should have in AD.
+struct Tenant {
+    /// d1: owner a, users a+b; d2: owner b, users b; d3: a cloud-only owner and
+    /// user; d4: none (an explicitly empty relationship).
+    ids: [String; 4],
+    a: String,
+    b: String,
+}
+
+/// Four devices whose owners and users are users of the lab's forest.
+fn lab(name: &'static str) -> (Lab, Tenant) {
+    let mut state = EmulatorState::empty(DEFAULT_TENANT_ID);
+    let mut ids = Vec::new();
+    for n in 0..4 {
+        let (v, id) = new_device(n, &format!("CONTRACT-{n}"));
+        state.add_device(v).unwrap();
+        ids.push(id);
+    }
+    let lab = Lab::start(name, state);
+    let (a, b) = (ad_user(&lab, "contract-a"), ad_user(&lab, "contract-b"));
+    lab.emu.with_state(|s| {
+        for (id, sid) in [("u-a", json!(a)), ("u-b", json!(b)), ("u-cloud", Value::Null)] {
+            s.add_user(json!({"id": id, "userPrincipalName": format!("{id}@contoso.test"),
+                              "displayName": id, "onPremisesSecurityIdentifier": sid}))
+                .unwrap();
+        }
+        s.set_owner(&ids[0], "u-a").unwrap();
+        s.set_registered_users(&ids[0], &["u-a", "u-b"]).unwrap();
+        s.set_owner(&ids[1], "u-b").unwrap();
+        s.set_registered_users(&ids[1], &["u-b"]).unwrap();
+        s.set_owner(&ids[2], "u-cloud").unwrap();
+        s.set_registered_users(&ids[2], &["u-cloud"]).unwrap();
+    });
+    let ids: [String; 4] = ids.try_into().unwrap();
+    (lab, Tenant { ids, a, b })
+}
+
+type Relations = BTreeMap<String, (BTreeSet<String>, BTreeSet<String>)>;
+
+/// msDS-RegisteredOwner and msDS-RegisteredUsers of every device object (as SIDs), by device id.
+fn relations(lab: &Lab, t: &Tenant) -> Relations {
+    let devices: BTreeMap<String, String> =
+        lab.devices().into_iter().map(|d| (d.id.clone(), d.dn().to_ascii_lowercase())).collect();
+    let objs = by_dn(lab.objects());
+    let sids = |o: &super::sync::Obj, a: &str| o.get(a).iter().map(|v| sid_text(v)).collect();
+    t.ids
+        .iter()
+        .map(|id| {
+            let o = &objs[&devices[id]];
+            (id.clone(), (sids(o, "msDS-RegisteredOwner"), sids(o, "msDS-RegisteredUsers")))
+        })
+        .collect()
+}
+
+fn set(v: &[&String]) -> BTreeSet<String> {
+    v.iter().map(|s| s.to_string()).collect()
+}
+
+/// What the tenant says, as AD should hold it.
+fn expected(t: &Tenant) -> Relations {
+    let none = BTreeSet::new();
+    BTreeMap::from([
+        (t.ids[0].clone(), (set(&[&t.a]), set(&[&t.a, &t.b]))),
+        (t.ids[1].clone(), (set(&[&t.b]), set(&[&t.b]))),
+        (t.ids[2].clone(), (none.clone(), none.clone())),
+        (t.ids[3].clone(), (none.clone(), none)),
+    ])
+}
+
+/// No planned write touches the owner or users attributes.
+fn touches_relations(report: &Value) -> Vec<Value> {
+    writes(report)
+        .into_iter()
+        .filter(|c| {
+            c["modifications"].as_array().into_iter().flatten().any(|m| {
+                let a = m["attribute"].as_str().unwrap_or("");
+                a.eq_ignore_ascii_case("msDS-RegisteredOwner")
+                    || a.eq_ignore_ascii_case("msDS-RegisteredUsers")
+            })
+        })
+        .collect()
+}
+
+fn left_as_it_is(report: &Value) -> Vec<String> {
+    warnings(report).into_iter().filter(|w| w.contains("left as it is")).collect()
+}
+
+/// A delta round after the first one, with one device renamed: only its
+/// displayName is written.
+fn delta_round_renaming(lab: &Lab, delta: &[&str], id: &str) -> Value {
+    lab.emu.with_state(|s| s.rename_device(id, "CONTRACT-RENAMED").unwrap());
+    let (out, report) = lab.sync(delta);
+    out.code(0);
+    let modifies = with_action(&report, "modify");
+    assert_eq!(writes(&report).len(), 1, "{report:#}");
+    let attrs: Vec<&str> = modifies[0]["modifications"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["attribute"].as_str().unwrap())
+        .collect();
+    assert_eq!(attrs, ["displayName"], "{report:#}");
+    report
+}
+
+#[test]
+fn a_nested_select_graph_ignores_never_removes_owners_and_users() {
+    let (lab, t) = lab("graph_contract_nested_select");
+    lab.sync(&[]).0.code(0);
+    assert_eq!(relations(&lab, &t), expected(&t), "the lab's starting point");
+
+    // Graph drops the $select nested in $expand: owners come with their default
+    // properties, no onPremisesSecurityIdentifier. A full sync reads them by id.
+    lab.emu.with_state(|s| s.quirks.expand_select_ignored = true);
+    let (out, report) = lab.sync(&[]);
+    out.code(0);
+    assert!(writes(&report).is_empty(), "nothing changed in the tenant: {report:#}");
+    assert_eq!(relations(&lab, &t), expected(&t));
+    assert!(left_as_it_is(&report).is_empty(), "{:?}", warnings(&report));
+
+    // And still correct: an owner change reaches AD through the lookups.
+    lab.emu.with_state(|s| {
+        s.set_owner(&t.ids[1], "u-a").unwrap();
+        s.set_registered_users(&t.ids[1], &["u-a"]).unwrap();
+    });
+    let (out, report) = lab.sync(&[]);
+    out.code(0);
+    assert_eq!(touches_relations(&report).len(), 1, "{report:#}");
+    let mut want = expected(&t);
+    want.insert(t.ids[1].clone(), (set(&[&t.a]), set(&[&t.a])));
+    assert_eq!(relations(&lab, &t), want);
+
+    // Delta rounds: the first lists everything, the next reads the changed
+    // device with $expand (ignored) and then by id.
+    let state = lab.dir.join("delta.json");
+    let state_arg = format!("state={}", state.display());
+    let delta = ["mode=delta", state_arg.as_str()];
+    let (out, report) = lab.sync(&delta);
+    out.code(0);
+    assert!(writes(&report).is_empty(), "{report:#}");
+    assert_eq!(relations(&lab, &t), want);
+    let report = delta_round_renaming(&lab, &delta, &t.ids[0]);
+    assert!(left_as_it_is(&report).is_empty(), "{:?}", warnings(&report));
+    assert_eq!(relations(&lab, &t), want);
+}
+
+#[test]
+fn limited_information_leaves_owners_and_users_as_they_are() {
+    let (lab, t) = lab("graph_contract_limited_information");
+    lab.sync(&[]).0.code(0);
+    assert_eq!(relations(&lab, &t), expected(&t), "the lab's starting point");
+
+    // Without User.Read.All Graph sends the users of a relationship as "limited
+    // information" (id and @odata.type): unread, also by id. Nothing is removed.
+    lab.emu.with_state(|s| s.user_read_all = false);
+    let (out, report) = lab.sync(&[]);
+    out.code(0);
+    assert!(touches_relations(&report).is_empty(), "{report:#}");
+    assert_eq!(relations(&lab, &t), expected(&t));
+    let notes = left_as_it_is(&report);
+    assert_eq!(notes.len(), 2, "{:?}", warnings(&report));
+    assert!(notes[0].starts_with("msDS-RegisteredOwner left as it is on 3 device(s)"), "{notes:?}");
+    assert!(notes[1].starts_with("msDS-RegisteredUsers left as it is on 3 device(s)"), "{notes:?}");
+    assert!(notes.iter().all(|n| n.contains(&t.ids[0]) && !n.contains(&t.ids[3])), "{notes:?}");
+
+    let state = lab.dir.join("delta.json");
+    let state_arg = format!("state={}", state.display());
+    let delta = ["mode=delta", state_arg.as_str()];
+    let (out, report) = lab.sync(&delta);
+    out.code(0);
+    assert!(writes(&report).is_empty(), "{report:#}");
+    assert_eq!(relations(&lab, &t), expected(&t));
+    let report = delta_round_renaming(&lab, &delta, &t.ids[0]);
+    assert_eq!(left_as_it_is(&report).len(), 2, "{:?}", warnings(&report));
+    assert_eq!(relations(&lab, &t), expected(&t));
+}
