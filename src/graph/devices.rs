@@ -102,18 +102,23 @@ pub(crate) fn parse_page(v: Value, url: &str) -> Result<RawPage> {
     Ok(RawPage { items, next_link, delta_link })
 }
 
-/// Convert a page item to a device; the properties in `required` must be present.
-pub(crate) fn to_device(v: Value, required: &[String], url: &str) -> Result<Device> {
+/// Convert a page item to a device. A selected property that is absent reads
+/// as `null`: Graph usually sends `null`, but OData does not promise it, and
+/// no property is worth aborting a listing for. An absent expanded
+/// relationship reads as not read (`None`), never as empty.
+/// `required` is for a listing without `$select`, whose default properties
+/// must include `deviceId`.
+pub(crate) fn to_device(v: Value, required: &[&str], url: &str) -> Result<Device> {
     if let Value::Object(o) = &v {
         for r in required {
-            if !o.contains_key(r.as_str()) {
+            if !o.contains_key(*r) {
                 let id = o.get("id").and_then(Value::as_str).unwrap_or("(no id)").to_string();
                 return Err(GraphError::new(
                     Reason::BadDevice,
                     format!("device {id}: property '{r}' is missing from Graph's response"),
                 )
                 .with_device(id)
-                .with_field(r.clone())
+                .with_field(*r)
                 .with_url("GET", url));
             }
         }
@@ -131,7 +136,7 @@ pub(crate) fn check_guid(s: &str, what: &str) -> Result<uuid::Uuid> {
 pub struct DevicePager {
     client: GraphClient,
     next: Option<Url>,
-    required: Vec<String>,
+    required: &'static [&'static str],
     pages: u64,
 }
 
@@ -151,7 +156,7 @@ impl DevicePager {
         }
         let mut out = Vec::with_capacity(page.items.len());
         for item in page.items {
-            out.push(to_device(item, &self.required, url.as_str())?);
+            out.push(to_device(item, self.required, url.as_str())?);
         }
         Ok(Some(out))
     }
@@ -216,11 +221,8 @@ impl GraphClient {
         if url.query() == Some("") {
             url.set_query(None);
         }
-        let mut required =
-            if opts.select.is_empty() { vec!["deviceId".to_string()] } else { opts.select.clone() };
-        if let Some(rel) = expand {
-            required.push(rel.to_string());
-        }
+        let required: &'static [&'static str] =
+            if opts.select.is_empty() { &["deviceId"] } else { &[] };
         Ok(DevicePager { client: self.clone(), next: Some(url), required, pages: 0 })
     }
 
@@ -254,7 +256,7 @@ impl GraphClient {
             }
             sum.pages += 1;
             for item in page.items {
-                let d = match to_device(item, &pager.required, url.as_str()) {
+                let d = match to_device(item, pager.required, url.as_str()) {
                     Ok(d) => d,
                     Err(e) => {
                         if let Some(h) = pending.take() {

@@ -90,14 +90,13 @@ impl GraphClient {
             }
             with_query(&format!("devices/{g}"), &q)
         });
-        let required = if owners { vec!["registeredOwners".to_string()] } else { Vec::new() };
         let mut urls = HashMap::with_capacity(gets.len());
         for g in &gets {
             urls.insert(g.key.clone(), self.url(&g.path)?.to_string());
         }
         for (id, r) in self.batch_get(&gets).await? {
             let url = urls.get(&id).map(String::as_str).unwrap_or_default();
-            let d = r.and_then(|v| to_device(v, &required, url)).map_err(|e| about(&id, e));
+            let d = r.and_then(|v| to_device(v, &[], url)).map_err(|e| about(&id, e));
             out.insert(id, d);
         }
         Ok(out)

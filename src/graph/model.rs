@@ -7,7 +7,9 @@
 use std::collections::BTreeMap;
 
 use base64::Engine as _;
+use base64::alphabet;
 use base64::engine::general_purpose::STANDARD;
+use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -60,10 +62,10 @@ pub enum AltSecIdError {
 }
 
 impl AlternativeSecurityId {
-    /// The key bytes (base64-decoded).
+    /// The key bytes (`Edm.Binary`: base64 or base64url, see [`decode_binary`]).
     pub fn key_bytes(&self) -> std::result::Result<Vec<u8>, AltSecIdError> {
         let k = self.key.as_deref().ok_or(AltSecIdError::Missing)?;
-        STANDARD.decode(k.trim()).map_err(|e| AltSecIdError::NotBase64(e.to_string()))
+        decode_binary(k).map_err(|e| AltSecIdError::NotBase64(e.to_string()))
     }
 
     /// The `altSecurityIdentities` value: base64 → UTF-16LE → string, which must
@@ -102,6 +104,30 @@ impl AlternativeSecurityId {
         let bytes: Vec<u8> = s.encode_utf16().flat_map(u16::to_le_bytes).collect();
         STANDARD.encode(bytes)
     }
+}
+
+/// Standard base64 that takes its padding or leaves it.
+const LENIENT_BASE64: GeneralPurpose = GeneralPurpose::new(
+    &alphabet::STANDARD,
+    GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
+);
+
+/// An `Edm.Binary` value as OData JSON may carry it. OData JSON Format v4.01
+/// §7.1 ("Primitive Value") represents binary values "as base64url-encoded
+/// strings"; Graph sends standard base64 (`+`, `/`, padded). Both alphabets
+/// are accepted, with or without padding: the two differ only in `-`/`_`
+/// against `+`/`/`, so the text is mapped to the standard alphabet first.
+pub fn decode_binary(s: &str) -> std::result::Result<Vec<u8>, base64::DecodeError> {
+    let text: String = s
+        .trim()
+        .chars()
+        .map(|c| match c {
+            '-' => '+',
+            '_' => '/',
+            c => c,
+        })
+        .collect();
+    LENIENT_BASE64.decode(text)
 }
 
 /// A Graph v1.0 `device` (the properties dwb uses; everything else in `extra`).
@@ -229,9 +255,9 @@ impl Fields<'_> {
         }
     }
     fn owners(&mut self, k: &str) -> Result<Option<Vec<Owner>>> {
+        // Absent or null is not read: only an empty array says "none".
         let arr = match self.o.remove(k) {
-            None => return Ok(None),
-            Some(Value::Null) => return Ok(Some(Vec::new())),
+            None | Some(Value::Null) => return Ok(None),
             Some(Value::Array(a)) => a,
             Some(v) => {
                 return Err(bad(
@@ -577,5 +603,35 @@ mod tests {
         assert_eq!(d(json!([sid.clone()])).registered_owners.map(|o| o.len()), Some(1));
         assert_eq!(d(json!([])).registered_owners, Some(Vec::new()), "explicitly empty");
         assert_eq!(d(json!([sid, {"id": "v"}])).registered_owners, None, "unread");
+    }
+}
+
+#[cfg(test)]
+mod binary_tests {
+    use super::*;
+    use base64::engine::general_purpose::{STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
+
+    #[test]
+    fn edm_binary_is_base64_or_base64url_with_or_without_padding() {
+        // Bytes whose encodings use '+' and '/' (or '-' and '_') and need padding.
+        let bytes: Vec<u8> = vec![0xfb, 0xff, 0xbf, 0x3e, 0x00];
+        for engine in [&STANDARD, &STANDARD_NO_PAD, &URL_SAFE, &URL_SAFE_NO_PAD] {
+            let text = engine.encode(&bytes);
+            assert_eq!(decode_binary(&text).unwrap(), bytes, "{text}");
+        }
+        assert!(decode_binary("not base64!").is_err());
+        let key =
+            AlternativeSecurityId::x509_key("1BBF43F156D6544D87BD98580273C75F0344DA56", "aGFzaA==");
+        let url = URL_SAFE_NO_PAD.encode(STANDARD.decode(&key).unwrap());
+        let a = AlternativeSecurityId { kind: Some(2), identity_provider: None, key: Some(url) };
+        assert_eq!(a.thumbprint().as_deref(), Some("1BBF43F156D6544D87BD98580273C75F0344DA56"));
+    }
+
+    #[test]
+    fn an_absent_property_reads_as_null_and_an_absent_relationship_as_unread() {
+        let d = Device::from_json(serde_json::json!({"id": "d", "deviceId": "x"})).unwrap();
+        assert_eq!((d.display_name, d.account_enabled, d.registered_owners), (None, None, None));
+        let d = Device::from_json(serde_json::json!({"id": "d", "registeredUsers": null})).unwrap();
+        assert_eq!(d.registered_users, None, "null is not an empty relationship");
     }
 }

@@ -111,13 +111,15 @@ pub fn devices_and_users(
 /// only `$expand` a request may carry, so a second listing beside the owners').
 /// Devices with as many users as an expansion returns at most are left out:
 /// their list may be cut, they are looked up one by one (batched).
-pub fn tenant_users(
-    client: &GraphClient,
-    blocking: &Blocking,
-) -> Result<HashMap<String, Vec<Owner>>> {
+pub fn tenant_users(client: &GraphClient, blocking: &Blocking) -> Result<TenantUsers> {
     let task = start_tenant_users(client, blocking)?;
     join_tenant_users(task, blocking)
 }
+
+/// The tenant's registered users by device, and the warning to give when
+/// Graph refused the listing that expands them (then none are known: each
+/// device's are looked up by id).
+pub type TenantUsers = (HashMap<String, Vec<Owner>>, Option<String>);
 
 type UsersResult = crate::graph::Result<HashMap<String, Vec<Owner>>>;
 
@@ -149,14 +151,23 @@ pub fn start_tenant_users(client: &GraphClient, blocking: &Blocking) -> Result<U
     })))
 }
 
-/// Waits for a listing [`start_tenant_users`] started.
-pub fn join_tenant_users(
-    mut task: UsersTask,
-    blocking: &Blocking,
-) -> Result<HashMap<String, Vec<Owner>>> {
+/// Waits for a listing [`start_tenant_users`] started. The registered users
+/// are optional and have the documented per-device lookup
+/// (`/devices/{id}/registeredUsers/microsoft.graph.user`): a 400 for the
+/// expansion (a Graph service that does not support it) falls back to that
+/// with a warning rather than failing the run.
+pub fn join_tenant_users(mut task: UsersTask, blocking: &Blocking) -> Result<TenantUsers> {
     blocking.block_on(async {
         match (&mut task.0).await {
-            Ok(r) => Ok(r?),
+            Ok(Ok(found)) => Ok((found, None)),
+            Ok(Err(e)) if e.reason() == crate::graph::Reason::BadRequest => {
+                let warning = format!(
+                    "Graph refused the listing that expands registeredUsers ({e}); \
+                     the registered users are read device by device instead"
+                );
+                Ok((HashMap::new(), Some(warning)))
+            }
+            Ok(Err(e)) => Err(e.into()),
             Err(e) => Err(crate::error::Error::internal(format!("the users listing failed: {e}"))),
         }
     })

@@ -410,7 +410,9 @@ impl<'a> Mapper<'a> {
             return Ok(());
         }
         if whole_tenant && self.tenant_users.is_none() {
-            self.tenant_users = Some(fetch::tenant_users(c, cx.blocking)?);
+            let (users, warning) = fetch::tenant_users(c, cx.blocking)?;
+            self.tenant_users = Some(users);
+            self.notes.extend(warning);
         }
         let known = if whole_tenant { self.tenant_users.as_ref() } else { None };
         let missing = fetch::registered_users(c, devices, known, cx.blocking)?;
@@ -598,7 +600,9 @@ fn full(cx: &Context, src: &DeviceSource, early: Option<Early>, m: &mut Mapper) 
     // The listings run while the container is read: a round costs the slower of the two.
     let mut r = Reconcile::start(cx, m)?;
     if let Some(task) = users.filter(|_| m.opts.map.optional.registered_users) {
-        m.tenant_users = Some(fetch::join_tenant_users(task, cx.blocking)?);
+        let (users, warning) = fetch::join_tenant_users(task, cx.blocking)?;
+        m.tenant_users = Some(users);
+        m.notes.extend(warning);
     }
     let mut failed = None;
     let listed = listing.each(|d| match r.device(cx, m, src, d) {

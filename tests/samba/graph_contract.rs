@@ -209,3 +209,41 @@ fn limited_information_leaves_owners_and_users_as_they_are() {
     assert_eq!(left_as_it_is(&report).len(), 2, "{:?}", warnings(&report));
     assert_eq!(relations(&lab, &t), expected(&t));
 }
+
+#[test]
+fn base64url_keys_absent_properties_and_a_refused_users_expansion_are_read() {
+    let (lab, t) = lab("graph_contract_lenient");
+    // One device with properties Graph may leave out rather than send as null.
+    let (sparse, sparse_id) = new_device(9, "CONTRACT-SPARSE");
+    lab.emu.with_state(|s| {
+        let mut v = sparse;
+        let o = v.as_object_mut().unwrap();
+        for k in ["operatingSystem", "operatingSystemVersion", "physicalIds", "isManaged"] {
+            o.insert(k.into(), Value::Null);
+        }
+        s.add_device(v).unwrap();
+        s.quirks.base64url_keys = true;
+        s.quirks.absent_nulls = true;
+        s.quirks.expand_users_rejected = true;
+    });
+    let (out, report) = lab.sync(&[]);
+    out.code(0);
+    super::sync::assert_converged(&lab);
+    assert_eq!(relations(&lab, &t), expected(&t), "the users read device by device");
+    let refused: Vec<String> = warnings(&report)
+        .into_iter()
+        .filter(|w| w.contains("refused the listing that expands registeredUsers"))
+        .collect();
+    assert_eq!(refused.len(), 1, "{:?}", warnings(&report));
+    let objs = by_dn(lab.objects());
+    let sparse = lab.devices().into_iter().find(|d| d.id == sparse_id).unwrap();
+    let o = &objs[&sparse.dn().to_ascii_lowercase()];
+    assert!(o.get("msDS-DeviceOSType").is_empty() && o.get("msDS-IsManaged").is_empty());
+
+    // A delta round reads the same way; nothing changed.
+    let state = lab.dir.join("delta.json");
+    let state_arg = format!("state={}", state.display());
+    let (out, report) = lab.sync(&["mode=delta", state_arg.as_str()]);
+    out.code(0);
+    assert!(writes(&report).is_empty(), "{report:#}");
+}

@@ -132,7 +132,9 @@ pub(crate) async fn delta(
         if take_dev {
             let Some((id, d)) = devs.next() else { break };
             let item = if since == 0 || d.created > since {
-                project(&d.props, &select)
+                let mut m = project(&d.props, &select);
+                super::quirks::present(&w.state.quirks, &mut m);
+                m
             } else {
                 let mut m = Map::new();
                 m.insert("id".into(), json!(id));
