@@ -540,6 +540,12 @@ pub fn plan(cx: &Context, req: &SyncRequest, hooks: &mut dyn SiteHooks) -> Resul
         Ok(s) => s.as_ref(),
         Err(e) => return Err(e.clone()),
     };
+    // Before anything is planned: a permission the token lacks is an error
+    // naming it, not owners Graph sends without their SIDs.
+    if let DeviceSource::Graph(c) = src {
+        let users = req.owners || req.optional.registered_users;
+        cx.blocking.block_on(async { Ok(c.check_sync_permissions(users).await?) })?;
+    }
     let (listed, cur, commit) = match &req.mode {
         Mode::Full => full(cx, src, early?.flatten(), &mut m)?,
         Mode::Delta { state } => {

@@ -247,3 +247,44 @@ fn base64url_keys_absent_properties_and_a_refused_users_expansion_are_read() {
     out.code(0);
     assert!(writes(&report).is_empty(), "{report:#}");
 }
+
+/// Every device object's uSNChanged, by DN: what changed in AD.
+fn usns(lab: &Lab) -> BTreeMap<String, u64> {
+    lab.objects().iter().map(|o| (o.dn.to_ascii_lowercase(), o.usn())).collect()
+}
+
+#[test]
+fn a_token_without_the_permissions_a_sync_needs_changes_nothing_and_names_them() {
+    let (lab, t) = lab("graph_contract_permissions");
+    lab.sync(&[]).0.code(0);
+    let before = usns(&lab);
+
+    // Without User.Read.All: an error naming it and the options that turn the
+    // attributes that need it off; nothing in AD changes.
+    lab.emu.with_state(|s| {
+        s.app_roles = vec!["Device.Read.All".into()];
+        s.user_read_all = false;
+        s.rename_device(&t.ids[0], "CONTRACT-RENAMED").unwrap();
+    });
+    let (out, report) = lab.sync(&[]);
+    assert_ne!(out.code, 0, "{report:#}");
+    let text = super::sync::error_text(&out, &report);
+    assert!(text.contains("User.Read.All") && text.contains("owners=false"), "{text}");
+    assert!(text.contains("registered_users=false"), "{text}");
+    assert_eq!(usns(&lab), before, "nothing in AD changed");
+    assert_eq!(relations(&lab, &t), expected(&t));
+
+    // Without Device.Read.All nothing can be listed.
+    lab.emu.with_state(|s| s.app_roles = vec!["User.Read.All".into()]);
+    let (out, report) = lab.sync(&[]);
+    assert_ne!(out.code, 0, "{report:#}");
+    let text = super::sync::error_text(&out, &report);
+    assert!(text.contains("Device.Read.All"), "{text}");
+    assert_eq!(usns(&lab), before, "nothing in AD changed");
+
+    // With the owners and registered users turned off, Device.Read.All is enough.
+    lab.emu.with_state(|s| s.app_roles = vec!["Device.Read.All".into()]);
+    let (out, report) = lab.sync(&["owners=false", "registered_users=false"]);
+    out.code(0);
+    assert!(!writes(&report).is_empty(), "the rename is written: {report:#}");
+}

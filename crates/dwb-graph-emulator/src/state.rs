@@ -117,6 +117,8 @@ struct StateDoc {
     latency_ms: u64,
     #[serde(default)]
     quirks: Quirks,
+    #[serde(default)]
+    app_roles: Option<Vec<String>>,
 }
 
 /// The emulated tenant. Mutate it through [`crate::EmulatorHandle::with_state`];
@@ -143,6 +145,9 @@ pub struct EmulatorState {
     pub latency_ms: u64,
     /// Documented tenant behaviours, switched on for tests (see [`Quirks`]).
     pub quirks: Quirks,
+    /// The application permissions granted to the app: the `roles` claim of
+    /// the app-only access tokens (JWTs) the token endpoint issues.
+    pub app_roles: Vec<String>,
     pub(crate) version: u64,
     pub(crate) tombstones: Vec<(String, String, u64)>,
     /// Delta tokens from before this version have expired (410 syncStateNotFound).
@@ -181,6 +186,7 @@ impl EmulatorState {
             faults: Faults::default(),
             latency_ms: 0,
             quirks: Quirks::default(),
+            app_roles: vec!["Device.Read.All".into(), "User.Read.All".into()],
             version: 1,
             tombstones: Vec::new(),
             delta_horizon: 0,
@@ -211,6 +217,9 @@ impl EmulatorState {
         s.faults = doc.faults;
         s.latency_ms = doc.latency_ms;
         s.quirks = doc.quirks;
+        if let Some(roles) = doc.app_roles {
+            s.app_roles = roles;
+        }
         for u in doc.users {
             let id = u.get("id").and_then(Value::as_str).map(str::to_string);
             match id {
@@ -266,6 +275,7 @@ impl EmulatorState {
             "faults": self.faults,
             "latencyMs": self.latency_ms,
             "quirks": self.quirks,
+            "appRoles": self.app_roles,
         })
     }
 
