@@ -20,10 +20,14 @@ use super::{GraphClient, TokenKind};
 /// as "limited information" (everything but `id` null): see `Owner::unread`.
 pub const OWNER_EXPAND_SELECT: &str = "id,onPremisesSecurityIdentifier,userPrincipalName";
 
-/// The page size a listing with `$expand` asks for. Microsoft documents that on
-/// directory objects "Max page size with $expand is 100" (Known issues, query
-/// parameter limitations; microsoftgraph/microsoft-graph-docs PRs #21506/#21516):
-/// a larger `$top` is not an error, the pages are simply 100 long.
+/// The page size a listing with `$expand` asks for. The Graph known issues
+/// (query parameters) say that `$expand` on relationships of directory objects
+/// "Returns a maximum of 20 objects" (of the expanded relationship, with no
+/// `@odata.nextLink`; up to 100 only for `/users?$expand=registeredDevices`);
+/// they do not state a page size. Pages of at most 100 devices with `$expand`
+/// are what tenants serve whatever `$top` says (answers on Microsoft Q&A and
+/// Tech Community point to the `$expand` section of "Use query parameters"),
+/// so dwb asks for 100 rather than rely on a `$top` Graph would not honour.
 pub const EXPAND_MAX_PAGE: u32 = 100;
 
 /// Options for [`GraphClient::list_devices`].
@@ -42,7 +46,11 @@ pub struct ListOptions {
     /// can be nested in `$expand` and that for directory objects `$expand` "typically
     /// returns a maximum of 20 items for the expanded relationship and has no
     /// @odata.nextLink" (a device has one owner: "Currently, there can be only one").
-    /// The page size becomes at most 100 (see [`EXPAND_MAX_PAGE`]). Not available
+    /// The page size becomes at most 100 (see [`EXPAND_MAX_PAGE`]). A tenant may
+    /// ignore the nested `$select` (the known issues: "No support for nesting
+    /// other query parameters such as `$filter` and `$select` inside an
+    /// `$expand` query"): owners then come without their SIDs and count as not
+    /// read (`Owner::unread`); writeback looks them up by id. Not available
     /// with delta: "device: delta" documents only `$select` and `$filter`.
     pub expand_owners: bool,
     /// Read each device's registered users the same way

@@ -7,11 +7,13 @@
 //!   objects' properties (`$expand=children($select=id,name)`); for resources that
 //!   derive from directoryObject "`$expand` typically returns a maximum of 20
 //!   items for the expanded relationship and has no @odata.nextLink".
-//! * "Known issues" (developer.microsoft.com/graph/known-issues, query parameter
-//!   limitations; corrected in microsoftgraph/microsoft-graph-docs PR #21506 and
-//!   #21516, June 2023): with `$expand` on directory objects the page holds at
-//!   most 100 objects whatever `$top` says ("Max page size with $expand is 100"),
-//!   and nesting query options other than `$select` is not supported.
+//! * "Known issues" (Microsoft Graph, query parameters): `$expand` on
+//!   relationships of directory objects "Returns a maximum of 20 objects", has
+//!   no `@odata.nextLink`, and has "No support for nesting other query
+//!   parameters such as `$filter` and `$select` inside an `$expand` query" (the
+//!   emulator honours a nested `$select` unless `Quirks::expand_select_ignored`).
+//!   The known issues state no page size; the emulator serves pages of at most
+//!   100 devices with `$expand` whatever `$top` says, as tenants were seen to.
 //! * "device: delta" documents only `$select` and `$filter=id eq`: `$expand` is
 //!   refused there (see `delta.rs`, which does not accept it).
 
