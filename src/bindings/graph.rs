@@ -326,6 +326,30 @@ pub fn module(host: Arc<Host>) -> Module {
     let h = host.clone();
     reg(
         &mut m,
+        "app_roles",
+        &["-> Array"],
+        "The application permissions of the app-only token (its `roles` claim), e.g. \
+         `[\"Device.Read.All\", \"User.Read.All\"]`; `()` with a delegated sign-in or a token \
+         whose claims cannot be read. Needs a Graph tenant.\n\
+         # Example\n\
+         ```rhai\n\
+         let roles = graph::app_roles();\n\
+         if roles != () && !(\"User.Read.All\" in roles) { print(\"owners' SIDs unreadable\"); }\n\
+         ```\n\
+         # Errors\n\
+         `config` (the device source is a file), `auth`, `network`.",
+        move || -> RhaiResult<Dynamic> {
+            let c = client(&h).rhai()?;
+            let roles = h.block_on(async { Ok(c.app_roles().await?) }).rhai()?;
+            Ok(match roles {
+                Some(r) => Dynamic::from_array(r.into_iter().map(Dynamic::from).collect()),
+                None => Dynamic::UNIT,
+            })
+        },
+    );
+    let h = host.clone();
+    reg(
+        &mut m,
         "set_device_writeback",
         &["enabled: bool", "-> ()"],
         "Plans `PATCH /directory/onPremisesSynchronization/{id}` with \

@@ -288,3 +288,35 @@ fn a_token_without_the_permissions_a_sync_needs_changes_nothing_and_names_them()
     out.code(0);
     assert!(!writes(&report).is_empty(), "the rename is written: {report:#}");
 }
+
+/// verify's "app permissions" finding: status and detail.
+fn app_permissions(lab: &Lab) -> (String, String) {
+    let out = lab.run(&["run", "verify", "--format", "json", "--param", "drift=true"]);
+    let r: Value = serde_json::from_str(&out.stdout)
+        .unwrap_or_else(|e| panic!("no JSON report ({e}): {}\n{}", out.stdout, out.stderr));
+    let f = r["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["check"] == "app permissions")
+        .unwrap_or_else(|| panic!("no app permissions finding: {r:#}"))
+        .clone();
+    (f["status"].as_str().unwrap().to_string(), f["detail"].as_str().unwrap().to_string())
+}
+
+#[test]
+fn verify_reports_the_apps_permissions() {
+    let (lab, _) = lab("graph_contract_verify_permissions");
+    lab.sync(&[]).0.code(0);
+    let (status, detail) = app_permissions(&lab);
+    assert_eq!(status, "ok", "{detail}");
+    assert!(detail.contains("Device.Read.All, User.Read.All"), "{detail}");
+    lab.emu.with_state(|s| s.app_roles = vec!["Device.Read.All".into()]);
+    let (status, detail) = app_permissions(&lab);
+    assert_eq!(status, "warn", "{detail}");
+    assert!(detail.contains("lacks User.Read.All"), "{detail}");
+    lab.emu.with_state(|s| s.app_roles = Vec::new());
+    let (status, detail) = app_permissions(&lab);
+    assert_eq!(status, "fail", "{detail}");
+    assert!(detail.contains("lacks Device.Read.All") && detail.contains("has: none"), "{detail}");
+}
