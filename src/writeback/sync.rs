@@ -549,7 +549,11 @@ pub fn plan(cx: &Context, req: &SyncRequest, hooks: &mut dyn SiteHooks) -> Resul
     let (listed, cur, commit) = match &req.mode {
         Mode::Full => full(cx, src, early?.flatten(), &mut m)?,
         Mode::Delta { state } => {
-            super::delta::round(cx, src, req, &mut m, state.as_deref(), early_delta)?
+            match super::delta::round(cx, src, req, &mut m, state.as_deref(), early_delta)? {
+                Some(round) => round,
+                // No device delta in this Graph: a full round (the notice is in the notes).
+                None => full(cx, src, Early::start_full(cx, src, req)?, &mut m)?,
+            }
         }
     };
     m.note_unread();
@@ -585,6 +589,15 @@ impl<'a> Early<'a> {
         if let Mode::Delta { .. } = req.mode {
             return Ok(None);
         }
+        Self::start_full(cx, src, req)
+    }
+
+    /// A full round's listings, whatever the mode asked for.
+    fn start_full(
+        cx: &Context<'a>,
+        src: &'a DeviceSource,
+        req: &SyncRequest,
+    ) -> Result<Option<Self>> {
         // Registered users as asked for; dropped unwritten if the schema lacks them.
         let users = match src {
             DeviceSource::Graph(c) if req.optional.registered_users => {

@@ -320,3 +320,29 @@ fn verify_reports_the_apps_permissions() {
     assert_eq!(status, "fail", "{detail}");
     assert!(detail.contains("lacks Device.Read.All") && detail.contains("has: none"), "{detail}");
 }
+
+#[test]
+fn where_graph_has_no_device_delta_a_delta_round_is_a_full_one() {
+    let (lab, t) = lab("graph_contract_no_delta");
+    lab.emu.with_state(|s| s.quirks.delta_unavailable = true);
+    let state = lab.dir.join("delta.json");
+    let state_arg = format!("state={}", state.display());
+    let delta = ["mode=delta", state_arg.as_str()];
+    let (out, report) = lab.sync(&delta);
+    out.code(0);
+    super::sync::assert_converged(&lab);
+    assert_eq!(relations(&lab, &t), expected(&t));
+    let notices: Vec<String> = warnings(&report)
+        .into_iter()
+        .filter(|w| w.contains("does not offer device delta here"))
+        .collect();
+    assert_eq!(notices.len(), 1, "{:?}", warnings(&report));
+    assert!(notices[0].ends_with("this round is a full sync"), "{notices:?}");
+    assert!(!state.exists(), "no delta state without delta");
+    // The next round too, and it sees a change as a full round does.
+    lab.emu.with_state(|s| s.rename_device(&t.ids[1], "CONTRACT-RENAMED").unwrap());
+    let (out, report) = lab.sync(&delta);
+    out.code(0);
+    assert_eq!(with_action(&report, "modify").len(), 1, "{report:#}");
+    super::sync::assert_converged(&lab);
+}

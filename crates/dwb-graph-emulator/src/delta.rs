@@ -50,6 +50,12 @@ pub(crate) async fn delta(
         err(&ctx, StatusCode::BAD_REQUEST, "Request_BadRequest", "Invalid or expired delta token.")
     };
     let w = s.lock();
+    if w.state.quirks.delta_unavailable {
+        drop(w);
+        let msg = "Unsupported request: Change tracking is not supported against \
+                   'microsoft.graph.device'.";
+        return err(&ctx, StatusCode::BAD_REQUEST, "Request_BadRequest", msg);
+    }
     let current = w.state.version;
     let (since, upto, after, select) = if let Some(t) = q.get("$skiptoken") {
         match decode_token::<DeltaSkip>(t) {

@@ -31,6 +31,10 @@ pub struct Quirks {
     /// `$expand=registeredUsers` on `/devices` is refused with 400, as an
     /// independent Graph service did; per-device lookups still work.
     pub expand_users_rejected: bool,
+    /// `/devices/delta` is refused with 400 "Change tracking is not supported",
+    /// as a national cloud answered for another resource's delta (an older "Use
+    /// delta query" page said delta exists on the public and China clouds only).
+    pub delta_unavailable: bool,
 }
 
 /// A device object as the modes present it (after `$select`).
