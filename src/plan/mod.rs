@@ -8,6 +8,7 @@ pub mod acl;
 pub mod apply;
 pub mod expect;
 pub mod external;
+mod index;
 pub mod journal;
 pub mod render;
 pub mod saved;
@@ -17,12 +18,14 @@ pub mod view;
 
 pub use external::GraphChange;
 
+use std::borrow::Cow;
 use std::path::PathBuf;
 
 use serde::Serialize;
 
 use crate::ad::{ModOp, WriteOp};
 use crate::directory::{Attr, Dn};
+use crate::error::Kind;
 
 /// One planned change.
 #[derive(Debug, Clone)]
@@ -81,11 +84,12 @@ pub enum ChangeOp {
 }
 
 impl ChangeOp {
-    /// The directory write this change performs, if any.
-    pub fn write_op(&self) -> Option<WriteOp> {
+    /// The directory write this change performs, if any: the plan's own, or
+    /// for a DACL change the write it makes (built: DACL changes are few).
+    pub fn write_op(&self) -> Option<Cow<'_, WriteOp>> {
         match self {
-            ChangeOp::Directory(op) => Some(op.clone()),
-            ChangeOp::Acl { dn, descriptor, .. } => Some(WriteOp::Modify {
+            ChangeOp::Directory(op) => Some(Cow::Borrowed(op)),
+            ChangeOp::Acl { dn, descriptor, .. } => Some(Cow::Owned(WriteOp::Modify {
                 dn: dn.clone(),
                 mods: vec![crate::ad::Modification {
                     op: ModOp::Replace,
@@ -93,7 +97,16 @@ impl ChangeOp {
                     values: vec![descriptor.clone()],
                 }],
                 sd_flags: Some(crate::ad::sd_flags::DACL),
-            }),
+            })),
+            _ => None,
+        }
+    }
+
+    /// The object a directory write of this change goes to, if it makes one.
+    pub fn write_dn(&self) -> Option<&Dn> {
+        match self {
+            ChangeOp::Directory(op) => Some(op.dn()),
+            ChangeOp::Acl { dn, .. } => Some(dn),
             _ => None,
         }
     }
@@ -129,6 +142,8 @@ pub struct Plan {
     pub changes: Vec<Change>,
     /// Guards the plan trips. A refused plan is shown but nothing of it is applied.
     pub refusals: Vec<Refusal>,
+    /// Which changes write to which object, for the planned view's reads.
+    writes: index::WriteIndex,
 }
 
 /// A guard that refused the plan (a mass delete, an empty device source).
@@ -170,6 +185,13 @@ impl Plan {
         !self.refusals.is_empty()
     }
 
+    /// The index of the plan's directory writes, brought up to date with the
+    /// changes pushed (or appended) since it was last read.
+    pub fn write_index(&mut self) -> &index::WriteIndex {
+        self.writes.catch_up(&self.changes);
+        &self.writes
+    }
+
     /// Counts by verb, for summaries.
     pub fn counts(&self) -> Vec<(&'static str, usize)> {
         let mut out: Vec<(&'static str, usize)> = Vec::new();
@@ -189,15 +211,13 @@ impl Plan {
 #[serde(tag = "status", rename_all = "snake_case")]
 pub enum Outcome {
     Applied,
-    Failed { code: String, kind: String, message: String },
+    Failed { code: &'static str, kind: Kind, message: String },
     Skipped { reason: String },
 }
 
 impl Outcome {
     /// True when the change failed because the DC stopped answering.
     pub fn lost_the_directory(&self) -> bool {
-        use crate::error::Kind;
-        matches!(self, Outcome::Failed { kind, .. }
-            if kind == Kind::Timeout.as_str() || kind == Kind::Network.as_str())
+        matches!(self, Outcome::Failed { kind: Kind::Timeout | Kind::Network, .. })
     }
 }

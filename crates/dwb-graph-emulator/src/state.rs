@@ -148,6 +148,9 @@ pub struct EmulatorState {
     /// The application permissions granted to the app: the `roles` claim of
     /// the app-only access tokens (JWTs) the token endpoint issues.
     pub app_roles: Vec<String>,
+    /// How an expired delta token is refused: 410 Gone (the default), or 400 as
+    /// Graph answers for directory resources; both with `syncStateNotFound`.
+    pub expired_delta_status: u16,
     pub(crate) version: u64,
     pub(crate) tombstones: Vec<(String, String, u64)>,
     /// Delta tokens from before this version have expired (410 syncStateNotFound).
@@ -187,6 +190,7 @@ impl EmulatorState {
             latency_ms: 0,
             quirks: Quirks::default(),
             app_roles: vec!["Device.Read.All".into(), "User.Read.All".into()],
+            expired_delta_status: 410,
             version: 1,
             tombstones: Vec::new(),
             delta_horizon: 0,
