@@ -306,6 +306,30 @@ fn register_tenant(m: &mut Module, host: &Arc<Host>) {
     );
     let h = host.clone();
     bind!(
+        /// The application permissions of the app-only token (its `roles` claim), e.g.
+        /// `["Device.Read.All", "User.Read.All"]`; `()` with a delegated sign-in or a token
+        /// whose claims cannot be read. Needs a Graph tenant.
+        /// # Example
+        /// ```rhai
+        /// let roles = graph::app_roles();
+        /// if roles != () && !("User.Read.All" in roles) { print("owners' SIDs unreadable"); }
+        /// ```
+        /// # Errors
+        /// `config` (the device source is a file), `auth`, `network`.
+        m,
+        "app_roles",
+        ["-> Array|()"],
+        move || -> RhaiResult<Dynamic> {
+            let c = client(&h).rhai()?;
+            let roles = h.block_on(async { Ok(c.app_roles().await?) }).rhai()?;
+            Ok(match roles {
+                Some(r) => Dynamic::from_array(r.into_iter().map(Dynamic::from).collect()),
+                None => Dynamic::UNIT,
+            })
+        },
+    );
+    let h = host.clone();
+    bind!(
         /// Plans `PATCH /directory/onPremisesSynchronization/{id}` with `features.deviceWritebackEnabled` (applied with the plan; delegated only).
         /// # Example
         /// ```rhai

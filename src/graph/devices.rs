@@ -15,13 +15,19 @@ use super::retry::Counters;
 use super::{GraphClient, TokenKind};
 
 /// The owner properties asked for with [`ListOptions::expand_owners`]: the SID is
-/// what writeback needs (`msDS-RegisteredOwner`).
-pub const OWNER_EXPAND_SELECT: &str = "id,onPremisesSecurityIdentifier";
+/// what writeback needs (`msDS-RegisteredOwner`); `userPrincipalName`, which
+/// every user has, tells a cloud-only user (SID null) from a user Graph sent
+/// as "limited information" (everything but `id` null): see `Owner::unread`.
+pub const OWNER_EXPAND_SELECT: &str = "id,onPremisesSecurityIdentifier,userPrincipalName";
 
-/// The page size a listing with `$expand` asks for. Microsoft documents that on
-/// directory objects "Max page size with $expand is 100" (Known issues, query
-/// parameter limitations; microsoftgraph/microsoft-graph-docs PRs #21506/#21516):
-/// a larger `$top` is not an error, the pages are simply 100 long.
+/// The page size a listing with `$expand` asks for. The Graph known issues
+/// (query parameters) say that `$expand` on relationships of directory objects
+/// "Returns a maximum of 20 objects" (of the expanded relationship, with no
+/// `@odata.nextLink`; up to 100 only for `/users?$expand=registeredDevices`);
+/// they do not state a page size. Pages of at most 100 devices with `$expand`
+/// are what tenants serve whatever `$top` says (answers on Microsoft Q&A and
+/// Tech Community point to the `$expand` section of "Use query parameters"),
+/// so dwb asks for 100 rather than rely on a `$top` Graph would not honour.
 pub const EXPAND_MAX_PAGE: u32 = 100;
 
 /// Options for [`GraphClient::list_devices`].
@@ -35,16 +41,20 @@ pub struct ListOptions {
     /// `expand_owners`).
     pub top: Option<u32>,
     /// Also read each device's registered owners in the same pages
-    /// (`$expand=registeredOwners($select=id,onPremisesSecurityIdentifier)`), into
+    /// (`$expand=registeredOwners($select=id,onPremisesSecurityIdentifier,userPrincipalName)`), into
     /// [`Device::registered_owners`]. "Use query parameters" documents that `$select`
     /// can be nested in `$expand` and that for directory objects `$expand` "typically
     /// returns a maximum of 20 items for the expanded relationship and has no
     /// @odata.nextLink" (a device has one owner: "Currently, there can be only one").
-    /// The page size becomes at most 100 (see [`EXPAND_MAX_PAGE`]). Not available
+    /// The page size becomes at most 100 (see [`EXPAND_MAX_PAGE`]). A tenant may
+    /// ignore the nested `$select` (the known issues: "No support for nesting
+    /// other query parameters such as `$filter` and `$select` inside an
+    /// `$expand` query"): owners then come without their SIDs and count as not
+    /// read (`Owner::unread`); writeback looks them up by id. Not available
     /// with delta: "device: delta" documents only `$select` and `$filter`.
     pub expand_owners: bool,
     /// Read each device's registered users the same way
-    /// (`$expand=registeredUsers($select=id,onPremisesSecurityIdentifier)`) into
+    /// (`$expand=registeredUsers($select=id,onPremisesSecurityIdentifier,userPrincipalName)`) into
     /// [`Device::registered_users`]. Graph expands one relationship per request:
     /// not together with `expand_owners`.
     pub expand_users: bool,
@@ -100,18 +110,23 @@ pub(crate) fn parse_page(v: Value, url: &str) -> Result<RawPage> {
     Ok(RawPage { items, next_link, delta_link })
 }
 
-/// Convert a page item to a device; the properties in `required` must be present.
-pub(crate) fn to_device(v: Value, required: &[String], url: &str) -> Result<Device> {
+/// Convert a page item to a device. A selected property that is absent reads
+/// as `null`: Graph usually sends `null`, but OData does not promise it, and
+/// no property is worth aborting a listing for. An absent expanded
+/// relationship reads as not read (`None`), never as empty.
+/// `required` is for a listing without `$select`, whose default properties
+/// must include `deviceId`.
+pub(crate) fn to_device(v: Value, required: &[&str], url: &str) -> Result<Device> {
     if let Value::Object(o) = &v {
         for r in required {
-            if !o.contains_key(r.as_str()) {
+            if !o.contains_key(*r) {
                 let id = o.get("id").and_then(Value::as_str).unwrap_or("(no id)").to_string();
                 return Err(GraphError::new(
                     Reason::BadDevice,
                     format!("device {id}: property '{r}' is missing from Graph's response"),
                 )
                 .with_device(id)
-                .with_field(r.clone())
+                .with_field(*r)
                 .with_url("GET", url));
             }
         }
@@ -129,7 +144,7 @@ pub(crate) fn check_guid(s: &str, what: &str) -> Result<uuid::Uuid> {
 pub struct DevicePager {
     client: GraphClient,
     next: Option<Url>,
-    required: Vec<String>,
+    required: &'static [&'static str],
     pages: u64,
 }
 
@@ -149,7 +164,7 @@ impl DevicePager {
         }
         let mut out = Vec::with_capacity(page.items.len());
         for item in page.items {
-            out.push(to_device(item, &self.required, url.as_str())?);
+            out.push(to_device(item, self.required, url.as_str())?);
         }
         Ok(Some(out))
     }
@@ -214,11 +229,8 @@ impl GraphClient {
         if url.query() == Some("") {
             url.set_query(None);
         }
-        let mut required =
-            if opts.select.is_empty() { vec!["deviceId".to_string()] } else { opts.select.clone() };
-        if let Some(rel) = expand {
-            required.push(rel.to_string());
-        }
+        let required: &'static [&'static str] =
+            if opts.select.is_empty() { &["deviceId"] } else { &[] };
         Ok(DevicePager { client: self.clone(), next: Some(url), required, pages: 0 })
     }
 
@@ -252,7 +264,7 @@ impl GraphClient {
             }
             sum.pages += 1;
             for item in page.items {
-                let d = match to_device(item, &pager.required, url.as_str()) {
+                let d = match to_device(item, pager.required, url.as_str()) {
                     Ok(d) => d,
                     Err(e) => {
                         if let Some(h) = pending.take() {

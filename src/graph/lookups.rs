@@ -67,7 +67,7 @@ impl GraphClient {
     }
 
     /// As [`GraphClient::get_devices_batch`], each device with its registered
-    /// owners (`$expand=registeredOwners($select=id,onPremisesSecurityIdentifier)`
+    /// owners (`$expand=registeredOwners($select=id,onPremisesSecurityIdentifier,userPrincipalName)`
     /// on each GET), so [`Device::registered_owners`] is `Some`.
     pub async fn get_devices_with_owners_batch(
         &self,
@@ -90,14 +90,13 @@ impl GraphClient {
             }
             with_query(&format!("devices/{g}"), &q)
         });
-        let required = if owners { vec!["registeredOwners".to_string()] } else { Vec::new() };
         let mut urls = HashMap::with_capacity(gets.len());
         for g in &gets {
             urls.insert(g.key.clone(), self.url(&g.path)?.to_string());
         }
         for (id, r) in self.batch_get(&gets).await? {
             let url = urls.get(&id).map(String::as_str).unwrap_or_default();
-            let d = r.and_then(|v| to_device(v, &required, url)).map_err(|e| about(&id, e));
+            let d = r.and_then(|v| to_device(v, &[], url)).map_err(|e| about(&id, e));
             out.insert(id, d);
         }
         Ok(out)
@@ -162,9 +161,20 @@ impl GraphClient {
                     .map_err(|e| e.prefixed("a registered owner").with_url("GET", url.as_str()))?,
             );
         }
-        if let Some(next) = page.next_link {
-            let next = self.inner.endpoints.check_link(&next, "@odata.nextLink")?;
-            owners.extend(self.collect_all::<Owner>(next).await?);
+        // Further pages through `Owner::from_json` too, which tells an unread user.
+        let mut next = page.next_link;
+        while let Some(n) = next.take() {
+            let url = self.inner.endpoints.check_link(&n, "@odata.nextLink")?;
+            let page = parse_page(self.inner.get_json(url.clone()).await?, url.as_str())?;
+            Counters::bump(&self.inner.counters.pages, 1);
+            next = page.next_link;
+            for item in page.items {
+                owners.push(
+                    Owner::from_json(item).map_err(|e| {
+                        e.prefixed("a registered owner").with_url("GET", url.as_str())
+                    })?,
+                );
+            }
         }
         Ok(owners)
     }

@@ -7,7 +7,9 @@
 use std::collections::BTreeMap;
 
 use base64::Engine as _;
+use base64::alphabet;
 use base64::engine::general_purpose::STANDARD;
+use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -60,10 +62,10 @@ pub enum AltSecIdError {
 }
 
 impl AlternativeSecurityId {
-    /// The key bytes (base64-decoded).
+    /// The key bytes (`Edm.Binary`: base64 or base64url, see [`decode_binary`]).
     pub fn key_bytes(&self) -> std::result::Result<Vec<u8>, AltSecIdError> {
         let k = self.key.as_deref().ok_or(AltSecIdError::Missing)?;
-        STANDARD.decode(k.trim()).map_err(|e| AltSecIdError::NotBase64(e.to_string()))
+        decode_binary(k).map_err(|e| AltSecIdError::NotBase64(e.to_string()))
     }
 
     /// The `altSecurityIdentities` value: base64 → UTF-16LE → string, which must
@@ -102,6 +104,30 @@ impl AlternativeSecurityId {
         let bytes: Vec<u8> = s.encode_utf16().flat_map(u16::to_le_bytes).collect();
         STANDARD.encode(bytes)
     }
+}
+
+/// Standard base64 that takes its padding or leaves it.
+const LENIENT_BASE64: GeneralPurpose = GeneralPurpose::new(
+    &alphabet::STANDARD,
+    GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
+);
+
+/// An `Edm.Binary` value as OData JSON may carry it. OData JSON Format v4.01
+/// §7.1 ("Primitive Value") represents binary values "as base64url-encoded
+/// strings"; Graph sends standard base64 (`+`, `/`, padded). Both alphabets
+/// are accepted, with or without padding: the two differ only in `-`/`_`
+/// against `+`/`/`, so the text is mapped to the standard alphabet first.
+pub fn decode_binary(s: &str) -> std::result::Result<Vec<u8>, base64::DecodeError> {
+    let text: String = s
+        .trim()
+        .chars()
+        .map(|c| match c {
+            '-' => '+',
+            '_' => '/',
+            c => c,
+        })
+        .collect();
+    LENIENT_BASE64.decode(text)
 }
 
 /// A Graph v1.0 `device` (the properties dwb uses; everything else in `extra`).
@@ -229,9 +255,9 @@ impl Fields<'_> {
         }
     }
     fn owners(&mut self, k: &str) -> Result<Option<Vec<Owner>>> {
+        // Absent or null is not read: only an empty array says "none".
         let arr = match self.o.remove(k) {
-            None => return Ok(None),
-            Some(Value::Null) => return Ok(Some(Vec::new())),
+            None | Some(Value::Null) => return Ok(None),
             Some(Value::Array(a)) => a,
             Some(v) => {
                 return Err(bad(
@@ -246,6 +272,12 @@ impl Fields<'_> {
             let o = Owner::from_json(v)
                 .map_err(|e| bad(self.id, &format!("{k}[{i}]"), e.message().to_string()))?;
             out.push(o);
+        }
+        // A user Graph sent without its SID (a nested `$select` dropped, or
+        // "limited information" without User.Read.All) leaves the relationship
+        // unread, not empty: the caller looks it up another way.
+        if out.iter().any(|o| o.unread) {
+            return Ok(None);
         }
         Ok(Some(out))
     }
@@ -427,8 +459,31 @@ pub struct Owner {
     pub on_premises_security_identifier: Option<String>,
     #[serde(default)]
     pub display_name: Option<String>,
+    /// True when Graph sent this user without what dwb needs of it: no
+    /// `onPremisesSecurityIdentifier` key (a `$select` nested in `$expand` that
+    /// Graph ignored, as the known issues allow: unsupported query parameters
+    /// "might fail silently"), or only nulls besides `id` and the annotations
+    /// ("limited information" without User.Read.All). Its SID is unknown, not
+    /// absent. Set by [`Owner::from_json`].
+    #[serde(skip)]
+    pub unread: bool,
     #[serde(flatten)]
     pub extra: BTreeMap<String, Value>,
+}
+
+/// See [`Owner::unread`]. Only users carry a SID: another directory object
+/// (a service principal, a device) in a relationship is read as it is.
+fn unread_user(o: &Map<String, Value>) -> bool {
+    let user = match o.get("@odata.type").and_then(Value::as_str) {
+        Some(t) => t.eq_ignore_ascii_case("#microsoft.graph.user"),
+        None => true,
+    };
+    if !user {
+        return false;
+    }
+    let all_null =
+        o.iter().filter(|(k, _)| *k != "id" && !k.starts_with('@')).all(|(_, v)| v.is_null());
+    !o.contains_key("onPremisesSecurityIdentifier") || all_null
 }
 
 impl Owner {
@@ -444,9 +499,12 @@ impl Owner {
         if v.get("id").and_then(Value::as_str).is_none_or(str::is_empty) {
             return Err(GraphError::new(Reason::BadJson, "has no 'id'"));
         }
-        serde_json::from_value(v).map_err(|e| {
+        let unread = v.as_object().is_some_and(unread_user);
+        let mut o: Owner = serde_json::from_value(v).map_err(|e| {
             GraphError::new(Reason::BadJson, format!("is not a directory object: {e}"))
-        })
+        })?;
+        o.unread = unread;
+        Ok(o)
     }
 }
 
@@ -501,5 +559,79 @@ impl OnPremisesSync {
     /// `features.deviceWritebackEnabled`.
     pub fn device_writeback_enabled(&self) -> Option<bool> {
         self.features.get("deviceWritebackEnabled").and_then(Value::as_bool)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn unread(v: Value) -> bool {
+        Owner::from_json(v).unwrap().unread
+    }
+
+    #[test]
+    fn an_owner_without_its_sid_is_unread_not_cloud_only() {
+        let user = "#microsoft.graph.user";
+        // Read: a synced user, and a cloud-only one (SID null, the rest there).
+        assert!(!unread(
+            json!({"@odata.type": user, "id": "u", "onPremisesSecurityIdentifier": "S-1-5-21-1-2-3-500"})
+        ));
+        assert!(!unread(
+            json!({"id": "u", "onPremisesSecurityIdentifier": null, "userPrincipalName": "a@b"})
+        ));
+        // Unread: the nested $select ignored (default properties, no SID key)...
+        assert!(unread(
+            json!({"@odata.type": user, "id": "u", "displayName": "A", "userPrincipalName": "a@b"})
+        ));
+        // ... and "limited information" (id and @odata.type, the rest null or absent).
+        assert!(unread(json!({"@odata.type": user, "id": "u"})));
+        assert!(unread(
+            json!({"@odata.type": user, "id": "u", "onPremisesSecurityIdentifier": null, "userPrincipalName": null})
+        ));
+        // Another kind of directory object has no SID to read.
+        assert!(!unread(json!({"@odata.type": "#microsoft.graph.servicePrincipal", "id": "s"})));
+    }
+
+    #[test]
+    fn a_relationship_with_an_unread_user_is_not_read_and_an_empty_one_is() {
+        let d = |owners: Value| {
+            Device::from_json(json!({"id": "d", "registeredOwners": owners})).unwrap()
+        };
+        let sid = json!({"id": "u", "onPremisesSecurityIdentifier": "S-1-5-21-1-2-3-500", "userPrincipalName": "a@b"});
+        assert_eq!(d(json!([sid.clone()])).registered_owners.map(|o| o.len()), Some(1));
+        assert_eq!(d(json!([])).registered_owners, Some(Vec::new()), "explicitly empty");
+        assert_eq!(d(json!([sid, {"id": "v"}])).registered_owners, None, "unread");
+    }
+}
+
+#[cfg(test)]
+mod binary_tests {
+    use super::*;
+    use base64::engine::general_purpose::{STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
+
+    #[test]
+    fn edm_binary_is_base64_or_base64url_with_or_without_padding() {
+        // Bytes whose encodings use '+' and '/' (or '-' and '_') and need padding.
+        let bytes: Vec<u8> = vec![0xfb, 0xff, 0xbf, 0x3e, 0x00];
+        for engine in [&STANDARD, &STANDARD_NO_PAD, &URL_SAFE, &URL_SAFE_NO_PAD] {
+            let text = engine.encode(&bytes);
+            assert_eq!(decode_binary(&text).unwrap(), bytes, "{text}");
+        }
+        assert!(decode_binary("not base64!").is_err());
+        let key =
+            AlternativeSecurityId::x509_key("1BBF43F156D6544D87BD98580273C75F0344DA56", "aGFzaA==");
+        let url = URL_SAFE_NO_PAD.encode(STANDARD.decode(&key).unwrap());
+        let a = AlternativeSecurityId { kind: Some(2), identity_provider: None, key: Some(url) };
+        assert_eq!(a.thumbprint().as_deref(), Some("1BBF43F156D6544D87BD98580273C75F0344DA56"));
+    }
+
+    #[test]
+    fn an_absent_property_reads_as_null_and_an_absent_relationship_as_unread() {
+        let d = Device::from_json(serde_json::json!({"id": "d", "deviceId": "x"})).unwrap();
+        assert_eq!((d.display_name, d.account_enabled, d.registered_owners), (None, None, None));
+        let d = Device::from_json(serde_json::json!({"id": "d", "registeredUsers": null})).unwrap();
+        assert_eq!(d.registered_users, None, "null is not an empty relationship");
     }
 }

@@ -161,7 +161,7 @@ fn listing_or_restart(
     cx: &Context,
     early: Option<EarlyListing>,
     notes: &mut Vec<String>,
-) -> Result<(Listing, Vec<String>)> {
+) -> Result<Option<(Listing, Vec<String>)>> {
     let start_over = |why: String, notes: &mut Vec<String>| {
         let _ = std::fs::remove_file(pending);
         notes.push(format!(
@@ -182,7 +182,7 @@ fn listing_or_restart(
         if !had_state {
             first_round(notes);
         }
-        return Ok(done);
+        return Ok(Some(done));
     }
     // An early listing that failed is asked again here, from the pending copy,
     // so that what went wrong (an expired token, say) is handled as usual.
@@ -197,18 +197,40 @@ fn listing_or_restart(
             Vec::new()
         }
     };
-    if !pending.exists() && notes.is_empty() {
+    let fresh = !pending.exists();
+    if fresh && notes.is_empty() {
         first_round(notes);
     }
     match listing(c, pending, cx.blocking) {
         Err(e) if e.code() == Reason::DeltaExpired.code() => {
             start_over(format!("Graph expired the stored delta token ({})", e.message), notes);
-            Ok((listing(c, pending, cx.blocking)?, Vec::new()))
+            Ok(Some((listing(c, pending, cx.blocking)?, Vec::new())))
         }
-        r => Ok((r?, retry)),
+        // A first `devices/delta` request (no token of ours in it) refused as
+        // invalid or unknown: this Graph has no device delta (see `round`).
+        Err(e)
+            if fresh
+                && (e.code() == Reason::BadRequest.code()
+                    || e.code() == Reason::NotFound.code()) =>
+        {
+            notes.clear();
+            notes.push(format!(
+                "Graph does not offer device delta here ({}): this round is a full sync",
+                e.message
+            ));
+            Ok(None)
+        }
+        r => Ok(Some((r?, retry))),
     }
 }
 
+/// One delta round, or `None` when Graph has no device delta (its first
+/// request refused): the caller runs a full round instead, with the one-line
+/// notice this leaves in the notes. The current "device: delta" API page lists
+/// the global service, US Government L4 and L5 (DoD) and China (21Vianet) as
+/// available, while an older "Use delta query" page said "public cloud and
+/// Microsoft Graph China operated by 21Vianet only": dwb asks rather than
+/// assumes, in every cloud.
 pub(super) fn round(
     cx: &Context,
     src: &DeviceSource,
@@ -216,7 +238,7 @@ pub(super) fn round(
     m: &mut Mapper,
     state: Option<&Path>,
     early: Option<EarlyListing>,
-) -> Result<Round> {
+) -> Result<Option<Round>> {
     let DeviceSource::Graph(c) = src else {
         return Err(Error::invalid_argument(
             "mode=delta needs a Graph tenant; a device file has no delta",
@@ -228,8 +250,9 @@ pub(super) fn round(
     };
     let pending = pending_state(&state)?;
     let mut notes = Vec::new();
-    let (mut listing, retry) = listing_or_restart(c, &state, &pending, cx, early, &mut notes)?;
+    let found = listing_or_restart(c, &state, &pending, cx, early, &mut notes)?;
     m.notes.extend(notes);
+    let Some((mut listing, retry)) = found else { return Ok(None) };
     let listed = listing.changed.len();
     let mut hints = IdHints::load(&state);
     if !listing.resumed {
@@ -243,7 +266,7 @@ pub(super) fn round(
             r.device(cx, m, src, d)?;
         }
         let cur = r.finish(m, listed)?;
-        return Ok((listed, cur, Some(StateCommit { pending, state, retry: Vec::new() })));
+        return Ok(Some((listed, cur, Some(StateCommit { pending, state, retry: Vec::new() }))));
     }
     // Incremental rounds carry only changed properties: read the whole devices
     // (with their owners), and those the last round could not write.
@@ -300,6 +323,7 @@ pub(super) fn round(
         }
     }
     m.attach_users(cx, src, &mut full, false)?;
+    m.reread_owners(cx, src, &full.iter().collect::<Vec<_>>())?;
     // Only the objects of devices that map (and of removals) are looked up: the
     // listed removals' already, those deleted meanwhile not yet.
     let mut wanted = Vec::new();
@@ -353,5 +377,5 @@ pub(super) fn round(
         };
         m.plan.refused = planner::check_guards(m.plan.deletes, owned, false, &m.opts);
     }
-    Ok((listed, cur, Some(StateCommit { pending, state, retry: unread })))
+    Ok(Some((listed, cur, Some(StateCommit { pending, state, retry: unread }))))
 }

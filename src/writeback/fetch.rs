@@ -23,17 +23,29 @@ pub fn owner_sid(owners: &[Owner]) -> Option<String> {
     owners.iter().find_map(|o| o.on_premises_security_identifier.clone())
 }
 
-/// The registered owner's on-premises SID of each device (None: no owner, or
-/// a cloud-only one). Hybrid-joined devices have no registered owner (spec
-/// docs/device-writeback.md §B.4): no request for them.
+/// As [`owner_sid`], or `None` when Graph sent an owner without its SID
+/// ([`Owner::unread`]): what the owner is, is then unknown.
+pub fn read_owner_sid(owners: &[Owner]) -> Option<Option<String>> {
+    if owners.iter().any(|o| o.unread) { None } else { Some(owner_sid(owners)) }
+}
+
+/// A device's registered owner as a lookup found it: `Ok(None)` when Graph
+/// sent the owner without its SID, `Ok(Some(None))` for no owner or a
+/// cloud-only one.
+pub type OwnerLookup = Result<Option<Option<String>>>;
+
+/// The registered owner's on-premises SID of each device (see [`OwnerLookup`]).
+/// Hybrid-joined devices have no registered owner (docs/device-writeback.md §B.4): no request for
+/// them unless `hybrid` is set (their expansion was read and came back unread).
 pub fn owner_sids(
     client: &GraphClient,
     devices: &[&Device],
+    hybrid: bool,
     blocking: &Blocking,
-) -> Result<HashMap<String, Result<Option<String>>>> {
+) -> Result<HashMap<String, OwnerLookup>> {
     let ids: Vec<String> = devices
         .iter()
-        .filter(|d| d.trust_type.as_deref() != Some("ServerAd"))
+        .filter(|d| hybrid || d.trust_type.as_deref() != Some("ServerAd"))
         .map(|d| d.id.clone())
         .collect();
     if ids.is_empty() {
@@ -42,7 +54,7 @@ pub fn owner_sids(
     let found = blocking.block_on(async { Ok(client.device_owners_batch(&ids).await?) })?;
     Ok(found
         .into_iter()
-        .map(|(id, r)| (id, r.map(|o| owner_sid(&o)).map_err(Into::into)))
+        .map(|(id, r)| (id, r.map(|o| read_owner_sid(&o)).map_err(Into::into)))
         .collect())
 }
 
@@ -86,8 +98,12 @@ pub fn devices_and_users(
         Ok((d?, u?))
     })?;
     let devices = found.into_iter().map(|(id, r)| (id, r.map_err(Into::into))).collect();
-    // A failed users lookup is left out: `registered_users` tries it again and reports it.
-    let users = with_users.into_iter().filter_map(|(id, r)| Some((id, r.ok()?))).collect();
+    // A failed or unread users lookup is left out: `registered_users` tries it
+    // again and reports it.
+    let users = with_users
+        .into_iter()
+        .filter_map(|(id, r)| Some((id, r.ok().filter(|u| !u.iter().any(|o| o.unread))?)))
+        .collect();
     Ok((devices, users))
 }
 
@@ -95,13 +111,15 @@ pub fn devices_and_users(
 /// only `$expand` a request may carry, so a second listing beside the owners').
 /// Devices with as many users as an expansion returns at most are left out:
 /// their list may be cut, they are looked up one by one (batched).
-pub fn tenant_users(
-    client: &GraphClient,
-    blocking: &Blocking,
-) -> Result<HashMap<String, Vec<Owner>>> {
+pub fn tenant_users(client: &GraphClient, blocking: &Blocking) -> Result<TenantUsers> {
     let task = start_tenant_users(client, blocking)?;
     join_tenant_users(task, blocking)
 }
+
+/// The tenant's registered users by device, and the warning to give when
+/// Graph refused the listing that expands them (then none are known: each
+/// device's are looked up by id).
+pub type TenantUsers = (HashMap<String, Vec<Owner>>, Option<String>);
 
 type UsersResult = crate::graph::Result<HashMap<String, Vec<Owner>>>;
 
@@ -133,32 +151,50 @@ pub fn start_tenant_users(client: &GraphClient, blocking: &Blocking) -> Result<U
     })))
 }
 
-/// Waits for a listing [`start_tenant_users`] started.
-pub fn join_tenant_users(
-    mut task: UsersTask,
-    blocking: &Blocking,
-) -> Result<HashMap<String, Vec<Owner>>> {
+/// Waits for a listing [`start_tenant_users`] started. The registered users
+/// are optional and have the documented per-device lookup
+/// (`/devices/{id}/registeredUsers/microsoft.graph.user`): a 400 for the
+/// expansion (a Graph service that does not support it) falls back to that
+/// with a warning rather than failing the run.
+pub fn join_tenant_users(mut task: UsersTask, blocking: &Blocking) -> Result<TenantUsers> {
     blocking.block_on(async {
         match (&mut task.0).await {
-            Ok(r) => Ok(r?),
+            Ok(Ok(found)) => Ok((found, None)),
+            Ok(Err(e)) if e.reason() == crate::graph::Reason::BadRequest => {
+                let warning = format!(
+                    "Graph refused the listing that expands registeredUsers ({e}); \
+                     the registered users are read device by device instead"
+                );
+                Ok((HashMap::new(), Some(warning)))
+            }
+            Ok(Err(e)) => Err(e.into()),
             Err(e) => Err(crate::error::Error::internal(format!("the users listing failed: {e}"))),
         }
     })
 }
 
+/// What [`registered_users`] could not attach: the devices whose lookup
+/// failed, and those whose users Graph sent without their SIDs
+/// ([`Owner::unread`]; their `registered_users` stay `None`).
+#[derive(Debug, Default)]
+pub struct UsersMissing {
+    pub failed: Vec<Skip>,
+    pub unread: Vec<String>,
+}
+
 /// Attaches registered users to the devices that lack them: from `known`
-/// (the tenant's listing, in a full round), else in JSON batches. Returns the
-/// devices whose lookup failed.
+/// (the tenant's listing, in a full round), else in JSON batches.
 pub fn registered_users(
     client: &GraphClient,
     devices: &mut [Device],
     known: Option<&HashMap<String, Vec<Owner>>>,
     blocking: &Blocking,
-) -> Result<Vec<Skip>> {
+) -> Result<UsersMissing> {
     let wanted: Vec<usize> =
         (0..devices.len()).filter(|i| devices[*i].registered_users.is_none()).collect();
+    let mut out = UsersMissing::default();
     if wanted.is_empty() {
-        return Ok(Vec::new());
+        return Ok(out);
     }
     let mut found: HashMap<String, Vec<Owner>> = HashMap::new();
     if let Some(known) = known {
@@ -173,16 +209,16 @@ pub fn registered_users(
         .map(|i| devices[*i].id.clone())
         .filter(|id| !found.contains_key(id))
         .collect();
-    let mut skips = Vec::new();
     if !missing.is_empty() {
         let looked_up =
             blocking.block_on(async { Ok(client.device_users_batch(&missing).await?) })?;
         for (id, r) in looked_up {
             match r {
+                Ok(users) if users.iter().any(|o| o.unread) => out.unread.push(id),
                 Ok(users) => {
                     found.insert(id, users);
                 }
-                Err(e) => skips.push(Skip::new(
+                Err(e) => out.failed.push(Skip::new(
                     id,
                     SkipKind::UsersLookup,
                     format!("registered users lookup failed: {}", crate::error::Error::from(e)),
@@ -194,5 +230,5 @@ pub fn registered_users(
         let d = &mut devices[i];
         d.registered_users = found.remove(&d.id);
     }
-    Ok(skips)
+    Ok(out)
 }

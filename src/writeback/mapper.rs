@@ -2,7 +2,7 @@
 //! site's hooks and dwb's mapping (`Mapper`), and every listed device against
 //! the whole container (`Reconcile`).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use super::fetch;
 use super::hooks::{Mapped, SiteHooks};
@@ -30,6 +30,10 @@ pub(super) struct Mapper<'a> {
     /// recorded as a skip and the device left out.
     owner_sids: HashMap<String, Option<String>>,
     owners_failed: HashSet<String>,
+    /// Devices whose registered owner / users Graph sent without their SIDs,
+    /// also when looked up by id: their attribute is left as it is.
+    unread_owner: BTreeSet<String>,
+    unread_users: BTreeSet<String>,
     /// Write msDS-RegisteredOwner (the request's `owners`).
     owners: bool,
     pub(super) notes: Vec<String>,
@@ -58,6 +62,8 @@ impl<'a> Mapper<'a> {
             in_scope: 0,
             owner_sids: HashMap::new(),
             owners_failed: HashSet::new(),
+            unread_owner: BTreeSet::new(),
+            unread_users: BTreeSet::new(),
             owners,
             notes: Vec::new(),
             tenant_users: None,
@@ -71,14 +77,54 @@ impl<'a> Mapper<'a> {
         owners: bool,
         devices: &[&Device],
     ) -> Result<()> {
+        self.lookup_owners(cx, src, owners, devices, false)
+    }
+
+    /// Devices whose owners were asked for with them but came back unread
+    /// (`Device::registered_owners` is `None`: Graph ignored the nested
+    /// `$select`, or sent "limited information") are looked up by id, with
+    /// the documented `registeredOwners/microsoft.graph.user?$select=…`.
+    pub(super) fn reread_owners(
+        &mut self,
+        cx: &Context,
+        src: &DeviceSource,
+        devices: &[&Device],
+    ) -> Result<()> {
+        let again: Vec<&Device> = devices
+            .iter()
+            .filter(|d| {
+                d.registered_owners.is_none()
+                    && !self.owner_sids.contains_key(&d.id)
+                    && !self.owners_failed.contains(&d.id)
+                    && !self.unread_owner.contains(&d.id)
+            })
+            .copied()
+            .collect();
+        if again.is_empty() {
+            return Ok(());
+        }
+        self.lookup_owners(cx, src, self.owners, &again, true)
+    }
+
+    fn lookup_owners(
+        &mut self,
+        cx: &Context,
+        src: &DeviceSource,
+        owners: bool,
+        devices: &[&Device],
+        hybrid: bool,
+    ) -> Result<()> {
         let DeviceSource::Graph(c) = src else { return Ok(()) };
         if !owners {
             return Ok(());
         }
-        for (id, r) in fetch::owner_sids(c, devices, cx.blocking)? {
+        for (id, r) in fetch::owner_sids(c, devices, hybrid, cx.blocking)? {
             match r {
-                Ok(sid) => {
+                Ok(Some(sid)) => {
                     self.owner_sids.insert(id, sid);
+                }
+                Ok(None) => {
+                    self.unread_owner.insert(id);
                 }
                 Err(e) => {
                     let reason = format!("owner lookup failed: {e}");
@@ -87,7 +133,36 @@ impl<'a> Mapper<'a> {
                 }
             }
         }
+        // Not asked (hybrid-joined): no owner, as Graph would have said.
+        for d in devices {
+            if !self.unread_owner.contains(&d.id) && !self.owners_failed.contains(&d.id) {
+                self.owner_sids.entry(d.id.clone()).or_insert(None);
+            }
+        }
         Ok(())
+    }
+
+    /// One warning per attribute left as it is because Graph did not send it.
+    pub(super) fn note_unread(&mut self) {
+        let lists = [
+            ("msDS-RegisteredOwner", "registered owner", &self.unread_owner),
+            ("msDS-RegisteredUsers", "registered users", &self.unread_users),
+        ];
+        for (attr, what, ids) in lists {
+            if ids.is_empty() {
+                continue;
+            }
+            let shown: Vec<&str> = ids.iter().take(10).map(String::as_str).collect();
+            let more = ids.len().saturating_sub(shown.len());
+            let more = if more > 0 { format!(" and {more} more") } else { String::new() };
+            self.notes.push(format!(
+                "{attr} left as it is on {} device(s): Graph sent their {what} without \
+                 onPremisesSecurityIdentifier, also when looked up by id (does the app have \
+                 User.Read.All?): {}{more}",
+                ids.len(),
+                shown.join(", ")
+            ));
+        }
     }
 
     pub(super) fn skip(&mut self, device: &str, kind: SkipKind, reason: String) {
@@ -108,13 +183,17 @@ impl<'a> Mapper<'a> {
             return Ok(());
         }
         if whole_tenant && self.tenant_users.is_none() {
-            self.tenant_users = Some(fetch::tenant_users(c, cx.blocking)?);
+            let (users, warning) = fetch::tenant_users(c, cx.blocking)?;
+            self.tenant_users = Some(users);
+            self.notes.extend(warning);
         }
         let known = if whole_tenant { self.tenant_users.as_ref() } else { None };
-        for s in fetch::registered_users(c, devices, known, cx.blocking)? {
+        let missing = fetch::registered_users(c, devices, known, cx.blocking)?;
+        for s in missing.failed {
             self.owners_failed.insert(s.device.clone());
             self.plan.skipped.push(s);
         }
+        self.unread_users.extend(missing.unread);
         Ok(())
     }
 
@@ -140,6 +219,13 @@ impl<'a> Mapper<'a> {
                 return Ok(None);
             }
         };
+        // Unread is not empty: only a relationship Graph said is empty removes these.
+        if self.owners && self.unread_owner.contains(&d.id) {
+            w.keep.push("msDS-RegisteredOwner");
+        }
+        if self.opts.map.optional.registered_users && self.unread_users.contains(&d.id) {
+            w.keep.push("msDS-RegisteredUsers");
+        }
         match self.hooks.map_device(d, std::mem::take(&mut w.attrs))? {
             Mapped::Attrs(attrs) => w.attrs = attrs,
             Mapped::Skip => {
@@ -235,6 +321,7 @@ impl Reconcile {
         cx.blocking.cancel.check()?;
         self.bar.inc(1);
         m.attach_users(cx, src, std::slice::from_mut(&mut d), true)?;
+        m.reread_owners(cx, src, &[&d])?;
         if let Some(w) = m.wanted(&d)? {
             self.keep.insert(planner::id_key(&w.id));
             planner::plan_device(w, &self.cur, &m.opts, &mut m.plan)?;

@@ -462,7 +462,9 @@ mod tests {
     #[test]
     fn optional_attributes_follow_their_rules() {
         let k = "X509:<SHA1-TP-PUBKEY>1BBF43F156D6544D87BD98580273C75F0344DA56zw4/fMMN7MbkH3DB7XrbDgnGchQ/wkRHkkb32d2M5Nk=";
-        let user = |sid| serde_json::json!({ "id": "u", "onPremisesSecurityIdentifier": sid });
+        // As dwb selects them: a user whose properties are all null is unread
+        // (`Owner::unread`), so a cloud-only user comes with its UPN.
+        let user = |sid| serde_json::json!({ "id": "u", "onPremisesSecurityIdentifier": sid, "userPrincipalName": "u@contoso.com" });
         let users: Vec<serde_json::Value> = [
             Some("S-1-5-21-1-2-3-1105"),
             Some("S-1-5-21-9-9-9-1105"),

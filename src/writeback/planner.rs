@@ -77,6 +77,10 @@ pub struct Wanted {
     pub display_name: String,
     pub attrs: Vec<Attr>,
     pub cn: String,
+    /// Managed attributes left in the directory as they are, because Graph did
+    /// not tell what they should hold (e.g. a registered owner sent without its
+    /// SID): never removed for want of data.
+    pub keep: Vec<&'static str>,
 }
 
 /// Maps one device, or says why it is skipped.
@@ -93,6 +97,7 @@ pub fn want(
         display_name: d.display_name.clone().unwrap_or_default(),
         attrs,
         cn,
+        keep: Vec::new(),
     })
 }
 
@@ -109,7 +114,8 @@ pub fn plan_device(
     opts: &SyncOptions,
     out: &mut SyncPlan,
 ) -> Result<()> {
-    let managed = managed_with_marker();
+    let mut managed = managed_with_marker();
+    managed.retain(|a| !w.keep.iter().any(|k| k.eq_ignore_ascii_case(a)));
     let dn = opts.container.child("CN", &w.cn)?;
     let existing = cur.anchored(&w.id).or_else(|| cur.at_dn(&dn.norm()));
     match existing {

@@ -178,12 +178,23 @@ pub fn plan(cx: &Context, req: &SyncRequest, hooks: &mut dyn SiteHooks) -> Resul
         Ok(s) => s.as_ref(),
         Err(e) => return Err(e.clone()),
     };
+    // Before anything is planned: a permission the token lacks is an error
+    // naming it, not owners Graph sends without their SIDs.
+    if let DeviceSource::Graph(c) = src {
+        let users = req.owners || req.optional.registered_users;
+        cx.blocking.block_on(async { Ok(c.check_sync_permissions(users).await?) })?;
+    }
     let (listed, cur, commit) = match &req.mode {
         Mode::Full => full(cx, src, early?.flatten(), &mut m)?,
         Mode::Delta { state } => {
-            super::delta::round(cx, src, req, &mut m, state.as_deref(), early_delta)?
+            match super::delta::round(cx, src, req, &mut m, state.as_deref(), early_delta)? {
+                Some(round) => round,
+                // No device delta in this Graph: a full round (the notice is in the notes).
+                None => full(cx, src, Early::start_full(cx, src, req)?, &mut m)?,
+            }
         }
     };
+    m.note_unread();
     let mut plan = m.plan;
     planner::order(&mut plan.ops);
     Ok(SyncResult {
@@ -214,6 +225,15 @@ impl<'a> Early<'a> {
         if let Mode::Delta { .. } = req.mode {
             return Ok(None);
         }
+        Self::start_full(cx, src, req)
+    }
+
+    /// A full round's listings, whatever the mode asked for.
+    fn start_full(
+        cx: &Context<'a>,
+        src: &'a DeviceSource,
+        req: &SyncRequest,
+    ) -> Result<Option<Self>> {
         // Registered users as asked for; dropped unwritten if the schema lacks them.
         let users = match src {
             DeviceSource::Graph(c) if req.optional.registered_users => {
@@ -235,7 +255,9 @@ fn full(cx: &Context, src: &DeviceSource, early: Option<Early>, m: &mut Mapper) 
     // The listings run while the container is read: a round costs the slower of the two.
     let mut r = Reconcile::start(cx, m)?;
     if let Some(task) = users.filter(|_| m.opts.map.optional.registered_users) {
-        m.tenant_users = Some(fetch::join_tenant_users(task, cx.blocking)?);
+        let (users, warning) = fetch::join_tenant_users(task, cx.blocking)?;
+        m.tenant_users = Some(users);
+        m.notes.extend(warning);
     }
     let mut failed = None;
     let listed = listing.each(|d| match r.device(cx, m, src, d) {

@@ -54,7 +54,7 @@ async fn expanded_listing_returns_owners_with_sids_in_pages_of_100() {
     assert!(first.contains("%24top=100"), "{first}");
     assert!(
         first.contains(
-            "%24expand=registeredOwners%28%24select%3Did%2ConPremisesSecurityIdentifier%29"
+            "%24expand=registeredOwners%28%24select%3Did%2ConPremisesSecurityIdentifier%2CuserPrincipalName%29"
         ),
         "{first}"
     );

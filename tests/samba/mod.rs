@@ -8,6 +8,7 @@ mod credentials;
 mod delta;
 mod errors;
 mod forest;
+mod graph_contract;
 mod hostile;
 mod journal;
 mod kerberos;

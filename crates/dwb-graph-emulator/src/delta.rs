@@ -50,6 +50,12 @@ pub(crate) async fn delta(
         err(&ctx, StatusCode::BAD_REQUEST, "Request_BadRequest", "Invalid or expired delta token.")
     };
     let w = s.lock();
+    if w.state.quirks.delta_unavailable {
+        drop(w);
+        let msg = "Unsupported request: Change tracking is not supported against \
+                   'microsoft.graph.device'.";
+        return err(&ctx, StatusCode::BAD_REQUEST, "Request_BadRequest", msg);
+    }
     let current = w.state.version;
     let (since, upto, after, select) = if let Some(t) = q.get("$skiptoken") {
         match decode_token::<DeltaSkip>(t) {
@@ -134,7 +140,9 @@ pub(crate) async fn delta(
         if take_dev {
             let Some((id, d)) = devs.next() else { break };
             let item = if since == 0 || d.created > since {
-                project(&d.props, &select)
+                let mut m = project(&d.props, &select);
+                super::quirks::present(&w.state.quirks, &mut m);
+                m
             } else {
                 let mut m = Map::new();
                 m.insert("id".into(), json!(id));

@@ -119,6 +119,15 @@ pub(crate) async fn list_devices(
         }
     };
     let w = s.lock();
+    if let Some(e) = &tok.expand
+        && e.relation == expand::Relation::Users
+        && w.state.quirks.expand_users_rejected
+    {
+        drop(w);
+        let msg = "Could not find a navigation property named 'registeredUsers' on type \
+                   'microsoft.graph.device' that supports $expand.";
+        return err(&ctx, StatusCode::BAD_REQUEST, "Request_BadRequest", msg);
+    }
     let range = w.state.devices.range::<String, _>((
         std::ops::Bound::Excluded(tok.after.clone()),
         std::ops::Bound::Unbounded,
@@ -140,6 +149,7 @@ pub(crate) async fn list_devices(
             break;
         }
         let mut item = project(&d.props, &tok.select);
+        super::quirks::present(&w.state.quirks, &mut item);
         if let Some(e) = &tok.expand {
             expand::apply(&w, d, e, &mut item);
         }
@@ -202,6 +212,7 @@ pub(crate) async fn get_device(
         return not_found(&ctx, &id);
     };
     let mut m = project(&d.props, &select);
+    super::quirks::present(&w.state.quirks, &mut m);
     if let Some(e) = &expand {
         expand::apply(&w, d, e, &mut m);
     }

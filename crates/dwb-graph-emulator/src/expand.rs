@@ -7,11 +7,13 @@
 //!   objects' properties (`$expand=children($select=id,name)`); for resources that
 //!   derive from directoryObject "`$expand` typically returns a maximum of 20
 //!   items for the expanded relationship and has no @odata.nextLink".
-//! * "Known issues" (developer.microsoft.com/graph/known-issues, query parameter
-//!   limitations; corrected in microsoftgraph/microsoft-graph-docs PR #21506 and
-//!   #21516, June 2023): with `$expand` on directory objects the page holds at
-//!   most 100 objects whatever `$top` says ("Max page size with $expand is 100"),
-//!   and nesting query options other than `$select` is not supported.
+//! * "Known issues" (Microsoft Graph, query parameters): `$expand` on
+//!   relationships of directory objects "Returns a maximum of 20 objects", has
+//!   no `@odata.nextLink`, and has "No support for nesting other query
+//!   parameters such as `$filter` and `$select` inside an `$expand` query" (the
+//!   emulator honours a nested `$select` unless `Quirks::expand_select_ignored`).
+//!   The known issues state no page size; the emulator serves pages of at most
+//!   100 devices with `$expand` whatever `$top` says, as tenants were seen to.
 //! * "device: delta" documents only `$select` and `$filter=id eq`: `$expand` is
 //!   refused there (see `delta.rs`, which does not accept it).
 
@@ -21,6 +23,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use super::World;
+use super::quirks::USER_DEFAULT_PROPERTIES;
 use super::routes::{Ctx, USER_PROPERTIES, err};
 use super::state::DeviceRecord;
 
@@ -192,7 +195,12 @@ pub(crate) fn user_objects(
 
 /// Add the expanded relationship to a projected device.
 pub(crate) fn apply(w: &World, d: &DeviceRecord, e: &Expand, item: &mut Map<String, Value>) {
-    let users = user_objects(w, e.relation.ids(d), &e.select, EXPANDED_ITEMS_MAX);
+    let select = if w.state.quirks.expand_select_ignored {
+        Some(USER_DEFAULT_PROPERTIES.iter().map(|p| p.to_string()).collect())
+    } else {
+        e.select.clone()
+    };
+    let users = user_objects(w, e.relation.ids(d), &select, EXPANDED_ITEMS_MAX);
     item.insert(e.relation.name().into(), Value::Array(users));
 }
 

@@ -38,6 +38,7 @@ mod expand;
 mod faults;
 mod generate;
 mod middleware;
+mod quirks;
 #[cfg(test)]
 mod route_tests;
 mod routes;
@@ -58,6 +59,7 @@ use url::Url;
 pub use error::{EmulatorError, Result};
 pub use faults::{Faults, RetryAfter};
 pub use generate::{HOSTILE_DISPLAY_NAMES, alt_sec_id_key, generate, iso8601};
+pub use quirks::Quirks;
 pub use state::{
     AppRegistration, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_TENANT_ID, DeviceCodeScript,
     DeviceRecord, EmulatorState,

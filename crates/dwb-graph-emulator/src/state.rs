@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use super::faults::Faults;
+use super::quirks::Quirks;
 use crate::error::{EmulatorError, Result, write_atomic};
 
 /// The client id the generated state registers.
@@ -114,6 +115,10 @@ struct StateDoc {
     faults: Faults,
     #[serde(default)]
     latency_ms: u64,
+    #[serde(default)]
+    quirks: Quirks,
+    #[serde(default)]
+    app_roles: Option<Vec<String>>,
 }
 
 /// The emulated tenant. Mutate it through [`crate::EmulatorHandle::with_state`];
@@ -138,6 +143,11 @@ pub struct EmulatorState {
     /// late: a network round trip, as a real tenant's (50–150 ms) would add. One
     /// `$batch` is one response, so it is delayed once. 0 = none.
     pub latency_ms: u64,
+    /// Documented tenant behaviours, switched on for tests (see [`Quirks`]).
+    pub quirks: Quirks,
+    /// The application permissions granted to the app: the `roles` claim of
+    /// the app-only access tokens (JWTs) the token endpoint issues.
+    pub app_roles: Vec<String>,
     /// How an expired delta token is refused: 410 Gone (the default), or 400 as
     /// Graph answers for directory resources; both with `syncStateNotFound`.
     pub expired_delta_status: u16,
@@ -178,6 +188,8 @@ impl EmulatorState {
             device_code: DeviceCodeScript::default(),
             faults: Faults::default(),
             latency_ms: 0,
+            quirks: Quirks::default(),
+            app_roles: vec!["Device.Read.All".into(), "User.Read.All".into()],
             expired_delta_status: 410,
             version: 1,
             tombstones: Vec::new(),
@@ -208,6 +220,10 @@ impl EmulatorState {
         s.device_code = doc.device_code;
         s.faults = doc.faults;
         s.latency_ms = doc.latency_ms;
+        s.quirks = doc.quirks;
+        if let Some(roles) = doc.app_roles {
+            s.app_roles = roles;
+        }
         for u in doc.users {
             let id = u.get("id").and_then(Value::as_str).map(str::to_string);
             match id {
@@ -262,6 +278,8 @@ impl EmulatorState {
             "deviceCode": self.device_code,
             "faults": self.faults,
             "latencyMs": self.latency_ms,
+            "quirks": self.quirks,
+            "appRoles": self.app_roles,
         })
     }
 

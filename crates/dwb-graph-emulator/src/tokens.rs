@@ -48,9 +48,28 @@ fn random_token(prefix: &str) -> String {
     format!("{prefix}.{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple())
 }
 
+/// An app-only access token shaped as the identity platform's: a JWT whose
+/// payload carries `roles`, the application permissions granted (Microsoft
+/// identity platform, "Access token claims reference"). Unsigned: the
+/// emulator accepts it by lookup, and clients only read the claims.
+fn app_token(w: &World) -> String {
+    use base64::Engine as _;
+    let enc = |v: serde_json::Value| {
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string())
+    };
+    let header = enc(json!({"typ": "JWT", "alg": "none"}));
+    let claims = enc(json!({
+        "aud": "https://graph.microsoft.com",
+        "tid": w.state.tenant_id,
+        "roles": w.state.app_roles,
+        "uti": uuid::Uuid::new_v4().simple().to_string(),
+    }));
+    format!("{header}.{claims}.{}", uuid::Uuid::new_v4().simple())
+}
+
 fn issue(w: &mut World, delegated: bool) -> Response {
     let life = w.state.token_lifetime_secs;
-    let access = random_token(if delegated { "emu.del" } else { "emu.app" });
+    let access = if delegated { random_token("emu.del") } else { app_token(w) };
     w.rt.tokens.insert(
         access.clone(),
         Issued { delegated, expires: Instant::now() + Duration::from_secs(life) },
