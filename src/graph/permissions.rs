@@ -73,7 +73,8 @@ pub fn check_roles(roles: &[String], users: bool) -> Result<()> {
                  cannot be written; it has: {have}. Grant it (with admin consent), or turn those \
                  attributes off: sync's --param owners=false --param registered_users=false \
                  (writeback::sync_devices: owners: false, optional_attributes: \
-                 #{{ registered_users: false }})"
+                 #{{ registered_users: false }}); a sync then removes the values dwb wrote to \
+                 them, as for every attribute it stops managing"
             ),
         ));
     }
