@@ -59,7 +59,7 @@ pub fn finish(host: &Host, mut report: Report, opts: &ApplyOpts, problems: usize
         } else if report.outcomes.iter().any(Outcome::lost_the_directory) {
             report.status = RunStatus::Error;
             report.exit_code = exit::SCRIPT_ERROR;
-        } else if report.outcomes.iter().any(|o| !matches!(o, Outcome::Applied)) {
+        } else if report.outcomes.iter().any(|o| !o.is_done()) {
             report.status = RunStatus::ChangesFailed;
             report.exit_code = exit::CHANGES_FAILED;
         }

@@ -209,7 +209,7 @@ fn execute(args: &RunArgs, script: &Script, host: &Arc<Host>, started: Instant) 
             // The DC stopped answering: the run itself failed, whatever was sent.
             report.status = RunStatus::Error;
             report.exit_code = exit::SCRIPT_ERROR;
-        } else if report.outcomes.iter().any(|o| !matches!(o, Outcome::Applied)) {
+        } else if report.outcomes.iter().any(|o| !o.is_done()) {
             report.status = RunStatus::ChangesFailed;
             report.exit_code = exit::CHANGES_FAILED;
         }

@@ -173,6 +173,7 @@ impl Journal {
     pub fn outcome(&self, change: usize, o: &Outcome) -> Result<()> {
         let (status, message) = match o {
             Outcome::Applied => ("applied", None),
+            Outcome::AlreadyGone { message } => ("already_gone", Some(message.clone())),
             Outcome::Failed { message, .. } => ("failed", Some(message.clone())),
             Outcome::Skipped { reason } => ("skipped", Some(reason.clone())),
         };
@@ -225,6 +226,7 @@ impl Run {
             "run_id": self.run_id, "time": self.time, "script": self.script,
             "directory": self.directory, "planned": self.planned,
             "recorded": self.changes.len(), "applied": self.count(Some("applied")),
+            "already_gone": self.count(Some("already_gone")),
             "failed": self.count(Some("failed")), "skipped": self.count(Some("skipped")),
             "unconfirmed": self.count(None),
         })

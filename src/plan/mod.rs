@@ -189,11 +189,27 @@ impl Plan {
 #[serde(tag = "status", rename_all = "snake_case")]
 pub enum Outcome {
     Applied,
-    Failed { code: String, kind: String, message: String },
-    Skipped { reason: String },
+    /// A delete whose object was already gone: the directory is as planned.
+    AlreadyGone {
+        message: String,
+    },
+    Failed {
+        code: String,
+        kind: String,
+        message: String,
+    },
+    Skipped {
+        reason: String,
+    },
 }
 
 impl Outcome {
+    /// True when the directory is as the change planned (applied, or a delete
+    /// of an object someone else removed first).
+    pub fn is_done(&self) -> bool {
+        matches!(self, Outcome::Applied | Outcome::AlreadyGone { .. })
+    }
+
     /// True when the change failed because the DC stopped answering.
     pub fn lost_the_directory(&self) -> bool {
         use crate::error::Kind;

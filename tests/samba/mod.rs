@@ -9,6 +9,7 @@ mod delta;
 mod errors;
 mod forest;
 mod hostile;
+mod integrity;
 mod journal;
 mod kerberos;
 mod ldap;
