@@ -24,6 +24,7 @@ pub mod graph;
 pub mod host;
 pub mod metrics;
 pub mod plan;
+pub mod private;
 pub mod report;
 pub mod service;
 pub mod sources;

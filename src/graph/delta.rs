@@ -123,7 +123,9 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let tmp =
         dir.join(format!(".{name}.tmp-{}-{}", std::process::id(), uuid::Uuid::new_v4().simple()));
     let write = || -> std::io::Result<()> {
-        let mut f = std::fs::File::create(&tmp)?;
+        // 0600 whatever the umask: a deltaLink, id hints, the service's status.
+        let mut f = crate::private::options().write(true).create_new(true).open(&tmp)?;
+        crate::private::narrow(&f)?;
         f.write_all(bytes)?;
         f.sync_all()?;
         std::fs::rename(&tmp, path)?;

@@ -17,7 +17,7 @@
 //! The file is only ever appended to; a torn last line (a crash mid-write) is
 //! skipped when reading.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -83,13 +83,13 @@ impl Journal {
     /// Opens (creates) the journal at `path` for appending.
     pub fn open(path: &Path, run_id: &str, script: &str, directory: &str) -> Result<Journal> {
         if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)
+            crate::private::own_dir(dir)
                 .map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
         }
-        let file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)
+        // Whole copies of deleted objects: the owner's only.
+        let opened = crate::private::options().create(true).append(true).open(path);
+        let file = opened
+            .and_then(|f| crate::private::narrow(&f).map(|()| f))
             .map_err(|e| Error::io(format!("opening the journal {}", path.display()), e))?;
         Ok(Journal {
             file: Mutex::new(file),

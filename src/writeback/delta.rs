@@ -41,7 +41,7 @@ pub fn default_state(profile: Option<&str>, tenant: &str, container: &Dn) -> Res
 /// the plan is applied.
 fn pending_state(state: &Path) -> Result<PathBuf> {
     if let Some(dir) = state.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)
+        crate::private::create_dir_all(dir)
             .map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
     }
     let mut name = state.as_os_str().to_owned();

@@ -2,11 +2,18 @@
 //!
 //! - a delete whose object someone removed between `--save-plan` and `dwb apply`
 //!   is done ("already gone" in the report and the journal, exit 0); a modify of
-//!   an object that vanished meanwhile still fails (exit 4).
+//!   an object that vanished meanwhile still fails (exit 4);
+//! - under `umask 022`, every file dwb creates (journal, lock, delta state, id
+//!   hints, status) is 0600 and every directory it creates 0700.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
 
 use serde_json::Value;
 
-use super::sync::{Lab, plan, tenant};
+use super::sync::{Lab, finish, plan, tenant, wait_for};
 
 /// The outcome status of the change of a report's plan that targets `dn`.
 fn status_of(report: &Value, dn: &str) -> String {
@@ -83,4 +90,80 @@ fn a_delete_of_an_object_removed_since_the_plan_is_done_a_modify_of_one_fails() 
     let report = out.json();
     assert_eq!(status_of(&report, &vanished.dn()), "failed", "{report:#}");
     assert_eq!(report["status"], "changes_failed", "{report:#}");
+}
+
+/// `lab.cmd()` (dwb with the lab's environment) run through `sh` under `umask 022`.
+fn under_umask_022(lab: &Lab, args: &[&str]) -> Command {
+    let dwb = lab.cmd();
+    let mut c = Command::new("sh");
+    c.arg("-c").arg("umask 022 && exec \"$0\" \"$@\"").arg(dwb.get_program()).args(args);
+    if let Some(d) = dwb.get_current_dir() {
+        c.current_dir(d);
+    }
+    for (k, v) in dwb.get_envs() {
+        match v {
+            Some(v) => c.env(k, v),
+            None => c.env_remove(k),
+        };
+    }
+    c
+}
+
+/// Every path below `dir`, `dir` included, with its permission bits.
+fn modes(dir: &Path) -> Vec<(PathBuf, u32, bool)> {
+    let meta = std::fs::symlink_metadata(dir).unwrap();
+    let mut out = vec![(dir.to_path_buf(), meta.permissions().mode() & 0o777, meta.is_dir())];
+    if meta.is_dir() {
+        for e in std::fs::read_dir(dir).unwrap() {
+            out.extend(modes(&e.unwrap().path()));
+        }
+    }
+    out
+}
+
+#[test]
+fn every_file_dwb_creates_is_private_whatever_the_umask() {
+    let lab = Lab::start("private_files", tenant(6, 211));
+    let data = lab.dir.join(".local/dwb");
+    // Nothing of dwb's data yet from the lab's `prepare` run: start from none.
+    let _ = std::fs::remove_dir_all(&data);
+    // A delta sync (journal, lock, delta state, id hints), then a watch round (status).
+    let out =
+        under_umask_022(&lab, &["run", "sync", "--param", "mode=delta", "-q"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    lab.emu.with_state(|s| s.add_device(super::sync::new_device(90, "WATCHED").0).unwrap());
+    let child = under_umask_022(&lab, &["run", "sync", "--param", "watch=1", "-q"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let status = data.join("status/default.json");
+    let want = lab.in_scope().len();
+    wait_for("the watch round", Duration::from_secs(60), || lab.count() == want);
+    wait_for("the watch round's status file", Duration::from_secs(60), || status.exists());
+    assert!(
+        Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap().success()
+    );
+    let out = finish(child, Duration::from_secs(30));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+
+    let all = modes(&data);
+    let names: Vec<String> = all
+        .iter()
+        .map(|(p, _, _)| p.strip_prefix(&data).unwrap().to_string_lossy().into_owned())
+        .collect();
+    for want in ["journal/default.jsonl", "status/default.json"] {
+        assert!(names.iter().any(|n| n == want), "no {want} in {names:?}");
+    }
+    for (suffix, what) in [(".lock", "lock"), (".json.ids", "id hints")] {
+        assert!(names.iter().any(|n| n.ends_with(suffix)), "no {what} file in {names:?}");
+    }
+    assert!(
+        names.iter().any(|n| n.starts_with("delta/") && n.ends_with(".json")),
+        "no delta state in {names:?}"
+    );
+    for (p, mode, dir) in &all {
+        let want = if *dir { 0o700 } else { 0o600 };
+        assert_eq!(*mode, want, "{} is {mode:o}", p.display());
+    }
 }
