@@ -39,3 +39,5 @@ mod graph;
 mod samba;
 // dwb as a system service: credentials from systemd, the Debian package and its units.
 mod service;
+// Sources that settle: a Graph listing that loops ends with an error.
+mod sources;

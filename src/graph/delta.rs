@@ -194,11 +194,13 @@ impl GraphClient {
                 u
             }
         };
+        let mut follow = super::pages::Follow::new(&next);
         loop {
             let v = self.inner.get_json(next.clone()).await?;
             let page = parse_page(v, next.as_str())?;
             Counters::bump(&self.inner.counters.pages, 1);
             sum.pages += 1;
+            follow.page(page.count, page.items.len());
             if page.next_link.is_some() && page.delta_link.is_some() {
                 return Err(GraphError::new(
                     Reason::BadJson,
@@ -208,7 +210,11 @@ impl GraphClient {
             }
             // Check the links before anyone sees the page.
             let next_url = match &page.next_link {
-                Some(n) => Some(self.inner.endpoints.check_link(n, "@odata.nextLink")?),
+                Some(n) => {
+                    let n = self.inner.endpoints.check_link(n, "@odata.nextLink")?;
+                    follow.next(&n)?;
+                    Some(n)
+                }
                 None => None,
             };
             if let Some(d) = &page.delta_link {
