@@ -333,9 +333,12 @@ pub(super) fn round(
     let (container, marker) = (&m.opts.container, &m.opts.marker);
     state::add_by_device_ids(&mut cur, cx.dir, container, marker, &searched)?;
     cur.absorb(state::current_state_of(cx.dir, container, marker, &keys)?);
-    for w in wanted {
+    let mut dups = planner::Duplicates::default();
+    let planned: Vec<_> = wanted.into_iter().filter(|w| !dups.note(w)).collect();
+    for w in planned.into_iter().filter(|w| !dups.contains(&w.id)) {
         planner::plan_device(w, &cur, &m.opts, &mut m.plan)?;
     }
+    dups.settle(&mut m.plan);
     let gone: Vec<&Current> = removed.iter().filter_map(|r| cur.anchored(&r.id)).collect();
     planner::plan_deletes(gone, &m.opts, &mut m.plan, "the device was removed from Entra ID");
     if m.plan.deletes > 0 {

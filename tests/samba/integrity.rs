@@ -167,3 +167,54 @@ fn every_file_dwb_creates_is_private_whatever_the_umask() {
         assert_eq!(*mode, want, "{} is {mode:o}", p.display());
     }
 }
+
+/// Two Entra devices with one deviceId (spelt in another case and in braces),
+/// one of them already written: both are skipped with a warning naming them,
+/// nothing is written for either, and a second sync plans nothing.
+#[test]
+fn two_devices_sharing_a_device_id_converge_after_one_sync_and_stay_still() {
+    let lab = Lab::start("duplicate_device_ids", tenant(6, 223));
+    lab.initial_sync();
+    let written = lab.in_scope()[0].clone();
+    let (mut twin, twin_id) = super::sync::new_device(70, "TWIN-OF-WRITTEN");
+    twin["deviceId"] = format!("{{{}}}", written.device_id.to_ascii_uppercase()).into();
+    let (fresh, fresh_id) = super::sync::new_device(71, "FRESH");
+    let mut fresh_twin = fresh.clone();
+    fresh_twin["id"] = uuid::Uuid::new_v4().to_string().into();
+    let fresh_twin_id = fresh_twin["id"].as_str().unwrap().to_string();
+    let fresh_device_id = fresh["deviceId"].as_str().unwrap().to_string();
+    lab.emu.with_state(|s| {
+        for d in [twin, fresh, fresh_twin] {
+            s.add_device(d).unwrap();
+        }
+    });
+    let before = super::sync::by_dn(lab.objects());
+
+    let (out, report) = lab.sync(&[]);
+    out.code(0);
+    let warnings = super::sync::warnings(&report).join("\n");
+    for id in [&written.id, &twin_id, &fresh_id, &fresh_twin_id] {
+        assert!(warnings.contains(id.as_str()), "no warning names {id}:\n{warnings}");
+    }
+    assert!(super::sync::writes(&report).is_empty(), "nothing is written: {report:#}");
+    assert_eq!(super::sync::by_dn(lab.objects()).len(), before.len());
+    let obj = &super::sync::by_dn(lab.objects())[&written.dn().to_ascii_lowercase()];
+    assert_eq!(obj.usn(), before[&written.dn().to_ascii_lowercase()].usn(), "left as it was");
+    assert!(!lab.exists(&format!("CN={fresh_device_id},{}", super::sync::CONTAINER)));
+
+    // `explain` says why.
+    let x = lab.run(&["explain", &fresh_id, "--format", "json"]);
+    let x = x.code(0).json();
+    assert_eq!(x["action"], "skip", "{x:#}");
+    let reason = x["reason"].as_str().unwrap();
+    assert!(reason.contains("share the deviceId") && reason.contains(&fresh_twin_id), "{x:#}");
+
+    // And it stays still: the next sync plans nothing either.
+    let (out, report) = lab.sync(&[]);
+    out.code(0);
+    assert!(super::sync::writes(&report).is_empty(), "{report:#}");
+    let after = super::sync::by_dn(lab.objects());
+    for (dn, o) in &before {
+        assert_eq!(after[dn].usn(), o.usn(), "{dn} was rewritten");
+    }
+}
