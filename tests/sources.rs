@@ -99,3 +99,53 @@ async fn a_self_looping_next_link_ends_the_listing_with_an_error() {
     assert_eq!(server.hits(), 6);
     assert!(!state.exists(), "no deltaLink was kept from a listing that did not end");
 }
+
+/// A device whose deviceId is 10 MB of junk is skipped, and named, not echoed
+/// whole: stderr and the JSON report stay small and note the value's size.
+#[test]
+fn a_ten_megabyte_device_id_is_clipped_in_messages_and_reports() {
+    let d = crate::support::Dir::new();
+    d.run(&[
+        "run",
+        "prepare",
+        "--param",
+        "connector_account=svc-dwb",
+        "--write-snapshot",
+        "prepared.ldif",
+        "-q",
+    ])
+    .code(0);
+    let demo = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/contoso/devices.json");
+    let mut devices: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(demo).unwrap()).unwrap();
+    let list = match devices.get_mut("value") {
+        Some(v) => v.as_array_mut().unwrap(),
+        None => devices.as_array_mut().unwrap(),
+    };
+    let huge = "x".repeat(10 * 1024 * 1024);
+    list[0]["deviceId"] = huge.clone().into();
+    let victim = list[0]["id"].as_str().unwrap().to_string();
+    d.write("big.json", &devices.to_string());
+    let o = d.run(&[
+        "run",
+        "sync",
+        "--snapshot",
+        "prepared.ldif",
+        "--devices",
+        "big.json",
+        "--dry-run",
+        "--format",
+        "json",
+    ]);
+    o.code(0);
+    assert!(o.stdout.len() < 1024 * 1024, "the report echoes the value: {} bytes", o.stdout.len());
+    assert!(o.stderr.len() < 64 * 1024, "stderr echoes the value: {} bytes", o.stderr.len());
+    let report = o.json();
+    let warnings: Vec<&str> =
+        report["warnings"].as_array().unwrap().iter().filter_map(|w| w.as_str()).collect();
+    let reason = warnings
+        .iter()
+        .find(|w| w.contains(&victim))
+        .unwrap_or_else(|| panic!("no warning names {victim}: {warnings:?}"));
+    assert!(reason.contains(&format!("({} bytes in all)", huge.len())), "{reason}");
+}
