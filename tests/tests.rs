@@ -41,3 +41,5 @@ mod samba;
 mod service;
 // Sources that settle: a Graph listing that loops ends with an error.
 mod sources;
+// Saved plans bound to their review: the digest, required preconditions.
+mod integrity;

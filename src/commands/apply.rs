@@ -59,6 +59,9 @@ fn run(host: &Host, saved: Saved, args: &ApplyArgs) -> i32 {
     if let Err(e) = check_directory(host, &saved) {
         return fail(&e);
     }
+    if let Err(e) = saved.verify(&args.file, args.expect_digest.as_deref()) {
+        return fail(&e);
+    }
     let mut problems = 0;
     let mut warnings = Vec::new();
     for o in &saved.omitted {
@@ -93,6 +96,7 @@ fn run(host: &Host, saved: Saved, args: &ApplyArgs) -> i32 {
     report.parameters.insert("made_by".into(), saved.script.into());
     report.parameters.insert("made_in_run".into(), saved.run_id.into());
     report.parameters.insert("made_at".into(), saved.created.into());
+    report.parameters.insert("digest".into(), saved.computed.into());
     for w in warnings {
         eprintln!("warning: {}", crate::text::visible(&w));
         report.findings.warnings.push(w);

@@ -270,7 +270,14 @@ fn save_plan(path: &std::path::Path, report: &Report, host: &Host) -> crate::err
         script: &report.script,
         parameters: &report.parameters,
     };
-    plan::saved::save(path, &report.plan, dir.as_deref(), &origin)
+    let digest = plan::saved::save(path, &report.plan, dir.as_deref(), &origin)?;
+    eprintln!(
+        "Saved the plan to {} (digest {digest}; `dwb apply {} --expect-digest {digest}` applies \
+         only this file)",
+        path.display(),
+        path.display()
+    );
+    Ok(())
 }
 
 fn progress_bar(len: usize, hidden: bool) -> indicatif::ProgressBar {

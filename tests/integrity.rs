@@ -1,0 +1,83 @@
+//! Saved plans bound to their review (issue #20), on the bundled demo: the
+//! digest printed when the plan is saved is the file's, `dwb apply` refuses a
+//! file whose contents do not match it or the digest the reviewer pinned, and
+//! what a change needs to be checked (preconditions, refusals, the naming
+//! context, the origin) is required: a file without it is refused, exit 3.
+
+use serde_json::Value;
+
+use crate::support::{DEMO_PREPARE, Dir};
+
+/// A saved prepare plan of the demo: the directory and the file's JSON.
+fn saved() -> (Dir, Value, String) {
+    let d = Dir::new();
+    let args = [DEMO_PREPARE, &["--dry-run", "--save-plan", "plan.json"]].concat();
+    let out = d.run(&args);
+    out.code(0);
+    let plan: Value = serde_json::from_str(&d.read("plan.json")).unwrap();
+    let digest = plan["digest"].as_str().unwrap().to_string();
+    assert_eq!(digest.len(), 64, "{digest}");
+    assert!(out.stderr.contains(&format!("digest {digest}")), "{}", out.stderr);
+    (d, plan, digest)
+}
+
+/// `plan` written as `name`, its digest recomputed as a forger would.
+fn forged(d: &Dir, name: &str, mut plan: Value) -> String {
+    plan["digest"] = dwb::plan::saved::digest_of(&plan).into();
+    d.write(name, &plan.to_string()).display().to_string()
+}
+
+#[test]
+fn a_saved_plan_applies_only_as_reviewed() {
+    let (d, plan, digest) = saved();
+    let r = d.run(&["apply", "plan.json", "--expect-digest", &digest, "--format", "json"]);
+    let r = r.code(0).json();
+    assert_eq!(r["parameters"]["digest"], digest.as_str(), "{r:#}");
+
+    // Another file than the one reviewed.
+    let wrong = "0".repeat(64);
+    let out = d.run(&["apply", "plan.json", "--expect-digest", &wrong]);
+    out.code(3).stderr_has("is not the reviewed one");
+
+    // Edited after saving: the contents no longer match the digest.
+    let mut edited = plan.clone();
+    edited["changes"][0]["dn"] = "CN=Administrator,CN=Users,DC=contoso,DC=test".into();
+    d.write("edited.json", &edited.to_string());
+    d.run(&["apply", "edited.json", "--yes"]).code(3).stderr_has("do not match its digest");
+    // Edited and its digest recomputed: refused when the reviewed digest is pinned.
+    let f = forged(&d, "forged.json", edited);
+    d.run(&["apply", &f, "--yes", "--expect-digest", &digest])
+        .code(3)
+        .stderr_has("is not the reviewed one");
+}
+
+#[test]
+fn what_a_change_is_checked_against_is_required() {
+    let (d, plan, _) = saved();
+    let without = |key: &str| {
+        let mut p = plan.clone();
+        p.as_object_mut().unwrap().remove(key);
+        p
+    };
+    for (name, p, why) in [
+        ("no-digest.json", without("digest"), "`digest` is missing"),
+        ("no-script.json", without("script"), "`script` is missing"),
+        ("no-refusals.json", without("refusals"), "`refusals` is missing"),
+        ("no-nc.json", without("naming_context"), "`naming_context` is missing"),
+    ] {
+        let f = match name {
+            "no-digest.json" => d.write(name, &p.to_string()).display().to_string(),
+            _ => forged(&d, name, p),
+        };
+        d.run(&["apply", &f, "--yes"]).code(3).stderr_has(why);
+    }
+    let mut p = plan.clone();
+    p["changes"][0].as_object_mut().unwrap().remove("expect");
+    let f = forged(&d, "no-expect.json", p);
+    d.run(&["apply", &f, "--yes"]).code(3).stderr_has("change 1: `expect` is missing");
+    // A refusal with a field removed is not a refusal with that field empty.
+    let mut p = plan.clone();
+    p["refusals"] = serde_json::json!([{ "guard": "delete_threshold", "message": "m" }]);
+    let f = forged(&d, "bad-refusal.json", p);
+    d.run(&["apply", &f, "--yes"]).code(3).stderr_has("`refusals`");
+}
