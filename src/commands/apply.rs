@@ -62,6 +62,19 @@ fn run(host: &Host, saved: Saved, args: &ApplyArgs) -> i32 {
     if let Err(e) = saved.verify(&args.file, args.expect_digest.as_deref()) {
         return fail(&e);
     }
+    // The origin's fence, again: a plan edited by hand reaches no further than its script.
+    let fenced =
+        crate::plan::fence::of(&saved.script, &saved.parameters, saved.naming_context.as_deref())
+            .and_then(|f| match f {
+                Some(f) => {
+                    crate::plan::fence::check(&saved.plan, &f)?;
+                    crate::plan::fence::check_owned(&saved.plan, &f, &*host.base_dir()?)
+                }
+                None => Ok(()),
+            });
+    if let Err(e) = fenced {
+        return fail(&e);
+    }
     let mut problems = 0;
     let mut warnings = Vec::new();
     for o in &saved.omitted {

@@ -8,6 +8,7 @@ pub mod acl;
 pub mod apply;
 pub mod expect;
 pub mod external;
+pub mod fence;
 pub mod journal;
 pub mod render;
 pub mod saved;

@@ -218,3 +218,77 @@ fn two_devices_sharing_a_device_id_converge_after_one_sync_and_stay_still() {
         assert_eq!(after[dn].usn(), o.usn(), "{dn} was rewritten");
     }
 }
+
+/// A saved sync plan edited by hand (and given a new digest, as a forger
+/// would) cannot reach outside the sync's fence: an object outside the device
+/// container, one dwb does not own, an attribute a sync does not write, or an
+/// object that is not a device are refused (exit 3) and nothing is written.
+#[test]
+fn a_forged_sync_plan_is_refused_outside_the_sync_fence() {
+    use dwb::ad::{Directory, WriteOp};
+    let lab = Lab::start("forged_plan", tenant(6, 227));
+    lab.initial_sync();
+    let devs = lab.in_scope();
+    lab.emu.with_state(|s| s.rename_device(&devs[0].id, "RENAMED-FOR-FORGERY").unwrap());
+    lab.run(&["run", "sync", "--dry-run", "--save-plan", "plan.json", "-q"]).code(0);
+    let plan: Value = serde_json::from_str(&lab.dir.read("plan.json")).unwrap();
+    let modify = plan["changes"].as_array().unwrap()[0].clone();
+    assert_eq!(modify["action"], "modify", "{plan:#}");
+
+    // An object in the container that another writer made (no marker, no anchor).
+    let foreign =
+        format!("CN=foreign-{},{}", uuid::Uuid::new_v4().simple(), super::sync::CONTAINER);
+    let guid: dwb::directory::Guid = uuid::Uuid::new_v4().to_string().parse().unwrap();
+    super::admin(&lab.dc)
+        .write(&WriteOp::Add {
+            dn: dwb::directory::Dn::parse(&foreign).unwrap(),
+            attrs: super::device_attrs("FOREIGN", guid),
+        })
+        .unwrap();
+    let users = "CN=Administrator,CN=Users,DC=contoso,DC=test";
+    let b64 = |s: &str| {
+        use base64::Engine as _;
+        base64::engine::general_purpose::STANDARD.encode(s)
+    };
+    let with_change = |c: Value| {
+        let mut p = plan.clone();
+        p["changes"] = Value::Array(vec![c]);
+        p["digest"] = dwb::plan::saved::digest_of(&p).into();
+        p
+    };
+    let mut outside = modify.clone();
+    outside["dn"] = users.into();
+    let mut sd = modify.clone();
+    sd["modifications"][0]["attribute"] = "description".into();
+    let delete_foreign = serde_json::json!({
+        "id": 1, "action": "delete", "dn": foreign, "reason": "forged", "device": null,
+        "expect": { "values": {} },
+    });
+    let create_user = serde_json::json!({
+        "id": 1, "action": "create", "reason": "forged", "device": null,
+        "dn": format!("CN=evil,{}", super::sync::CONTAINER),
+        "attributes": { "objectClass": [b64("user")], "adminDescription": [b64("dwb-writeback")] },
+        "expect": { "absent": true },
+    });
+    for (name, change, why) in [
+        ("outside.json", outside, "is not directly under"),
+        ("attribute.json", sd, "a sync does not write description"),
+        ("foreign.json", delete_foreign, "is not a device object dwb owns"),
+        ("user.json", create_user, "creates only msDS-Device objects"),
+    ] {
+        lab.dir.write(name, &with_change(change).to_string());
+        let out = lab.run(&["apply", name, "--yes"]);
+        out.code(3);
+        assert!(out.stderr.contains(why), "{name}: {}", out.stderr);
+    }
+    assert!(lab.exists(&foreign), "the foreign object was deleted");
+    assert!(!lab.exists(&format!("CN=evil,{}", super::sync::CONTAINER)));
+    let objs = super::sync::by_dn(lab.objects());
+    assert_ne!(
+        objs[&devs[0].dn().to_ascii_lowercase()].text("displayName").as_deref(),
+        Some("RENAMED-FOR-FORGERY"),
+        "nothing of the forged plans was applied"
+    );
+    // The plan as saved still applies.
+    lab.run(&["apply", "plan.json", "--yes"]).code(0);
+}
