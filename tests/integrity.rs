@@ -81,3 +81,29 @@ fn what_a_change_is_checked_against_is_required() {
     let f = forged(&d, "bad-refusal.json", p);
     d.run(&["apply", &f, "--yes"]).code(3).stderr_has("`refusals`");
 }
+
+/// An ACL change shows what it applies: the display is computed from its
+/// edits, so a file whose `sddl_after` says a read grant shows the real grant.
+#[test]
+fn an_acl_change_shows_what_its_edits_apply() {
+    let (d, plan, _) = saved();
+    let idx = plan["changes"].as_array().unwrap().iter().position(|c| c["action"] == "acl");
+    let idx = idx.expect("the demo's prepare plan has an ACL change");
+    let mut lie = plan.clone();
+    lie["changes"][idx]["sddl_after"] = "D:(A;;RP;;;AU)LIE".into();
+    lie["changes"][idx]["sddl_before"] = "D:LIE".into();
+    let f = forged(&d, "lie.json", lie);
+    let shown = |file: &str| {
+        let r = d.run(&["apply", file, "--dry-run", "--format", "json"]);
+        let r = r.code(0).json();
+        let acl = r["plan"].as_array().unwrap().iter().find(|c| c["action"] == "acl").cloned();
+        acl.unwrap()
+    };
+    let (honest, forged) = (shown("plan.json"), shown(&f));
+    assert!(!forged.to_string().contains("LIE"), "{forged:#}");
+    assert!(honest["sddl_after"].as_str().unwrap().contains("(A;"), "{honest:#}");
+    assert_eq!(forged["sddl_after"], honest["sddl_after"], "{forged:#}");
+    assert_eq!(forged["sddl_before"], honest["sddl_before"]);
+    let text = d.run(&["apply", &f, "--dry-run"]);
+    assert!(!text.stdout.contains("LIE"), "{}", text.stdout);
+}

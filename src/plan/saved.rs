@@ -337,6 +337,36 @@ fn parse_edit(v: &Value) -> std::result::Result<AclEdit, String> {
     Ok(if verb == "grant" { AclEdit::Grant(ace) } else { AclEdit::Revoke(ace) })
 }
 
+/// The SDDL before and after a DACL change and the planned descriptor, computed
+/// from its precondition and its edits (the file's `sddl_*` are not read).
+fn acl_display(
+    expected: Option<&[u8]>,
+    edits: &[AclEdit],
+) -> std::result::Result<(String, String, Vec<u8>), String> {
+    let sddl = |sd: &SecurityDescriptor| sd.to_sddl(None).map_err(|e| e.to_string());
+    let Some(exp) = expected else {
+        let mut shown = Vec::new();
+        for e in edits {
+            let (verb, ace) = match e {
+                AclEdit::Grant(a) => ("grant", a),
+                AclEdit::Revoke(a) => ("revoke", a),
+            };
+            let mut acl = Acl::new();
+            acl.grant(ace.clone());
+            let mut one = SecurityDescriptor::new();
+            one.set_dacl(Some(acl));
+            shown.push(format!("{verb} {}", sddl(&one)?.trim_start_matches("D:")));
+        }
+        let before = "(object created by this plan: its class's default DACL)".to_string();
+        return Ok((before.clone(), format!("{before}, then {}", shown.join(", ")), Vec::new()));
+    };
+    let mut sd = SecurityDescriptor::from_bytes(exp).map_err(|e| e.to_string())?;
+    let before = sddl(&sd.dacl_only())?;
+    super::acl::edit(&mut sd, edits);
+    let descriptor = sd.dacl_only().to_bytes().map_err(|e| e.to_string())?;
+    Ok((before, sddl(&sd.dacl_only())?, descriptor))
+}
+
 fn parse_op(v: &Value) -> std::result::Result<ChangeOp, String> {
     let s = |k: &str| v.get(k).and_then(Value::as_str).map(str::to_string);
     let dn = || -> std::result::Result<Dn, String> {
@@ -369,22 +399,22 @@ fn parse_op(v: &Value) -> std::result::Result<ChangeOp, String> {
             ChangeOp::Directory(WriteOp::Modify { dn: dn()?, mods, sd_flags })
         }
         Some("delete") => ChangeOp::Directory(WriteOp::Delete { dn: dn()? }),
-        Some("acl") => ChangeOp::Acl {
-            dn: dn()?,
-            before: s("sddl_before").unwrap_or_default(),
-            after: s("sddl_after").unwrap_or_default(),
-            descriptor: decode(v["descriptor"].as_str(), "`descriptor`")?,
-            edits: v["edits"]
+        Some("acl") => {
+            let edits: Vec<AclEdit> = v["edits"]
                 .as_array()
                 .ok_or("`edits` is missing")?
                 .iter()
                 .map(parse_edit)
-                .collect::<std::result::Result<_, _>>()?,
-            expected: match v["expected"].as_str() {
+                .collect::<std::result::Result<_, _>>()?;
+            let expected = match v["expected"].as_str() {
                 None => None,
                 s => Some(decode(s, "`expected`")?),
-            },
-        },
+            };
+            // What is shown comes from what is applied (the edits on the expected
+            // DACL), never from the file's display text.
+            let (before, after, descriptor) = acl_display(expected.as_deref(), &edits)?;
+            ChangeOp::Acl { dn: dn()?, before, after, descriptor, edits, expected }
+        }
         Some("http") => ChangeOp::Graph(GraphChange::SetDeviceWriteback(
             v["set_device_writeback"].as_bool().ok_or("`set_device_writeback` is missing")?,
         )),
