@@ -55,7 +55,7 @@ pub fn apply(args: &ApplyArgs) -> i32 {
     code
 }
 
-fn run(host: &Host, saved: Saved, args: &ApplyArgs) -> i32 {
+fn run(host: &Host, mut saved: Saved, args: &ApplyArgs) -> i32 {
     if let Err(e) = check_directory(host, &saved) {
         return fail(&e);
     }
@@ -63,17 +63,27 @@ fn run(host: &Host, saved: Saved, args: &ApplyArgs) -> i32 {
         return fail(&e);
     }
     // The origin's fence, again: a plan edited by hand reaches no further than its script.
-    let fenced =
-        crate::plan::fence::of(&saved.script, &saved.parameters, saved.naming_context.as_deref())
-            .and_then(|f| match f {
-                Some(f) => {
-                    crate::plan::fence::check(&saved.plan, &f)?;
-                    crate::plan::fence::check_owned(&saved.plan, &f, &*host.base_dir()?)
+    let fence =
+        crate::plan::fence::of(&saved.script, &saved.parameters, saved.naming_context.as_deref());
+    let fenced = fence.and_then(|f| match f {
+        Some(f) => {
+            crate::plan::fence::check(&saved.plan, &f)?;
+            let dir = host.base_dir()?;
+            crate::plan::fence::check_owned(&saved.plan, &f, &*dir)?;
+            crate::plan::fence::guards(&saved.plan, &f, &saved.parameters, &*dir)
+        }
+        None => Ok(Vec::new()),
+    });
+    match fenced {
+        Err(e) => return fail(&e),
+        // The guards trip again on the plan's own deletes; the file's refusals only add.
+        Ok(trips) => {
+            for t in trips {
+                if !saved.plan.refusals.iter().any(|r| r.guard == t.guard) {
+                    saved.plan.refusals.push(t);
                 }
-                None => Ok(()),
-            });
-    if let Err(e) = fenced {
-        return fail(&e);
+            }
+        }
     }
     let mut problems = 0;
     let mut warnings = Vec::new();

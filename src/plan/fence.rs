@@ -148,6 +148,65 @@ pub fn check_owned(plan: &Plan, f: &SyncFence, dir: &dyn Directory) -> Result<()
     Ok(())
 }
 
+/// The deletion guards of a sync, evaluated again on the plan's own deletes
+/// (the thresholds its `parameters` name, else the defaults): the refusals the
+/// file lists can only add to these, never remove them.
+pub fn guards(
+    plan: &Plan,
+    f: &SyncFence,
+    parameters: &serde_json::Map<String, Value>,
+    dir: &dyn Directory,
+) -> Result<Vec<super::Refusal>> {
+    let deleting: Vec<usize> = plan
+        .changes
+        .iter()
+        .filter(|c| matches!(c.op, ChangeOp::Directory(WriteOp::Delete { .. })))
+        .map(|c| c.id)
+        .collect();
+    if deleting.is_empty() {
+        return Ok(Vec::new());
+    }
+    let number = |k: &str, default: u64| {
+        parameters
+            .get(k)
+            .and_then(|v| v.as_u64().or_else(|| v.as_str().and_then(|s| s.trim().parse().ok())))
+            .unwrap_or(default)
+    };
+    let threshold = number("delete_threshold", 500);
+    let percent = number("delete_threshold_percent", 25).min(100);
+    let deletes = deleting.len() as u64;
+    let refusal = |guard: &str, message: String| super::Refusal {
+        guard: guard.into(),
+        message,
+        hint: "checked again when the saved plan was applied; plan again with the threshold \
+               raised (--param) if the deletions are intended"
+            .into(),
+        changes: deleting.clone(),
+    };
+    let mut out = Vec::new();
+    if deletes > threshold {
+        out.push(refusal(
+            "delete_threshold",
+            format!(
+                "{deletes} device objects would be deleted, more than the deletion threshold of \
+                 {threshold}: nothing was changed"
+            ),
+        ));
+    }
+    let owned = crate::writeback::state::count_owned(dir, &f.container, &f.marker, 0)? as u64;
+    if deletes * 100 > percent * owned {
+        out.push(refusal(
+            "delete_threshold_percent",
+            format!(
+                "{deletes} of the {owned} device objects dwb owns in {} would be deleted, more \
+                 than {percent}%: nothing was changed",
+                f.container
+            ),
+        ));
+    }
+    Ok(out)
+}
+
 fn owned(e: &Entry, f: &SyncFence) -> bool {
     let device = e.is_a("msDS-Device");
     let marked = text(e.get("adminDescription")) == [f.marker.to_ascii_lowercase()];

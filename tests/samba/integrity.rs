@@ -292,3 +292,28 @@ fn a_forged_sync_plan_is_refused_outside_the_sync_fence() {
     // The plan as saved still applies.
     lab.run(&["apply", "plan.json", "--yes"]).code(0);
 }
+
+/// A saved sync plan whose refusals were removed by hand is refused again when
+/// applied: the deletion guards are evaluated on the plan's own deletes.
+#[test]
+fn a_sync_plan_stripped_of_its_refusals_is_still_refused() {
+    let lab = Lab::start("stripped_refusals", tenant(8, 229));
+    lab.initial_sync();
+    let gone: Vec<_> = lab.in_scope().into_iter().take(3).collect();
+    lab.emu.with_state(|s| gone.iter().for_each(|d| s.delete_device(&d.id).unwrap()));
+    let out = lab.run(&["run", "sync", "--dry-run", "--save-plan", "plan.json", "-q"]);
+    assert_ne!(out.code, 0, "3 of 8 is more than 25%: refused");
+    let mut plan: Value = serde_json::from_str(&lab.dir.read("plan.json")).unwrap();
+    assert!(!plan["refusals"].as_array().unwrap().is_empty(), "{plan:#}");
+    plan["refusals"] = serde_json::json!([]);
+    plan["digest"] = dwb::plan::saved::digest_of(&plan).into();
+    lab.dir.write("stripped.json", &plan.to_string());
+    let out = lab.run(&["apply", "stripped.json", "--yes", "--format", "json"]);
+    assert_ne!(out.code, 0, "{}", out.stderr);
+    let report = out.json();
+    assert_eq!(report["status"], "refused", "{report:#}");
+    assert_eq!(report["refusals"][0]["guard"], "delete_threshold_percent", "{report:#}");
+    for d in &gone {
+        assert!(lab.exists(&d.dn()), "{} was deleted", d.dn());
+    }
+}
