@@ -207,6 +207,47 @@ pub fn guards(
     Ok(out)
 }
 
+/// The undo of a sync run stays inside a sync's fence: device objects directly
+/// under one container, the attributes a sync manages (and those a deleted
+/// device object is re-created with), modifies and deletes only of anchored
+/// device objects. A forged journal cannot make undo write anywhere else.
+pub fn check_undo(plan: &Plan, dir: &dyn Directory) -> Result<()> {
+    let Some(first) = plan.changes.iter().find_map(|c| c.op.write_op()) else { return Ok(()) };
+    let Some(container) = first.dn().parent() else {
+        return Err(refused(format!("{} has no parent", first.dn())));
+    };
+    let f = SyncFence { container, marker: DEFAULT_MARKER.into(), take_over: true };
+    for c in &plan.changes {
+        let at = |what: String| refused(format!("undo change {} ({}): {what}", c.id, c.op.verb()));
+        let ChangeOp::Directory(op) = &c.op else {
+            return Err(at("the undo of a sync holds only directory writes".into()));
+        };
+        if op.dn().parent().as_ref() != Some(&f.container) {
+            return Err(at(format!("{} is not directly under {}", op.dn(), f.container)));
+        }
+        match op {
+            WriteOp::Add { attrs, .. } => {
+                let class = attrs.iter().find(|a| a.name.eq_ignore_ascii_case("objectClass"));
+                if !class.is_some_and(|a| text(&a.values).contains(&"msds-device".to_string())) {
+                    return Err(
+                        at("the undo of a sync re-creates only msDS-Device objects".into()),
+                    );
+                }
+                if attrs.iter().any(|a| a.name.eq_ignore_ascii_case("nTSecurityDescriptor")) {
+                    return Err(at("the undo of a sync writes no security descriptor".into()));
+                }
+            }
+            WriteOp::Modify { mods, sd_flags, .. } => {
+                if sd_flags.is_some() || mods.iter().any(|m| !managed(&m.attr)) {
+                    return Err(at("the undo of a sync restores only what a sync writes".into()));
+                }
+            }
+            WriteOp::Delete { .. } => {}
+        }
+    }
+    check_owned(plan, &f, dir)
+}
+
 fn owned(e: &Entry, f: &SyncFence) -> bool {
     let device = e.is_a("msDS-Device");
     let marked = text(e.get("adminDescription")) == [f.marker.to_ascii_lowercase()];

@@ -242,10 +242,39 @@ pub fn read(path: &Path) -> Result<Vec<Run>> {
     };
     let mut runs: Vec<Run> = Vec::new();
     let s = |v: &Value, k: &str| v.get(k).and_then(Value::as_str).map(str::to_string);
-    for line in text.lines().filter(|l| !l.trim().is_empty()) {
-        // A torn last line (dwb killed mid-write) is not an error.
-        let Ok(v) = serde_json::from_str::<Value>(line) else { continue };
-        let Some(id) = s(&v, "run_id") else { continue };
+    let lines: Vec<(usize, &str)> =
+        text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()).collect();
+    let malformed = |n: usize, why: &str| {
+        Error::new(
+            Kind::InvalidArgument,
+            format!("{}:{}: {why}; the journal is not read loosely", path.display(), n + 1),
+        )
+        .with_hint("a journal line was edited or damaged: look at that line")
+    };
+    for (n, line) in lines {
+        let v = match serde_json::from_str::<Value>(line) {
+            Ok(v) => v,
+            // A torn line (dwb killed mid-write; a later run appends after it) is
+            // reported and skipped: it is no change. A complete line is never
+            // guessed at (below).
+            Err(e) => {
+                tracing::warn!("{}:{}: a torn journal line, skipped: {e}", path.display(), n + 1);
+                continue;
+            }
+        };
+        let Some(id) = s(&v, "run_id").filter(|i| !i.is_empty()) else {
+            return Err(malformed(n, "no `run_id`"));
+        };
+        if v.get("type").and_then(Value::as_str) == Some("change") {
+            for k in ["action", "target", "time"] {
+                if s(&v, k).is_none() {
+                    return Err(malformed(n, &format!("a change without `{k}`")));
+                }
+            }
+            if v.get("change").and_then(Value::as_u64).is_none() {
+                return Err(malformed(n, "a change without its number"));
+            }
+        }
         let idx = match runs.iter().position(|r| r.run_id == id) {
             Some(i) => i,
             None => {
@@ -309,6 +338,11 @@ pub fn read(path: &Path) -> Result<Vec<Run>> {
 
 /// One run by id (or a unique prefix of it).
 pub fn find(path: &Path, run_id: &str) -> Result<Run> {
+    if run_id.trim().is_empty() {
+        // An empty prefix would match a lone run: never a guess.
+        return Err(Error::new(Kind::InvalidArgument, "the run id is empty")
+            .with_hint("`dwb journal` lists the runs; give one's id (or a unique prefix)"));
+    }
     let runs = read(path)?;
     let hits: Vec<&Run> = runs.iter().filter(|r| r.run_id.starts_with(run_id)).collect();
     match hits.as_slice() {
@@ -360,5 +394,15 @@ mod tests {
         assert_eq!(run.changes[0].before.as_deref(), Some(before.as_slice()));
         assert_eq!(run.script, "sync");
         assert!(now_utc().ends_with('Z') && now_utc().len() == 20);
+        assert_eq!(find(&path, " ").unwrap_err().kind, Kind::InvalidArgument);
+
+        // A complete line that lacks what a change needs is an error naming its
+        // line, never matched loosely.
+        let change = r#"{"type":"change","run_id":"R1","change":2,"time":"t","target":"x"}"#;
+        std::fs::write(&path, format!("{{\"type\":\"cha\n{change}\n")).unwrap();
+        let e = read(&path).unwrap_err();
+        assert!(e.message.contains("j.jsonl:2: a change without `action`"), "{}", e.message);
+        std::fs::write(&path, "{\"type\":\"outcome\"}\n").unwrap();
+        assert!(read(&path).unwrap_err().message.contains("j.jsonl:1: no `run_id`"));
     }
 }

@@ -317,3 +317,48 @@ fn a_sync_plan_stripped_of_its_refusals_is_still_refused() {
         assert!(lab.exists(&d.dn()), "{} was deleted", d.dn());
     }
 }
+
+/// Forged journal lines cannot make undo write outside the sync's fence or in
+/// another directory; an empty run id and a damaged line are usage errors.
+#[test]
+fn a_forged_journal_cannot_make_undo_write_outside_the_device_container() {
+    use base64::Engine as _;
+    let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+    let lab = Lab::start("forged_journal", tenant(6, 233));
+    let report = lab.initial_sync();
+    let run_id = report["run_id"].as_str().unwrap().to_string();
+    let journal = ".local/dwb/journal/default.jsonl";
+    let original = lab.dir.read(journal);
+    let admin = "CN=Administrator,CN=Users,DC=contoso,DC=test";
+    let line = |dn: &str, n: u64| {
+        serde_json::json!({
+            "type": "change", "run_id": run_id, "time": "2026-01-01T00:00:00Z", "change": n,
+            "action": "create", "target": dn, "dn": dn, "device": null, "reason": "forged",
+            "before": null, "after": { "sAMAccountName": [b64("Administrator")] },
+        })
+        .to_string()
+    };
+    lab.dir.write(journal, &format!("{original}{}\n", line(admin, 900)));
+    let out = lab.run(&["undo", &run_id, "--yes"]);
+    out.code(3);
+    assert!(out.stderr.contains("is not directly under"), "{}", out.stderr);
+    assert!(lab.exists(admin), "undo deleted Administrator");
+
+    // A run that names objects of another domain is not undone here.
+    lab.dir.write(journal, &format!("{original}{}\n", line("CN=x,DC=fabrikam,DC=test", 901)));
+    let out = lab.run(&["undo", &run_id, "--yes"]);
+    out.code(3);
+    assert!(out.stderr.contains("not in this directory"), "{}", out.stderr);
+
+    // A change line without what a change needs is reported with its number.
+    let damaged = format!("{original}{{\"type\":\"change\",\"run_id\":\"{run_id}\"}}\n");
+    lab.dir.write(journal, &damaged);
+    let n = damaged.lines().count();
+    let out = lab.run(&["undo", &run_id, "--yes"]);
+    out.code(3);
+    assert!(out.stderr.contains(&format!("default.jsonl:{n}: a change without")), "{}", out.stderr);
+
+    lab.dir.write(journal, &original);
+    lab.run(&["undo", "", "--yes"]).code(3).stderr_has("the run id is empty");
+    assert_eq!(lab.count(), lab.in_scope().len(), "nothing was undone");
+}
