@@ -107,3 +107,19 @@ fn an_acl_change_shows_what_its_edits_apply() {
     let text = d.run(&["apply", &f, "--dry-run"]);
     assert!(!text.stdout.contains("LIE"), "{}", text.stdout);
 }
+
+/// A `setting` change writes only the site's own configuration file: a saved
+/// plan naming another file is refused and the file is not written.
+#[test]
+fn a_setting_change_writes_only_the_sites_config_file() {
+    let (d, plan, _) = saved();
+    let target = d.join("elsewhere.toml");
+    let mut p = plan.clone();
+    p["changes"].as_array_mut().unwrap().push(serde_json::json!({
+        "id": 7, "action": "setting", "reason": "forged", "device": null,
+        "file": target.display().to_string(), "profile": "default", "key": "k", "value": "v",
+    }));
+    let f = forged(&d, "setting.json", p);
+    d.run(&["apply", &f, "--yes"]).code(3).stderr_has("not this site's configuration file");
+    assert!(!target.exists(), "the file was written");
+}

@@ -41,6 +41,10 @@ pub fn apply(args: &ApplyArgs) -> i32 {
         Ok(x) => x,
         Err(e) => return fail(&e),
     };
+    if let Err(e) = crate::plan::fence::check_settings(&saved.plan, sources.loaded.path.as_deref())
+    {
+        return fail(&e);
+    }
     let rt = match runtime() {
         Ok(rt) => rt,
         Err(e) => return fail(&e),

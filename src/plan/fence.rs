@@ -248,6 +248,27 @@ pub fn check_undo(plan: &Plan, dir: &dyn Directory) -> Result<()> {
     check_owned(plan, &f, dir)
 }
 
+/// Every `setting` change of a plan writes the site's own configuration file
+/// (`config`, the file this run loaded), whatever the plan's origin: a saved
+/// plan cannot name a file of its choosing.
+pub fn check_settings(plan: &Plan, config: Option<&std::path::Path>) -> Result<()> {
+    let own = config.and_then(|p| std::fs::canonicalize(p).ok());
+    for c in &plan.changes {
+        let ChangeOp::Setting { file, .. } = &c.op else { continue };
+        let target = std::fs::canonicalize(file).ok();
+        if own.is_none() || target != own {
+            return Err(refused(format!(
+                "change {} writes the setting file {}, which is not this site's configuration \
+                 file ({})",
+                c.id,
+                crate::text::visible(&crate::text::clip(file, crate::text::CLIP)),
+                config.map_or_else(|| "none loaded".to_string(), |p| p.display().to_string())
+            )));
+        }
+    }
+    Ok(())
+}
+
 fn owned(e: &Entry, f: &SyncFence) -> bool {
     let device = e.is_a("msDS-Device");
     let marked = text(e.get("adminDescription")) == [f.marker.to_ascii_lowercase()];
