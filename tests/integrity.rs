@@ -18,6 +18,11 @@ fn saved() -> (Dir, Value, String) {
     let digest = plan["digest"].as_str().unwrap().to_string();
     assert_eq!(digest.len(), 64, "{digest}");
     assert!(out.stderr.contains(&format!("digest {digest}")), "{}", out.stderr);
+    let json = [DEMO_PREPARE, &["--dry-run", "--save-plan", "again.json", "--format", "json"]];
+    let report = d.run(&json.concat());
+    let report = report.code(0).json();
+    let again: Value = serde_json::from_str(&d.read("again.json")).unwrap();
+    assert_eq!(report["data"]["saved_plan"]["digest"], again["digest"], "{report:#}");
     (d, plan, digest)
 }
 

@@ -173,12 +173,19 @@ fn execute(args: &RunArgs, script: &Script, host: &Arc<Host>, started: Instant) 
     }
 
     // The plan as reviewed, saved before anything of it is applied.
-    if let Some(path) = args.save_plan.as_deref().filter(|p| plan::saved::is_saved_plan(p))
-        && let Err(e) = save_plan(path, &report, host)
-    {
-        eprintln!("error: {e}");
-        report.exit_code = exit::SCRIPT_ERROR;
-        return finish(args, report, started);
+    if let Some(path) = args.save_plan.as_deref().filter(|p| plan::saved::is_saved_plan(p)) {
+        match save_plan(path, &report, host) {
+            // The digest that binds the file to this review, in the report too.
+            Ok(digest) => drop(report.findings.data.insert(
+                "saved_plan".into(),
+                serde_json::json!({ "file": path.display().to_string(), "digest": digest }),
+            )),
+            Err(e) => {
+                eprintln!("error: {e}");
+                report.exit_code = exit::SCRIPT_ERROR;
+                return finish(args, report, started);
+            }
+        }
     }
     if report.plan.is_refused() {
         // Refused before any change: shown (a dry run too), never applied.
@@ -259,7 +266,7 @@ fn record_round(host: &Host, report: &Report) {
 }
 
 /// `--save-plan FILE.json`: the plan with each change's precondition.
-fn save_plan(path: &std::path::Path, report: &Report, host: &Host) -> crate::error::Result<()> {
+fn save_plan(path: &std::path::Path, report: &Report, host: &Host) -> crate::error::Result<String> {
     let dir = if plan::saved::needs_directory(&report.plan) || host.dir_opened() {
         Some(host.base_dir()?)
     } else {
@@ -277,7 +284,7 @@ fn save_plan(path: &std::path::Path, report: &Report, host: &Host) -> crate::err
         path.display(),
         path.display()
     );
-    Ok(())
+    Ok(digest)
 }
 
 fn progress_bar(len: usize, hidden: bool) -> indicatif::ProgressBar {
