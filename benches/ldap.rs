@@ -386,7 +386,7 @@ fn dwb_write(dc: &SambaDc, rt: &tokio::runtime::Runtime, ops: &[WriteOp]) -> Run
         let t0 = Instant::now();
         let dir = connect(dc, rt);
         connected = t0.elapsed();
-        dir.write_many(ops, &mut |i, r| {
+        dir.write_many(&ops.iter().collect::<Vec<_>>(), &mut |i, r| {
             if let Err(e) = r {
                 failed.push(format!("{}: {e}", ops[i].dn()));
             }

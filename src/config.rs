@@ -267,10 +267,7 @@ pub fn set_value(path: &Path, profile: &str, key: &str, value: &str) -> Result<(
     wb[key] = toml_edit::value(value);
     // Check the result is still a valid dwb config before replacing the file.
     parse(&doc.to_string(), path)?;
-    let tmp = path.with_extension("toml.tmp");
-    std::fs::write(&tmp, doc.to_string())
-        .map_err(|e| Error::config(format!("writing {}: {e}", tmp.display())))?;
-    std::fs::rename(&tmp, path)
+    crate::fsutil::write_atomic(path, doc.to_string().as_bytes())
         .map_err(|e| Error::config(format!("replacing {}: {e}", path.display())))
 }
 

@@ -5,6 +5,14 @@
 //! pieces are: `directory` (pure AD types), `ad` (the `Directory` seam and its
 //! LDAP and snapshot backends), `plan` (every write as reviewable data),
 //! `engine` + `bindings` (the scripting host), `report`, `config`.
+//!
+//! "Directory" names three things, each in one place:
+//! - `directory`: the data of Active Directory, with no I/O (DNs, entries,
+//!   filters, SIDs, security descriptors, FILETIMEs);
+//! - `ad::Directory`: the trait every backend implements (a live DC over LDAP,
+//!   an LDIF snapshot) and the planned view (`plan::view`) wraps;
+//! - `sources::dc`: which of them a run opens (a DC, a snapshot, the demo),
+//!   decided from flags, environment and profile.
 
 // Errors carry their context (DN, server text, hint) and are rare on the hot
 // paths; boxing them would cost clarity for no measurable gain.
@@ -20,6 +28,7 @@ pub mod directory;
 pub mod embedded;
 pub mod engine;
 pub mod error;
+pub mod fsutil;
 pub mod graph;
 pub mod host;
 pub mod metrics;

@@ -253,7 +253,7 @@ fn clouds_hosts_scope_and_http_rules() {
     assert_eq!(Cloud::China.scope().unwrap(), "https://microsoftgraph.chinacloudapi.cn/.default");
     assert_eq!(Cloud::China.login_base().unwrap().host_str(), Some("login.chinacloudapi.cn"));
     assert_eq!(Cloud::from_name("GCC-High").unwrap(), Cloud::UsGov);
-    assert_eq!(Cloud::from_name("bogus").unwrap_err().kind(), "config");
+    assert_eq!(Cloud::from_name("bogus").unwrap_err().kind().as_str(), "config");
 
     let e = Endpoints::new(&g, "contoso.onmicrosoft.com").unwrap();
     assert_eq!(
@@ -264,7 +264,7 @@ fn clouds_hosts_scope_and_http_rules() {
         e.graph_url("devices").unwrap().as_str(),
         "https://graph.microsoft.com/v1.0/devices"
     );
-    assert_eq!(Endpoints::new(&g, "../evil").unwrap_err().kind(), "config");
+    assert_eq!(Endpoints::new(&g, "../evil").unwrap_err().kind().as_str(), "config");
 
     for ok in [
         "http://127.0.0.1:8080",
@@ -277,7 +277,7 @@ fn clouds_hosts_scope_and_http_rules() {
     }
     for bad in ["http://10.0.0.1", "http://graph.example.org", "http://192.168.1.5:80"] {
         let e = Cloud::custom(bad, "https://graph.example.org").unwrap_err();
-        assert_eq!((e.kind(), e.code()), ("config", "DWB-GRAPH-0002"), "{bad}");
+        assert_eq!((e.kind().as_str(), e.code()), ("config", "DWB-GRAPH-0002"), "{bad}");
         assert!(e.to_string().contains("loopback"), "{e}");
     }
     assert!(Cloud::custom("https://u:p@login.example.org", "https://g.example.org").is_err());
@@ -306,8 +306,8 @@ fn error_code_table_is_stable_and_documented() {
     let mut codes = HashSet::new();
     for r in error::ALL_REASONS {
         assert!(codes.insert(r.code()), "duplicate code {}", r.code());
-        assert!(kinds.contains(&r.kind()), "{:?}", r);
-        assert!(documented(r.code(), r.kind()), "{} not documented", r.code());
+        assert!(kinds.contains(&r.kind().as_str()), "{:?}", r);
+        assert!(documented(r.code(), r.kind().as_str()), "{} not documented", r.code());
     }
 }
 
@@ -330,7 +330,7 @@ async fn client_secret_token_is_cached_and_wrong_secret_is_auth_error() {
     let (cfg, _) = config(&emu, bad);
     assert!(!format!("{cfg:?}").contains("hunter2"), "secrets never in Debug");
     let e = GraphClient::new(cfg).unwrap().organization().await.unwrap_err();
-    assert_eq!((e.kind(), e.code()), ("auth", "DWB-GRAPH-0010"));
+    assert_eq!((e.kind().as_str(), e.code()), ("auth", "DWB-GRAPH-0010"));
     assert_eq!(e.graph_code(), Some("invalid_client"));
     assert!(e.graph_message().unwrap().contains("AADSTS7000215"));
     assert_eq!(e.status(), Some(401));
@@ -424,11 +424,11 @@ async fn certificate_client_assertion_is_verified_by_the_emulator() {
     };
     let (cfg2, _) = config(&emu, cred2);
     let e = GraphClient::new(cfg2).unwrap().organization().await.unwrap_err();
-    assert_eq!(e.kind(), "auth");
+    assert_eq!(e.kind().as_str(), "auth");
     assert!(e.graph_message().unwrap().contains("AADSTS700027"), "{e}");
     // A key that does not belong to the certificate is refused locally.
     let e = ClientCertificate::from_pem(&cert, &key2).unwrap_err();
-    assert_eq!((e.kind(), e.code()), ("config", "DWB-GRAPH-0003"));
+    assert_eq!((e.kind().as_str(), e.code()), ("config", "DWB-GRAPH-0003"));
     assert!(ClientCertificate::from_pem("no pem here", &key).is_err());
 }
 
@@ -508,7 +508,7 @@ async fn device_code_honours_interval_and_reports_declined_and_expired() {
     let (c, _) = device_code_client(&emu, Arc::new(Mutex::new(Vec::new())));
     let e = c.sign_in().await.unwrap_err();
     assert_eq!(
-        (e.kind(), e.code(), e.graph_code()),
+        (e.kind().as_str(), e.code(), e.graph_code()),
         ("auth", "DWB-GRAPH-0012", Some("authorization_declined"))
     );
 
@@ -516,7 +516,7 @@ async fn device_code_honours_interval_and_reports_declined_and_expired() {
     let (c, _) = device_code_client(&emu, Arc::new(Mutex::new(Vec::new())));
     let e = c.sign_in().await.unwrap_err();
     assert_eq!(
-        (e.kind(), e.code(), e.graph_code()),
+        (e.kind().as_str(), e.code(), e.graph_code()),
         ("auth", "DWB-GRAPH-0013", Some("expired_token"))
     );
 }
@@ -527,7 +527,7 @@ async fn delegated_only_api_with_app_token_fails_without_calling_graph() {
     let (c, _) = client(&emu);
     for e in [c.sync_features().await.unwrap_err(), c.set_device_writeback(true).await.unwrap_err()]
     {
-        assert_eq!((e.kind(), e.code()), ("delegated_only", "DWB-GRAPH-0021"));
+        assert_eq!((e.kind().as_str(), e.code()), ("delegated_only", "DWB-GRAPH-0021"));
         assert!(
             e.message().contains("application permissions")
                 && e.message().contains("Global Administrator"),
@@ -538,7 +538,7 @@ async fn delegated_only_api_with_app_token_fails_without_calling_graph() {
     // The emulator itself refuses an app-only token like Graph does.
     let e = c.get_json("directory/onPremisesSynchronization").await.unwrap_err();
     assert_eq!(
-        (e.kind(), e.status(), e.graph_code()),
+        (e.kind().as_str(), e.status(), e.graph_code()),
         ("forbidden", Some(403), Some("Authorization_RequestDenied"))
     );
     assert!(e.request_id().is_some() && e.client_request_id().is_some());
@@ -618,7 +618,7 @@ async fn select_top_and_filter_follow_graph_rules() {
         ListOptions { filter: Some("startswith(displayName,'A')".into()), ..Default::default() };
     let e = c.list_devices(&unsupported, |_| ControlFlow::Continue(())).await.unwrap_err();
     assert_eq!(
-        (e.kind(), e.status(), e.graph_code()),
+        (e.kind().as_str(), e.status(), e.graph_code()),
         ("config", Some(400), Some("Request_UnsupportedQuery"))
     );
     let bad_select = ListOptions { select: vec!["id".into(), "nope".into()], ..Default::default() };
@@ -628,7 +628,7 @@ async fn select_top_and_filter_follow_graph_rules() {
     assert_eq!((e.status(), e.graph_code()), (Some(400), Some("Request_BadRequest")));
     assert!(e.graph_message().unwrap().contains("between 1 and 999"));
     let e = c.devices(&ListOptions { top: Some(0), ..Default::default() }).err().unwrap();
-    assert_eq!(e.kind(), "config");
+    assert_eq!(e.kind().as_str(), "config");
 }
 
 #[tokio::test]
@@ -649,9 +649,9 @@ async fn get_device_by_object_id_or_device_id() {
     assert_eq!(reqs.len(), 2, "{reqs:?}");
     assert!(reqs[1].contains("%24filter=deviceId+eq+"), "{reqs:?}");
     let e = c.get_device(&uuid::Uuid::new_v4().to_string()).await.unwrap_err();
-    assert_eq!(e.kind(), "not_found");
+    assert_eq!(e.kind().as_str(), "not_found");
     let e = c.get_device("x' or 1 eq 1").await.unwrap_err();
-    assert_eq!(e.kind(), "config");
+    assert_eq!(e.kind().as_str(), "config");
 }
 
 #[tokio::test]
@@ -781,7 +781,11 @@ async fn delta_rounds_with_adds_changes_and_removals() {
     // Another $select with the same state file is refused.
     let other = DeltaOptions { select: vec!["id".into()] };
     assert_eq!(
-        c.delta_devices(&state, &other, |_| ControlFlow::Continue(())).await.unwrap_err().kind(),
+        c.delta_devices(&state, &other, |_| ControlFlow::Continue(()))
+            .await
+            .unwrap_err()
+            .kind()
+            .as_str(),
         "config"
     );
 }
@@ -902,7 +906,7 @@ async fn backoff_without_retry_after_then_bounded_attempts() {
     let before = emu.graph_request_count();
     let e = c.organization().await.unwrap_err();
     assert_eq!(
-        (e.kind(), e.code(), e.status(), e.attempts()),
+        (e.kind().as_str(), e.code(), e.status(), e.attempts()),
         ("throttled", "DWB-GRAPH-0040", Some(429), Some(4))
     );
     assert_eq!(e.graph_code(), Some("TooManyRequests"));
@@ -927,7 +931,7 @@ async fn unauthorized_triggers_exactly_one_refresh() {
 
     emu.set_faults(Faults { unauthorized_next: 2, ..Default::default() });
     let e = c.organization().await.unwrap_err();
-    assert_eq!((e.kind(), e.code(), e.status()), ("auth", "DWB-GRAPH-0011", Some(401)));
+    assert_eq!((e.kind().as_str(), e.code(), e.status()), ("auth", "DWB-GRAPH-0011", Some(401)));
     assert_eq!(e.graph_code(), Some("InvalidAuthenticationToken"));
     assert_eq!(c.stats().token_requests, 3);
 }
@@ -948,7 +952,7 @@ async fn cancellation_interrupts_a_retry_wait() {
         cancel.cancel();
     });
     let e = c.organization().await.unwrap_err();
-    assert_eq!((e.kind(), e.code()), ("cancelled", "DWB-GRAPH-0070"));
+    assert_eq!((e.kind().as_str(), e.code()), ("cancelled", "DWB-GRAPH-0070"));
 }
 
 #[tokio::test]
@@ -965,7 +969,7 @@ async fn slow_responses_succeed_or_time_out_as_network_errors() {
     c.sign_in().await.unwrap();
     emu.set_faults(Faults { delay_ms: 400, ..Default::default() });
     let e = c.organization().await.unwrap_err();
-    assert_eq!((e.kind(), e.attempts()), ("network", Some(2)));
+    assert_eq!((e.kind().as_str(), e.attempts()), ("network", Some(2)));
     assert!(e.to_string().contains("timed out"), "{e}");
 }
 
@@ -978,7 +982,7 @@ async fn malformed_json_page_is_bad_response() {
     emu.set_faults(Faults { malformed_next: 1, ..Default::default() });
     let e =
         c.list_devices(&ListOptions::default(), |_| ControlFlow::Continue(())).await.unwrap_err();
-    assert_eq!((e.kind(), e.code()), ("bad_response", "DWB-GRAPH-0051"));
+    assert_eq!((e.kind().as_str(), e.code()), ("bad_response", "DWB-GRAPH-0051"));
     assert!(e.url().unwrap().contains("/v1.0/devices") && e.request_id().is_some(), "{e}");
 }
 
@@ -990,7 +994,7 @@ async fn wrongly_typed_or_missing_properties_name_the_device() {
     emu.with_state(|s| s.update_device(&id, json!({"accountEnabled": "yes"})).unwrap());
     let e =
         c.list_devices(&ListOptions::default(), |_| ControlFlow::Continue(())).await.unwrap_err();
-    assert_eq!((e.kind(), e.code()), ("bad_response", "DWB-GRAPH-0052"));
+    assert_eq!((e.kind().as_str(), e.code()), ("bad_response", "DWB-GRAPH-0052"));
     assert_eq!((e.device(), e.field()), (Some(id.as_str()), Some("accountEnabled")));
     assert!(e.to_string().contains(&id) && e.to_string().contains("boolean"), "{e}");
 
@@ -1026,7 +1030,7 @@ async fn oversized_page_is_too_large_with_or_without_content_length() {
     });
     let e =
         c.list_devices(&ListOptions::default(), |_| ControlFlow::Continue(())).await.unwrap_err();
-    assert_eq!((e.kind(), e.code()), ("too_large", "DWB-GRAPH-0080"));
+    assert_eq!((e.kind().as_str(), e.code()), ("too_large", "DWB-GRAPH-0080"));
     assert!(
         e.message().contains("/v1.0/devices")
             && e.message().contains(&DEFAULT_MAX_PAGE_BYTES.to_string()),
@@ -1043,7 +1047,7 @@ async fn oversized_page_is_too_large_with_or_without_content_length() {
     let c = GraphClient::new(cfg).unwrap();
     let e =
         c.list_devices(&ListOptions::default(), |_| ControlFlow::Continue(())).await.unwrap_err();
-    assert_eq!(e.kind(), "too_large");
+    assert_eq!(e.kind().as_str(), "too_large");
     assert!(e.message().contains("more than"), "{e}");
 }
 
@@ -1062,7 +1066,7 @@ async fn next_link_to_another_host_is_refused_and_gets_no_token() {
         })
         .await
         .unwrap_err();
-    assert_eq!((e.kind(), e.code()), ("bad_response", "DWB-GRAPH-0054"));
+    assert_eq!((e.kind().as_str(), e.code()), ("bad_response", "DWB-GRAPH-0054"));
     assert!(e.message().contains(&other.url()), "{e}");
     assert_eq!(seen, 0, "the page with the bad link is refused as a whole");
     // Also for a URL handed in directly.
@@ -1094,7 +1098,10 @@ async fn redirects_are_never_followed() {
         GraphClient::new(GraphConfig::new(cloud, "contoso.com", secret()).with_retry(fast_retry()))
             .unwrap();
     let e = c.organization().await.unwrap_err();
-    assert_eq!((e.kind(), e.code(), e.status()), ("bad_response", "DWB-GRAPH-0055", Some(302)));
+    assert_eq!(
+        (e.kind().as_str(), e.code(), e.status()),
+        ("bad_response", "DWB-GRAPH-0055", Some(302))
+    );
     tokio::time::sleep(Duration::from_millis(50)).await;
     assert!(target.hits().is_empty());
     assert!(graph.hits().iter().any(|(p, auth)| p == "/v1.0/organization" && *auth));
@@ -1177,7 +1184,7 @@ fn alternative_security_id_decoding() {
     let d = Device::from_json(json!({"id": "dev-1", "alternativeSecurityIds": [{"type": 1, "key": "zz"}, {"type": 2, "key": "%%%"}]})).unwrap();
     let e = d.x509_alt_security_ids().unwrap_err();
     assert_eq!(
-        (e.kind(), e.code(), e.device(), e.field()),
+        (e.kind().as_str(), e.code(), e.device(), e.field()),
         ("bad_response", "DWB-GRAPH-0053", Some("dev-1"), Some("alternativeSecurityIds[1].key"))
     );
 }
@@ -1298,7 +1305,7 @@ fn offline_errors_name_the_file_and_device() {
     let p = dir.path().join("broken.json");
     std::fs::write(&p, "{\"value\": [ {\"id\": \"a\"}, ").unwrap();
     let e = devices_from_file(&p).unwrap_err();
-    assert_eq!((e.kind(), e.code()), ("bad_response", "DWB-GRAPH-0051"));
+    assert_eq!((e.kind().as_str(), e.code()), ("bad_response", "DWB-GRAPH-0051"));
     assert!(e.to_string().contains("broken.json") && e.to_string().contains("line 1"), "{e}");
 
     let e = devices_from_json(
@@ -1321,7 +1328,7 @@ fn offline_errors_name_the_file_and_device() {
     assert!(devices_from_json("").is_err());
     assert!(devices_from_json("42").is_err());
     let e = devices_from_file(dir.path().join("missing.json")).unwrap_err();
-    assert_eq!((e.kind(), e.code()), ("config", "DWB-GRAPH-0004"));
+    assert_eq!((e.kind().as_str(), e.code()), ("config", "DWB-GRAPH-0004"));
 }
 
 // ---- emulator state and CLI entry ----------------------------------------------------------

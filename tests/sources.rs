@@ -72,7 +72,7 @@ impl LoopServer {
 }
 
 fn assert_loops(e: &GraphError) {
-    assert_eq!(e.kind(), "bad_response", "{e}");
+    assert_eq!(e.kind().as_str(), "bad_response", "{e}");
     assert!(e.message().contains("already followed"), "{e}");
 }
 

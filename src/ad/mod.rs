@@ -196,8 +196,9 @@ pub trait Directory: Send + Sync {
     fn write(&self, op: &WriteOp) -> Result<()>;
 
     /// Performs several independent writes, reporting each outcome by index.
-    /// Backends may pipeline them; the default runs them one by one.
-    fn write_many(&self, ops: &[WriteOp], done: &mut dyn FnMut(usize, Result<()>)) {
+    /// Backends may pipeline them; the default runs them one by one. The writes
+    /// are borrowed (from the plan): a backend copies only what it must keep.
+    fn write_many(&self, ops: &[&WriteOp], done: &mut dyn FnMut(usize, Result<()>)) {
         for (i, op) in ops.iter().enumerate() {
             done(i, self.write(op));
         }

@@ -9,7 +9,7 @@ use std::sync::RwLock;
 
 use super::{Directory, ModOp, RootDse, Scope, SearchRequest, WriteOp};
 use crate::directory::security::merge_dacl;
-use crate::directory::{Attr, Dn, Entry, Guid, ldif};
+use crate::directory::{Dn, Entry, Guid, ldif};
 use crate::error::{Error, Kind, Result};
 
 /// Attributes a DC returns only when asked for by name.
@@ -281,15 +281,15 @@ impl Directory for SnapshotDirectory {
     }
 }
 
-/// Builds an attribute list from `(name, text values)` pairs.
-pub fn text_attrs(pairs: &[(&str, &[&str])]) -> Vec<Attr> {
-    pairs.iter().map(|(n, v)| Attr::text(*n, v.iter())).collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::directory::Filter;
+    use crate::directory::{Attr, Filter};
+
+    /// Builds an attribute list from `(name, text values)` pairs.
+    fn text_attrs(pairs: &[(&str, &[&str])]) -> Vec<Attr> {
+        pairs.iter().map(|(n, v)| Attr::text(*n, v.iter())).collect()
+    }
 
     const LDIF: &str = "dn: DC=contoso,DC=test\nobjectClass: top\nobjectClass: domainDNS\n\ndn: CN=Users,DC=contoso,DC=test\nobjectClass: container\n\ndn: CN=alice,CN=Users,DC=contoso,DC=test\nobjectClass: user\nsAMAccountName: alice\n";
 

@@ -109,8 +109,45 @@ fn every(ctx: &NativeCallContext, host: &Host, seconds: i64, round: &FnPtr) -> R
     Ok(())
 }
 
-/// Adds `dwb::every` and `dwb::max_writes_per_second` to the `dwb::` module.
+/// Graph expires a delta token it has not seen for 7 days (its docs; 410 or
+/// 400 `syncStateNotFound`): a full round comes well before that, whatever the
+/// interval asked for.
+const MAX_FULL_EVERY: u64 = 6 * 24 * 3600;
+
+/// Whether a watch's next round should be full: none yet for this profile, or
+/// the last one ended `seconds` (at most 6 days) ago or earlier.
+fn full_round_due(host: &Host, seconds: i64) -> bool {
+    let every = (seconds.max(0) as u64).min(MAX_FULL_EVERY);
+    let last = crate::service::status::path_for(host.profile.as_deref())
+        .and_then(|p| crate::service::status::load(&p))
+        .ok()
+        .flatten()
+        .and_then(|s| s.last_full_at);
+    match last {
+        Some(t) => crate::service::round::now_unix().saturating_sub(t) >= every,
+        None => true,
+    }
+}
+
+/// Adds `dwb::every`, `dwb::full_round_due` and `dwb::max_writes_per_second`
+/// to the `dwb::` module.
 pub fn register(m: &mut Module, host: Arc<Host>) {
+    let h = host.clone();
+    reg(
+        m,
+        "full_round_due",
+        &["seconds: i64", "-> bool"],
+        "True when a watch's next round should be a full one: no full round has succeeded for \
+         this profile yet, or the last one (the status file's `last_full_at`) ended `seconds` ago \
+         or earlier — at most 6 days, so a full round always comes before Graph expires a delta \
+         token (7 days). Delta rounds do not see changes of registered owners or users (Graph \
+         does not track navigation properties in delta), so only full rounds bound that drift.\n\
+         # Example\n\
+         ```rhai\n\
+         let mode = if dwb::full_round_due(86400) { \"full\" } else { \"delta\" };\n\
+         ```",
+        move |seconds: i64| full_round_due(&h, seconds),
+    );
     reg(
         m,
         "max_writes_per_second",

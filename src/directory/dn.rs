@@ -103,11 +103,6 @@ impl Dn {
             && self.rdns[self.rdns.len() - n..].iter().zip(&other.rdns).all(|(a, b)| rdn_eq(a, b))
     }
 
-    /// True when `self` is strictly below `other`.
-    pub fn is_descendant_of(&self, other: &Dn) -> bool {
-        self.rdns.len() > other.rdns.len() && self.is_within(other)
-    }
-
     /// True when `self` is an immediate child of `other`.
     pub fn is_child_of(&self, other: &Dn) -> bool {
         self.rdns.len() == other.rdns.len() + 1 && self.is_within(other)

@@ -78,15 +78,6 @@ pub fn is_binary(name: &str) -> bool {
     syntax_of(name) != Syntax::Text
 }
 
-/// Syntax from a schema `attributeSyntax` OID (2.5.5.x) for attributes not in the tables above.
-pub fn from_schema_oid(oid: &str) -> Syntax {
-    match oid {
-        "2.5.5.10" | "2.5.5.17" => Syntax::Binary,
-        "2.5.5.15" => Syntax::SecurityDescriptor,
-        _ => Syntax::Text,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -50,9 +50,21 @@ impl Kind {
         }
     }
 
-    /// Whether retrying the same operation later may succeed.
+    /// Whether the server said "not now" without performing the operation, so
+    /// that sending the same request again later may succeed. The one rule of
+    /// every retry loop: the DC's writes (`ad::ldap::write`) and Graph's
+    /// requests and `$batch` members (`graph::retry::status_kind`). A timeout or
+    /// a dropped connection is not transient in this sense: the operation may
+    /// have been performed (Graph retries those for idempotent reads only).
     pub fn is_transient(self) -> bool {
-        matches!(self, Kind::Busy | Kind::Unavailable | Kind::Timeout)
+        matches!(self, Kind::Busy | Kind::Unavailable | Kind::Throttled)
+    }
+}
+
+/// A kind is written as the string scripts see (the JSON report's `kind`).
+impl serde::Serialize for Kind {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
     }
 }
 
@@ -69,8 +81,6 @@ pub struct Error {
     pub server_text: Option<String>,
     /// What the user can do about it.
     pub hint: Option<String>,
-    /// A finer kind from a subsystem (Graph's `throttled`, `delegated_only`, …).
-    pub kind_name: Option<&'static str>,
 }
 
 /// dwb's result type.
@@ -78,15 +88,7 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
     pub fn new(kind: Kind, message: impl Into<String>) -> Error {
-        Error {
-            kind,
-            code: None,
-            message: message.into(),
-            dn: None,
-            server_text: None,
-            hint: None,
-            kind_name: None,
-        }
+        Error { kind, code: None, message: message.into(), dn: None, server_text: None, hint: None }
     }
 
     pub fn with_dn(mut self, dn: impl ToString) -> Error {
@@ -112,9 +114,10 @@ impl Error {
         self
     }
 
-    /// The kind as scripts see it.
+    /// The kind as scripts and the JSON report see it (the edge where a kind
+    /// becomes a string; inside dwb, compare `kind`).
     pub fn kind_str(&self) -> &'static str {
-        self.kind_name.unwrap_or(self.kind.as_str())
+        self.kind.as_str()
     }
 
     /// The stable code.

@@ -108,12 +108,23 @@ kinds! {
     Locked = ("DWB-RUN-0001", "locked", "another dwb sync holds the container's lock"),
     Verification = ("DWB-VERIFY-0001", "verification", "a verification could not be made"),
     Graph = ("DWB-GRAPH-0000", "graph", "a Graph error without a finer code"),
+    // The kinds of Graph's reasons (`graph::error::Reason::kind`) that no
+    // directory error shares; a Graph error keeps its reason's finer code.
+    GraphConfig = ("DWB-GRAPH-0001", "config",
+        "invalid Graph configuration (cloud, tenant, option value)"),
+    Forbidden = ("DWB-GRAPH-0020", "forbidden", "HTTP 403: missing permission or consent"),
+    DelegatedOnly = ("DWB-GRAPH-0021", "delegated_only",
+        "the API needs a delegated (Global Administrator) token"),
+    Throttled = ("DWB-GRAPH-0040", "throttled",
+        "429/503/504 persisted after the bounded attempts"),
+    BadResponse = ("DWB-GRAPH-0050", "bad_response", "an unexpected HTTP status"),
+    TooLarge = ("DWB-GRAPH-0080", "too_large", "a response body exceeded the page size limit"),
     Io = ("DWB-IO-0001", "io", "a local file could not be read or written"),
     Internal = ("DWB-INT-0001", "internal", "a bug in dwb: please report it"),
 }
 
-/// The rows that are not a `Kind`: script diagnostics, Graph's finer codes
-/// (`graph::error::Reason`), and the codes the standard scripts throw.
+/// The rows that are not a `Kind`: script diagnostics, the rest of Graph's
+/// finer codes (`graph::error::Reason`), and the codes the standard scripts throw.
 pub const OTHER_CODES: &[Code] = &[
     // Script diagnostics (`engine::diagnostic`).
     c("DWB-SCRIPT-0010", "syntax", "the script does not parse"),
@@ -125,7 +136,6 @@ pub const OTHER_CODES: &[Code] = &[
     // The command line (`dwb run … --format json` reports it too).
     c("DWB-USAGE-0001", "usage", "the command line is not valid (unknown flag, missing value)"),
     // Microsoft Graph (`graph::error::Reason`).
-    c("DWB-GRAPH-0001", "config", "invalid Graph configuration (cloud, tenant, option value)"),
     c("DWB-GRAPH-0002", "config", "`http://` to a non-loopback host, or credentials in a URL"),
     c("DWB-GRAPH-0003", "config", "certificate / private key unreadable or not a pair"),
     c("DWB-GRAPH-0004", "config", "a file could not be read or written (export, delta state)"),
@@ -135,12 +145,8 @@ pub const OTHER_CODES: &[Code] = &[
     c("DWB-GRAPH-0011", "auth", "Graph answered 401 even after one token refresh"),
     c("DWB-GRAPH-0012", "auth", "device-code sign-in declined"),
     c("DWB-GRAPH-0013", "auth", "device-code sign-in expired"),
-    c("DWB-GRAPH-0020", "forbidden", "HTTP 403: missing permission or consent"),
-    c("DWB-GRAPH-0021", "delegated_only", "the API needs a delegated (Global Administrator) token"),
     c("DWB-GRAPH-0030", "not_found", "HTTP 404: no such device or object"),
     c("DWB-GRAPH-0031", "not_found", "HTTP 410: the stored delta token expired"),
-    c("DWB-GRAPH-0040", "throttled", "429/503/504 persisted after the bounded attempts"),
-    c("DWB-GRAPH-0050", "bad_response", "an unexpected HTTP status"),
     c("DWB-GRAPH-0051", "bad_response", "malformed JSON or an unexpected shape"),
     c("DWB-GRAPH-0052", "bad_response", "a device property is missing or wrongly typed"),
     c("DWB-GRAPH-0053", "bad_response", "an `alternativeSecurityIds` key cannot be decoded"),
@@ -148,7 +154,6 @@ pub const OTHER_CODES: &[Code] = &[
     c("DWB-GRAPH-0055", "bad_response", "Graph answered with a redirect (never followed)"),
     c("DWB-GRAPH-0060", "network", "connection, TLS or timeout failure"),
     c("DWB-GRAPH-0070", "cancelled", "cancelled (Ctrl-C)"),
-    c("DWB-GRAPH-0080", "too_large", "a response body exceeded the page size limit"),
     // Thrown by the standard scripts (`dwb::error`).
     c("DWB-PREP-0001", "schema_missing", "prepare: the schema lacks a device class"),
     c("DWB-PREP-0002", "duplicate_drs", "prepare: more than one DeviceRegistrationService"),

@@ -29,8 +29,9 @@ use url::Url;
 
 use super::error::{GraphError, Reason, Result};
 use super::http::{Reply, ReqBody};
-use super::retry::{Counters, RetryEvent, parse_retry_after, sleep_or_cancel};
+use super::retry::{Counters, RetryEvent, parse_retry_after, sleep_or_cancel, transient_status};
 use super::{ClientInner, GraphClient};
+use crate::error::Kind;
 
 /// "JSON batch requests are currently limited to 20 individual requests."
 pub const BATCH_MAX_REQUESTS: usize = 20;
@@ -64,7 +65,7 @@ type Answers = Vec<(String, Result<Value>)>;
 
 /// A failure that no member can survive: the whole operation stops.
 fn fatal(e: &GraphError) -> bool {
-    matches!(e.kind(), "cancelled" | "auth" | "config")
+    matches!(e.kind(), Kind::Cancelled | Kind::Auth | Kind::GraphConfig)
 }
 
 impl GraphClient {
@@ -235,7 +236,9 @@ impl Member {
     /// How long to wait before re-sending a failed member; `None` = give up.
     fn retry_wait(&self, inner: &ClientInner, p: &Pending) -> Option<Duration> {
         let policy = &inner.retry;
-        let retryable = matches!(self.status, 429 | 500 | 502 | 503 | 504);
+        // A member's 500/502 is re-sent too (with the backoff): the member
+        // failed alone inside a batch that itself succeeded.
+        let retryable = transient_status(self.status) || matches!(self.status, 500 | 502);
         if !retryable || p.attempts >= policy.max_attempts {
             return None;
         }
@@ -247,7 +250,7 @@ impl Member {
 
     /// 429/503/504 say when to come back; other 5xx get the backoff.
     fn honours_retry_after(&self) -> bool {
-        matches!(self.status, 429 | 503 | 504)
+        transient_status(self.status)
     }
 
     fn retry_after(&self) -> Option<Duration> {
@@ -273,7 +276,7 @@ impl Member {
             .with_status(404)
             .with_graph(code, message)
             .with_url("GET", p.url.as_str()),
-            429 | 503 | 504 => GraphError::new(
+            s if transient_status(s) => GraphError::new(
                 Reason::Throttled,
                 format!(
                     "Graph kept answering HTTP {} to this batched request after {} attempts; \

@@ -7,9 +7,8 @@
 //!   "retry":["<object id>",…]}`; `retry` (optional) lists devices whose write failed in the
 //! round the deltaLink ends: the next round reads them again.
 
-use std::io::Write as _;
 use std::ops::ControlFlow;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -110,34 +109,10 @@ fn load_state(path: &Path) -> Result<Option<StateFile>> {
     Ok(Some(s))
 }
 
-/// Write `bytes` to `path` atomically: a temp file in the same directory, fsync, rename.
+/// Write `bytes` to `path` atomically (`fsutil::write_atomic`).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "state".into());
-    let tmp =
-        dir.join(format!(".{name}.tmp-{}-{}", std::process::id(), uuid::Uuid::new_v4().simple()));
-    let write = || -> std::io::Result<()> {
-        // 0600 whatever the umask: a deltaLink, id hints, the service's status.
-        let mut f = crate::private::options().write(true).create_new(true).open(&tmp)?;
-        crate::private::narrow(&f)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)?;
-        if let Ok(d) = std::fs::File::open(&dir) {
-            let _ = d.sync_all();
-        }
-        Ok(())
-    };
-    write().map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        io_err(path, "write", e)
-    })
+    // 0600 whatever the umask: a deltaLink, id hints.
+    crate::fsutil::write_atomic_private(path, bytes).map_err(|e| io_err(path, "write", e))
 }
 
 fn parse_removed(v: &Value) -> Option<Removed> {

@@ -4,6 +4,8 @@
 use std::fmt;
 use std::time::Duration;
 
+use crate::error::Kind;
+
 /// What went wrong, finer than [`GraphError::kind`]. Each reason has one stable
 /// code (`DWB-GRAPH-00NN`) and belongs to exactly one kind.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -92,32 +94,32 @@ impl Reason {
         }
     }
 
-    /// The kind (closed set) this reason belongs to.
-    pub fn kind(self) -> &'static str {
+    /// The kind (of dwb's one `Kind`) this reason belongs to.
+    pub fn kind(self) -> Kind {
         match self {
             Reason::Config
             | Reason::InsecureUrl
             | Reason::Credential
             | Reason::Io
             | Reason::BadRequest
-            | Reason::Ambiguous => "config",
+            | Reason::Ambiguous => Kind::GraphConfig,
             Reason::TokenRequest
             | Reason::Unauthorized
             | Reason::DeviceCodeDeclined
-            | Reason::DeviceCodeExpired => "auth",
-            Reason::Forbidden => "forbidden",
-            Reason::DelegatedOnly => "delegated_only",
-            Reason::NotFound | Reason::DeltaExpired => "not_found",
-            Reason::Throttled => "throttled",
+            | Reason::DeviceCodeExpired => Kind::Auth,
+            Reason::Forbidden => Kind::Forbidden,
+            Reason::DelegatedOnly => Kind::DelegatedOnly,
+            Reason::NotFound | Reason::DeltaExpired => Kind::NotFound,
+            Reason::Throttled => Kind::Throttled,
             Reason::HttpStatus
             | Reason::BadJson
             | Reason::BadDevice
             | Reason::BadAltSecId
             | Reason::ForeignLink
-            | Reason::Redirect => "bad_response",
-            Reason::Network => "network",
-            Reason::Cancelled => "cancelled",
-            Reason::TooLarge => "too_large",
+            | Reason::Redirect => Kind::BadResponse,
+            Reason::Network => Kind::Network,
+            Reason::Cancelled => Kind::Cancelled,
+            Reason::TooLarge => Kind::TooLarge,
         }
     }
 }
@@ -192,9 +194,9 @@ impl GraphError {
     pub fn code(&self) -> &'static str {
         self.reason.code()
     }
-    /// The kind: one of `auth`, `throttled`, `not_found`, `forbidden`, `delegated_only`,
-    /// `bad_response`, `network`, `cancelled`, `config`, `too_large`.
-    pub fn kind(&self) -> &'static str {
+    /// The kind: `Auth`, `Throttled`, `NotFound`, `Forbidden`, `DelegatedOnly`,
+    /// `BadResponse`, `Network`, `Cancelled`, `GraphConfig` or `TooLarge`.
+    pub fn kind(&self) -> Kind {
         self.reason.kind()
     }
     pub fn reason(&self) -> Reason {
@@ -320,7 +322,7 @@ impl GraphError {
 
 impl fmt::Display for GraphError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} {}: {}", self.code(), self.kind(), self.message)?;
+        write!(f, "{} {}: {}", self.code(), self.kind().as_str(), self.message)?;
         let c = &self.ctx;
         if c.graph_code.is_some() || c.graph_message.is_some() {
             write!(f, " (Graph: {}", c.graph_code.as_deref().unwrap_or("-"))?;
@@ -394,14 +396,10 @@ impl std::error::Error for GraphError {
 
 pub type Result<T, E = GraphError> = std::result::Result<T, E>;
 
-/// A Graph error as a dwb error, keeping Graph's code and its finer kind
+/// A Graph error as a dwb error, keeping Graph's finer code and its kind
 /// (`throttled`, `delegated_only`, …) for scripts that `catch` it.
 impl From<GraphError> for crate::error::Error {
     fn from(e: GraphError) -> Self {
-        use crate::error::{Error, Kind};
-        let kind = if e.kind() == "cancelled" { Kind::Cancelled } else { Kind::Graph };
-        let mut out = Error::new(kind, e.to_string()).with_code(e.code());
-        out.kind_name = Some(e.kind());
-        out
+        crate::error::Error::new(e.kind(), e.to_string()).with_code(e.code())
     }
 }

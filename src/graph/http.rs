@@ -11,7 +11,7 @@ use url::Url;
 
 use super::ClientInner;
 use super::error::{GraphError, Reason, Result};
-use super::retry::{Counters, RetryEvent, parse_retry_after, sleep_or_cancel};
+use super::retry::{Counters, RetryEvent, parse_retry_after, sleep_or_cancel, transient_status};
 
 /// Error bodies are read up to this size; the rest is ignored.
 const ERROR_BODY_LIMIT: usize = 64 * 1024;
@@ -253,30 +253,11 @@ impl ClientInner {
                 attempt -= 1; // the refresh retry does not count against the throttling budget
                 continue;
             }
-            if matches!(status.as_u16(), 429 | 503 | 504) {
+            if transient_status(status.as_u16()) {
                 let ra_header = header(&resp, "retry-after");
                 let ra = ra_header.as_deref().and_then(|h| parse_retry_after(h, SystemTime::now()));
                 if attempt >= policy.max_attempts {
-                    let body = self.read_body(resp, m, &url, ERROR_BODY_LIMIT, true).await?;
-                    let reply = Reply {
-                        status: status.as_u16(),
-                        url: url.to_string(),
-                        method: m,
-                        body,
-                        request_id: rid,
-                        client_request_id: crid,
-                    };
-                    let (code, message) = reply.error_fields();
-                    return Err(GraphError::new(
-                        Reason::Throttled,
-                        format!("Graph kept answering HTTP {} after {attempt} attempts; try again later", status.as_u16()),
-                    )
-                    .with_status(status.as_u16())
-                    .with_graph(code, message)
-                    .with_ids(reply.request_id, reply.client_request_id)
-                    .with_url(m, url.as_str())
-                    .with_attempts(attempt)
-                    .with_retry_after(ra));
+                    return Err(self.throttled(resp, m, &url, attempt, ra, (rid, crid)).await);
                 }
                 let wait = match ra {
                     Some(d) => policy.clamp_retry_after(d),
@@ -308,6 +289,43 @@ impl ClientInner {
                 client_request_id: crid,
             });
         }
+    }
+
+    /// The error for throttling that outlasted the attempts, with Graph's last
+    /// answer and its request ids.
+    async fn throttled(
+        &self,
+        resp: reqwest::Response,
+        m: &'static str,
+        url: &Url,
+        attempt: u32,
+        ra: Option<std::time::Duration>,
+        (rid, crid): (Option<String>, Option<String>),
+    ) -> GraphError {
+        let status = resp.status().as_u16();
+        let body = match self.read_body(resp, m, url, ERROR_BODY_LIMIT, true).await {
+            Ok(b) => b,
+            Err(e) => return e,
+        };
+        let reply = Reply {
+            status,
+            url: url.to_string(),
+            method: m,
+            body,
+            request_id: rid,
+            client_request_id: crid,
+        };
+        let (code, message) = reply.error_fields();
+        GraphError::new(
+            Reason::Throttled,
+            format!("Graph kept answering HTTP {status} after {attempt} attempts; try again later"),
+        )
+        .with_status(status)
+        .with_graph(code, message)
+        .with_ids(reply.request_id, reply.client_request_id)
+        .with_url(m, url.as_str())
+        .with_attempts(attempt)
+        .with_retry_after(ra)
     }
 
     #[allow(clippy::too_many_arguments)]

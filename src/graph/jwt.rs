@@ -217,9 +217,6 @@ impl ClientCertificate {
     pub fn thumbprint(&self) -> String {
         thumbprint_hex(&self.cert_der)
     }
-    pub fn certificate_der(&self) -> &[u8] {
-        &self.cert_der
-    }
 
     /// Build the signed client assertion for `token_url`.
     pub fn assertion(&self, client_id: &str, token_url: &str) -> Result<SecretString> {

@@ -9,6 +9,7 @@ use rand::Rng;
 use tokio_util::sync::CancellationToken;
 
 use super::error::{GraphError, Result};
+use crate::error::Kind;
 
 /// How the client retries throttled and transient failures.
 #[derive(Debug, Clone)]
@@ -51,6 +52,16 @@ impl RetryPolicy {
     pub fn clamp_retry_after(&self, d: Duration) -> Duration {
         d.min(self.max_retry_after)
     }
+}
+
+/// Whether Graph's HTTP `status` says "not now": 429, 503 and 504 are
+/// `Kind::Throttled`, and what is retried is what `Kind::is_transient` says.
+pub(crate) fn transient_status(status: u16) -> bool {
+    let kind = match status {
+        429 | 503 | 504 => Kind::Throttled,
+        _ => Kind::BadResponse,
+    };
+    kind.is_transient()
 }
 
 /// Parse a `Retry-After` header: delta-seconds or an HTTP-date (RFC 9110 §10.2.3).
@@ -247,6 +258,16 @@ mod tests {
         assert_eq!(long_wait_line(Duration::from_secs(30), now), None);
         let line = long_wait_line(Duration::from_secs(120), now).unwrap();
         assert!(line.contains("120 s, resuming at Sun, 09 Sep 2001 01:48:40 GMT"), "{line}");
+    }
+
+    #[test]
+    fn only_throttling_statuses_are_transient() {
+        for s in [429, 503, 504] {
+            assert!(transient_status(s), "{s}");
+        }
+        for s in [200, 400, 401, 403, 404, 410, 500, 502] {
+            assert!(!transient_status(s), "{s}");
+        }
     }
 
     #[test]

@@ -119,11 +119,7 @@ pub fn failed(e: &Error) -> Outcome {
         // Not attempted (or interrupted in flight): a skip, not a failure of the change.
         return Outcome::Skipped { reason: e.message.clone() };
     }
-    Outcome::Failed {
-        code: e.code().to_string(),
-        kind: e.kind_str().to_string(),
-        message: e.to_string(),
-    }
+    Outcome::Failed { code: e.code(), kind: e.kind, message: e.to_string() }
 }
 
 /// True when an outcome says the DC stopped answering.
@@ -261,6 +257,64 @@ fn prepare_batch<'p>(
     Ok(keep)
 }
 
+/// The outcome of a change that is applied on its own: DACL changes
+/// (read-modify-write) and non-directory changes; `None` for a directory write,
+/// which goes into a batch. `earlier` holds the outcomes of the changes before it.
+fn apply_single(
+    t: &Targets,
+    plan: &Plan,
+    change: &Change,
+    earlier: &[Option<Outcome>],
+    failed_roots: &[Dn],
+) -> Option<Outcome> {
+    match &change.op {
+        ChangeOp::Acl { dn, .. } => Some(if failed_roots.iter().any(|root| dn.is_within(root)) {
+            Outcome::Skipped { reason: format!("an earlier change to {dn} failed") }
+        } else {
+            apply_acl(t, plan, change).map_or_else(|e| failed(&e), |()| Outcome::Applied)
+        }),
+        // A delta round's state moves on even when some devices failed: they are
+        // recorded in it and read again next round. Not when the DC stopped
+        // answering (the next round simply repeats this one).
+        ChangeOp::StateCommit { pending, state, retry } => {
+            Some(if earlier.iter().any(|o| o.as_ref().is_some_and(Outcome::lost_the_directory)) {
+                Outcome::Skipped {
+                    reason: "the DC stopped answering; kept as it was so the next round repeats"
+                        .into(),
+                }
+            } else {
+                let mut again: Vec<String> = retry.clone();
+                for (c, o) in plan.changes.iter().zip(earlier) {
+                    if !o.as_ref().is_some_and(Outcome::is_done)
+                        && let Some(d) = &c.device
+                        && !again.contains(d)
+                    {
+                        again.push(d.clone());
+                    }
+                }
+                record_single(t, plan, change)
+                    .and_then(|()| super::external::commit_state(pending, state, &again))
+                    .map_or_else(|e| failed(&e), |()| Outcome::Applied)
+            })
+        }
+        // Settings follow the changes they record: only after all applied.
+        ChangeOp::Setting { .. }
+            if earlier.iter().any(|o| !o.as_ref().is_some_and(Outcome::is_done)) =>
+        {
+            Some(Outcome::Skipped {
+                reason: "an earlier change did not apply; kept as it was so the next run retries"
+                    .into(),
+            })
+        }
+        op if op.write_dn().is_none() => Some(
+            record_single(t, plan, change)
+                .and_then(|()| apply_one(op, t))
+                .map_or_else(|e| failed(&e), |()| Outcome::Applied),
+        ),
+        _ => None,
+    }
+}
+
 /// Applies `plan` to the targets; returns one outcome per change, in plan order.
 /// `progress(done, total)` is called as changes complete.
 pub fn apply(plan: &Plan, t: &Targets, progress: &mut dyn FnMut(usize, usize)) -> Vec<Outcome> {
@@ -280,60 +334,7 @@ pub fn apply(plan: &Plan, t: &Targets, progress: &mut dyn FnMut(usize, usize)) -
         }
         let Some(change) = plan.changes.get(i) else { break };
         // DACL changes (read-modify-write) and non-directory changes run one at a time.
-        let single = match &change.op {
-            ChangeOp::Acl { dn, .. } => {
-                Some(if failed_roots.iter().any(|root| dn.is_within(root)) {
-                    Outcome::Skipped { reason: format!("an earlier change to {dn} failed") }
-                } else {
-                    apply_acl(t, plan, change).map_or_else(|e| failed(&e), |()| Outcome::Applied)
-                })
-            }
-            // A delta round's state moves on even when some devices failed: they are
-            // recorded in it and read again next round. Not when the DC stopped
-            // answering (the next round simply repeats this one).
-            ChangeOp::StateCommit { pending, state, retry } => Some(
-                if outcomes
-                    .iter()
-                    .take(i)
-                    .any(|o| o.as_ref().is_some_and(Outcome::lost_the_directory))
-                {
-                    Outcome::Skipped {
-                        reason:
-                            "the DC stopped answering; kept as it was so the next round repeats"
-                                .into(),
-                    }
-                } else {
-                    let mut again: Vec<String> = retry.clone();
-                    for (c, o) in plan.changes.iter().zip(&outcomes).take(i) {
-                        if !o.as_ref().is_some_and(Outcome::is_done)
-                            && let Some(d) = &c.device
-                            && !again.contains(d)
-                        {
-                            again.push(d.clone());
-                        }
-                    }
-                    record_single(t, plan, change)
-                        .and_then(|()| super::external::commit_state(pending, state, &again))
-                        .map_or_else(|e| failed(&e), |()| Outcome::Applied)
-                },
-            ),
-            // Settings follow the changes they record: only after all applied.
-            ChangeOp::Setting { .. }
-                if outcomes.iter().take(i).any(|o| !o.as_ref().is_some_and(Outcome::is_done)) =>
-            {
-                Some(Outcome::Skipped {
-                    reason:
-                        "an earlier change did not apply; kept as it was so the next run retries"
-                            .into(),
-                })
-            }
-            op if op.write_op().is_none() => Some(
-                record_single(t, plan, change)
-                    .and_then(|()| apply_one(op, t))
-                    .map_or_else(|e| failed(&e), |()| Outcome::Applied),
-            ),
-            _ => None,
-        };
+        let single = apply_single(t, plan, change, &outcomes[..i], &failed_roots);
         if let Some(o) = single {
             if !matches!(o, Outcome::Skipped { .. }) {
                 record_outcome(t, change.id, &o);
@@ -378,7 +379,7 @@ pub fn apply(plan: &Plan, t: &Targets, progress: &mut dyn FnMut(usize, usize)) -
                 Vec::new()
             }
         };
-        let ops: Vec<WriteOp> = runnable.iter().map(|(_, op)| (*op).clone()).collect();
+        let ops: Vec<&WriteOp> = runnable.iter().map(|(_, op)| *op).collect();
         dir.write_many(&ops, &mut |k, res| {
             if let Some((idx, op)) = runnable.get(k) {
                 let o = match res {
@@ -488,10 +489,7 @@ mod tests {
             // The second pass finds the first pass's delete done too.
             assert!(out[1].is_done(), "{out:?}");
             assert!(matches!(out[2], Outcome::AlreadyGone { .. }), "{out:?}");
-            assert!(
-                matches!(&out[3], Outcome::Failed { kind, .. } if kind == "no_such_object"),
-                "{out:?}"
-            );
+            assert!(matches!(&out[3], Outcome::Failed { kind: Kind::NoSuchObject, .. }), "{out:?}");
         }
         let run = super::super::journal::find(&path, "R1").unwrap();
         let status: Vec<_> = run.changes.iter().map(|c| c.status.as_deref()).collect();

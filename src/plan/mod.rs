@@ -9,6 +9,7 @@ pub mod apply;
 pub mod expect;
 pub mod external;
 pub mod fence;
+mod index;
 pub mod journal;
 pub mod render;
 pub mod saved;
@@ -18,12 +19,14 @@ pub mod view;
 
 pub use external::GraphChange;
 
+use std::borrow::Cow;
 use std::path::PathBuf;
 
 use serde::Serialize;
 
 use crate::ad::{ModOp, WriteOp};
 use crate::directory::{Attr, Dn};
+use crate::error::Kind;
 
 /// One planned change.
 #[derive(Debug, Clone)]
@@ -82,11 +85,12 @@ pub enum ChangeOp {
 }
 
 impl ChangeOp {
-    /// The directory write this change performs, if any.
-    pub fn write_op(&self) -> Option<WriteOp> {
+    /// The directory write this change performs, if any: the plan's own, or
+    /// for a DACL change the write it makes (built: DACL changes are few).
+    pub fn write_op(&self) -> Option<Cow<'_, WriteOp>> {
         match self {
-            ChangeOp::Directory(op) => Some(op.clone()),
-            ChangeOp::Acl { dn, descriptor, .. } => Some(WriteOp::Modify {
+            ChangeOp::Directory(op) => Some(Cow::Borrowed(op)),
+            ChangeOp::Acl { dn, descriptor, .. } => Some(Cow::Owned(WriteOp::Modify {
                 dn: dn.clone(),
                 mods: vec![crate::ad::Modification {
                     op: ModOp::Replace,
@@ -94,7 +98,16 @@ impl ChangeOp {
                     values: vec![descriptor.clone()],
                 }],
                 sd_flags: Some(crate::ad::sd_flags::DACL),
-            }),
+            })),
+            _ => None,
+        }
+    }
+
+    /// The object a directory write of this change goes to, if it makes one.
+    pub fn write_dn(&self) -> Option<&Dn> {
+        match self {
+            ChangeOp::Directory(op) => Some(op.dn()),
+            ChangeOp::Acl { dn, .. } => Some(dn),
             _ => None,
         }
     }
@@ -130,6 +143,8 @@ pub struct Plan {
     pub changes: Vec<Change>,
     /// Guards the plan trips. A refused plan is shown but nothing of it is applied.
     pub refusals: Vec<Refusal>,
+    /// Which changes write to which object, for the planned view's reads.
+    writes: index::WriteIndex,
 }
 
 /// A guard that refused the plan (a mass delete, an empty device source).
@@ -171,6 +186,13 @@ impl Plan {
         !self.refusals.is_empty()
     }
 
+    /// The index of the plan's directory writes, brought up to date with the
+    /// changes pushed (or appended) since it was last read.
+    pub fn write_index(&mut self) -> &index::WriteIndex {
+        self.writes.catch_up(&self.changes);
+        &self.writes
+    }
+
     /// Counts by verb, for summaries.
     pub fn counts(&self) -> Vec<(&'static str, usize)> {
         let mut out: Vec<(&'static str, usize)> = Vec::new();
@@ -195,8 +217,8 @@ pub enum Outcome {
         message: String,
     },
     Failed {
-        code: String,
-        kind: String,
+        code: &'static str,
+        kind: Kind,
         message: String,
     },
     Skipped {
@@ -213,8 +235,6 @@ impl Outcome {
 
     /// True when the change failed because the DC stopped answering.
     pub fn lost_the_directory(&self) -> bool {
-        use crate::error::Kind;
-        matches!(self, Outcome::Failed { kind, .. }
-            if kind == Kind::Timeout.as_str() || kind == Kind::Network.as_str())
+        matches!(self, Outcome::Failed { kind: Kind::Timeout | Kind::Network, .. })
     }
 }

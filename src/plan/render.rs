@@ -133,7 +133,7 @@ pub fn ldif(plan: &Plan) -> String {
         }
         out.push_str(&dn_line(op.dn()));
         out.push('\n');
-        if let WriteOp::Modify { sd_flags: Some(flags), .. } = &op {
+        if let WriteOp::Modify { sd_flags: Some(flags), .. } = &*op {
             // RFC 2849 control line: the SD flags control (critical), so only the DACL
             // is written; owner, group and SACL stay as they are.
             out.push_str(&format!(
@@ -141,7 +141,7 @@ pub fn ldif(plan: &Plan) -> String {
                 B64.encode(sd_flags_value(*flags))
             ));
         }
-        match &op {
+        match &*op {
             WriteOp::Add { attrs, .. } => {
                 out.push_str("changetype: add\n");
                 for a in attrs {

@@ -159,7 +159,7 @@ pub fn preconditions(plan: &Plan, dir: &dyn Directory) -> Result<Vec<Option<Expe
             continue;
         }
         seen.push(n);
-        let known = c.before.is_some() || matches!(op, WriteOp::Add { .. });
+        let known = c.before.is_some() || matches!(*op, WriteOp::Add { .. });
         if !known {
             unknown.push(op.dn().clone());
         }

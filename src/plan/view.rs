@@ -24,26 +24,40 @@ impl PlannedView {
         &self.base
     }
 
-    fn pending(&self) -> Vec<WriteOp> {
-        let plan = self.plan.lock().unwrap_or_else(|p| p.into_inner());
-        plan.changes.iter().filter_map(|c| c.op.write_op()).collect()
+    /// Runs `f` on the plan, its write index current. The lock is held only
+    /// for `f`: never while the base directory or a caller's callback runs.
+    fn with_plan<T>(&self, f: impl FnOnce(&Plan) -> T) -> T {
+        let mut plan = self.plan.lock().unwrap_or_else(|p| p.into_inner());
+        plan.write_index();
+        f(&plan)
     }
 
-    /// The planned state of one object: base state with every pending write applied.
-    fn planned_entry(&self, dn: &Dn, pending: &[WriteOp]) -> Result<Option<Entry>> {
-        let mut cur = self.base.read(dn, &["*", "nTSecurityDescriptor"])?;
-        for op in pending.iter().filter(|op| op.dn() == dn) {
-            cur = apply_to(cur, op);
-        }
-        Ok(cur)
+    /// How many changes a read sees: those planned when it started.
+    fn upto(&self) -> usize {
+        self.with_plan(|plan| plan.writes.covered())
+    }
+
+    /// The planned state of one object: base state with the first `upto`
+    /// changes' writes to it applied.
+    fn planned_entry(&self, dn: &Dn, upto: usize) -> Result<Option<Entry>> {
+        let cur = self.base.read(dn, &["*", "nTSecurityDescriptor"])?;
+        let norm = dn.norm();
+        Ok(self.with_plan(|plan| {
+            plan.writes.writes_to(&norm, upto).fold(cur, |cur, i| {
+                match plan.changes.get(i).and_then(|c| c.op.write_op()) {
+                    Some(op) => apply_to(cur, &op),
+                    None => cur,
+                }
+            })
+        }))
     }
 
     /// Checks a write against the planned state, so structural mistakes are found
     /// when the plan is made (and shown by `--dry-run`), not half-way through applying.
     pub fn check(&self, op: &WriteOp) -> Result<()> {
-        let pending = self.pending();
+        let pending = self.upto();
         let dn = op.dn();
-        let exists = self.planned_entry(dn, &pending)?.is_some();
+        let exists = self.planned_entry(dn, pending)?.is_some();
         match op {
             WriteOp::Add { .. } => {
                 if exists {
@@ -57,7 +71,7 @@ impl PlannedView {
                         .root_dse()
                         .map(|r| r.naming_contexts.contains(dn))
                         .unwrap_or(false);
-                    if !is_nc && self.planned_entry(&parent, &pending)?.is_none() {
+                    if !is_nc && self.planned_entry(&parent, pending)?.is_none() {
                         return Err(Error::new(
                             Kind::NoSuchObject,
                             format!("the parent {parent} of {dn} does not exist"),
@@ -139,33 +153,39 @@ impl Directory for PlannedView {
     }
 
     fn search(&self, req: &SearchRequest, each: &mut dyn FnMut(Entry) -> Result<()>) -> Result<()> {
-        let pending = self.pending();
-        if pending.is_empty() {
+        // The plan as it is now: what `each` plans meanwhile is not seen.
+        let (pending, touched) = self.with_plan(|plan| {
+            let upto = plan.writes.covered();
+            // The written objects in the search's scope, in the order of their first write.
+            let touched: Vec<Dn> = plan
+                .writes
+                .first_writes(upto)
+                .filter_map(|i| plan.changes.get(i)?.op.write_dn())
+                .filter(|dn| req.scope.contains(&req.base, dn))
+                .cloned()
+                .collect();
+            (if plan.writes.is_empty() { None } else { Some(upto) }, touched)
+        });
+        let Some(pending) = pending else {
             return self.base.search(req, each);
-        }
-        let mut touched: Vec<Dn> = Vec::new();
-        for op in &pending {
-            if !touched.contains(op.dn()) {
-                touched.push(op.dn().clone());
-            }
-        }
+        };
+        let is_touched = |dn: &Dn| {
+            let norm = dn.norm();
+            self.with_plan(|plan| plan.writes.touches(&norm, pending))
+        };
         // The base may not yet have the search base if the plan creates it.
-        let base_planned = req.base.is_root() || self.planned_entry(&req.base, &pending)?.is_some();
+        let base_planned = req.base.is_root() || self.planned_entry(&req.base, pending)?.is_some();
         if !base_planned {
             return Err(Error::new(Kind::NoSuchObject, format!("no object {}", req.base))
                 .with_dn(&req.base));
         }
         let base_exists = req.base.is_root() || self.base.read(&req.base, &["1.1"])?.is_some();
         if base_exists {
-            self.base
-                .search(req, &mut |e| if touched.contains(&e.dn) { Ok(()) } else { each(e) })?;
+            self.base.search(req, &mut |e| if is_touched(&e.dn) { Ok(()) } else { each(e) })?;
         }
         let mut emitted = 0usize;
         for dn in touched {
-            if !req.scope.contains(&req.base, &dn) {
-                continue;
-            }
-            if let Some(mut e) = self.planned_entry(&dn, &pending)?
+            if let Some(mut e) = self.planned_entry(&dn, pending)?
                 && req.filter.matches(&e)
             {
                 e.project(&req.attrs);

@@ -96,7 +96,8 @@ pub fn hold_back(plan: &Plan, now: u64) -> Option<(Plan, Vec<Option<Outcome>>)> 
     {
         return None;
     }
-    let mut kept = Plan { changes: Vec::new(), refusals: plan.refusals.clone() };
+    let mut kept = Plan::default();
+    kept.refusals.clone_from(&plan.refusals);
     let mut slots = Vec::with_capacity(plan.changes.len());
     let mut held: Vec<String> = Vec::new();
     for c in &plan.changes {

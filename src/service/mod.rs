@@ -3,6 +3,7 @@
 //! line per round with a stable event code.
 
 pub mod backoff;
+pub mod codes;
 pub mod events;
 pub mod round;
 pub mod server;

@@ -217,7 +217,7 @@ pub fn end(error: Option<(String, String)>) -> (RoundRecord, Devices) {
         let (error_code, message) = match (error, refused) {
             (Some((c, m)), _) | (None, Some((c, m))) => (Some(c), Some(m)),
             (None, None) if o.changes.failed() > 0 => (
-                Some(super::events::CHANGES_FAILED.to_string()),
+                Some(super::codes::CHANGES_FAILED.to_string()),
                 Some(format!("{} change(s) failed", o.changes.failed())),
             ),
             (None, None) => (None, None),
@@ -268,7 +268,8 @@ mod tests {
         );
         plan.push(ChangeOp::Directory(WriteOp::Delete { dn: dn("CN=c,DC=x") }), None);
         plan.push(ChangeOp::Directory(WriteOp::Delete { dn: dn("CN=d,DC=x") }), None);
-        let failed = Outcome::Failed { code: "X".into(), kind: "busy".into(), message: "m".into() };
+        let failed =
+            Outcome::Failed { code: "X", kind: crate::error::Kind::Busy, message: "m".into() };
         let outcomes = [Outcome::Applied, failed, Outcome::Applied, Outcome::Applied];
         let c = Changes::of(&plan, &outcomes);
         assert_eq!(

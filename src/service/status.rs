@@ -130,7 +130,8 @@ pub fn save(path: &Path, status: &Status) -> Result<()> {
     }
     let text = serde_json::to_vec_pretty(status)
         .map_err(|e| Error::internal(format!("status file: {e}")))?;
-    crate::graph::delta::write_atomic(path, &text).map_err(|e| Error::new(Kind::Io, e.to_string()))
+    crate::fsutil::write_atomic_private(path, &text)
+        .map_err(|e| Error::new(Kind::Io, format!("writing {}: {e}", path.display())))
 }
 
 /// A monitor's verdict.

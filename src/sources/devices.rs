@@ -147,28 +147,6 @@ impl DeviceSource {
         }
     }
 
-    /// Hands every device to `each` as it is read (false stops); returns how many.
-    /// A tenant's listing expands registered owners when `owners` is set.
-    pub fn each_device(
-        &self,
-        owners: bool,
-        blocking: &crate::cancel::Blocking,
-        each: impl FnMut(Device) -> bool,
-    ) -> Result<usize> {
-        self.start_listing(owners, blocking)?.each(each)
-    }
-
-    /// Starts reading the devices: a tenant's listing begins on the runtime at
-    /// once (so it overlaps what the caller does next, e.g. reading the
-    /// container); [`Listing::each`] hands the devices out.
-    pub fn start_listing<'a>(
-        &'a self,
-        owners: bool,
-        blocking: &'a crate::cancel::Blocking,
-    ) -> Result<super::Listing<'a>> {
-        super::listing::start(self, owners, blocking)
-    }
-
     /// Every device at once (for scripts' `graph::list_devices` and small reports).
     pub fn all_devices(
         &self,

@@ -97,3 +97,29 @@ impl Listing<'_> {
         Ok(n)
     }
 }
+
+// The listing methods of a device source live here, beside the listing they
+// start, so that `devices.rs` (the source) does not import this file back.
+impl DeviceSource {
+    /// Hands every device to `each` as it is read (false stops); returns how many.
+    /// A tenant's listing expands registered owners when `owners` is set.
+    pub fn each_device(
+        &self,
+        owners: bool,
+        blocking: &Blocking,
+        each: impl FnMut(Device) -> bool,
+    ) -> Result<usize> {
+        self.start_listing(owners, blocking)?.each(each)
+    }
+
+    /// Starts reading the devices: a tenant's listing begins on the runtime at
+    /// once (so it overlaps what the caller does next, e.g. reading the
+    /// container); [`Listing::each`] hands the devices out.
+    pub fn start_listing<'a>(
+        &'a self,
+        owners: bool,
+        blocking: &'a Blocking,
+    ) -> Result<Listing<'a>> {
+        start(self, owners, blocking)
+    }
+}

@@ -4,12 +4,15 @@
 //! `DWB_*` variables and the profile and decides both; nothing is opened (or
 //! any secret read) until a script first needs the source.
 
+pub mod dc;
 pub mod devices;
-pub mod directory;
 mod listing;
 
+/// The former name of `dc` (still used by `commands::snapshot`).
+#[doc(hidden)]
+pub use dc as directory;
+pub use dc::{DirectorySlot, DirectorySource, Opened};
 pub use devices::{DeviceSettings, DeviceSlot, DeviceSource};
-pub use directory::{DirectorySlot, DirectorySource, Opened};
 pub use listing::Listing;
 
 use crate::cli::Conn;
@@ -26,7 +29,7 @@ pub struct Sources {
 /// Reads the configuration and decides the directory and the device source.
 pub fn resolve(conn: &Conn) -> Result<Sources> {
     let loaded = config::load(conn.config.as_deref(), conn.profile.as_deref())?;
-    let directory = directory::decide(conn, &loaded)?;
+    let directory = dc::decide(conn, &loaded)?;
     let mut devices = devices::decide(conn, &loaded);
     // The demo devices go only with the demo directory: never a demo source
     // standing in for a missing real one.

@@ -13,13 +13,14 @@ use std::path::{Path, PathBuf};
 
 use super::fetch;
 use super::hints::IdHints;
+use super::mapper::{Mapper, Reconcile};
 use super::mapping::SkipKind;
 use super::planner;
+use super::request::{Context, Mode, Round, StateCommit, SyncRequest};
 use super::state::{self, Current, CurrentState};
-use super::sync::{Context, Mapper, Round, StateCommit, SyncRequest};
 use crate::cancel::Blocking;
 use crate::directory::{Dn, Guid};
-use crate::error::{Error, Result};
+use crate::error::{Error, Kind, Result};
 use crate::graph::{DeltaOptions, Device, GraphClient, Reason, Removed};
 use crate::sources::DeviceSource;
 
@@ -80,7 +81,7 @@ impl EarlyListing {
     /// container found in the directory), or cannot start: the round then lists
     /// as usual and reports what is wrong.
     pub(super) fn start(cx: &Context, src: &DeviceSource, req: &SyncRequest) -> Option<Self> {
-        let (super::sync::Mode::Delta { state }, DeviceSource::Graph(c)) = (&req.mode, src) else {
+        let (Mode::Delta { state }, DeviceSource::Graph(c)) = (&req.mode, src) else {
             return None;
         };
         let state = match (state, &req.container) {
@@ -237,7 +238,7 @@ pub(super) fn round(
         hints.save();
         // devices/delta lists full devices but cannot expand owners: look them up.
         m.prefetch_owners(cx, src, req.owners, &listing.changed.iter().collect::<Vec<_>>())?;
-        let mut r = super::sync::Reconcile::start(cx, m)?;
+        let mut r = Reconcile::start(cx, m)?;
         for d in std::mem::take(&mut listing.changed) {
             r.device(cx, m, src, d)?;
         }
@@ -282,7 +283,7 @@ pub(super) fn round(
         match got.remove(&id) {
             Some(Ok(d)) => full.push(d),
             // Deleted meanwhile: as good as removed.
-            Some(Err(e)) if e.kind_str() == "not_found" => {
+            Some(Err(e)) if e.kind == Kind::NotFound => {
                 removed.push(Removed { id, reason: "deleted".into() })
             }
             Some(Err(e)) => {

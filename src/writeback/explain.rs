@@ -8,10 +8,12 @@ use serde_json::{Value, json};
 
 use super::fetch;
 use super::hooks::SiteHooks;
+use super::mapper::Mapper;
 use super::mapping::{MANAGED, anchor_object_id};
 use super::planner::{self, SyncPlan};
+use super::request::{Context, SyncRequest};
 use super::state::{self, CurrentState};
-use super::sync::{Context, Mapper, SyncRequest, options};
+use super::sync::options;
 use crate::ad::WriteOp;
 use crate::directory::{Attr, Dn, Entry, Guid};
 use crate::error::{Error, Kind, Result};
@@ -92,7 +94,7 @@ fn find_devices(
                     match r {
                         Ok(d) if !found.iter().any(|f| f.id == d.id) => found.push(d),
                         Ok(_) => {}
-                        Err(e) if e.kind == Kind::NotFound || e.code() == "DWB-GRAPH-0030" => {}
+                        Err(e) if e.kind == Kind::NotFound => {}
                         Err(e) => return Err(e),
                     }
                 }
@@ -186,6 +188,26 @@ fn skip_rule(reason: &str) -> String {
     }
 }
 
+/// The error for a query that several devices match, listing them.
+fn ambiguous(query: &str, found: &[Device]) -> Error {
+    let list: Vec<String> = found
+        .iter()
+        .map(|d| {
+            format!(
+                "  {}  deviceId {}  {}",
+                d.id,
+                d.device_id.as_deref().unwrap_or("-"),
+                crate::text::visible(d.display_name.as_deref().unwrap_or(""))
+            )
+        })
+        .collect();
+    Error::new(
+        Kind::Ambiguous,
+        format!("`{query}` matches {} devices:\n{}", found.len(), list.join("\n")),
+    )
+    .with_hint("explain one of them by its object id")
+}
+
 /// Explains `query` (deviceId, object id, display name, or DN). Several
 /// matching devices: an `ambiguous` error listing them; none and no object:
 /// `not_found`.
@@ -216,22 +238,7 @@ pub fn explain(
     let src = cx.devices.get()?;
     let found = find_devices(cx, &src, guid, name, req.owners)?;
     if found.len() > 1 {
-        let list: Vec<String> = found
-            .iter()
-            .map(|d| {
-                format!(
-                    "  {}  deviceId {}  {}",
-                    d.id,
-                    d.device_id.as_deref().unwrap_or("-"),
-                    crate::text::visible(d.display_name.as_deref().unwrap_or(""))
-                )
-            })
-            .collect();
-        return Err(Error::new(
-            Kind::Ambiguous,
-            format!("`{query}` matches {} devices:\n{}", found.len(), list.join("\n")),
-        )
-        .with_hint("explain one of them by its object id"));
+        return Err(ambiguous(query, &found));
     }
     let device = found.into_iter().next();
     // Other devices with this one's deviceId: a sync skips all of them.
@@ -261,7 +268,7 @@ pub fn explain(
         .anchored(&d.id)
         .or_else(|| {
             let cn = d.device_id.as_deref().and_then(|x| x.parse::<Guid>().ok())?.to_string();
-            cur.by_dn.get(&opts.container.child("CN", &cn).ok()?.norm())
+            cur.at_dn(&opts.container.child("CN", &cn).ok()?.norm())
         })
         .cloned();
     let marker = opts.marker.clone();
@@ -376,8 +383,8 @@ fn not_in_entra(
 ) -> Result<Value> {
     let c = obj
         .as_ref()
-        .and_then(|e| cur.by_dn.get(&e.dn.norm()))
-        .or_else(|| cur.by_dn.values().next())
+        .and_then(|e| cur.at_dn(&e.dn.norm()))
+        .or_else(|| cur.objects().next())
         .cloned();
     let Some(c) = c else {
         let hint = "give the deviceId, the Entra object id, the display name or the DN";

@@ -6,6 +6,9 @@
 //! reads what the container holds, `diff` compares, and `planner` turns the
 //! comparison into creates, per-attribute modifies and guarded deletes;
 //! `stale` compares Entra's last sign-ins with the objects' timestamps (verify).
+//! `request` holds what both kinds of round share (the request, the context,
+//! the round's result) and `mapper` their per-device work, so that `sync` (the
+//! full round) imports `delta` and never the other way round.
 //!
 //! Ownership: dwb only ever modifies or deletes objects in the container that
 //! carry a cloud anchor (`msDS-CloudAnchor`, the attribute Entra Connect keys on)
@@ -19,8 +22,10 @@ pub mod fetch;
 pub mod hints;
 pub mod hooks;
 pub mod lock;
+mod mapper;
 pub mod mapping;
 pub mod planner;
+mod request;
 pub mod stale;
 pub mod state;
 pub mod sync;

@@ -111,7 +111,7 @@ pub fn plan_device(
 ) -> Result<()> {
     let managed = managed_with_marker();
     let dn = opts.container.child("CN", &w.cn)?;
-    let existing = cur.anchored(&w.id).or_else(|| cur.by_dn.get(&dn.norm()));
+    let existing = cur.anchored(&w.id).or_else(|| cur.at_dn(&dn.norm()));
     match existing {
         Some(c) if c.ours || opts.take_over => {
             let mods: Vec<Modification> =
@@ -141,7 +141,8 @@ pub fn plan_device(
         }
         None => {
             // The same msDS-DeviceID under another name: never create a duplicate.
-            if let Some(other) = w.device_id.and_then(|g| cur.by_device_id.get(&g)) {
+            if let Some(other) = w.device_id.and_then(|g| cur.with_device_id(&g)) {
+                let other = other.entry.dn.norm();
                 out.skipped.push(Skip { kind: SkipKind::DuplicateDeviceId, device: w.id.clone(), reason: format!("an object with this msDS-DeviceID already exists ({other}) without this device's anchor") });
                 return Ok(());
             }
@@ -286,8 +287,7 @@ pub fn plan_gone(cur: &CurrentState, keep: &HashSet<u128>, opts: &SyncOptions, o
     let skipped: HashSet<String> =
         out.skipped.iter().map(|s| s.device.to_ascii_lowercase()).collect();
     let gone: Vec<&Current> = cur
-        .by_anchor
-        .iter()
+        .anchored_objects()
         .filter(|(id, _)| !keep.contains(&id_key(id)) && !skipped.contains(*id))
         .map(|(_, c)| c)
         .collect();

@@ -53,8 +53,7 @@ fn object_of<'a>(cur: &'a state::CurrentState, d: &Device) -> Option<&'a Entry> 
         return Some(&c.entry);
     }
     let guid: Guid = d.device_id.as_deref()?.parse().ok()?;
-    let dn = cur.by_device_id.get(&guid)?;
-    cur.by_dn.get(dn).map(|c| &c.entry)
+    cur.with_device_id(&guid).map(|c| &c.entry)
 }
 
 /// The devices of `devices` that last signed in more than `days` days before

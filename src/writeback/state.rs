@@ -20,12 +20,16 @@ pub struct Current {
     pub ours: bool,
 }
 
-/// The container's devices, indexed.
+/// The container's devices, indexed. Each object is held once (`objects`); the
+/// indexes point into it, so at 100,000 devices the entries are not kept twice.
 #[derive(Debug, Default)]
 pub struct CurrentState {
-    pub by_anchor: HashMap<String, Current>,
-    pub by_dn: HashMap<String, Current>,
-    pub by_device_id: HashMap<Guid, String>,
+    objects: Vec<Current>,
+    /// Normalised DN → object.
+    by_dn: HashMap<String, usize>,
+    /// Lower-cased Entra object id of the cloud anchor → object.
+    by_anchor: HashMap<String, usize>,
+    by_device_id: HashMap<Guid, usize>,
     pub total: usize,
 }
 
@@ -36,26 +40,49 @@ impl CurrentState {
         if self.by_dn.contains_key(&dn) {
             return;
         }
+        let at = self.objects.len();
         if let Some(g) =
             cur.entry.get("msDS-DeviceID").first().and_then(|b| Guid::from_bytes(b).ok())
         {
-            self.by_device_id.insert(g, dn.clone());
+            self.by_device_id.insert(g, at);
         }
         if let Some(a) = &cur.anchor {
-            self.by_anchor.insert(a.to_ascii_lowercase(), cur.clone());
+            self.by_anchor.insert(a.to_ascii_lowercase(), at);
         }
-        self.by_dn.insert(dn, cur);
+        self.by_dn.insert(dn, at);
+        self.objects.push(cur);
         self.total += 1;
     }
 
     /// The object anchored to an Entra object id (anchors compare without case).
     pub fn anchored(&self, id: &str) -> Option<&Current> {
-        self.by_anchor.get(&id.to_ascii_lowercase())
+        self.by_anchor.get(&id.to_ascii_lowercase()).and_then(|&i| self.objects.get(i))
+    }
+
+    /// The object at a DN (normalised, `Dn::norm`).
+    pub fn at_dn(&self, norm: &str) -> Option<&Current> {
+        self.by_dn.get(norm).and_then(|&i| self.objects.get(i))
+    }
+
+    /// The object carrying this msDS-DeviceID.
+    pub fn with_device_id(&self, id: &Guid) -> Option<&Current> {
+        self.by_device_id.get(id).and_then(|&i| self.objects.get(i))
+    }
+
+    /// Every object read.
+    pub fn objects(&self) -> impl Iterator<Item = &Current> {
+        self.objects.iter()
+    }
+
+    /// The objects with a cloud anchor, one per anchor, with the anchor's
+    /// lower-cased Entra object id.
+    pub fn anchored_objects(&self) -> impl Iterator<Item = (&str, &Current)> {
+        self.by_anchor.iter().filter_map(|(id, &i)| Some((id.as_str(), self.objects.get(i)?)))
     }
 
     /// Adds the objects of `other` this state does not hold yet.
     pub fn absorb(&mut self, other: CurrentState) {
-        for cur in other.by_dn.into_values() {
+        for cur in other.objects {
             self.put(cur);
         }
     }
@@ -178,7 +205,7 @@ fn fill(
 
 /// The objects dwb owns (anchor and marker) directly in `container`, among those read.
 pub fn owned_in(cur: &CurrentState, container: &Dn) -> usize {
-    cur.by_anchor.values().filter(|c| c.ours && c.entry.dn.is_child_of(container)).count()
+    cur.anchored_objects().filter(|(_, c)| c.ours && c.entry.dn.is_child_of(container)).count()
 }
 
 /// The objects dwb owns in `container`: exact when fewer than `enough`, else

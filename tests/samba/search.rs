@@ -33,7 +33,7 @@ fn big_container() -> &'static Dn {
             .collect();
         let t = Instant::now();
         let mut seen = vec![0u32; DEVICES];
-        dir.write_many(&ops, &mut |i, r| {
+        dir.write_many(&ops.iter().collect::<Vec<_>>(), &mut |i, r| {
             r.unwrap_or_else(|e| panic!("add #{i}: {e:?}"));
             seen[i] += 1;
         });

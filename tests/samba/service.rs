@@ -57,7 +57,7 @@ fn name_in_ad(lab: &Lab, device_id: &str) -> Option<String> {
 
 #[test]
 fn a_watch_is_monitored_survives_faults_and_stops_on_sigterm() {
-    let lab = Lab::start("service", tenant(20, 154));
+    let mut lab = Lab::start("service", tenant(20, 154));
     // A short LDAP timeout, so a hung DC costs seconds, not minutes.
     std::fs::write(
         lab.dir.join("dwb.toml"),
@@ -136,6 +136,17 @@ fn a_watch_is_monitored_survives_faults_and_stops_on_sigterm() {
         name_in_ad(&lab, &want[4].device_id).as_deref() == Some("AFTER-HANG")
     });
     wait_for("healthy after the hang", Duration::from_secs(30), || health(&lab) == 0);
+
+    // The DC stopped, then started again.
+    signal("-TERM", lab.dc.pid());
+    wait_for("degraded while the DC is down", Duration::from_secs(60), || health(&lab) == 1);
+    assert_eq!(get(port, "/healthz").0, 503);
+    lab.dc.restart();
+    lab.emu.with_state(|s| s.rename_device(&want[4].id, "AFTER-RESTART").unwrap());
+    wait_for("the change made while the DC was down", Duration::from_secs(120), || {
+        name_in_ad(&lab, &want[4].device_id).as_deref() == Some("AFTER-RESTART")
+    });
+    wait_for("healthy after the restart", Duration::from_secs(30), || health(&lab) == 0);
 
     // A 60% mass delete in Entra: every round is refused, nothing is deleted.
     let before = lab.count();
@@ -287,4 +298,189 @@ fn a_paced_sync_writes_everything() {
     super::sync::assert_converged(&lab);
     lab.dir.write("neg.rhai", "dwb::max_writes_per_second(-1);\n");
     lab.run(&["run", "neg.rhai"]).code(2).stderr_has("the rate must be 0 (unlimited) or more");
+}
+
+/// Delta rounds do not see a changed registered owner (Graph does not track
+/// navigation properties; the emulator neither): a watch in delta mode runs a
+/// full round every `full_every` seconds, and that round brings the owner.
+#[test]
+fn a_delta_watch_runs_periodic_full_rounds_that_bring_owner_changes() {
+    let lab = Lab::start("service_full_every", tenant(10, 158));
+    lab.initial_sync();
+    let admin = super::sync::parse_ldif(&lab.dc.ldapsearch(&[
+        "-b",
+        "CN=Administrator,CN=Users,DC=contoso,DC=test",
+        "-s",
+        "base",
+        "(objectClass=*)",
+        "objectSid",
+    ]));
+    let admin_sid = admin[0].one("objectSid").unwrap();
+    let dev = lab.in_scope()[0].clone();
+    let owner_in_ad = || {
+        let dn = format!("CN={},{CONTAINER}", dev.device_id);
+        lab.objects()
+            .into_iter()
+            .find(|o| o.dn.eq_ignore_ascii_case(&dn))
+            .and_then(|o| o.one("msDS-RegisteredOwner"))
+    };
+    assert_eq!(owner_in_ad(), None);
+    let rounds = |err: &str, kind: &str| err.matches(&format!("] round ok ({kind},")).count();
+
+    // With the default (a full round a day) and the initial sync's full round
+    // just recorded, every round is a delta one: the owner stays unseen.
+    let child = lab.spawn_sync(&["watch=1", "mode=delta"]);
+    std::thread::sleep(Duration::from_secs(2));
+    lab.emu.with_state(|s| {
+        let user = s
+            .add_user(serde_json::json!({"id": uuid::Uuid::new_v4().to_string(), "userPrincipalName": "administrator@contoso.test", "onPremisesSecurityIdentifier": super::sync::sid_text(&admin_sid)}))
+            .unwrap();
+        s.set_owner(&dev.id, &user).unwrap();
+    });
+    std::thread::sleep(Duration::from_secs(6));
+    signal("-TERM", child.id());
+    let out = finish(child, Duration::from_secs(30));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(rounds(&out.stderr, "delta") >= 3, "delta rounds ran:\n{}", out.stderr);
+    assert_eq!(rounds(&out.stderr, "full"), 0, "no full round:\n{}", out.stderr);
+    assert_eq!(owner_in_ad(), None, "delta rounds cannot see an owner change");
+
+    // With full_every=3 a full round comes within seconds and writes the owner.
+    let child = lab.spawn_sync(&["watch=1", "mode=delta", "full_every=3"]);
+    wait_for("the owner from a periodic full round", Duration::from_secs(60), || {
+        owner_in_ad() == Some(admin_sid.clone())
+    });
+    signal("-TERM", child.id());
+    let out = finish(child, Duration::from_secs(30));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(rounds(&out.stderr, "full") >= 1, "{}", out.stderr);
+    let h: serde_json::Value =
+        serde_json::from_str(&lab.run(&["health", "--format", "json"]).stdout).unwrap();
+    assert!(h["status"]["last_full_at"].as_u64().is_some(), "{h:#}");
+}
+
+/// Whether AD holds exactly the in-scope devices, each with its Entra name.
+fn converged(lab: &Lab) -> bool {
+    let want = lab.in_scope();
+    let objs = lab.objects();
+    objs.len() == want.len()
+        && want.iter().all(|d| {
+            let dn = d.dn();
+            objs.iter().any(|o| {
+                o.dn.eq_ignore_ascii_case(&dn) && o.text("displayName") == Some(d.name.clone())
+            })
+        })
+}
+
+/// The long run: a delta watch (with periodic full rounds) for many rounds while
+/// Entra changes and faults come and go — Graph 503 storms, expired tokens (401),
+/// expired delta tokens (410 and 400 `syncStateNotFound`), throttling, broken JSON,
+/// the DC stopped and restarted, the DC hung past the LDAP timeout. The service
+/// stays up, logs each failed round once with an error code, and once the faults
+/// stop it converges with nothing lost and then writes nothing more.
+#[test]
+fn a_watch_rides_out_many_rounds_of_faults() {
+    let mut lab = Lab::start("service_soak", tenant(40, 159));
+    std::fs::write(
+        lab.dir.join("dwb.toml"),
+        "default_profile = \"lab\"\n[profiles.lab.ldap]\ntimeout_secs = 2\n",
+    )
+    .unwrap();
+    lab.initial_sync();
+    let mut child = lab.spawn_sync(&["watch=1", "mode=delta", "full_every=15"]);
+    let mut seed: u64 = 159;
+    let mut next = move |n: usize| {
+        seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        ((seed >> 33) as usize) % n.max(1)
+    };
+    let storm = |status: u16, retry: RetryAfter| Faults {
+        throttle_every: 1,
+        throttle_status: status,
+        retry_after: retry,
+        ..Faults::default()
+    };
+    for step in 0..16 {
+        // Entra changes: a rename each step, now and then a new or a deleted device.
+        let devs = lab.devices();
+        let d = devs[next(devs.len())].id.clone();
+        lab.emu.with_state(|s| s.rename_device(&d, &format!("SOAK-{step}")).unwrap());
+        if step % 4 == 1 {
+            let (dev, _) = new_device(100 + step, &format!("SOAK-NEW-{step}"));
+            lab.emu.with_state(|s| drop(s.add_device(dev).unwrap()));
+        }
+        if step % 5 == 2 {
+            let victim = lab.in_scope()[next(10)].id.clone();
+            lab.emu.with_state(|s| s.delete_device(&victim).unwrap());
+        }
+        match step % 8 {
+            0 => {
+                lab.emu.set_faults(storm(503, RetryAfter::Seconds(0)));
+                std::thread::sleep(Duration::from_secs(3));
+            }
+            1 => lab.emu.set_faults(Faults { unauthorized_next: 3, ..Faults::default() }),
+            2 => lab.emu.with_state(|s| s.expire_delta_tokens()),
+            3 => {
+                lab.emu.with_state(|s| {
+                    s.expired_delta_status = 400;
+                    s.expire_delta_tokens();
+                });
+            }
+            4 => {
+                signal("-TERM", lab.dc.pid());
+                std::thread::sleep(Duration::from_secs(2));
+                lab.dc.restart();
+            }
+            5 => {
+                let dc = lab.dc.pid();
+                signal("-STOP", dc);
+                std::thread::sleep(Duration::from_secs(4));
+                signal("-CONT", dc);
+            }
+            6 => lab.emu.set_faults(Faults { malformed_next: 2, ..Faults::default() }),
+            _ => {
+                lab.emu.set_faults(storm(429, RetryAfter::Seconds(1)));
+                std::thread::sleep(Duration::from_secs(2));
+            }
+        }
+        std::thread::sleep(Duration::from_millis(1500));
+        lab.emu.set_faults(Faults::default());
+        assert!(child.try_wait().unwrap().is_none(), "the service is still up at step {step}");
+    }
+
+    // The faults are over: healthy again, converged, nothing lost.
+    wait_for("healthy after the faults", Duration::from_secs(120), || health(&lab) == 0);
+    wait_for("convergence", Duration::from_secs(120), || converged(&lab));
+    super::sync::assert_converged(&lab);
+    // Nothing written twice: further rounds leave every object as it is.
+    let usns = |lab: &Lab| -> Vec<(String, u64)> {
+        let mut v: Vec<(String, u64)> =
+            lab.objects().iter().map(|o| (o.dn.clone(), o.usn())).collect();
+        v.sort();
+        v
+    };
+    let before = usns(&lab);
+    let rounds = || -> u64 {
+        let h: serde_json::Value =
+            serde_json::from_str(&lab.run(&["health", "--format", "json"]).stdout).unwrap();
+        h["status"]["rounds"]["ok"].as_u64().unwrap_or(0)
+    };
+    let r0 = rounds();
+    wait_for("three more good rounds", Duration::from_secs(60), || rounds() >= r0 + 3);
+    assert_eq!(usns(&lab), before, "no object rewritten after convergence");
+    assert!(child.try_wait().unwrap().is_none(), "the service is still up");
+
+    signal("-TERM", child.id());
+    let out = finish(child, Duration::from_secs(30));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let failed: Vec<&str> =
+        out.stderr.lines().filter(|l| l.contains("sync round failed")).collect();
+    assert!(!failed.is_empty(), "the faults failed some rounds:\n{}", out.stderr);
+    assert!(
+        failed.iter().all(|l| l.starts_with("[DWB-SVC-")
+            && l.split_once(']').is_some_and(|(_, rest)| rest.contains("DWB-"))),
+        "each failed round is logged with its error's code:\n{}",
+        failed.join("\n")
+    );
+    assert!(out.stderr.contains("[DWB-SVC-0004] recovered"), "{}", out.stderr);
+    assert!(!out.stderr.contains("panicked"), "{}", out.stderr);
 }

@@ -850,7 +850,7 @@ fn empty_listing_never_deletes_everything() {
 
 /// `S-1-5-21-…` from a binary SID (revision, count, 48-bit authority big-endian,
 /// sub-authorities little-endian).
-fn sid_text(b: &[u8]) -> String {
+pub(super) fn sid_text(b: &[u8]) -> String {
     let auth = b[2..8].iter().fold(0u64, |a, x| (a << 8) | u64::from(*x));
     let subs: Vec<String> = b[8..]
         .chunks_exact(4)

@@ -70,7 +70,7 @@ fn write_many_reports_each_outcome_by_index() {
         attrs: vec![Attr::text("objectClass", ["organizationalUnit"])],
     };
     dir.write(&new_ou("existing")).unwrap();
-    let ops = vec![
+    let ops = [
         new_ou("n1"),
         new_ou("existing"),
         WriteOp::Modify {
@@ -87,7 +87,7 @@ fn write_many_reports_each_outcome_by_index() {
         },
     ];
     let mut outcomes: Vec<Option<dwb::error::Result<()>>> = vec![None; ops.len()];
-    dir.write_many(&ops, &mut |i, r| {
+    dir.write_many(&ops.iter().collect::<Vec<_>>(), &mut |i, r| {
         assert!(outcomes[i].is_none(), "index {i} reported twice");
         outcomes[i] = Some(r);
     });
@@ -133,7 +133,7 @@ fn write_many_under_cancellation_reports_every_index() {
     });
     let started = Instant::now();
     let mut seen = vec![0; ops.len()];
-    dir.write_many(&ops, &mut |i, r| {
+    dir.write_many(&ops.iter().collect::<Vec<_>>(), &mut |i, r| {
         seen[i] += 1;
         assert_eq!(r.unwrap_err().kind, Kind::Cancelled);
     });

@@ -74,9 +74,11 @@ pub(crate) async fn delta(
         match decode_token::<DeltaTok>(t) {
             // The sync state reset of "Use delta query": the client must start over.
             Some(t) if t.since < w.state.delta_horizon => {
+                let status =
+                    StatusCode::from_u16(w.state.expired_delta_status).unwrap_or(StatusCode::GONE);
                 return err(
                     &ctx,
-                    StatusCode::GONE,
+                    status,
                     "syncStateNotFound",
                     "The sync state generation is not found. The delta token is expired and \
                      data must be synchronized again.",

@@ -138,6 +138,9 @@ pub struct EmulatorState {
     /// late: a network round trip, as a real tenant's (50–150 ms) would add. One
     /// `$batch` is one response, so it is delayed once. 0 = none.
     pub latency_ms: u64,
+    /// How an expired delta token is refused: 410 Gone (the default), or 400 as
+    /// Graph answers for directory resources; both with `syncStateNotFound`.
+    pub expired_delta_status: u16,
     pub(crate) version: u64,
     pub(crate) tombstones: Vec<(String, String, u64)>,
     /// Delta tokens from before this version have expired (410 syncStateNotFound).
@@ -175,6 +178,7 @@ impl EmulatorState {
             device_code: DeviceCodeScript::default(),
             faults: Faults::default(),
             latency_ms: 0,
+            expired_delta_status: 410,
             version: 1,
             tombstones: Vec::new(),
             delta_horizon: 0,

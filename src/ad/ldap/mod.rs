@@ -339,7 +339,7 @@ impl Directory for LdapDirectory {
         })
     }
 
-    fn write_many(&self, ops: &[WriteOp], done: &mut dyn FnMut(usize, Result<()>)) {
+    fn write_many(&self, ops: &[&WriteOp], done: &mut dyn FnMut(usize, Result<()>)) {
         write::pipelined(self, ops, done)
     }
 

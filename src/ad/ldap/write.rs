@@ -42,7 +42,7 @@ pub(super) fn verb(op: &WriteOp) -> &'static str {
 /// The delay before attempt `attempt + 1` after `attempt` failed with
 /// `kind`; `None` when the error is final.
 pub(super) fn retry_delay(kind: Kind, attempt: u32) -> Option<Duration> {
-    if !matches!(kind, Kind::Busy | Kind::Unavailable) || attempt >= MAX_ATTEMPTS {
+    if !kind.is_transient() || attempt >= MAX_ATTEMPTS {
         return None;
     }
     let factor = 1u32 << (attempt.saturating_sub(1)).min(16);
@@ -157,7 +157,7 @@ pub(super) fn ldap_mods(mods: &[Modification]) -> Result<Vec<Mod<Vec<u8>>>> {
 /// `write_many`: pipelined on the runtime, outcomes reported here.
 pub(super) fn pipelined(
     dir: &LdapDirectory,
-    ops: &[WriteOp],
+    ops: &[&WriteOp],
     done: &mut dyn FnMut(usize, Result<()>),
 ) {
     if ops.is_empty() {
@@ -172,7 +172,8 @@ pub(super) fn pipelined(
             return;
         }
     };
-    let ops: Arc<Vec<WriteOp>> = Arc::new(ops.to_vec());
+    // The one copy: the writes go to tasks on the runtime, which own what they use.
+    let ops: Arc<Vec<WriteOp>> = Arc::new(ops.iter().map(|op| (*op).clone()).collect());
     let n = ops.len();
     let timeout = dir.settings.op_timeout;
     let cancel = dir.cancel.clone();

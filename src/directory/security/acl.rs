@@ -257,9 +257,4 @@ impl Acl {
     pub fn byte_len(&self) -> usize {
         8 + self.entries.iter().map(AclEntry::byte_len).sum::<usize>() + self.padding.len()
     }
-
-    /// True when any entry is an object ACE (which needs revision 4).
-    pub fn has_object_aces(&self) -> bool {
-        self.aces().any(|a| a.ace_type.is_object())
-    }
 }

@@ -183,12 +183,6 @@ impl SecurityDescriptor {
         self.dacl = dacl;
     }
 
-    /// Replaces the SACL and sets or clears SACL_PRESENT to match.
-    pub fn set_sacl(&mut self, sacl: Option<Acl>) {
-        self.control = set_bit(self.control, control::SE_SACL_PRESENT, sacl.is_some());
-        self.sacl = sacl;
-    }
-
     /// Makes the descriptor a NULL DACL one (DACL_PRESENT, no DACL).
     pub fn set_null_dacl(&mut self) {
         self.control |= control::SE_DACL_PRESENT;

@@ -1,0 +1,257 @@
+//! The per-device work of a sync round, full or delta: a device through the
+//! site's hooks and dwb's mapping (`Mapper`), and every listed device against
+//! the whole container (`Reconcile`).
+
+use std::collections::{HashMap, HashSet};
+
+use super::fetch;
+use super::hooks::{Mapped, SiteHooks};
+use super::mapping::{MANAGED, Skip, SkipKind};
+use super::planner::{self, SyncOptions, SyncPlan, Wanted};
+use super::request::Context;
+use super::state::{self, CurrentState};
+use crate::ad::Directory;
+use crate::ad::schema::SchemaRules;
+use crate::directory::Attr;
+use crate::error::{Error, Kind, Result};
+use crate::graph::Device;
+use crate::sources::DeviceSource;
+
+/// Per-device work shared by full and delta rounds.
+pub(super) struct Mapper<'a> {
+    hooks: &'a mut dyn SiteHooks,
+    pub(super) opts: SyncOptions,
+    /// What the live schema allows the attributes dwb writes to hold.
+    schema: SchemaRules,
+    dir: &'a dyn Directory,
+    pub(super) plan: SyncPlan,
+    pub(super) in_scope: usize,
+    /// Owner SIDs looked up ahead (device id → SID if any); a failed lookup is
+    /// recorded as a skip and the device left out.
+    owner_sids: HashMap<String, Option<String>>,
+    owners_failed: HashSet<String>,
+    /// Write msDS-RegisteredOwner (the request's `owners`).
+    owners: bool,
+    pub(super) notes: Vec<String>,
+    /// The tenant's registered users by device (a full round reads them once).
+    pub(super) tenant_users: Option<HashMap<String, Vec<crate::graph::Owner>>>,
+}
+
+impl<'a> Mapper<'a> {
+    /// A mapper for `dir` with the live schema's rules of the attributes dwb writes.
+    pub(super) fn new(
+        dir: &'a dyn Directory,
+        hooks: &'a mut dyn SiteHooks,
+        opts: SyncOptions,
+        owners: bool,
+    ) -> Result<Mapper<'a>> {
+        let root = dir.root_dse()?;
+        let mut written: Vec<&str> = MANAGED.to_vec();
+        written.push("adminDescription");
+        let schema = SchemaRules::read(dir, &root, &written)?;
+        Ok(Mapper {
+            hooks,
+            opts,
+            schema,
+            dir,
+            plan: SyncPlan::default(),
+            in_scope: 0,
+            owner_sids: HashMap::new(),
+            owners_failed: HashSet::new(),
+            owners,
+            notes: Vec::new(),
+            tenant_users: None,
+        })
+    }
+
+    pub(super) fn prefetch_owners(
+        &mut self,
+        cx: &Context,
+        src: &DeviceSource,
+        owners: bool,
+        devices: &[&Device],
+    ) -> Result<()> {
+        let DeviceSource::Graph(c) = src else { return Ok(()) };
+        if !owners {
+            return Ok(());
+        }
+        for (id, r) in fetch::owner_sids(c, devices, cx.blocking)? {
+            match r {
+                Ok(sid) => {
+                    self.owner_sids.insert(id, sid);
+                }
+                Err(e) => {
+                    let reason = format!("owner lookup failed: {e}");
+                    self.plan.skipped.push(Skip::new(id.clone(), SkipKind::OwnerLookup, reason));
+                    self.owners_failed.insert(id);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    pub(super) fn skip(&mut self, device: &str, kind: SkipKind, reason: String) {
+        self.plan.skipped.push(Skip::new(device, kind, reason));
+    }
+
+    /// The registered users of devices read without them (msDS-RegisteredUsers);
+    /// a device whose lookup failed is skipped, as for owners.
+    pub(super) fn attach_users(
+        &mut self,
+        cx: &Context,
+        src: &DeviceSource,
+        devices: &mut [Device],
+        whole_tenant: bool,
+    ) -> Result<()> {
+        let DeviceSource::Graph(c) = src else { return Ok(()) };
+        if !self.opts.map.optional.registered_users {
+            return Ok(());
+        }
+        if whole_tenant && self.tenant_users.is_none() {
+            self.tenant_users = Some(fetch::tenant_users(c, cx.blocking)?);
+        }
+        let known = if whole_tenant { self.tenant_users.as_ref() } else { None };
+        for s in fetch::registered_users(c, devices, known, cx.blocking)? {
+            self.owners_failed.insert(s.device.clone());
+            self.plan.skipped.push(s);
+        }
+        Ok(())
+    }
+
+    /// Scope, owner and mapping of one device, hooks included.
+    pub(super) fn wanted(&mut self, d: &Device) -> Result<Option<Wanted>> {
+        if self.hooks.in_scope(d)? == Some(false) {
+            return Ok(None);
+        }
+        self.in_scope += 1;
+        // The lookup failed: the device is already reported as skipped.
+        if self.owners_failed.contains(&d.id) {
+            return Ok(None);
+        }
+        // Owners come expanded with the device where Graph allows it, else looked up ahead.
+        let owner = match &d.registered_owners {
+            Some(owners) if self.owners => fetch::owner_sid(owners),
+            _ => self.owner_sids.get(&d.id).cloned().flatten(),
+        };
+        let mut w = match planner::want(d, &self.opts, owner.as_deref()) {
+            Ok(w) => w,
+            Err(skip) => {
+                self.plan.skipped.push(skip);
+                return Ok(None);
+            }
+        };
+        match self.hooks.map_device(d, std::mem::take(&mut w.attrs))? {
+            Mapped::Attrs(attrs) => w.attrs = attrs,
+            Mapped::Skip => {
+                let reason = "map_device returned () (skipped by the site)";
+                self.plan.skipped.push(Skip::new(w.id.clone(), SkipKind::Site, reason));
+                return Ok(None);
+            }
+        }
+        // Held until applied (100,000 of them at scale): no spare capacity, in the
+        // list or in a value built by appending.
+        w.attrs.shrink_to_fit();
+        for a in &mut w.attrs {
+            a.values.shrink_to_fit();
+            a.values.iter_mut().for_each(Vec::shrink_to_fit);
+        }
+        // A device the DC would refuse is skipped here: no write request for it.
+        if let Some(reason) = self.refused(&w.attrs)? {
+            self.plan.skipped.push(Skip::new(w.id.clone(), SkipKind::Schema, reason));
+            return Ok(None);
+        }
+        Ok(Some(w))
+    }
+
+    /// Why the schema would refuse these attributes. An attribute the schema
+    /// does not define (a site mapping's mistake) stops the run.
+    fn refused(&mut self, attrs: &[Attr]) -> Result<Option<String>> {
+        for a in attrs {
+            if a.name.eq_ignore_ascii_case("objectClass") {
+                continue;
+            }
+            if self.schema.get(&a.name).is_none() {
+                let root = self.dir.root_dse()?;
+                let more = SchemaRules::read(self.dir, &root, &[a.name.as_ref()])?;
+                if more.get(&a.name).is_none() {
+                    return Err(Error::new(
+                        Kind::SchemaMissing,
+                        format!(
+                            "the mapping writes `{}`, which the schema does not define",
+                            a.name
+                        ),
+                    )
+                    .with_hint(
+                        "check the attribute names `map_device` returns (stdlib/site.rhai)",
+                    ));
+                }
+                self.schema.extend(more);
+            }
+            if let Some(reason) = self.schema.refuses(&a.name, &a.values) {
+                return Ok(Some(reason));
+            }
+        }
+        Ok(None)
+    }
+}
+
+/// A spinner with the count and rate for syncs on a terminal (the listing's
+/// length is not known ahead); hidden otherwise.
+fn progress_bar(show: bool) -> indicatif::ProgressBar {
+    let tty = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    if !tty || !show {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new_spinner();
+    let template = "{spinner} mapping devices: {pos} ({per_sec})";
+    if let Ok(style) = indicatif::ProgressStyle::with_template(template) {
+        bar.set_style(style);
+    }
+    bar
+}
+
+/// Every listed device against the whole container, deletions included, under
+/// the guards: a full sync, and a delta round that starts from nothing. Devices
+/// are planned as they come, so a listing is never held whole.
+pub(super) struct Reconcile {
+    cur: CurrentState,
+    keep: HashSet<u128>,
+    bar: indicatif::ProgressBar,
+    dups: planner::Duplicates,
+}
+
+impl Reconcile {
+    pub(super) fn start(cx: &Context, m: &Mapper) -> Result<Reconcile> {
+        let cur = state::current_state(cx.dir, &m.opts.container, &m.opts.marker, &mut |_| ())?;
+        let bar = progress_bar(cx.progress);
+        Ok(Reconcile { cur, keep: HashSet::new(), bar, dups: planner::Duplicates::default() })
+    }
+
+    pub(super) fn device(
+        &mut self,
+        cx: &Context,
+        m: &mut Mapper,
+        src: &DeviceSource,
+        mut d: Device,
+    ) -> Result<()> {
+        cx.blocking.cancel.check()?;
+        self.bar.inc(1);
+        m.attach_users(cx, src, std::slice::from_mut(&mut d), true)?;
+        if let Some(w) = m.wanted(&d)? {
+            self.keep.insert(planner::id_key(&w.id));
+            if !self.dups.note(&w) {
+                planner::plan_device(w, &self.cur, &m.opts, &mut m.plan)?;
+            }
+        }
+        Ok(())
+    }
+
+    pub(super) fn finish(self, m: &mut Mapper, listed: usize) -> Result<CurrentState> {
+        self.bar.finish_and_clear();
+        self.dups.settle(&mut m.plan);
+        planner::plan_gone(&self.cur, &self.keep, &m.opts, &mut m.plan);
+        let owned = state::owned_in(&self.cur, &m.opts.container);
+        m.plan.refused = planner::check_guards(m.plan.deletes, owned, listed == 0, &m.opts);
+        Ok(self.cur)
+    }
+}
