@@ -212,6 +212,9 @@ pub struct ApplyOpts {
 pub struct ApplyArgs {
     /// The saved plan (.json).
     pub file: PathBuf,
+    /// Apply the file only if its digest is this one (as printed when the plan was saved).
+    #[arg(long, value_name = "HEX")]
+    pub expect_digest: Option<String>,
     #[command(flatten)]
     pub opts: ApplyOpts,
     #[command(flatten)]

@@ -9,6 +9,16 @@ use std::path::{Path, PathBuf};
 /// too, so that a crash leaves either the old file or the new one, never a
 /// half-written one. The temporary file is removed when anything fails.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    write_atomic_as(path, bytes, false)
+}
+
+/// [`write_atomic`] for a file only its owner may read (0600 whatever the
+/// umask, see `private`): the delta state, the id hints, the status file.
+pub fn write_atomic_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    write_atomic_as(path, bytes, true)
+}
+
+fn write_atomic_as(path: &Path, bytes: &[u8], private: bool) -> std::io::Result<()> {
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
@@ -18,7 +28,14 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let tmp =
         dir.join(format!(".{name}.tmp-{}-{}", std::process::id(), uuid::Uuid::new_v4().simple()));
     let write = || -> std::io::Result<()> {
-        let mut f = std::fs::File::create(&tmp)?;
+        let mut f = match private {
+            true => {
+                let f = crate::private::options().write(true).create_new(true).open(&tmp)?;
+                crate::private::narrow(&f)?;
+                f
+            }
+            false => std::fs::File::create(&tmp)?,
+        };
         f.write_all(bytes)?;
         f.sync_all()?;
         std::fs::rename(&tmp, path)?;

@@ -34,6 +34,7 @@ pub mod host;
 pub mod metrics;
 pub mod out;
 pub mod plan;
+pub mod private;
 pub mod report;
 pub mod service;
 pub mod sources;

@@ -239,7 +239,7 @@ impl Report {
             ));
         }
         if !self.outcomes.is_empty() {
-            let applied = self.outcomes.iter().filter(|o| matches!(o, Outcome::Applied)).count();
+            let applied = self.outcomes.iter().filter(|o| o.is_done()).count();
             let total = self.outcomes.len();
             // Only directory changes stay in the in-memory snapshot; a setting went to its file.
             let in_memory = self
@@ -270,6 +270,13 @@ impl Report {
                         c.op.verb(),
                         visible(&c.op.target()),
                         visible(reason)
+                    )),
+                    Outcome::AlreadyGone { message } => out.push_str(&format!(
+                        "  already gone {}. {} {}: {}\n",
+                        c.id,
+                        c.op.verb(),
+                        visible(&c.op.target()),
+                        visible(message)
                     )),
                     Outcome::Applied => {}
                 }

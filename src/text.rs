@@ -43,6 +43,18 @@ pub fn visible(s: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+/// The most of a value a message or report echoes (characters).
+pub const CLIP: usize = 200;
+
+/// `s` cut to `max` characters, the total size noted when it was longer: a
+/// 10 MB value from a source is named, not echoed whole into stderr and reports.
+pub fn clip(s: &str, max: usize) -> Cow<'_, str> {
+    match s.char_indices().nth(max) {
+        None => Cow::Borrowed(s),
+        Some((end, _)) => Cow::Owned(format!("{}… ({} bytes in all)", &s[..end], s.len())),
+    }
+}
+
 /// A table for stdout. On a terminal: box drawing, fitted to the terminal's
 /// width. Anywhere else (a pipe, a file, a ticket): plain columns under a
 /// dashed header, at most `$COLUMNS` (else 120) wide, so the output greps,
@@ -76,6 +88,14 @@ const PLAIN: &str = "     -             ";
 #[cfg(test)]
 mod tests {
     use super::visible;
+
+    #[test]
+    fn long_values_are_clipped_with_their_size() {
+        assert_eq!(super::clip("short", 10), "short");
+        let big = "é".repeat(5_000_000);
+        let c = super::clip(&big, 3);
+        assert_eq!(c, "ééé… (10000000 bytes in all)");
+    }
 
     #[test]
     fn plain_tables_have_no_box_drawing() {

@@ -43,3 +43,7 @@ mod graph;
 mod samba;
 // dwb as a system service: credentials from systemd, the Debian package and its units.
 mod service;
+// Sources that settle: a Graph listing that loops ends with an error.
+mod sources;
+// Saved plans bound to their review: the digest, required preconditions.
+mod integrity;

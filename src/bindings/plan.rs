@@ -93,7 +93,8 @@ pub fn module(host: Arc<Host>) -> Module {
             let mut out = Map::new();
             out.insert(
                 "applied".into(),
-                count(|o| matches!(o, crate::plan::Outcome::Applied)).into(),
+                // A delete whose object was already gone is done, as planned.
+                count(crate::plan::Outcome::is_done).into(),
             );
             out.insert(
                 "failed".into(),

@@ -41,6 +41,10 @@ pub fn apply(args: &ApplyArgs) -> exit::Code {
         Ok(x) => x,
         Err(e) => return fail(&e),
     };
+    if let Err(e) = crate::plan::fence::check_settings(&saved.plan, sources.loaded.path.as_deref())
+    {
+        return fail(&e);
+    }
     let config = RunConfig {
         dry_run: args.opts.dry_run,
         script: format!("apply {}", args.file.display()),
@@ -53,9 +57,35 @@ pub fn apply(args: &ApplyArgs) -> exit::Code {
     run(session.host(), saved, args)
 }
 
-fn run(host: &Host, saved: Saved, args: &ApplyArgs) -> exit::Code {
+fn run(host: &Host, mut saved: Saved, args: &ApplyArgs) -> exit::Code {
     if let Err(e) = check_directory(host, &saved) {
         return fail(&e);
+    }
+    if let Err(e) = saved.verify(&args.file, args.expect_digest.as_deref()) {
+        return fail(&e);
+    }
+    // The origin's fence, again: a plan edited by hand reaches no further than its script.
+    let fence =
+        crate::plan::fence::of(&saved.script, &saved.parameters, saved.naming_context.as_deref());
+    let fenced = fence.and_then(|f| match f {
+        Some(f) => {
+            crate::plan::fence::check(&saved.plan, &f)?;
+            let dir = host.base_dir()?;
+            crate::plan::fence::check_owned(&saved.plan, &f, &*dir)?;
+            crate::plan::fence::guards(&saved.plan, &f, &saved.parameters, &*dir)
+        }
+        None => Ok(Vec::new()),
+    });
+    match fenced {
+        Err(e) => return fail(&e),
+        // The guards trip again on the plan's own deletes; the file's refusals only add.
+        Ok(trips) => {
+            for t in trips {
+                if !saved.plan.refusals.iter().any(|r| r.guard == t.guard) {
+                    saved.plan.refusals.push(t);
+                }
+            }
+        }
     }
     let mut problems = 0;
     let mut warnings = Vec::new();
@@ -91,6 +121,7 @@ fn run(host: &Host, saved: Saved, args: &ApplyArgs) -> exit::Code {
     report.parameters.insert("made_by".into(), saved.script.into());
     report.parameters.insert("made_in_run".into(), saved.run_id.into());
     report.parameters.insert("made_at".into(), saved.created.into());
+    report.parameters.insert("digest".into(), saved.computed.into());
     for w in warnings {
         eprintln!("warning: {}", crate::text::visible(&w));
         report.findings.warnings.push(w);

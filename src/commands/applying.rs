@@ -67,7 +67,7 @@ pub fn settle(host: &Host, report: &mut Report, how: &Settle) {
         } else if report.outcomes.iter().any(Outcome::lost_the_directory) {
             // The DC stopped answering: the run itself failed, whatever was sent.
             report.status = RunStatus::Error;
-        } else if report.outcomes.iter().any(|o| !matches!(o, Outcome::Applied)) {
+        } else if report.outcomes.iter().any(|o| !o.is_done()) {
             report.status = RunStatus::ChangesFailed;
         }
     }

@@ -166,12 +166,19 @@ fn execute(args: &RunArgs, script: &Script, host: &Arc<Host>, started: Instant) 
     }
 
     // The plan as reviewed, saved before anything of it is applied.
-    if let Some(path) = args.save_plan.as_deref().filter(|p| plan::saved::is_saved_plan(p))
-        && let Err(e) = save_plan(path, &report, host)
-    {
-        eprintln!("error: {e}");
-        report.status = RunStatus::Error;
-        return finish(args, report, started);
+    if let Some(path) = args.save_plan.as_deref().filter(|p| plan::saved::is_saved_plan(p)) {
+        match save_plan(path, &report, host) {
+            // The digest that binds the file to this review, in the report too.
+            Ok(digest) => drop(report.findings.data.insert(
+                "saved_plan".into(),
+                serde_json::json!({ "file": path.display().to_string(), "digest": digest }),
+            )),
+            Err(e) => {
+                eprintln!("error: {e}");
+                report.status = RunStatus::Error;
+                return finish(args, report, started);
+            }
+        }
     }
     let how = applying::Settle {
         dry_run: args.dry_run,
@@ -224,7 +231,7 @@ fn record_round(host: &Host, report: &Report) {
 }
 
 /// `--save-plan FILE.json`: the plan with each change's precondition.
-fn save_plan(path: &std::path::Path, report: &Report, host: &Host) -> crate::error::Result<()> {
+fn save_plan(path: &std::path::Path, report: &Report, host: &Host) -> crate::error::Result<String> {
     let dir = if plan::saved::needs_directory(&report.plan) || host.dir_opened() {
         Some(host.base_dir()?)
     } else {
@@ -235,7 +242,14 @@ fn save_plan(path: &std::path::Path, report: &Report, host: &Host) -> crate::err
         script: &report.script,
         parameters: &report.parameters,
     };
-    plan::saved::save(path, &report.plan, dir.as_deref(), &origin)
+    let digest = plan::saved::save(path, &report.plan, dir.as_deref(), &origin)?;
+    eprintln!(
+        "Saved the plan to {} (digest {digest}; `dwb apply {} --expect-digest {digest}` applies \
+         only this file)",
+        path.display(),
+        path.display()
+    );
+    Ok(digest)
 }
 
 fn finish(args: &RunArgs, mut report: Report, started: Instant) -> exit::Code {

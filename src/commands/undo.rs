@@ -44,10 +44,19 @@ fn plan_and_apply(host: &Host, run: &journal::Run, args: &UndoArgs) -> exit::Cod
         Ok(d) => d,
         Err(e) => return fail(&e),
     };
+    if let Err(e) = undo::check_directory(run, &*dir) {
+        return fail(&e);
+    }
     let u = match undo::plan(run, &*dir, threshold) {
         Ok(u) => u,
         Err(e) => return fail(&e),
     };
+    // The undo of a sync stays inside the sync's fence, whatever the journal says.
+    if run.script == crate::plan::fence::SYNC_SCRIPT
+        && let Err(e) = crate::plan::fence::check_undo(&u.plan, &*dir)
+    {
+        return fail(&e);
+    }
     report_and_apply(host, u, args)
 }
 

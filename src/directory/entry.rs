@@ -162,8 +162,10 @@ impl Entry {
             .attrs
             .entry(key)
             .or_insert_with(|| Attr { name: attr_name(name), values: Vec::new() });
+        // As sets: 100,000 values cost 100,000 lookups, not 10^10 comparisons.
+        let mut have: std::collections::HashSet<Vec<u8>> = a.values.iter().cloned().collect();
         for v in values {
-            if !a.values.contains(&v) {
+            if have.insert(v.clone()) {
                 a.values.push(v);
             }
         }
@@ -180,7 +182,8 @@ impl Entry {
             return;
         }
         if let Some(a) = self.attrs.get_mut(&key) {
-            a.values.retain(|v| !values.contains(v));
+            let gone: std::collections::HashSet<&[u8]> = values.iter().map(Vec::as_slice).collect();
+            a.values.retain(|v| !gone.contains(v.as_slice()));
             if a.values.is_empty() {
                 self.attrs.remove(&key);
             }

@@ -111,7 +111,8 @@ fn load_state(path: &Path) -> Result<Option<StateFile>> {
 
 /// Write `bytes` to `path` atomically (`fsutil::write_atomic`).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    crate::fsutil::write_atomic(path, bytes).map_err(|e| io_err(path, "write", e))
+    // 0600 whatever the umask: a deltaLink, id hints.
+    crate::fsutil::write_atomic_private(path, bytes).map_err(|e| io_err(path, "write", e))
 }
 
 fn parse_removed(v: &Value) -> Option<Removed> {
@@ -168,11 +169,13 @@ impl GraphClient {
                 u
             }
         };
+        let mut follow = super::pages::Follow::new(&next);
         loop {
             let v = self.inner.get_json(next.clone()).await?;
             let page = parse_page(v, next.as_str())?;
             Counters::bump(&self.inner.counters.pages, 1);
             sum.pages += 1;
+            follow.page(page.count, page.items.len());
             if page.next_link.is_some() && page.delta_link.is_some() {
                 return Err(GraphError::new(
                     Reason::BadJson,
@@ -182,7 +185,11 @@ impl GraphClient {
             }
             // Check the links before anyone sees the page.
             let next_url = match &page.next_link {
-                Some(n) => Some(self.inner.endpoints.check_link(n, "@odata.nextLink")?),
+                Some(n) => {
+                    let n = self.inner.endpoints.check_link(n, "@odata.nextLink")?;
+                    follow.next(&n)?;
+                    Some(n)
+                }
                 None => None,
             };
             if let Some(d) = &page.delta_link {

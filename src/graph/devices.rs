@@ -86,6 +86,8 @@ pub(crate) struct RawPage {
     pub items: Vec<Value>,
     pub next_link: Option<String>,
     pub delta_link: Option<String>,
+    /// `@odata.count`, when Graph announced the collection's size.
+    pub count: Option<u64>,
 }
 
 pub(crate) fn parse_page(v: Value, url: &str) -> Result<RawPage> {
@@ -107,7 +109,8 @@ pub(crate) fn parse_page(v: Value, url: &str) -> Result<RawPage> {
     };
     let next_link = link(&mut o, "@odata.nextLink")?;
     let delta_link = link(&mut o, "@odata.deltaLink")?;
-    Ok(RawPage { items, next_link, delta_link })
+    let count = o.get("@odata.count").and_then(Value::as_u64);
+    Ok(RawPage { items, next_link, delta_link, count })
 }
 
 /// Convert a page item to a device. A selected property that is absent reads
@@ -146,6 +149,8 @@ pub struct DevicePager {
     next: Option<Url>,
     required: &'static [&'static str],
     pages: u64,
+    /// The links followed (a listing that loops ends with an error).
+    follow: Option<super::pages::Follow>,
 }
 
 impl DevicePager {
@@ -159,8 +164,12 @@ impl DevicePager {
         let page = parse_page(v, url.as_str())?;
         Counters::bump(&inner.counters.pages, 1);
         self.pages += 1;
+        let follow = self.follow.get_or_insert_with(|| super::pages::Follow::new(&url));
+        follow.page(page.count, page.items.len());
         if let Some(n) = page.next_link {
-            self.next = Some(inner.endpoints.check_link(&n, "@odata.nextLink")?);
+            let n = inner.endpoints.check_link(&n, "@odata.nextLink")?;
+            follow.next(&n)?;
+            self.next = Some(n);
         }
         let mut out = Vec::with_capacity(page.items.len());
         for item in page.items {
@@ -231,7 +240,7 @@ impl GraphClient {
         }
         let required: &'static [&'static str] =
             if opts.select.is_empty() { &["deviceId"] } else { &[] };
-        Ok(DevicePager { client: self.clone(), next: Some(url), required, pages: 0 })
+        Ok(DevicePager { client: self.clone(), next: Some(url), required, pages: 0, follow: None })
     }
 
     /// List devices, following `@odata.nextLink` verbatim, calling `on_device`
@@ -252,6 +261,7 @@ impl GraphClient {
                 (url, v)
             })
         };
+        let mut follow = pager.next.as_ref().map(super::pages::Follow::new);
         let mut pending = pager.next.clone().map(fetch);
         while let Some(handle) = pending.take() {
             let (url, v) = handle.await.map_err(|e| {
@@ -259,8 +269,12 @@ impl GraphClient {
             })?;
             let page = parse_page(v?, url.as_str())?;
             Counters::bump(&self.inner.counters.pages, 1);
+            let follow = follow.get_or_insert_with(|| super::pages::Follow::new(&url));
+            follow.page(page.count, page.items.len());
             if let Some(n) = page.next_link {
-                pending = Some(fetch(self.inner.endpoints.check_link(&n, "@odata.nextLink")?));
+                let n = self.inner.endpoints.check_link(&n, "@odata.nextLink")?;
+                follow.next(&n)?;
+                pending = Some(fetch(n));
             }
             sum.pages += 1;
             for item in page.items {
@@ -361,12 +375,16 @@ impl GraphClient {
     /// Read every page of a small collection into typed values.
     pub(crate) async fn collect_all<T: DeserializeOwned>(&self, first: Url) -> Result<Vec<T>> {
         let mut out = Vec::new();
+        let mut follow = super::pages::Follow::new(&first);
         let mut next = Some(first);
         while let Some(url) = next.take() {
             let page = parse_page(self.inner.get_json(url.clone()).await?, url.as_str())?;
             Counters::bump(&self.inner.counters.pages, 1);
+            follow.page(page.count, page.items.len());
             if let Some(n) = page.next_link {
-                next = Some(self.inner.endpoints.check_link(&n, "@odata.nextLink")?);
+                let n = self.inner.endpoints.check_link(&n, "@odata.nextLink")?;
+                follow.next(&n)?;
+                next = Some(n);
             }
             for item in page.items {
                 out.push(serde_json::from_value(item).map_err(|e| {

@@ -36,6 +36,7 @@ pub mod jwt;
 mod lookups;
 pub mod model;
 pub mod offline;
+mod pages;
 pub mod permissions;
 pub mod retry;
 

@@ -188,6 +188,7 @@ impl TryFrom<Value> for Device {
 }
 
 fn bad(id: &str, field: &str, what: String) -> GraphError {
+    let id = crate::text::clip(id, crate::text::CLIP);
     GraphError::new(Reason::BadDevice, format!("device {id}: property '{field}' {what}"))
         .with_device(id)
         .with_field(field)
@@ -404,8 +405,10 @@ impl Device {
             .device_id
             .as_deref()
             .ok_or_else(|| bad(&self.id, "deviceId", "is missing".into()))?;
-        uuid::Uuid::parse_str(d)
-            .map_err(|_| bad(&self.id, "deviceId", format!("is not a GUID: {d:?}")))
+        uuid::Uuid::parse_str(d).map_err(|_| {
+            let d = crate::text::clip(d, crate::text::CLIP);
+            bad(&self.id, "deviceId", format!("is not a GUID: {d:?}"))
+        })
     }
 
     /// The decoded `altSecurityIdentities` values of all `type == 2` entries.

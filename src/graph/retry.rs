@@ -212,6 +212,7 @@ pub struct ClientStats {
 
 /// Sleep unless cancelled.
 pub(crate) async fn sleep_or_cancel(d: Duration, cancel: &CancellationToken) -> Result<()> {
+    announce_long_wait(d, SystemTime::now());
     if d.is_zero() {
         if cancel.is_cancelled() {
             return Err(GraphError::cancelled());
@@ -224,9 +225,40 @@ pub(crate) async fn sleep_or_cancel(d: Duration, cancel: &CancellationToken) -> 
     }
 }
 
+/// Waits longer than this are announced on stderr: a run that stops for minutes
+/// on Graph's say-so says so, with the time it resumes.
+pub const ANNOUNCE_WAIT: Duration = Duration::from_secs(30);
+
+/// The line announcing a wait of `d` from `now`, if it is long enough to need one.
+pub fn long_wait_line(d: Duration, now: SystemTime) -> Option<String> {
+    (d > ANNOUNCE_WAIT).then(|| {
+        format!(
+            "dwb: Graph asked to wait (Retry-After or back-off): {} s, resuming at {}",
+            d.as_secs(),
+            httpdate::fmt_http_date(now + d)
+        )
+    })
+}
+
+fn announce_long_wait(d: Duration, now: SystemTime) {
+    if let Some(line) = long_wait_line(d, now) {
+        use std::io::Write as _;
+        // A closed stderr is no reason to fail (or panic) the wait.
+        let _ = writeln!(std::io::stderr(), "{line}");
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn long_waits_are_announced_with_the_time_they_end() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000_000);
+        assert_eq!(long_wait_line(Duration::from_secs(30), now), None);
+        let line = long_wait_line(Duration::from_secs(120), now).unwrap();
+        assert!(line.contains("120 s, resuming at Sun, 09 Sep 2001 01:48:40 GMT"), "{line}");
+    }
 
     #[test]
     fn only_throttling_statuses_are_transient() {

@@ -106,6 +106,14 @@ fn apply_one(op: &ChangeOp, t: &Targets) -> Result<()> {
     }
 }
 
+/// The outcome of a delete whose object someone else removed first: the
+/// directory is exactly as planned, so it is done, not failed.
+fn already_gone(dn: &Dn) -> Outcome {
+    Outcome::AlreadyGone {
+        message: format!("{dn} was already gone (removed since the plan was made); nothing to do"),
+    }
+}
+
 pub fn failed(e: &Error) -> Outcome {
     if e.kind == Kind::Cancelled {
         // Not attempted (or interrupted in flight): a skip, not a failure of the change.
@@ -205,9 +213,20 @@ fn prepare_batch<'p>(
     };
     let mut keep = Vec::with_capacity(runnable.len());
     let mut lines = Vec::new();
+    let mut gone = Vec::new();
     for (i, op) in runnable {
         let Some(c) = change(i) else { continue };
         let cur = current.get(&op.dn().norm());
+        // A delete of an object the read did not find: nothing to send. Journaled
+        // (with its outcome) so the run's record says what became of it.
+        if matches!(op, WriteOp::Delete { .. })
+            && cur.is_none()
+            && needs_read(c, t.journal.is_some()).is_some()
+        {
+            lines.push((c, None, None));
+            gone.push((i, c.id, op.dn()));
+            continue;
+        }
         if let Some(exp) = &c.expect
             && let Err(why) = expect::check(exp, op.dn(), cur)
         {
@@ -229,6 +248,11 @@ fn prepare_batch<'p>(
     {
         let sent: Vec<usize> = keep.iter().map(|(i, _)| *i).collect();
         j.record(plan.len(), &lines).map_err(|e| (e, sent))?;
+    }
+    for (i, id, dn) in gone {
+        let o = already_gone(dn);
+        record_outcome(t, id, &o);
+        outcomes[i] = Some(o);
     }
     Ok(keep)
 }
@@ -261,7 +285,7 @@ fn apply_single(
             } else {
                 let mut again: Vec<String> = retry.clone();
                 for (c, o) in plan.changes.iter().zip(earlier) {
-                    if !matches!(o, Some(Outcome::Applied))
+                    if !o.as_ref().is_some_and(Outcome::is_done)
                         && let Some(d) = &c.device
                         && !again.contains(d)
                     {
@@ -275,7 +299,7 @@ fn apply_single(
         }
         // Settings follow the changes they record: only after all applied.
         ChangeOp::Setting { .. }
-            if earlier.iter().any(|o| !matches!(o, Some(Outcome::Applied))) =>
+            if earlier.iter().any(|o| !o.as_ref().is_some_and(Outcome::is_done)) =>
         {
             Some(Outcome::Skipped {
                 reason: "an earlier change did not apply; kept as it was so the next run retries"
@@ -360,6 +384,11 @@ pub fn apply(plan: &Plan, t: &Targets, progress: &mut dyn FnMut(usize, usize)) -
             if let Some((idx, op)) = runnable.get(k) {
                 let o = match res {
                     Ok(()) => Outcome::Applied,
+                    Err(e)
+                        if e.kind == Kind::NoSuchObject && matches!(op, WriteOp::Delete { .. }) =>
+                    {
+                        already_gone(op.dn())
+                    }
                     Err(e) => {
                         if matches!(op, WriteOp::Add { .. }) {
                             failed_roots.push(op.dn().clone());
@@ -412,6 +441,63 @@ mod tests {
 
     fn delete(dn: &str) -> WriteOp {
         WriteOp::Delete { dn: Dn::parse(dn).unwrap() }
+    }
+
+    fn modify(dn: &str, attr: &str, value: &str) -> WriteOp {
+        WriteOp::Modify {
+            dn: Dn::parse(dn).unwrap(),
+            mods: vec![crate::ad::Modification {
+                op: crate::ad::ModOp::Replace,
+                attr: attr.into(),
+                values: vec![value.as_bytes().to_vec()],
+            }],
+            sd_flags: None,
+        }
+    }
+
+    /// A delete of an object already gone is done (journaled so), with and
+    /// without a journal and a precondition; a modify of a vanished object fails.
+    #[test]
+    fn a_delete_of_an_object_already_gone_is_done_and_a_modify_of_one_fails() {
+        let ldif = "dn: DC=x\nobjectClass: domain\n\n\
+                    dn: CN=c,DC=x\nobjectClass: container\n\n\
+                    dn: CN=here,CN=c,DC=x\nobjectClass: device\n";
+        let dir = crate::ad::snapshot::SnapshotDirectory::from_ldif(ldif, "t").unwrap();
+        let mut plan = Plan::default();
+        plan.push(ChangeOp::Directory(delete("CN=gone,CN=c,DC=x")), None);
+        plan.push(ChangeOp::Directory(delete("CN=here,CN=c,DC=x")), None);
+        plan.push(ChangeOp::Directory(delete("CN=gone2,CN=c,DC=x")), None);
+        plan.changes[2].expect =
+            Some(crate::plan::Expect::Values(vec![Attr::text("objectClass", ["device"])]));
+        plan.push(ChangeOp::Directory(modify("CN=vanished,CN=c,DC=x", "description", "d")), None);
+        let graph = || Err(Error::internal("no Graph here"));
+        let blocking = Blocking::new(None, crate::cancel::Cancel::default());
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("j.jsonl");
+        for journal in [None, Some(Journal::open(&path, "R1", "t", "t").unwrap())] {
+            let t = Targets {
+                dir: &dir,
+                graph: &graph,
+                blocking: &blocking,
+                journal: journal.as_ref(),
+            };
+            let out = apply(&plan, &t, &mut |_, _| {});
+            assert!(
+                matches!(&out[0], Outcome::AlreadyGone { message } if message.contains("already gone")),
+                "{out:?}"
+            );
+            // The second pass finds the first pass's delete done too.
+            assert!(out[1].is_done(), "{out:?}");
+            assert!(matches!(out[2], Outcome::AlreadyGone { .. }), "{out:?}");
+            assert!(matches!(&out[3], Outcome::Failed { kind: Kind::NoSuchObject, .. }), "{out:?}");
+        }
+        let run = super::super::journal::find(&path, "R1").unwrap();
+        let status: Vec<_> = run.changes.iter().map(|c| c.status.as_deref()).collect();
+        assert_eq!(
+            status,
+            [Some("already_gone"), Some("already_gone"), Some("already_gone"), Some("failed")]
+        );
+        assert_eq!(run.summary_json()["already_gone"], 3);
     }
 
     #[test]

@@ -17,7 +17,7 @@
 //! The file is only ever appended to; a torn last line (a crash mid-write) is
 //! skipped when reading.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -68,13 +68,13 @@ impl Journal {
     /// Opens (creates) the journal at `path` for appending.
     pub fn open(path: &Path, run_id: &str, script: &str, directory: &str) -> Result<Journal> {
         if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)
+            crate::private::own_dir(dir)
                 .map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
         }
-        let file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)
+        // Whole copies of deleted objects: the owner's only.
+        let opened = crate::private::options().create(true).append(true).open(path);
+        let file = opened
+            .and_then(|f| crate::private::narrow(&f).map(|()| f))
             .map_err(|e| Error::io(format!("opening the journal {}", path.display()), e))?;
         Ok(Journal {
             file: Mutex::new(file),
@@ -158,6 +158,7 @@ impl Journal {
     pub fn outcome(&self, change: usize, o: &Outcome) -> Result<()> {
         let (status, message) = match o {
             Outcome::Applied => ("applied", None),
+            Outcome::AlreadyGone { message } => ("already_gone", Some(message.clone())),
             Outcome::Failed { message, .. } => ("failed", Some(message.clone())),
             Outcome::Skipped { reason } => ("skipped", Some(reason.clone())),
         };
@@ -210,6 +211,7 @@ impl Run {
             "run_id": self.run_id, "time": self.time, "script": self.script,
             "directory": self.directory, "planned": self.planned,
             "recorded": self.changes.len(), "applied": self.count(Some("applied")),
+            "already_gone": self.count(Some("already_gone")),
             "failed": self.count(Some("failed")), "skipped": self.count(Some("skipped")),
             "unconfirmed": self.count(None),
         })
@@ -225,10 +227,39 @@ pub fn read(path: &Path) -> Result<Vec<Run>> {
     };
     let mut runs: Vec<Run> = Vec::new();
     let s = |v: &Value, k: &str| v.get(k).and_then(Value::as_str).map(str::to_string);
-    for line in text.lines().filter(|l| !l.trim().is_empty()) {
-        // A torn last line (dwb killed mid-write) is not an error.
-        let Ok(v) = serde_json::from_str::<Value>(line) else { continue };
-        let Some(id) = s(&v, "run_id") else { continue };
+    let lines: Vec<(usize, &str)> =
+        text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()).collect();
+    let malformed = |n: usize, why: &str| {
+        Error::new(
+            Kind::InvalidArgument,
+            format!("{}:{}: {why}; the journal is not read loosely", path.display(), n + 1),
+        )
+        .with_hint("a journal line was edited or damaged: look at that line")
+    };
+    for (n, line) in lines {
+        let v = match serde_json::from_str::<Value>(line) {
+            Ok(v) => v,
+            // A torn line (dwb killed mid-write; a later run appends after it) is
+            // reported and skipped: it is no change. A complete line is never
+            // guessed at (below).
+            Err(e) => {
+                tracing::warn!("{}:{}: a torn journal line, skipped: {e}", path.display(), n + 1);
+                continue;
+            }
+        };
+        let Some(id) = s(&v, "run_id").filter(|i| !i.is_empty()) else {
+            return Err(malformed(n, "no `run_id`"));
+        };
+        if v.get("type").and_then(Value::as_str) == Some("change") {
+            for k in ["action", "target", "time"] {
+                if s(&v, k).is_none() {
+                    return Err(malformed(n, &format!("a change without `{k}`")));
+                }
+            }
+            if v.get("change").and_then(Value::as_u64).is_none() {
+                return Err(malformed(n, "a change without its number"));
+            }
+        }
         let idx = match runs.iter().position(|r| r.run_id == id) {
             Some(i) => i,
             None => {
@@ -292,6 +323,11 @@ pub fn read(path: &Path) -> Result<Vec<Run>> {
 
 /// One run by id (or a unique prefix of it).
 pub fn find(path: &Path, run_id: &str) -> Result<Run> {
+    if run_id.trim().is_empty() {
+        // An empty prefix would match a lone run: never a guess.
+        return Err(Error::new(Kind::InvalidArgument, "the run id is empty")
+            .with_hint("`dwb journal` lists the runs; give one's id (or a unique prefix)"));
+    }
     let runs = read(path)?;
     let hits: Vec<&Run> = runs.iter().filter(|r| r.run_id.starts_with(run_id)).collect();
     match hits.as_slice() {
@@ -343,5 +379,15 @@ mod tests {
         assert_eq!(run.changes[0].before.as_deref(), Some(before.as_slice()));
         assert_eq!(run.script, "sync");
         assert!(now_utc().ends_with('Z') && now_utc().len() == 20);
+        assert_eq!(find(&path, " ").unwrap_err().kind, Kind::InvalidArgument);
+
+        // A complete line that lacks what a change needs is an error naming its
+        // line, never matched loosely.
+        let change = r#"{"type":"change","run_id":"R1","change":2,"time":"t","target":"x"}"#;
+        std::fs::write(&path, format!("{{\"type\":\"cha\n{change}\n")).unwrap();
+        let e = read(&path).unwrap_err();
+        assert!(e.message.contains("j.jsonl:2: a change without `action`"), "{}", e.message);
+        std::fs::write(&path, "{\"type\":\"outcome\"}\n").unwrap();
+        assert!(read(&path).unwrap_err().message.contains("j.jsonl:1: no `run_id`"));
     }
 }

@@ -8,6 +8,7 @@ pub mod acl;
 pub mod apply;
 pub mod expect;
 pub mod external;
+pub mod fence;
 mod index;
 pub mod journal;
 pub mod render;
@@ -211,11 +212,27 @@ impl Plan {
 #[serde(tag = "status", rename_all = "snake_case")]
 pub enum Outcome {
     Applied,
-    Failed { code: &'static str, kind: Kind, message: String },
-    Skipped { reason: String },
+    /// A delete whose object was already gone: the directory is as planned.
+    AlreadyGone {
+        message: String,
+    },
+    Failed {
+        code: &'static str,
+        kind: Kind,
+        message: String,
+    },
+    Skipped {
+        reason: String,
+    },
 }
 
 impl Outcome {
+    /// True when the directory is as the change planned (applied, or a delete
+    /// of an object someone else removed first).
+    pub fn is_done(&self) -> bool {
+        matches!(self, Outcome::Applied | Outcome::AlreadyGone { .. })
+    }
+
     /// True when the change failed because the DC stopped answering.
     pub fn lost_the_directory(&self) -> bool {
         matches!(self, Outcome::Failed { kind: Kind::Timeout | Kind::Network, .. })

@@ -12,6 +12,14 @@
 //! change of an object touched earlier in the same plan expects the state the
 //! earlier changes leave. A delta round's deltaLink move is not saved: the
 //! next delta round reads those devices again.
+//!
+//! The file carries `digest`: SHA-256 of its canonical contents (the JSON
+//! without `digest`, keys sorted, no spaces). `--save-plan` prints it where the
+//! plan is reviewed; `dwb apply` recomputes it and refuses a file that does not
+//! match (exit 3), and `dwb apply --expect-digest HEX` refuses any file but the
+//! one reviewed. What a change needs to be checked is required, never
+//! defaulted: the naming context (for directory changes), every directory
+//! change's precondition, the refusals and the origin script.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -48,6 +56,91 @@ pub struct Saved {
     pub naming_context: Option<String>,
     /// Changes of the original plan not in the file, with why.
     pub omitted: Vec<String>,
+    /// The digest the file states (checked against its contents by [`Saved::verify`]).
+    pub digest: String,
+    /// The digest of the file's contents, as loaded.
+    pub computed: String,
+}
+
+impl Saved {
+    /// `Ok` when the file's contents match its digest and, if given, the
+    /// digest the reviewer pinned (`--expect-digest`).
+    pub fn verify(&self, path: &Path, expected: Option<&str>) -> Result<()> {
+        if !self.digest.eq_ignore_ascii_case(&self.computed) {
+            return Err(Error::new(
+                Kind::InvalidArgument,
+                format!(
+                    "{}: the plan's contents do not match its digest (the file says {}, its \
+                     contents are {}): it was changed after it was saved; nothing was applied",
+                    path.display(),
+                    crate::text::clip(&self.digest, 64),
+                    self.computed
+                ),
+            )
+            .with_hint("save the plan again (`dwb run … --save-plan FILE.json`) and review it"));
+        }
+        if let Some(want) = expected
+            && !want.trim().eq_ignore_ascii_case(&self.computed)
+        {
+            return Err(Error::new(
+                Kind::InvalidArgument,
+                format!(
+                    "{}: digest {} is not the reviewed one ({}); nothing was applied",
+                    path.display(),
+                    self.computed,
+                    crate::text::clip(want.trim(), 64)
+                ),
+            )
+            .with_hint("apply the file that was reviewed"));
+        }
+        Ok(())
+    }
+}
+
+/// SHA-256 (hex) of a saved plan's canonical contents: the document without
+/// its `digest`, keys sorted, compact.
+pub fn digest_of(doc: &Value) -> String {
+    let mut doc = doc.clone();
+    if let Some(o) = doc.as_object_mut() {
+        o.remove("digest");
+    }
+    let mut text = String::new();
+    write_canonical(&doc, &mut text);
+    let d = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, text.as_bytes());
+    d.as_ref().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Compact JSON with keys in sorted order whatever the map type keeps.
+fn write_canonical(v: &Value, out: &mut String) {
+    match v {
+        Value::Object(m) => {
+            let mut keys: Vec<&String> = m.keys().collect();
+            keys.sort();
+            out.push('{');
+            for (i, k) in keys.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push_str(&Value::String(k.clone()).to_string());
+                out.push(':');
+                if let Some(x) = m.get(k) {
+                    write_canonical(x, out);
+                }
+            }
+            out.push('}');
+        }
+        Value::Array(a) => {
+            out.push('[');
+            for (i, x) in a.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_canonical(x, out);
+            }
+            out.push(']');
+        }
+        other => out.push_str(&other.to_string()),
+    }
 }
 
 fn b64(v: &[u8]) -> Value {
@@ -176,7 +269,13 @@ pub fn needs_directory(plan: &Plan) -> bool {
 
 /// Writes a run's plan to `path` as a saved plan; `dir` (the directory the plan
 /// was made against, without the plan over it) gives each change its precondition.
-pub fn save(path: &Path, plan: &Plan, dir: Option<&dyn Directory>, origin: &Origin) -> Result<()> {
+/// Returns the plan's digest (to be shown where the plan is reviewed).
+pub fn save(
+    path: &Path,
+    plan: &Plan,
+    dir: Option<&dyn Directory>,
+    origin: &Origin,
+) -> Result<String> {
     let (expects, directory, nc) = match dir {
         Some(dir) => {
             let nc =
@@ -199,15 +298,20 @@ pub fn save(path: &Path, plan: &Plan, dir: Option<&dyn Directory>, origin: &Orig
             )),
         }
     }
-    let doc = json!({
+    let mut doc = json!({
         "format": FORMAT, "dwb_version": env!("CARGO_PKG_VERSION"),
         "created": super::journal::now_utc(), "run_id": origin.run_id, "script": origin.script,
         "parameters": origin.parameters, "directory": directory, "naming_context": nc,
         "refusals": plan.refusals, "omitted": omitted, "changes": changes,
     });
+    let digest = digest_of(&doc);
+    if let Some(o) = doc.as_object_mut() {
+        o.insert("digest".into(), Value::String(digest.clone()));
+    }
     let text = serde_json::to_string_pretty(&doc).map_err(|e| Error::internal(e.to_string()))?;
     std::fs::write(path, text + "\n")
-        .map_err(|e| Error::io(format!("writing the saved plan {}", path.display()), e))
+        .map_err(|e| Error::io(format!("writing the saved plan {}", path.display()), e))?;
+    Ok(digest)
 }
 
 fn bad(path: &Path, msg: impl std::fmt::Display) -> Error {
@@ -231,6 +335,36 @@ fn parse_edit(v: &Value) -> std::result::Result<AclEdit, String> {
         .and_then(|d| d.aces().next().cloned())
         .ok_or_else(|| "an ACL edit holds no ACE".to_string())?;
     Ok(if verb == "grant" { AclEdit::Grant(ace) } else { AclEdit::Revoke(ace) })
+}
+
+/// The SDDL before and after a DACL change and the planned descriptor, computed
+/// from its precondition and its edits (the file's `sddl_*` are not read).
+fn acl_display(
+    expected: Option<&[u8]>,
+    edits: &[AclEdit],
+) -> std::result::Result<(String, String, Vec<u8>), String> {
+    let sddl = |sd: &SecurityDescriptor| sd.to_sddl(None).map_err(|e| e.to_string());
+    let Some(exp) = expected else {
+        let mut shown = Vec::new();
+        for e in edits {
+            let (verb, ace) = match e {
+                AclEdit::Grant(a) => ("grant", a),
+                AclEdit::Revoke(a) => ("revoke", a),
+            };
+            let mut acl = Acl::new();
+            acl.grant(ace.clone());
+            let mut one = SecurityDescriptor::new();
+            one.set_dacl(Some(acl));
+            shown.push(format!("{verb} {}", sddl(&one)?.trim_start_matches("D:")));
+        }
+        let before = "(object created by this plan: its class's default DACL)".to_string();
+        return Ok((before.clone(), format!("{before}, then {}", shown.join(", ")), Vec::new()));
+    };
+    let mut sd = SecurityDescriptor::from_bytes(exp).map_err(|e| e.to_string())?;
+    let before = sddl(&sd.dacl_only())?;
+    super::acl::edit(&mut sd, edits);
+    let descriptor = sd.dacl_only().to_bytes().map_err(|e| e.to_string())?;
+    Ok((before, sddl(&sd.dacl_only())?, descriptor))
 }
 
 fn parse_op(v: &Value) -> std::result::Result<ChangeOp, String> {
@@ -265,22 +399,22 @@ fn parse_op(v: &Value) -> std::result::Result<ChangeOp, String> {
             ChangeOp::Directory(WriteOp::Modify { dn: dn()?, mods, sd_flags })
         }
         Some("delete") => ChangeOp::Directory(WriteOp::Delete { dn: dn()? }),
-        Some("acl") => ChangeOp::Acl {
-            dn: dn()?,
-            before: s("sddl_before").unwrap_or_default(),
-            after: s("sddl_after").unwrap_or_default(),
-            descriptor: decode(v["descriptor"].as_str(), "`descriptor`")?,
-            edits: v["edits"]
+        Some("acl") => {
+            let edits: Vec<AclEdit> = v["edits"]
                 .as_array()
                 .ok_or("`edits` is missing")?
                 .iter()
                 .map(parse_edit)
-                .collect::<std::result::Result<_, _>>()?,
-            expected: match v["expected"].as_str() {
+                .collect::<std::result::Result<_, _>>()?;
+            let expected = match v["expected"].as_str() {
                 None => None,
                 s => Some(decode(s, "`expected`")?),
-            },
-        },
+            };
+            // What is shown comes from what is applied (the edits on the expected
+            // DACL), never from the file's display text.
+            let (before, after, descriptor) = acl_display(expected.as_deref(), &edits)?;
+            ChangeOp::Acl { dn: dn()?, before, after, descriptor, edits, expected }
+        }
         Some("http") => ChangeOp::Graph(GraphChange::SetDeviceWriteback(
             v["set_device_writeback"].as_bool().ok_or("`set_device_writeback` is missing")?,
         )),
@@ -320,12 +454,22 @@ pub fn load(path: &Path) -> Result<Saved> {
         None => return Err(bad(path, "not a saved plan (no `format`)")),
     }
     let s = |k: &str| doc.get(k).and_then(Value::as_str).map(str::to_string);
+    let required = |k: &str| s(k).ok_or_else(|| bad(path, format!("`{k}` is missing")));
+    let digest = required("digest")?;
+    let script = required("script").and_then(|v| match v.is_empty() {
+        true => Err(bad(path, "`script` (the plan's origin) is empty")),
+        false => Ok(v),
+    })?;
     let mut plan = Plan::default();
     for (i, v) in
         doc["changes"].as_array().ok_or_else(|| bad(path, "no `changes`"))?.iter().enumerate()
     {
         let op = parse_op(v).map_err(|m| bad(path, format!("change {}: {m}", i + 1)))?;
         let expect = parse_expect(v).map_err(|m| bad(path, format!("change {}: {m}", i + 1)))?;
+        // A directory change without its precondition would be applied blind.
+        if matches!(op, ChangeOp::Directory(_)) && expect.is_none() {
+            return Err(bad(path, format!("change {}: `expect` is missing", i + 1)));
+        }
         let reason = v["reason"].as_str().map(str::to_string);
         let device = v["device"].as_str().map(str::to_string);
         plan.push_for(op, reason, device);
@@ -333,19 +477,26 @@ pub fn load(path: &Path) -> Result<Saved> {
             c.expect = expect;
         }
     }
-    plan.refusals = serde_json::from_value::<Vec<RefusalIn>>(doc["refusals"].clone())
-        .unwrap_or_default()
+    let refusals = doc.get("refusals").ok_or_else(|| bad(path, "`refusals` is missing"))?;
+    plan.refusals = serde_json::from_value::<Vec<RefusalIn>>(refusals.clone())
+        .map_err(|e| bad(path, format!("`refusals`: {e}")))?
         .into_iter()
         .map(|r| Refusal { guard: r.guard, message: r.message, hint: r.hint, changes: r.changes })
         .collect();
+    let naming_context = s("naming_context");
+    if naming_context.is_none() && plan.changes.iter().any(|c| c.op.write_op().is_some()) {
+        return Err(bad(path, "`naming_context` is missing (the plan has directory changes)"));
+    }
     Ok(Saved {
+        computed: digest_of(&doc),
+        digest,
         plan,
-        script: s("script").unwrap_or_default(),
+        script,
         run_id: s("run_id").unwrap_or_default(),
         created: s("created").unwrap_or_default(),
         parameters: doc["parameters"].as_object().cloned().unwrap_or_default(),
         directory: s("directory").unwrap_or_default(),
-        naming_context: s("naming_context"),
+        naming_context,
         omitted: doc["omitted"]
             .as_array()
             .map(|a| a.iter().filter_map(|x| x.as_str().map(str::to_string)).collect())
@@ -354,11 +505,11 @@ pub fn load(path: &Path) -> Result<Saved> {
 }
 
 #[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 struct RefusalIn {
     guard: String,
     message: String,
     hint: String,
-    #[serde(default)]
     changes: Vec<usize>,
 }
 
@@ -387,6 +538,10 @@ pub fn check_now(plan: &Plan, dir: &dyn Directory) -> Result<Vec<Option<String>>
             touched.push(key.clone());
             let e = c.expect.as_ref()?;
             if !first || matches!(e, Expect::Absent) {
+                return None;
+            }
+            // A delete of an object already gone is done when applied, not refused.
+            if matches!(op, WriteOp::Delete { .. }) && !cur.contains_key(&key) {
                 return None;
             }
             super::expect::check(e, op.dn(), cur.get(&key)).err()

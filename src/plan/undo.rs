@@ -51,6 +51,42 @@ fn matches(e: &Entry, attrs: &[Attr]) -> bool {
     compared(attrs).iter().all(|a| same(e.get(&a.name), &a.values))
 }
 
+/// The run was made in this directory: the journal names one, and every object
+/// it changed is in this directory's domain or configuration naming context.
+/// A run of another domain (or a forged one naming objects elsewhere) is refused.
+pub fn check_directory(run: &Run, dir: &dyn Directory) -> Result<()> {
+    use crate::error::{Error, Kind};
+    if run.directory.trim().is_empty() {
+        return Err(Error::new(
+            Kind::Config,
+            format!("run {} names no directory in the journal; it is not undone", run.run_id),
+        ));
+    }
+    let root = dir.root_dse()?;
+    let ncs: Vec<Dn> = [root.default_naming_context, root.configuration_naming_context]
+        .into_iter()
+        .flatten()
+        .collect();
+    for c in &run.changes {
+        let Some(d) = &c.dn else { continue };
+        let dn = Dn::parse(d)?;
+        if !ncs.iter().any(|nc| dn.is_within(nc)) {
+            return Err(Error::new(
+                Kind::Config,
+                format!(
+                    "run {} changed {dn}, which is not in this directory ({}); the run was made \
+                     in {}: nothing was undone",
+                    run.run_id,
+                    dir.describe(),
+                    crate::text::visible(&run.directory)
+                ),
+            )
+            .with_hint("undo a run against the directory it changed (--ldap-url, --profile)"));
+        }
+    }
+    Ok(())
+}
+
 /// Plans the inverse of `run` against `dir`. `delete_threshold`: the undo of
 /// more creates than this is refused (like a sync's deletion guard).
 pub fn plan(run: &Run, dir: &dyn Directory, delete_threshold: usize) -> Result<Undo> {
@@ -102,7 +138,12 @@ pub fn plan(run: &Run, dir: &dyn Directory, delete_threshold: usize) -> Result<U
                 continue;
             }
             ("create", Some(e)) => {
-                let after = c.after.clone().unwrap_or_default();
+                // Without the values the run wrote there is nothing to recognise its
+                // object by: an empty `after` would match any object.
+                let Some(after) = c.after.clone().filter(|a| !compared(a).is_empty()) else {
+                    u.not_undone.push(format!("{label}: the journal has no values for it"));
+                    continue;
+                };
                 if !matches(e, &after) {
                     u.conflicts.push(conflict(&dn, e, &after));
                     continue;

@@ -66,7 +66,7 @@ impl Changes {
                 WriteOp::Delete { .. } => (&mut c.delete_applied, &mut c.delete_failed),
             };
             match outcome {
-                Outcome::Applied => *applied += 1,
+                Outcome::Applied | Outcome::AlreadyGone { .. } => *applied += 1,
                 Outcome::Failed { .. } => *failed += 1,
                 Outcome::Skipped { .. } => {}
             }
@@ -181,7 +181,9 @@ pub fn note_apply(plan: &Plan, outcomes: &[Outcome]) {
         for (change, outcome) in plan.changes.iter().zip(outcomes) {
             let Some(device) = &change.device else { continue };
             match outcome {
-                Outcome::Applied => drop(o.devices.applied.insert(device.clone())),
+                Outcome::Applied | Outcome::AlreadyGone { .. } => {
+                    o.devices.applied.insert(device.clone());
+                }
                 // A DC that stopped answering is not the device's fault.
                 Outcome::Failed { .. } if outcome.lost_the_directory() => {}
                 Outcome::Failed { code, message, .. } => {

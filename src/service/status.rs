@@ -125,12 +125,12 @@ pub fn load(path: &Path) -> Result<Option<Status>> {
 /// Writes `status` to `path` (atomically; the directory is created).
 pub fn save(path: &Path, status: &Status) -> Result<()> {
     if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)
+        crate::private::own_dir(dir)
             .map_err(|e| Error::new(Kind::Io, format!("creating {}: {e}", dir.display())))?;
     }
     let text = serde_json::to_vec_pretty(status)
         .map_err(|e| Error::internal(format!("status file: {e}")))?;
-    crate::fsutil::write_atomic(path, &text)
+    crate::fsutil::write_atomic_private(path, &text)
         .map_err(|e| Error::new(Kind::Io, format!("writing {}: {e}", path.display())))
 }
 

@@ -262,7 +262,17 @@ pub fn open(s: &DeviceSettings, cancel: &CancellationToken) -> Result<DeviceSour
             ));
         }
     };
-    let cfg = GraphConfig::new(cloud, tenant, credential).with_cancel(cancel.clone());
+    let mut cfg = GraphConfig::new(cloud, tenant, credential).with_cancel(cancel.clone());
+    // The longest wait a Retry-After may impose (README, "Graph throttling").
+    if let Some(secs) = env("DWB_GRAPH_MAX_RETRY_AFTER") {
+        let secs: u64 = secs.trim().parse().map_err(|_| {
+            Error::config(format!("DWB_GRAPH_MAX_RETRY_AFTER `{secs}` is not a number of seconds"))
+        })?;
+        cfg = cfg.with_retry(graph::RetryPolicy {
+            max_retry_after: std::time::Duration::from_secs(secs),
+            ..Default::default()
+        });
+    }
     Ok(DeviceSource::Graph(GraphClient::new(cfg)?))
 }
 

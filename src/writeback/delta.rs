@@ -42,7 +42,7 @@ pub fn default_state(profile: Option<&str>, tenant: &str, container: &Dn) -> Res
 /// the plan is applied.
 fn pending_state(state: &Path) -> Result<PathBuf> {
     if let Some(dir) = state.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)
+        crate::private::create_dir_all(dir)
             .map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
     }
     let mut name = state.as_os_str().to_owned();
@@ -358,9 +358,12 @@ pub(super) fn round(
     let (container, marker) = (&m.opts.container, &m.opts.marker);
     state::add_by_device_ids(&mut cur, cx.dir, container, marker, &searched)?;
     cur.absorb(state::current_state_of(cx.dir, container, marker, &keys)?);
-    for w in wanted {
+    let mut dups = planner::Duplicates::default();
+    let planned: Vec<_> = wanted.into_iter().filter(|w| !dups.note(w)).collect();
+    for w in planned.into_iter().filter(|w| !dups.contains(&w.id)) {
         planner::plan_device(w, &cur, &m.opts, &mut m.plan)?;
     }
+    dups.settle(&mut m.plan);
     let gone: Vec<&Current> = removed.iter().filter_map(|r| cur.anchored(&r.id)).collect();
     planner::plan_deletes(gone, &m.opts, &mut m.plan, "the device was removed from Entra ID");
     if m.plan.deletes > 0 {

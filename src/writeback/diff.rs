@@ -5,12 +5,22 @@
 use crate::ad::{ModOp, Modification};
 use crate::directory::{Attr, Entry};
 
+/// Equal as sets (an attribute's values are a set to the DC).
 fn same(a: &[Vec<u8>], b: &[Vec<u8>]) -> bool {
     let mut x: Vec<&Vec<u8>> = a.iter().collect();
     let mut y: Vec<&Vec<u8>> = b.iter().collect();
     x.sort();
+    x.dedup();
     y.sort();
+    y.dedup();
     x == y
+}
+
+/// `values` without repeats, in their order: the DC refuses a value given
+/// twice (attributeOrValueExists), and a source may send one twice.
+fn distinct(values: &[Vec<u8>]) -> Vec<Vec<u8>> {
+    let mut seen = std::collections::HashSet::with_capacity(values.len());
+    values.iter().filter(|v| seen.insert(v.as_slice())).cloned().collect()
 }
 
 /// The modifications that turn `current` into `desired` for the `managed` attributes.
@@ -36,7 +46,7 @@ pub fn diff(current: &Entry, desired: &[Attr], managed: &[&str]) -> Vec<Modifica
             mods.push(Modification {
                 op: ModOp::Replace,
                 attr: name.to_string(),
-                values: want.to_vec(),
+                values: distinct(want),
             });
         }
     }
@@ -78,5 +88,22 @@ mod tests {
         );
         let gone = diff(&cur, &[], &["displayName"]);
         assert_eq!(gone[0].op, ModOp::Delete);
+    }
+
+    /// 100,000 values, some repeated: diffed and applied as sets, written once each.
+    #[test]
+    fn many_values_are_distinct_and_diffed_as_sets() {
+        let many: Vec<String> = (0..100_000).map(|i| format!("[GID]:g:{}", i % 60_000)).collect();
+        let want = vec![Attr::text("msDS-DevicePhysicalIDs", many.iter().map(String::as_str))];
+        let cur = Entry::with_attrs(Dn::parse("CN=d,DC=x").unwrap(), []);
+        let m = diff(&cur, &want, &["msDS-DevicePhysicalIDs"]);
+        assert_eq!(m[0].values.len(), 60_000);
+        let mut e = cur.clone();
+        e.add_values("msDS-DevicePhysicalIDs", m[0].values.clone());
+        e.add_values("msDS-DevicePhysicalIDs", want[0].values.clone());
+        assert_eq!(e.get("msDS-DevicePhysicalIDs").len(), 60_000);
+        assert!(diff(&e, &want, &["msDS-DevicePhysicalIDs"]).is_empty(), "the same set");
+        e.remove_values("msDS-DevicePhysicalIDs", &m[0].values[..30_000]);
+        assert_eq!(e.get("msDS-DevicePhysicalIDs").len(), 30_000);
     }
 }

@@ -241,6 +241,17 @@ pub fn explain(
         return Err(ambiguous(query, &found));
     }
     let device = found.into_iter().next();
+    // Other devices with this one's deviceId: a sync skips all of them.
+    let twins: Vec<String> = match device.as_ref().and_then(|d| {
+        Some((d, d.device_id.as_deref()?.trim_matches(|c| c == '{' || c == '}').parse().ok()?))
+    }) {
+        Some((d, g)) => find_devices(cx, &src, Some(g), None, false)?
+            .into_iter()
+            .filter(|t| !t.id.eq_ignore_ascii_case(&d.id))
+            .map(|t| t.id)
+            .collect(),
+        None => Vec::new(),
+    };
     let ids: Vec<(String, Option<Guid>)> = match (&device, &obj) {
         (Some(d), _) => vec![(d.id.clone(), d.device_id.as_deref().and_then(|x| x.parse().ok()))],
         (None, Some(e)) => {
@@ -302,6 +313,17 @@ pub fn explain(
                 None => "nothing: the device is skipped",
             };
             (false, "skip", format!("skipped: {why}"), attrs, next.to_string())
+        }
+        Some(w) if !twins.is_empty() => {
+            let attrs = attributes(Some(&w.attrs), existing.as_ref().map(|c| &c.entry), false);
+            let why = format!(
+                "skipped: devices {} and {} share the deviceId {}: both would write the same \
+                 object, so a sync writes neither until one of them is removed from Entra ID",
+                d.id,
+                twins.join(", "),
+                d.device_id.as_deref().unwrap_or_default()
+            );
+            (true, "skip", why, attrs, "nothing: the object is left as it is".into())
         }
         Some(w) => {
             let want_attrs = w.attrs.clone();

@@ -44,15 +44,11 @@ impl Locks {
         if held.contains_key(&key) {
             return Ok(());
         }
-        std::fs::create_dir_all(dir)
+        crate::private::own_dir(dir)
             .map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
         let path: PathBuf = dir.join(format!("{key}.lock"));
-        let mut f = std::fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .read(true)
-            .write(true)
-            .open(&path)
+        // Never through a symbolic link: the pid written below would truncate its target.
+        let mut f = crate::private::open_no_follow(&path)
             .map_err(|e| Error::io(format!("opening the lock file {}", path.display()), e))?;
         if f.try_lock().is_err() {
             let holder = std::fs::read_to_string(&path).unwrap_or_default();
@@ -95,5 +91,21 @@ mod tests {
         b.acquire(dir.path(), &dn).unwrap();
         assert_ne!(container_key(&dn), container_key(&other));
         assert!(container_key(&dn).starts_with("RegisteredDevices-"));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_symlinked_lock_is_refused_and_its_target_untouched() {
+        let dir = tempfile::tempdir().unwrap();
+        let dn = Dn::parse("CN=RegisteredDevices,DC=contoso,DC=test").unwrap();
+        let target = dir.path().join("precious.txt");
+        std::fs::write(&target, "precious").unwrap();
+        let locks = dir.path().join("locks");
+        std::fs::create_dir(&locks).unwrap();
+        let lock = locks.join(format!("{}.lock", container_key(&dn)));
+        std::os::unix::fs::symlink(&target, &lock).unwrap();
+        let e = Locks::default().acquire(&locks, &dn).unwrap_err();
+        assert!(e.to_string().contains("lock file"), "{e}");
+        assert_eq!(std::fs::read_to_string(&target).unwrap(), "precious");
     }
 }

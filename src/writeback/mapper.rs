@@ -303,12 +303,14 @@ pub(super) struct Reconcile {
     cur: CurrentState,
     keep: HashSet<u128>,
     bar: indicatif::ProgressBar,
+    dups: planner::Duplicates,
 }
 
 impl Reconcile {
     pub(super) fn start(cx: &Context, m: &Mapper) -> Result<Reconcile> {
         let cur = state::current_state(cx.dir, &m.opts.container, &m.opts.marker, &mut |_| ())?;
-        Ok(Reconcile { cur, keep: HashSet::new(), bar: progress_bar(cx.progress) })
+        let bar = progress_bar(cx.progress);
+        Ok(Reconcile { cur, keep: HashSet::new(), bar, dups: planner::Duplicates::default() })
     }
 
     pub(super) fn device(
@@ -324,13 +326,16 @@ impl Reconcile {
         m.reread_owners(cx, src, &[&d])?;
         if let Some(w) = m.wanted(&d)? {
             self.keep.insert(planner::id_key(&w.id));
-            planner::plan_device(w, &self.cur, &m.opts, &mut m.plan)?;
+            if !self.dups.note(&w) {
+                planner::plan_device(w, &self.cur, &m.opts, &mut m.plan)?;
+            }
         }
         Ok(())
     }
 
     pub(super) fn finish(self, m: &mut Mapper, listed: usize) -> Result<CurrentState> {
         self.bar.finish_and_clear();
+        self.dups.settle(&mut m.plan);
         planner::plan_gone(&self.cur, &self.keep, &m.opts, &mut m.plan);
         let owned = state::owned_in(&self.cur, &m.opts.container);
         m.plan.refused = planner::check_guards(m.plan.deletes, owned, listed == 0, &m.opts);

@@ -114,8 +114,13 @@ pub struct Skip {
 }
 
 impl Skip {
+    /// A skip; the id and reason are clipped (a source's 10 MB value is named, not echoed).
     pub fn new(device: impl Into<String>, kind: SkipKind, reason: impl Into<String>) -> Skip {
-        Skip { device: device.into(), kind, reason: reason.into() }
+        let clip = |s: String| match crate::text::clip(&s, 4 * crate::text::CLIP) {
+            std::borrow::Cow::Borrowed(_) => s,
+            std::borrow::Cow::Owned(c) => c,
+        };
+        Skip { device: clip(device.into()), kind, reason: clip(reason.into()) }
     }
 }
 

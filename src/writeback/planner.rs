@@ -2,7 +2,7 @@
 //! (`state`), into directory writes — creates, per-attribute modifies, and
 //! deletes of owned objects, guarded by the deletion threshold.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use super::diff::diff;
 use super::mapping::{MANAGED, MapOptions, Skip, SkipKind, desired, without_older_logon};
@@ -160,6 +160,104 @@ pub fn plan_device(
     Ok(())
 }
 
+/// Devices of one listing that would write the same object: two devices with
+/// one deviceId (compared as GUIDs, so case and braces do not matter) or one
+/// device id listed twice. Planned as they come, each would rewrite the other's
+/// values (the object's cloud anchor) at every sync, so every one of them is
+/// skipped, with a warning naming them, and their object left as it is.
+#[derive(Default)]
+pub struct Duplicates {
+    /// deviceId → the first device (Entra object id) listed with it.
+    by_device_id: HashMap<u128, String>,
+    /// The device ids listed so far.
+    ids: HashSet<u128>,
+    /// The devices to skip (lower-case id) → why.
+    found: HashMap<String, String>,
+}
+
+impl Duplicates {
+    /// Notes a wanted device; true when it duplicates one listed before (it is
+    /// then not to be planned; the earlier one's changes go in `settle`).
+    pub fn note(&mut self, w: &Wanted) -> bool {
+        let mut dup = false;
+        if !self.ids.insert(id_key(&w.id)) {
+            let why = format!("Entra ID lists device {} more than once", w.id);
+            self.found.insert(w.id.to_ascii_lowercase(), why);
+            dup = true;
+        }
+        if let Some(g) = w.device_id {
+            let key = g.as_uuid().as_u128();
+            match self.by_device_id.get(&key) {
+                Some(first) if !first.eq_ignore_ascii_case(&w.id) => {
+                    let why = |other: &str| {
+                        format!(
+                            "devices {other} and {} share the deviceId {g}: both would write                              CN={g}; neither is written until one of them is removed from                              Entra ID",
+                            w.id
+                        )
+                    };
+                    let first = first.clone();
+                    let (a, b) = (why(&first), why(&first));
+                    self.found.insert(first.to_ascii_lowercase(), a);
+                    self.found.insert(w.id.to_ascii_lowercase(), b);
+                    dup = true;
+                }
+                Some(_) => {}
+                None => {
+                    self.by_device_id.insert(key, w.id.clone());
+                }
+            }
+        }
+        dup
+    }
+
+    /// True when `id` (an Entra object id) is one of the duplicates.
+    pub fn contains(&self, id: &str) -> bool {
+        self.found.contains_key(&id.to_ascii_lowercase())
+    }
+
+    /// Takes the duplicates' planned changes out of `plan` and skips them
+    /// instead (before the deletes are planned: a skipped device's object is
+    /// never deleted).
+    pub fn settle(self, plan: &mut SyncPlan) {
+        if self.found.is_empty() {
+            return;
+        }
+        let mine = |d: &Option<String>| {
+            d.as_deref().is_some_and(|d| self.found.contains_key(&d.to_ascii_lowercase()))
+        };
+        let mut written: HashSet<String> = HashSet::new();
+        plan.ops.retain(|c| {
+            if !mine(&c.device) {
+                return true;
+            }
+            match &c.op {
+                ChangeOp::Directory(WriteOp::Add { .. }) => plan.creates -= 1,
+                ChangeOp::Directory(WriteOp::Modify { .. }) => plan.updates -= 1,
+                _ => {}
+            }
+            written.extend(c.device.as_deref().map(str::to_ascii_lowercase));
+            false
+        });
+        let skipped: HashSet<String> =
+            plan.skipped.iter().map(|s| s.device.to_ascii_lowercase()).collect();
+        // A first listing that was planned as unchanged is counted there: no more.
+        let first_unchanged = self
+            .by_device_id
+            .values()
+            .map(|id| id.to_ascii_lowercase())
+            .filter(|id| self.found.contains_key(id))
+            .filter(|id| !written.contains(id) && !skipped.contains(id))
+            .count();
+        plan.unchanged = plan.unchanged.saturating_sub(first_unchanged);
+        plan.skipped.retain(|s| !self.found.contains_key(&s.device.to_ascii_lowercase()));
+        let mut found: Vec<(String, String)> = self.found.into_iter().collect();
+        found.sort();
+        for (id, why) in found {
+            plan.skipped.push(Skip { kind: SkipKind::DuplicateDeviceId, device: id, reason: why });
+        }
+    }
+}
+
 /// Plans deletes of owned objects whose device is gone; refuses above the threshold.
 pub fn plan_deletes(gone: Vec<&Current>, opts: &SyncOptions, out: &mut SyncPlan, why: &str) {
     let owned = gone
@@ -310,6 +408,46 @@ fn permute<T>(items: &mut [T], mut from: Vec<usize>) {
 mod tests {
     use super::*;
     use crate::writeback::mapping::{AnchorEncoding, OptionalAttrs};
+
+    fn wanted(id: &str, device_id: &str) -> Wanted {
+        Wanted {
+            id: id.into(),
+            device_id: device_id.parse().ok(),
+            display_name: id.into(),
+            attrs: Vec::new(),
+            cn: device_id.into(),
+            keep: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn devices_sharing_a_device_id_or_an_id_are_all_skipped() {
+        let g = "c8051501-239a-4ddf-b1d6-0f0a2c142580";
+        let mut d = Duplicates::default();
+        assert!(!d.note(&wanted("a", g)));
+        assert!(!d.note(&wanted("b", "11111111-239a-4ddf-b1d6-0f0a2c142580")));
+        // The same GUID in braces and upper case; then a device listed twice.
+        assert!(d.note(&wanted("c", &format!("{{{}}}", g.to_ascii_uppercase()))));
+        assert!(d.note(&wanted("b", "11111111-239a-4ddf-b1d6-0f0a2c142580")));
+        assert!(d.contains("A") && d.contains("c") && d.contains("b"));
+        let mut plan = SyncPlan::default();
+        let dn = Dn::parse("CN=x,DC=t").unwrap();
+        plan.push(
+            WriteOp::Add { dn: dn.clone(), attrs: Vec::new() },
+            "new".into(),
+            "a".into(),
+            None,
+        );
+        plan.push(WriteOp::Delete { dn }, "gone".into(), "z".into(), None);
+        plan.creates = 1;
+        plan.unchanged = 1; // b's first listing
+        d.settle(&mut plan);
+        assert_eq!((plan.ops.len(), plan.creates, plan.unchanged), (1, 0, 0));
+        let skipped: Vec<&str> = plan.skipped.iter().map(|s| s.device.as_str()).collect();
+        assert_eq!(skipped, ["a", "b", "c"]);
+        assert!(plan.skipped[0].reason.contains("devices a and c share the deviceId"));
+        assert!(plan.skipped[1].reason.contains("lists device b more than once"));
+    }
 
     #[test]
     fn permute_puts_each_item_where_from_says() {

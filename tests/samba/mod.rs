@@ -10,6 +10,7 @@ mod errors;
 mod forest;
 mod graph_contract;
 mod hostile;
+mod integrity;
 mod journal;
 mod kerberos;
 mod ldap;

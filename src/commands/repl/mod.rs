@@ -393,7 +393,7 @@ fn apply(host: &Host, rl: &mut Editor<ReplHelper, rustyline::history::DefaultHis
     }
     match host.apply_pending() {
         Ok((plan, outcomes)) => {
-            let ok = outcomes.iter().filter(|o| matches!(o, plan::Outcome::Applied)).count();
+            let ok = outcomes.iter().filter(|o| o.is_done()).count();
             for (c, o) in plan.changes.iter().zip(&outcomes) {
                 if let plan::Outcome::Failed { message, .. } = o {
                     let target = crate::text::visible(&c.op.target()).into_owned();

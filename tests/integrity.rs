@@ -1,0 +1,130 @@
+//! Saved plans bound to their review (issue #20), on the bundled demo: the
+//! digest printed when the plan is saved is the file's, `dwb apply` refuses a
+//! file whose contents do not match it or the digest the reviewer pinned, and
+//! what a change needs to be checked (preconditions, refusals, the naming
+//! context, the origin) is required: a file without it is refused, exit 3.
+
+use serde_json::Value;
+
+use crate::support::{DEMO_PREPARE, Dir};
+
+/// A saved prepare plan of the demo: the directory and the file's JSON.
+fn saved() -> (Dir, Value, String) {
+    let d = Dir::new();
+    let args = [DEMO_PREPARE, &["--dry-run", "--save-plan", "plan.json"]].concat();
+    let out = d.run(&args);
+    out.code(0);
+    let plan: Value = serde_json::from_str(&d.read("plan.json")).unwrap();
+    let digest = plan["digest"].as_str().unwrap().to_string();
+    assert_eq!(digest.len(), 64, "{digest}");
+    assert!(out.stderr.contains(&format!("digest {digest}")), "{}", out.stderr);
+    let json = [DEMO_PREPARE, &["--dry-run", "--save-plan", "again.json", "--format", "json"]];
+    let report = d.run(&json.concat());
+    let report = report.code(0).json();
+    let again: Value = serde_json::from_str(&d.read("again.json")).unwrap();
+    assert_eq!(report["data"]["saved_plan"]["digest"], again["digest"], "{report:#}");
+    (d, plan, digest)
+}
+
+/// `plan` written as `name`, its digest recomputed as a forger would.
+fn forged(d: &Dir, name: &str, mut plan: Value) -> String {
+    plan["digest"] = dwb::plan::saved::digest_of(&plan).into();
+    d.write(name, &plan.to_string()).display().to_string()
+}
+
+#[test]
+fn a_saved_plan_applies_only_as_reviewed() {
+    let (d, plan, digest) = saved();
+    let r = d.run(&["apply", "plan.json", "--expect-digest", &digest, "--format", "json"]);
+    let r = r.code(0).json();
+    assert_eq!(r["parameters"]["digest"], digest.as_str(), "{r:#}");
+
+    // Another file than the one reviewed.
+    let wrong = "0".repeat(64);
+    let out = d.run(&["apply", "plan.json", "--expect-digest", &wrong]);
+    out.code(3).stderr_has("is not the reviewed one");
+
+    // Edited after saving: the contents no longer match the digest.
+    let mut edited = plan.clone();
+    edited["changes"][0]["dn"] = "CN=Administrator,CN=Users,DC=contoso,DC=test".into();
+    d.write("edited.json", &edited.to_string());
+    d.run(&["apply", "edited.json", "--yes"]).code(3).stderr_has("do not match its digest");
+    // Edited and its digest recomputed: refused when the reviewed digest is pinned.
+    let f = forged(&d, "forged.json", edited);
+    d.run(&["apply", &f, "--yes", "--expect-digest", &digest])
+        .code(3)
+        .stderr_has("is not the reviewed one");
+}
+
+#[test]
+fn what_a_change_is_checked_against_is_required() {
+    let (d, plan, _) = saved();
+    let without = |key: &str| {
+        let mut p = plan.clone();
+        p.as_object_mut().unwrap().remove(key);
+        p
+    };
+    for (name, p, why) in [
+        ("no-digest.json", without("digest"), "`digest` is missing"),
+        ("no-script.json", without("script"), "`script` is missing"),
+        ("no-refusals.json", without("refusals"), "`refusals` is missing"),
+        ("no-nc.json", without("naming_context"), "`naming_context` is missing"),
+    ] {
+        let f = match name {
+            "no-digest.json" => d.write(name, &p.to_string()).display().to_string(),
+            _ => forged(&d, name, p),
+        };
+        d.run(&["apply", &f, "--yes"]).code(3).stderr_has(why);
+    }
+    let mut p = plan.clone();
+    p["changes"][0].as_object_mut().unwrap().remove("expect");
+    let f = forged(&d, "no-expect.json", p);
+    d.run(&["apply", &f, "--yes"]).code(3).stderr_has("change 1: `expect` is missing");
+    // A refusal with a field removed is not a refusal with that field empty.
+    let mut p = plan.clone();
+    p["refusals"] = serde_json::json!([{ "guard": "delete_threshold", "message": "m" }]);
+    let f = forged(&d, "bad-refusal.json", p);
+    d.run(&["apply", &f, "--yes"]).code(3).stderr_has("`refusals`");
+}
+
+/// An ACL change shows what it applies: the display is computed from its
+/// edits, so a file whose `sddl_after` says a read grant shows the real grant.
+#[test]
+fn an_acl_change_shows_what_its_edits_apply() {
+    let (d, plan, _) = saved();
+    let idx = plan["changes"].as_array().unwrap().iter().position(|c| c["action"] == "acl");
+    let idx = idx.expect("the demo's prepare plan has an ACL change");
+    let mut lie = plan.clone();
+    lie["changes"][idx]["sddl_after"] = "D:(A;;RP;;;AU)LIE".into();
+    lie["changes"][idx]["sddl_before"] = "D:LIE".into();
+    let f = forged(&d, "lie.json", lie);
+    let shown = |file: &str| {
+        let r = d.run(&["apply", file, "--dry-run", "--format", "json"]);
+        let r = r.code(0).json();
+        let acl = r["plan"].as_array().unwrap().iter().find(|c| c["action"] == "acl").cloned();
+        acl.unwrap()
+    };
+    let (honest, forged) = (shown("plan.json"), shown(&f));
+    assert!(!forged.to_string().contains("LIE"), "{forged:#}");
+    assert!(honest["sddl_after"].as_str().unwrap().contains("(A;"), "{honest:#}");
+    assert_eq!(forged["sddl_after"], honest["sddl_after"], "{forged:#}");
+    assert_eq!(forged["sddl_before"], honest["sddl_before"]);
+    let text = d.run(&["apply", &f, "--dry-run"]);
+    assert!(!text.stdout.contains("LIE"), "{}", text.stdout);
+}
+
+/// A `setting` change writes only the site's own configuration file: a saved
+/// plan naming another file is refused and the file is not written.
+#[test]
+fn a_setting_change_writes_only_the_sites_config_file() {
+    let (d, plan, _) = saved();
+    let target = d.join("elsewhere.toml");
+    let mut p = plan.clone();
+    p["changes"].as_array_mut().unwrap().push(serde_json::json!({
+        "id": 7, "action": "setting", "reason": "forged", "device": null,
+        "file": target.display().to_string(), "profile": "default", "key": "k", "value": "v",
+    }));
+    let f = forged(&d, "setting.json", p);
+    d.run(&["apply", &f, "--yes"]).code(3).stderr_has("not this site's configuration file");
+    assert!(!target.exists(), "the file was written");
+}
