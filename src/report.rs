@@ -221,7 +221,8 @@ impl Report {
             out.push('\n');
         }
         if !self.plan.is_empty() || self.findings.findings.is_empty() {
-            if self.plan_shown && !self.dry_run {
+            // Shown with the question (answered either way): the counts, not the list again.
+            if self.plan_shown {
                 out.push_str(&render::counts_line(&self.plan));
             } else {
                 let head =

@@ -5,6 +5,7 @@
 use std::path::Path;
 use std::time::Instant;
 
+use super::confirm::Answer;
 use crate::cli::{ApplyOpts, Format};
 use crate::host::Host;
 use crate::plan::{Outcome, Plan};
@@ -51,25 +52,40 @@ pub fn settle(host: &Host, report: &mut Report, how: &Settle) {
             eprintln!("  hint: {}", r.hint);
         }
         report.status = RunStatus::Refused;
-    } else if !how.dry_run && !report.plan.is_empty() && !super::confirm::confirmed(report, how.yes)
-    {
-        // Declined at the prompt: shown like a dry run, nothing applied.
-        report.dry_run = true;
-        eprintln!("Nothing was applied.");
-    } else if !how.dry_run && !report.plan.is_empty() {
-        let started = Instant::now();
-        let bar = progress_bar(report.plan.len(), !how.progress);
-        report.outcomes = host.apply(&report.plan, &mut |done, _| bar.set_position(done as u64));
-        bar.finish_and_clear();
-        report.timings.apply_ms = started.elapsed().as_millis();
-        if host.cancel().is_cancelled() {
-            report.status = RunStatus::Interrupted;
-        } else if report.outcomes.iter().any(Outcome::lost_the_directory) {
-            // The DC stopped answering: the run itself failed, whatever was sent.
-            report.status = RunStatus::Error;
-        } else if report.outcomes.iter().any(|o| !matches!(o, Outcome::Applied)) {
-            report.status = RunStatus::ChangesFailed;
+        return;
+    }
+    if how.dry_run || report.plan.is_empty() {
+        return;
+    }
+    match super::confirm::confirmed(report, how.yes, host.cancel()) {
+        Answer::Declined => {
+            // Declined at the prompt: reported like a dry run, nothing applied.
+            report.dry_run = true;
+            eprintln!("Nothing was applied.");
         }
+        Answer::Interrupted => {
+            report.dry_run = true;
+            report.status = RunStatus::Interrupted;
+            eprintln!("Interrupted: nothing was applied.");
+        }
+        Answer::NotAsked | Answer::Confirmed => apply(host, report, how),
+    }
+}
+
+/// Applies `report`'s plan with a progress bar and sets its status.
+fn apply(host: &Host, report: &mut Report, how: &Settle) {
+    let started = Instant::now();
+    let bar = progress_bar(report.plan.len(), !how.progress);
+    report.outcomes = host.apply(&report.plan, &mut |done, _| bar.set_position(done as u64));
+    bar.finish_and_clear();
+    report.timings.apply_ms = started.elapsed().as_millis();
+    if host.cancel().is_cancelled() {
+        report.status = RunStatus::Interrupted;
+    } else if report.outcomes.iter().any(Outcome::lost_the_directory) {
+        // The DC stopped answering: the run itself failed, whatever was sent.
+        report.status = RunStatus::Error;
+    } else if report.outcomes.iter().any(|o| !matches!(o, Outcome::Applied)) {
+        report.status = RunStatus::ChangesFailed;
     }
 }
 
