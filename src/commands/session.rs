@@ -57,6 +57,14 @@ impl Session {
     pub fn host(&self) -> &Arc<Host> {
         &self.host
     }
+
+    /// Starts something on the session's runtime that the run keeps beside it
+    /// (a listener); it ends when the session closes.
+    pub fn with_runtime(&self, start: impl FnOnce(&tokio::runtime::Runtime)) {
+        if let Some(rt) = &self.rt {
+            start(rt);
+        }
+    }
 }
 
 impl Drop for Session {
