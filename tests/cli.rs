@@ -197,3 +197,30 @@ fn ctrl_c_exits_130_and_applies_nothing() {
     assert_eq!(status.code(), Some(130));
     assert!(!d.join("out.ldif").exists(), "an interrupted run must not write anything");
 }
+
+#[test]
+fn windows_habits_get_the_dwb_way() {
+    let d = Dir::new();
+    // A standard script typed as a command: the `dwb run` line to type instead.
+    for s in ["sync", "verify", "prepare", "enable"] {
+        d.run(&[s, "--dry-run"])
+            .code(3)
+            .stderr_has(&format!("`{s}` is a standard script, not a command"))
+            .stderr_has(&format!("dwb run {s} --dry-run"));
+    }
+    // `dwb run` alone (options aside) lists the standard scripts, one line each.
+    for args in [&["run"][..], &["run", "--format", "text"][..]] {
+        let o = d.run(args);
+        o.code(3).stderr_has("`dwb run` needs a script");
+        for s in ["prepare", "verify", "enable", "sync"] {
+            let line = o.stderr.lines().find(|l| l.trim_start().starts_with(&format!("{s} ")));
+            assert!(line.is_some_and(|l| l.len() < 100), "{s}: {}", o.stderr);
+        }
+    }
+    // `CONTOSO\svc-dwb` unquoted in bash arrives as `CONTOSOsvc-dwb`: quote it.
+    d.run(&["run", "prepare", "--param", "connector_account=CONTOSOsvc-dwb", "--dry-run"])
+        .code(2)
+        .stderr_has("no account `CONTOSOsvc-dwb`")
+        .stderr_has("looks like `CONTOSO\\svc-dwb` with its backslash removed by the shell")
+        .stderr_has("quote it, as 'CONTOSO\\svc-dwb'");
+}

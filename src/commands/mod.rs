@@ -9,6 +9,7 @@ pub mod confirm;
 pub mod docs;
 pub mod explain;
 mod failure;
+mod habits;
 pub mod init;
 pub mod journal;
 pub mod repl;
@@ -30,7 +31,14 @@ pub fn main() -> exit::Code {
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
-            let _ = e.print();
+            let args: Vec<String> =
+                std::env::args_os().skip(1).map(|a| a.to_string_lossy().into_owned()).collect();
+            match habits::usage_message(&e, &args) {
+                Some(m) => eprint!("{m}"),
+                None => {
+                    let _ = e.print();
+                }
+            }
             return match e.kind() {
                 clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => {
                     exit::OK
