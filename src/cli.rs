@@ -194,6 +194,9 @@ pub struct ApplyOpts {
     /// Also write the report (JSON) to this file.
     #[arg(long)]
     pub report: Option<PathBuf>,
+    /// On a terminal, list every change of a long plan (default: the first 50).
+    #[arg(long)]
+    pub all: bool,
 }
 
 #[derive(Args, Debug)]
@@ -272,6 +275,9 @@ pub struct RunArgs {
     /// Less output: only errors and the result.
     #[arg(short, long)]
     pub quiet: bool,
+    /// On a terminal, list every change of a long plan (default: the first 50).
+    #[arg(long)]
+    pub all: bool,
 }
 
 #[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]

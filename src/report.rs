@@ -215,6 +215,14 @@ impl Report {
 
     /// Text form for people.
     pub fn to_text(&self) -> String {
+        self.to_text_cut(None)
+    }
+
+    /// Text for people; with `cut` (a terminal), a longer plan shows its first
+    /// `cut` changes one line each, the counts and where the whole plan is, and
+    /// at most `cut` changes that were not applied are listed: a 20,000-device
+    /// run is a screenful, not 300,000 lines.
+    pub fn to_text_cut(&self, cut: Option<usize>) -> String {
         let mut out = String::new();
         if !self.findings.findings.is_empty() {
             out.push_str(&findings_table(&self.findings.findings));
@@ -227,7 +235,10 @@ impl Report {
             } else {
                 let head =
                     if self.dry_run { "Plan (dry run: nothing was changed)" } else { "Plan" };
-                out.push_str(&format!("{head}:\n{}", render::text(&self.plan)));
+                match cut.filter(|n| self.plan.len() > *n) {
+                    Some(n) => out.push_str(&format!("{head}:\n{}", plan_head(&self.plan, n))),
+                    None => out.push_str(&format!("{head}:\n{}", render::text(&self.plan))),
+                }
             }
         }
         for r in &self.plan.refusals {
@@ -256,7 +267,12 @@ impl Report {
                      nothing was saved: add --write-snapshot FILE to keep the result.\n"
                 )),
             }
-            for (c, o) in self.plan.changes.iter().zip(&self.outcomes) {
+            let not_applied = self.outcomes.iter().filter(|o| !matches!(o, Outcome::Applied));
+            let not_applied = not_applied.count();
+            let listed = cut.unwrap_or(usize::MAX);
+            let outcomes = self.plan.changes.iter().zip(&self.outcomes);
+            let outcomes = outcomes.filter(|(_, o)| !matches!(o, Outcome::Applied));
+            for (c, o) in outcomes.take(listed) {
                 match o {
                     Outcome::Failed { message, .. } => out.push_str(&format!(
                         "  FAILED {}. {} {}: {}\n",
@@ -275,6 +291,12 @@ impl Report {
                     Outcome::Applied => {}
                 }
             }
+            if not_applied > listed {
+                out.push_str(&format!(
+                    "  … and {} more not applied (the JSON report lists every one)\n",
+                    not_applied - listed
+                ));
+            }
         }
         // Warnings were printed on stderr as they came (unless -q): not twice.
         if !self.findings.warnings.is_empty() {
@@ -285,6 +307,23 @@ impl Report {
         }
         out
     }
+}
+
+/// The first `n` changes of a long plan, one line each, then the counts and
+/// where the whole plan is.
+fn plan_head(plan: &crate::plan::Plan, n: usize) -> String {
+    let mut out = String::new();
+    for c in plan.changes.iter().take(n) {
+        out.push_str(&format!("{:>3}. {:<7} {}\n", c.id, c.op.verb(), visible(&c.op.target())));
+    }
+    out.push_str(&format!("  … and {} more change(s)\n", plan.len() - n));
+    out.push_str(&render::counts_line(plan));
+    out.push_str(&format!(
+        "The first {n} of {} changes, one line each; the whole plan: --all, --format json, or \
+         --save-plan FILE.\n",
+        plan.len()
+    ));
+    out
 }
 
 /// The report as serde sees it; the plan is serialized one change at a time.

@@ -89,13 +89,19 @@ fn apply(host: &Host, report: &mut Report, how: &Settle) {
     }
 }
 
+/// How many changes a text plan lists on a terminal without `--all`.
+const ON_A_TERMINAL: usize = 50;
+
 /// Writes the report: the `--report` file, then stdout as JSON or text (text
-/// not with `-q` after a clean run, nor after an error already printed).
-pub fn output(report: &Report, format: Format, file: Option<&Path>, quiet: bool) {
+/// not with `-q` after a clean run, nor after an error already printed). On a
+/// terminal a long plan is cut to its first changes unless `all`.
+pub fn output(report: &Report, format: Format, file: Option<&Path>, quiet: bool, all: bool) {
     crate::report::write_json(report, format == Format::Json, file);
     let clean = report.status == RunStatus::Ok;
     if format == Format::Text && !(quiet && clean) && report.error.is_none() {
-        crate::out!("{}", report.to_text());
+        let terminal = std::io::IsTerminal::is_terminal(&std::io::stdout());
+        let cut = (terminal && !all).then_some(ON_A_TERMINAL);
+        crate::out!("{}", report.to_text_cut(cut));
     }
 }
 
@@ -115,7 +121,7 @@ pub fn finish(
         report.status = RunStatus::ChangesFailed;
     }
     report.timings.total_ms = started.elapsed().as_millis();
-    output(&report, opts.format, opts.report.as_deref(), false);
+    output(&report, opts.format, opts.report.as_deref(), false, opts.all);
     report.exit_code()
 }
 

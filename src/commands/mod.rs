@@ -53,11 +53,12 @@ pub fn main() -> exit::Code {
         Command::Run(args) if args.verbose == 1 => "info",
         _ => "warn",
     };
-    // ldap3's own warnings (a late answer to an abandoned operation) mean
-    // nothing to an admin; `-vv` and DWB_LOG show them.
+    // dwb's own logs: libraries' lines (ldap3's late answers to abandoned
+    // operations, HTTP internals) mean nothing to an admin, even with -vv;
+    // DWB_LOG (e.g. `debug`) shows them.
     init_logging(&match verbosity {
-        "debug" => verbosity.to_string(),
-        v => format!("{v},ldap3=error"),
+        "error" => "error".to_string(),
+        v => format!("warn,dwb={v},ldap3=error"),
     });
     if let Command::Run(args) = &cli.command {
         crate::engine::diagnostic::set_verbose(args.verbose > 0);
@@ -118,6 +119,11 @@ fn usage_error_json(e: &clap::Error) -> exit::Code {
 fn init_logging(default: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("DWB_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    let _ =
-        tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+    // Plain text (no colour codes) when stderr is a pipe or a file.
+    let colour = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(colour)
+        .with_writer(std::io::stderr)
+        .try_init();
 }

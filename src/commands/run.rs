@@ -214,6 +214,6 @@ fn finish(args: &RunArgs, mut report: Report, started: Instant) -> exit::Code {
             eprintln!("error: writing {}: {e}", path.display());
         }
     }
-    applying::output(&report, args.format, args.report.as_deref(), args.quiet);
+    applying::output(&report, args.format, args.report.as_deref(), args.quiet, args.all);
     report.exit_code()
 }
