@@ -298,14 +298,14 @@ impl Report {
                 ));
             }
         }
-        // Warnings were printed on stderr as they came (unless -q): not twice.
-        if !self.findings.warnings.is_empty() {
-            let n = self.findings.warnings.len();
-            out.push_str(&format!(
-                "{n} warning(s) (on stderr unless -q, and in the JSON report's warnings).\n"
-            ));
-        }
         out
+    }
+
+    /// The count of warnings, for stderr (where the warnings were printed as
+    /// they came, unless -q): `None` without warnings.
+    pub fn warnings_line(&self) -> Option<String> {
+        let n = self.findings.warnings.len();
+        (n > 0).then(|| format!("{n} warning(s) (above, and in the JSON report's warnings)."))
     }
 }
 

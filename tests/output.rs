@@ -137,3 +137,49 @@ fn verbose_logs_are_plain_and_dwbs_own_when_piped() {
         assert!(l.contains(" dwb::"), "a library's log line at -vv: {l}");
     }
 }
+
+#[test]
+fn explain_and_journal_are_plain_and_say_things_once_when_piped() {
+    let d = Dir::new();
+    d.write("devices.json", &d.read_repo("examples/contoso/devices.json"));
+    d.write("unprepared.ldif", &d.read_repo("examples/contoso/directory.ldif"));
+    d.run(&[crate::support::DEMO_PREPARE, &["--write-snapshot", "prepared.ldif"]].concat()).code(0);
+    let sync = ["run", "sync", "--snapshot", "prepared.ldif", "--devices", "devices.json"];
+    d.run(&[&sync[..], &["--write-snapshot", "synced.ldif"]].concat()).code(0);
+    let no_boxes = |out: &str| {
+        for l in out.lines() {
+            assert!(!l.chars().any(|c| ('\u{2500}'..='\u{257f}').contains(&c)), "box: {l}");
+        }
+    };
+    let o = d.run(&["journal"]);
+    o.code(0).stdout_has("sync");
+    no_boxes(&o.stdout);
+    // Run ids are never wrapped: each is whole on its line.
+    assert!(
+        o.stdout.lines().any(|l| l.trim_start().len() > 22 && l.contains("Z-")),
+        "{}",
+        o.stdout
+    );
+
+    let o =
+        d.run(&["explain", "LT-000023", "--snapshot", "synced.ldif", "--devices", "devices.json"]);
+    o.code(0).stdout_has("In scope:     yes: no `in_scope` hook");
+    o.stdout_has("Next sync:    nothing: the object is up to date");
+    assert!(!o.stdout.contains("yes: in scope:"), "{}", o.stdout);
+    assert!(!o.stdout.contains("none: nothing"), "{}", o.stdout);
+    no_boxes(&o.stdout);
+
+    // An error at dwb's own call: code and message once, no source box.
+    let o = d.run(&[
+        "explain",
+        "LT-000023",
+        "--snapshot",
+        "unprepared.ldif",
+        "--devices",
+        "devices.json",
+    ]);
+    o.code(2).stderr_has("error: DWB-AD-0032 (no_such_object): the device container");
+    assert_eq!(o.stderr.matches("DWB-AD-0032").count(), 1, "{}", o.stderr);
+    assert!(!o.stderr.contains("writeback::explain"), "internal source:\n{}", o.stderr);
+    o.stderr_has("hint: run `dwb run prepare` first");
+}

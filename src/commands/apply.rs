@@ -96,7 +96,12 @@ fn run(host: &Host, saved: Saved, args: &ApplyArgs) -> exit::Code {
         report.findings.warnings.push(w);
     }
     let code = applying::finish(host, report, &args.opts, problems);
-    if code == exit::CHANGES_FAILED {
+    if code == exit::CHANGES_FAILED && args.opts.dry_run {
+        eprintln!(
+            "Some changes would be refused (their objects changed since the plan was made); \
+             nothing was applied (--dry-run)."
+        );
+    } else if code == exit::CHANGES_FAILED {
         eprintln!(
             "Some changes were refused or failed (their objects changed since the plan was \
              made, or the DC refused them); the others were applied."

@@ -102,6 +102,10 @@ pub fn output(report: &Report, format: Format, file: Option<&Path>, quiet: bool,
         let terminal = std::io::IsTerminal::is_terminal(&std::io::stdout());
         let cut = (terminal && !all).then_some(ON_A_TERMINAL);
         crate::out!("{}", report.to_text_cut(cut));
+        // stdout is the result; a warning's count belongs with the warnings.
+        if !quiet && let Some(w) = report.warnings_line() {
+            eprintln!("{w}");
+        }
     }
 }
 
