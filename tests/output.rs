@@ -183,3 +183,15 @@ fn explain_and_journal_are_plain_and_say_things_once_when_piped() {
     assert!(!o.stderr.contains("writeback::explain"), "internal source:\n{}", o.stderr);
     o.stderr_has("hint: run `dwb run prepare` first");
 }
+
+#[test]
+fn config_type_errors_are_in_the_files_terms() {
+    let d = Dir::new();
+    d.write(
+        "dwb.toml",
+        "default_profile = \"lab\"\n[profiles.lab.writeback]\ndelete_threshold = \"x\"\n",
+    );
+    d.run(&["run", "verify"])
+        .code(3)
+        .stderr_has("dwb.toml:3:20: delete_threshold must be a whole number, not a string (\"x\")");
+}
