@@ -197,6 +197,16 @@ pub struct ApplyOpts {
     /// On a terminal, list every change of a long plan (default: the first 50).
     #[arg(long)]
     pub all: bool,
+    /// With --snapshot (or the demo): write the resulting directory state as LDIF.
+    #[arg(long)]
+    pub write_snapshot: Option<PathBuf>,
+}
+
+impl ApplyOpts {
+    /// The files these options name, by flag (checked before anything is applied).
+    pub fn files(&self) -> [(&'static str, Option<&std::path::Path>); 2] {
+        [("--write-snapshot", self.write_snapshot.as_deref()), ("--report", self.report.as_deref())]
+    }
 }
 
 #[derive(Args, Debug)]

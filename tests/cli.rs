@@ -224,3 +224,25 @@ fn windows_habits_get_the_dwb_way() {
         .stderr_has("looks like `CONTOSO\\svc-dwb` with its backslash removed by the shell")
         .stderr_has("quote it, as 'CONTOSO\\svc-dwb'");
 }
+
+#[test]
+fn output_files_are_checked_before_anything_is_applied_and_apply_keeps_its_snapshot() {
+    let d = Dir::new();
+    let journal = d.join(".local/dwb/journal/default.jsonl");
+    let bad = "/nonexistent/x.ldif";
+    d.run(&[DEMO_PREPARE, &["--write-snapshot", bad]].concat())
+        .code(3)
+        .stderr_has("cannot write --write-snapshot /nonexistent/x.ldif")
+        .stderr_has("nothing was planned or applied");
+    assert!(!journal.exists(), "refused, yet journaled");
+    d.run(&[DEMO_PREPARE, &["--dry-run", "--save-plan", "plan.json"]].concat()).code(0);
+    d.run(&["apply", "plan.json", "--write-snapshot", bad]).code(3).stderr_has("/nonexistent");
+    d.run(&["undo", "nosuchrun", "--report", "/nonexistent/r.json"]).code(3).stderr_has("--report");
+    assert!(!journal.exists(), "refused, yet journaled");
+    // apply says that only the in-memory copy changed, and --write-snapshot keeps it.
+    d.run(&["apply", "plan.json"]).code(0).stdout_has("Changed the in-memory copy of");
+    d.run(&["apply", "plan.json", "--write-snapshot", "applied.ldif"])
+        .code(0)
+        .stdout_has("Applied 6 of 6 change(s).");
+    assert!(d.read("applied.ldif").contains("dn: CN=RegisteredDevices,DC=contoso,DC=test"));
+}

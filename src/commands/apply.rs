@@ -33,6 +33,9 @@ fn check_directory(host: &Host, saved: &Saved) -> Result<()> {
 
 /// Runs `dwb apply`; returns the exit code.
 pub fn apply(args: &ApplyArgs) -> exit::Code {
+    if let Err(e) = super::outputs::check_writable(&args.opts.files()) {
+        return fail(&e);
+    }
     let saved = match saved::load(&args.file) {
         Ok(s) => s,
         Err(e) => return fail(&e),

@@ -121,12 +121,36 @@ pub fn finish(
     let how =
         Settle { dry_run: opts.dry_run, yes: opts.yes, progress: opts.format == Format::Text };
     settle(host, &mut report, &how);
+    keep_snapshot(host, &mut report, opts.write_snapshot.as_deref());
     if report.status == RunStatus::Ok && problems > 0 {
         report.status = RunStatus::ChangesFailed;
     }
     report.timings.total_ms = started.elapsed().as_millis();
     output(&report, opts.format, opts.report.as_deref(), false, opts.all);
     report.exit_code()
+}
+
+/// After changes to the demo or a `--snapshot`: `--write-snapshot FILE` writes
+/// the result; without it the report says only the in-memory copy changed.
+pub fn keep_snapshot(host: &Host, report: &mut Report, file: Option<&Path>) {
+    let Some(snap) = host.directory().snapshot() else {
+        if file.is_some() {
+            eprintln!("warning: --write-snapshot only works with --snapshot or the demo directory");
+        }
+        return;
+    };
+    match file {
+        None if !report.outcomes.is_empty() => {
+            report.unsaved_snapshot = Some(crate::ad::Directory::describe(&*snap));
+        }
+        None => {}
+        Some(path) => {
+            if let Err(e) = std::fs::write(path, snap.to_ldif()) {
+                eprintln!("error: writing {}: {e}", path.display());
+                report.status = RunStatus::Error;
+            }
+        }
+    }
 }
 
 fn progress_bar(len: usize, hidden: bool) -> indicatif::ProgressBar {

@@ -12,6 +12,7 @@ mod failure;
 mod habits;
 pub mod init;
 pub mod journal;
+mod outputs;
 pub mod repl;
 pub mod run;
 pub mod script;

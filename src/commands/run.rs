@@ -30,6 +30,14 @@ fn fail_early(args: &RunArgs, e: &crate::error::Error) -> exit::Code {
 /// Runs `dwb run`; returns the exit code.
 pub fn run(args: RunArgs) -> exit::Code {
     let started = Instant::now();
+    let files = [
+        ("--write-snapshot", args.write_snapshot.as_deref()),
+        ("--save-plan", args.save_plan.as_deref()),
+        ("--report", args.report.as_deref()),
+    ];
+    if let Err(e) = super::outputs::check_writable(&files) {
+        return fail_early(&args, &e);
+    }
     let script = match script::load(&args.script) {
         Ok(s) => s,
         Err(e) => return fail_early(&args, &e),

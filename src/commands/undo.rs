@@ -13,6 +13,9 @@ use crate::sources;
 
 /// Runs `dwb undo`; returns the exit code.
 pub fn undo(args: &UndoArgs) -> exit::Code {
+    if let Err(e) = super::outputs::check_writable(&args.opts.files()) {
+        return fail(&e);
+    }
     let sources = match sources::resolve(&args.conn) {
         Ok(x) => x,
         Err(e) => return fail(&e),
