@@ -246,3 +246,17 @@ fn output_files_are_checked_before_anything_is_applied_and_apply_keeps_its_snaps
         .stdout_has("Applied 6 of 6 change(s).");
     assert!(d.read("applied.ldif").contains("dn: CN=RegisteredDevices,DC=contoso,DC=test"));
 }
+
+#[test]
+fn the_demo_directory_exports_as_a_snapshot() {
+    let d = Dir::new();
+    d.run(&["snapshot", "--out", "demo.ldif"]).code(0).stderr_has("entries to demo.ldif");
+    assert!(d.read("demo.ldif").contains("dn: CN=svc-dwb,CN=Users,DC=contoso,DC=test"));
+    // The export is a snapshot dwb runs on, with only the binary.
+    d.run(
+        &[DEMO_PREPARE, &["--snapshot", "demo.ldif", "--write-snapshot", "prepared.ldif"]].concat(),
+    )
+    .code(0)
+    .stdout_has("Applied 6 of 6 change(s).");
+    d.run(&["run", "verify", "--snapshot", "prepared.ldif"]).code(0);
+}

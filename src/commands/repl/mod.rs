@@ -517,6 +517,8 @@ fn apply(host: &Host, rl: &mut Editor<ReplHelper, rustyline::history::DefaultHis
             return;
         }
     }
+    // A Ctrl-C from before (between lines) does not stop this apply; one now does.
+    host.cancel().clear_interrupt();
     match host.apply_pending() {
         Ok((plan, outcomes)) => {
             let ok = outcomes.iter().filter(|o| matches!(o, plan::Outcome::Applied)).count();
