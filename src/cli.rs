@@ -177,6 +177,16 @@ pub enum Command {
     Explain(ExplainArgs),
     /// Print shell completions.
     Completions { shell: clap_complete::Shell },
+    /// Write the bundled demo's directory (directory.ldif) and Entra devices (devices.json)
+    /// into DIR, for --snapshot and --devices with only the binary at hand.
+    #[command(
+        after_help = "Example:\n  dwb demo /tmp/demo && dwb run sync --snapshot /tmp/demo/directory.ldif --devices /tmp/demo/devices.json --dry-run"
+    )]
+    Demo {
+        /// Where to write the two files (created if missing; existing files are kept).
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+    },
 }
 
 /// How a plan built outside a script (`apply`, `undo`) is applied and reported.

@@ -260,3 +260,42 @@ fn the_demo_directory_exports_as_a_snapshot() {
     .stdout_has("Applied 6 of 6 change(s).");
     d.run(&["run", "verify", "--snapshot", "prepared.ldif"]).code(0);
 }
+
+#[test]
+fn trying_it_without_ad_needs_only_the_binary() {
+    let d = Dir::new();
+    d.run(&["demo", "demo"]).code(0).stderr_has("wrote demo/devices.json");
+    d.run(
+        &[
+            DEMO_PREPARE,
+            &["--snapshot", "demo/directory.ldif", "--write-snapshot", "prepared.ldif"],
+        ]
+        .concat(),
+    )
+    .code(0);
+    d.run(&[
+        "run",
+        "sync",
+        "--snapshot",
+        "prepared.ldif",
+        "--devices",
+        "demo/devices.json",
+        "--write-snapshot",
+        "synced.ldif",
+    ])
+    .code(0)
+    .stdout_has("Applied 24 of 24 change(s).");
+    d.run(&[
+        "run",
+        "verify",
+        "--param",
+        "drift=true",
+        "--snapshot",
+        "synced.ldif",
+        "--devices",
+        "demo/devices.json",
+    ])
+    .code(0);
+    // A second time keeps what is there.
+    d.run(&["demo", "demo"]).code(0).stderr_has("kept demo/directory.ldif");
+}

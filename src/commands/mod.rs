@@ -6,6 +6,7 @@ mod applying;
 pub mod check;
 pub mod completions;
 pub mod confirm;
+pub mod demo;
 pub mod docs;
 pub mod explain;
 mod failure;
@@ -79,6 +80,7 @@ pub fn main() -> exit::Code {
         }
         Command::Explain(args) => explain::explain(&args),
         Command::Completions { shell } => completions::print(shell),
+        Command::Demo { dir } => demo::write(&dir),
     }
 }
 
