@@ -299,3 +299,24 @@ fn trying_it_without_ad_needs_only_the_binary() {
     // A second time keeps what is there.
     d.run(&["demo", "demo"]).code(0).stderr_has("kept demo/directory.ldif");
 }
+
+#[test]
+fn undo_refuses_another_kind_of_directory_than_the_run_changed() {
+    let d = Dir::new();
+    d.write("unprepared.ldif", &d.read_repo("examples/contoso/directory.ldif"));
+    let args = [
+        DEMO_PREPARE,
+        &["--snapshot", "unprepared.ldif", "--write-snapshot", "prepared.ldif", "--format", "json"],
+    ]
+    .concat();
+    let r = d.run(&args);
+    let run_id = r.code(0).json()["run_id"].as_str().unwrap().to_string();
+    // Without --snapshot this is the demo, where the run's objects are simply absent.
+    d.run(&["undo", &run_id, "--dry-run"])
+        .code(3)
+        .stderr_has("the run changed a snapshot file (snapshot unprepared.ldif); this is the demo");
+    // On the run's result it plans the way back.
+    d.run(&["undo", &run_id, "--dry-run", "--snapshot", "prepared.ldif"])
+        .code(0)
+        .stdout_has("CN=RegisteredDevices,DC=contoso,DC=test");
+}
