@@ -301,7 +301,7 @@ fn trying_it_without_ad_needs_only_the_binary() {
 }
 
 #[test]
-fn undo_refuses_another_kind_of_directory_than_the_run_changed() {
+fn undo_and_apply_refuse_another_kind_of_directory_than_the_run_or_plan() {
     let d = Dir::new();
     d.write("unprepared.ldif", &d.read_repo("examples/contoso/directory.ldif"));
     let args = [
@@ -319,4 +319,13 @@ fn undo_refuses_another_kind_of_directory_than_the_run_changed() {
     d.run(&["undo", &run_id, "--dry-run", "--snapshot", "prepared.ldif"])
         .code(0)
         .stdout_has("CN=RegisteredDevices,DC=contoso,DC=test");
+    // A plan saved from a snapshot file is not applied to the demo either.
+    let save =
+        [DEMO_PREPARE, &["--snapshot", "unprepared.ldif", "--dry-run", "--save-plan", "p.json"]]
+            .concat();
+    d.run(&save).code(0);
+    d.run(&["apply", "p.json", "--dry-run"]).code(3).stderr_has(
+        "the plan was made for a snapshot file (snapshot unprepared.ldif); this is the demo",
+    );
+    d.run(&["apply", "p.json", "--dry-run", "--snapshot", "unprepared.ldif"]).code(0);
 }

@@ -28,7 +28,12 @@ fn check_directory(host: &Host, saved: &Saved) -> Result<()> {
         )
         .with_hint("apply it against the directory it was made for (--ldap-url, --profile)"));
     }
-    Ok(())
+    super::directory_kind::same(
+        "the plan was made for",
+        &saved.directory,
+        &dir.describe(),
+        "apply it where it was made: --snapshot FILE, or --ldap-url/--profile",
+    )
 }
 
 /// Runs `dwb apply`; returns the exit code.

@@ -7,6 +7,7 @@ pub mod check;
 pub mod completions;
 pub mod confirm;
 pub mod demo;
+mod directory_kind;
 pub mod docs;
 pub mod explain;
 mod failure;

@@ -47,7 +47,12 @@ fn plan_and_apply(host: &Host, run: &journal::Run, args: &UndoArgs) -> exit::Cod
         Ok(d) => d,
         Err(e) => return fail(&e),
     };
-    if let Err(e) = same_kind_of_directory(&run.directory, &dir.describe()) {
+    if let Err(e) = super::directory_kind::same(
+        "the run changed",
+        &run.directory,
+        &dir.describe(),
+        "undo it where it was made: --snapshot FILE (the run's result), or --ldap-url/--profile",
+    ) {
         return fail(&e);
     }
     let u = match undo::plan(run, &*dir, threshold) {
@@ -77,50 +82,4 @@ fn report_and_apply(host: &Host, u: undo::Undo, args: &UndoArgs) -> exit::Code {
         }),
     );
     applying::finish(host, report, &args.opts, u.conflicts.len())
-}
-
-/// What a directory's description says it is: the demo, a snapshot file, or a
-/// live directory (any DC of it: a run may be undone through another DC).
-fn kind_of(described: &str) -> &'static str {
-    if described == format!("snapshot {}", crate::embedded::DEMO_NAME) {
-        "the demo"
-    } else if described.starts_with("snapshot ") {
-        "a snapshot file"
-    } else {
-        "a live directory"
-    }
-}
-
-/// Refuses to undo a run on another kind of directory than it changed: on the
-/// demo, a run made on a snapshot file would "already match" (its objects are
-/// simply absent) while the file it changed stays as it is.
-fn same_kind_of_directory(run_dir: &str, here: &str) -> crate::error::Result<()> {
-    if run_dir.is_empty() || kind_of(run_dir) == kind_of(here) {
-        return Ok(());
-    }
-    Err(crate::error::Error::new(
-        crate::error::Kind::Config,
-        format!(
-            "the run changed {} ({run_dir}); this is {} ({here})",
-            kind_of(run_dir),
-            kind_of(here)
-        ),
-    )
-    .with_hint(
-        "undo it where it was made: --snapshot FILE (the run's result), or --ldap-url/--profile",
-    ))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_run_is_undone_on_its_kind_of_directory() {
-        let demo = format!("snapshot {}", crate::embedded::DEMO_NAME);
-        assert!(same_kind_of_directory("snapshot prepared.ldif", &demo).is_err());
-        assert!(same_kind_of_directory("snapshot a.ldif", "snapshot b.ldif").is_ok());
-        assert!(same_kind_of_directory("ldaps://dc1 as x", "ldaps://dc2 as x").is_ok());
-        assert!(same_kind_of_directory(&demo, "ldaps://dc1 as x").is_err());
-    }
 }
