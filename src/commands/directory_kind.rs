@@ -33,8 +33,6 @@ pub fn same(what: &str, made_on: &str, here: &str, hint: &str) -> Result<()> {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-
     #[test]
     fn only_the_same_kind_of_directory_will_do() {
         let demo = format!("snapshot {}", crate::embedded::DEMO_NAME);
