@@ -65,6 +65,18 @@ impl Cancel {
         self.flag.load(Ordering::SeqCst)
     }
 
+    /// Stops what runs now without ending the process: sets the flag the
+    /// engine polls and blocking calls race, never the token (a cancelled token
+    /// stays cancelled, and the REPL's next line must be able to run).
+    pub fn interrupt(&self) {
+        self.flag.store(true, Ordering::SeqCst);
+    }
+
+    /// Clears an [`interrupt`](Cancel::interrupt), before the REPL's next line.
+    pub fn clear_interrupt(&self) {
+        self.flag.store(false, Ordering::SeqCst);
+    }
+
     /// Errors with `Cancelled` once Ctrl-C was pressed.
     pub fn check(&self) -> Result<()> {
         if self.is_cancelled() { Err(Error::new(Kind::Cancelled, "interrupted")) } else { Ok(()) }
@@ -90,12 +102,22 @@ impl Blocking {
 
     pub fn block_on<T>(&self, fut: impl Future<Output = Result<T>>) -> Result<T> {
         let token = self.cancel.token.clone();
+        let flag = self.cancel.flag.clone();
         self.handle()?.block_on(async move {
             tokio::select! {
                 r = fut => r,
                 _ = token.cancelled() => Err(Error::new(Kind::Cancelled, "interrupted")),
+                _ = flagged(flag) => Err(Error::new(Kind::Cancelled, "interrupted")),
             }
         })
+    }
+}
+
+/// Ends once `flag` is set: an [`interrupt`](Cancel::interrupt) sets only the
+/// flag, so awaits poll it too (every 50 ms: no one notices the wait).
+async fn flagged(flag: Arc<AtomicBool>) {
+    while !flag.load(Ordering::SeqCst) {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
 }
 

@@ -189,6 +189,16 @@ pub enum Command {
     /// Write the man pages (dwb.1, dwb-run.1, …) into DIR (for packaging).
     #[command(hide = true)]
     Manpages { dir: PathBuf },
+    /// Write the bundled demo's directory (directory.ldif) and Entra devices (devices.json)
+    /// into DIR, for --snapshot and --devices with only the binary at hand.
+    #[command(
+        after_help = "Example:\n  dwb demo /tmp/demo && dwb run sync --snapshot /tmp/demo/directory.ldif --devices /tmp/demo/devices.json --dry-run"
+    )]
+    Demo {
+        /// Where to write the two files (created if missing; existing files are kept).
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+    },
 }
 
 /// How a plan built outside a script (`apply`, `undo`) is applied and reported.
@@ -206,6 +216,19 @@ pub struct ApplyOpts {
     /// Also write the report (JSON) to this file.
     #[arg(long)]
     pub report: Option<PathBuf>,
+    /// On a terminal, list every change of a long plan (default: the first 50).
+    #[arg(long)]
+    pub all: bool,
+    /// With --snapshot (or the demo): write the resulting directory state as LDIF.
+    #[arg(long)]
+    pub write_snapshot: Option<PathBuf>,
+}
+
+impl ApplyOpts {
+    /// The files these options name, by flag (checked before anything is applied).
+    pub fn files(&self) -> [(&'static str, Option<&std::path::Path>); 2] {
+        [("--write-snapshot", self.write_snapshot.as_deref()), ("--report", self.report.as_deref())]
+    }
 }
 
 #[derive(Args, Debug)]
@@ -299,6 +322,9 @@ pub struct RunArgs {
     /// (one object per line, for a log shipper).
     #[arg(long, value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
+    /// On a terminal, list every change of a long plan (default: the first 50).
+    #[arg(long)]
+    pub all: bool,
 }
 
 #[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]

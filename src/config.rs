@@ -120,7 +120,18 @@ pub fn parse(text: &str, path: &Path) -> Result<ConfigFile> {
                 )
             })
             .unwrap_or((0, 0));
-        let msg = e.message().to_string();
+        let mut msg = e.message().to_string();
+        // The key on the line the error points at: `delete_threshold = "x"`.
+        let key = e.span().and_then(|sp| {
+            let start = text[..sp.start.min(text.len())].rfind('\n').map_or(0, |i| i + 1);
+            let line = text[start..].lines().next()?;
+            line.split_once('=').map(|(k, _)| k.trim().to_string())
+        });
+        if let Some(k) = key
+            && let Some(m) = type_error_in_file_terms(&msg, &k)
+        {
+            msg = m;
+        }
         let mut out = format!("{}:{line}:{col}: {msg}", path.display());
         // serde: "unknown field `urll`, expected one of `url`, `user`, …"
         if let Some(rest) = msg.strip_prefix("unknown field `")
@@ -132,6 +143,39 @@ pub fn parse(text: &str, path: &Path) -> Result<ConfigFile> {
             }
         }
         Error::new(Kind::Config, out)
+    })
+}
+
+/// serde's `invalid type: string "x", expected u64` in the file's terms:
+/// `delete_threshold must be a whole number, not a string ("x")`.
+fn type_error_in_file_terms(msg: &str, key: &str) -> Option<String> {
+    let rest = msg.strip_prefix("invalid type: ")?;
+    let (got, expected) = rest.split_once(", expected ")?;
+    let wanted = match expected.trim() {
+        "u8" | "u16" | "u32" | "u64" | "usize" | "i32" | "i64" => "a whole number",
+        "f32" | "f64" => "a number",
+        "a boolean" | "bool" => "true or false",
+        "a string" | "a borrowed string" => "a string in quotes",
+        "a sequence" => "a list ([…])",
+        e if e.starts_with("struct ") || e.starts_with("a map") => "a table ([section])",
+        e => e,
+    };
+    let (kind, value) = match got.split_once(' ') {
+        Some((k, v)) => (k, Some(v.trim_matches('`'))),
+        None => (got, None),
+    };
+    let kind = match kind {
+        "integer" => "a whole number",
+        "floating" => "a number",
+        "boolean" => "true/false",
+        "string" => "a string",
+        "sequence" => "a list",
+        "map" => "a table",
+        k => k,
+    };
+    Some(match value.filter(|v| !v.is_empty() && *v != "point") {
+        Some(v) => format!("{key} must be {wanted}, not {kind} ({v})"),
+        None => format!("{key} must be {wanted}, not {kind}"),
     })
 }
 
@@ -273,6 +317,21 @@ pub fn set_value(path: &Path, profile: &str, key: &str, value: &str) -> Result<(
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn type_errors_are_in_the_files_terms() {
+        let e = parse(
+            "default_profile = \"lab\"\n[profiles.lab.writeback]\ndelete_threshold = \"x\"\n",
+            Path::new("dwb.toml"),
+        )
+        .unwrap_err();
+        assert!(
+            e.message.ends_with("delete_threshold must be a whole number, not a string (\"x\")"),
+            "{}",
+            e.message
+        );
+        assert!(e.message.starts_with("dwb.toml:3:"), "{}", e.message);
+    }
+
     use super::*;
 
     #[test]

@@ -215,18 +215,30 @@ impl Report {
 
     /// Text form for people.
     pub fn to_text(&self) -> String {
+        self.to_text_cut(None)
+    }
+
+    /// Text for people; with `cut` (a terminal), a longer plan shows its first
+    /// `cut` changes one line each, the counts and where the whole plan is, and
+    /// at most `cut` changes that were not applied are listed: a 20,000-device
+    /// run is a screenful, not 300,000 lines.
+    pub fn to_text_cut(&self, cut: Option<usize>) -> String {
         let mut out = String::new();
         if !self.findings.findings.is_empty() {
             out.push_str(&findings_table(&self.findings.findings));
             out.push('\n');
         }
         if !self.plan.is_empty() || self.findings.findings.is_empty() {
-            if self.plan_shown && !self.dry_run {
+            // Shown with the question (answered either way): the counts, not the list again.
+            if self.plan_shown {
                 out.push_str(&render::counts_line(&self.plan));
             } else {
                 let head =
                     if self.dry_run { "Plan (dry run: nothing was changed)" } else { "Plan" };
-                out.push_str(&format!("{head}:\n{}", render::text(&self.plan)));
+                match cut.filter(|n| self.plan.len() > *n) {
+                    Some(n) => out.push_str(&format!("{head}:\n{}", plan_head(&self.plan, n))),
+                    None => out.push_str(&format!("{head}:\n{}", render::text(&self.plan))),
+                }
             }
         }
         for r in &self.plan.refusals {
@@ -255,7 +267,12 @@ impl Report {
                      nothing was saved: add --write-snapshot FILE to keep the result.\n"
                 )),
             }
-            for (c, o) in self.plan.changes.iter().zip(&self.outcomes) {
+            let not_applied = self.outcomes.iter().filter(|o| !matches!(o, Outcome::Applied));
+            let not_applied = not_applied.count();
+            let listed = cut.unwrap_or(usize::MAX);
+            let outcomes = self.plan.changes.iter().zip(&self.outcomes);
+            let outcomes = outcomes.filter(|(_, o)| !matches!(o, Outcome::Applied));
+            for (c, o) in outcomes.take(listed) {
                 match o {
                     Outcome::Failed { message, .. } => out.push_str(&format!(
                         "  FAILED {}. {} {}: {}\n",
@@ -281,16 +298,39 @@ impl Report {
                     Outcome::Applied => {}
                 }
             }
-        }
-        // Warnings were printed on stderr as they came (unless -q): not twice.
-        if !self.findings.warnings.is_empty() {
-            let n = self.findings.warnings.len();
-            out.push_str(&format!(
-                "{n} warning(s) (on stderr unless -q, and in the JSON report's warnings).\n"
-            ));
+            if not_applied > listed {
+                out.push_str(&format!(
+                    "  … and {} more not applied (the JSON report lists every one)\n",
+                    not_applied - listed
+                ));
+            }
         }
         out
     }
+
+    /// The count of warnings, for stderr (where the warnings were printed as
+    /// they came, unless -q): `None` without warnings.
+    pub fn warnings_line(&self) -> Option<String> {
+        let n = self.findings.warnings.len();
+        (n > 0).then(|| format!("{n} warning(s) (above, and in the JSON report's warnings)."))
+    }
+}
+
+/// The first `n` changes of a long plan, one line each, then the counts and
+/// where the whole plan is.
+fn plan_head(plan: &crate::plan::Plan, n: usize) -> String {
+    let mut out = String::new();
+    for c in plan.changes.iter().take(n) {
+        out.push_str(&format!("{:>3}. {:<7} {}\n", c.id, c.op.verb(), visible(&c.op.target())));
+    }
+    out.push_str(&format!("  … and {} more change(s)\n", plan.len() - n));
+    out.push_str(&render::counts_line(plan));
+    out.push_str(&format!(
+        "The first {n} of {} changes, one line each; the whole plan: --all, --format json, or \
+         --save-plan FILE.\n",
+        plan.len()
+    ));
+    out
 }
 
 /// The report as serde sees it; the plan is serialized one change at a time.

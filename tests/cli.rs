@@ -197,3 +197,135 @@ fn ctrl_c_exits_130_and_applies_nothing() {
     assert_eq!(status.code(), Some(130));
     assert!(!d.join("out.ldif").exists(), "an interrupted run must not write anything");
 }
+
+#[test]
+fn windows_habits_get_the_dwb_way() {
+    let d = Dir::new();
+    // A standard script typed as a command: the `dwb run` line to type instead.
+    for s in ["sync", "verify", "prepare", "enable"] {
+        d.run(&[s, "--dry-run"])
+            .code(3)
+            .stderr_has(&format!("`{s}` is a standard script, not a command"))
+            .stderr_has(&format!("dwb run {s} --dry-run"));
+    }
+    // `dwb run` alone (options aside) lists the standard scripts, one line each.
+    for args in [&["run"][..], &["run", "--format", "text"][..]] {
+        let o = d.run(args);
+        o.code(3).stderr_has("`dwb run` needs a script");
+        for s in ["prepare", "verify", "enable", "sync"] {
+            let line = o.stderr.lines().find(|l| l.trim_start().starts_with(&format!("{s} ")));
+            assert!(line.is_some_and(|l| l.len() < 100), "{s}: {}", o.stderr);
+        }
+    }
+    // `CONTOSO\svc-dwb` unquoted in bash arrives as `CONTOSOsvc-dwb`: quote it.
+    d.run(&["run", "prepare", "--param", "connector_account=CONTOSOsvc-dwb", "--dry-run"])
+        .code(2)
+        .stderr_has("no account `CONTOSOsvc-dwb`")
+        .stderr_has("looks like `CONTOSO\\svc-dwb` with its backslash removed by the shell")
+        .stderr_has("quote it, as 'CONTOSO\\svc-dwb'");
+}
+
+#[test]
+fn output_files_are_checked_before_anything_is_applied_and_apply_keeps_its_snapshot() {
+    let d = Dir::new();
+    let journal = d.join(".local/dwb/journal/default.jsonl");
+    let bad = "/nonexistent/x.ldif";
+    d.run(&[DEMO_PREPARE, &["--write-snapshot", bad]].concat())
+        .code(3)
+        .stderr_has("cannot write --write-snapshot /nonexistent/x.ldif")
+        .stderr_has("nothing was planned or applied");
+    assert!(!journal.exists(), "refused, yet journaled");
+    d.run(&[DEMO_PREPARE, &["--dry-run", "--save-plan", "plan.json"]].concat()).code(0);
+    d.run(&["apply", "plan.json", "--write-snapshot", bad]).code(3).stderr_has("/nonexistent");
+    d.run(&["undo", "nosuchrun", "--report", "/nonexistent/r.json"]).code(3).stderr_has("--report");
+    assert!(!journal.exists(), "refused, yet journaled");
+    // apply says that only the in-memory copy changed, and --write-snapshot keeps it.
+    d.run(&["apply", "plan.json"]).code(0).stdout_has("Changed the in-memory copy of");
+    d.run(&["apply", "plan.json", "--write-snapshot", "applied.ldif"])
+        .code(0)
+        .stdout_has("Applied 6 of 6 change(s).");
+    assert!(d.read("applied.ldif").contains("dn: CN=RegisteredDevices,DC=contoso,DC=test"));
+}
+
+#[test]
+fn the_demo_directory_exports_as_a_snapshot() {
+    let d = Dir::new();
+    d.run(&["snapshot", "--out", "demo.ldif"]).code(0).stderr_has("entries to demo.ldif");
+    assert!(d.read("demo.ldif").contains("dn: CN=svc-dwb,CN=Users,DC=contoso,DC=test"));
+    // The export is a snapshot dwb runs on, with only the binary.
+    d.run(
+        &[DEMO_PREPARE, &["--snapshot", "demo.ldif", "--write-snapshot", "prepared.ldif"]].concat(),
+    )
+    .code(0)
+    .stdout_has("Applied 6 of 6 change(s).");
+    d.run(&["run", "verify", "--snapshot", "prepared.ldif"]).code(0);
+}
+
+#[test]
+fn trying_it_without_ad_needs_only_the_binary() {
+    let d = Dir::new();
+    d.run(&["demo", "demo"]).code(0).stderr_has("wrote demo/devices.json");
+    d.run(
+        &[
+            DEMO_PREPARE,
+            &["--snapshot", "demo/directory.ldif", "--write-snapshot", "prepared.ldif"],
+        ]
+        .concat(),
+    )
+    .code(0);
+    d.run(&[
+        "run",
+        "sync",
+        "--snapshot",
+        "prepared.ldif",
+        "--devices",
+        "demo/devices.json",
+        "--write-snapshot",
+        "synced.ldif",
+    ])
+    .code(0)
+    .stdout_has("Applied 24 of 24 change(s).");
+    d.run(&[
+        "run",
+        "verify",
+        "--param",
+        "drift=true",
+        "--snapshot",
+        "synced.ldif",
+        "--devices",
+        "demo/devices.json",
+    ])
+    .code(0);
+    // A second time keeps what is there.
+    d.run(&["demo", "demo"]).code(0).stderr_has("kept demo/directory.ldif");
+}
+
+#[test]
+fn undo_and_apply_refuse_another_kind_of_directory_than_the_run_or_plan() {
+    let d = Dir::new();
+    d.write("unprepared.ldif", &d.read_repo("examples/contoso/directory.ldif"));
+    let args = [
+        DEMO_PREPARE,
+        &["--snapshot", "unprepared.ldif", "--write-snapshot", "prepared.ldif", "--format", "json"],
+    ]
+    .concat();
+    let r = d.run(&args);
+    let run_id = r.code(0).json()["run_id"].as_str().unwrap().to_string();
+    // Without --snapshot this is the demo, where the run's objects are simply absent.
+    d.run(&["undo", &run_id, "--dry-run"])
+        .code(3)
+        .stderr_has("the run changed a snapshot file (snapshot unprepared.ldif); this is the demo");
+    // On the run's result it plans the way back.
+    d.run(&["undo", &run_id, "--dry-run", "--snapshot", "prepared.ldif"])
+        .code(0)
+        .stdout_has("CN=RegisteredDevices,DC=contoso,DC=test");
+    // A plan saved from a snapshot file is not applied to the demo either.
+    let save =
+        [DEMO_PREPARE, &["--snapshot", "unprepared.ldif", "--dry-run", "--save-plan", "p.json"]]
+            .concat();
+    d.run(&save).code(0);
+    d.run(&["apply", "p.json", "--dry-run"]).code(3).stderr_has(
+        "the plan was made for a snapshot file (snapshot unprepared.ldif); this is the demo",
+    );
+    d.run(&["apply", "p.json", "--dry-run", "--snapshot", "unprepared.ldif"]).code(0);
+}

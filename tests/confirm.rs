@@ -104,3 +104,29 @@ fn a_saved_plan_is_exact_and_applies_on_the_demo() {
     let bad = d.write("bad.json", "{\"format\": \"dwb.plan/9\", \"changes\": []}");
     d.run(&["apply", bad.to_str().unwrap()]).code(3).stderr_has("dwb.plan/9");
 }
+
+#[test]
+fn ctrl_c_at_the_question_ends_at_once_and_a_declined_plan_is_not_listed_again() {
+    let d = Dir::new();
+    let mut p = spawn(&d, DEMO_PREPARE);
+    p.exp_string("Apply these 6 change(s)? [y/N]").unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(150));
+    // No Enter: Ctrl-C alone ends the run, with 130, nothing applied.
+    p.send_control('c').unwrap();
+    p.exp_string("nothing was applied").unwrap();
+    p.exp_eof().unwrap();
+    match p.process().wait().unwrap() {
+        rexpect::process::wait::WaitStatus::Exited(_, code) => assert_eq!(code, 130),
+        other => panic!("not an exit: {other:?}"),
+    }
+    let journal = d.join(".local/dwb/journal/default.jsonl");
+    assert!(!journal.exists(), "interrupted, yet journaled");
+
+    let mut p = spawn(&d, DEMO_PREPARE);
+    p.exp_string("[y/N]").unwrap();
+    p.send_line("n").unwrap();
+    let rest = p.exp_eof().unwrap();
+    assert!(rest.contains("Nothing was applied."), "{rest}");
+    // Shown once, at the question: declining does not list the plan again.
+    assert!(!rest.contains("CN=Device Registration Configuration"), "the plan twice:\n{rest}");
+}

@@ -77,3 +77,121 @@ fn help_lists_every_subcommand_and_completions_know_scripts() {
     let o = d.run(&["completions", "fish"]);
     o.code(0).stdout_has("mode=").stdout_has("sync: <full|delta>");
 }
+
+/// The demo's devices, `n` of them: each copy a device of its own (ids and name).
+fn many_devices(d: &Dir, n: usize) -> std::path::PathBuf {
+    let demo: serde_json::Value =
+        serde_json::from_str(&d.read_repo("examples/contoso/devices.json")).unwrap();
+    let base = demo["value"].as_array().unwrap();
+    let devices: Vec<serde_json::Value> = (0..n)
+        .map(|i| {
+            let mut dev = base[i % base.len()].clone();
+            dev["deviceId"] = format!("{i:08x}-1111-4000-8000-{i:012x}").into();
+            dev["id"] = format!("{i:08x}-2222-4000-8000-{i:012x}").into();
+            dev["displayName"] = format!("PC-{i:05}").into();
+            dev
+        })
+        .collect();
+    let text = serde_json::json!({ "value": devices }).to_string();
+    d.write("many.json", &text)
+}
+
+#[test]
+fn a_terminal_plan_of_20000_devices_is_a_screenful() {
+    let d = Dir::new();
+    d.run(&[crate::support::DEMO_PREPARE, &["--write-snapshot", "prepared.ldif"]].concat()).code(0);
+    let devices = many_devices(&d, 20_000);
+    let mut cmd = d.dwb();
+    cmd.args(["run", "sync", "--dry-run", "--snapshot", "prepared.ldif", "--devices"])
+        .arg(&devices)
+        .env("TERM", "xterm");
+    let mut p = rexpect::session::spawn_command(cmd, Some(300_000)).expect("spawn dwb");
+    let out = p.exp_eof().unwrap();
+    let lines: Vec<&str> = out.lines().filter(|l| !l.trim().is_empty()).collect();
+    let plan_at = lines.iter().position(|l| l.starts_with("Plan (dry run")).expect(&out);
+    let counts = lines.iter().position(|l| l.starts_with("Plan: ")).expect(&out);
+    assert!(lines[counts].starts_with("Plan: 20000 change(s)"), "{}", lines[counts]);
+    assert!(counts - plan_at <= 60, "{} lines of plan:\n{out}", counts - plan_at);
+    assert!(lines.len() <= 60 + 10, "{} lines in all:\n{out}", lines.len());
+    assert!(out.contains("--all, --format json, or --save-plan FILE"), "{out}");
+
+    // Not a terminal, or --all: every change.
+    let o = d.run(&[
+        "run",
+        "sync",
+        "--dry-run",
+        "--snapshot",
+        "prepared.ldif",
+        "--devices",
+        devices.to_str().unwrap(),
+    ]);
+    o.code(0).stdout_has("20000. create");
+}
+
+#[test]
+fn verbose_logs_are_plain_and_dwbs_own_when_piped() {
+    let d = Dir::new();
+    let o = d.run(&["run", "verify", "-vv"]);
+    assert!(!o.stderr.contains('\u{1b}'), "colour codes into a pipe:\n{}", o.stderr);
+    for l in o.stderr.lines().filter(|l| l.contains(" DEBUG ") || l.contains(" INFO ")) {
+        assert!(l.contains(" dwb::"), "a library's log line at -vv: {l}");
+    }
+}
+
+#[test]
+fn explain_and_journal_are_plain_and_say_things_once_when_piped() {
+    let d = Dir::new();
+    d.write("devices.json", &d.read_repo("examples/contoso/devices.json"));
+    d.write("unprepared.ldif", &d.read_repo("examples/contoso/directory.ldif"));
+    d.run(&[crate::support::DEMO_PREPARE, &["--write-snapshot", "prepared.ldif"]].concat()).code(0);
+    let sync = ["run", "sync", "--snapshot", "prepared.ldif", "--devices", "devices.json"];
+    d.run(&[&sync[..], &["--write-snapshot", "synced.ldif"]].concat()).code(0);
+    let no_boxes = |out: &str| {
+        for l in out.lines() {
+            assert!(!l.chars().any(|c| ('\u{2500}'..='\u{257f}').contains(&c)), "box: {l}");
+        }
+    };
+    let o = d.run(&["journal"]);
+    o.code(0).stdout_has("sync");
+    no_boxes(&o.stdout);
+    // Run ids are never wrapped: each is whole on its line.
+    assert!(
+        o.stdout.lines().any(|l| l.trim_start().len() > 22 && l.contains("Z-")),
+        "{}",
+        o.stdout
+    );
+
+    let o =
+        d.run(&["explain", "LT-000023", "--snapshot", "synced.ldif", "--devices", "devices.json"]);
+    o.code(0).stdout_has("In scope:     yes: no `in_scope` hook");
+    o.stdout_has("Next sync:    nothing: the object is up to date");
+    assert!(!o.stdout.contains("yes: in scope:"), "{}", o.stdout);
+    assert!(!o.stdout.contains("none: nothing"), "{}", o.stdout);
+    no_boxes(&o.stdout);
+
+    // An error at dwb's own call: code and message once, no source box.
+    let o = d.run(&[
+        "explain",
+        "LT-000023",
+        "--snapshot",
+        "unprepared.ldif",
+        "--devices",
+        "devices.json",
+    ]);
+    o.code(2).stderr_has("error: DWB-AD-0032 (no_such_object): the device container");
+    assert_eq!(o.stderr.matches("DWB-AD-0032").count(), 1, "{}", o.stderr);
+    assert!(!o.stderr.contains("writeback::explain"), "internal source:\n{}", o.stderr);
+    o.stderr_has("hint: run `dwb run prepare` first");
+}
+
+#[test]
+fn config_type_errors_are_in_the_files_terms() {
+    let d = Dir::new();
+    d.write(
+        "dwb.toml",
+        "default_profile = \"lab\"\n[profiles.lab.writeback]\ndelete_threshold = \"x\"\n",
+    );
+    d.run(&["run", "verify"])
+        .code(3)
+        .stderr_has("dwb.toml:3:20: delete_threshold must be a whole number, not a string (\"x\")");
+}

@@ -24,8 +24,11 @@ fn repl_session() {
     p.send_line("x + 1").unwrap();
     p.exp_string("=> 42").unwrap();
     after_prompt(&mut p);
-    // An unfinished block continues on the next line; the function persists.
+    // An unfinished block continues on the next line, which shows a prompt;
+    // the function persists.
     p.send_line("fn twice(a) {").unwrap();
+    p.exp_string("...> ").unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(150));
     p.send_line("a * 2 }").unwrap();
     after_prompt(&mut p);
     p.send_line("twice(x)").unwrap();
@@ -204,4 +207,96 @@ fn repl_history_survives_a_kill() {
     p.process_mut().kill(rexpect::process::signal::Signal::SIGKILL).unwrap();
     let hist = d.read("history.txt");
     assert!(hist.contains("let kept = 7;") && hist.contains("kept * 6"), "history: {hist}");
+}
+
+/// The exit status of a finished session.
+fn exit_code(p: &rexpect::session::PtySession) -> i32 {
+    match p.process().wait().unwrap() {
+        rexpect::process::wait::WaitStatus::Exited(_, code) => code,
+        other => panic!("not an exit: {other:?}"),
+    }
+}
+
+#[test]
+fn repl_ctrl_c_stops_the_line_and_keeps_the_session() {
+    let d = Dir::new();
+    let mut p = spawn(&d);
+    after_prompt(&mut p);
+    p.send_line("let kept = 7;").unwrap();
+    after_prompt(&mut p);
+    p.send_line("ad::ensure_container(ad::domain_dn().child(\"CN\", \"Pending\"))").unwrap();
+    p.exp_string("created").unwrap();
+    after_prompt(&mut p);
+    // A line that never ends: Ctrl-C stops it and the prompt comes back.
+    p.send_line("let n = 0; loop { n += 1; }").unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    p.send_control('c').unwrap();
+    p.exp_string("interrupted (Ctrl-C)").unwrap();
+    after_prompt(&mut p);
+    // What was there before is still there: a variable and the pending plan.
+    p.send_line("kept * 6").unwrap();
+    p.exp_string("=> 42").unwrap();
+    after_prompt(&mut p);
+    p.send_line(":plan").unwrap();
+    p.exp_string("create  CN=Pending,DC=contoso,DC=test").unwrap();
+    after_prompt(&mut p);
+    // And the next line runs (the interrupt is not left standing).
+    p.send_line("ad::domain_dn()").unwrap();
+    p.exp_string("=> DC=contoso,DC=test").unwrap();
+    after_prompt(&mut p);
+    // Ctrl-C with something typed drops it and stays; twice at an empty prompt leaves.
+    p.send("let dropped").unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(150));
+    p.send_control('c').unwrap();
+    after_prompt(&mut p);
+    p.send_control('c').unwrap();
+    p.exp_string("Ctrl-C again").unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(150));
+    p.send_control('c').unwrap();
+    p.exp_eof().unwrap();
+    assert_eq!(exit_code(&p), 0);
+}
+
+#[test]
+fn repl_leaves_on_exit_quit_and_ctrl_d() {
+    for how in ["exit", "quit", "exit()", "ctrl-d"] {
+        let d = Dir::new();
+        let mut p = spawn(&d);
+        after_prompt(&mut p);
+        if how == "ctrl-d" {
+            p.send_control('d').unwrap();
+        } else {
+            p.send_line(how).unwrap();
+        }
+        p.exp_eof().unwrap_or_else(|e| panic!("{how} did not leave: {e}"));
+        assert_eq!(exit_code(&p), 0, "{how}");
+    }
+}
+
+#[test]
+fn repl_runtime_typos_get_a_suggestion_and_tab_hides_closures() {
+    let d = Dir::new();
+    let mut p = spawn(&d);
+    after_prompt(&mut p);
+    p.send_line("fn twice(a) { a * 2 }").unwrap();
+    after_prompt(&mut p);
+    p.send_line("twic(2)").unwrap();
+    p.exp_string("unknown function `twic`; did you mean `twice`?").unwrap();
+    after_prompt(&mut p);
+    p.send_line("ad::serch(ad::domain_dn(), \"(cn=x)\")").unwrap();
+    p.exp_string("did you mean `ad::search`?").unwrap();
+    after_prompt(&mut p);
+    // A closure is compiled to an `anon$…` function: Tab must not offer it.
+    p.send_line("let f = |x| x + 1; f.call(1)").unwrap();
+    p.exp_string("=> 2").unwrap();
+    after_prompt(&mut p);
+    p.send("ano").unwrap();
+    p.flush().unwrap();
+    tab(&mut p);
+    std::thread::sleep(std::time::Duration::from_millis(150));
+    p.send_line("n_nothing").unwrap();
+    p.exp_string("Undefined variable: anon_nothing").unwrap();
+    after_prompt(&mut p);
+    p.send_line("exit").unwrap();
+    p.exp_eof().unwrap();
 }

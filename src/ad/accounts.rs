@@ -115,4 +115,26 @@ pub fn resolve_account(dir: &dyn Directory, root: &RootDse, name: &str) -> Resul
         return one(dir, domain, upn, name);
     }
     one(dir, domain, Filter::eq("sAMAccountName", name), name)
+        .map_err(|e| lost_backslash(dir, root, name, e))
+}
+
+/// `CONTOSOsvc-dwb` not found: most likely an unquoted `CONTOSO\svc-dwb` whose
+/// backslash a POSIX shell removed. Says so when the name starts with a
+/// domain's NetBIOS name.
+fn lost_backslash(dir: &dyn Directory, root: &RootDse, name: &str, e: Error) -> Error {
+    if e.kind != Kind::NotFound {
+        return e;
+    }
+    let Ok(all) = domains(dir, root) else { return e };
+    for n in all.iter().filter_map(|d| d.netbios.as_deref()) {
+        let Some((head, rest)) = name.split_at_checked(n.len()) else { continue };
+        if head.eq_ignore_ascii_case(n) && !rest.is_empty() {
+            let meant = format!("{head}\\{rest}");
+            return e.with_hint(format!(
+                "`{name}` looks like `{meant}` with its backslash removed by the shell: \
+                 quote it, as '{meant}'"
+            ));
+        }
+    }
+    e
 }

@@ -28,11 +28,19 @@ fn check_directory(host: &Host, saved: &Saved) -> Result<()> {
         )
         .with_hint("apply it against the directory it was made for (--ldap-url, --profile)"));
     }
-    Ok(())
+    super::directory_kind::same(
+        "the plan was made for",
+        &saved.directory,
+        &dir.describe(),
+        "apply it where it was made: --snapshot FILE, or --ldap-url/--profile",
+    )
 }
 
 /// Runs `dwb apply`; returns the exit code.
 pub fn apply(args: &ApplyArgs) -> exit::Code {
+    if let Err(e) = super::outputs::check_writable(&args.opts.files()) {
+        return fail(&e);
+    }
     let saved = match saved::load(&args.file) {
         Ok(s) => s,
         Err(e) => return fail(&e),
@@ -127,7 +135,12 @@ fn run(host: &Host, mut saved: Saved, args: &ApplyArgs) -> exit::Code {
         report.findings.warnings.push(w);
     }
     let code = applying::finish(host, report, &args.opts, problems);
-    if code == exit::CHANGES_FAILED {
+    if code == exit::CHANGES_FAILED && args.opts.dry_run {
+        eprintln!(
+            "Some changes would be refused (their objects changed since the plan was made); \
+             nothing was applied (--dry-run)."
+        );
+    } else if code == exit::CHANGES_FAILED {
         eprintln!(
             "Some changes were refused or failed (their objects changed since the plan was \
              made, or the DC refused them); the others were applied."

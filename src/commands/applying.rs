@@ -5,6 +5,7 @@
 use std::path::Path;
 use std::time::Instant;
 
+use super::confirm::Answer;
 use crate::cli::{ApplyOpts, Format};
 use crate::host::Host;
 use crate::plan::{Outcome, Plan};
@@ -51,35 +52,60 @@ pub fn settle(host: &Host, report: &mut Report, how: &Settle) {
             eprintln!("  hint: {}", r.hint);
         }
         report.status = RunStatus::Refused;
-    } else if !how.dry_run && !report.plan.is_empty() && !super::confirm::confirmed(report, how.yes)
-    {
-        // Declined at the prompt: shown like a dry run, nothing applied.
-        report.dry_run = true;
-        eprintln!("Nothing was applied.");
-    } else if !how.dry_run && !report.plan.is_empty() {
-        let started = Instant::now();
-        let bar = progress_bar(report.plan.len(), !how.progress);
-        report.outcomes = host.apply(&report.plan, &mut |done, _| bar.set_position(done as u64));
-        bar.finish_and_clear();
-        report.timings.apply_ms = started.elapsed().as_millis();
-        if host.cancel().is_cancelled() {
-            report.status = RunStatus::Interrupted;
-        } else if report.outcomes.iter().any(Outcome::lost_the_directory) {
-            // The DC stopped answering: the run itself failed, whatever was sent.
-            report.status = RunStatus::Error;
-        } else if report.outcomes.iter().any(|o| !o.is_done()) {
-            report.status = RunStatus::ChangesFailed;
+        return;
+    }
+    if how.dry_run || report.plan.is_empty() {
+        return;
+    }
+    match super::confirm::confirmed(report, how.yes, host.cancel()) {
+        Answer::Declined => {
+            // Declined at the prompt: reported like a dry run, nothing applied.
+            report.dry_run = true;
+            eprintln!("Nothing was applied.");
         }
+        Answer::Interrupted => {
+            report.dry_run = true;
+            report.status = RunStatus::Interrupted;
+            eprintln!("Interrupted: nothing was applied.");
+        }
+        Answer::NotAsked | Answer::Confirmed => apply(host, report, how),
     }
 }
 
+/// Applies `report`'s plan with a progress bar and sets its status.
+fn apply(host: &Host, report: &mut Report, how: &Settle) {
+    let started = Instant::now();
+    let bar = progress_bar(report.plan.len(), !how.progress);
+    report.outcomes = host.apply(&report.plan, &mut |done, _| bar.set_position(done as u64));
+    bar.finish_and_clear();
+    report.timings.apply_ms = started.elapsed().as_millis();
+    if host.cancel().is_cancelled() {
+        report.status = RunStatus::Interrupted;
+    } else if report.outcomes.iter().any(Outcome::lost_the_directory) {
+        // The DC stopped answering: the run itself failed, whatever was sent.
+        report.status = RunStatus::Error;
+    } else if report.outcomes.iter().any(|o| !o.is_done()) {
+        report.status = RunStatus::ChangesFailed;
+    }
+}
+
+/// How many changes a text plan lists on a terminal without `--all`.
+const ON_A_TERMINAL: usize = 50;
+
 /// Writes the report: the `--report` file, then stdout as JSON or text (text
-/// not with `-q` after a clean run, nor after an error already printed).
-pub fn output(report: &Report, format: Format, file: Option<&Path>, quiet: bool) {
+/// not with `-q` after a clean run, nor after an error already printed). On a
+/// terminal a long plan is cut to its first changes unless `all`.
+pub fn output(report: &Report, format: Format, file: Option<&Path>, quiet: bool, all: bool) {
     crate::report::write_json(report, format == Format::Json, file);
     let clean = report.status == RunStatus::Ok;
     if format == Format::Text && !(quiet && clean) && report.error.is_none() {
-        crate::out!("{}", report.to_text());
+        let terminal = std::io::IsTerminal::is_terminal(&std::io::stdout());
+        let cut = (terminal && !all).then_some(ON_A_TERMINAL);
+        crate::out!("{}", report.to_text_cut(cut));
+        // stdout is the result; a warning's count belongs with the warnings.
+        if !quiet && let Some(w) = report.warnings_line() {
+            eprintln!("{w}");
+        }
     }
 }
 
@@ -95,12 +121,36 @@ pub fn finish(
     let how =
         Settle { dry_run: opts.dry_run, yes: opts.yes, progress: opts.format == Format::Text };
     settle(host, &mut report, &how);
+    keep_snapshot(host, &mut report, opts.write_snapshot.as_deref());
     if report.status == RunStatus::Ok && problems > 0 {
         report.status = RunStatus::ChangesFailed;
     }
     report.timings.total_ms = started.elapsed().as_millis();
-    output(&report, opts.format, opts.report.as_deref(), false);
+    output(&report, opts.format, opts.report.as_deref(), false, opts.all);
     report.exit_code()
+}
+
+/// After changes to the demo or a `--snapshot`: `--write-snapshot FILE` writes
+/// the result; without it the report says only the in-memory copy changed.
+pub fn keep_snapshot(host: &Host, report: &mut Report, file: Option<&Path>) {
+    let Some(snap) = host.directory().snapshot() else {
+        if file.is_some() {
+            eprintln!("warning: --write-snapshot only works with --snapshot or the demo directory");
+        }
+        return;
+    };
+    match file {
+        None if !report.outcomes.is_empty() => {
+            report.unsaved_snapshot = Some(crate::ad::Directory::describe(&*snap));
+        }
+        None => {}
+        Some(path) => {
+            if let Err(e) = std::fs::write(path, snap.to_ldif()) {
+                eprintln!("error: writing {}: {e}", path.display());
+                report.status = RunStatus::Error;
+            }
+        }
+    }
 }
 
 fn progress_bar(len: usize, hidden: bool) -> indicatif::ProgressBar {

@@ -4,6 +4,10 @@
 //! nothing asks. One function, so the REPL's `:apply` can ask the same way.
 
 use std::io::{BufRead, IsTerminal, Write};
+use std::sync::mpsc::RecvTimeoutError;
+use std::time::Duration;
+
+use crate::cancel::Cancel;
 
 use crate::plan::{Plan, render};
 use crate::report::Report;
@@ -41,19 +45,32 @@ pub fn summary(plan: &Plan) -> String {
     out
 }
 
-/// Asks `question` on the terminal; true for y/yes. Without a terminal on
-/// stdin (nothing could answer) or with `yes`, true without asking.
-pub fn ask(question: &str, yes: bool) -> bool {
-    if yes || !std::io::stdin().is_terminal() {
-        return true;
-    }
+/// Asks `question` on the terminal: Confirmed for y/yes, Declined otherwise,
+/// Interrupted as soon as Ctrl-C cancels (the line is read on a thread of its
+/// own, so Ctrl-C need not wait for Enter).
+fn ask(question: &str, cancel: &Cancel) -> Answer {
     eprint!("{question} [y/N] ");
     let _ = std::io::stderr().flush();
-    let mut answer = String::new();
-    if std::io::stdin().lock().read_line(&mut answer).is_err() {
-        return false;
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut answer = String::new();
+        let read = std::io::stdin().lock().read_line(&mut answer);
+        let _ = tx.send(read.map(|_| answer));
+    });
+    loop {
+        if cancel.is_cancelled() {
+            eprintln!();
+            return Answer::Interrupted;
+        }
+        match rx.recv_timeout(Duration::from_millis(50)) {
+            Ok(Ok(a)) if matches!(a.trim().to_ascii_lowercase().as_str(), "y" | "yes") => {
+                return Answer::Confirmed;
+            }
+            Err(RecvTimeoutError::Timeout) => {}
+            // No, Enter, Ctrl-D, or stdin gone.
+            _ => return Answer::Declined,
+        }
     }
-    matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes")
 }
 
 /// What the question came to.
@@ -63,34 +80,39 @@ pub enum Answer {
     NotAsked,
     /// Shown and answered yes: the report need not list the plan again.
     Confirmed,
+    /// Shown and answered no (or nothing): not listed again either.
     Declined,
+    /// Ctrl-C at the question: nothing is applied, the run ends with 130.
+    Interrupted,
 }
 
 impl Answer {
     pub fn go_on(self) -> bool {
-        self != Answer::Declined
+        matches!(self, Answer::NotAsked | Answer::Confirmed)
+    }
+
+    /// The plan was shown with the question.
+    pub fn shown(self) -> bool {
+        self != Answer::NotAsked
     }
 }
 
-/// Shows `plan` and asks before it is applied (see [`ask`]).
-pub fn confirm_plan(plan: &Plan, yes: bool) -> Answer {
+/// Shows `plan` and asks before it is applied; with `yes`, or without a
+/// terminal on stdin (nothing could answer), goes on without asking.
+pub fn confirm_plan(plan: &Plan, yes: bool, cancel: &Cancel) -> Answer {
     if yes || !std::io::stdin().is_terminal() {
         return Answer::NotAsked;
     }
     eprint!("{}", summary(plan));
-    if ask(&format!("Apply these {} change(s)?", plan.len()), false) {
-        Answer::Confirmed
-    } else {
-        Answer::Declined
-    }
+    ask(&format!("Apply these {} change(s)?", plan.len()), cancel)
 }
 
-/// Asks before `report`'s plan is applied; a plan the question showed is not
-/// listed again in the report's text.
-pub fn confirmed(report: &mut Report, yes: bool) -> bool {
-    let answer = confirm_plan(&report.plan, yes);
-    report.plan_shown = answer == Answer::Confirmed;
-    answer.go_on()
+/// Asks before `report`'s plan is applied; a plan the question showed
+/// (answered either way) is not listed again in the report's text.
+pub fn confirmed(report: &mut Report, yes: bool, cancel: &Cancel) -> Answer {
+    let answer = confirm_plan(&report.plan, yes, cancel);
+    report.plan_shown = answer.shown();
+    answer
 }
 
 #[cfg(test)]

@@ -83,7 +83,12 @@ fn evaluate(
             eprintln!("error: {}: {}", d.code, lines.join("\n"));
             return exit::USAGE;
         }
-        eprint!("{}", d.render());
+        // Raised at dwb's own call (not in a site hook): its source is no help.
+        if d.at.as_ref().is_none_or(|a| a.source == SOURCE) {
+            eprint!("{}", d.render_without_frame());
+        } else {
+            eprint!("{}", d.render());
+        }
         script_error_code(&d)
     })?;
     rhai::serde::from_dynamic::<Value>(&d).map_err(|e| {
@@ -133,13 +138,17 @@ pub fn text(v: &Value) -> String {
         None => out.push_str("Entra device: none\n"),
     }
     let scope = if v["in_scope"].as_bool() == Some(true) { "yes" } else { "no" };
-    out.push_str(&format!("In scope:     {scope}: {}\n", s("reason")));
+    // The reason may say "in scope: …" itself: not twice.
+    let reason = s("reason");
+    let reason = ["in scope: ", "not in scope: ", "out of scope: "]
+        .iter()
+        .find_map(|p| reason.strip_prefix(p))
+        .unwrap_or(&reason);
+    out.push_str(&format!("In scope:     {scope}: {reason}\n"));
     out.push_str(&format!("Object:       {} (container {})\n", s("dn"), s("container")));
     out.push_str(&format!("Ownership:    {}\n", s("ownership")));
-    let mut t = comfy_table::Table::new();
-    t.load_preset(comfy_table::presets::UTF8_FULL_CONDENSED)
-        .set_content_arrangement(comfy_table::ContentArrangement::Dynamic)
-        .set_width(120);
+    // Box drawing on a terminal, plain columns in a pipe or a file.
+    let mut t = crate::text::table();
     t.set_header(["attribute", "Entra (what dwb writes)", "AD", "action"]);
     for a in v["attributes"].as_array().into_iter().flatten() {
         t.add_row([
@@ -149,7 +158,14 @@ pub fn text(v: &Value) -> String {
             a["action"].as_str().unwrap_or_default().to_string(),
         ]);
     }
-    out.push_str(&format!("{t}\n"));
-    out.push_str(&format!("Next sync:    {}: {}\n", s("action"), s("next_sync")));
+    out.push_str(&format!("{}\n", crate::text::render(&t)));
+    // "none: nothing: the object is up to date" says nothing twice: the action
+    // only when the sentence does not already start with it.
+    let (action, next) = (s("action"), s("next_sync"));
+    if action == "none" || next.starts_with(&action) {
+        out.push_str(&format!("Next sync:    {next}\n"));
+    } else {
+        out.push_str(&format!("Next sync:    {action}: {next}\n"));
+    }
     out
 }

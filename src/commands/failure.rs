@@ -14,7 +14,17 @@ pub fn script_error_code(d: &crate::engine::diagnostic::ScriptError) -> exit::Co
 
 /// Prints an error that is not a script error and returns its exit code.
 pub fn fail(e: &Error) -> exit::Code {
-    eprintln!("error: {e}");
+    // `{e}` is "CODE: message"; a message wrapping another error may repeat the code.
+    let text = e.to_string();
+    let code = e.code();
+    let rest = text.strip_prefix(code).map(|r| r.trim_start_matches([':', ' ']));
+    match rest {
+        Some(r) => eprintln!(
+            "error: {code}: {}",
+            crate::engine::diagnostic::code_once(code, e.kind_str(), r)
+        ),
+        None => eprintln!("error: {text}"),
+    }
     if let Some(h) = &e.hint {
         eprintln!("  hint: {h}");
     }

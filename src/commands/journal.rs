@@ -1,7 +1,6 @@
 //! `dwb journal [RUN_ID]`: the runs the profile's journal holds, or one run's
 //! changes with their values before and after.
 
-use comfy_table::{ContentArrangement, Table, presets::UTF8_FULL_CONDENSED};
 use serde_json::{Value, json};
 
 use super::failure::fail;
@@ -57,9 +56,15 @@ fn list(runs: &[Run], format: Format, path: &std::path::Path) {
         crate::outln!("No runs in the journal {}.", path.display());
         return;
     }
-    let mut t = Table::new();
-    t.load_preset(UTF8_FULL_CONDENSED).set_content_arrangement(ContentArrangement::Dynamic);
+    // Box drawing on a terminal, plain columns in a pipe or a file.
+    let mut t = crate::text::table();
     t.set_header(["run id", "time", "script", "directory", "applied", "failed", "unconfirmed"]);
+    // Ids, times and scripts are copied and grepped whole: never wrapped.
+    for i in 0..3 {
+        if let Some(c) = t.column_mut(i) {
+            c.set_constraint(comfy_table::ColumnConstraint::ContentWidth);
+        }
+    }
     for r in runs {
         t.add_row([
             r.run_id.clone(),
@@ -71,7 +76,7 @@ fn list(runs: &[Run], format: Format, path: &std::path::Path) {
             r.count(None).to_string(),
         ]);
     }
-    crate::outln!("{t}\nJournal: {}", path.display());
+    crate::outln!("{}\nJournal: {}", crate::text::render(&t), path.display());
 }
 
 fn values(attrs: &Option<Vec<Attr>>) -> Value {

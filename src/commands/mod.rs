@@ -6,13 +6,17 @@ mod applying;
 pub mod check;
 pub mod completions;
 pub mod confirm;
+pub mod demo;
+mod directory_kind;
 pub mod docs;
 pub mod explain;
 mod failure;
+mod habits;
 pub mod health;
 pub mod init;
 pub mod journal;
 pub mod manpages;
+mod outputs;
 pub mod repl;
 pub mod run;
 pub mod script;
@@ -32,7 +36,14 @@ pub fn main() -> exit::Code {
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
-            let _ = e.print();
+            let args: Vec<String> =
+                std::env::args_os().skip(1).map(|a| a.to_string_lossy().into_owned()).collect();
+            match habits::usage_message(&e, &args) {
+                Some(m) => eprint!("{m}"),
+                None => {
+                    let _ = e.print();
+                }
+            }
             return match e.kind() {
                 clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => {
                     exit::OK
@@ -47,11 +58,12 @@ pub fn main() -> exit::Code {
         Command::Run(args) if args.verbose == 1 => "info",
         _ => "warn",
     };
-    // ldap3's own warnings (a late answer to an abandoned operation) mean
-    // nothing to an admin; `-vv` and DWB_LOG show them.
+    // dwb's own logs: libraries' lines (ldap3's late answers to abandoned
+    // operations, HTTP internals) mean nothing to an admin, even with -vv;
+    // DWB_LOG (e.g. `debug`) shows them.
     init_logging(&match verbosity {
-        "debug" => verbosity.to_string(),
-        v => format!("{v},ldap3=error"),
+        "error" => "error".to_string(),
+        v => format!("warn,dwb={v},ldap3=error"),
     });
     if let Command::Run(args) = &cli.command {
         crate::engine::diagnostic::set_verbose(args.verbose > 0);
@@ -73,6 +85,7 @@ pub fn main() -> exit::Code {
         Command::Completions { shell } => completions::print(shell),
         Command::Manpages { dir } => manpages::write(&dir),
         Command::Health(args) => health::health(&args),
+        Command::Demo { dir } => demo::write(&dir),
     }
 }
 

@@ -30,6 +30,14 @@ fn fail_early(args: &RunArgs, e: &crate::error::Error) -> exit::Code {
 /// Runs `dwb run`; returns the exit code.
 pub fn run(args: RunArgs) -> exit::Code {
     let started = Instant::now();
+    let files = [
+        ("--write-snapshot", args.write_snapshot.as_deref()),
+        ("--save-plan", args.save_plan.as_deref()),
+        ("--report", args.report.as_deref()),
+    ];
+    if let Err(e) = super::outputs::check_writable(&files) {
+        return fail_early(&args, &e);
+    }
     let script = match script::load(&args.script) {
         Ok(s) => s,
         Err(e) => return fail_early(&args, &e),
@@ -267,6 +275,6 @@ fn finish(args: &RunArgs, mut report: Report, started: Instant) -> exit::Code {
             eprintln!("error: writing {}: {e}", path.display());
         }
     }
-    applying::output(&report, args.format, args.report.as_deref(), args.quiet);
+    applying::output(&report, args.format, args.report.as_deref(), args.quiet, args.all);
     report.exit_code()
 }

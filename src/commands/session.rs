@@ -19,9 +19,11 @@ const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
 pub enum Signals {
     /// Cancel: blocking calls end with "interrupted", the exit code is 130.
     Cancel,
-    /// Left alone: the REPL's line editor reads Ctrl-C itself, and a cancelled
-    /// host would stay cancelled for every later line.
-    Default,
+    /// The REPL's: Ctrl-C stops the evaluation in progress and nothing else
+    /// ([`Cancel::interrupt`]); the line editor reads Ctrl-C at the prompt itself
+    /// (the terminal is raw then), and a cancelled token would stay cancelled
+    /// for every later line.
+    Evaluation,
 }
 
 /// An open session: the host every binding shares, on its own runtime.
@@ -37,8 +39,16 @@ impl Session {
     pub fn open(sources: Sources, signals: Signals, config: RunConfig) -> Result<Session> {
         let rt = runtime()?;
         let host = Arc::new(new_host(sources, &rt, config));
-        if signals == Signals::Cancel {
-            crate::cancel::listen(&rt, host.cancel().clone());
+        match signals {
+            Signals::Cancel => crate::cancel::listen(&rt, host.cancel().clone()),
+            Signals::Evaluation => {
+                let cancel = host.cancel().clone();
+                rt.spawn(async move {
+                    while tokio::signal::ctrl_c().await.is_ok() {
+                        cancel.interrupt();
+                    }
+                });
+            }
         }
         Ok(Session { host, rt: Some(rt) })
     }

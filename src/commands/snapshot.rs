@@ -1,5 +1,5 @@
-//! `dwb snapshot`: exports a live directory (or parts) as LDIF that the
-//! snapshot backend loads (`--snapshot FILE`).
+//! `dwb snapshot`: exports a live directory (or parts, or the demo) as LDIF
+//! that the snapshot backend loads (`--snapshot FILE`).
 
 use std::path::Path;
 
@@ -15,12 +15,9 @@ use crate::sources;
 /// Runs `dwb snapshot`.
 pub fn export(conn: &Conn, out: &Path, bases: &[String]) -> exit::Code {
     let result = (|| {
+        // The demo too: its export is the `--snapshot` file the README's
+        // "Trying it without AD" starts from, with only the binary at hand.
         let sources = sources::resolve(conn)?;
-        if sources.directory.is_demo() {
-            return Err(crate::error::Error::config(
-                "dwb snapshot needs a directory: give --ldap-url (or a profile) or --snapshot",
-            ));
-        }
         let config = RunConfig::from_loaded(&sources.loaded);
         // A session like any run's: Ctrl-C ends a long export with 130, and a
         // Kerberos connection is shut down before the process exits.

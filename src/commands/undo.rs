@@ -13,6 +13,9 @@ use crate::sources;
 
 /// Runs `dwb undo`; returns the exit code.
 pub fn undo(args: &UndoArgs) -> exit::Code {
+    if let Err(e) = super::outputs::check_writable(&args.opts.files()) {
+        return fail(&e);
+    }
     let sources = match sources::resolve(&args.conn) {
         Ok(x) => x,
         Err(e) => return fail(&e),
@@ -44,6 +47,14 @@ fn plan_and_apply(host: &Host, run: &journal::Run, args: &UndoArgs) -> exit::Cod
         Ok(d) => d,
         Err(e) => return fail(&e),
     };
+    if let Err(e) = super::directory_kind::same(
+        "the run changed",
+        &run.directory,
+        &dir.describe(),
+        "undo it where it was made: --snapshot FILE (the run's result), or --ldap-url/--profile",
+    ) {
+        return fail(&e);
+    }
     if let Err(e) = undo::check_directory(run, &*dir) {
         return fail(&e);
     }

@@ -154,14 +154,22 @@ fn thrown(v: &Dynamic) -> (String, String, String, Option<String>) {
         if let Some(t) = get("server_text") {
             message = format!("{message} (server said: {t})");
         }
-        return (
-            get("code").unwrap_or_else(|| "DWB-SCRIPT-0100".into()),
-            get("kind").unwrap_or_else(|| "script_error".into()),
-            message,
-            get("hint"),
-        );
+        let code = get("code").unwrap_or_else(|| "DWB-SCRIPT-0100".into());
+        let kind = get("kind").unwrap_or_else(|| "script_error".into());
+        let message = code_once(&code, &kind, &message).to_string();
+        return (code, kind, message, get("hint"));
     }
     ("DWB-SCRIPT-0100".into(), "script_error".into(), v.to_string(), None)
+}
+
+/// `message` without a leading copy of its own code (and kind): an error that
+/// wraps another (Graph's `DWB-GRAPH-0010 auth: …`) would otherwise read
+/// `DWB-GRAPH-0010 (auth): DWB-GRAPH-0010 auth: …`.
+pub fn code_once<'a>(code: &str, kind: &str, message: &'a str) -> &'a str {
+    let Some(rest) = message.strip_prefix(code) else { return message };
+    let rest = rest.trim_start_matches([' ', '(']);
+    let rest = rest.strip_prefix(kind).unwrap_or(rest);
+    rest.trim_start_matches([')', ':', ' '])
 }
 
 impl ScriptError {
@@ -350,6 +358,12 @@ impl ScriptError {
         out
     }
 
+    /// The code, message and hint, no source: for an error raised in a call
+    /// dwb itself composed (`dwb explain`'s), whose text is no one's script.
+    pub fn render_without_frame(&self) -> String {
+        self.render_short(false)
+    }
+
     /// Renders the error for a terminal: short for input errors and errors
     /// in dwb's own scripts (unless `-v`), else with the source frame.
     pub fn render(&self) -> String {
@@ -383,5 +397,16 @@ impl ScriptError {
             }
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod code_once_tests {
+    #[test]
+    fn an_error_code_is_said_once() {
+        let m = "DWB-GRAPH-0010 auth: the tenant refused the secret";
+        assert_eq!(super::code_once("DWB-GRAPH-0010", "auth", m), "the tenant refused the secret");
+        assert_eq!(super::code_once("DWB-GRAPH-0010", "auth", "DWB-GRAPH-0010: x"), "x");
+        assert_eq!(super::code_once("DWB-AD-0001", "ldap", "no such object"), "no such object");
     }
 }

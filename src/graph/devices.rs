@@ -81,6 +81,24 @@ pub struct ListSummary {
     pub stopped: bool,
 }
 
+/// A listing's progress line on a terminal's stderr (devices, pages, rate,
+/// time so far), cleared when the listing ends, whichever way; without a
+/// terminal nothing (the summary is one log line, `-v`).
+fn listing_progress() -> indicatif::ProgressBar {
+    use indicatif::{ProgressBar, ProgressFinish, ProgressStyle};
+    if !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new_spinner().with_finish(ProgressFinish::AndClear);
+    if let Ok(style) = ProgressStyle::with_template(
+        "{spinner} listing Entra devices: {pos} so far, {msg}, {per_sec}, {elapsed}",
+    ) {
+        bar.set_style(style);
+    }
+    bar.enable_steady_tick(std::time::Duration::from_millis(200));
+    bar
+}
+
 /// One page of a collection response.
 pub(crate) struct RawPage {
     pub items: Vec<Value>,
@@ -251,6 +269,8 @@ impl GraphClient {
     {
         let pager = self.devices(opts)?;
         let mut sum = ListSummary::default();
+        let started = std::time::Instant::now();
+        let bar = listing_progress();
         // The next page is fetched and parsed on the runtime while this one's
         // devices are converted and handed out, so the listing runs at the
         // emulator's (or Graph's) pace rather than at the sum of both.
@@ -277,6 +297,7 @@ impl GraphClient {
                 pending = Some(fetch(n));
             }
             sum.pages += 1;
+            bar.set_message(format!("{} page(s)", sum.pages));
             for item in page.items {
                 let d = match to_device(item, pager.required, url.as_str()) {
                     Ok(d) => d,
@@ -288,6 +309,7 @@ impl GraphClient {
                     }
                 };
                 sum.devices += 1;
+                bar.inc(1);
                 if on_device(d).is_break() {
                     if let Some(h) = pending.take() {
                         h.abort();
@@ -297,6 +319,12 @@ impl GraphClient {
                 }
             }
         }
+        tracing::info!(
+            "listed {} Entra device(s) in {} page(s), {:.1}s",
+            sum.devices,
+            sum.pages,
+            started.elapsed().as_secs_f64()
+        );
         Ok(sum)
     }
 

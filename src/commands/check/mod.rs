@@ -3,7 +3,7 @@
 //! a directory. Reports every error of every file: several syntax errors per
 //! file (`recover`), and calls to functions that do not exist (`calls`).
 
-mod calls;
+pub(crate) mod calls;
 mod recover;
 
 use std::collections::HashSet;

@@ -12,7 +12,7 @@ use rhai::Engine;
 use rustyline::completion::{Completer, Pair};
 use rustyline::highlight::Highlighter;
 use rustyline::hint::Hinter;
-use rustyline::validate::{ValidationContext, ValidationResult, Validator};
+use rustyline::validate::Validator;
 use rustyline::{Context, Helper};
 
 /// The REPL's own commands.
@@ -138,18 +138,18 @@ impl Highlighter for ReplHelper {
     }
 }
 
-impl Validator for ReplHelper {
-    fn validate(&self, ctx: &mut ValidationContext<'_>) -> rustyline::Result<ValidationResult> {
-        let input = ctx.input();
+impl ReplHelper {
+    /// True when `input` is an unfinished statement the next line continues
+    /// (read by the REPL's loop, which shows a continuation prompt for it).
+    pub fn is_unfinished(&self, input: &str) -> bool {
         if input.trim_start().starts_with(':') {
-            return Ok(ValidationResult::Valid(None));
+            return false;
         }
-        Ok(match self.engine.compile(input) {
-            Err(e) if is_incomplete(&e, input) => ValidationResult::Incomplete,
-            _ => ValidationResult::Valid(None),
-        })
+        matches!(self.engine.compile(input), Err(e) if is_incomplete(&e, input))
     }
 }
+
+impl Validator for ReplHelper {}
 
 impl Helper for ReplHelper {}
 

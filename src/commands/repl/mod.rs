@@ -15,6 +15,7 @@ use rhai::{AST, Dynamic, Engine, FnAccess, Scope, Stmt};
 use rustyline::error::ReadlineError;
 use rustyline::{CompletionType, Config, Editor};
 
+use super::check::calls::{self, Known};
 use super::docs::{FnDoc, all};
 use super::failure::fail;
 use super::session::{self, Signals};
@@ -41,7 +42,8 @@ Type Rhai statements; variables, functions and imports persist.
   :plan        the pending plan
   :apply       show the pending plan, ask, apply it
   :scope       variables
-  :quit        leave (Ctrl-D)
+  :quit        leave (also exit, quit, Ctrl-D, or Ctrl-C twice at an empty prompt)
+Ctrl-C stops the line that runs; variables and the pending plan are kept.
 Tab lists modules (ad::, graph::, writeback::, plan::, report::, dwb::), their functions,
 a value's methods (x.), an entry's attributes (x[\"), and these commands.
 ";
@@ -143,17 +145,49 @@ impl Session {
         };
         ast.set_source(SOURCE);
         let merged = self.fns.merge(&ast);
+        // A Ctrl-C between lines is no reason to stop this one.
+        self.host.cancel().clear_interrupt();
         let result = self.engine.eval_ast_with_scope::<Dynamic>(&mut self.scope, &merged);
+        self.host.cancel().clear_interrupt();
+        let shown = match result {
+            Ok(v) => Ok(v),
+            Err(e) => {
+                let mut err = ScriptError::from_eval(&e, SOURCE, &sources());
+                if err.kind == "function_not_found" {
+                    self.suggest(&mut err, &merged);
+                }
+                Err(err)
+            }
+        };
         self.fns = merged;
         self.fns.clear_statements();
-        match result {
+        match shown {
             Ok(v) => {
                 self.keep_imports(&ast);
                 Some(v)
             }
-            Err(e) => {
-                eprint!("{}", ScriptError::from_eval(&e, SOURCE, &sources()).render());
+            Err(err) => {
+                eprint!("{}", err.render());
                 None
+            }
+        }
+    }
+
+    /// A call that names no function gets `dwb check`'s wording: the name as
+    /// typed and the closest known one.
+    fn suggest(&self, err: &mut ScriptError, ast: &AST) {
+        // Imported modules are static modules of the engine by now: included.
+        let known = Known::of(&self.engine);
+        let line = err.at.as_ref().map(|a| (a.line, a.column));
+        let bad = calls::check(ast, &known, &[]);
+        let hit = bad
+            .iter()
+            .find(|b| line == Some((b.pos.line().unwrap_or(0), b.pos.position().unwrap_or(0))))
+            .or_else(|| bad.first());
+        if let Some(b) = hit {
+            err.message = b.message.clone();
+            if let Some(h) = &b.hint {
+                err.help = Some(h.clone());
             }
         }
     }
@@ -200,6 +234,8 @@ impl Session {
         }
         words.extend(KEYWORDS.iter().map(|k| k.to_string()));
         words.extend(self.fns.iter_functions().map(|f| f.name.to_string()));
+        // Closures are compiled to `anon$<hash>` functions: no name anyone typed.
+        words.retain(|w| !w.contains('$'));
         let mut members = HashMap::new();
         for (name, _, v) in self.scope.iter() {
             words.push(name.to_string());
@@ -239,7 +275,7 @@ pub fn repl(conn: &Conn, dry_run: bool) -> exit::Code {
         ..RunConfig::from_loaded(&sources.loaded)
     };
     // Closed when this function returns, whichever way: the Kerberos-safe shutdown.
-    let session = match session::Session::open(sources, Signals::Default, config) {
+    let session = match session::Session::open(sources, Signals::Evaluation, config) {
         Ok(s) => s,
         Err(e) => return fail(&e),
     };
@@ -274,30 +310,51 @@ pub fn repl(conn: &Conn, dry_run: bool) -> exit::Code {
             }
         };
     rl.set_helper(Some(helper));
+    // Whether the line was empty when Ctrl-C was pressed (rustyline drops it).
+    let at_empty = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    rl.bind_sequence(
+        rustyline::KeyEvent::ctrl('C'),
+        rustyline::EventHandler::Conditional(Box::new(CtrlC(at_empty.clone()))),
+    );
     let hist = history_path();
     if let Some(h) = &hist {
         let _ = rl.load_history(h);
     }
     crate::outln!(
         "dwb {} REPL\n  directory: {}\n  devices:   {}\n:help for help, Tab lists candidates, \
-         :quit to leave",
+         :quit (or exit, Ctrl-D) to leave; Ctrl-C stops a running line",
         env!("CARGO_PKG_VERSION"),
         host.directory().source().describe(),
         host.devices.describe()
     );
+    let mut ctrl_c_at_empty_prompt = false;
     loop {
-        let line = match rl.readline("dwb> ") {
-            Ok(l) => l,
-            Err(ReadlineError::Interrupted) => continue,
-            Err(ReadlineError::Eof) => break,
-            Err(e) => {
-                eprintln!("error: {e}");
-                break;
+        let line = match read_input(&mut rl, &at_empty) {
+            Input::Text(l) => l,
+            Input::Interrupted { empty } => {
+                // Ctrl-C drops what was typed; twice at an empty prompt leaves.
+                if empty && ctrl_c_at_empty_prompt {
+                    break;
+                }
+                ctrl_c_at_empty_prompt = empty;
+                if empty {
+                    eprintln!("(Ctrl-C again, Ctrl-D or `exit` to leave)");
+                }
+                continue;
             }
+            Input::End => break,
         };
+        ctrl_c_at_empty_prompt = false;
         let input = line.trim();
         if input.is_empty() {
             continue;
+        }
+        if LEAVE.contains(&input) {
+            let _ = rl.add_history_entry(line.as_str());
+            if let Some(h) = &hist {
+                let _ = rl.append_history(h);
+            }
+            break;
         }
         // Written at once: a session that is killed keeps what was typed.
         let _ = rl.add_history_entry(line.as_str());
@@ -352,6 +409,75 @@ pub fn repl(conn: &Conn, dry_run: bool) -> exit::Code {
     exit::OK
 }
 
+/// Words that leave the REPL as `:quit` does (what other shells answer to).
+const LEAVE: &[&str] = &["exit", "quit", "exit()", "quit()", "exit;", "quit;", "exit();"];
+
+/// The prompt of a line that continues an unfinished statement.
+const MORE: &str = "...> ";
+
+/// Notes whether the line is empty when Ctrl-C is pressed; rustyline then
+/// interrupts as it always does.
+struct CtrlC(Arc<std::sync::atomic::AtomicBool>);
+
+impl rustyline::ConditionalEventHandler for CtrlC {
+    fn handle(
+        &self,
+        _: &rustyline::Event,
+        _: rustyline::RepeatCount,
+        _: bool,
+        ctx: &rustyline::EventContext,
+    ) -> Option<rustyline::Cmd> {
+        self.0.store(ctx.line().is_empty(), std::sync::atomic::Ordering::SeqCst);
+        None
+    }
+}
+
+/// What the prompt read.
+enum Input {
+    /// A complete statement (possibly over several lines).
+    Text(String),
+    /// Ctrl-C; `empty`: at an empty prompt, nothing typed.
+    Interrupted { empty: bool },
+    /// Ctrl-D or a terminal error.
+    End,
+}
+
+/// Reads lines until the statement is complete; continuation lines show [`MORE`].
+fn read_input(
+    rl: &mut Editor<ReplHelper, rustyline::history::DefaultHistory>,
+    at_empty: &std::sync::atomic::AtomicBool,
+) -> Input {
+    let mut text = String::new();
+    loop {
+        let prompt = if text.is_empty() { "dwb> " } else { MORE };
+        at_empty.store(false, std::sync::atomic::Ordering::SeqCst);
+        match rl.readline(prompt) {
+            Ok(l) => {
+                if !text.is_empty() {
+                    text.push('\n');
+                }
+                text.push_str(&l);
+                let unfinished = rl.helper().is_some_and(|h| h.is_unfinished(&text));
+                if !unfinished {
+                    return Input::Text(text);
+                }
+            }
+            Err(ReadlineError::Interrupted) => {
+                let empty = text.is_empty() && at_empty.load(std::sync::atomic::Ordering::SeqCst);
+                return Input::Interrupted { empty };
+            }
+            Err(ReadlineError::Eof) if !text.is_empty() => {
+                return Input::Interrupted { empty: false };
+            }
+            Err(ReadlineError::Eof) => return Input::End,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return Input::End;
+            }
+        }
+    }
+}
+
 fn refresh(names: &Mutex<Names>, s: &Session) {
     if let Ok(mut n) = names.lock() {
         *n = s.names();
@@ -391,6 +517,8 @@ fn apply(host: &Host, rl: &mut Editor<ReplHelper, rustyline::history::DefaultHis
             return;
         }
     }
+    // A Ctrl-C from before (between lines) does not stop this apply; one now does.
+    host.cancel().clear_interrupt();
     match host.apply_pending() {
         Ok((plan, outcomes)) => {
             let ok = outcomes.iter().filter(|o| o.is_done()).count();
