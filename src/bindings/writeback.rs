@@ -25,6 +25,8 @@ const OPTS: &[&str] = &[
     "delete_threshold_percent",
     "take_over",
     "anchor_encoding",
+    "sid_form",
+    "adopt",
     "allow_empty",
     "owners",
     "marker",
@@ -213,11 +215,18 @@ fn request(host: &Host, o: &Map) -> Result<SyncRequest> {
     if let Some(c) = o.get("container").filter(|v| !v.is_unit() && v.to_string() != "") {
         req.container = Some(to_dn(c)?);
     }
-    if let Some(s) = opt_str(o, "anchor_encoding") {
-        req.anchor = AnchorEncoding::parse(&s).ok_or_else(|| {
-            Error::invalid_argument(format!("anchor_encoding `{s}` is not utf8 or utf16le"))
-        })?;
+    // "auto" (or not given): the container's convention, else dwb's default.
+    if let Some(s) = opt_str(o, "anchor_encoding").filter(|s| s != "auto") {
+        req.anchor = Some(AnchorEncoding::parse(&s).ok_or_else(|| {
+            Error::invalid_argument(format!("anchor_encoding `{s}` is not auto, utf8 or utf16le"))
+        })?);
     }
+    if let Some(s) = opt_str(o, "sid_form").filter(|s| s != "auto") {
+        req.sid_form = Some(crate::writeback::forms::SidForm::parse(&s).ok_or_else(|| {
+            Error::invalid_argument(format!("sid_form `{s}` is not auto, binary or text"))
+        })?);
+    }
+    req.adopt = flag("adopt").unwrap_or(false);
     let wb = host.settings.writeback.clone().unwrap_or_default();
     let int = |k: &str| -> Result<Option<i64>> {
         match o.get(k).filter(|v| !v.is_unit()) {
@@ -278,6 +287,13 @@ fn result_map(r: &SyncResult) -> Map {
     out.insert("foreign".into(), n(r.plan.foreign));
     out.insert("foreign_objects".into(), n(r.foreign_objects));
     out.insert("unanchored_objects".into(), n(r.unanchored_objects));
+    out.insert("adopted".into(), n(r.plan.adopted));
+    out.insert("missing".into(), n(r.plan.missing));
+    let gone: rhai::Array = r.plan.gone.iter().map(|g| Dynamic::from(g.clone())).collect();
+    out.insert("gone".into(), gone.into());
+    out.insert("convention".into(), r.convention.describe().into());
+    out.insert("anchor_encoding".into(), r.anchor.as_str().into());
+    out.insert("sid_form".into(), r.sid_form.as_str().into());
     let skipped: rhai::Array = r
         .plan
         .skipped
@@ -352,6 +368,8 @@ fn ownership(host: &Host, o: &Map) -> Result<Map> {
     out.insert("owned".into(), n(own.owned));
     out.insert("foreign_objects".into(), n(own.foreign_objects));
     out.insert("unanchored_objects".into(), n(own.unanchored_objects));
+    out.insert("convention".into(), own.convention.describe().into());
+    out.insert("mixed_forms".into(), own.convention.mixed().into());
     Ok(out)
 }
 
@@ -368,7 +386,9 @@ pub fn module(host: Arc<Host>) -> Module {
          deletes of objects dwb owns whose device is gone. Options: `#{ mode: \"full\"|\"delta\", \
          state: \"file\" (delta; default `<data dir>/delta/<profile>-<tenant>-<container>.json`), \
          container: Dn, delete_threshold: 500, delete_threshold_percent: 25, take_over: false, \
-         anchor_encoding: \"utf8\"|\"utf16le\", allow_empty: false, owners: true, marker: \
+         adopt: false, anchor_encoding: \"utf8\"|\"utf16le\"|\"auto\", sid_form: \
+         \"binary\"|\"text\"|\"auto\" (auto or left out: the forms the container's objects \
+         use, else utf8 / binary), allow_empty: false, owners: true, marker: \
          \"dwb-writeback\", optional_attributes: #{ last_logon: true, registered_users: true, \
          trust_type: true } }` (`optional_attributes`: which of \
          msDS-ApproximateLastLogonTimeStamp, msDS-RegisteredUsers and msDS-DeviceTrustType to \
@@ -376,7 +396,10 @@ pub fn module(host: Arc<Host>) -> Module {
          points. Calls the site hooks `in_scope(device)` and `map_device(device, attrs)` for each \
          device (see Site hooks). Returns `#{ container, mode, listed, in_scope, existing, \
          creates, updates, deletes, unchanged, foreign, foreign_objects, unanchored_objects, \
-         skipped: [#{ device, reason }] }`.\n\
+         adopted, missing, gone, convention, anchor_encoding, sid_form, \
+         skipped: [#{ device, reason }] }`. With `adopt: true` (the `adopt` script) only the \
+         anchored objects without dwb's marker are planned: the marker and the differences, \
+         no create, no delete; `gone` lists those whose device is not in Entra ID.\n\
          # Example\n\
          ```rhai\n\
          let r = writeback::sync_devices(#{ mode: \"full\", container: \

@@ -5,12 +5,14 @@
 use crate::ad::{ModOp, Modification};
 use crate::directory::{Attr, Entry};
 
-fn same(a: &[Vec<u8>], b: &[Vec<u8>]) -> bool {
+/// Values equal in meaning are the same (an anchor in UTF-16LE and in UTF-8, a
+/// SID as text and binary: `forms`), so a value is never rewritten for its form.
+fn same(name: &str, a: &[Vec<u8>], b: &[Vec<u8>]) -> bool {
     let mut x: Vec<&Vec<u8>> = a.iter().collect();
     let mut y: Vec<&Vec<u8>> = b.iter().collect();
     x.sort();
     y.sort();
-    x == y
+    x == y || super::forms::same_meaning(name, a, b)
 }
 
 /// The modifications that turn `current` into `desired` for the `managed` attributes.
@@ -23,7 +25,7 @@ pub fn diff(current: &Entry, desired: &[Attr], managed: &[&str]) -> Vec<Modifica
             .map(|a| a.values.as_slice())
             .unwrap_or(&[]);
         let have = current.get(name);
-        if same(have, want) {
+        if same(name, have, want) {
             continue;
         }
         if want.is_empty() {
