@@ -14,6 +14,7 @@ pub const SCRIPTS: &[Embedded] = &[
     Embedded { name: "enable.rhai", text: include_str!("../scripts/enable.rhai") },
     Embedded { name: "sync.rhai", text: include_str!("../scripts/sync.rhai") },
     Embedded { name: "adopt.rhai", text: include_str!("../scripts/adopt.rhai") },
+    Embedded { name: "retire.rhai", text: include_str!("../scripts/retire.rhai") },
 ];
 
 /// The Rhai library (`stdlib/`), imported as `import "dwb/<name>"`.

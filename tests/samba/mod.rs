@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: failing loudly is the point
 
 mod adopt;
+
 mod credentials;
 mod delta;
 mod errors;
@@ -13,6 +14,7 @@ mod hostile;
 mod journal;
 mod kerberos;
 mod ldap;
+mod retire;
 mod scripts;
 mod search;
 mod service;
