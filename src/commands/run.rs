@@ -219,6 +219,11 @@ fn execute(args: &RunArgs, script: &Script, host: &Arc<Host>, started: Instant) 
             report.unsaved_snapshot = Some(crate::ad::Directory::describe(&*snap));
         }
     }
+    // Another writer keeps changing what dwb writes: not reverted again, but not ok.
+    if report.exit_code == exit::OK && !report.dry_run && crate::service::round::contested() > 0 {
+        report.status = RunStatus::ChangesFailed;
+        report.exit_code = exit::CHANGES_FAILED;
+    }
     if report.exit_code == exit::OK && report.findings.failed() > 0 {
         report.status = RunStatus::ChecksFailed;
         report.exit_code = exit::CHECKS_FAILED;

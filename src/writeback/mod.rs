@@ -5,6 +5,7 @@
 //! deviceIds they remember), `mapping` turns a device into attributes, `state`
 //! reads what the container holds, `diff` compares, and `planner` turns the
 //! comparison into creates, per-attribute modifies and guarded deletes;
+//! `contest` stops dwb reverting what another writer keeps changing;
 //! `forms` reads every byte form another writer may have used (and the
 //! container's convention for new values);
 //! `stale` compares Entra's last sign-ins with the objects' timestamps (verify).
@@ -17,6 +18,7 @@
 //! *and* dwb's marker (`adminDescription`); objects with an anchor but no marker
 //! belong to another writer and are left alone unless `take_over` is set.
 
+pub mod contest;
 pub mod delta;
 pub mod diff;
 pub mod explain;

@@ -208,6 +208,10 @@ pub fn plan(cx: &Context, req: &SyncRequest, hooks: &mut dyn SiteHooks) -> Resul
         }
     };
     let mut plan = m.plan;
+    let mut notes = m.notes;
+    if !req.adopt {
+        contest(cx, &m.opts.container, &cur, &mut plan, &mut notes)?;
+    }
     planner::order(&mut plan.ops);
     Ok(SyncResult {
         container: m.opts.container,
@@ -222,8 +226,37 @@ pub fn plan(cx: &Context, req: &SyncRequest, hooks: &mut dyn SiteHooks) -> Resul
         sid_form: m.opts.map.sid_form,
         plan,
         commit,
-        notes: m.notes,
+        notes,
     })
+}
+
+/// Stops a second revert in a row of what another writer keeps changing
+/// (`contest`); a run that will apply remembers this round's writes.
+fn contest(
+    cx: &Context,
+    container: &Dn,
+    cur: &state::CurrentState,
+    plan: &mut SyncPlan,
+    notes: &mut Vec<String>,
+) -> Result<()> {
+    let path = super::contest::path(cx.profile, container)?;
+    let last = super::contest::load(&path);
+    let usn = |dn: &Dn| {
+        cur.at_dn(&dn.norm())
+            .and_then(|c| c.entry.first_str("uSNChanged"))
+            .and_then(|u| u.parse::<u64>().ok())
+    };
+    let (contested, now) = super::contest::check(plan, &last, &usn);
+    if !contested.is_empty() {
+        notes.extend(contested.iter().map(super::contest::Contested::message));
+    }
+    if cx.locks.is_some() {
+        crate::service::round::note_contested(
+            contested.iter().map(|c| format!("{} of {}", c.attr, c.dn)).collect(),
+        );
+        super::contest::save(&path, &now)?;
+    }
+    Ok(())
 }
 
 /// A full round's Graph listings (devices with their owners, and the registered

@@ -11,7 +11,10 @@
 //!   value beside Entra's; the gone object is listed, not touched;
 //! - after the adoption a sync plans nothing for the adopted objects;
 //! - `dwb undo` returns every object to the seeded bytes exactly;
-//! - a device that had no object is created in the container's own forms.
+//! - a device that had no object is created in the container's own forms;
+//! - a second account changing an adopted object's displayName between rounds
+//!   is reverted once, then reported ("another writer … keeps changing") with
+//!   exit 4 and not reverted again.
 
 use std::collections::BTreeMap;
 
@@ -57,8 +60,13 @@ fn connector(lab: &Lab) -> (String, String) {
 
 /// `ldapadd` as that account.
 fn ldapadd_as(lab: &Lab, who: &(String, String), ldif: &str) {
+    ldap_as(lab, "ldapadd", who, ldif);
+}
+
+/// `tool` (ldapadd, ldapmodify) as that account.
+fn ldap_as(lab: &Lab, tool: &str, who: &(String, String), ldif: &str) {
     use std::io::Write as _;
-    let mut child = std::process::Command::new("ldapadd")
+    let mut child = std::process::Command::new(tool)
         .env("LDAPTLS_CACERT", lab.dc.ca_file())
         .args(["-x", "-H", &lab.dc.url_ldaps(), "-D", &who.0, "-w", &who.1])
         .stdin(std::process::Stdio::piped())
@@ -319,4 +327,53 @@ fn connect_objects_in_utf8_with_binary_owners_are_adopted_and_undone_exactly() {
         "adopt_utf8_binary",
         Forms { utf16_anchor: false, text_owner: false, upper_rdn: false },
     );
+}
+
+#[test]
+fn another_writer_changing_an_adopted_object_is_reported_and_not_reverted_twice() {
+    let mut state = EmulatorState::empty(DEFAULT_TENANT_ID);
+    let (d, _) = new_device(1, "FIGHT-0");
+    state.add_device(d.clone()).unwrap();
+    let lab = Lab::start("adopt_fight", state);
+    let who = connector(&lab);
+    let f = Forms { utf16_anchor: false, text_owner: false, upper_rdn: false };
+    let (dn, l) = connect_ldif(&d, "FIGHT-0", None, f);
+    ldapadd_as(&lab, &who, &l);
+    let (code, r) = run_json(&lab, &["run", "adopt", "--format", "json"]);
+    assert_eq!(code, 0, "{r:#}");
+    let (out, s) = lab.sync(&[]);
+    out.code(0);
+    assert_eq!(writes(&s), Vec::<Value>::new(), "{s:#}");
+    let name = |lab: &Lab| by_dn(lab.objects())[&dn.to_ascii_lowercase()].text("displayName");
+    let rename = |to: &str| {
+        let ldif =
+            format!("dn: {dn}\nchangetype: modify\nreplace: displayName\ndisplayName: {to}\n-\n");
+        ldap_as(&lab, "ldapmodify", &who, &ldif);
+    };
+
+    // The other writer changes the name: the first round reverts it.
+    rename("CONNECT-1");
+    let (out, s) = lab.sync(&[]);
+    out.code(0);
+    assert_eq!(with_action(&s, "modify").len(), 1, "{s:#}");
+    assert_eq!(name(&lab).as_deref(), Some("FIGHT-0"));
+
+    // It changes it again: dwb does not revert a second time, and says why (exit 4).
+    rename("CONNECT-2");
+    let (out, s) = lab.sync(&[]);
+    assert_eq!(out.code, 4, "{s:#}");
+    assert_eq!(writes(&s), Vec::<Value>::new(), "reverted twice: {s:#}");
+    assert!(
+        warnings(&s)
+            .iter()
+            .any(|w| w.contains("another writer (Entra Connect?) keeps changing displayName")),
+        "{:#?}",
+        warnings(&s)
+    );
+    assert_eq!(name(&lab).as_deref(), Some("CONNECT-2"));
+    // And not in the rounds after either, while it stays contested.
+    let (out, s) = lab.sync(&[]);
+    assert_eq!(out.code, 4, "{s:#}");
+    assert_eq!(writes(&s), Vec::<Value>::new(), "{s:#}");
+    assert_eq!(name(&lab).as_deref(), Some("CONNECT-2"));
 }
