@@ -314,7 +314,8 @@ fn result_map(r: &SyncResult) -> Map {
 }
 
 fn sync(ctx: &NativeCallContext, host: &Host, o: &Map, record: bool) -> Result<Map> {
-    let req = request(host, o)?;
+    let mut req = request(host, o)?;
+    req.remember_writes = record && !host.dry_run;
     host.devices.warm_up(&host.blocking);
     let dir = host.dir()?;
     let cx = Context {

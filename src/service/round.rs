@@ -188,6 +188,7 @@ pub fn contested() -> usize {
 
 /// A plan was applied (or refused): its directory changes count towards the round.
 pub fn note_apply(plan: &Plan, outcomes: &[Outcome]) {
+    crate::writeback::contest::applied(plan, outcomes);
     let changes = Changes::of(plan, outcomes);
     changes.count();
     with(|o| {

@@ -5,9 +5,11 @@
 //! uSNChanged when read); when a round would write the same values again to an
 //! object whose uSNChanged moved since (someone wrote it after dwb did), it is
 //! the second revert in a row: dwb stops reverting that attribute and says so.
-//! A write that failed leaves uSNChanged where it was, so it is retried, not
-//! taken for a fight. uSNChanged is per DC: after a switch to another DC one
-//! round may take a retry for a fight (reported, never a silent revert).
+//! Only writes the DC applied are remembered (`applied`, after the apply), so a
+//! write that failed is retried, not taken for a fight. Any other apply (an
+//! undo, a saved plan, a script's writes) forgets everything: an admin's own
+//! change is no fight. uSNChanged is per DC: after a switch to another DC one
+//! round may take a changed object for a fight (reported, never a silent revert).
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -31,6 +33,9 @@ struct Written {
     values: String,
     /// The object's uSNChanged when the write was planned.
     usn: u64,
+    /// Not reverted (another writer keeps changing it).
+    #[serde(default)]
+    contested: bool,
 }
 
 /// An attribute dwb stops reverting.
@@ -93,13 +98,13 @@ pub fn check(
                 return true;
             }
             let key = format!("{norm}|{}", m.attr.to_ascii_lowercase());
-            let w = Written { values: hash(&m.values), usn: u };
+            let w = Written { values: hash(&m.values), usn: u, contested: false };
             let fight = last.writes.get(&key).is_some_and(|l| l.values == w.values && u > l.usn);
             if fight {
                 contested.push(Contested { dn: dn.clone(), attr: m.attr.clone() });
                 // Remembered as of last round: still contested while it stays so.
                 if let Some(l) = last.writes.get(&key) {
-                    now.writes.insert(key, l.clone());
+                    now.writes.insert(key, Written { contested: true, ..l.clone() });
                 }
             } else {
                 now.writes.insert(key, w);
@@ -116,6 +121,57 @@ pub fn check(
     plan.updates -= dropped.min(plan.updates);
     plan.unchanged += dropped;
     (contested, now)
+}
+
+/// A sync's memory waiting for its apply: the contested entries (already
+/// saved) and the planned writes, remembered once the DC applied them.
+struct Pending {
+    path: PathBuf,
+    memory: LastWrites,
+    planned: Vec<(String, Written)>,
+}
+
+static PENDING: std::sync::Mutex<Option<Pending>> = std::sync::Mutex::new(None);
+
+/// Saves the contested entries now and keeps the planned writes until the apply
+/// says which reached the DC.
+pub fn remember(path: PathBuf, now: LastWrites) -> crate::error::Result<()> {
+    let (kept, planned): (BTreeMap<String, Written>, BTreeMap<String, Written>) =
+        now.writes.into_iter().partition(|(_, w)| w.contested);
+    let memory = LastWrites { writes: kept };
+    save(&path, &memory)?;
+    let planned = planned.into_iter().collect();
+    *PENDING.lock().unwrap_or_else(|p| p.into_inner()) = Some(Pending { path, memory, planned });
+    Ok(())
+}
+
+/// After an apply: a sync's applied writes are remembered; any other apply
+/// forgets every memory (see the module's comment). Best effort: a memory that
+/// cannot be written only makes the next round revert once more.
+pub fn applied(plan: &crate::plan::Plan, outcomes: &[crate::plan::Outcome]) {
+    let pending = PENDING.lock().unwrap_or_else(|p| p.into_inner()).take();
+    let Some(mut p) = pending else {
+        let writes_dirs = plan.changes.iter().any(|c| matches!(c.op, ChangeOp::Directory(_)));
+        if writes_dirs && let Ok(dir) = crate::config::data_dir().map(|d| d.join("writes")) {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+        return;
+    };
+    let mut applied: std::collections::HashSet<String> = Default::default();
+    for (c, o) in plan.changes.iter().zip(outcomes) {
+        if let (ChangeOp::Directory(WriteOp::Modify { dn, .. }), crate::plan::Outcome::Applied) =
+            (&c.op, o)
+        {
+            applied.insert(dn.norm());
+        }
+    }
+    for (key, w) in p.planned {
+        let dn = key.rsplit_once('|').map(|(d, _)| d).unwrap_or_default();
+        if applied.contains(dn) {
+            p.memory.writes.insert(key, w);
+        }
+    }
+    let _ = save(&p.path, &p.memory);
 }
 
 /// Keeps this round's memory for the next one.

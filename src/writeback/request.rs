@@ -56,6 +56,9 @@ pub struct SyncRequest {
     pub marker: String,
     /// The optional attributes to write where the schema has them.
     pub optional: OptionalAttrs,
+    /// A run that will apply: remember its writes to detect another writer
+    /// reverting them (`contest`); not for dry runs, drift checks or explain.
+    pub remember_writes: bool,
 }
 
 impl Default for SyncRequest {
@@ -73,6 +76,7 @@ impl Default for SyncRequest {
             owners: true,
             marker: DEFAULT_MARKER.into(),
             optional: OptionalAttrs::ALL,
+            remember_writes: false,
         }
     }
 }

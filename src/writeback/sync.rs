@@ -210,7 +210,7 @@ pub fn plan(cx: &Context, req: &SyncRequest, hooks: &mut dyn SiteHooks) -> Resul
     let mut plan = m.plan;
     let mut notes = m.notes;
     if !req.adopt {
-        contest(cx, &m.opts.container, &cur, &mut plan, &mut notes)?;
+        contest(cx, req, &m.opts.container, &cur, &mut plan, &mut notes)?;
     }
     planner::order(&mut plan.ops);
     Ok(SyncResult {
@@ -234,6 +234,7 @@ pub fn plan(cx: &Context, req: &SyncRequest, hooks: &mut dyn SiteHooks) -> Resul
 /// (`contest`); a run that will apply remembers this round's writes.
 fn contest(
     cx: &Context,
+    req: &SyncRequest,
     container: &Dn,
     cur: &state::CurrentState,
     plan: &mut SyncPlan,
@@ -250,11 +251,11 @@ fn contest(
     if !contested.is_empty() {
         notes.extend(contested.iter().map(super::contest::Contested::message));
     }
-    if cx.locks.is_some() {
+    if req.remember_writes {
         crate::service::round::note_contested(
             contested.iter().map(|c| format!("{} of {}", c.attr, c.dn)).collect(),
         );
-        super::contest::save(&path, &now)?;
+        super::contest::remember(path, now)?;
     }
     Ok(())
 }
