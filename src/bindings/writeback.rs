@@ -361,7 +361,7 @@ fn explain(ctx: &NativeCallContext, host: &Host, device: &str, o: &Map) -> Resul
 
 fn ownership(host: &Host, o: &Map) -> Result<Map> {
     let req = request(host, o)?;
-    let own = sync::ownership(&*host.dir()?, &req)?;
+    let own = sync::ownership(&*host.dir()?, &req, host.profile.as_deref())?;
     let mut out = Map::new();
     let n = |v: usize| Dynamic::from(v as i64);
     out.insert("container".into(), Dynamic::from(own.container));
@@ -371,6 +371,12 @@ fn ownership(host: &Host, o: &Map) -> Result<Map> {
     out.insert("unanchored_objects".into(), n(own.unanchored_objects));
     out.insert("convention".into(), own.convention.describe().into());
     out.insert("mixed_forms".into(), own.convention.mixed().into());
+    let changed: rhai::Array = own
+        .changed_by_others
+        .iter()
+        .map(|(dn, attr, when)| Dynamic::from(format!("{attr} of {dn} (whenChanged {when})")))
+        .collect();
+    out.insert("changed_by_others".into(), changed.into());
     Ok(out)
 }
 

@@ -174,6 +174,33 @@ pub fn applied(plan: &crate::plan::Plan, outcomes: &[crate::plan::Outcome]) {
     let _ = save(&p.path, &p.memory);
 }
 
+/// The attributes of objects dwb owns whose values are no longer what dwb last
+/// wrote (and the DC applied): someone else changed them since. `(DN,
+/// attribute, the object's whenChanged)`, for verify.
+pub fn changed_since(
+    path: &std::path::Path,
+    cur: &super::state::CurrentState,
+) -> Vec<(Dn, String, String)> {
+    let last = load(path);
+    let mut out = Vec::new();
+    for c in cur.objects().filter(|c| c.ours) {
+        let norm = c.entry.dn.norm();
+        for (key, w) in last.writes.range(format!("{norm}|")..) {
+            let Some(attr) = key.strip_prefix(&format!("{norm}|")) else { break };
+            if !w.contested && hash(c.entry.get(attr)) != w.values {
+                let when = c.entry.first_str("whenChanged").unwrap_or_default();
+                let name = c
+                    .entry
+                    .attrs()
+                    .find(|a| a.name.eq_ignore_ascii_case(attr))
+                    .map_or_else(|| attr.to_string(), |a| a.name.to_string());
+                out.push((c.entry.dn.clone(), name, when));
+            }
+        }
+    }
+    out
+}
+
 /// Keeps this round's memory for the next one.
 pub fn save(path: &std::path::Path, writes: &LastWrites) -> crate::error::Result<()> {
     if let Some(dir) = path.parent() {

@@ -95,6 +95,7 @@ pub fn read_attrs() -> Vec<String> {
     v.push("adminDescription".into());
     // Whether someone wrote the object after dwb did (`contest`).
     v.push("uSNChanged".into());
+    v.push("whenChanged".into());
     v
 }
 

@@ -164,12 +164,21 @@ pub struct Ownership {
     pub unanchored_objects: usize,
     /// The forms the container's objects use.
     pub convention: forms::Convention,
+    /// Attributes of dwb's objects someone else changed after dwb last wrote
+    /// them: (DN, attribute, whenChanged).
+    pub changed_by_others: Vec<(Dn, String, String)>,
 }
 
-pub fn ownership(dir: &dyn Directory, req: &SyncRequest) -> Result<Ownership> {
+pub fn ownership(
+    dir: &dyn Directory,
+    req: &SyncRequest,
+    profile: Option<&str>,
+) -> Result<Ownership> {
     let opts = options(dir, req)?;
     let cur = state::current_state(dir, &opts.container, &opts.marker, &mut |_| ())?;
+    let memory = super::contest::path(profile, &opts.container)?;
     Ok(Ownership {
+        changed_by_others: super::contest::changed_since(&memory, &cur),
         owned: cur.anchored_objects().filter(|(_, c)| c.ours).count(),
         foreign_objects: cur.anchored_objects().filter(|(_, c)| !c.ours).count(),
         unanchored_objects: cur.objects().filter(|c| c.anchor.is_none()).count(),

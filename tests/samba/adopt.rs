@@ -14,7 +14,7 @@
 //! - a device that had no object is created in the container's own forms;
 //! - a second account changing an adopted object's displayName between rounds
 //!   is reverted once, then reported ("another writer … keeps changing") with
-//!   exit 4 and not reverted again.
+//!   exit 4 and not reverted again; verify names the attribute and the time.
 
 use std::collections::BTreeMap;
 
@@ -360,6 +360,18 @@ fn another_writer_changing_an_adopted_object_is_reported_and_not_reverted_twice(
 
     // It changes it again: dwb does not revert a second time, and says why (exit 4).
     rename("CONNECT-2");
+    // verify names what someone changed after dwb wrote it, with the time.
+    let (code, v) = run_json(&lab, &["run", "verify", "--format", "json"]);
+    assert_eq!(code, 0, "{v:#}");
+    let changed = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["check"] == "changed by another writer")
+        .unwrap_or_else(|| panic!("no finding: {v:#}"));
+    assert_eq!(changed["status"], "warn");
+    let detail = changed["detail"].as_str().unwrap();
+    assert!(detail.contains("displayName of") && detail.contains("whenChanged 20"), "{detail}");
     let (out, s) = lab.sync(&[]);
     assert_eq!(out.code, 4, "{s:#}");
     assert_eq!(writes(&s), Vec::<Value>::new(), "reverted twice: {s:#}");
