@@ -13,6 +13,8 @@ pub const SCRIPTS: &[Embedded] = &[
     Embedded { name: "verify.rhai", text: include_str!("../scripts/verify.rhai") },
     Embedded { name: "enable.rhai", text: include_str!("../scripts/enable.rhai") },
     Embedded { name: "sync.rhai", text: include_str!("../scripts/sync.rhai") },
+    Embedded { name: "adopt.rhai", text: include_str!("../scripts/adopt.rhai") },
+    Embedded { name: "retire.rhai", text: include_str!("../scripts/retire.rhai") },
 ];
 
 /// The Rhai library (`stdlib/`), imported as `import "dwb/<name>"`.

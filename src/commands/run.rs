@@ -200,6 +200,10 @@ fn execute(args: &RunArgs, script: &Script, host: &Arc<Host>, started: Instant) 
     {
         report.unsaved_snapshot = Some(crate::ad::Directory::describe(&*snap));
     }
+    // Another writer keeps changing what dwb writes: not reverted again, but not ok.
+    if report.status == RunStatus::Ok && !report.dry_run && crate::service::round::contested() > 0 {
+        report.status = RunStatus::ChangesFailed;
+    }
     if report.status == RunStatus::Ok && report.findings.failed() > 0 {
         report.status = RunStatus::ChecksFailed;
     }

@@ -122,6 +122,8 @@ struct Open {
     refused: Option<(String, String)>,
     synced: Option<(String, u64, u64)>,
     devices: Devices,
+    /// Attributes another writer keeps changing (dwb stopped reverting them).
+    contested: Vec<String>,
 }
 
 /// The devices whose changes failed at the DC (with the error) or were applied.
@@ -144,6 +146,7 @@ static CURRENT: Mutex<Open> = Mutex::new(Open {
     refused: None,
     synced: None,
     devices: Devices { failed: Vec::new(), applied: BTreeSet::new() },
+    contested: Vec::new(),
 });
 
 fn with<T>(f: impl FnOnce(&mut Open) -> T) -> T {
@@ -172,8 +175,20 @@ pub fn note_sync(mode: &str, in_scope: usize, skipped: usize) {
     with(|o| o.synced = Some((mode.to_string(), in_scope as u64, skipped as u64)));
 }
 
+/// A sync found attributes another writer keeps changing: the round fails
+/// (the service turns degraded) and a run exits 4.
+pub fn note_contested(what: Vec<String>) {
+    with(|o| o.contested.extend(what));
+}
+
+/// How many contested attributes the round found.
+pub fn contested() -> usize {
+    with(|o| o.contested.len())
+}
+
 /// A plan was applied (or refused): its directory changes count towards the round.
 pub fn note_apply(plan: &Plan, outcomes: &[Outcome]) {
+    crate::writeback::contest::applied(plan, outcomes);
     let changes = Changes::of(plan, outcomes);
     changes.count();
     with(|o| {
@@ -207,7 +222,8 @@ pub fn end(error: Option<(String, String)>) -> (RoundRecord, Devices) {
         let (started, started_at) = o.started.unwrap_or((Instant::now(), now_unix()));
         let synced = o.synced.take();
         let refused = o.refused.take();
-        let outcome = if error.is_some() || o.changes.failed() > 0 {
+        let contested = std::mem::take(&mut o.contested);
+        let outcome = if error.is_some() || o.changes.failed() > 0 || !contested.is_empty() {
             RoundOutcome::Failed
         } else if refused.is_some() {
             RoundOutcome::Refused
@@ -219,6 +235,13 @@ pub fn end(error: Option<(String, String)>) -> (RoundRecord, Devices) {
             (None, None) if o.changes.failed() > 0 => (
                 Some(super::codes::CHANGES_FAILED.to_string()),
                 Some(format!("{} change(s) failed", o.changes.failed())),
+            ),
+            (None, None) if !contested.is_empty() => (
+                Some(super::events::CHANGES_FAILED.to_string()),
+                Some(format!(
+                    "another writer (Entra Connect?) keeps changing {}",
+                    contested.join(", ")
+                )),
             ),
             (None, None) => (None, None),
         };

@@ -5,15 +5,17 @@
 use crate::ad::{ModOp, Modification};
 use crate::directory::{Attr, Entry};
 
-/// Equal as sets (an attribute's values are a set to the DC).
-fn same(a: &[Vec<u8>], b: &[Vec<u8>]) -> bool {
+/// Equal as sets (an attribute's values are a set to the DC), and values equal
+/// in meaning are the same (an anchor in UTF-16LE and in UTF-8, a SID as text
+/// and binary: `forms`), so a value is never rewritten for its form.
+fn same(name: &str, a: &[Vec<u8>], b: &[Vec<u8>]) -> bool {
     let mut x: Vec<&Vec<u8>> = a.iter().collect();
     let mut y: Vec<&Vec<u8>> = b.iter().collect();
     x.sort();
     x.dedup();
     y.sort();
     y.dedup();
-    x == y
+    x == y || super::forms::same_meaning(name, a, b)
 }
 
 /// `values` without repeats, in their order: the DC refuses a value given
@@ -33,7 +35,7 @@ pub fn diff(current: &Entry, desired: &[Attr], managed: &[&str]) -> Vec<Modifica
             .map(|a| a.values.as_slice())
             .unwrap_or(&[]);
         let have = current.get(name);
-        if same(have, want) {
+        if same(name, have, want) {
             continue;
         }
         if want.is_empty() {

@@ -7,6 +7,7 @@ use crate::ad::{Directory, ModOp, Modification, RootDse, discovery};
 use crate::directory::{Attr, Entry, FileTime, Guid, Sid};
 use crate::error::Result;
 use crate::graph::model::{Device, Owner};
+use crate::writeback::forms::SidForm;
 
 /// How `msDS-CloudAnchor` (an octet string) encodes `Device_<objectId>` — [U] in docs/device-writeback.md §6.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -24,6 +25,13 @@ impl AnchorEncoding {
             "utf8" | "utf-8" => Some(AnchorEncoding::Utf8),
             "utf16le" | "utf-16le" | "unicode" => Some(AnchorEncoding::Utf16Le),
             _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AnchorEncoding::Utf8 => "utf8",
+            AnchorEncoding::Utf16Le => "utf16le",
         }
     }
 }
@@ -84,6 +92,8 @@ pub struct MapOptions {
     pub forest_domains: Vec<Sid>,
     /// The optional attributes written (asked for and in the schema).
     pub optional: OptionalAttrs,
+    /// How msDS-RegisteredOwner / msDS-RegisteredUsers hold a SID.
+    pub sid_form: SidForm,
 }
 
 /// The attributes dwb manages on a device object; others are never touched.
@@ -366,7 +376,7 @@ pub fn desired(
     if let Some(sid) = owner_sid.and_then(|s| s.parse::<Sid>().ok())
         && opts.forest_domains.iter().any(|dom| sid.is_in_domain(dom))
     {
-        attrs.push(Attr::new("msDS-RegisteredOwner", vec![sid.to_bytes()]));
+        attrs.push(Attr::new("msDS-RegisteredOwner", vec![opts.sid_form.bytes(&sid)]));
     }
     attrs.extend(optional(d, opts).map_err(|r| skip(SkipKind::BadValue, r))?);
     Ok((cn, attrs))
@@ -384,7 +394,7 @@ fn optional(d: &Device, opts: &MapOptions) -> std::result::Result<Vec<Attr>, Str
     if opts.optional.registered_users {
         let sids = registered_user_sids(d.registered_users.as_deref(), &opts.forest_domains);
         if !sids.is_empty() {
-            let values = sids.iter().map(Sid::to_bytes).collect();
+            let values = sids.iter().map(|s| opts.sid_form.bytes(s)).collect();
             attrs.push(Attr::new("msDS-RegisteredUsers", values));
         }
     }

@@ -5,6 +5,9 @@
 //! deviceIds they remember), `mapping` turns a device into attributes, `state`
 //! reads what the container holds, `diff` compares, and `planner` turns the
 //! comparison into creates, per-attribute modifies and guarded deletes;
+//! `contest` stops dwb reverting what another writer keeps changing;
+//! `forms` reads every byte form another writer may have used (and the
+//! container's convention for new values);
 //! `stale` compares Entra's last sign-ins with the objects' timestamps (verify).
 //! `request` holds what both kinds of round share (the request, the context,
 //! the round's result) and `mapper` their per-device work, so that `sync` (the
@@ -15,10 +18,12 @@
 //! *and* dwb's marker (`adminDescription`); objects with an anchor but no marker
 //! belong to another writer and are left alone unless `take_over` is set.
 
+pub mod contest;
 pub mod delta;
 pub mod diff;
 pub mod explain;
 pub mod fetch;
+pub mod forms;
 pub mod hints;
 pub mod hooks;
 pub mod lock;

@@ -25,9 +25,13 @@ pub struct SyncOptions {
     /// Refuse deleting more than this share (percent) of the objects dwb owns.
     pub delete_threshold_percent: u32,
     pub take_over: bool,
+    /// Adoption: only objects another writer left anchored (see `plan_device`).
+    pub adopt: bool,
     pub marker: String,
     /// An empty desired state deletes nothing unless this is set.
     pub allow_empty: bool,
+    /// The forms the container's objects use (what the mapping's forms follow).
+    pub convention: super::forms::Convention,
 }
 
 /// What a sync plans and skips.
@@ -44,6 +48,14 @@ pub struct SyncPlan {
     pub foreign: usize,
     /// Guards the plan trips: it is shown but not applied.
     pub refused: Vec<GuardTrip>,
+    /// Adoption: objects another writer left that get dwb's marker.
+    pub adopted: usize,
+    /// Adoption: another writer's objects whose device is gone from Entra ID
+    /// (`DN (anchor Device_<id>)`), listed and left; a later sync does not
+    /// delete them either (no marker), so they are the admin's to remove.
+    pub gone: Vec<String>,
+    /// Adoption: devices in Entra ID without an object (a sync creates them).
+    pub missing: usize,
 }
 
 impl SyncPlan {
@@ -108,6 +120,12 @@ fn managed_with_marker() -> Vec<&'static str> {
 }
 
 /// Plans the changes that make one wanted device current.
+///
+/// Another writer's object (an anchor, no marker) is managed only with
+/// `take_over` or in an adoption, and only when its anchor is this device's:
+/// an object without an anchor (an AD FS DRS registration) or anchored to
+/// another device is never touched. An adoption plans nothing else: no create,
+/// nothing for the objects dwb already owns.
 pub fn plan_device(
     w: Wanted,
     cur: &CurrentState,
@@ -118,19 +136,27 @@ pub fn plan_device(
     managed.retain(|a| !w.keep.iter().any(|k| k.eq_ignore_ascii_case(a)));
     let dn = opts.container.child("CN", &w.cn)?;
     let existing = cur.anchored(&w.id).or_else(|| cur.at_dn(&dn.norm()));
+    let anchored_here =
+        |c: &Current| c.anchor.as_deref().is_some_and(|a| a.eq_ignore_ascii_case(&w.id));
     match existing {
-        Some(c) if c.ours || opts.take_over => {
+        Some(c) if c.ours && opts.adopt => out.unchanged += 1,
+        Some(c) if c.ours || ((opts.take_over || opts.adopt) && anchored_here(c)) => {
             let mods: Vec<Modification> =
                 without_older_logon(&c.entry, diff(&c.entry, &w.attrs, &managed));
             if mods.is_empty() {
                 out.unchanged += 1;
             } else {
-                let what = mods.iter().map(|m| m.attr.as_str()).collect::<Vec<_>>().join(", ");
                 let names: Vec<String> = mods.iter().map(|m| m.attr.clone()).collect();
+                let why = if c.ours {
+                    format!("device {} changed: {}", w.id, names.join(", "))
+                } else {
+                    out.adopted += 1;
+                    adoption_reason(&w.id, &c.entry, &mods)
+                };
                 let before = Some(crate::plan::values::values_of(&c.entry, &names));
                 out.push(
                     WriteOp::Modify { dn: c.entry.dn.clone(), mods, sd_flags: None },
-                    format!("device {} changed: {what}", w.id),
+                    why,
                     w.id.clone(),
                     before,
                 );
@@ -139,12 +165,22 @@ pub fn plan_device(
         }
         Some(c) => {
             out.foreign += 1;
-            out.skipped.push(Skip {
-                kind: SkipKind::Foreign,
-                device: w.id.clone(),
-                reason: format!("{} exists but dwb did not write it (another writer, e.g. Entra Connect?); run with take_over=true to manage it", c.entry.dn),
-            });
+            let reason = if c.anchor.is_none() {
+                format!(
+                    "{} exists without a cloud anchor (an AD FS device registration?); dwb \
+                     never touches it",
+                    c.entry.dn
+                )
+            } else {
+                format!(
+                    "{} exists but dwb did not write it (another writer, e.g. Entra Connect?); \
+                     run the `adopt` script to manage it",
+                    c.entry.dn
+                )
+            };
+            out.skipped.push(Skip { kind: SkipKind::Foreign, device: w.id.clone(), reason });
         }
+        None if opts.adopt => out.missing += 1,
         None => {
             // The same msDS-DeviceID under another name: never create a duplicate.
             if let Some(other) = w.device_id.and_then(|g| cur.with_device_id(&g)) {
@@ -191,7 +227,9 @@ impl Duplicates {
                 Some(first) if !first.eq_ignore_ascii_case(&w.id) => {
                     let why = |other: &str| {
                         format!(
-                            "devices {other} and {} share the deviceId {g}: both would write                              CN={g}; neither is written until one of them is removed from                              Entra ID",
+                            "devices {other} and {} share the deviceId {g}: both would write \
+                             CN={g}; neither is written until one of them is removed from \
+                             Entra ID",
                             w.id
                         )
                     };
@@ -258,6 +296,30 @@ impl Duplicates {
     }
 }
 
+/// An adoption's modify, told as the other writer's value beside Entra's for
+/// each attribute, so the review sees what changes hands.
+fn adoption_reason(id: &str, entry: &crate::directory::Entry, mods: &[Modification]) -> String {
+    let show = |attr: &str, vals: &[Vec<u8>]| -> String {
+        if vals.is_empty() {
+            return "(none)".into();
+        }
+        let mut s: Vec<String> =
+            vals.iter().take(3).map(|v| crate::plan::render::display_value(attr, v)).collect();
+        if vals.len() > 3 {
+            s.push(format!("… {} values", vals.len()));
+        }
+        s.join(", ")
+    };
+    let lines: Vec<String> = mods
+        .iter()
+        .map(|m| {
+            let (theirs, entra) = (show(&m.attr, entry.get(&m.attr)), show(&m.attr, &m.values));
+            format!("{}: Connect {theirs} | Entra {entra}", m.attr)
+        })
+        .collect();
+    format!("adopt device {id} from another writer (Entra Connect?): {}", lines.join("; "))
+}
+
 /// Plans deletes of owned objects whose device is gone; refuses above the threshold.
 pub fn plan_deletes(gone: Vec<&Current>, opts: &SyncOptions, out: &mut SyncPlan, why: &str) {
     let owned = gone
@@ -289,6 +351,8 @@ pub fn id_key(id: &str) -> u128 {
 
 /// The deletes of a full round: objects dwb owns whose device was not kept.
 /// Skipped devices still exist in Entra ID: their objects are not deleted.
+/// An adoption deletes nothing: it lists the other writer's objects whose
+/// device is gone.
 pub fn plan_gone(cur: &CurrentState, keep: &HashSet<u128>, opts: &SyncOptions, out: &mut SyncPlan) {
     let skipped: HashSet<String> =
         out.skipped.iter().map(|s| s.device.to_ascii_lowercase()).collect();
@@ -297,6 +361,14 @@ pub fn plan_gone(cur: &CurrentState, keep: &HashSet<u128>, opts: &SyncOptions, o
         .filter(|(id, _)| !keep.contains(&id_key(id)) && !skipped.contains(*id))
         .map(|(_, c)| c)
         .collect();
+    if opts.adopt {
+        for c in gone.iter().filter(|c| !c.ours && c.entry.dn.is_child_of(&opts.container)) {
+            let id = c.anchor.as_deref().unwrap_or_default();
+            out.gone.push(format!("{} (anchor Device_{id})", c.entry.dn));
+        }
+        out.gone.sort();
+        return;
+    }
     plan_deletes(gone, opts, out, "the device is no longer in Entra ID (or out of scope)");
 }
 
@@ -499,12 +571,15 @@ mod tests {
                 write_compliance: false,
                 forest_domains: Vec::new(),
                 optional: OptionalAttrs::NONE,
+                sid_form: Default::default(),
             },
             delete_threshold: usize::MAX,
             delete_threshold_percent: percent,
             take_over: false,
+            adopt: false,
             marker: DEFAULT_MARKER.into(),
             allow_empty: false,
+            convention: Default::default(),
         }
     }
 

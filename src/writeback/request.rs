@@ -4,6 +4,7 @@
 
 use std::path::PathBuf;
 
+use super::forms::SidForm;
 use super::lock::Locks;
 use super::mapping::{AnchorEncoding, OptionalAttrs};
 use super::planner::DEFAULT_MARKER;
@@ -42,13 +43,22 @@ pub struct SyncRequest {
     /// Refuse deleting more than this share (percent) of the objects dwb owns.
     pub delete_threshold_percent: u32,
     pub take_over: bool,
-    pub anchor: AnchorEncoding,
+    /// Adoption (the `adopt` script): only the objects another writer left
+    /// anchored, marker and differences, no create, no delete.
+    pub adopt: bool,
+    /// The anchor encoding of new anchors; `None`: the container's (else UTF-8).
+    pub anchor: Option<AnchorEncoding>,
+    /// The form of new SID values; `None`: the container's (else binary).
+    pub sid_form: Option<SidForm>,
     pub allow_empty: bool,
     /// Look up registered owners (for msDS-RegisteredOwner).
     pub owners: bool,
     pub marker: String,
     /// The optional attributes to write where the schema has them.
     pub optional: OptionalAttrs,
+    /// A run that will apply: remember its writes to detect another writer
+    /// reverting them (`contest`); not for dry runs, drift checks or explain.
+    pub remember_writes: bool,
 }
 
 impl Default for SyncRequest {
@@ -59,11 +69,14 @@ impl Default for SyncRequest {
             delete_threshold: 500,
             delete_threshold_percent: 25,
             take_over: false,
-            anchor: AnchorEncoding::Utf8,
+            adopt: false,
+            anchor: None,
+            sid_form: None,
             allow_empty: false,
             owners: true,
             marker: DEFAULT_MARKER.into(),
             optional: OptionalAttrs::ALL,
+            remember_writes: false,
         }
     }
 }

@@ -93,6 +93,9 @@ pub fn read_attrs() -> Vec<String> {
     let mut v: Vec<String> = MANAGED.iter().map(|s| s.to_string()).collect();
     v.push("objectClass".into());
     v.push("adminDescription".into());
+    // Whether someone wrote the object after dwb did (`contest`).
+    v.push("uSNChanged".into());
+    v.push("whenChanged".into());
     v
 }
 

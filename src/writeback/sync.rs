@@ -5,6 +5,7 @@
 //! result is data: `record` puts it in the run's plan; `verify` only reads it.
 
 use super::fetch;
+use super::forms;
 use super::hooks::SiteHooks;
 use super::mapping::MapOptions;
 use super::planner::{self, SyncOptions, SyncPlan};
@@ -29,6 +30,10 @@ pub struct SyncResult {
     /// Anchored objects another writer owns, and objects without an anchor.
     pub foreign_objects: usize,
     pub unanchored_objects: usize,
+    /// The forms the container's objects use, and the ones new values get.
+    pub convention: forms::Convention,
+    pub anchor: super::mapping::AnchorEncoding,
+    pub sid_form: forms::SidForm,
     pub plan: SyncPlan,
     pub commit: Option<StateCommit>,
     /// Warnings for the report (a delta round starting over, …).
@@ -123,10 +128,17 @@ pub(super) fn options(dir: &dyn Directory, req: &SyncRequest) -> Result<SyncOpti
         .with_hint("run `dwb run prepare` first"));
     }
     let root = dir.root_dse()?;
+    // New values follow the forms the container's objects already use (another
+    // writer's, before an adoption), unless a form is asked for.
+    let convention = if req.anchor.is_none() || req.sid_form.is_none() {
+        forms::detect(dir, &container)?
+    } else {
+        forms::Convention::default()
+    };
     Ok(SyncOptions {
-        container,
         map: MapOptions {
-            anchor: req.anchor,
+            anchor: req.anchor.or(convention.anchor()).unwrap_or_default(),
+            sid_form: req.sid_form.or(convention.sid()).unwrap_or_default(),
             write_compliance: discovery::schema_has_attribute(dir, &root, "msDS-IsCompliant")?,
             forest_domains: forest_domains(dir),
             optional: req.optional.in_schema(dir, &root)?,
@@ -134,8 +146,11 @@ pub(super) fn options(dir: &dyn Directory, req: &SyncRequest) -> Result<SyncOpti
         delete_threshold: req.delete_threshold,
         delete_threshold_percent: req.delete_threshold_percent,
         take_over: req.take_over,
+        adopt: req.adopt,
         marker: req.marker.clone(),
         allow_empty: req.allow_empty,
+        convention,
+        container,
     })
 }
 
@@ -147,16 +162,28 @@ pub struct Ownership {
     pub owned: usize,
     pub foreign_objects: usize,
     pub unanchored_objects: usize,
+    /// The forms the container's objects use.
+    pub convention: forms::Convention,
+    /// Attributes of dwb's objects someone else changed after dwb last wrote
+    /// them: (DN, attribute, whenChanged).
+    pub changed_by_others: Vec<(Dn, String, String)>,
 }
 
-pub fn ownership(dir: &dyn Directory, req: &SyncRequest) -> Result<Ownership> {
+pub fn ownership(
+    dir: &dyn Directory,
+    req: &SyncRequest,
+    profile: Option<&str>,
+) -> Result<Ownership> {
     let opts = options(dir, req)?;
     let cur = state::current_state(dir, &opts.container, &opts.marker, &mut |_| ())?;
+    let memory = super::contest::path(profile, &opts.container)?;
     Ok(Ownership {
+        changed_by_others: super::contest::changed_since(&memory, &cur),
         owned: cur.anchored_objects().filter(|(_, c)| c.ours).count(),
         foreign_objects: cur.anchored_objects().filter(|(_, c)| !c.ours).count(),
         unanchored_objects: cur.objects().filter(|c| c.anchor.is_none()).count(),
         total: cur.total,
+        convention: opts.convention,
         container: opts.container,
     })
 }
@@ -169,6 +196,11 @@ pub fn plan(cx: &Context, req: &SyncRequest, hooks: &mut dyn SiteHooks) -> Resul
     let src = cx.devices.get();
     let early = src.as_ref().ok().map(|s| Early::start(cx, s, req)).transpose();
     let early_delta = src.as_ref().ok().and_then(|s| super::delta::EarlyListing::start(cx, s, req));
+    if req.adopt && req.mode != Mode::Full {
+        return Err(Error::invalid_argument(
+            "an adoption reads the whole container: it is a full round, not a delta round",
+        ));
+    }
     let opts = options(cx.dir, req)?;
     if let Some(locks) = cx.locks {
         locks.acquire(&crate::config::data_dir()?.join("locks"), &opts.container)?;
@@ -196,6 +228,10 @@ pub fn plan(cx: &Context, req: &SyncRequest, hooks: &mut dyn SiteHooks) -> Resul
     };
     m.note_unread();
     let mut plan = m.plan;
+    let mut notes = m.notes;
+    if !req.adopt {
+        contest(cx, req, &m.opts.container, &cur, &mut plan, &mut notes)?;
+    }
     planner::order(&mut plan.ops);
     Ok(SyncResult {
         container: m.opts.container,
@@ -205,10 +241,43 @@ pub fn plan(cx: &Context, req: &SyncRequest, hooks: &mut dyn SiteHooks) -> Resul
         existing: cur.total,
         foreign_objects: cur.anchored_objects().filter(|(_, c)| !c.ours).count(),
         unanchored_objects: cur.objects().filter(|c| c.anchor.is_none()).count(),
+        convention: m.opts.convention.clone(),
+        anchor: m.opts.map.anchor,
+        sid_form: m.opts.map.sid_form,
         plan,
         commit,
-        notes: m.notes,
+        notes,
     })
+}
+
+/// Stops a second revert in a row of what another writer keeps changing
+/// (`contest`); a run that will apply remembers this round's writes.
+fn contest(
+    cx: &Context,
+    req: &SyncRequest,
+    container: &Dn,
+    cur: &state::CurrentState,
+    plan: &mut SyncPlan,
+    notes: &mut Vec<String>,
+) -> Result<()> {
+    let path = super::contest::path(cx.profile, container)?;
+    let last = super::contest::load(&path);
+    let usn = |dn: &Dn| {
+        cur.at_dn(&dn.norm())
+            .and_then(|c| c.entry.first_str("uSNChanged"))
+            .and_then(|u| u.parse::<u64>().ok())
+    };
+    let (contested, now) = super::contest::check(plan, &last, &usn);
+    if !contested.is_empty() {
+        notes.extend(contested.iter().map(super::contest::Contested::message));
+    }
+    if req.remember_writes {
+        crate::service::round::note_contested(
+            contested.iter().map(|c| format!("{} of {}", c.attr, c.dn)).collect(),
+        );
+        super::contest::remember(path, now)?;
+    }
+    Ok(())
 }
 
 /// A full round's Graph listings (devices with their owners, and the registered

@@ -423,9 +423,16 @@ fn last_logon_is_the_filetime_of_the_last_sign_in_and_stale_days_lists_the_old_d
     }
     assert_eq!(ids(stale, "never_signed_in"), std::slice::from_ref(&never));
     assert!(ids(stale, "ad_behind").is_empty());
+    // Every stale device has its object in the container; none is in Entra ID only.
+    assert_eq!(
+        (stale["stale_in_container"].as_i64(), stale["stale_entra_only"].as_i64()),
+        (Some(3), Some(0)),
+        "{stale:#}"
+    );
     let (status, detail, _) = finding(&r, "stale devices");
     assert_eq!(status, "warn");
     assert!(detail.starts_with("3 of 6 device(s)") && detail.contains("DEV-004"), "{detail}");
+    assert!(detail.contains("3 with an object in the container, 0 in Entra ID only"), "{detail}");
     // The tenant is configured, but only app-only: the flag cannot be read.
     let (status, detail, _) = finding(&r, "tenant device writeback");
     assert_eq!(status, "info");

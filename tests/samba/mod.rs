@@ -4,6 +4,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: failing loudly is the point
 
+mod adopt;
+
 mod credentials;
 mod delta;
 mod errors;
@@ -14,6 +16,7 @@ mod integrity;
 mod journal;
 mod kerberos;
 mod ldap;
+mod retire;
 mod scripts;
 mod search;
 mod service;

@@ -36,6 +36,13 @@ fn result_map(r: &SyncResult) -> Map {
     out.insert("foreign".into(), n(r.plan.foreign));
     out.insert("foreign_objects".into(), n(r.foreign_objects));
     out.insert("unanchored_objects".into(), n(r.unanchored_objects));
+    out.insert("adopted".into(), n(r.plan.adopted));
+    out.insert("missing".into(), n(r.plan.missing));
+    let gone: rhai::Array = r.plan.gone.iter().map(|g| Dynamic::from(g.clone())).collect();
+    out.insert("gone".into(), gone.into());
+    out.insert("convention".into(), r.convention.describe().into());
+    out.insert("anchor_encoding".into(), r.anchor.as_str().into());
+    out.insert("sid_form".into(), r.sid_form.as_str().into());
     let skipped: rhai::Array = r
         .plan
         .skipped
@@ -56,7 +63,8 @@ fn result_map(r: &SyncResult) -> Map {
 }
 
 fn sync(ctx: &NativeCallContext, host: &Host, o: &Map, record: bool) -> Result<Map> {
-    let req = request(host, o)?;
+    let mut req = request(host, o)?;
+    req.remember_writes = record && !host.dry_run;
     host.devices.warm_up(&host.blocking);
     let dir = host.dir()?;
     let cx = Context {
@@ -102,7 +110,7 @@ fn explain(ctx: &NativeCallContext, host: &Host, device: &str, o: &Map) -> Resul
 
 fn ownership(host: &Host, o: &Map) -> Result<Map> {
     let req = request(host, o)?;
-    let own = sync::ownership(&*host.dir()?, &req)?;
+    let own = sync::ownership(&*host.dir()?, &req, host.profile.as_deref())?;
     let mut out = Map::new();
     let n = |v: usize| Dynamic::from(v as i64);
     out.insert("container".into(), Dynamic::from(own.container));
@@ -110,6 +118,14 @@ fn ownership(host: &Host, o: &Map) -> Result<Map> {
     out.insert("owned".into(), n(own.owned));
     out.insert("foreign_objects".into(), n(own.foreign_objects));
     out.insert("unanchored_objects".into(), n(own.unanchored_objects));
+    out.insert("convention".into(), own.convention.describe().into());
+    out.insert("mixed_forms".into(), own.convention.mixed().into());
+    let changed: rhai::Array = own
+        .changed_by_others
+        .iter()
+        .map(|(dn, attr, when)| Dynamic::from(format!("{attr} of {dn} (whenChanged {when})")))
+        .collect();
+    out.insert("changed_by_others".into(), changed.into());
     Ok(out)
 }
 
@@ -132,6 +148,7 @@ pub fn module(host: Arc<Host>) -> Module {
          Calls the site hooks `in_scope(device)` and `map_device(device, attrs)` for each \
          device (see Site hooks). Returns `#{ container, mode, listed, in_scope, existing, \
          creates, updates, deletes, unchanged, foreign, foreign_objects, unanchored_objects, \
+         adopted, missing, gone, convention, anchor_encoding, sid_form, \
          skipped: [#{ device, reason }] }`.\n\
          # Example\n\
          ```rhai\n\

@@ -67,10 +67,27 @@ pub const SYNC_OPTIONS: &[SyncOption] = &[
         doc: "manage anchored objects another writer (Entra Connect) created",
     },
     SyncOption {
+        name: "adopt",
+        ty: "bool",
+        default: "false",
+        doc: "plan only the anchored objects without dwb's marker (the `adopt` script): the \
+              marker and the differences, no create, no delete; `gone` lists those whose device \
+              is not in Entra ID",
+    },
+    SyncOption {
         name: "anchor_encoding",
         ty: "string",
-        default: "\"utf8\"",
-        doc: "msDS-CloudAnchor's byte encoding: \"utf8\" or \"utf16le\"",
+        default: "\"auto\"",
+        doc: "msDS-CloudAnchor's byte encoding for new values: \"utf8\", \"utf16le\" or \
+              \"auto\" (the form the container's objects use, else utf8)",
+    },
+    SyncOption {
+        name: "sid_form",
+        ty: "string",
+        default: "\"auto\"",
+        doc: "how new msDS-RegisteredOwner/msDS-RegisteredUsers values are written: \
+              \"binary\", \"text\" or \"auto\" (the form the container's objects use, else \
+              binary)",
     },
     SyncOption {
         name: "allow_empty",
@@ -140,10 +157,22 @@ pub fn optional_attributes(m: &Map) -> Result<OptionalAttrs> {
 pub fn request(host: &Host, map: &Map) -> Result<SyncRequest> {
     let o = Options::read(map, FUNC, &keys())?;
     let mut req = SyncRequest { container: o.dn("container")?, ..SyncRequest::default() };
-    if let Some(s) = o.choice("anchor_encoding", &["utf8", "utf16le"])? {
-        req.anchor = AnchorEncoding::parse(&s)
-            .ok_or_else(|| o.invalid("anchor_encoding", format_args!("`{s}` is unknown")))?;
+    // "auto" (or not given): the container's convention, else dwb's default.
+    if let Some(s) =
+        o.choice("anchor_encoding", &["auto", "utf8", "utf16le"])?.filter(|s| s != "auto")
+    {
+        req.anchor = Some(
+            AnchorEncoding::parse(&s)
+                .ok_or_else(|| o.invalid("anchor_encoding", format_args!("`{s}` is unknown")))?,
+        );
     }
+    if let Some(s) = o.choice("sid_form", &["auto", "binary", "text"])?.filter(|s| s != "auto") {
+        req.sid_form = Some(
+            crate::writeback::forms::SidForm::parse(&s)
+                .ok_or_else(|| o.invalid("sid_form", format_args!("`{s}` is unknown")))?,
+        );
+    }
+    req.adopt = o.bool("adopt")?.unwrap_or(false);
     let wb = host.settings.writeback.clone().unwrap_or_default();
     if let Some(t) = o.int("delete_threshold")?.or(wb.delete_threshold.map(|t| t as i64)) {
         req.delete_threshold = t.max(0) as usize;
