@@ -47,6 +47,39 @@ fn recreatable(attrs: &[Attr]) -> Vec<Attr> {
     out
 }
 
+/// The object classes `prepare` creates with no other value of their own (the
+/// device registration containers): a create recorded with only one of these
+/// classes is still recognisable; any other class needs values besides.
+const BARE_CLASSES: &[&str] =
+    &["container", "msDS-DeviceRegistrationServiceContainer", "msDS-DeviceContainer"];
+
+/// Whether a journal create's values tell its object apart: values besides the
+/// system attributes, or only a class `prepare` creates bare. An empty record
+/// would match any object, and a forged one naming just a class (`user`) any
+/// object of that class.
+fn recognisable(after: &[Attr]) -> bool {
+    if !compared(after).is_empty() {
+        return true;
+    }
+    let classes: Vec<&Vec<u8>> = after
+        .iter()
+        .filter(|a| a.name.eq_ignore_ascii_case("objectClass"))
+        .flat_map(|a| &a.values)
+        .collect();
+    !classes.is_empty()
+        && classes.iter().all(|v| BARE_CLASSES.iter().any(|b| b.as_bytes().eq_ignore_ascii_case(v)))
+}
+
+/// The object carries every class the run created it with.
+fn has_classes(e: &Entry, after: &[Attr]) -> bool {
+    let have = e.get("objectClass");
+    after
+        .iter()
+        .filter(|a| a.name.eq_ignore_ascii_case("objectClass"))
+        .flat_map(|a| &a.values)
+        .all(|v| have.iter().any(|h| h.eq_ignore_ascii_case(v)))
+}
+
 fn matches(e: &Entry, attrs: &[Attr]) -> bool {
     compared(attrs).iter().all(|a| same(e.get(&a.name), &a.values))
 }
@@ -140,11 +173,11 @@ pub fn plan(run: &Run, dir: &dyn Directory, delete_threshold: usize) -> Result<U
             ("create", Some(e)) => {
                 // Without the values the run wrote there is nothing to recognise its
                 // object by: an empty `after` would match any object.
-                let Some(after) = c.after.clone().filter(|a| !compared(a).is_empty()) else {
+                let Some(after) = c.after.clone().filter(|a| recognisable(a)) else {
                     u.not_undone.push(format!("{label}: the journal has no values for it"));
                     continue;
                 };
-                if !matches(e, &after) {
+                if !matches(e, &after) || !has_classes(e, &after) {
                     u.conflicts.push(conflict(&dn, e, &after));
                     continue;
                 }

@@ -204,11 +204,13 @@ pub fn changed_since(
 /// Keeps this round's memory for the next one.
 pub fn save(path: &std::path::Path, writes: &LastWrites) -> crate::error::Result<()> {
     if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(|e| crate::error::Error::io(dir.display(), e))?;
+        crate::private::create_dir_all(dir)
+            .map_err(|e| crate::error::Error::io(dir.display(), e))?;
     }
     let text =
         serde_json::to_vec(writes).map_err(|e| crate::error::Error::internal(e.to_string()))?;
-    crate::fsutil::write_atomic(path, &text).map_err(|e| crate::error::Error::io(path.display(), e))
+    crate::fsutil::write_atomic_private(path, &text)
+        .map_err(|e| crate::error::Error::io(path.display(), e))
 }
 
 #[cfg(test)]
