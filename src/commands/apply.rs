@@ -49,7 +49,8 @@ pub fn apply(args: &ApplyArgs) -> exit::Code {
         Ok(x) => x,
         Err(e) => return fail(&e),
     };
-    if let Err(e) = crate::plan::fence::check_settings(&saved.plan, sources.loaded.path.as_deref())
+    if let Err(e) =
+        crate::writeback::fence::check_settings(&saved.plan, sources.loaded.path.as_deref())
     {
         return fail(&e);
     }
@@ -73,14 +74,17 @@ fn run(host: &Host, mut saved: Saved, args: &ApplyArgs) -> exit::Code {
         return fail(&e);
     }
     // The origin's fence, again: a plan edited by hand reaches no further than its script.
-    let fence =
-        crate::plan::fence::of(&saved.script, &saved.parameters, saved.naming_context.as_deref());
+    let fence = crate::writeback::fence::of(
+        &saved.script,
+        &saved.parameters,
+        saved.naming_context.as_deref(),
+    );
     let fenced = fence.and_then(|f| match f {
         Some(f) => {
-            crate::plan::fence::check(&saved.plan, &f)?;
+            crate::writeback::fence::check(&saved.plan, &f)?;
             let dir = host.base_dir()?;
-            crate::plan::fence::check_owned(&saved.plan, &f, &*dir)?;
-            crate::plan::fence::guards(&saved.plan, &f, &saved.parameters, &*dir)
+            crate::writeback::fence::check_owned(&saved.plan, &f, &*dir)?;
+            crate::writeback::fence::guards(&saved.plan, &f, &saved.parameters, &*dir)
         }
         None => Ok(Vec::new()),
     });

@@ -63,8 +63,8 @@ fn plan_and_apply(host: &Host, run: &journal::Run, args: &UndoArgs) -> exit::Cod
         Err(e) => return fail(&e),
     };
     // The undo of a sync stays inside the sync's fence, whatever the journal says.
-    if run.script == crate::plan::fence::SYNC_SCRIPT
-        && let Err(e) = crate::plan::fence::check_undo(&u.plan, &*dir)
+    if run.script == crate::writeback::fence::SYNC_SCRIPT
+        && let Err(e) = crate::writeback::fence::check_undo(&u.plan, &*dir)
     {
         return fail(&e);
     }

@@ -8,7 +8,6 @@ pub mod acl;
 pub mod apply;
 pub mod expect;
 pub mod external;
-pub mod fence;
 mod index;
 pub mod journal;
 pub mod render;

@@ -237,7 +237,7 @@ pub fn end(error: Option<(String, String)>) -> (RoundRecord, Devices) {
                 Some(format!("{} change(s) failed", o.changes.failed())),
             ),
             (None, None) if !contested.is_empty() => (
-                Some(super::events::CHANGES_FAILED.to_string()),
+                Some(super::codes::CHANGES_FAILED.to_string()),
                 Some(format!(
                     "another writer (Entra Connect?) keeps changing {}",
                     contested.join(", ")

@@ -6,10 +6,62 @@
 //! mean, so taking over an object never rewrites a value only for its form; a
 //! value dwb writes new follows the form the container already uses.
 
-use super::mapping::{AnchorEncoding, anchor_object_id};
 use crate::ad::{Directory, Scope, SearchRequest};
 use crate::directory::{Dn, Filter, Guid, Sid};
 use crate::error::Result;
+
+/// How `msDS-CloudAnchor` (an octet string) encodes `Device_<objectId>` — [U] in docs/device-writeback.md §6.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum AnchorEncoding {
+    /// UTF-8 bytes (the default: what Entra Connect's exports show as text).
+    #[default]
+    Utf8,
+    /// UTF-16LE bytes.
+    Utf16Le,
+}
+
+impl AnchorEncoding {
+    pub fn parse(s: &str) -> Option<AnchorEncoding> {
+        match s.to_ascii_lowercase().as_str() {
+            "utf8" | "utf-8" => Some(AnchorEncoding::Utf8),
+            "utf16le" | "utf-16le" | "unicode" => Some(AnchorEncoding::Utf16Le),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AnchorEncoding::Utf8 => "utf8",
+            AnchorEncoding::Utf16Le => "utf16le",
+        }
+    }
+}
+
+/// The cloud anchor bytes of a device object id.
+pub fn anchor_bytes(object_id: &str, enc: AnchorEncoding) -> Vec<u8> {
+    let s = format!("Device_{object_id}");
+    match enc {
+        AnchorEncoding::Utf8 => s.into_bytes(),
+        AnchorEncoding::Utf16Le => s.encode_utf16().flat_map(|u| u.to_le_bytes()).collect(),
+    }
+}
+
+/// Reads an anchor back to the object id (either encoding), if it is one of ours.
+pub fn anchor_object_id(bytes: &[u8]) -> Option<String> {
+    let text = std::str::from_utf8(bytes)
+        .ok()
+        .filter(|t| t.starts_with("Device_"))
+        .map(str::to_string)
+        .or_else(|| {
+            if !bytes.len().is_multiple_of(2) {
+                return None;
+            }
+            let units: Vec<u16> =
+                bytes.chunks_exact(2).map(|c| u16::from_le_bytes([c[0], c[1]])).collect();
+            String::from_utf16(&units).ok().filter(|t| t.starts_with("Device_"))
+        })?;
+    Some(text["Device_".len()..].to_string())
+}
 
 /// How `msDS-RegisteredOwner` / `msDS-RegisteredUsers` hold a SID. The schema
 /// says binary; a script used on a production AD FS domain reads the owner as

@@ -22,6 +22,7 @@ pub mod contest;
 pub mod delta;
 pub mod diff;
 pub mod explain;
+pub mod fence;
 pub mod fetch;
 pub mod forms;
 pub mod hints;

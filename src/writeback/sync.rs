@@ -38,6 +38,9 @@ pub struct SyncResult {
     pub commit: Option<StateCommit>,
     /// Warnings for the report (a delta round starting over, …).
     pub notes: Vec<String>,
+    /// What another writer keeps changing ("attr of DN"), when the run will apply:
+    /// not reverted a second time, and the round is not ok.
+    pub contested: Vec<String>,
 }
 
 impl SyncResult {
@@ -229,9 +232,11 @@ pub fn plan(cx: &Context, req: &SyncRequest, hooks: &mut dyn SiteHooks) -> Resul
     m.note_unread();
     let mut plan = m.plan;
     let mut notes = m.notes;
-    if !req.adopt {
-        contest(cx, req, &m.opts.container, &cur, &mut plan, &mut notes)?;
-    }
+    let contested = if req.adopt {
+        Vec::new()
+    } else {
+        contest(cx, req, &m.opts.container, &cur, &mut plan, &mut notes)?
+    };
     planner::order(&mut plan.ops);
     Ok(SyncResult {
         container: m.opts.container,
@@ -247,11 +252,13 @@ pub fn plan(cx: &Context, req: &SyncRequest, hooks: &mut dyn SiteHooks) -> Resul
         plan,
         commit,
         notes,
+        contested,
     })
 }
 
 /// Stops a second revert in a row of what another writer keeps changing
-/// (`contest`); a run that will apply remembers this round's writes.
+/// (`contest`); a run that will apply remembers this round's writes and
+/// returns what is contested.
 fn contest(
     cx: &Context,
     req: &SyncRequest,
@@ -259,7 +266,7 @@ fn contest(
     cur: &state::CurrentState,
     plan: &mut SyncPlan,
     notes: &mut Vec<String>,
-) -> Result<()> {
+) -> Result<Vec<String>> {
     let path = super::contest::path(cx.profile, container)?;
     let last = super::contest::load(&path);
     let usn = |dn: &Dn| {
@@ -271,13 +278,11 @@ fn contest(
     if !contested.is_empty() {
         notes.extend(contested.iter().map(super::contest::Contested::message));
     }
-    if req.remember_writes {
-        crate::service::round::note_contested(
-            contested.iter().map(|c| format!("{} of {}", c.attr, c.dn)).collect(),
-        );
-        super::contest::remember(path, now)?;
+    if !req.remember_writes {
+        return Ok(Vec::new());
     }
-    Ok(())
+    super::contest::remember(path, now)?;
+    Ok(contested.iter().map(|c| format!("{} of {}", c.attr, c.dn)).collect())
 }
 
 /// A full round's Graph listings (devices with their owners, and the registered

@@ -83,6 +83,9 @@ fn sync(ctx: &NativeCallContext, host: &Host, o: &Map, record: bool) -> Result<M
     let out = result_map(&result);
     if record {
         crate::service::round::note_sync(result.mode, result.in_scope, result.plan.skipped.len());
+        if !result.contested.is_empty() {
+            crate::service::round::note_contested(std::mem::take(&mut result.contested));
+        }
         let mut plan = host.plan.lock().map_err(|_| Error::internal("plan lock poisoned"))?;
         result.record(&mut plan);
     } else {

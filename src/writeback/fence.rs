@@ -7,12 +7,12 @@
 
 use serde_json::Value;
 
-use super::{ChangeOp, Plan};
+use super::mapping::MANAGED;
+use super::planner::DEFAULT_MARKER;
 use crate::ad::{Directory, WriteOp};
 use crate::directory::{Dn, Entry};
 use crate::error::{Error, Kind, Result};
-use crate::writeback::mapping::MANAGED;
-use crate::writeback::planner::DEFAULT_MARKER;
+use crate::plan::{ChangeOp, Plan};
 
 /// The script `dwb run sync` runs (a saved plan's `script`).
 pub const SYNC_SCRIPT: &str = "<embedded>/scripts/sync.rhai";
@@ -135,7 +135,7 @@ pub fn check_owned(plan: &Plan, f: &SyncFence, dir: &dyn Directory) -> Result<()
     }
     let attrs: Vec<String> =
         ["objectClass", "adminDescription", "msDS-CloudAnchor"].map(String::from).to_vec();
-    let found = super::expect::read_many(dir, &targets, &attrs)?;
+    let found = crate::plan::expect::read_many(dir, &targets, &attrs)?;
     for dn in targets {
         let Some(e) = found.get(&dn.norm()) else { continue };
         if !owned(e, f) {
@@ -156,7 +156,7 @@ pub fn guards(
     f: &SyncFence,
     parameters: &serde_json::Map<String, Value>,
     dir: &dyn Directory,
-) -> Result<Vec<super::Refusal>> {
+) -> Result<Vec<crate::plan::Refusal>> {
     let deleting: Vec<usize> = plan
         .changes
         .iter()
@@ -175,7 +175,7 @@ pub fn guards(
     let threshold = number("delete_threshold", 500);
     let percent = number("delete_threshold_percent", 25).min(100);
     let deletes = deleting.len() as u64;
-    let refusal = |guard: &str, message: String| super::Refusal {
+    let refusal = |guard: &str, message: String| crate::plan::Refusal {
         guard: guard.into(),
         message,
         hint: "checked again when the saved plan was applied; plan again with the threshold \
