@@ -58,7 +58,7 @@ print(type_of(checks::schema));
     o.stderr_has("`twice` takes 1 argument, not 2");
     o.stderr_has("unknown function `nosuch_helper`");
     o.stderr_has("calls.rhai: 5 error(s)");
-    o.stdout_has("ok: fine.rhai").stdout_has("ok: <embedded>/scripts/sync.rhai (14 parameter(s))");
+    o.stdout_has("ok: fine.rhai").stdout_has("ok: <embedded>/scripts/sync.rhai (15 parameter(s))");
     o.stderr_has("1 of 6 script(s) have errors (5 in all)");
 }
 
