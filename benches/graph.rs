@@ -158,7 +158,7 @@ fn main() {
     let emu_startup = started.elapsed();
     let emu_rss = status_mb(&emu.pid(), "VmRSS").unwrap_or(f64::NAN);
 
-    // The runtime dwb's main builds (commands::runtime).
+    // The runtime a dwb session builds (commands::session::Session).
     let rt =
         tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     let cloud = Cloud::custom(&emu.login, &emu.graph).unwrap();

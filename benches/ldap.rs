@@ -95,7 +95,7 @@ impl Run {
 
 fn main() {
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
-    // The runtime dwb's main builds (commands::runtime).
+    // The runtime a dwb session builds (commands::session::Session).
     let rt =
         tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     let dc = SambaDc::start();
