@@ -224,6 +224,33 @@ fn listing_or_restart(
     }
 }
 
+/// Sorts the whole devices Graph sent for `ids`: read (returned), deleted
+/// meanwhile (as good as removed), or unreadable (skipped, and returned to be
+/// read again next round).
+fn sort_fetched(
+    m: &mut Mapper,
+    ids: Vec<String>,
+    got: &mut std::collections::HashMap<String, Result<Device>>,
+    removed: &mut Vec<Removed>,
+) -> (Vec<Device>, Vec<String>) {
+    let (mut full, mut unread) = (Vec::new(), Vec::new());
+    for id in ids {
+        match got.remove(&id) {
+            Some(Ok(d)) => full.push(d),
+            Some(Err(e)) if e.kind == Kind::NotFound => {
+                removed.push(Removed { id, reason: "deleted".into() })
+            }
+            Some(Err(e)) => {
+                let reason = format!("could not read the device (tried again next round): {e}");
+                m.skip(&id, SkipKind::Unreadable, reason);
+                unread.push(id);
+            }
+            None => {}
+        }
+    }
+    (full, unread)
+}
+
 /// One delta round, or `None` when Graph has no device delta (its first
 /// request refused): the caller runs a full round instead, with the one-line
 /// notice this leaves in the notes. The current "device: delta" API page lists
@@ -301,22 +328,8 @@ pub(super) fn round(
     let gone_state =
         side.map_err(|_| Error::internal("the directory lookups of a delta round panicked"))??;
     let listed_removed = listing.removed.len();
-    let (mut full, mut removed, mut unread) = (Vec::new(), listing.removed, Vec::new());
-    for id in ids {
-        match got.remove(&id) {
-            Some(Ok(d)) => full.push(d),
-            // Deleted meanwhile: as good as removed.
-            Some(Err(e)) if e.kind == Kind::NotFound => {
-                removed.push(Removed { id, reason: "deleted".into() })
-            }
-            Some(Err(e)) => {
-                let reason = format!("could not read the device (tried again next round): {e}");
-                m.skip(&id, SkipKind::Unreadable, reason);
-                unread.push(id);
-            }
-            None => {}
-        }
-    }
+    let mut removed = listing.removed;
+    let (mut full, unread) = sort_fetched(m, ids, &mut got, &mut removed);
     for d in &mut full {
         if let Some(u) = known_users.remove(&d.id) {
             d.registered_users = Some(u);

@@ -211,16 +211,13 @@ fn ambiguous(query: &str, found: &[Device]) -> Error {
 /// Explains `query` (deviceId, object id, display name, or DN). Several
 /// matching devices: an `ambiguous` error listing them; none and no object:
 /// `not_found`.
-pub fn explain(
+/// What a query names: a deviceId, a display name, or a DN, whose object tells
+/// which device (its anchor, else its CN).
+fn resolve<'q>(
     cx: &Context,
-    req: &SyncRequest,
-    hooks: &mut dyn SiteHooks,
-    query: &str,
-) -> Result<Value> {
-    let opts = options(cx.dir, req)?;
-    let q = parse_query(query);
-    // A DN: the object tells which device (its anchor, else its CN).
-    let (guid, name, obj) = match &q {
+    q: &'q Query,
+) -> Result<(Option<Guid>, Option<&'q str>, Option<Entry>)> {
+    Ok(match q {
         Query::Guid(g) => (Some(*g), None, None),
         Query::Name(n) => (None, Some(n.as_str()), None),
         Query::Dn(dn) => {
@@ -234,24 +231,39 @@ pub fn explain(
             let by_cn = dn.rdn_value().and_then(|v| v.parse::<Guid>().ok());
             (by_anchor.or(by_cn), None, e)
         }
+    })
+}
+
+/// Other devices with this one's deviceId: a sync skips all of them.
+fn twins_of(cx: &Context, src: &DeviceSource, device: Option<&Device>) -> Result<Vec<String>> {
+    let Some((d, g)) = device.and_then(|d| {
+        Some((d, d.device_id.as_deref()?.trim_matches(|c| c == '{' || c == '}').parse().ok()?))
+    }) else {
+        return Ok(Vec::new());
     };
+    Ok(find_devices(cx, src, Some(g), None, false)?
+        .into_iter()
+        .filter(|t| !t.id.eq_ignore_ascii_case(&d.id))
+        .map(|t| t.id)
+        .collect())
+}
+
+pub fn explain(
+    cx: &Context,
+    req: &SyncRequest,
+    hooks: &mut dyn SiteHooks,
+    query: &str,
+) -> Result<Value> {
+    let opts = options(cx.dir, req)?;
+    let q = parse_query(query);
+    let (guid, name, obj) = resolve(cx, &q)?;
     let src = cx.devices.get()?;
     let found = find_devices(cx, &src, guid, name, req.owners)?;
     if found.len() > 1 {
         return Err(ambiguous(query, &found));
     }
     let device = found.into_iter().next();
-    // Other devices with this one's deviceId: a sync skips all of them.
-    let twins: Vec<String> = match device.as_ref().and_then(|d| {
-        Some((d, d.device_id.as_deref()?.trim_matches(|c| c == '{' || c == '}').parse().ok()?))
-    }) {
-        Some((d, g)) => find_devices(cx, &src, Some(g), None, false)?
-            .into_iter()
-            .filter(|t| !t.id.eq_ignore_ascii_case(&d.id))
-            .map(|t| t.id)
-            .collect(),
-        None => Vec::new(),
-    };
+    let twins = twins_of(cx, &src, device.as_ref())?;
     let ids: Vec<(String, Option<Guid>)> = match (&device, &obj) {
         (Some(d), _) => vec![(d.id.clone(), d.device_id.as_deref().and_then(|x| x.parse().ok()))],
         (None, Some(e)) => {
