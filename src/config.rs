@@ -244,6 +244,17 @@ pub fn data_dir() -> Result<PathBuf> {
     )
 }
 
+/// A profile's file in the data directory: `<data dir>/<folder>/<profile>.<ext>`,
+/// the profile name (default `default`) made safe for a file name.
+pub fn profile_file(folder: &str, profile: Option<&str>, ext: &str) -> Result<PathBuf> {
+    let name: String = profile
+        .unwrap_or("default")
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' })
+        .collect();
+    Ok(data_dir()?.join(folder).join(format!("{name}.{ext}")))
+}
+
 impl Loaded {
     /// How an error names a setting of the profile: `password_file in
     /// [profiles.contoso.ldap] of ./dwb.toml`.

@@ -43,12 +43,7 @@ pub fn now_utc() -> String {
 
 /// The journal file of a profile.
 pub fn path_for(profile: Option<&str>) -> Result<PathBuf> {
-    let name: String = profile
-        .unwrap_or("default")
-        .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' })
-        .collect();
-    Ok(crate::config::data_dir()?.join("journal").join(format!("{name}.jsonl")))
+    crate::config::profile_file("journal", profile, "jsonl")
 }
 
 /// A change about to be sent, with the object's values before and after it.

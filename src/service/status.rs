@@ -100,12 +100,7 @@ impl Status {
 
 /// The status file of `profile`.
 pub fn path_for(profile: Option<&str>) -> Result<PathBuf> {
-    let name: String = profile
-        .unwrap_or("default")
-        .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' })
-        .collect();
-    Ok(crate::config::data_dir()?.join("status").join(format!("{name}.json")))
+    crate::config::profile_file("status", profile, "json")
 }
 
 /// Reads a status file; `Ok(None)` when there is none yet.

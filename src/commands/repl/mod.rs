@@ -153,7 +153,7 @@ impl Session {
             Ok(v) => Ok(v),
             Err(e) => {
                 let mut err = ScriptError::from_eval(&e, SOURCE, &sources());
-                if err.kind == "function_not_found" {
+                if matches!(e.unwrap_inner(), rhai::EvalAltResult::ErrorFunctionNotFound(..)) {
                     self.suggest(&mut err, &merged);
                 }
                 Err(err)
