@@ -70,7 +70,7 @@ mod common;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::{self, File};
 use std::io::{BufRead, BufReader, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, ChildStdin, ChildStdout, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
@@ -136,7 +136,7 @@ fn main() {
         return emulator_child();
     }
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
-    let dwb = dwb_binary();
+    let dwb = common::dwb_binary();
     let work = tempfile::tempdir().unwrap();
     let work = work.path();
     let rt =
@@ -544,34 +544,6 @@ fn main() {
     println!(
         "\nratios: initial = dwb objects/s / ldapadd objects/s (higher is better); resync and delta = dwb wall / baseline wall (lower is better); DIY = DIY wall / dwb wall (higher is better). Every Graph response {LATENCY_MS} ms late."
     );
-}
-
-// ---- the dwb binary --------------------------------------------------------------------------
-
-fn dwb_binary() -> PathBuf {
-    if let Some(p) = std::env::var_os("DWB_BENCH_DWB") {
-        return PathBuf::from(p);
-    }
-    let built = PathBuf::from(env!("CARGO_BIN_EXE_dwb"));
-    if built.exists() && built.parent().is_some_and(|d| d.ends_with("release")) {
-        return built;
-    }
-    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| manifest.join("target"));
-    let release = target.join("release/dwb");
-    if !release.exists() {
-        eprintln!("building the release binary: cargo build --release --bin dwb");
-        let st = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-            .args(["build", "--release", "--bin", "dwb"])
-            .current_dir(manifest)
-            .env("CARGO_TARGET_DIR", &target)
-            .status()
-            .unwrap();
-        assert!(st.success(), "cargo build --release --bin dwb failed");
-    }
-    release
 }
 
 /// Where the Graph source is.

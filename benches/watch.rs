@@ -42,7 +42,7 @@ mod common;
 
 use std::collections::BTreeSet;
 use std::fs::{self, File};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
@@ -74,7 +74,7 @@ fn main() {
         only.as_deref().is_none_or(|o| o.split(',').any(|p| p.trim().eq_ignore_ascii_case(part)))
     };
     let seed: u64 = std::env::var("DWB_BENCH_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(19);
-    let dwb = dwb_binary();
+    let dwb = common::dwb_binary();
     let work = tempfile::tempdir().unwrap();
     let work = work.path();
     let rt =
@@ -453,32 +453,4 @@ fn dwb_cmd(dwb: &Path, work: &Path, dc: &SambaDc, emu: &EmulatorHandle, args: &[
         .args(args)
         .stdin(Stdio::null());
     c
-}
-
-// ---- the dwb binary (as benches/sync.rs finds it) ------------------------------------------------
-
-fn dwb_binary() -> PathBuf {
-    if let Some(p) = std::env::var_os("DWB_BENCH_DWB") {
-        return PathBuf::from(p);
-    }
-    let built = PathBuf::from(env!("CARGO_BIN_EXE_dwb"));
-    if built.exists() && built.parent().is_some_and(|d| d.ends_with("release")) {
-        return built;
-    }
-    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| manifest.join("target"));
-    let release = target.join("release/dwb");
-    if !release.exists() {
-        eprintln!("building the release binary: cargo build --release --bin dwb");
-        let st = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-            .args(["build", "--release", "--bin", "dwb"])
-            .current_dir(manifest)
-            .env("CARGO_TARGET_DIR", &target)
-            .status()
-            .unwrap();
-        assert!(st.success(), "cargo build --release --bin dwb failed");
-    }
-    release
 }

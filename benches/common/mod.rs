@@ -6,6 +6,7 @@
 #![allow(dead_code)]
 
 use std::fs;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// The hidden first argument with which a bench runs itself as the Graph emulator.
@@ -109,4 +110,33 @@ pub fn machine_busy_secs() -> f64 {
     let Some(line) = text.lines().find(|l| l.starts_with("cpu ")) else { return f64::NAN };
     let f: Vec<u64> = line.split_whitespace().skip(1).map(|v| v.parse().unwrap_or(0)).collect();
     [0usize, 1, 2, 5, 6, 7].iter().filter_map(|i| f.get(*i)).sum::<u64>() as f64 / TICKS_PER_SEC
+}
+
+/// The dwb release binary the benches time: `DWB_BENCH_DWB`, else the one
+/// `cargo bench` built (`CARGO_BIN_EXE_dwb`, release), else
+/// `<target>/release/dwb`, built with `cargo build --release` when missing.
+pub fn dwb_binary() -> PathBuf {
+    if let Some(p) = std::env::var_os("DWB_BENCH_DWB") {
+        return PathBuf::from(p);
+    }
+    let built = PathBuf::from(env!("CARGO_BIN_EXE_dwb"));
+    if built.exists() && built.parent().is_some_and(|d| d.ends_with("release")) {
+        return built;
+    }
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| manifest.join("target"));
+    let release = target.join("release/dwb");
+    if !release.exists() {
+        eprintln!("building the release binary: cargo build --release --bin dwb");
+        let st = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+            .args(["build", "--release", "--bin", "dwb"])
+            .current_dir(manifest)
+            .env("CARGO_TARGET_DIR", &target)
+            .status()
+            .unwrap();
+        assert!(st.success(), "cargo build --release --bin dwb failed");
+    }
+    release
 }
