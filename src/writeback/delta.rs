@@ -129,13 +129,25 @@ impl EarlyListing {
 impl Drop for EarlyListing {
     fn drop(&mut self) {
         self.task.abort();
+        // The task runs on another thread and may be writing its copy right
+        // now (an abort takes effect only at its next await): removed before
+        // that write ends, the copy would come back and be left behind.
+        let until = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while !self.task.is_finished() && std::time::Instant::now() < until {
+            std::thread::sleep(std::time::Duration::from_millis(2));
+        }
         let _ = std::fs::remove_file(&self.copy);
     }
 }
 
-/// One pass over `devices/delta` from the state in `pending`.
-fn listing(c: &GraphClient, pending: &Path, blocking: &Blocking) -> Result<Listing> {
-    blocking.block_on(async { Ok(collect(c, pending).await?) })
+/// One pass over `devices/delta` from the state in `pending`. The Graph error
+/// is kept as it is: what the round does next depends on its reason.
+fn listing(
+    c: &GraphClient,
+    pending: &Path,
+    blocking: &Blocking,
+) -> Result<crate::graph::Result<Listing>> {
+    blocking.block_on(async { Ok(collect(c, pending).await) })
 }
 
 /// Every page of one delta pass from the state in `file` (rewritten after the
@@ -201,22 +213,17 @@ fn listing_or_restart(
     if fresh && notes.is_empty() {
         first_round(notes);
     }
-    match listing(c, pending, cx.blocking) {
-        Err(e) if e.code() == Reason::DeltaExpired.code() => {
-            start_over(format!("Graph expired the stored delta token ({})", e.message), notes);
-            Ok(Some((listing(c, pending, cx.blocking)?, Vec::new())))
+    match listing(c, pending, cx.blocking)? {
+        Err(e) if e.reason() == Reason::DeltaExpired => {
+            start_over(format!("Graph expired the stored delta token ({e})"), notes);
+            Ok(Some((listing(c, pending, cx.blocking)??, Vec::new())))
         }
         // A first `devices/delta` request (no token of ours in it) refused as
         // invalid or unknown: this Graph has no device delta (see `round`).
-        Err(e)
-            if fresh
-                && (e.code() == Reason::BadRequest.code()
-                    || e.code() == Reason::NotFound.code()) =>
-        {
+        Err(e) if fresh && matches!(e.reason(), Reason::BadRequest | Reason::NotFound) => {
             notes.clear();
             notes.push(format!(
-                "Graph does not offer device delta here ({}): this round is a full sync",
-                e.message
+                "Graph does not offer device delta here ({e}): this round is a full sync"
             ));
             Ok(None)
         }

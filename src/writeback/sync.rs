@@ -219,13 +219,19 @@ pub fn plan(cx: &Context, req: &SyncRequest, hooks: &mut dyn SiteHooks) -> Resul
         let users = req.owners || req.optional.registered_users;
         cx.blocking.block_on(async { Ok(c.check_sync_permissions(users).await?) })?;
     }
+    // The mode the round ran in, which the report shows: a delta round Graph
+    // cannot serve runs as a full one.
+    let mut mode = req.mode.name();
     let (listed, cur, commit) = match &req.mode {
         Mode::Full => full(cx, src, early?.flatten(), &mut m)?,
         Mode::Delta { state } => {
             match super::delta::round(cx, src, req, &mut m, state.as_deref(), early_delta)? {
                 Some(round) => round,
                 // No device delta in this Graph: a full round (the notice is in the notes).
-                None => full(cx, src, Early::start_full(cx, src, req)?, &mut m)?,
+                None => {
+                    mode = Mode::Full.name();
+                    full(cx, src, Early::start_full(cx, src, req)?, &mut m)?
+                }
             }
         }
     };
@@ -240,7 +246,7 @@ pub fn plan(cx: &Context, req: &SyncRequest, hooks: &mut dyn SiteHooks) -> Resul
     planner::order(&mut plan.ops);
     Ok(SyncResult {
         container: m.opts.container,
-        mode: req.mode.name(),
+        mode,
         listed,
         in_scope: m.in_scope,
         existing: cur.total,

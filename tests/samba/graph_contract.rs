@@ -338,6 +338,7 @@ fn where_graph_has_no_device_delta_a_delta_round_is_a_full_one() {
         .collect();
     assert_eq!(notices.len(), 1, "{:?}", warnings(&report));
     assert!(notices[0].ends_with("this round is a full sync"), "{notices:?}");
+    assert_eq!(report["data"]["sync"]["mode"], "full", "the report names the mode that ran");
     assert!(!state.exists(), "no delta state without delta");
     // The next round too, and it sees a change as a full round does.
     lab.emu.with_state(|s| s.rename_device(&t.ids[1], "CONTRACT-RENAMED").unwrap());
