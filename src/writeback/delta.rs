@@ -299,7 +299,7 @@ pub(super) fn round(
         for d in std::mem::take(&mut listing.changed) {
             r.device(cx, m, src, d)?;
         }
-        let cur = r.finish(m, listed)?;
+        let cur = r.finish(cx, m, src, listed)?;
         return Ok(Some((listed, cur, Some(StateCommit { pending, state, retry: Vec::new() }))));
     }
     // Incremental rounds carry only changed properties: read the whole devices

@@ -304,13 +304,22 @@ pub(super) struct Reconcile {
     keep: HashSet<u128>,
     bar: indicatif::ProgressBar,
     dups: planner::Duplicates,
+    /// Devices listed but not planned yet: their owner and user lookups go
+    /// out together (20 per JSON batch, several batches in flight), not one
+    /// request per device where Graph sent the relationships unread.
+    held: Vec<Device>,
 }
+
+/// How many listed devices wait for their lookups together: the lookups of
+/// 8 batches of 20 in flight, twice over.
+const HELD: usize = 320;
 
 impl Reconcile {
     pub(super) fn start(cx: &Context, m: &Mapper) -> Result<Reconcile> {
         let cur = state::current_state(cx.dir, &m.opts.container, &m.opts.marker, &mut |_| ())?;
         let bar = progress_bar(cx.progress);
-        Ok(Reconcile { cur, keep: HashSet::new(), bar, dups: planner::Duplicates::default() })
+        let (keep, dups) = (HashSet::new(), planner::Duplicates::default());
+        Ok(Reconcile { cur, keep, bar, dups, held: Vec::with_capacity(HELD) })
     }
 
     pub(super) fn device(
@@ -318,22 +327,41 @@ impl Reconcile {
         cx: &Context,
         m: &mut Mapper,
         src: &DeviceSource,
-        mut d: Device,
+        d: Device,
     ) -> Result<()> {
         cx.blocking.cancel.check()?;
         self.bar.inc(1);
-        m.attach_users(cx, src, std::slice::from_mut(&mut d), true)?;
-        m.reread_owners(cx, src, &[&d])?;
-        if let Some(w) = m.wanted(&d)? {
-            self.keep.insert(planner::id_key(&w.id));
-            if !self.dups.note(&w) {
-                planner::plan_device(w, &self.cur, &m.opts, &mut m.plan)?;
+        self.held.push(d);
+        if self.held.len() >= HELD {
+            self.plan_held(cx, m, src)?;
+        }
+        Ok(())
+    }
+
+    /// Looks up what the held devices lack, then plans each.
+    fn plan_held(&mut self, cx: &Context, m: &mut Mapper, src: &DeviceSource) -> Result<()> {
+        let mut held = std::mem::replace(&mut self.held, Vec::with_capacity(HELD));
+        m.attach_users(cx, src, &mut held, true)?;
+        m.reread_owners(cx, src, &held.iter().collect::<Vec<_>>())?;
+        for d in held {
+            if let Some(w) = m.wanted(&d)? {
+                self.keep.insert(planner::id_key(&w.id));
+                if !self.dups.note(&w) {
+                    planner::plan_device(w, &self.cur, &m.opts, &mut m.plan)?;
+                }
             }
         }
         Ok(())
     }
 
-    pub(super) fn finish(self, m: &mut Mapper, listed: usize) -> Result<CurrentState> {
+    pub(super) fn finish(
+        mut self,
+        cx: &Context,
+        m: &mut Mapper,
+        src: &DeviceSource,
+        listed: usize,
+    ) -> Result<CurrentState> {
+        self.plan_held(cx, m, src)?;
         self.bar.finish_and_clear();
         self.dups.settle(&mut m.plan);
         planner::plan_gone(&self.cur, &self.keep, &m.opts, &mut m.plan);

@@ -350,6 +350,6 @@ fn full(cx: &Context, src: &DeviceSource, early: Option<Early>, m: &mut Mapper) 
     if let Some(e) = failed {
         return Err(e);
     }
-    let cur = r.finish(m, listed)?;
+    let cur = r.finish(cx, m, src, listed)?;
     Ok((listed, cur, None))
 }

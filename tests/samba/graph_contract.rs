@@ -139,6 +139,30 @@ fn delta_round_renaming(lab: &Lab, delta: &[&str], id: &str) -> Value {
 }
 
 #[test]
+fn owners_graph_sent_unread_are_looked_up_in_batches_not_one_request_per_device() {
+    // At 100,000 devices one lookup request per device is hours of round trips.
+    let (lab, t) = lab("graph_contract_batched_lookups");
+    let extra = 96;
+    lab.emu.with_state(|s| {
+        for n in 0..extra {
+            let (v, id) = new_device(100 + n, &format!("CONTRACT-X{n}"));
+            s.add_device(v).unwrap();
+            s.set_owner(&id, "u-a").unwrap();
+        }
+        s.quirks.expand_select_ignored = true;
+    });
+    let before = lab.emu.graph_request_count();
+    let (out, report) = lab.sync(&[]);
+    out.code(0);
+    let requests = lab.emu.graph_request_count() - before;
+    let devices = extra as u64 + 4;
+    assert!(left_as_it_is(&report).is_empty(), "{:?}", warnings(&report));
+    assert_eq!(relations(&lab, &t), expected(&t), "the owners read by id reached AD");
+    // 100 devices' owners, 20 per batch: 5 batches, plus the listings and checks.
+    assert!(requests <= 20, "{requests} Graph requests for {devices} devices");
+}
+
+#[test]
 fn a_nested_select_graph_ignores_never_removes_owners_and_users() {
     let (lab, t) = lab("graph_contract_nested_select");
     lab.sync(&[]).0.code(0);
