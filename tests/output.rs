@@ -76,6 +76,12 @@ fn help_lists_every_subcommand_and_completions_know_scripts() {
     }
     let o = d.run(&["completions", "fish"]);
     o.code(0).stdout_has("mode=").stdout_has("sync: <full|delta>");
+    // Every subcommand a user sees, with its options; never the packaging one.
+    for shell in ["bash", "zsh", "fish"] {
+        let o = d.run(&["completions", shell]);
+        o.code(0).stdout_has("explain").stdout_has("dry-run").stdout_has("profile");
+        assert!(!o.stdout.contains("manpages"), "{shell} completion offers `dwb manpages`");
+    }
 }
 
 /// The demo's devices, `n` of them: each copy a device of its own (ids and name).

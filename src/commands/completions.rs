@@ -33,11 +33,26 @@ fn param_keys() -> Vec<PossibleValue> {
     keys
 }
 
+/// The command line without its hidden subcommands (`manpages`, for
+/// packaging): the shells' generators would offer them, and clap has no way
+/// to remove a subcommand, so the visible ones are copied into a new command.
+/// Completion needs only the arguments and subcommands (the new command's
+/// build propagates the global ones).
+fn visible() -> clap::Command {
+    let full = Cli::command();
+    let subs = full.get_subcommands().filter(|s| !s.is_hide_set()).cloned();
+    clap::Command::new(full.get_name().to_string())
+        .version(full.get_version().unwrap_or_default().to_string())
+        .propagate_version(full.is_propagate_version_set())
+        .args(full.get_arguments().cloned())
+        .subcommands(subs.collect::<Vec<_>>())
+}
+
 /// The command line with completion candidates.
 pub fn command() -> clap::Command {
     let scripts = PossibleValuesParser::new(script_names());
     let keys = PossibleValuesParser::new(param_keys());
-    Cli::command()
+    visible()
         .mut_subcommand("run", |c| {
             c.mut_arg("script", |a| a.value_parser(scripts.clone()))
                 .mut_arg("params", |a| a.value_parser(keys))
