@@ -50,9 +50,10 @@ pub struct SyncPlan {
     pub refused: Vec<GuardTrip>,
     /// Adoption: objects another writer left that get dwb's marker.
     pub adopted: usize,
-    /// Adoption: another writer's objects whose device is gone from Entra ID
-    /// (`DN (anchor Device_<id>)`), listed and left; a later sync does not
-    /// delete them either (no marker), so they are the admin's to remove.
+    /// Adoption (or `take_over`): another writer's objects whose device is gone
+    /// from Entra ID (`DN (anchor Device_<id>)`). They get dwb's marker and
+    /// nothing else, so the adoption deletes nothing and the next sync deletes
+    /// them under its guards (without the marker no sync ever would).
     pub gone: Vec<String>,
     /// Adoption: devices in Entra ID without an object (a sync creates them).
     pub missing: usize,
@@ -351,8 +352,9 @@ pub fn id_key(id: &str) -> u128 {
 
 /// The deletes of a full round: objects dwb owns whose device was not kept.
 /// Skipped devices still exist in Entra ID: their objects are not deleted.
-/// An adoption deletes nothing: it lists the other writer's objects whose
-/// device is gone.
+/// An adoption (and a sync with `take_over`) deletes none of the other
+/// writer's objects whose device is gone: it marks them (`mark_gone`), and an
+/// adoption deletes nothing at all.
 pub fn plan_gone(cur: &CurrentState, keep: &HashSet<u128>, opts: &SyncOptions, out: &mut SyncPlan) {
     let skipped: HashSet<String> =
         out.skipped.iter().map(|s| s.device.to_ascii_lowercase()).collect();
@@ -361,15 +363,34 @@ pub fn plan_gone(cur: &CurrentState, keep: &HashSet<u128>, opts: &SyncOptions, o
         .filter(|(id, _)| !keep.contains(&id_key(id)) && !skipped.contains(*id))
         .map(|(_, c)| c)
         .collect();
+    if opts.adopt || opts.take_over {
+        mark_gone(&gone, opts, out);
+    }
     if opts.adopt {
-        for c in gone.iter().filter(|c| !c.ours && c.entry.dn.is_child_of(&opts.container)) {
-            let id = c.anchor.as_deref().unwrap_or_default();
-            out.gone.push(format!("{} (anchor Device_{id})", c.entry.dn));
-        }
-        out.gone.sort();
         return;
     }
     plan_deletes(gone, opts, out, "the device is no longer in Entra ID (or out of scope)");
+}
+
+/// Gives another writer's objects whose device is gone dwb's marker and
+/// nothing else: the review sees them as a one-attribute change (undone
+/// exactly), and the next sync deletes them as it deletes any object dwb owns,
+/// under the deletion guards.
+fn mark_gone(gone: &[&Current], opts: &SyncOptions, out: &mut SyncPlan) {
+    let marker = Attr::text("adminDescription", [opts.marker.as_str()]);
+    for c in gone.iter().filter(|c| !c.ours && c.entry.dn.is_child_of(&opts.container)) {
+        let id = c.anchor.clone().unwrap_or_default();
+        out.gone.push(format!("{} (anchor Device_{id})", c.entry.dn));
+        let mods = diff(&c.entry, std::slice::from_ref(&marker), &["adminDescription"]);
+        let before = Some(crate::plan::values::values_of(&c.entry, &["adminDescription".into()]));
+        let why = format!(
+            "device {id} is gone from Entra ID: adopted (dwb's marker only) so the next sync \
+             deletes it under its guards"
+        );
+        out.push(WriteOp::Modify { dn: c.entry.dn.clone(), mods, sd_flags: None }, why, id, before);
+        out.updates += 1;
+    }
+    out.gone.sort();
 }
 
 /// A guard that refuses the whole plan: nothing is applied, a dry run shows why.
