@@ -16,6 +16,10 @@ use crate::plan::{Change, ChangeOp};
 /// Marker value dwb writes to `adminDescription` on the objects it owns.
 pub const DEFAULT_MARKER: &str = "dwb-writeback";
 
+/// How the reason of every adoption change begins (an `adopt` run's, or a
+/// sync's with `take_over`): the journal tells an adoption by it (`arrivals`).
+pub const ADOPTION: &str = "adopt device ";
+
 /// Options of a sync.
 #[derive(Debug, Clone)]
 pub struct SyncOptions {
@@ -318,7 +322,7 @@ fn adoption_reason(id: &str, entry: &crate::directory::Entry, mods: &[Modificati
             format!("{}: Connect {theirs} | Entra {entra}", m.attr)
         })
         .collect();
-    format!("adopt device {id} from another writer (Entra Connect?): {}", lines.join("; "))
+    format!("{ADOPTION}{id} from another writer (Entra Connect?): {}", lines.join("; "))
 }
 
 /// Plans deletes of owned objects whose device is gone; refuses above the threshold.
@@ -384,8 +388,8 @@ fn mark_gone(gone: &[&Current], opts: &SyncOptions, out: &mut SyncPlan) {
         let mods = diff(&c.entry, std::slice::from_ref(&marker), &["adminDescription"]);
         let before = Some(crate::plan::values::values_of(&c.entry, &["adminDescription".into()]));
         let why = format!(
-            "device {id} is gone from Entra ID: adopted (dwb's marker only) so the next sync \
-             deletes it under its guards"
+            "{ADOPTION}{id}, gone from Entra ID: dwb's marker only, so the next sync deletes it \
+             under its guards"
         );
         out.push(WriteOp::Modify { dn: c.entry.dn.clone(), mods, sd_flags: None }, why, id, before);
         out.updates += 1;

@@ -451,3 +451,47 @@ fn another_writer_changing_an_adopted_object_is_reported_and_not_reverted_twice(
     assert_eq!(writes(&s), Vec::<Value>::new(), "{s:#}");
     assert_eq!(name(&lab).as_deref(), Some("CONNECT-2"));
 }
+
+/// The finding verify gives for another writer's objects added after the adoption.
+fn arrivals_finding(lab: &Lab) -> Value {
+    let (code, v) = run_json(lab, &["run", "verify", "--format", "json"]);
+    assert_eq!(code, 0, "a warning is no failure: {v:#}");
+    v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["check"] == "new objects of another writer since the adoption")
+        .cloned()
+        .unwrap_or_else(|| panic!("no finding: {v:#}"))
+}
+
+#[test]
+fn objects_another_writer_adds_after_the_adoption_are_reported_by_verify() {
+    let mut state = EmulatorState::empty(DEFAULT_TENANT_ID);
+    let (first, _) = new_device(1, "BEFORE-0");
+    let (later, _) = new_device(2, "AFTER-0");
+    state.add_device(first.clone()).unwrap();
+    state.add_device(later.clone()).unwrap();
+    let lab = Lab::start("adopt_arrivals", state);
+    let who = connector(&lab);
+    let f = Forms { utf16_anchor: false, text_owner: false, upper_rdn: false };
+    let (_, l) = connect_ldif(&first, "BEFORE-0", None, f);
+    ldapadd_as(&lab, &who, &l);
+    let (code, r) = run_json(&lab, &["run", "adopt", "--format", "json"]);
+    assert_eq!(code, 0, "{r:#}");
+
+    // Right after the adoption: nothing new.
+    let none = arrivals_finding(&lab);
+    assert_eq!(none["status"], "ok", "{none:#}");
+
+    // Connect, still exporting, writes another device's object.
+    let (dn, l) = connect_ldif(&later, "AFTER-0", None, f);
+    ldapadd_as(&lab, &who, &l);
+    let warn = arrivals_finding(&lab);
+    assert_eq!(warn["status"], "warn", "{warn:#}");
+    let detail = warn["detail"].as_str().unwrap();
+    assert!(detail.starts_with("1 anchored object(s) without dwb's marker"), "{detail}");
+    assert!(detail.to_ascii_lowercase().contains(&dn.to_ascii_lowercase()), "{detail}");
+    assert!(detail.contains("after the adoption of 20"), "{detail}");
+    assert!(warn["fix"].as_str().unwrap_or_default().contains("staging mode"), "{warn:#}");
+}
