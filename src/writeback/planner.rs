@@ -326,7 +326,12 @@ fn adoption_reason(id: &str, entry: &crate::directory::Entry, mods: &[Modificati
 }
 
 /// Plans deletes of owned objects whose device is gone; refuses above the threshold.
+/// With `take_over`, another writer's objects among them get the marker only
+/// (`mark_gone`), in a full round as in a delta round.
 pub fn plan_deletes(gone: Vec<&Current>, opts: &SyncOptions, out: &mut SyncPlan, why: &str) {
+    if opts.take_over {
+        mark_gone(&gone, opts, out);
+    }
     let owned = gone
         .iter()
         .filter(|c| c.anchor.is_some() && c.ours && c.entry.dn.is_child_of(&opts.container));
@@ -367,10 +372,8 @@ pub fn plan_gone(cur: &CurrentState, keep: &HashSet<u128>, opts: &SyncOptions, o
         .filter(|(id, _)| !keep.contains(&id_key(id)) && !skipped.contains(*id))
         .map(|(_, c)| c)
         .collect();
-    if opts.adopt || opts.take_over {
-        mark_gone(&gone, opts, out);
-    }
     if opts.adopt {
+        mark_gone(&gone, opts, out);
         return;
     }
     plan_deletes(gone, opts, out, "the device is no longer in Entra ID (or out of scope)");
@@ -605,6 +608,46 @@ mod tests {
             marker: DEFAULT_MARKER.into(),
             allow_empty: false,
             convention: Default::default(),
+        }
+    }
+
+    #[test]
+    fn gone_objects_of_another_writer_get_the_marker_only_with_take_over() {
+        let obj = |n: &str, ours: bool| Current {
+            entry: crate::directory::Entry::with_attrs(
+                Dn::parse(&format!("CN={n},CN=RegisteredDevices,DC=contoso,DC=test")).unwrap(),
+                [Attr::text("displayName", [n])],
+            ),
+            anchor: Some(n.into()),
+            ours,
+        };
+        let (mine, theirs) = (obj("mine", true), obj("theirs", false));
+        for take_over in [false, true] {
+            let mut o = opts(100);
+            o.take_over = take_over;
+            let mut plan = SyncPlan::default();
+            plan_deletes(vec![&mine, &theirs], &o, &mut plan, "gone");
+            let ops: Vec<(&str, String)> = plan
+                .ops
+                .iter()
+                .map(|c| match &c.op {
+                    ChangeOp::Directory(WriteOp::Delete { dn }) => ("delete", dn.to_string()),
+                    ChangeOp::Directory(WriteOp::Modify { dn, mods, .. }) => {
+                        let attrs: Vec<&str> = mods.iter().map(|m| m.attr.as_str()).collect();
+                        assert_eq!(attrs, ["adminDescription"]);
+                        assert_eq!(mods[0].values, [DEFAULT_MARKER.as_bytes().to_vec()]);
+                        ("mark", dn.to_string())
+                    }
+                    other => panic!("{other:?}"),
+                })
+                .collect();
+            let mut want = vec![("delete", mine.entry.dn.to_string())];
+            if take_over {
+                want.insert(0, ("mark", theirs.entry.dn.to_string()));
+            }
+            assert_eq!(ops, want, "take_over={take_over}");
+            assert_eq!((plan.deletes, plan.updates), (1, usize::from(take_over)));
+            assert_eq!(plan.gone.len(), usize::from(take_over));
         }
     }
 
