@@ -60,7 +60,16 @@ pub fn since_adoption(
     marker: &str,
     profile: Option<&str>,
 ) -> Result<Option<Arrivals>> {
-    let runs = journal::read(&journal::path_for(profile)?)?;
+    // A damaged journal is `dwb journal`'s to report: verify skips this check.
+    let runs = match journal::read(&journal::path_for(profile)?) {
+        Ok(runs) => runs,
+        Err(e) => {
+            tracing::warn!(
+                "the journal is unreadable ({e}); objects added after an adoption are not looked for"
+            );
+            return Ok(None);
+        }
+    };
     let Some(at) = adopted_at(&runs, container) else { return Ok(None) };
     let filter = Filter::And(vec![
         Filter::eq("objectClass", "msDS-Device"),
