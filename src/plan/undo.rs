@@ -144,11 +144,20 @@ pub fn plan(run: &Run, dir: &dyn Directory, delete_threshold: usize) -> Result<U
     let refs: Vec<&Dn> = dns.iter().collect();
     let read = super::expect::read_many(dir, &refs, &names)?;
     let mut state: HashMap<String, Option<Entry>> = HashMap::new();
-    let created: Vec<String> = done
-        .iter()
-        .filter(|c| c.action == "create")
-        .filter_map(|c| c.dn.as_deref().and_then(|d| Dn::parse(d).ok()).map(|d| d.norm()))
-        .collect();
+    let of_action = |action: &str| -> Vec<String> {
+        done.iter()
+            .filter(|c| c.action == action)
+            .filter_map(|c| c.dn.as_deref().and_then(|d| Dn::parse(d).ok()).map(|d| d.norm()))
+            .collect()
+    };
+    let (created, deleted) = (of_action("create"), of_action("delete"));
+    // The run's first DACL change of each object it deleted: its DACL before the run.
+    let mut first_acl: HashMap<String, usize> = HashMap::new();
+    for c in done.iter().filter(|c| c.action == "acl") {
+        if let Some(dn) = c.dn.as_deref().and_then(|d| Dn::parse(d).ok()) {
+            first_acl.entry(dn.norm()).or_insert(c.change);
+        }
+    }
     for c in done.iter().rev() {
         let label = format!("{}. {} {}", c.change, c.action, c.target);
         let Some(dn) = c.dn.as_deref().and_then(|d| Dn::parse(d).ok()) else {
@@ -159,6 +168,12 @@ pub fn plan(run: &Run, dir: &dyn Directory, delete_threshold: usize) -> Result<U
         if c.action == "acl" {
             if created.contains(&key) {
                 u.already.push(format!("{label}: the object is one the run created"));
+            } else if deleted.contains(&key) {
+                if first_acl.get(&key) == Some(&c.change) {
+                    recreated_acl(&mut u, run, c, &dn, &label);
+                } else {
+                    u.already.push(format!("{label}: restored with the re-created object"));
+                }
             } else {
                 acl(&mut u, dir, run, c, &dn, &label)?;
             }
@@ -238,6 +253,13 @@ pub fn plan(run: &Run, dir: &dyn Directory, delete_threshold: usize) -> Result<U
             last.expect = Some(expect);
         }
     }
+    refuse_mass_delete(&mut u, run, delete_threshold);
+    Ok(u)
+}
+
+/// Refuses an undo that deletes more objects than `delete_threshold` (like a
+/// sync's deletion guard).
+fn refuse_mass_delete(u: &mut Undo, run: &Run, delete_threshold: usize) {
     let deletes: Vec<usize> = u
         .plan
         .changes
@@ -258,7 +280,6 @@ pub fn plan(run: &Run, dir: &dyn Directory, delete_threshold: usize) -> Result<U
             changes: deletes,
         });
     }
-    Ok(u)
 }
 
 fn dacl_of(attrs: &Option<Vec<Attr>>) -> Option<SecurityDescriptor> {
@@ -319,6 +340,37 @@ fn acl(
     let why = format!("undo of run {} change {}", run.run_id, c.change);
     u.plan.push_for(op, Some(why), c.device.clone());
     Ok(())
+}
+
+/// The DACL of an object the run changed and then deleted, for the object the
+/// undo re-creates (planned before this): the DC gives it the schema's default
+/// DACL, and this grants it back every explicit ACE it had before the run's
+/// first DACL change (`c`), as a DACL change of its own in the plan. Nothing
+/// to check it against: the object does not exist yet when the undo is planned.
+fn recreated_acl(u: &mut Undo, run: &Run, c: &Recorded, dn: &Dn, label: &str) {
+    let Some(before) = dacl_of(&c.before) else {
+        u.not_undone.push(format!("{label}: the journal has no DACL before the run"));
+        return;
+    };
+    let edits: Vec<AclEdit> = explicit(&before).into_iter().map(AclEdit::Grant).collect();
+    if edits.is_empty() {
+        u.already.push(format!("{label}: no explicit ACE to give back"));
+        return;
+    }
+    let sddl = |sd: &SecurityDescriptor| sd.to_sddl(None).unwrap_or_else(|e| format!("<{e}>"));
+    let op = ChangeOp::Acl {
+        dn: dn.clone(),
+        before: "(the re-created object's default DACL)".into(),
+        after: sddl(&before),
+        descriptor: before.dacl_only().to_bytes().unwrap_or_default(),
+        edits,
+        expected: None,
+    };
+    let why = format!(
+        "undo of run {} change {}: the explicit ACEs of the re-created object",
+        run.run_id, c.change
+    );
+    u.plan.push_for(op, Some(why), c.device.clone());
 }
 
 /// Why an object no longer is as the run left it (the first attribute that differs).

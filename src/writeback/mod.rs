@@ -6,6 +6,7 @@
 //! reads what the container holds, `diff` compares, and `planner` turns the
 //! comparison into creates, per-attribute modifies and guarded deletes;
 //! `contest` stops dwb reverting what another writer keeps changing;
+//! `arrivals` finds the objects another writer added after an adoption;
 //! `forms` reads every byte form another writer may have used (and the
 //! container's convention for new values);
 //! `stale` compares Entra's last sign-ins with the objects' timestamps (verify).
@@ -18,6 +19,7 @@
 //! *and* dwb's marker (`adminDescription`); objects with an anchor but no marker
 //! belong to another writer and are left alone unless `take_over` is set.
 
+pub mod arrivals;
 pub mod contest;
 pub mod delta;
 pub mod diff;

@@ -16,6 +16,10 @@ use crate::plan::{Change, ChangeOp};
 /// Marker value dwb writes to `adminDescription` on the objects it owns.
 pub const DEFAULT_MARKER: &str = "dwb-writeback";
 
+/// How the reason of every adoption change begins (an `adopt` run's, or a
+/// sync's with `take_over`): the journal tells an adoption by it (`arrivals`).
+pub const ADOPTION: &str = "adopt device ";
+
 /// Options of a sync.
 #[derive(Debug, Clone)]
 pub struct SyncOptions {
@@ -50,9 +54,10 @@ pub struct SyncPlan {
     pub refused: Vec<GuardTrip>,
     /// Adoption: objects another writer left that get dwb's marker.
     pub adopted: usize,
-    /// Adoption: another writer's objects whose device is gone from Entra ID
-    /// (`DN (anchor Device_<id>)`), listed and left; a later sync does not
-    /// delete them either (no marker), so they are the admin's to remove.
+    /// Adoption (or `take_over`): another writer's objects whose device is gone
+    /// from Entra ID (`DN (anchor Device_<id>)`). They get dwb's marker and
+    /// nothing else, so the adoption deletes nothing and the next sync deletes
+    /// them under its guards (without the marker no sync ever would).
     pub gone: Vec<String>,
     /// Adoption: devices in Entra ID without an object (a sync creates them).
     pub missing: usize,
@@ -317,11 +322,16 @@ fn adoption_reason(id: &str, entry: &crate::directory::Entry, mods: &[Modificati
             format!("{}: Connect {theirs} | Entra {entra}", m.attr)
         })
         .collect();
-    format!("adopt device {id} from another writer (Entra Connect?): {}", lines.join("; "))
+    format!("{ADOPTION}{id} from another writer (Entra Connect?): {}", lines.join("; "))
 }
 
 /// Plans deletes of owned objects whose device is gone; refuses above the threshold.
+/// With `take_over`, another writer's objects among them get the marker only
+/// (`mark_gone`), in a full round as in a delta round.
 pub fn plan_deletes(gone: Vec<&Current>, opts: &SyncOptions, out: &mut SyncPlan, why: &str) {
+    if opts.take_over {
+        mark_gone(&gone, opts, out);
+    }
     let owned = gone
         .iter()
         .filter(|c| c.anchor.is_some() && c.ours && c.entry.dn.is_child_of(&opts.container));
@@ -351,8 +361,9 @@ pub fn id_key(id: &str) -> u128 {
 
 /// The deletes of a full round: objects dwb owns whose device was not kept.
 /// Skipped devices still exist in Entra ID: their objects are not deleted.
-/// An adoption deletes nothing: it lists the other writer's objects whose
-/// device is gone.
+/// An adoption (and a sync with `take_over`) deletes none of the other
+/// writer's objects whose device is gone: it marks them (`mark_gone`), and an
+/// adoption deletes nothing at all.
 pub fn plan_gone(cur: &CurrentState, keep: &HashSet<u128>, opts: &SyncOptions, out: &mut SyncPlan) {
     let skipped: HashSet<String> =
         out.skipped.iter().map(|s| s.device.to_ascii_lowercase()).collect();
@@ -362,14 +373,31 @@ pub fn plan_gone(cur: &CurrentState, keep: &HashSet<u128>, opts: &SyncOptions, o
         .map(|(_, c)| c)
         .collect();
     if opts.adopt {
-        for c in gone.iter().filter(|c| !c.ours && c.entry.dn.is_child_of(&opts.container)) {
-            let id = c.anchor.as_deref().unwrap_or_default();
-            out.gone.push(format!("{} (anchor Device_{id})", c.entry.dn));
-        }
-        out.gone.sort();
+        mark_gone(&gone, opts, out);
         return;
     }
     plan_deletes(gone, opts, out, "the device is no longer in Entra ID (or out of scope)");
+}
+
+/// Gives another writer's objects whose device is gone dwb's marker and
+/// nothing else: the review sees them as a one-attribute change (undone
+/// exactly), and the next sync deletes them as it deletes any object dwb owns,
+/// under the deletion guards.
+fn mark_gone(gone: &[&Current], opts: &SyncOptions, out: &mut SyncPlan) {
+    let marker = Attr::text("adminDescription", [opts.marker.as_str()]);
+    for c in gone.iter().filter(|c| !c.ours && c.entry.dn.is_child_of(&opts.container)) {
+        let id = c.anchor.clone().unwrap_or_default();
+        out.gone.push(format!("{} (anchor Device_{id})", c.entry.dn));
+        let mods = diff(&c.entry, std::slice::from_ref(&marker), &["adminDescription"]);
+        let before = Some(crate::plan::values::values_of(&c.entry, &["adminDescription".into()]));
+        let why = format!(
+            "{ADOPTION}{id}, gone from Entra ID: dwb's marker only, so the next sync deletes it \
+             under its guards"
+        );
+        out.push(WriteOp::Modify { dn: c.entry.dn.clone(), mods, sd_flags: None }, why, id, before);
+        out.updates += 1;
+    }
+    out.gone.sort();
 }
 
 /// A guard that refuses the whole plan: nothing is applied, a dry run shows why.
@@ -580,6 +608,46 @@ mod tests {
             marker: DEFAULT_MARKER.into(),
             allow_empty: false,
             convention: Default::default(),
+        }
+    }
+
+    #[test]
+    fn gone_objects_of_another_writer_get_the_marker_only_with_take_over() {
+        let obj = |n: &str, ours: bool| Current {
+            entry: crate::directory::Entry::with_attrs(
+                Dn::parse(&format!("CN={n},CN=RegisteredDevices,DC=contoso,DC=test")).unwrap(),
+                [Attr::text("displayName", [n])],
+            ),
+            anchor: Some(n.into()),
+            ours,
+        };
+        let (mine, theirs) = (obj("mine", true), obj("theirs", false));
+        for take_over in [false, true] {
+            let mut o = opts(100);
+            o.take_over = take_over;
+            let mut plan = SyncPlan::default();
+            plan_deletes(vec![&mine, &theirs], &o, &mut plan, "gone");
+            let ops: Vec<(&str, String)> = plan
+                .ops
+                .iter()
+                .map(|c| match &c.op {
+                    ChangeOp::Directory(WriteOp::Delete { dn }) => ("delete", dn.to_string()),
+                    ChangeOp::Directory(WriteOp::Modify { dn, mods, .. }) => {
+                        let attrs: Vec<&str> = mods.iter().map(|m| m.attr.as_str()).collect();
+                        assert_eq!(attrs, ["adminDescription"]);
+                        assert_eq!(mods[0].values, [DEFAULT_MARKER.as_bytes().to_vec()]);
+                        ("mark", dn.to_string())
+                    }
+                    other => panic!("{other:?}"),
+                })
+                .collect();
+            let mut want = vec![("delete", mine.entry.dn.to_string())];
+            if take_over {
+                want.insert(0, ("mark", theirs.entry.dn.to_string()));
+            }
+            assert_eq!(ops, want, "take_over={take_over}");
+            assert_eq!((plan.deletes, plan.updates), (1, usize::from(take_over)));
+            assert_eq!(plan.gone.len(), usize::from(take_over));
         }
     }
 

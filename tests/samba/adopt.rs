@@ -8,9 +8,11 @@
 //!
 //! - the adoption plan creates and deletes nothing, touches no anchor, owner or
 //!   msDS-DeviceID equal in meaning, and shows each difference with Connect's
-//!   value beside Entra's; the gone object is listed, not touched;
-//! - after the adoption a sync plans nothing for the adopted objects;
+//!   value beside Entra's; the gone object is listed and gets dwb's marker only;
+//! - after the adoption a sync plans nothing for the adopted objects and
+//!   deletes the gone one, under the deletion guards (refused above them);
 //! - `dwb undo` returns every object to the seeded bytes exactly;
+//! - `sync --param take_over=true` marks the gone object the same way;
 //! - a device that had no object is created in the container's own forms;
 //! - a second account changing an adopted object's displayName between rounds
 //!   is reverted once, then reported ("another writer … keeps changing") with
@@ -210,11 +212,15 @@ fn adopt_and_undo(name: &'static str, f: Forms) {
     let w = writes(&dry);
     let targets: Vec<String> =
         w.iter().map(|c| c["target"].as_str().unwrap().to_ascii_lowercase()).collect();
-    let mut want = vec![same_dn.to_ascii_lowercase(), renamed_dn.to_ascii_lowercase()];
+    let mut want = vec![
+        same_dn.to_ascii_lowercase(),
+        renamed_dn.to_ascii_lowercase(),
+        gone_dn.to_ascii_lowercase(),
+    ];
     want.sort();
     let mut got = targets.clone();
     got.sort();
-    assert_eq!(got, want, "only the two objects whose device is in Entra ID: {dry:#}");
+    assert_eq!(got, want, "the three anchored objects, not the AD FS one: {dry:#}");
     for c in &w {
         let attrs: Vec<&str> = c["modifications"]
             .as_array()
@@ -232,6 +238,13 @@ fn adopt_and_undo(name: &'static str, f: Forms) {
         let target = c["target"].as_str().unwrap().to_ascii_lowercase();
         if target == same_dn.to_ascii_lowercase() {
             assert_eq!(attrs, ["adminDescription"], "an equal object gets the marker only: {c:#}");
+        } else if target == gone_dn.to_ascii_lowercase() {
+            assert_eq!(attrs, ["adminDescription"], "a gone object gets the marker only: {c:#}");
+            let why = c["reason"].as_str().unwrap();
+            assert!(
+                why.contains("gone from Entra ID") && why.contains("next sync deletes"),
+                "{why}"
+            );
         } else {
             assert_eq!(attrs.len(), 2, "{c:#}");
             assert!(attrs.contains(&"displayName"), "{c:#}");
@@ -265,10 +278,15 @@ fn adopt_and_undo(name: &'static str, f: Forms) {
     let run_id = run["run_id"].as_str().unwrap().to_string();
     let after = snapshot(&lab);
     assert_eq!(after.len(), 4, "nothing created or deleted");
-    for dn in [&gone_dn, &adfs_dn] {
-        let k = dn.to_ascii_lowercase();
-        assert_eq!(after[&k], seeded[&k], "{dn} touched");
-    }
+    let k = adfs_dn.to_ascii_lowercase();
+    assert_eq!(after[&k], seeded[&k], "{adfs_dn} touched");
+    let (gone_after, gone_seeded) = (
+        &values(&after)[&gone_dn.to_ascii_lowercase()],
+        &values(&seeded)[&gone_dn.to_ascii_lowercase()],
+    );
+    let mut marked = gone_seeded.clone();
+    marked.insert("admindescription".into(), vec![MARKER.as_bytes().to_vec()]);
+    assert_eq!(gone_after, &marked, "the gone object gets dwb's marker and nothing else");
     for dn in [&same_dn, &renamed_dn] {
         let (a, s) = (&after[&dn.to_ascii_lowercase()], &seeded[&dn.to_ascii_lowercase()]);
         assert_eq!(a["admindescription"], vec![MARKER.as_bytes().to_vec()], "{dn}");
@@ -278,19 +296,48 @@ fn adopt_and_undo(name: &'static str, f: Forms) {
     }
     assert_eq!(after[&renamed_dn.to_ascii_lowercase()]["displayname"], vec![b"ADOPT-1".to_vec()]);
 
-    // After the adoption a sync has nothing to do for the adopted objects: only the
-    // device Connect never wrote is created, and nothing is deleted.
-    let (code, sync) = run_json(&lab, &["run", "sync", "--dry-run", "--format", "json"]);
+    // After the adoption a sync deletes the gone object, under the guards: above
+    // a threshold it is refused and changes nothing.
+    let (out, sync) = lab.sync(&["delete_threshold=0", "delete_threshold_percent=100"]);
+    assert_ne!(out.code, 0, "{sync:#}");
+    assert_eq!(sync["status"], "refused", "{sync:#}");
+    assert_eq!(sync["refusals"][0]["guard"], "delete_threshold", "{sync:#}");
+    assert_eq!(snapshot(&lab), after, "a refused sync changed the container");
+    // Within them it has nothing to do for the adopted objects: the device Connect
+    // never wrote is created and the gone object deleted.
+    let (code, sync) = run_json(
+        &lab,
+        &["run", "sync", "--dry-run", "--format", "json", "--param", "delete_threshold_percent=50"],
+    );
     assert_eq!(code, 0, "{sync:#}");
     assert_eq!(with_action(&sync, "modify"), Vec::<Value>::new(), "{sync:#}");
-    assert_eq!(with_action(&sync, "delete"), Vec::<Value>::new(), "{sync:#}");
+    let deleted: Vec<String> = with_action(&sync, "delete")
+        .iter()
+        .map(|c| c["target"].as_str().unwrap().to_ascii_lowercase())
+        .collect();
+    assert_eq!(deleted, [gone_dn.to_ascii_lowercase()], "{sync:#}");
     assert_eq!(with_action(&sync, "create").len(), 1, "{sync:#}");
-    assert_eq!(plan(&sync).len(), 1, "{sync:#}");
+    assert_eq!(plan(&sync).len(), 2, "{sync:#}");
 
     // Undo: every object back to Connect's bytes.
     let (code, undo) = run_json(&lab, &["undo", &run_id, "--format", "json"]);
     assert_eq!(code, 0, "{undo:#}");
     assert_eq!(values(&snapshot(&lab)), values(&seeded), "undo restores the seeded bytes");
+
+    // take_over=true treats the gone object as the adoption does: marker only.
+    let (code, take) = run_json(
+        &lab,
+        &["run", "sync", "--dry-run", "--format", "json", "--param", "take_over=true"],
+    );
+    assert_eq!(code, 0, "{take:#}");
+    assert_eq!(with_action(&take, "delete"), Vec::<Value>::new(), "{take:#}");
+    let marked: Vec<Value> = with_action(&take, "modify")
+        .into_iter()
+        .filter(|c| c["target"].as_str().unwrap().eq_ignore_ascii_case(&gone_dn))
+        .collect();
+    assert_eq!(marked.len(), 1, "{take:#}");
+    assert_eq!(marked[0]["modifications"][0]["attribute"], "adminDescription", "{take:#}");
+    assert_eq!(marked[0]["modifications"].as_array().unwrap().len(), 1, "{take:#}");
 
     // A sync now creates the missing device in the container's forms, and still
     // leaves the other writer's objects alone.
@@ -311,6 +358,21 @@ fn adopt_and_undo(name: &'static str, f: Forms) {
         let k = dn.to_ascii_lowercase();
         assert_eq!(now[&k], values(&seeded)[&k], "{dn} touched by the sync");
     }
+
+    // Adopted again, the next sync (default guards: 1 of the 4 objects dwb owns)
+    // deletes the gone object and nothing else.
+    let (code, run) = run_json(&lab, &["run", "adopt", "--format", "json"]);
+    assert_eq!(code, 0, "{run:#}");
+    let (out, sync) = lab.sync(&[]);
+    out.code(0);
+    let deleted: Vec<String> = with_action(&sync, "delete")
+        .iter()
+        .map(|c| c["target"].as_str().unwrap().to_ascii_lowercase())
+        .collect();
+    assert_eq!(deleted, [gone_dn.to_ascii_lowercase()], "{sync:#}");
+    let left = snapshot(&lab);
+    assert!(!left.contains_key(&gone_dn.to_ascii_lowercase()), "the gone object is deleted");
+    assert_eq!(left.len(), 4, "the two adopted, the created and the AD FS object stay");
 }
 
 #[test]
@@ -388,4 +450,48 @@ fn another_writer_changing_an_adopted_object_is_reported_and_not_reverted_twice(
     assert_eq!(out.code, 4, "{s:#}");
     assert_eq!(writes(&s), Vec::<Value>::new(), "{s:#}");
     assert_eq!(name(&lab).as_deref(), Some("CONNECT-2"));
+}
+
+/// The finding verify gives for another writer's objects added after the adoption.
+fn arrivals_finding(lab: &Lab) -> Value {
+    let (code, v) = run_json(lab, &["run", "verify", "--format", "json"]);
+    assert_eq!(code, 0, "a warning is no failure: {v:#}");
+    v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["check"] == "new objects of another writer since the adoption")
+        .cloned()
+        .unwrap_or_else(|| panic!("no finding: {v:#}"))
+}
+
+#[test]
+fn objects_another_writer_adds_after_the_adoption_are_reported_by_verify() {
+    let mut state = EmulatorState::empty(DEFAULT_TENANT_ID);
+    let (first, _) = new_device(1, "BEFORE-0");
+    let (later, _) = new_device(2, "AFTER-0");
+    state.add_device(first.clone()).unwrap();
+    state.add_device(later.clone()).unwrap();
+    let lab = Lab::start("adopt_arrivals", state);
+    let who = connector(&lab);
+    let f = Forms { utf16_anchor: false, text_owner: false, upper_rdn: false };
+    let (_, l) = connect_ldif(&first, "BEFORE-0", None, f);
+    ldapadd_as(&lab, &who, &l);
+    let (code, r) = run_json(&lab, &["run", "adopt", "--format", "json"]);
+    assert_eq!(code, 0, "{r:#}");
+
+    // Right after the adoption: nothing new.
+    let none = arrivals_finding(&lab);
+    assert_eq!(none["status"], "ok", "{none:#}");
+
+    // Connect, still exporting, writes another device's object.
+    let (dn, l) = connect_ldif(&later, "AFTER-0", None, f);
+    ldapadd_as(&lab, &who, &l);
+    let warn = arrivals_finding(&lab);
+    assert_eq!(warn["status"], "warn", "{warn:#}");
+    let detail = warn["detail"].as_str().unwrap();
+    assert!(detail.starts_with("1 anchored object(s) without dwb's marker"), "{detail}");
+    assert!(detail.to_ascii_lowercase().contains(&dn.to_ascii_lowercase()), "{detail}");
+    assert!(detail.contains("after the adoption of 20"), "{detail}");
+    assert!(warn["fix"].as_str().unwrap_or_default().contains("staging mode"), "{warn:#}");
 }

@@ -94,23 +94,22 @@ fn retire_hands_back_or_removes_everything_dwb_wrote_and_undo_brings_it_back() {
     assert_eq!(drs["status"], "fail");
     assert!(drs["detail"].as_str().unwrap().contains("not prepared"), "{drs}");
 
-    // Undo: objects (new objectGUIDs), container, DRS and the DRC's ACEs back. The
-    // re-created container has the schema's default permissions: prepare grants the
-    // connector again (planning only that), then verify passes with its rights checked.
+    // Undo: objects (new objectGUIDs), container, DRS, and the connector's ACEs on
+    // the DRC and on the re-created container: verify passes with its rights checked,
+    // and prepare has nothing left to do.
     let run_id = r["run_id"].as_str().unwrap().to_string();
     let (code, u) = run_json(&lab, &["undo", &run_id, "--format", "json"]);
     assert_eq!(code, 0, "{u:#}");
     assert_eq!(u["data"]["undo"]["conflicts"], serde_json::json!([]), "{u:#}");
-    let (code, v) = run_json(&lab, &["run", "verify", "--format", "json"]);
-    assert_eq!(code, 0, "verify after undoing the retire: {v:#}");
+    let (code, v) = verify(&lab);
+    assert_eq!(code, 0, "verify with the connector's rights after undoing the retire: {v:#}");
     let (code, p) = run_json(&lab, &["run", "prepare", "--param", CONNECTOR, "--format", "json"]);
     assert_eq!(code, 0, "{p:#}");
-    assert!(
-        super::sync::plan(&p).iter().all(|c| c["action"] == "acl"),
-        "prepare after the undo only grants the connector's rights again: {p:#}"
+    assert_eq!(
+        super::sync::plan(&p),
+        Vec::<Value>::new(),
+        "prepare after the undo has nothing left to grant: {p:#}"
     );
-    let (code, v) = verify(&lab);
-    assert_eq!(code, 0, "verify with the connector's rights: {v:#}");
     let after = by_dn(lab.objects());
     assert_eq!(after.len(), before.len());
     for (dn, o) in &before {

@@ -11,7 +11,8 @@
 //!   attributes; the state moves only after the round applied;
 //! - the deletion threshold and an empty listing stop before deleting (full and delta);
 //! - objects without an anchor, another writer's objects and objects outside the
-//!   container survive; `take_over` manages the other writer's object;
+//!   container survive; `take_over` manages the other writer's object (one whose
+//!   device is gone gets the marker only, and the next sync deletes it);
 //! - a rejected write is a failed change (exit 2), the rest applied, no partial object;
 //! - Graph throttling, dwb killed (SIGKILL) or interrupted (SIGINT) mid-apply, the
 //!   DC stopped or hung mid-sync: clear outcome, and a rerun converges.
@@ -944,7 +945,8 @@ fn objects_dwb_does_not_own_are_left_alone() {
     let snapshot = |dn: &str| {
         lab.dc.ldapsearch(&["-b", dn, "-s", "base", "(objectClass=*)", "*", "uSNChanged"])
     };
-    let untouched = [&foreign_gone, &unanchored, &outside].map(|dn| (dn.clone(), snapshot(dn)));
+    let untouched = [&unanchored, &outside].map(|dn| (dn.clone(), snapshot(dn)));
+    let gone_before = snapshot(&foreign_gone);
     let foreign_before = snapshot(&foreign.dn());
 
     let (out, report) = lab.sync(&[]);
@@ -988,11 +990,27 @@ fn objects_dwb_does_not_own_are_left_alone() {
     let (out, report) = lab.sync(&[]);
     out.code(0);
     assert_eq!(writes(&report), Vec::<Value>::new());
+    assert_eq!(snapshot(&foreign_gone), gone_before, "without take_over it is left alone");
 
-    // take_over=true: dwb manages the object of the device in Entra ID.
+    // take_over=true: dwb manages the object of the device in Entra ID, and gives
+    // the one whose device is gone its marker only (as `adopt` does), so the next
+    // sync deletes it under the guards.
     let (out, report) = lab.sync(&["take_over=true"]);
     out.code(0);
-    let w = writes(&report);
+    let mut w = writes(&report);
+    let gone_dn = foreign_gone.to_ascii_lowercase();
+    let at_gone = |c: &Value| c["target"].as_str().unwrap().eq_ignore_ascii_case(&gone_dn);
+    let marked: Vec<Value> = w.iter().filter(|c| at_gone(c)).cloned().collect();
+    assert_eq!(marked.len(), 1, "{:#}", Value::Array(w.clone()));
+    assert_eq!(marked[0]["action"], "modify");
+    let marker_only: Vec<&str> = marked[0]["modifications"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["attribute"].as_str().unwrap())
+        .collect();
+    assert_eq!(marker_only, ["adminDescription"], "{:#}", marked[0]);
+    w.retain(|c| !at_gone(c));
     assert_eq!(
         w.len(),
         1,
@@ -1027,10 +1045,7 @@ fn objects_dwb_does_not_own_are_left_alone() {
         .filter(|f| f["check"] == "coexistence")
         .cloned()
         .collect();
-    assert!(
-        co.iter().all(|f| f["detail"].as_str().unwrap().contains("1 anchored object(s)")),
-        "one foreign object left: {co:?}"
-    );
+    assert_eq!(co, Vec::<Value>::new(), "no foreign object left");
     let objs = by_dn(lab.objects());
     assert_eq!(
         objs.len(),
@@ -1050,13 +1065,14 @@ fn objects_dwb_does_not_own_are_left_alone() {
     out.code(0);
     assert_eq!(
         with_action(&report, "delete").len(),
-        devices.len() - 1,
-        "every object dwb owns (the taken-over one included), nothing else"
+        devices.len(),
+        "every object dwb owns (the two taken over included), nothing else"
     );
-    assert_eq!(lab.count(), 2);
+    assert_eq!(lab.count(), 1);
+    assert!(!lab.exists(&foreign_gone), "the taken-over object of a gone device is deleted");
 
-    // Through every sync: objects without an anchor, another writer's object of a
-    // device gone from Entra ID, and objects outside the container survived untouched.
+    // Through every sync: objects without an anchor and objects outside the
+    // container survived untouched.
     for (dn, before) in &untouched {
         assert_eq!(&snapshot(dn), before, "{dn} changed");
     }

@@ -132,6 +132,27 @@ fn ownership(host: &Host, o: &Map) -> Result<Map> {
     Ok(out)
 }
 
+/// The objects another writer added after the adoption (`arrivals`), or `()`
+/// when this profile's journal records no adoption into the container.
+fn since_adoption(host: &Host, o: &Map) -> Result<Dynamic> {
+    let req = request(host, o)?;
+    let dir = host.dir()?;
+    let container = sync::container(&*dir, req.container.as_ref())?;
+    let found = crate::writeback::arrivals::since_adoption(
+        &*dir,
+        &container,
+        &req.marker,
+        host.profile.as_deref(),
+    )?;
+    let Some(a) = found else { return Ok(Dynamic::UNIT) };
+    let mut out = Map::new();
+    out.insert("container".into(), Dynamic::from(container));
+    out.insert("adopted_at".into(), a.adopted_at.into());
+    let objects: rhai::Array = a.objects.into_iter().map(Dynamic::from).collect();
+    out.insert("objects".into(), objects.into());
+    Ok(out.into())
+}
+
 /// Builds the `writeback::` module.
 pub fn module(host: Arc<Host>) -> Module {
     let mut m = Module::new();
@@ -242,6 +263,21 @@ pub fn module(host: Arc<Host>) -> Module {
         "ownership",
         ["options"],
         move |o: Map| ownership(&h, &o).rhai(),
+    );
+    let h = host.clone();
+    bind!(
+        /// The anchored objects without dwb's marker created in the device container after dwb adopted it (another writer, Entra Connect, still exporting): `#{ container, adopted_at, objects: ["DN (whenCreated …)"] }`, or `()` when this profile's journal records no applied adoption into the container (an `adopt` run, or a sync with `take_over`). Takes the options of `writeback::sync_devices` (only `container` and `marker` matter).
+        /// # Example
+        /// ```rhai
+        /// let a = writeback::since_adoption(#{});
+        /// if a != () && a.objects.len() > 0 { print(`${a.objects.len()} new since ${a.adopted_at}`); }
+        /// ```
+        /// # Errors
+        /// `no_such_object` when the container is missing.
+        &mut m,
+        "since_adoption",
+        ["options", "-> Map|()"],
+        move |o: Map| since_adoption(&h, &o).rhai(),
     );
     stale::register(&mut m, host);
     m

@@ -64,7 +64,8 @@ pub const SYNC_OPTIONS: &[SyncOption] = &[
         name: "take_over",
         ty: "bool",
         default: "false",
-        doc: "manage anchored objects another writer (Entra Connect) created",
+        doc: "manage anchored objects another writer (Entra Connect) created (those whose \
+              device is gone get the marker only, listed in `gone`: the next sync deletes them)",
     },
     SyncOption {
         name: "adopt",
@@ -72,7 +73,8 @@ pub const SYNC_OPTIONS: &[SyncOption] = &[
         default: "false",
         doc: "plan only the anchored objects without dwb's marker (the `adopt` script): the \
               marker and the differences, no create, no delete; `gone` lists those whose device \
-              is not in Entra ID",
+              is not in Entra ID (they get the marker only: the next sync deletes them under its \
+              guards, as it does with `take_over`)",
     },
     SyncOption {
         name: "anchor_encoding",
