@@ -128,3 +128,60 @@ fn a_setting_change_writes_only_the_sites_config_file() {
     d.run(&["apply", &f, "--yes"]).code(3).stderr_has("not this site's configuration file");
     assert!(!target.exists(), "the file was written");
 }
+
+/// Changes no script of dwb's makes: Administrator deleted, a member added to
+/// Domain Admins, the domain head's security descriptor replaced.
+fn outside_changes() -> Vec<Value> {
+    let b64 = |s: &[u8]| base64::Engine::encode(&base64::engine::general_purpose::STANDARD, s);
+    vec![
+        serde_json::json!({ "id": 7, "action": "delete", "reason": "forged", "device": null,
+            "dn": "CN=Administrator,CN=Users,DC=contoso,DC=test", "expect": { "values": {} } }),
+        serde_json::json!({ "id": 7, "action": "modify", "reason": "forged", "device": null,
+            "dn": "CN=Domain Admins,CN=Users,DC=contoso,DC=test", "sd_flags": null,
+            "modifications": [{ "op": "add", "attribute": "member",
+                "values": [b64(b"CN=Guest,CN=Users,DC=contoso,DC=test")] }],
+            "expect": { "values": {} } }),
+        serde_json::json!({ "id": 7, "action": "modify", "reason": "forged", "device": null,
+            "dn": "DC=contoso,DC=test", "sd_flags": 4,
+            "modifications": [{ "op": "replace", "attribute": "nTSecurityDescriptor",
+                "values": [b64(b"\x01\x00\x04\x80")] }],
+            "expect": { "values": {} } }),
+    ]
+}
+
+/// A tampered prepare plan (its digest recomputed) is held to prepare's
+/// fence: each change outside it is refused, exit 3, and nothing is written.
+#[test]
+fn a_tampered_prepare_plan_is_refused() {
+    let (d, plan, _) = saved();
+    for (i, change) in outside_changes().into_iter().enumerate() {
+        let mut p = plan.clone();
+        p["changes"].as_array_mut().unwrap().push(change);
+        let f = forged(&d, &format!("tampered{i}.json"), p);
+        let out = d.run(&["apply", &f, "--yes", "--write-snapshot", "after.ldif"]);
+        out.code(3).stderr_has("prepare only creates the device registration objects");
+        assert!(!d.join("after.ldif").exists(), "a result was written");
+    }
+}
+
+/// A plan whose origin is not one of dwb's scripts (a site's own, or a forged
+/// `script`) may do only what one of dwb's scripts could, unless the change
+/// process pinned the digest of exactly this file.
+#[test]
+fn a_plan_of_another_origin_stays_in_dwbs_territory_unless_pinned() {
+    let (d, plan, _) = saved();
+    let mut own = plan.clone();
+    own["script"] = "custom.rhai".into();
+    let f = forged(&d, "own.json", own);
+    d.run(&["apply", &f, "--yes"]).code(0);
+    let mut p = plan.clone();
+    p["script"] = "custom.rhai".into();
+    p["changes"].as_array_mut().unwrap().push(outside_changes().remove(0));
+    let f = forged(&d, "custom.json", p);
+    let out = d.run(&["apply", &f, "--yes"]);
+    out.code(3).stderr_has("outside dwb's territory").stderr_has("--expect-digest");
+    let digest: Value = serde_json::from_str(&d.read("custom.json")).unwrap();
+    let digest = digest["digest"].as_str().unwrap().to_string();
+    let out = d.run(&["apply", &f, "--dry-run", "--expect-digest", &digest]);
+    out.code(0);
+}

@@ -74,19 +74,17 @@ fn run(host: &Host, mut saved: Saved, args: &ApplyArgs) -> exit::Code {
         return fail(&e);
     }
     // The origin's fence, again: a plan edited by hand reaches no further than its script.
-    let fence = crate::writeback::fence::of(
-        &saved.script,
-        &saved.parameters,
-        saved.naming_context.as_deref(),
-    );
-    let fenced = fence.and_then(|f| match f {
-        Some(f) => {
-            crate::writeback::fence::check(&saved.plan, &f)?;
-            let dir = host.base_dir()?;
-            crate::writeback::fence::check_owned(&saved.plan, &f, &*dir)?;
-            crate::writeback::fence::guards(&saved.plan, &f, &saved.parameters, &*dir)
-        }
-        None => Ok(Vec::new()),
+    let fenced = host.base_dir().and_then(|dir| {
+        let (config, located) = crate::writeback::fence::read_forest(&*dir)?;
+        let f = crate::writeback::fence::of(
+            &saved.script,
+            &saved.parameters,
+            saved.naming_context.as_deref(),
+            &config,
+            located.as_ref(),
+        )?;
+        let pinned = args.expect_digest.is_some();
+        crate::writeback::fence::check_saved(&saved.plan, &f, &saved.parameters, &*dir, pinned)
     });
     match fenced {
         Err(e) => return fail(&e),
