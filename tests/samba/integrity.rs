@@ -362,3 +362,125 @@ fn a_forged_journal_cannot_make_undo_write_outside_the_device_container() {
     lab.run(&["undo", "", "--yes"]).code(3).stderr_has("the run id is empty");
     assert_eq!(lab.count(), lab.in_scope().len(), "nothing was undone");
 }
+
+/// What a forged plan or journal aims at: Administrator, Domain Admins'
+/// members and the domain head's security descriptor, as they are now.
+fn crown_jewels(lab: &Lab) -> Vec<Vec<Vec<u8>>> {
+    use dwb::ad::Directory as _;
+    let dir = super::admin(&lab.dc);
+    [
+        ("CN=Administrator,CN=Users,DC=contoso,DC=test", "objectGUID"),
+        ("CN=Domain Admins,CN=Users,DC=contoso,DC=test", "member"),
+        ("DC=contoso,DC=test", "nTSecurityDescriptor"),
+    ]
+    .into_iter()
+    .map(|(dn, attr)| {
+        let e = dir.read(&dwb::directory::Dn::parse(dn).unwrap(), &[attr]).unwrap();
+        e.map(|e| e.get(attr).to_vec()).unwrap_or_default()
+    })
+    .collect()
+}
+
+/// A saved plan whose `script` says prepare (or names a site's own script)
+/// and that deletes Administrator, adds a member to Domain Admins or replaces
+/// the domain head's security descriptor is refused at apply, exit 3, and the
+/// DC is unchanged.
+#[test]
+fn a_tampered_prepare_plan_is_refused_and_the_dc_unchanged() {
+    use base64::Engine as _;
+    let b64 = |s: &[u8]| base64::engine::general_purpose::STANDARD.encode(s);
+    let lab = Lab::start("tampered_prepare", tenant(4, 311));
+    lab.initial_sync();
+    let before = crown_jewels(&lab);
+    lab.run(&["run", "sync", "--dry-run", "--save-plan", "plan.json", "-q"]).code(0);
+    let plan: Value = serde_json::from_str(&lab.dir.read("plan.json")).unwrap();
+    let sd = before[2].first().cloned().unwrap_or_default();
+    let changes = [
+        serde_json::json!({ "id": 1, "action": "delete", "reason": "forged", "device": null,
+            "dn": "CN=Administrator,CN=Users,DC=contoso,DC=test", "expect": { "values": {} } }),
+        serde_json::json!({ "id": 1, "action": "modify", "reason": "forged", "device": null,
+            "dn": "CN=Domain Admins,CN=Users,DC=contoso,DC=test", "sd_flags": null,
+            "modifications": [{ "op": "add", "attribute": "member",
+                "values": [b64(b"CN=Guest,CN=Users,DC=contoso,DC=test")] }],
+            "expect": { "values": {} } }),
+        serde_json::json!({ "id": 1, "action": "modify", "reason": "forged", "device": null,
+            "dn": "DC=contoso,DC=test", "sd_flags": 4,
+            "modifications": [{ "op": "replace", "attribute": "nTSecurityDescriptor",
+                "values": [b64(&sd)] }],
+            "expect": { "values": {} } }),
+    ];
+    for (script, why) in [
+        ("<embedded>/scripts/prepare.rhai", "prepare only creates"),
+        ("custom.rhai", "outside dwb's territory"),
+    ] {
+        for (i, c) in changes.iter().enumerate() {
+            let mut p = plan.clone();
+            p["script"] = script.into();
+            p["changes"] = Value::Array(vec![c.clone()]);
+            p["digest"] = dwb::plan::saved::digest_of(&p).into();
+            let name = format!("forged{i}.json");
+            lab.dir.write(&name, &p.to_string());
+            let out = lab.run(&["apply", &name, "--yes"]);
+            out.code(3);
+            assert!(out.stderr.contains(why), "{script} {name}: {}", out.stderr);
+        }
+    }
+    assert_eq!(crown_jewels(&lab), before, "the DC was changed");
+}
+
+/// A forged journal run that says it was prepare (or a site's own script)
+/// cannot make undo delete Administrator or rewrite Domain Admins: the undo
+/// is checked against the fence of the run's origin, exit 3, DC unchanged.
+#[test]
+fn a_forged_prepare_run_cannot_make_undo_write_outside_dwbs_territory() {
+    use base64::Engine as _;
+    let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+    let lab = Lab::start("forged_prepare_run", tenant(3, 313));
+    lab.initial_sync();
+    let before = crown_jewels(&lab);
+    let journal = ".local/dwb/journal/default.jsonl";
+    let original = lab.dir.read(journal);
+    let admins = "CN=Domain Admins,CN=Users,DC=contoso,DC=test";
+    // The forged run names this directory, as the real one does.
+    let real: Value = original.lines().find_map(|l| serde_json::from_str(l).ok()).unwrap();
+    for (k, script) in ["<embedded>/scripts/prepare.rhai", "custom.rhai"].into_iter().enumerate() {
+        let run_id = format!("forged-{k}");
+        let run = serde_json::json!({ "type": "run", "run_id": run_id,
+            "time": "2026-01-01T00:00:00Z", "script": script, "directory": real["directory"],
+            "changes": 1 });
+        let line = |n: u64, dn: &str, before: Value, after: Value| {
+            serde_json::json!({
+                "type": "change", "run_id": run_id, "time": "2026-01-01T00:00:00Z", "change": n,
+                "action": if before.is_null() { "create" } else { "modify" }, "target": dn,
+                "dn": dn, "device": null, "reason": "forged", "before": before, "after": after,
+            })
+            .to_string()
+        };
+        let admin = "CN=Administrator,CN=Users,DC=contoso,DC=test";
+        let guest = "CN=Guest,CN=Users,DC=contoso,DC=test";
+        let forged = [
+            line(
+                1,
+                admin,
+                Value::Null,
+                serde_json::json!({ "sAMAccountName": [b64("Administrator")] }),
+            ),
+            // Its undo would put Guest into Domain Admins.
+            line(
+                2,
+                admins,
+                serde_json::json!({ "member": [b64(admin), b64(guest)] }),
+                serde_json::json!({ "member": [b64(admin)] }),
+            ),
+        ];
+        for f in forged {
+            lab.dir.write(journal, &format!("{original}{run}\n{f}\n"));
+            let out = lab.run(&["undo", &run_id, "--yes"]);
+            out.code(3);
+            assert!(out.stderr.contains("undo change"), "{script}: {}", out.stderr);
+            assert!(lab.exists(admin), "{script}: undo deleted Administrator");
+        }
+    }
+    lab.dir.write(journal, &original);
+    assert_eq!(crown_jewels(&lab), before, "the DC was changed");
+}

@@ -186,9 +186,14 @@ fn change(op: &ChangeOp, f: &Fence, origin: Origin) -> std::result::Result<(), S
         Origin::Enable => territory::enable(op, p),
         Origin::Verify => Err("verify changes nothing".into()),
         Origin::Other => {
-            let standard = [Origin::Sync, Origin::Prepare, Origin::Retire, Origin::Enable];
-            let wide = Fence { retire_prepare: true, ..f.clone() };
-            if standard.iter().any(|o| change(op, &wide, *o).is_ok()) {
+            // Device objects as a sync writes them (owned ones, checked after);
+            // the registration objects in anything but their descriptors.
+            let device = op.write_dn().is_some_and(|dn| dn.is_child_of(&p.container));
+            let ok = match op {
+                ChangeOp::Directory(_) if device => sync_change(op, &f.sync).is_ok(),
+                op => territory::other(op, p),
+            };
+            if ok {
                 return Ok(());
             }
             Err(format!(
@@ -371,6 +376,7 @@ pub fn check_undo(plan: &Plan, script: &str, forest: (&Dn, Dn), dir: &dyn Direct
         let device = devices && c.op.write_dn().is_some_and(|dn| dn.is_child_of(&f.container));
         let ok = match &c.op {
             ChangeOp::Directory(op) if device => undo_device(op),
+            op if origin == Origin::Other => territory::other(op, &places),
             op => territory::undo(op, &places, prepared, enabled),
         };
         if !ok {

@@ -267,3 +267,33 @@ pub fn undo(op: &ChangeOp, p: &Places, prepared: bool, enabled: bool) -> bool {
         ChangeOp::StateCommit { .. } => false,
     }
 }
+
+/// dwb's territory, for a plan or an undo of any other origin (a site's own
+/// script): the device registration objects (the DRC's subtree) and the
+/// device container, written in anything but their security descriptors
+/// (ACL changes: prepare's grants, or revokes); device objects directly under
+/// the container (checked by the caller); the site's settings and the
+/// tenant's flag. Nothing else in the directory.
+pub fn other(op: &ChangeOp, p: &Places) -> bool {
+    let registration = |dn: &Dn| dn.is_within(&p.drc) || *dn == p.container;
+    match op {
+        ChangeOp::Directory(WriteOp::Add { dn, attrs }) => {
+            registration(dn) && !attrs.iter().any(|a| is(&a.name, "nTSecurityDescriptor"))
+        }
+        ChangeOp::Directory(WriteOp::Modify { dn, mods, sd_flags }) => {
+            registration(dn)
+                && sd_flags.is_none()
+                && !mods.iter().any(|m| is(&m.attr, "nTSecurityDescriptor"))
+        }
+        ChangeOp::Directory(WriteOp::Delete { dn }) => registration(dn),
+        ChangeOp::Acl { dn, edits, .. } => {
+            p.acl_target(dn)
+                && edits.iter().all(|e| match e {
+                    AclEdit::Grant(a) => grantable(a),
+                    AclEdit::Revoke(_) => true,
+                })
+        }
+        ChangeOp::Setting { .. } | ChangeOp::Graph(_) => true,
+        ChangeOp::StateCommit { .. } => false,
+    }
+}
