@@ -185,3 +185,24 @@ fn a_plan_of_another_origin_stays_in_dwbs_territory_unless_pinned() {
     let out = d.run(&["apply", &f, "--dry-run", "--expect-digest", &digest]);
     out.code(0);
 }
+
+/// The digest is shown where the plan is reviewed: the text plan's footer of
+/// `run --save-plan` and of `apply --dry-run` name the same digest, the
+/// file's, and pinning it applies the file.
+#[test]
+fn the_reviewed_plan_shows_the_digest_that_apply_pins() {
+    let d = Dir::new();
+    let args = [DEMO_PREPARE, &["--dry-run", "--save-plan", "plan.json"]].concat();
+    let out = d.run(&args);
+    let footer = |stdout: &str| {
+        let line = stdout.lines().find(|l| l.starts_with("Plan: ")).unwrap_or_default();
+        line.split_once("saved plan digest ").map(|(_, h)| h.trim().to_string())
+    };
+    let saved = footer(&out.code(0).stdout).expect("the run's footer names the digest");
+    let file: Value = serde_json::from_str(&d.read("plan.json")).unwrap();
+    assert_eq!(file["digest"], saved.as_str());
+    let dry = d.run(&["apply", "plan.json", "--dry-run"]);
+    assert_eq!(footer(&dry.code(0).stdout).as_deref(), Some(saved.as_str()), "{}", dry.stdout);
+    let r = d.run(&["apply", "plan.json", "--expect-digest", &saved, "--format", "json"]);
+    assert_eq!(r.code(0).json()["parameters"]["digest"], saved.as_str());
+}

@@ -125,6 +125,8 @@ fn run(host: &Host, mut saved: Saved, args: &ApplyArgs) -> exit::Code {
             Err(e) => return fail(&e),
         }
     }
+    // The footer and the question name the file's digest, as `--save-plan` printed it.
+    saved.plan.digest = Some(saved.computed.clone());
     let mut report = applying::report(host, saved.plan, &args.opts);
     report.parameters = saved.parameters;
     report.parameters.insert("saved_plan".into(), args.file.display().to_string().into());
