@@ -84,7 +84,7 @@ fn run(host: &Host, mut saved: Saved, args: &ApplyArgs) -> exit::Code {
             located.as_ref(),
         )?;
         let pinned = args.expect_digest.is_some();
-        crate::writeback::fence::check_saved(&saved.plan, &f, &saved.parameters, &*dir, pinned)
+        crate::writeback::fence::check_saved(&saved, &f, &*dir, pinned)
     });
     match fenced {
         Err(e) => return fail(&e),

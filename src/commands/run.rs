@@ -256,6 +256,7 @@ fn save_plan(path: &std::path::Path, report: &Report, host: &Host) -> crate::err
         run_id: report.run_id.as_deref(),
         script: &report.script,
         parameters: &report.parameters,
+        listed: report.findings.data.get("sync").and_then(|s| s["listed"].as_u64()),
     };
     let digest = plan::saved::save(path, &report.plan, dir.as_deref(), &origin)?;
     eprintln!(

@@ -484,3 +484,40 @@ fn a_forged_prepare_run_cannot_make_undo_write_outside_dwbs_territory() {
     lab.dir.write(journal, &original);
     assert_eq!(crown_jewels(&lab), before, "the DC was changed");
 }
+
+/// A sync plan saved from a run whose device source listed nothing trips the
+/// empty-source guard again at apply when its refusal was removed by hand
+/// (the other guards let it pass): nothing is deleted. A file that no longer
+/// records how many devices its source listed is refused, exit 3.
+#[test]
+fn an_empty_source_plan_stripped_of_its_refusal_is_still_refused() {
+    let lab = Lab::start("stripped_empty", tenant(4, 331));
+    lab.initial_sync();
+    let all = lab.in_scope();
+    lab.emu.with_state(|s| all.iter().for_each(|d| s.delete_device(&d.id).unwrap()));
+    let args = ["run", "sync", "--dry-run", "--save-plan", "plan.json", "-q"];
+    let out = lab.run(&[&args[..], &["--param", "delete_threshold_percent=100"]].concat());
+    assert_ne!(out.code, 0, "an empty source: refused");
+    let mut plan: Value = serde_json::from_str(&lab.dir.read("plan.json")).unwrap();
+    let guards: Vec<_> =
+        plan["refusals"].as_array().unwrap().iter().map(|r| r["guard"].clone()).collect();
+    assert_eq!(guards, [serde_json::json!("empty_source")], "{plan:#}");
+    assert_eq!(plan["source"]["listed"], 0, "{plan:#}");
+    plan["refusals"] = serde_json::json!([]);
+    plan["digest"] = dwb::plan::saved::digest_of(&plan).into();
+    lab.dir.write("stripped.json", &plan.to_string());
+    let out = lab.run(&["apply", "stripped.json", "--yes", "--format", "json"]);
+    assert_ne!(out.code, 0, "{}", out.stderr);
+    let report = out.json();
+    assert_eq!(report["status"], "refused", "{report:#}");
+    assert_eq!(report["refusals"][0]["guard"], "empty_source", "{report:#}");
+    plan.as_object_mut().unwrap().remove("source");
+    plan["digest"] = dwb::plan::saved::digest_of(&plan).into();
+    lab.dir.write("uncounted.json", &plan.to_string());
+    let out = lab.run(&["apply", "uncounted.json", "--yes"]);
+    out.code(3);
+    assert!(out.stderr.contains("source.listed"), "{}", out.stderr);
+    for d in &all {
+        assert!(lab.exists(&d.dn()), "{} was deleted", d.dn());
+    }
+}

@@ -258,30 +258,31 @@ pub fn check_owned(plan: &Plan, f: &SyncFence, dir: &dyn Directory) -> Result<()
 /// Returns the guards that trip. `pinned`: the reviewed digest was pinned, so
 /// a plan of another origin is what the change process approved.
 pub fn check_saved(
-    plan: &Plan,
+    saved: &crate::plan::saved::Saved,
     f: &Fence,
-    parameters: &serde_json::Map<String, Value>,
     dir: &dyn Directory,
     pinned: bool,
 ) -> Result<Vec<crate::plan::Refusal>> {
     if f.origin == Origin::Other && pinned {
         return Ok(Vec::new());
     }
-    check(plan, f)?;
-    check_owned(plan, &f.sync, dir)?;
+    check(&saved.plan, f)?;
+    check_owned(&saved.plan, &f.sync, dir)?;
     match f.origin {
-        Origin::Sync => guards(plan, &f.sync, parameters, dir),
+        Origin::Sync => guards(&saved.plan, &f.sync, &saved.parameters, saved.listed, dir),
         _ => Ok(Vec::new()),
     }
 }
 
 /// The deletion guards of a sync, evaluated again on the plan's own deletes
-/// (the thresholds its `parameters` name, else the defaults): the refusals the
-/// file lists can only add to these, never remove them.
+/// (the thresholds its `parameters` name, else the defaults, and the empty
+/// source on the count of devices the file records its source `listed`): the
+/// refusals the file lists can only add to these, never remove them.
 pub fn guards(
     plan: &Plan,
     f: &SyncFence,
     parameters: &serde_json::Map<String, Value>,
+    listed: Option<u64>,
     dir: &dyn Directory,
 ) -> Result<Vec<crate::plan::Refusal>> {
     let deleting: Vec<usize> = plan
@@ -311,6 +312,24 @@ pub fn guards(
         changes: deleting.clone(),
     };
     let mut out = Vec::new();
+    // The empty-source guard (planner::check_guards): a full listing of no
+    // device deletes nothing unless allow_empty says so.
+    let Some(listed) = listed else {
+        return Err(refused(
+            "the sync plan deletes device objects but does not record how many devices its \
+             source listed (`source.listed`)"
+                .into(),
+        ));
+    };
+    let delta = parameters.get("mode").and_then(Value::as_str) == Some("delta");
+    if listed == 0 && !delta && !flag(parameters, "allow_empty") {
+        out.push(refusal(
+            "empty_source",
+            "the device source returned no devices while the container holds written-back \
+             devices: refusing to treat that as \"delete everything\""
+                .into(),
+        ));
+    }
     if deletes > threshold {
         out.push(refusal(
             "delete_threshold",
