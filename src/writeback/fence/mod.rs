@@ -256,17 +256,19 @@ pub fn check_owned(plan: &Plan, f: &SyncFence, dir: &dyn Directory) -> Result<()
 /// The whole fence of a saved plan at apply: its changes, the ownership of
 /// the device objects it changes, and (for a sync) its deletion guards again.
 /// Returns the guards that trip. `pinned`: the reviewed digest was pinned, so
-/// a plan of another origin is what the change process approved.
+/// a plan of another origin is what the change process approved. `dir`:
+/// `None` for a plan without directory writes (nothing to read).
 pub fn check_saved(
     saved: &crate::plan::saved::Saved,
     f: &Fence,
-    dir: &dyn Directory,
+    dir: Option<&dyn Directory>,
     pinned: bool,
 ) -> Result<Vec<crate::plan::Refusal>> {
     if f.origin == Origin::Other && pinned {
         return Ok(Vec::new());
     }
     check(&saved.plan, f)?;
+    let Some(dir) = dir else { return Ok(Vec::new()) };
     check_owned(&saved.plan, &f.sync, dir)?;
     match f.origin {
         Origin::Sync => guards(&saved.plan, &f.sync, &saved.parameters, saved.listed, dir),
