@@ -206,3 +206,34 @@ fn the_reviewed_plan_shows_the_digest_that_apply_pins() {
     let r = d.run(&["apply", "plan.json", "--expect-digest", &saved, "--format", "json"]);
     assert_eq!(r.code(0).json()["parameters"]["digest"], saved.as_str());
 }
+
+/// A genuine retire plan (prepare=true) applies through retire's fence; one
+/// edited to delete Administrator or to grant an ACE (retire only revokes)
+/// is refused, exit 3.
+#[test]
+fn a_retire_plan_applies_inside_its_fence_and_not_outside() {
+    let d = Dir::new();
+    d.run(&["demo", "demo"]).code(0);
+    let acct = "connector_account=CONTOSO\\svc-dwb";
+    let snap = ["--snapshot", "demo/directory.ldif", "--write-snapshot", "prepared.ldif"];
+    d.run(&[&["run", "prepare.rhai", "--param", acct][..], &snap].concat()).code(0);
+    let sync = ["run", "sync", "--snapshot", "prepared.ldif", "--devices", "demo/devices.json"];
+    d.run(&[&sync[..], &["--write-snapshot", "synced.ldif"]].concat()).code(0);
+    let retire = ["run", "retire.rhai", "--param", "prepare=true", "--param", "confirm_all=true"];
+    let save = ["--param", acct, "--snapshot", "synced.ldif", "--dry-run", "--save-plan", "r.json"];
+    d.run(&[&retire[..], &save].concat()).code(0);
+    let plan: Value = serde_json::from_str(&d.read("r.json")).unwrap();
+    let acl = plan["changes"].as_array().unwrap().iter().find(|c| c["action"] == "acl").cloned();
+    let mut acl = acl.expect("retire with prepare=true revokes the connector's ACEs");
+    let mut grant = plan.clone();
+    acl["edits"][0] = serde_json::json!({ "grant": acl["edits"][0]["revoke"].clone() });
+    grant["changes"].as_array_mut().unwrap().push(acl);
+    let mut admin = plan.clone();
+    admin["changes"].as_array_mut().unwrap().push(outside_changes().remove(0));
+    for (name, p) in [("grant.json", grant), ("admin.json", admin)] {
+        let f = forged(&d, name, p);
+        let out = d.run(&["apply", &f, "--snapshot", "synced.ldif", "--yes"]);
+        out.code(3).stderr_has("retire only deletes the device objects dwb owns");
+    }
+    d.run(&["apply", "r.json", "--snapshot", "synced.ldif", "--yes"]).code(0);
+}
