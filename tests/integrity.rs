@@ -237,3 +237,29 @@ fn a_retire_plan_applies_inside_its_fence_and_not_outside() {
     }
     d.run(&["apply", "r.json", "--snapshot", "synced.ldif", "--yes"]).code(0);
 }
+
+/// A genuine enable plan (the site's settings) applies through enable's
+/// fence; one edited to delete Administrator or to create a device object
+/// is refused, exit 3, and the site's file is not written.
+#[test]
+fn an_enable_plan_applies_inside_its_fence_and_not_outside() {
+    let d = Dir::new();
+    d.run(&[DEMO_PREPARE, &["--write-snapshot", "prepared.ldif"]].concat()).code(0);
+    d.write("dwb.toml", "default_profile = \"lab\"\n[profiles.lab.writeback]\n");
+    let save = ["--snapshot", "prepared.ldif", "--dry-run", "--save-plan", "e.json"];
+    d.run(&[&["run", "enable"][..], &save].concat()).code(0);
+    let plan: Value = serde_json::from_str(&d.read("e.json")).unwrap();
+    let device = serde_json::json!({ "id": 9, "action": "create", "reason": "forged",
+        "device": null, "dn": "CN=evil,CN=RegisteredDevices,DC=contoso,DC=test",
+        "attributes": { "objectClass": ["bXNEUy1EZXZpY2U="] }, "expect": { "absent": true } });
+    for (name, change) in [("admin.json", outside_changes().remove(0)), ("device.json", device)] {
+        let mut p = plan.clone();
+        p["changes"].as_array_mut().unwrap().push(change);
+        let f = forged(&d, name, p);
+        let out = d.run(&["apply", &f, "--snapshot", "prepared.ldif", "--yes"]);
+        out.code(3).stderr_has("enable only writes");
+        assert!(!d.read("dwb.toml").contains("container"), "the site's file was written");
+    }
+    d.run(&["apply", "e.json", "--snapshot", "prepared.ldif", "--yes"]).code(0);
+    assert!(d.read("dwb.toml").contains("container"), "{}", d.read("dwb.toml"));
+}
