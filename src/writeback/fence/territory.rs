@@ -271,14 +271,20 @@ pub fn undo(op: &ChangeOp, p: &Places, prepared: bool, enabled: bool) -> bool {
 /// dwb's territory, for a plan or an undo of any other origin (a site's own
 /// script): the device registration objects (the DRC's subtree) and the
 /// device container, written in anything but their security descriptors
-/// (ACL changes: prepare's grants, or revokes); device objects directly under
+/// (ACL changes: prepare's grants, or revokes), created only where and as
+/// prepare and enable create them; device objects directly under
 /// the container (checked by the caller); the site's settings and the
 /// tenant's flag. Nothing else in the directory.
 pub fn other(op: &ChangeOp, p: &Places) -> bool {
     let registration = |dn: &Dn| dn.is_within(&p.drc) || *dn == p.container;
     match op {
+        // Created only where prepare and enable create, with their classes.
         ChangeOp::Directory(WriteOp::Add { dn, attrs }) => {
-            registration(dn) && !attrs.iter().any(|a| is(&a.name, "nTSecurityDescriptor"))
+            let class = if *dn == p.scp { Some("serviceConnectionPoint") } else { p.prepared(dn) };
+            let class = class.map(str::to_ascii_lowercase);
+            class.is_some_and(|c| {
+                attrs.iter().any(|a| is(&a.name, "objectClass") && lower(&a.values).contains(&c))
+            }) && !attrs.iter().any(|a| is(&a.name, "nTSecurityDescriptor"))
         }
         ChangeOp::Directory(WriteOp::Modify { dn, mods, sd_flags }) => {
             registration(dn)

@@ -236,10 +236,13 @@ fn a_prepare_plan_passes_and_a_step_outside_does_not() {
     check(&s.plan, &fence_of(&s).unwrap()).unwrap();
     let (prepare, custom) = ("<embedded>/scripts/prepare.rhai", "custom.rhai");
     let admin = json!("CN=Administrator,CN=Users,DC=contoso,DC=test");
-    // prepare deletes nothing; no origin reaches Administrator.
+    let elsewhere = json!(format!("CN=evil,{DRC}"));
+    // prepare deletes nothing; no origin reaches Administrator or creates
+    // where prepare does not.
     for (script, field, value) in [
         (prepare, "dn", admin.clone()),
         (custom, "dn", admin),
+        (custom, "dn", elsewhere),
         (prepare, "action", json!("delete")),
     ] {
         let mut doc = valid_prepare();
