@@ -521,3 +521,48 @@ fn an_empty_source_plan_stripped_of_its_refusal_is_still_refused() {
         assert!(lab.exists(&d.dn()), "{} was deleted", d.dn());
     }
 }
+
+/// A genuine adopt plan (objects another writer left: anchored, without
+/// dwb's marker) applies through adopt's fence; one edited to delete such an
+/// object is refused (adopt creates and deletes nothing), exit 3.
+#[test]
+fn an_adopt_plan_applies_inside_its_fence_and_not_outside() {
+    use dwb::ad::{Directory, ModOp, Modification, WriteOp};
+    let lab = Lab::start("adopt_fence", tenant(3, 337));
+    lab.initial_sync();
+    let devs = lab.in_scope();
+    let handed = devs[0].dn();
+    // Another writer's object: the marker gone, the anchor kept.
+    let unmark = WriteOp::Modify {
+        dn: dwb::directory::Dn::parse(&handed).unwrap(),
+        mods: vec![Modification {
+            op: ModOp::Delete,
+            attr: "adminDescription".into(),
+            values: Vec::new(),
+        }],
+        sd_flags: None,
+    };
+    super::admin(&lab.dc).write(&unmark).unwrap();
+    let marker = |lab: &Lab| {
+        let objs = super::sync::by_dn(lab.objects());
+        objs[&handed.to_ascii_lowercase()].text("adminDescription")
+    };
+    assert_eq!(marker(&lab), None);
+    let out = lab.run(&["run", "adopt.rhai", "--dry-run", "--save-plan", "a.json", "-q"]);
+    out.code(0);
+    let plan: Value = serde_json::from_str(&lab.dir.read("a.json")).unwrap();
+    assert!(!plan["changes"].as_array().unwrap().is_empty(), "{plan:#}");
+    let mut delete = plan.clone();
+    delete["changes"].as_array_mut().unwrap().push(serde_json::json!({
+        "id": 9, "action": "delete", "dn": handed, "reason": "forged", "device": null,
+        "expect": { "values": {} } }));
+    delete["digest"] = dwb::plan::saved::digest_of(&delete).into();
+    lab.dir.write("delete.json", &delete.to_string());
+    let out = lab.run(&["apply", "delete.json", "--yes"]);
+    out.code(3);
+    assert!(out.stderr.contains("adopt only modifies"), "{}", out.stderr);
+    assert!(lab.exists(&handed), "the forged delete was applied");
+    assert_eq!(marker(&lab), None, "nothing of the forged plan was applied");
+    lab.run(&["apply", "a.json", "--yes"]).code(0);
+    assert_eq!(marker(&lab).as_deref(), Some("dwb-writeback"));
+}
