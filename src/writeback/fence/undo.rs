@@ -50,6 +50,15 @@ pub fn check_undo(plan: &Plan, script: &str, forest: (&Dn, Dn), dir: &dyn Direct
         let device = devices && c.op.write_dn().is_some_and(|dn| dn.is_child_of(&f.container));
         let ok = match &c.op {
             ChangeOp::Directory(op) if device => undo_device(op),
+            // A site's script may grant anywhere; its undo takes such grants back
+            // (revokes only: never more access, and only while the DACL is the one
+            // the DC stored after the run).
+            ChangeOp::Acl { edits, .. }
+                if origin == Origin::Other
+                    && edits.iter().all(|e| matches!(e, crate::plan::acl::AclEdit::Revoke(_))) =>
+            {
+                true
+            }
             op if origin == Origin::Other => territory::other(op, &places),
             op => territory::undo(op, &places, prepared, enabled),
         };
