@@ -302,3 +302,42 @@ proptest! {
         }
     }
 }
+
+/// The undo of a (forged) retire run cannot make a registration service it
+/// re-creates point the device objects' home anywhere but at a device
+/// container: device objects re-created under CN=Users are refused, under a
+/// device container the plan re-creates they pass.
+#[test]
+fn an_undo_keeps_device_objects_in_a_device_container() {
+    use crate::ad::snapshot::SnapshotDirectory;
+    use crate::directory::Attr;
+    let dir = SnapshotDirectory::from_ldif(
+        include_str!("../../../examples/contoso/directory.ldif"),
+        "demo",
+    )
+    .unwrap();
+    let config = Dn::parse(CONFIG).unwrap();
+    let places = Places::new(&config, Dn::parse(CONTAINER).unwrap()).unwrap();
+    fn add(dn: &str, attrs: Vec<(&str, &str)>) -> ChangeOp {
+        let attrs = attrs
+            .into_iter()
+            .map(|(n, v)| Attr { name: n.to_string().into(), values: vec![v.as_bytes().to_vec()] })
+            .collect();
+        ChangeOp::Directory(WriteOp::Add { dn: Dn::parse(dn).unwrap(), attrs })
+    }
+    let undo_of = |home: &str, recreate_home: bool| {
+        let mut plan = Plan::default();
+        if recreate_home {
+            plan.push(add(home, vec![("objectClass", "msDS-DeviceContainer")]), None);
+        }
+        let drs = places.drs.to_string();
+        let class = ("objectClass", "msDS-DeviceRegistrationService");
+        plan.push(add(&drs, vec![class, ("msDS-DeviceLocation", home)]), None);
+        let device = format!("CN=d,{home}");
+        plan.push(add(&device, vec![("objectClass", "msDS-Device")]), None);
+        let retire = "<embedded>/scripts/retire.rhai";
+        check_undo(&plan, retire, (&config, Dn::parse(CONTAINER).unwrap()), &dir)
+    };
+    assert!(undo_of("CN=Users,DC=contoso,DC=test", false).is_err());
+    undo_of("CN=Devices2,DC=contoso,DC=test", true).unwrap();
+}

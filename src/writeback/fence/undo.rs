@@ -15,32 +15,13 @@ use crate::writeback::planner::DEFAULT_MARKER;
 /// objects; for prepare and retire the registration objects and the
 /// connector's ACEs; for enable the SCP, the settings and the tenant's flag.
 /// A forged journal cannot make undo write anywhere else. `forest`: the
-/// configuration naming context and the device container of the directory.
+/// configuration naming context and the device container of the directory
+/// (where its registration service points).
 pub fn check_undo(plan: &Plan, script: &str, forest: (&Dn, Dn), dir: &dyn Directory) -> Result<()> {
     let origin = Origin::of(script);
-    let (config, mut container) = forest;
-    // An undo of retire re-creates the registration service naming its container.
-    let places = Places::new(config, container.clone())?;
-    for c in &plan.changes {
-        if let ChangeOp::Directory(WriteOp::Add { dn, attrs }) = &c.op
-            && *dn == places.drs
-            && let Some(a) =
-                attrs.iter().find(|a| a.name.eq_ignore_ascii_case("msDS-DeviceLocation"))
-            && let Some(v) = a.values.first()
-        {
-            container = Dn::parse(&String::from_utf8_lossy(v))?;
-        }
-    }
-    // Sync and adopt runs may have named their own container: the first change's.
-    let in_container =
-        |d: &Dn| plan.changes.iter().any(|c| c.op.write_dn().is_some_and(|w| w.is_child_of(d)));
-    if matches!(origin, Origin::Sync | Origin::Adopt)
-        && !in_container(&container)
-        && let Some(first) = plan.changes.iter().find_map(|c| c.op.write_dn())
-        && let Some(parent) = first.parent()
-    {
-        container = parent;
-    }
+    let (config, located) = forest;
+    let container =
+        container_of(plan, origin, &Places::new(config, located.clone())?, dir)?.unwrap_or(located);
     let places = Places::new(config, container.clone())?;
     let devices = !matches!(origin, Origin::Prepare | Origin::Enable | Origin::Verify);
     let prepared = matches!(origin, Origin::Prepare | Origin::Retire | Origin::Other);
@@ -77,6 +58,55 @@ pub fn check_undo(plan: &Plan, script: &str, forest: (&Dn, Dn), dir: &dyn Direct
         }
     }
     check_owned(plan, &f, dir)
+}
+
+/// The device container an undo's device objects are in, when the plan names
+/// one other than where the registration service points: the one an undo of
+/// retire re-creates the registration service pointing at, or (sync, adopt)
+/// the parent of the first change. Only an `msDS-DeviceContainer` (in the
+/// directory, or re-created by the plan) counts: a forged journal cannot make
+/// any other container the device objects' home.
+fn container_of(
+    plan: &Plan,
+    origin: Origin,
+    places: &Places,
+    dir: &dyn Directory,
+) -> Result<Option<Dn>> {
+    let named = plan.changes.iter().find_map(|c| match &c.op {
+        ChangeOp::Directory(WriteOp::Add { dn, attrs }) if *dn == places.drs => attrs
+            .iter()
+            .find(|a| a.name.eq_ignore_ascii_case("msDS-DeviceLocation"))
+            .and_then(|a| a.values.first())
+            .and_then(|v| Dn::parse(&String::from_utf8_lossy(v)).ok()),
+        _ => None,
+    });
+    let first = match origin {
+        Origin::Sync | Origin::Adopt => {
+            plan.changes.iter().find_map(|c| c.op.write_dn()).and_then(Dn::parent)
+        }
+        _ => None,
+    };
+    for candidate in [named, first].into_iter().flatten() {
+        if candidate == places.container {
+            return Ok(None);
+        }
+        let recreated = plan.changes.iter().any(|c| match &c.op {
+            ChangeOp::Directory(WriteOp::Add { dn, attrs }) => {
+                *dn == candidate
+                    && attrs.iter().any(|a| {
+                        a.name.eq_ignore_ascii_case("objectClass")
+                            && text(&a.values).contains(&"msds-devicecontainer".to_string())
+                    })
+            }
+            _ => false,
+        });
+        let existing =
+            dir.read(&candidate, &["objectClass"])?.is_some_and(|e| e.is_a("msDS-DeviceContainer"));
+        if recreated || existing {
+            return Ok(Some(candidate));
+        }
+    }
+    Ok(None)
 }
 
 /// The undo of a device object's change: re-created as an `msDS-Device`
