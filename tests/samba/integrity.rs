@@ -566,3 +566,31 @@ fn an_adopt_plan_applies_inside_its_fence_and_not_outside() {
     lab.run(&["apply", "a.json", "--yes"]).code(0);
     assert_eq!(marker(&lab).as_deref(), Some("dwb-writeback"));
 }
+
+/// A sync plan whose `container` parameter was edited to name another
+/// container (CN=Users) cannot create device objects there: device objects
+/// go only in a device container, exit 3, nothing created.
+#[test]
+fn a_sync_plan_pointed_at_another_container_is_refused() {
+    let lab = Lab::start("forged_container", tenant(3, 347));
+    lab.run(&["run", "sync", "--dry-run", "--save-plan", "plan.json", "-q"]).code(0);
+    let plan: Value = serde_json::from_str(&lab.dir.read("plan.json")).unwrap();
+    let users = "CN=Users,DC=contoso,DC=test";
+    let mut p = plan.clone();
+    p["parameters"]["container"] = users.into();
+    let mut created = Vec::new();
+    for c in p["changes"].as_array_mut().unwrap() {
+        let dn = c["dn"].as_str().unwrap().replace(super::sync::CONTAINER, users);
+        created.push(dn.clone());
+        c["dn"] = dn.into();
+    }
+    assert!(!created.is_empty(), "{plan:#}");
+    p["digest"] = dwb::plan::saved::digest_of(&p).into();
+    lab.dir.write("users.json", &p.to_string());
+    let out = lab.run(&["apply", "users.json", "--yes"]);
+    out.code(3);
+    assert!(out.stderr.contains("is not a device container"), "{}", out.stderr);
+    for dn in &created {
+        assert!(!lab.exists(dn), "{dn} was created");
+    }
+}

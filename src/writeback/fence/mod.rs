@@ -271,10 +271,31 @@ pub fn check_saved(
     }
     check(&saved.plan, f)?;
     let Some(dir) = dir else { return Ok(Vec::new()) };
+    check_home(&saved.plan, f, dir)?;
     check_owned(&saved.plan, &f.sync, dir)?;
     match f.origin {
         Origin::Sync => guards(&saved.plan, &f.sync, &saved.parameters, saved.listed, dir),
         _ => Ok(Vec::new()),
+    }
+}
+
+/// The container a plan writes device objects in is a device container
+/// (`msDS-DeviceContainer`), not any object a forged `container` parameter
+/// names (prepare's plans create theirs with that class).
+fn check_home(plan: &Plan, f: &Fence, dir: &dyn Directory) -> Result<()> {
+    let home = &f.sync.container;
+    let writes_devices =
+        plan.changes.iter().any(|c| c.op.write_dn().is_some_and(|dn| dn.is_child_of(home)));
+    if f.origin == Origin::Prepare || !writes_devices {
+        return Ok(());
+    }
+    match dir.read(home, &["objectClass"])? {
+        Some(e) if !e.is_a("msDS-DeviceContainer") => Err(refused(format!(
+            "{home} is not a device container (msDS-DeviceContainer); the plan's device objects \
+             go in one"
+        ))),
+        // A container already gone: the plan's writes in it fail when applied.
+        _ => Ok(()),
     }
 }
 
