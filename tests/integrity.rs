@@ -128,3 +128,138 @@ fn a_setting_change_writes_only_the_sites_config_file() {
     d.run(&["apply", &f, "--yes"]).code(3).stderr_has("not this site's configuration file");
     assert!(!target.exists(), "the file was written");
 }
+
+/// Changes no script of dwb's makes: Administrator deleted, a member added to
+/// Domain Admins, the domain head's security descriptor replaced.
+fn outside_changes() -> Vec<Value> {
+    let b64 = |s: &[u8]| base64::Engine::encode(&base64::engine::general_purpose::STANDARD, s);
+    vec![
+        serde_json::json!({ "id": 7, "action": "delete", "reason": "forged", "device": null,
+            "dn": "CN=Administrator,CN=Users,DC=contoso,DC=test", "expect": { "values": {} } }),
+        serde_json::json!({ "id": 7, "action": "modify", "reason": "forged", "device": null,
+            "dn": "CN=Domain Admins,CN=Users,DC=contoso,DC=test", "sd_flags": null,
+            "modifications": [{ "op": "add", "attribute": "member",
+                "values": [b64(b"CN=Guest,CN=Users,DC=contoso,DC=test")] }],
+            "expect": { "values": {} } }),
+        serde_json::json!({ "id": 7, "action": "modify", "reason": "forged", "device": null,
+            "dn": "DC=contoso,DC=test", "sd_flags": 4,
+            "modifications": [{ "op": "replace", "attribute": "nTSecurityDescriptor",
+                "values": [b64(b"\x01\x00\x04\x80")] }],
+            "expect": { "values": {} } }),
+    ]
+}
+
+/// A tampered prepare plan (its digest recomputed) is held to prepare's
+/// fence: each change outside it is refused, exit 3, and nothing is written.
+#[test]
+fn a_tampered_prepare_plan_is_refused() {
+    let (d, plan, _) = saved();
+    for (i, change) in outside_changes().into_iter().enumerate() {
+        let mut p = plan.clone();
+        p["changes"].as_array_mut().unwrap().push(change);
+        let f = forged(&d, &format!("tampered{i}.json"), p);
+        let out = d.run(&["apply", &f, "--yes", "--write-snapshot", "after.ldif"]);
+        out.code(3).stderr_has("prepare only creates the device registration objects");
+        assert!(!d.join("after.ldif").exists(), "a result was written");
+    }
+}
+
+/// A plan whose origin is not one of dwb's scripts (a site's own, or a forged
+/// `script`) may do only what one of dwb's scripts could, unless the change
+/// process pinned the digest of exactly this file.
+#[test]
+fn a_plan_of_another_origin_stays_in_dwbs_territory_unless_pinned() {
+    let (d, plan, _) = saved();
+    let mut own = plan.clone();
+    own["script"] = "custom.rhai".into();
+    let f = forged(&d, "own.json", own);
+    d.run(&["apply", &f, "--yes"]).code(0);
+    let mut p = plan.clone();
+    p["script"] = "custom.rhai".into();
+    p["changes"].as_array_mut().unwrap().push(outside_changes().remove(0));
+    let f = forged(&d, "custom.json", p);
+    let out = d.run(&["apply", &f, "--yes"]);
+    out.code(3).stderr_has("outside dwb's territory").stderr_has("--expect-digest");
+    let digest: Value = serde_json::from_str(&d.read("custom.json")).unwrap();
+    let digest = digest["digest"].as_str().unwrap().to_string();
+    let out = d.run(&["apply", &f, "--dry-run", "--expect-digest", &digest]);
+    out.code(0);
+}
+
+/// The digest is shown where the plan is reviewed: the text plan's footer of
+/// `run --save-plan` and of `apply --dry-run` name the same digest, the
+/// file's, and pinning it applies the file.
+#[test]
+fn the_reviewed_plan_shows_the_digest_that_apply_pins() {
+    let d = Dir::new();
+    let args = [DEMO_PREPARE, &["--dry-run", "--save-plan", "plan.json"]].concat();
+    let out = d.run(&args);
+    let footer = |stdout: &str| {
+        let line = stdout.lines().find(|l| l.starts_with("Plan: ")).unwrap_or_default();
+        line.split_once("saved plan digest ").map(|(_, h)| h.trim().to_string())
+    };
+    let saved = footer(&out.code(0).stdout).expect("the run's footer names the digest");
+    let file: Value = serde_json::from_str(&d.read("plan.json")).unwrap();
+    assert_eq!(file["digest"], saved.as_str());
+    let dry = d.run(&["apply", "plan.json", "--dry-run"]);
+    assert_eq!(footer(&dry.code(0).stdout).as_deref(), Some(saved.as_str()), "{}", dry.stdout);
+    let r = d.run(&["apply", "plan.json", "--expect-digest", &saved, "--format", "json"]);
+    assert_eq!(r.code(0).json()["parameters"]["digest"], saved.as_str());
+}
+
+/// A genuine retire plan (prepare=true) applies through retire's fence; one
+/// edited to delete Administrator or to grant an ACE (retire only revokes)
+/// is refused, exit 3.
+#[test]
+fn a_retire_plan_applies_inside_its_fence_and_not_outside() {
+    let d = Dir::new();
+    d.run(&["demo", "demo"]).code(0);
+    let acct = "connector_account=CONTOSO\\svc-dwb";
+    let snap = ["--snapshot", "demo/directory.ldif", "--write-snapshot", "prepared.ldif"];
+    d.run(&[&["run", "prepare.rhai", "--param", acct][..], &snap].concat()).code(0);
+    let sync = ["run", "sync", "--snapshot", "prepared.ldif", "--devices", "demo/devices.json"];
+    d.run(&[&sync[..], &["--write-snapshot", "synced.ldif"]].concat()).code(0);
+    let retire = ["run", "retire.rhai", "--param", "prepare=true", "--param", "confirm_all=true"];
+    let save = ["--param", acct, "--snapshot", "synced.ldif", "--dry-run", "--save-plan", "r.json"];
+    d.run(&[&retire[..], &save].concat()).code(0);
+    let plan: Value = serde_json::from_str(&d.read("r.json")).unwrap();
+    let acl = plan["changes"].as_array().unwrap().iter().find(|c| c["action"] == "acl").cloned();
+    let mut acl = acl.expect("retire with prepare=true revokes the connector's ACEs");
+    let mut grant = plan.clone();
+    acl["edits"][0] = serde_json::json!({ "grant": acl["edits"][0]["revoke"].clone() });
+    grant["changes"].as_array_mut().unwrap().push(acl);
+    let mut admin = plan.clone();
+    admin["changes"].as_array_mut().unwrap().push(outside_changes().remove(0));
+    for (name, p) in [("grant.json", grant), ("admin.json", admin)] {
+        let f = forged(&d, name, p);
+        let out = d.run(&["apply", &f, "--snapshot", "synced.ldif", "--yes"]);
+        out.code(3).stderr_has("retire only deletes the device objects dwb owns");
+    }
+    d.run(&["apply", "r.json", "--snapshot", "synced.ldif", "--yes"]).code(0);
+}
+
+/// A genuine enable plan (the site's settings) applies through enable's
+/// fence; one edited to delete Administrator or to create a device object
+/// is refused, exit 3, and the site's file is not written.
+#[test]
+fn an_enable_plan_applies_inside_its_fence_and_not_outside() {
+    let d = Dir::new();
+    d.run(&[DEMO_PREPARE, &["--write-snapshot", "prepared.ldif"]].concat()).code(0);
+    d.write("dwb.toml", "default_profile = \"lab\"\n[profiles.lab.writeback]\n");
+    let save = ["--snapshot", "prepared.ldif", "--dry-run", "--save-plan", "e.json"];
+    d.run(&[&["run", "enable"][..], &save].concat()).code(0);
+    let plan: Value = serde_json::from_str(&d.read("e.json")).unwrap();
+    let device = serde_json::json!({ "id": 9, "action": "create", "reason": "forged",
+        "device": null, "dn": "CN=evil,CN=RegisteredDevices,DC=contoso,DC=test",
+        "attributes": { "objectClass": ["bXNEUy1EZXZpY2U="] }, "expect": { "absent": true } });
+    for (name, change) in [("admin.json", outside_changes().remove(0)), ("device.json", device)] {
+        let mut p = plan.clone();
+        p["changes"].as_array_mut().unwrap().push(change);
+        let f = forged(&d, name, p);
+        let out = d.run(&["apply", &f, "--snapshot", "prepared.ldif", "--yes"]);
+        out.code(3).stderr_has("enable only writes");
+        assert!(!d.read("dwb.toml").contains("container"), "the site's file was written");
+    }
+    d.run(&["apply", "e.json", "--snapshot", "prepared.ldif", "--yes"]).code(0);
+    assert!(d.read("dwb.toml").contains("container"), "{}", d.read("dwb.toml"));
+}

@@ -36,6 +36,30 @@ fn check_directory(host: &Host, saved: &Saved) -> Result<()> {
     )
 }
 
+/// The fence of the plan's origin, read against this forest (a plan without
+/// directory writes needs no directory); the guards that trip again join the
+/// file's refusals, which can only add to them.
+fn fence(host: &Host, saved: &mut Saved, args: &ApplyArgs) -> crate::error::Result<()> {
+    use crate::writeback::fence;
+    let dir = match saved::needs_directory(&saved.plan) {
+        true => Some(host.base_dir()?),
+        false => None,
+    };
+    let (config, located) = match &dir {
+        Some(d) => fence::read_forest(&**d)?,
+        None => (crate::directory::Dn::parse("")?, None),
+    };
+    let nc = saved.naming_context.as_deref();
+    let f = fence::of(&saved.script, &saved.parameters, nc, &config, located.as_ref())?;
+    let pinned = args.expect_digest.is_some();
+    for t in fence::check_saved(saved, &f, dir.as_deref(), pinned)? {
+        if !saved.plan.refusals.iter().any(|r| r.guard == t.guard) {
+            saved.plan.refusals.push(t);
+        }
+    }
+    Ok(())
+}
+
 /// Runs `dwb apply`; returns the exit code.
 pub fn apply(args: &ApplyArgs) -> exit::Code {
     if let Err(e) = super::outputs::check_writable(&args.opts.files()) {
@@ -74,30 +98,8 @@ fn run(host: &Host, mut saved: Saved, args: &ApplyArgs) -> exit::Code {
         return fail(&e);
     }
     // The origin's fence, again: a plan edited by hand reaches no further than its script.
-    let fence = crate::writeback::fence::of(
-        &saved.script,
-        &saved.parameters,
-        saved.naming_context.as_deref(),
-    );
-    let fenced = fence.and_then(|f| match f {
-        Some(f) => {
-            crate::writeback::fence::check(&saved.plan, &f)?;
-            let dir = host.base_dir()?;
-            crate::writeback::fence::check_owned(&saved.plan, &f, &*dir)?;
-            crate::writeback::fence::guards(&saved.plan, &f, &saved.parameters, &*dir)
-        }
-        None => Ok(Vec::new()),
-    });
-    match fenced {
-        Err(e) => return fail(&e),
-        // The guards trip again on the plan's own deletes; the file's refusals only add.
-        Ok(trips) => {
-            for t in trips {
-                if !saved.plan.refusals.iter().any(|r| r.guard == t.guard) {
-                    saved.plan.refusals.push(t);
-                }
-            }
-        }
+    if let Err(e) = fence(host, &mut saved, args) {
+        return fail(&e);
     }
     let mut problems = 0;
     let mut warnings = Vec::new();
@@ -127,6 +129,8 @@ fn run(host: &Host, mut saved: Saved, args: &ApplyArgs) -> exit::Code {
             Err(e) => return fail(&e),
         }
     }
+    // The footer and the question name the file's digest, as `--save-plan` printed it.
+    saved.plan.digest = Some(saved.computed.clone());
     let mut report = applying::report(host, saved.plan, &args.opts);
     report.parameters = saved.parameters;
     report.parameters.insert("saved_plan".into(), args.file.display().to_string().into());

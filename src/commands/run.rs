@@ -177,10 +177,13 @@ fn execute(args: &RunArgs, script: &Script, host: &Arc<Host>, started: Instant) 
     if let Some(path) = args.save_plan.as_deref().filter(|p| plan::saved::is_saved_plan(p)) {
         match save_plan(path, &report, host) {
             // The digest that binds the file to this review, in the report too.
-            Ok(digest) => drop(report.findings.data.insert(
-                "saved_plan".into(),
-                serde_json::json!({ "file": path.display().to_string(), "digest": digest }),
-            )),
+            Ok(digest) => {
+                report.plan.digest = Some(digest.clone());
+                report.findings.data.insert(
+                    "saved_plan".into(),
+                    serde_json::json!({ "file": path.display().to_string(), "digest": digest }),
+                );
+            }
             Err(e) => {
                 eprintln!("error: {e}");
                 report.status = RunStatus::Error;
@@ -253,6 +256,7 @@ fn save_plan(path: &std::path::Path, report: &Report, host: &Host) -> crate::err
         run_id: report.run_id.as_deref(),
         script: &report.script,
         parameters: &report.parameters,
+        listed: report.findings.data.get("sync").and_then(|s| s["listed"].as_u64()),
     };
     let digest = plan::saved::save(path, &report.plan, dir.as_deref(), &origin)?;
     eprintln!(

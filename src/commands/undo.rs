@@ -62,13 +62,26 @@ fn plan_and_apply(host: &Host, run: &journal::Run, args: &UndoArgs) -> exit::Cod
         Ok(u) => u,
         Err(e) => return fail(&e),
     };
-    // The undo of a sync stays inside the sync's fence, whatever the journal says.
-    if run.script == crate::writeback::fence::SYNC_SCRIPT
-        && let Err(e) = crate::writeback::fence::check_undo(&u.plan, &*dir)
-    {
+    // The undo stays inside the fence of the run it inverts, whatever the journal says.
+    if let Err(e) = fenced(&u.plan, run, &*dir) {
         return fail(&e);
     }
     report_and_apply(host, u, args)
+}
+
+/// The undo plan checked against the fence of the run's origin, in this forest.
+fn fenced(
+    plan: &crate::plan::Plan,
+    run: &journal::Run,
+    dir: &dyn crate::ad::Directory,
+) -> crate::error::Result<()> {
+    use crate::writeback::fence;
+    let (config, located) = fence::read_forest(dir)?;
+    let container = match located {
+        Some(c) => c,
+        None => dir.root_dse()?.default_nc()?.child("CN", "RegisteredDevices")?,
+    };
+    fence::check_undo(plan, &run.script, (&config, container), dir)
 }
 
 fn report_and_apply(host: &Host, u: undo::Undo, args: &UndoArgs) -> exit::Code {

@@ -142,6 +142,10 @@ pub struct Plan {
     pub changes: Vec<Change>,
     /// Guards the plan trips. A refused plan is shown but nothing of it is applied.
     pub refusals: Vec<Refusal>,
+    /// The digest of the saved plan file this plan is (`--save-plan`, `dwb
+    /// apply FILE`): shown in the footer, so the question and the text report
+    /// name the file a change process pins with `--expect-digest`.
+    pub digest: Option<String>,
     /// Which changes write to which object, for the planned view's reads.
     writes: index::WriteIndex,
 }

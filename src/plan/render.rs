@@ -109,10 +109,12 @@ pub fn text(plan: &Plan) -> String {
     out
 }
 
-/// The plan's last line: how many changes of each kind.
+/// The plan's last line: how many changes of each kind, and the digest of
+/// the saved plan file it is, if any.
 pub fn counts_line(plan: &Plan) -> String {
     let counts: Vec<String> = plan.counts().iter().map(|(k, n)| format!("{n} {k}")).collect();
-    format!("Plan: {} change(s): {}\n", plan.len(), counts.join(", "))
+    let digest = plan.digest.as_ref().map(|d| format!("; saved plan digest {d}"));
+    format!("Plan: {} change(s): {}{}\n", plan.len(), counts.join(", "), digest.unwrap_or_default())
 }
 
 /// The directory part of the plan as LDIF change records that `ldapmodify`

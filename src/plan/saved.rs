@@ -56,6 +56,8 @@ pub struct Saved {
     pub naming_context: Option<String>,
     /// Changes of the original plan not in the file, with why.
     pub omitted: Vec<String>,
+    /// How many devices the sync's source listed, as recorded (`source.listed`).
+    pub listed: Option<u64>,
     /// The digest the file states (checked against its contents by [`Saved::verify`]).
     pub digest: String,
     /// The digest of the file's contents, as loaded.
@@ -260,6 +262,9 @@ pub struct Origin<'a> {
     pub run_id: Option<&'a str>,
     pub script: &'a str,
     pub parameters: &'a serde_json::Map<String, Value>,
+    /// How many devices a sync's source listed (its report's `sync.listed`):
+    /// the empty-source guard is evaluated again on it at apply.
+    pub listed: Option<u64>,
 }
 
 /// True when saving `plan` needs the directory (for its preconditions).
@@ -303,6 +308,7 @@ pub fn save(
         "created": super::journal::now_utc(), "run_id": origin.run_id, "script": origin.script,
         "parameters": origin.parameters, "directory": directory, "naming_context": nc,
         "refusals": plan.refusals, "omitted": omitted, "changes": changes,
+        "source": origin.listed.map(|n| json!({ "listed": n })),
     });
     let digest = digest_of(&doc);
     if let Some(o) = doc.as_object_mut() {
@@ -497,6 +503,7 @@ pub fn load(path: &Path) -> Result<Saved> {
         parameters: doc["parameters"].as_object().cloned().unwrap_or_default(),
         directory: s("directory").unwrap_or_default(),
         naming_context,
+        listed: doc["source"]["listed"].as_u64(),
         omitted: doc["omitted"]
             .as_array()
             .map(|a| a.iter().filter_map(|x| x.as_str().map(str::to_string)).collect())

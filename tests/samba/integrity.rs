@@ -362,3 +362,235 @@ fn a_forged_journal_cannot_make_undo_write_outside_the_device_container() {
     lab.run(&["undo", "", "--yes"]).code(3).stderr_has("the run id is empty");
     assert_eq!(lab.count(), lab.in_scope().len(), "nothing was undone");
 }
+
+/// What a forged plan or journal aims at: Administrator, Domain Admins'
+/// members and the domain head's security descriptor, as they are now.
+fn crown_jewels(lab: &Lab) -> Vec<Vec<Vec<u8>>> {
+    use dwb::ad::Directory as _;
+    let dir = super::admin(&lab.dc);
+    [
+        ("CN=Administrator,CN=Users,DC=contoso,DC=test", "objectGUID"),
+        ("CN=Domain Admins,CN=Users,DC=contoso,DC=test", "member"),
+        ("DC=contoso,DC=test", "nTSecurityDescriptor"),
+    ]
+    .into_iter()
+    .map(|(dn, attr)| {
+        let e = dir.read(&dwb::directory::Dn::parse(dn).unwrap(), &[attr]).unwrap();
+        e.map(|e| e.get(attr).to_vec()).unwrap_or_default()
+    })
+    .collect()
+}
+
+/// A saved plan whose `script` says prepare (or names a site's own script)
+/// and that deletes Administrator, adds a member to Domain Admins or replaces
+/// the domain head's security descriptor is refused at apply, exit 3, and the
+/// DC is unchanged.
+#[test]
+fn a_tampered_prepare_plan_is_refused_and_the_dc_unchanged() {
+    use base64::Engine as _;
+    let b64 = |s: &[u8]| base64::engine::general_purpose::STANDARD.encode(s);
+    let lab = Lab::start("tampered_prepare", tenant(4, 311));
+    lab.initial_sync();
+    let before = crown_jewels(&lab);
+    lab.run(&["run", "sync", "--dry-run", "--save-plan", "plan.json", "-q"]).code(0);
+    let plan: Value = serde_json::from_str(&lab.dir.read("plan.json")).unwrap();
+    let sd = before[2].first().cloned().unwrap_or_default();
+    let changes = [
+        serde_json::json!({ "id": 1, "action": "delete", "reason": "forged", "device": null,
+            "dn": "CN=Administrator,CN=Users,DC=contoso,DC=test", "expect": { "values": {} } }),
+        serde_json::json!({ "id": 1, "action": "modify", "reason": "forged", "device": null,
+            "dn": "CN=Domain Admins,CN=Users,DC=contoso,DC=test", "sd_flags": null,
+            "modifications": [{ "op": "add", "attribute": "member",
+                "values": [b64(b"CN=Guest,CN=Users,DC=contoso,DC=test")] }],
+            "expect": { "values": {} } }),
+        serde_json::json!({ "id": 1, "action": "modify", "reason": "forged", "device": null,
+            "dn": "DC=contoso,DC=test", "sd_flags": 4,
+            "modifications": [{ "op": "replace", "attribute": "nTSecurityDescriptor",
+                "values": [b64(&sd)] }],
+            "expect": { "values": {} } }),
+    ];
+    for (script, why) in [
+        ("<embedded>/scripts/prepare.rhai", "prepare only creates"),
+        ("custom.rhai", "outside dwb's territory"),
+    ] {
+        for (i, c) in changes.iter().enumerate() {
+            let mut p = plan.clone();
+            p["script"] = script.into();
+            p["changes"] = Value::Array(vec![c.clone()]);
+            p["digest"] = dwb::plan::saved::digest_of(&p).into();
+            let name = format!("forged{i}.json");
+            lab.dir.write(&name, &p.to_string());
+            let out = lab.run(&["apply", &name, "--yes"]);
+            out.code(3);
+            assert!(out.stderr.contains(why), "{script} {name}: {}", out.stderr);
+        }
+    }
+    assert_eq!(crown_jewels(&lab), before, "the DC was changed");
+}
+
+/// A forged journal run that says it was prepare (or a site's own script)
+/// cannot make undo delete Administrator or rewrite Domain Admins: the undo
+/// is checked against the fence of the run's origin, exit 3, DC unchanged.
+#[test]
+fn a_forged_prepare_run_cannot_make_undo_write_outside_dwbs_territory() {
+    use base64::Engine as _;
+    let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+    let lab = Lab::start("forged_prepare_run", tenant(3, 313));
+    lab.initial_sync();
+    let before = crown_jewels(&lab);
+    let journal = ".local/dwb/journal/default.jsonl";
+    let original = lab.dir.read(journal);
+    let admins = "CN=Domain Admins,CN=Users,DC=contoso,DC=test";
+    // The forged run names this directory, as the real one does.
+    let real: Value = original.lines().find_map(|l| serde_json::from_str(l).ok()).unwrap();
+    for (k, script) in ["<embedded>/scripts/prepare.rhai", "custom.rhai"].into_iter().enumerate() {
+        let run_id = format!("forged-{k}");
+        let run = serde_json::json!({ "type": "run", "run_id": run_id,
+            "time": "2026-01-01T00:00:00Z", "script": script, "directory": real["directory"],
+            "changes": 1 });
+        let line = |n: u64, dn: &str, before: Value, after: Value| {
+            serde_json::json!({
+                "type": "change", "run_id": run_id, "time": "2026-01-01T00:00:00Z", "change": n,
+                "action": if before.is_null() { "create" } else { "modify" }, "target": dn,
+                "dn": dn, "device": null, "reason": "forged", "before": before, "after": after,
+            })
+            .to_string()
+        };
+        let admin = "CN=Administrator,CN=Users,DC=contoso,DC=test";
+        let guest = "CN=Guest,CN=Users,DC=contoso,DC=test";
+        let forged = [
+            line(
+                1,
+                admin,
+                Value::Null,
+                serde_json::json!({ "sAMAccountName": [b64("Administrator")] }),
+            ),
+            // Its undo would put Guest into Domain Admins.
+            line(
+                2,
+                admins,
+                serde_json::json!({ "member": [b64(admin), b64(guest)] }),
+                serde_json::json!({ "member": [b64(admin)] }),
+            ),
+        ];
+        for f in forged {
+            lab.dir.write(journal, &format!("{original}{run}\n{f}\n"));
+            let out = lab.run(&["undo", &run_id, "--yes"]);
+            out.code(3);
+            assert!(out.stderr.contains("undo change"), "{script}: {}", out.stderr);
+            assert!(lab.exists(admin), "{script}: undo deleted Administrator");
+        }
+    }
+    lab.dir.write(journal, &original);
+    assert_eq!(crown_jewels(&lab), before, "the DC was changed");
+}
+
+/// A sync plan saved from a run whose device source listed nothing trips the
+/// empty-source guard again at apply when its refusal was removed by hand
+/// (the other guards let it pass): nothing is deleted. A file that no longer
+/// records how many devices its source listed is refused, exit 3.
+#[test]
+fn an_empty_source_plan_stripped_of_its_refusal_is_still_refused() {
+    let lab = Lab::start("stripped_empty", tenant(4, 331));
+    lab.initial_sync();
+    let all = lab.in_scope();
+    lab.emu.with_state(|s| all.iter().for_each(|d| s.delete_device(&d.id).unwrap()));
+    let args = ["run", "sync", "--dry-run", "--save-plan", "plan.json", "-q"];
+    let out = lab.run(&[&args[..], &["--param", "delete_threshold_percent=100"]].concat());
+    assert_ne!(out.code, 0, "an empty source: refused");
+    let mut plan: Value = serde_json::from_str(&lab.dir.read("plan.json")).unwrap();
+    let guards: Vec<_> =
+        plan["refusals"].as_array().unwrap().iter().map(|r| r["guard"].clone()).collect();
+    assert_eq!(guards, [serde_json::json!("empty_source")], "{plan:#}");
+    assert_eq!(plan["source"]["listed"], 0, "{plan:#}");
+    plan["refusals"] = serde_json::json!([]);
+    plan["digest"] = dwb::plan::saved::digest_of(&plan).into();
+    lab.dir.write("stripped.json", &plan.to_string());
+    let out = lab.run(&["apply", "stripped.json", "--yes", "--format", "json"]);
+    assert_ne!(out.code, 0, "{}", out.stderr);
+    let report = out.json();
+    assert_eq!(report["status"], "refused", "{report:#}");
+    assert_eq!(report["refusals"][0]["guard"], "empty_source", "{report:#}");
+    plan.as_object_mut().unwrap().remove("source");
+    plan["digest"] = dwb::plan::saved::digest_of(&plan).into();
+    lab.dir.write("uncounted.json", &plan.to_string());
+    let out = lab.run(&["apply", "uncounted.json", "--yes"]);
+    out.code(3);
+    assert!(out.stderr.contains("source.listed"), "{}", out.stderr);
+    for d in &all {
+        assert!(lab.exists(&d.dn()), "{} was deleted", d.dn());
+    }
+}
+
+/// A genuine adopt plan (objects another writer left: anchored, without
+/// dwb's marker) applies through adopt's fence; one edited to delete such an
+/// object is refused (adopt creates and deletes nothing), exit 3.
+#[test]
+fn an_adopt_plan_applies_inside_its_fence_and_not_outside() {
+    use dwb::ad::{Directory, ModOp, Modification, WriteOp};
+    let lab = Lab::start("adopt_fence", tenant(3, 337));
+    lab.initial_sync();
+    let devs = lab.in_scope();
+    let handed = devs[0].dn();
+    // Another writer's object: the marker gone, the anchor kept.
+    let unmark = WriteOp::Modify {
+        dn: dwb::directory::Dn::parse(&handed).unwrap(),
+        mods: vec![Modification {
+            op: ModOp::Delete,
+            attr: "adminDescription".into(),
+            values: Vec::new(),
+        }],
+        sd_flags: None,
+    };
+    super::admin(&lab.dc).write(&unmark).unwrap();
+    let marker = |lab: &Lab| {
+        let objs = super::sync::by_dn(lab.objects());
+        objs[&handed.to_ascii_lowercase()].text("adminDescription")
+    };
+    assert_eq!(marker(&lab), None);
+    let out = lab.run(&["run", "adopt.rhai", "--dry-run", "--save-plan", "a.json", "-q"]);
+    out.code(0);
+    let plan: Value = serde_json::from_str(&lab.dir.read("a.json")).unwrap();
+    assert!(!plan["changes"].as_array().unwrap().is_empty(), "{plan:#}");
+    let mut delete = plan.clone();
+    delete["changes"].as_array_mut().unwrap().push(serde_json::json!({
+        "id": 9, "action": "delete", "dn": handed, "reason": "forged", "device": null,
+        "expect": { "values": {} } }));
+    delete["digest"] = dwb::plan::saved::digest_of(&delete).into();
+    lab.dir.write("delete.json", &delete.to_string());
+    let out = lab.run(&["apply", "delete.json", "--yes"]);
+    out.code(3);
+    assert!(out.stderr.contains("adopt only modifies"), "{}", out.stderr);
+    assert!(lab.exists(&handed), "the forged delete was applied");
+    assert_eq!(marker(&lab), None, "nothing of the forged plan was applied");
+    lab.run(&["apply", "a.json", "--yes"]).code(0);
+    assert_eq!(marker(&lab).as_deref(), Some("dwb-writeback"));
+}
+
+/// A sync plan whose `container` parameter was edited to name another
+/// container (CN=Users) cannot create device objects there: device objects
+/// go only in a device container, exit 3, nothing created.
+#[test]
+fn a_sync_plan_pointed_at_another_container_is_refused() {
+    let lab = Lab::start("forged_container", tenant(3, 347));
+    lab.run(&["run", "sync", "--dry-run", "--save-plan", "plan.json", "-q"]).code(0);
+    let plan: Value = serde_json::from_str(&lab.dir.read("plan.json")).unwrap();
+    let users = "CN=Users,DC=contoso,DC=test";
+    let mut p = plan.clone();
+    p["parameters"]["container"] = users.into();
+    let mut created = Vec::new();
+    for c in p["changes"].as_array_mut().unwrap() {
+        let dn = c["dn"].as_str().unwrap().replace(super::sync::CONTAINER, users);
+        created.push(dn.clone());
+        c["dn"] = dn.into();
+    }
+    assert!(!created.is_empty(), "{plan:#}");
+    p["digest"] = dwb::plan::saved::digest_of(&p).into();
+    lab.dir.write("users.json", &p.to_string());
+    let out = lab.run(&["apply", "users.json", "--yes"]);
+    out.code(3);
+    assert!(out.stderr.contains("is not a device container"), "{}", out.stderr);
+    for dn in &created {
+        assert!(!lab.exists(dn), "{dn} was created");
+    }
+}
