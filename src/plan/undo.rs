@@ -344,19 +344,30 @@ fn acl(
 
 /// The DACL of an object the run changed and then deleted, for the object the
 /// undo re-creates (planned before this): the DC gives it the schema's default
-/// DACL, and this grants it back every explicit ACE it had before the run's
-/// first DACL change (`c`), as a DACL change of its own in the plan. Nothing
-/// to check it against: the object does not exist yet when the undo is planned.
+/// DACL, and this grants back the explicit ACEs the run's DACL change (`c`)
+/// took away, as a DACL change of its own in the plan. Other explicit ACEs the
+/// object had come back only as far as the schema's default has them (said in
+/// `not_undone`). Nothing to check it against: the object does not exist yet
+/// when the undo is planned.
 fn recreated_acl(u: &mut Undo, run: &Run, c: &Recorded, dn: &Dn, label: &str) {
-    let Some(before) = dacl_of(&c.before) else {
-        u.not_undone.push(format!("{label}: the journal has no DACL before the run"));
+    let (Some(before), Some(after)) =
+        (dacl_of(&c.before), dacl_of(&c.stored).or(dacl_of(&c.after)))
+    else {
+        u.not_undone.push(format!("{label}: the journal has no DACL before and after"));
         return;
     };
-    let edits: Vec<AclEdit> = explicit(&before).into_iter().map(AclEdit::Grant).collect();
+    let is = explicit(&after);
+    let edits: Vec<AclEdit> =
+        explicit(&before).into_iter().filter(|a| !is.contains(a)).map(AclEdit::Grant).collect();
     if edits.is_empty() {
-        u.already.push(format!("{label}: no explicit ACE to give back"));
+        u.already.push(format!("{label}: the run took no explicit ACE away"));
         return;
     }
+    u.not_undone.push(format!(
+        "{label}: {dn} is re-created with the schema's default DACL; the ACEs the run took away \
+         are granted back, any other explicit ACE it had is not (compare with `dwb journal {}`)",
+        run.run_id
+    ));
     let sddl = |sd: &SecurityDescriptor| sd.to_sddl(None).unwrap_or_else(|e| format!("<{e}>"));
     let op = ChangeOp::Acl {
         dn: dn.clone(),
@@ -367,7 +378,7 @@ fn recreated_acl(u: &mut Undo, run: &Run, c: &Recorded, dn: &Dn, label: &str) {
         expected: None,
     };
     let why = format!(
-        "undo of run {} change {}: the explicit ACEs of the re-created object",
+        "undo of run {} change {}: the ACEs it took from the re-created object",
         run.run_id, c.change
     );
     u.plan.push_for(op, Some(why), c.device.clone());
