@@ -6,9 +6,9 @@ use crate::support::{DEMO_PREPARE, Dir};
 fn readme_demo_command_plans_the_four_objects() {
     let d = Dir::new();
     let o = d.run(DEMO_PREPARE);
-    o.code(0).stderr_has(
-        "[demo] no directory configured: using examples/contoso — nothing real is touched",
-    );
+    o.code(0)
+        .stderr_has("[demo] no directory configured: using the demo directory (examples/contoso)")
+        .stderr_has("nothing real is touched; `dwb demo --reset` starts it over");
     o.stdout_has("connector account: CN=svc-dwb,CN=Users,DC=contoso,DC=test (S-1-5-21-");
     o.stdout_has("Plan: 6 change(s): 4 create, 2 acl");
     o.stdout_has("+ msDS-DeviceLocation: CN=RegisteredDevices,DC=contoso,DC=test");
@@ -239,12 +239,23 @@ fn output_files_are_checked_before_anything_is_applied_and_apply_keeps_its_snaps
     d.run(&["apply", "plan.json", "--write-snapshot", bad]).code(3).stderr_has("/nonexistent");
     d.run(&["undo", "nosuchrun", "--report", "/nonexistent/r.json"]).code(3).stderr_has("--report");
     assert!(!journal.exists(), "refused, yet journaled");
-    // apply says that only the in-memory copy changed, and --write-snapshot keeps it.
-    d.run(&["apply", "plan.json"]).code(0).stdout_has("Changed the in-memory copy of");
+    // The demo keeps what apply changed; --write-snapshot writes it out too.
+    let applied = d.run(&["apply", "plan.json"]);
+    applied.code(0).stdout_has("Applied 6 of 6 change(s).");
+    assert!(!applied.stdout.contains("in-memory"), "the demo is kept:\n{}", applied.stdout);
+    d.run(&["demo", "--reset"]).code(0);
     d.run(&["apply", "plan.json", "--write-snapshot", "applied.ldif"])
         .code(0)
         .stdout_has("Applied 6 of 6 change(s).");
     assert!(d.read("applied.ldif").contains("dn: CN=RegisteredDevices,DC=contoso,DC=test"));
+    // On a --snapshot file, apply says that only the in-memory copy changed.
+    d.run(&["demo", "--reset"]).code(0);
+    d.run(&["snapshot", "--out", "demo.ldif"]).code(0);
+    let on_file = ["--snapshot", "demo.ldif", "--dry-run", "--save-plan", "file-plan.json"];
+    d.run(&[DEMO_PREPARE, &on_file].concat()).code(0);
+    d.run(&["apply", "file-plan.json", "--snapshot", "demo.ldif"])
+        .code(0)
+        .stdout_has("Changed the in-memory copy of");
 }
 
 #[test]

@@ -196,7 +196,7 @@ fn execute(args: &RunArgs, script: &Script, host: &Arc<Host>, started: Instant) 
     applying::settle(host, &mut report, &how);
     if !report.outcomes.is_empty()
         && args.write_snapshot.is_none()
-        && let Some(snap) = host.directory().snapshot()
+        && let Some(snap) = host.directory().in_memory_only()
     {
         report.unsaved_snapshot = Some(crate::ad::Directory::describe(&*snap));
     }
