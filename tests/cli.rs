@@ -340,3 +340,20 @@ fn undo_and_apply_refuse_another_kind_of_directory_than_the_run_or_plan() {
     );
     d.run(&["apply", "p.json", "--dry-run", "--snapshot", "unprepared.ldif"]).code(0);
 }
+
+#[test]
+fn two_runs_at_once_on_the_demo_take_turns() {
+    let d = Dir::new();
+    let start = || d.dwb().args(DEMO_PREPARE).output().unwrap();
+    let (a, b) = std::thread::scope(|s| {
+        let a = s.spawn(start);
+        let b = s.spawn(start);
+        (a.join().unwrap(), b.join().unwrap())
+    });
+    let outs = [a, b].map(|o| String::from_utf8_lossy(&o.stdout).into_owned());
+    // The second planned from what the first applied, not from the bundled demo.
+    let applied = outs.iter().filter(|o| o.contains("Applied 6 of 6 change(s).")).count();
+    let nothing = outs.iter().filter(|o| o.contains("the directory already matches")).count();
+    assert_eq!((applied, nothing), (1, 1), "{outs:#?}");
+    d.run(&["run", "verify"]).code(0);
+}
