@@ -323,9 +323,12 @@ fn undo_and_apply_refuse_another_kind_of_directory_than_the_run_or_plan() {
     let r = d.run(&args);
     let run_id = r.code(0).json()["run_id"].as_str().unwrap().to_string();
     // Without --snapshot this is the demo, where the run's objects are simply absent.
-    d.run(&["undo", &run_id, "--dry-run"])
-        .code(3)
-        .stderr_has("the run changed a snapshot file (snapshot unprepared.ldif); this is the demo");
+    let written = d.path().canonicalize().unwrap().join("prepared.ldif");
+    d.run(&["undo", &run_id, "--dry-run"]).code(3).stderr_has(&format!(
+        "the run changed a snapshot file (snapshot unprepared.ldif (result written to {})); \
+         this is the demo",
+        written.display()
+    ));
     // On the run's result it plans the way back.
     d.run(&["undo", &run_id, "--dry-run", "--snapshot", "prepared.ldif"])
         .code(0)
@@ -339,6 +342,49 @@ fn undo_and_apply_refuse_another_kind_of_directory_than_the_run_or_plan() {
         "the plan was made for a snapshot file (snapshot unprepared.ldif); this is the demo",
     );
     d.run(&["apply", "p.json", "--dry-run", "--snapshot", "unprepared.ldif"]).code(0);
+}
+
+#[test]
+fn undo_and_apply_refuse_another_snapshot_file_than_the_run_or_plan() {
+    let d = Dir::new();
+    d.run(&["demo", "demo"]).code(0);
+    let prepare = ["--snapshot", "demo/directory.ldif", "--write-snapshot", "prepared.ldif"];
+    d.run(&[DEMO_PREPARE, &prepare].concat()).code(0);
+    fn sync<'a>(more: &[&'a str]) -> Vec<&'a str> {
+        let base = ["run", "sync", "--snapshot", "prepared.ldif", "--devices", "demo/devices.json"];
+        [&base[..], more].concat()
+    }
+    let r = d.run(&sync(&["--write-snapshot", "synced.ldif", "--format", "json"]));
+    let run_id = r.code(0).json()["run_id"].as_str().unwrap().to_string();
+    // The file the sync started from does not hold its devices: refused, naming both.
+    d.run(&["undo", &run_id, "--dry-run", "--snapshot", "prepared.ldif"])
+        .code(3)
+        .stderr_has("the run changed a snapshot file (snapshot prepared.ldif (result written to ")
+        .stderr_has("synced.ldif)); this is another one (snapshot prepared.ldif)");
+    // The file it wrote does.
+    d.run(&["undo", &run_id, "--dry-run", "--snapshot", "synced.ldif"])
+        .code(0)
+        .stdout_has("Plan: 24 change(s): 24 delete");
+    // A plan is applied to the file it was made from, not to another.
+    d.run(&sync(&["--dry-run", "--save-plan", "plan.json"])).code(0);
+    d.run(&["apply", "plan.json", "--snapshot", "demo/directory.ldif"])
+        .code(3)
+        .stderr_has("the plan was made for a snapshot file (snapshot prepared.ldif); this is another one (snapshot demo/directory.ldif)");
+    d.run(&["apply", "plan.json", "--snapshot", "prepared.ldif", "--write-snapshot", "again.ldif"])
+        .code(0)
+        .stdout_has("Applied 24 of 24 change(s).");
+    // A run on the demo: undone on the demo (it kept the run) or on the file it wrote.
+    let r = d.run(
+        &[DEMO_PREPARE, &["--write-snapshot", "demo-prepared.ldif", "--format", "json"]].concat(),
+    );
+    let run_id = r.code(0).json()["run_id"].as_str().unwrap().to_string();
+    d.run(&["undo", &run_id, "--dry-run"]).code(0).stdout_has("Plan: 4 change(s): 4 delete");
+    d.run(&["undo", &run_id, "--dry-run", "--snapshot", "demo-prepared.ldif"])
+        .code(0)
+        .stdout_has("Plan: 4 change(s): 4 delete");
+    d.run(&["undo", &run_id, "--dry-run", "--snapshot", "prepared.ldif"])
+        .code(3)
+        .stderr_has("the run changed the demo");
 }
 
 #[test]

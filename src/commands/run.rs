@@ -52,6 +52,7 @@ pub fn run(args: RunArgs) -> exit::Code {
         print_to: if args.format == Format::Json { PrintTo::Stderr } else { PrintTo::Stdout },
         site_dir: script.site_dir.clone(),
         script: script.source.clone(),
+        snapshot_result: args.write_snapshot.clone(),
         ..RunConfig::from_loaded(&sources.loaded)
     };
     let session = match Session::open(sources, Signals::Cancel, config) {

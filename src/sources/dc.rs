@@ -46,6 +46,22 @@ impl DirectorySource {
     }
 }
 
+/// How a run's directory is named when `--write-snapshot` kept its result in
+/// a file: undo finds the run's objects there, not in the file it started from.
+pub const RESULT_WRITTEN_TO: &str = " (result written to ";
+
+/// `described` (a directory's description), with the file the run's result
+/// was written to when there is one (absolute: undo may run from elsewhere).
+pub fn with_result(described: &str, written: Option<&std::path::Path>) -> String {
+    match written {
+        None => described.to_string(),
+        Some(p) => {
+            let p = std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
+            format!("{described}{RESULT_WRITTEN_TO}{})", p.display())
+        }
+    }
+}
+
 /// Where the LDAP password comes from. Nothing is read when the source is
 /// decided: a run that never touches the DC (a `--snapshot`, `dwb check`)
 /// never needs the file, and a missing one is reported when it is.
