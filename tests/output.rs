@@ -195,3 +195,32 @@ fn config_type_errors_are_in_the_files_terms() {
         .code(3)
         .stderr_has("dwb.toml:3:20: delete_threshold must be a whole number, not a string (\"x\")");
 }
+
+/// The demo as files, prepared and synced: `synced.ldif` holds the 24 demo devices.
+fn synced_demo(d: &Dir) {
+    d.run(&["demo", "demo"]).code(0);
+    let prepare = ["--snapshot", "demo/directory.ldif", "--write-snapshot", "prepared.ldif"];
+    d.run(&[crate::support::DEMO_PREPARE, &prepare].concat()).code(0);
+    let sync = ["run", "sync", "--snapshot", "prepared.ldif", "--devices", "demo/devices.json"];
+    d.run(&[&sync[..], &["--write-snapshot", "synced.ldif"]].concat()).code(0);
+}
+
+#[test]
+fn a_modify_shows_each_attribute_old_and_new() {
+    let d = Dir::new();
+    synced_demo(&d);
+    // Someone renamed a device object in AD: the next sync puts Entra's name back.
+    let drifted =
+        d.read("synced.ldif").replace("\ndisplayName: LT-000023\n", "\ndisplayName: LT-OLD\n");
+    d.write("drifted.ldif", &drifted);
+    let o = d.run(&[
+        "run",
+        "sync",
+        "--snapshot",
+        "drifted.ldif",
+        "--devices",
+        "demo/devices.json",
+        "--dry-run",
+    ]);
+    o.code(0).stdout_has("~ displayName: LT-OLD → LT-000023\n");
+}
