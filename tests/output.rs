@@ -224,3 +224,19 @@ fn a_modify_shows_each_attribute_old_and_new() {
     ]);
     o.code(0).stdout_has("~ displayName: LT-OLD → LT-000023\n");
 }
+
+#[test]
+fn stale_devices_are_a_summary_with_the_rest_in_the_report() {
+    let d = Dir::new();
+    synced_demo(&d);
+    let args = ["run", "verify", "--snapshot", "synced.ldif", "--devices", "demo/devices.json"];
+    let o = d.run(&[&args[..], &["--param", "stale_days=1", "--format", "json"]].concat());
+    let r = o.code(0).json();
+    let stale = r["findings"].as_array().unwrap().iter().find(|f| f["check"] == "stale devices");
+    let detail = stale.unwrap()["detail"].as_str().unwrap();
+    // Every demo device signed in more than a day ago; ten are named, the rest counted.
+    assert!(detail.contains("of 24 device(s) last signed in more than 1 days ago"), "{detail}");
+    assert!(detail.contains("… 14 more; ids and dates in the report"), "{detail}");
+    assert!(detail.len() < 600, "one giant cell ({} chars): {detail}", detail.len());
+    assert_eq!(r["data"]["stale_devices"]["stale"].as_array().unwrap().len(), 24);
+}
