@@ -67,6 +67,18 @@ fn holds(made: &Place, written: Option<&Path>, here: &Place) -> bool {
     }
 }
 
+/// A journaled run's directory as people read it: the demo as "the demo"
+/// (its description names the embedded file, which no one has at hand).
+pub fn shown(described: &str) -> String {
+    match described
+        .strip_prefix("snapshot ")
+        .and_then(|d| d.strip_prefix(crate::embedded::DEMO_NAME))
+    {
+        Some(rest) => format!("the demo{rest}"),
+        None => described.to_string(),
+    }
+}
+
 /// Errors (a usage error, exit 3, naming both) when `here` is another
 /// directory than `made_on`; `what` says what was made there.
 pub fn same(what: &str, made_on_desc: &str, here_desc: &str, hint: &str) -> Result<()> {
@@ -106,5 +118,8 @@ mod tests {
         assert!(same(&demo_wrote, &demo));
         assert!(same(&demo_wrote, "snapshot /x/b.ldif"));
         assert!(!same(&demo_wrote, "snapshot /x/c.ldif"));
+        assert_eq!(super::shown(&demo), "the demo");
+        assert_eq!(super::shown(&demo_wrote), "the demo (result written to /x/b.ldif)");
+        assert_eq!(super::shown(wrote), wrote);
     }
 }
