@@ -134,10 +134,11 @@ fn lock(path: &Path, cancel: &Cancel) -> Result<File> {
     while f.try_lock().is_err() {
         if !said {
             let holder = std::fs::read_to_string(&lock_path).unwrap_or_default();
-            eprintln!(
-                "[demo] waiting for another dwb (pid {}) using the demo directory…",
-                holder.trim()
-            );
+            let by = match holder.trim() {
+                "" => String::new(),
+                pid => format!(" (pid {pid})"),
+            };
+            eprintln!("[demo] waiting for another dwb{by} using the demo directory…");
             said = true;
         }
         if cancel.is_cancelled() {
