@@ -190,14 +190,19 @@ pub enum Command {
     #[command(hide = true)]
     Manpages { dir: PathBuf },
     /// Write the bundled demo's directory (directory.ldif) and Entra devices (devices.json)
-    /// into DIR, for --snapshot and --devices with only the binary at hand.
+    /// into DIR, for --snapshot and --devices with only the binary at hand; or start the
+    /// demo directory over (--reset).
     #[command(
-        after_help = "Example:\n  dwb demo /tmp/demo && dwb run sync --snapshot /tmp/demo/directory.ldif --devices /tmp/demo/devices.json --dry-run"
+        after_help = "Example:\n  dwb demo /tmp/demo && dwb run sync --snapshot /tmp/demo/directory.ldif --devices /tmp/demo/devices.json --dry-run\n  dwb demo --reset    # the demo directory as bundled again"
     )]
     Demo {
-        /// Where to write the two files (created if missing; existing files are kept).
-        #[arg(default_value = ".")]
-        dir: PathBuf,
+        /// Where to write the two files (created if missing; existing files are kept;
+        /// default: the current directory, unless --reset is given alone).
+        dir: Option<PathBuf>,
+        /// Start the demo directory over: forget what runs applied to it (the copy
+        /// kept in dwb's data directory).
+        #[arg(long)]
+        reset: bool,
     },
 }
 

@@ -43,6 +43,8 @@ pub struct RunConfig {
     pub settings: crate::config::Profile,
     /// What the journal names as the run's script (`sync`, `undo RUN`, `apply FILE`).
     pub script: String,
+    /// `--write-snapshot FILE`: the journal names it beside the run's directory.
+    pub snapshot_result: Option<PathBuf>,
 }
 
 impl Default for RunConfig {
@@ -56,6 +58,7 @@ impl Default for RunConfig {
             profile: None,
             settings: Default::default(),
             script: String::new(),
+            snapshot_result: None,
         }
     }
 }
@@ -125,6 +128,8 @@ pub struct Host {
     pub run_id: String,
     /// What the journal names as the run's script (`sync`, `undo RUN`, `apply FILE`).
     pub script: String,
+    /// `--write-snapshot FILE`, named in the journal beside the directory.
+    snapshot_result: Option<PathBuf>,
     /// The journal, opened when the first change is applied.
     journal: Mutex<Option<Arc<Journal>>>,
     /// The script's validated parameters: `params` in every scope (closures and
@@ -148,6 +153,7 @@ impl Host {
             profile,
             settings,
             script,
+            snapshot_result,
         } = config;
         Host {
             directory,
@@ -167,6 +173,7 @@ impl Host {
             locks: Default::default(),
             run_id: crate::plan::journal::new_run_id(),
             script,
+            snapshot_result,
             journal: Mutex::new(None),
             params: Mutex::new(None),
         }
@@ -189,7 +196,10 @@ impl Host {
             return Ok(j.clone());
         }
         let path = crate::plan::journal::path_for(self.profile.as_deref())?;
-        let dir = self.base_dir()?.describe();
+        let dir = crate::sources::dc::with_result(
+            &self.base_dir()?.describe(),
+            self.snapshot_result.as_deref(),
+        );
         let opened = Arc::new(Journal::open(&path, &self.run_id, &self.script, &dir)?);
         *j = Some(opened.clone());
         Ok(opened)

@@ -6,9 +6,9 @@ use crate::support::{DEMO_PREPARE, Dir};
 fn readme_demo_command_plans_the_four_objects() {
     let d = Dir::new();
     let o = d.run(DEMO_PREPARE);
-    o.code(0).stderr_has(
-        "[demo] no directory configured: using examples/contoso — nothing real is touched",
-    );
+    o.code(0)
+        .stderr_has("[demo] no directory configured: using the demo directory (examples/contoso)")
+        .stderr_has("nothing real is touched; `dwb demo --reset` starts it over");
     o.stdout_has("connector account: CN=svc-dwb,CN=Users,DC=contoso,DC=test (S-1-5-21-");
     o.stdout_has("Plan: 6 change(s): 4 create, 2 acl");
     o.stdout_has("+ msDS-DeviceLocation: CN=RegisteredDevices,DC=contoso,DC=test");
@@ -239,12 +239,23 @@ fn output_files_are_checked_before_anything_is_applied_and_apply_keeps_its_snaps
     d.run(&["apply", "plan.json", "--write-snapshot", bad]).code(3).stderr_has("/nonexistent");
     d.run(&["undo", "nosuchrun", "--report", "/nonexistent/r.json"]).code(3).stderr_has("--report");
     assert!(!journal.exists(), "refused, yet journaled");
-    // apply says that only the in-memory copy changed, and --write-snapshot keeps it.
-    d.run(&["apply", "plan.json"]).code(0).stdout_has("Changed the in-memory copy of");
+    // The demo keeps what apply changed; --write-snapshot writes it out too.
+    let applied = d.run(&["apply", "plan.json"]);
+    applied.code(0).stdout_has("Applied 6 of 6 change(s).");
+    assert!(!applied.stdout.contains("in-memory"), "the demo is kept:\n{}", applied.stdout);
+    d.run(&["demo", "--reset"]).code(0);
     d.run(&["apply", "plan.json", "--write-snapshot", "applied.ldif"])
         .code(0)
         .stdout_has("Applied 6 of 6 change(s).");
     assert!(d.read("applied.ldif").contains("dn: CN=RegisteredDevices,DC=contoso,DC=test"));
+    // On a --snapshot file, apply says that only the in-memory copy changed.
+    d.run(&["demo", "--reset"]).code(0);
+    d.run(&["snapshot", "--out", "demo.ldif"]).code(0);
+    let on_file = ["--snapshot", "demo.ldif", "--dry-run", "--save-plan", "file-plan.json"];
+    d.run(&[DEMO_PREPARE, &on_file].concat()).code(0);
+    d.run(&["apply", "file-plan.json", "--snapshot", "demo.ldif"])
+        .code(0)
+        .stdout_has("Changed the in-memory copy of");
 }
 
 #[test]
@@ -312,9 +323,12 @@ fn undo_and_apply_refuse_another_kind_of_directory_than_the_run_or_plan() {
     let r = d.run(&args);
     let run_id = r.code(0).json()["run_id"].as_str().unwrap().to_string();
     // Without --snapshot this is the demo, where the run's objects are simply absent.
-    d.run(&["undo", &run_id, "--dry-run"])
-        .code(3)
-        .stderr_has("the run changed a snapshot file (snapshot unprepared.ldif); this is the demo");
+    let written = d.path().canonicalize().unwrap().join("prepared.ldif");
+    d.run(&["undo", &run_id, "--dry-run"]).code(3).stderr_has(&format!(
+        "the run changed a snapshot file (snapshot unprepared.ldif (result written to {})); \
+         this is the demo",
+        written.display()
+    ));
     // On the run's result it plans the way back.
     d.run(&["undo", &run_id, "--dry-run", "--snapshot", "prepared.ldif"])
         .code(0)
@@ -328,4 +342,64 @@ fn undo_and_apply_refuse_another_kind_of_directory_than_the_run_or_plan() {
         "the plan was made for a snapshot file (snapshot unprepared.ldif); this is the demo",
     );
     d.run(&["apply", "p.json", "--dry-run", "--snapshot", "unprepared.ldif"]).code(0);
+}
+
+#[test]
+fn undo_and_apply_refuse_another_snapshot_file_than_the_run_or_plan() {
+    let d = Dir::new();
+    d.run(&["demo", "demo"]).code(0);
+    let prepare = ["--snapshot", "demo/directory.ldif", "--write-snapshot", "prepared.ldif"];
+    d.run(&[DEMO_PREPARE, &prepare].concat()).code(0);
+    fn sync<'a>(more: &[&'a str]) -> Vec<&'a str> {
+        let base = ["run", "sync", "--snapshot", "prepared.ldif", "--devices", "demo/devices.json"];
+        [&base[..], more].concat()
+    }
+    let r = d.run(&sync(&["--write-snapshot", "synced.ldif", "--format", "json"]));
+    let run_id = r.code(0).json()["run_id"].as_str().unwrap().to_string();
+    // The file the sync started from does not hold its devices: refused, naming both.
+    d.run(&["undo", &run_id, "--dry-run", "--snapshot", "prepared.ldif"])
+        .code(3)
+        .stderr_has("the run changed a snapshot file (snapshot prepared.ldif (result written to ")
+        .stderr_has("synced.ldif)); this is another one (snapshot prepared.ldif)");
+    // The file it wrote does.
+    d.run(&["undo", &run_id, "--dry-run", "--snapshot", "synced.ldif"])
+        .code(0)
+        .stdout_has("Plan: 24 change(s): 24 delete");
+    // A plan is applied to the file it was made from, not to another.
+    d.run(&sync(&["--dry-run", "--save-plan", "plan.json"])).code(0);
+    d.run(&["apply", "plan.json", "--snapshot", "demo/directory.ldif"])
+        .code(3)
+        .stderr_has("the plan was made for a snapshot file (snapshot prepared.ldif); this is another one (snapshot demo/directory.ldif)");
+    d.run(&["apply", "plan.json", "--snapshot", "prepared.ldif", "--write-snapshot", "again.ldif"])
+        .code(0)
+        .stdout_has("Applied 24 of 24 change(s).");
+    // A run on the demo: undone on the demo (it kept the run) or on the file it wrote.
+    let r = d.run(
+        &[DEMO_PREPARE, &["--write-snapshot", "demo-prepared.ldif", "--format", "json"]].concat(),
+    );
+    let run_id = r.code(0).json()["run_id"].as_str().unwrap().to_string();
+    d.run(&["undo", &run_id, "--dry-run"]).code(0).stdout_has("Plan: 4 change(s): 4 delete");
+    d.run(&["undo", &run_id, "--dry-run", "--snapshot", "demo-prepared.ldif"])
+        .code(0)
+        .stdout_has("Plan: 4 change(s): 4 delete");
+    d.run(&["undo", &run_id, "--dry-run", "--snapshot", "prepared.ldif"])
+        .code(3)
+        .stderr_has("the run changed the demo");
+}
+
+#[test]
+fn two_runs_at_once_on_the_demo_take_turns() {
+    let d = Dir::new();
+    let start = || d.dwb().args(DEMO_PREPARE).output().unwrap();
+    let (a, b) = std::thread::scope(|s| {
+        let a = s.spawn(start);
+        let b = s.spawn(start);
+        (a.join().unwrap(), b.join().unwrap())
+    });
+    let outs = [a, b].map(|o| String::from_utf8_lossy(&o.stdout).into_owned());
+    // The second planned from what the first applied, not from the bundled demo.
+    let applied = outs.iter().filter(|o| o.contains("Applied 6 of 6 change(s).")).count();
+    let nothing = outs.iter().filter(|o| o.contains("the directory already matches")).count();
+    assert_eq!((applied, nothing), (1, 1), "{outs:#?}");
+    d.run(&["run", "verify"]).code(0);
 }

@@ -33,6 +33,8 @@ fn run_asks_on_a_terminal_and_not_without_one() {
     assert!(!rest.contains("CN=Device Registration Configuration"), "the plan twice:\n{rest}");
     assert!(rest.contains("Plan: 6 change(s)"), "{rest}");
 
+    // The demo keeps what a run applied: each case starts it over.
+    d.run(&["demo", "--reset"]).code(0);
     let mut args = DEMO_PREPARE.to_vec();
     args.push("--yes");
     let mut p = spawn(&d, &args);
@@ -41,6 +43,7 @@ fn run_asks_on_a_terminal_and_not_without_one() {
     assert!(out.contains("6 of 6 change(s)"), "{out}");
 
     // No terminal: nothing asks.
+    d.run(&["demo", "--reset"]).code(0);
     let o = d.run(DEMO_PREPARE);
     o.code(0).stdout_has("6 of 6 change(s)");
     assert!(!o.stderr.contains("[y/N]"), "{}", o.stderr);
@@ -96,6 +99,8 @@ fn a_saved_plan_is_exact_and_applies_on_the_demo() {
     p.send_line("yes").unwrap();
     p.exp_string("6 of 6 change(s)").unwrap();
     p.exp_eof().unwrap();
+    // The demo kept that apply: start it over to apply the plan again.
+    d.run(&["demo", "--reset"]).code(0);
     let r = d.run(&["apply", "plan.json", "--format", "json"]);
     let r = r.code(0).json();
     assert_eq!(r["script"], "apply plan.json");

@@ -201,3 +201,48 @@ fn config_type_errors_are_in_the_files_terms() {
         .code(3)
         .stderr_has("dwb.toml:3:20: delete_threshold must be a whole number, not a string (\"x\")");
 }
+
+/// The demo as files, prepared and synced: `synced.ldif` holds the 24 demo devices.
+fn synced_demo(d: &Dir) {
+    d.run(&["demo", "demo"]).code(0);
+    let prepare = ["--snapshot", "demo/directory.ldif", "--write-snapshot", "prepared.ldif"];
+    d.run(&[crate::support::DEMO_PREPARE, &prepare].concat()).code(0);
+    let sync = ["run", "sync", "--snapshot", "prepared.ldif", "--devices", "demo/devices.json"];
+    d.run(&[&sync[..], &["--write-snapshot", "synced.ldif"]].concat()).code(0);
+}
+
+#[test]
+fn a_modify_shows_each_attribute_old_and_new() {
+    let d = Dir::new();
+    synced_demo(&d);
+    // Someone renamed a device object in AD: the next sync puts Entra's name back.
+    let drifted =
+        d.read("synced.ldif").replace("\ndisplayName: LT-000023\n", "\ndisplayName: LT-OLD\n");
+    d.write("drifted.ldif", &drifted);
+    let o = d.run(&[
+        "run",
+        "sync",
+        "--snapshot",
+        "drifted.ldif",
+        "--devices",
+        "demo/devices.json",
+        "--dry-run",
+    ]);
+    o.code(0).stdout_has("~ displayName: LT-OLD → LT-000023\n");
+}
+
+#[test]
+fn stale_devices_are_a_summary_with_the_rest_in_the_report() {
+    let d = Dir::new();
+    synced_demo(&d);
+    let args = ["run", "verify", "--snapshot", "synced.ldif", "--devices", "demo/devices.json"];
+    let o = d.run(&[&args[..], &["--param", "stale_days=1", "--format", "json"]].concat());
+    let r = o.code(0).json();
+    let stale = r["findings"].as_array().unwrap().iter().find(|f| f["check"] == "stale devices");
+    let detail = stale.unwrap()["detail"].as_str().unwrap();
+    // Every demo device signed in more than a day ago; ten are named, the rest counted.
+    assert!(detail.contains("of 24 device(s) last signed in more than 1 days ago"), "{detail}");
+    assert!(detail.contains("… 14 more; ids and dates in the report"), "{detail}");
+    assert!(detail.len() < 600, "one giant cell ({} chars): {detail}", detail.len());
+    assert_eq!(r["data"]["stale_devices"]["stale"].as_array().unwrap().len(), 24);
+}

@@ -295,7 +295,8 @@ fn enable_records_the_target_in_the_profile() {
             && toml.contains("# Entra Connect's default"),
         "{toml}"
     );
-    // Not prepared: enable refuses.
+    // Not prepared: enable refuses (the demo kept prepared()'s run: started over).
+    d.run(&["demo", "--reset"]).code(0);
     d.run(&["run", "enable"]).code(2).stderr_has("not prepared");
 }
 

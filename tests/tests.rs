@@ -47,3 +47,5 @@ mod service;
 mod sources;
 // Saved plans bound to their review: the digest, required preconditions.
 mod integrity;
+// A new administrator's first hour: the README's commands, in order, with only the binary.
+mod walkthrough;

@@ -81,6 +81,7 @@ pub fn apply(args: &ApplyArgs) -> exit::Code {
     let config = RunConfig {
         dry_run: args.opts.dry_run,
         script: format!("apply {}", args.file.display()),
+        snapshot_result: args.opts.write_snapshot.clone(),
         ..RunConfig::from_loaded(&sources.loaded)
     };
     let session = match Session::open(sources, Signals::Cancel, config) {

@@ -140,7 +140,8 @@ pub fn keep_snapshot(host: &Host, report: &mut Report, file: Option<&Path>) {
         return;
     };
     match file {
-        None if !report.outcomes.is_empty() => {
+        // The demo kept in the data directory is not lost.
+        None if !report.outcomes.is_empty() && host.directory().in_memory_only().is_some() => {
             report.unsaved_snapshot = Some(crate::ad::Directory::describe(&*snap));
         }
         None => {}

@@ -70,7 +70,7 @@ fn list(runs: &[Run], format: Format, path: &std::path::Path) {
             r.run_id.clone(),
             r.time.clone(),
             visible(&r.script).into_owned(),
-            visible(&r.directory).into_owned(),
+            visible(&super::directory_kind::shown(&r.directory)).into_owned(),
             r.count(Some("applied")).to_string(),
             r.count(Some("failed")).to_string(),
             r.count(None).to_string(),
@@ -149,7 +149,7 @@ fn one(run: &Run, format: Format) {
         run.run_id,
         run.time,
         visible(&run.script),
-        visible(&run.directory)
+        visible(&super::directory_kind::shown(&run.directory))
     );
     for c in &run.changes {
         change_text(c, &mut out);

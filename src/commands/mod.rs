@@ -85,7 +85,7 @@ pub fn main() -> exit::Code {
         Command::Completions { shell } => completions::print(shell),
         Command::Manpages { dir } => manpages::write(&dir),
         Command::Health(args) => health::health(&args),
-        Command::Demo { dir } => demo::write(&dir),
+        Command::Demo { dir, reset } => demo::run(dir.as_deref(), reset),
     }
 }
 

@@ -52,6 +52,7 @@ pub fn run(args: RunArgs) -> exit::Code {
         print_to: if args.format == Format::Json { PrintTo::Stderr } else { PrintTo::Stdout },
         site_dir: script.site_dir.clone(),
         script: script.source.clone(),
+        snapshot_result: args.write_snapshot.clone(),
         ..RunConfig::from_loaded(&sources.loaded)
     };
     let session = match Session::open(sources, Signals::Cancel, config) {
@@ -199,7 +200,7 @@ fn execute(args: &RunArgs, script: &Script, host: &Arc<Host>, started: Instant) 
     applying::settle(host, &mut report, &how);
     if !report.outcomes.is_empty()
         && args.write_snapshot.is_none()
-        && let Some(snap) = host.directory().snapshot()
+        && let Some(snap) = host.directory().in_memory_only()
     {
         report.unsaved_snapshot = Some(crate::ad::Directory::describe(&*snap));
     }

@@ -69,6 +69,8 @@ impl Session {
 
 impl Drop for Session {
     fn drop(&mut self) {
+        // The demo's changes are kept (and its lock released) before anything ends.
+        self.host.directory().close();
         // Wait (briefly) for the workers to drop their tasks before the process exits:
         // a Kerberos connection's task frees its GSSAPI context when dropped, and MIT's
         // library destructors, run by exit(), must not race it (an abort in k5_mutex_lock).

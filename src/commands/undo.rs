@@ -29,6 +29,7 @@ pub fn undo(args: &UndoArgs) -> exit::Code {
     let config = RunConfig {
         dry_run: args.opts.dry_run,
         script: format!("undo {}", run.run_id),
+        snapshot_result: args.opts.write_snapshot.clone(),
         ..RunConfig::from_loaded(&sources.loaded)
     };
     let session = match Session::open(sources, Signals::Cancel, config) {

@@ -73,6 +73,14 @@ pub fn text(plan: &Plan) -> String {
                         ModOp::Delete => "-",
                         ModOp::Replace => "~",
                     };
+                    if m.op == ModOp::Replace
+                        && let Some(old) = old_values(c, &m.attr)
+                    {
+                        let (old, new) =
+                            (values_line(&m.attr, old), values_line(&m.attr, &m.values));
+                        out.push_str(&format!("       ~ {}: {old} → {new}\n", m.attr));
+                        continue;
+                    }
                     if m.values.is_empty() {
                         out.push_str(&format!("       {sign} {} (all values)\n", m.attr));
                     }
@@ -108,6 +116,36 @@ pub fn text(plan: &Plan) -> String {
     out.push_str(&counts_line(plan));
     out
 }
+
+/// What the planner read of `attr` before the change (a sync's container
+/// state, a saved plan's or an undo's precondition), when it knows.
+fn old_values<'a>(c: &'a super::Change, attr: &str) -> Option<&'a [Vec<u8>]> {
+    let expected = match &c.expect {
+        Some(super::Expect::Values(v)) => Some(v),
+        _ => None,
+    };
+    c.before
+        .iter()
+        .chain(expected)
+        .flatten()
+        .find(|a| a.name.eq_ignore_ascii_case(attr))
+        .map(|a| a.values.as_slice())
+}
+
+/// An attribute's values on one line, each clipped: `(none)` when there are none.
+fn values_line(attr: &str, values: &[Vec<u8>]) -> String {
+    if values.is_empty() {
+        return "(none)".into();
+    }
+    let shown: Vec<String> = values
+        .iter()
+        .map(|v| crate::text::clip(&visible(&display_value(attr, v)), VALUE_CLIP).into_owned())
+        .collect();
+    shown.join("; ")
+}
+
+/// How much of a value an old → new line shows (the full values are in `--format json`).
+const VALUE_CLIP: usize = 100;
 
 /// The plan's last line: how many changes of each kind, and the digest of
 /// the saved plan file it is, if any.
@@ -292,6 +330,17 @@ mod tests {
         assert!(t.contains("create  CN=RegisteredDevices"));
         assert!(t.contains("~ msDS-DeviceID: 01010101-0101-0101-0101-010101010101"));
         assert!(t.ends_with("Plan: 3 change(s): 1 create, 1 modify, 1 delete\n"));
+        // With what the planner read before, a replace shows old → new.
+        let mut p = sample();
+        p.changes[1].before = Some(vec![Attr::new("msds-deviceid", vec![vec![2; 16]])]);
+        assert!(
+            text(&p).contains(
+                "~ msDS-DeviceID: 02020202-0202-0202-0202-020202020202 → \
+                 01010101-0101-0101-0101-010101010101"
+            ),
+            "{}",
+            text(&p)
+        );
         let j = json(&sample());
         assert_eq!(j[0]["action"], "create");
         assert_eq!(j[1]["modifications"][0]["op"], "replace");

@@ -46,6 +46,22 @@ impl DirectorySource {
     }
 }
 
+/// How a run's directory is named when `--write-snapshot` kept its result in
+/// a file: undo finds the run's objects there, not in the file it started from.
+pub const RESULT_WRITTEN_TO: &str = " (result written to ";
+
+/// `described` (a directory's description), with the file the run's result
+/// was written to when there is one (absolute: undo may run from elsewhere).
+pub fn with_result(described: &str, written: Option<&std::path::Path>) -> String {
+    match written {
+        None => described.to_string(),
+        Some(p) => {
+            let p = std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
+            format!("{described}{RESULT_WRITTEN_TO}{})", p.display())
+        }
+    }
+}
+
 /// Where the LDAP password comes from. Nothing is read when the source is
 /// decided: a run that never touches the DC (a `--snapshot`, `dwb check`)
 /// never needs the file, and a missing one is reported when it is.
@@ -157,28 +173,27 @@ pub fn decide(conn: &Conn, loaded: &Loaded) -> Result<DirectorySource> {
 pub struct Opened {
     pub dir: Arc<dyn Directory>,
     pub snapshot: Option<Arc<SnapshotDirectory>>,
+    /// The demo, kept in the data directory: written back when the session closes.
+    pub kept: Option<Arc<super::demo::Kept>>,
 }
 
 /// Opens the source. The demo is always announced (even with `-q`).
 pub fn open(source: &DirectorySource, blocking: &Blocking) -> Result<Opened> {
     match source {
         DirectorySource::Demo => {
-            eprintln!(
-                "[demo] no directory configured: using examples/contoso — nothing real is touched"
-            );
-            let s =
-                Arc::new(SnapshotDirectory::from_ldif(embedded::DEMO_LDIF, embedded::DEMO_NAME)?);
-            Ok(Opened { dir: s.clone(), snapshot: Some(s) })
+            let (s, kept) = super::demo::open(&blocking.cancel)?;
+            let s = Arc::new(s);
+            Ok(Opened { dir: s.clone(), snapshot: Some(s), kept: kept.map(Arc::new) })
         }
         DirectorySource::Snapshot(p) => {
             let s = Arc::new(SnapshotDirectory::load(p)?);
-            Ok(Opened { dir: s.clone(), snapshot: Some(s) })
+            Ok(Opened { dir: s.clone(), snapshot: Some(s), kept: None })
         }
         DirectorySource::Ldap(source) => {
             let settings = source.ready()?;
             let handle = blocking.handle()?.clone();
             let d = LdapDirectory::connect(&settings, handle, blocking.cancel.token.clone())?;
-            Ok(Opened { dir: Arc::new(d), snapshot: None })
+            Ok(Opened { dir: Arc::new(d), snapshot: None, kept: None })
         }
         DirectorySource::None => Err(Error::config("no directory is available here")),
     }
@@ -231,5 +246,24 @@ impl DirectorySlot {
     /// The snapshot behind the directory, if it is one and was opened.
     pub fn snapshot(&self) -> Option<Arc<SnapshotDirectory>> {
         self.opened.lock().ok().and_then(|o| o.as_ref().and_then(|o| o.snapshot.clone()))
+    }
+
+    /// The snapshot whose changes are lost unless `--write-snapshot` keeps them:
+    /// a `--snapshot` file's, or the demo's when it could not be kept.
+    pub fn in_memory_only(&self) -> Option<Arc<SnapshotDirectory>> {
+        let opened = self.opened.lock().ok()?;
+        opened.as_ref().filter(|o| o.kept.is_none()).and_then(|o| o.snapshot.clone())
+    }
+
+    /// Ends the session's use of the directory: the demo's changes are written
+    /// back to the user's copy (and its lock released). Errors are printed:
+    /// the run's own outcome stands.
+    pub fn close(&self) {
+        let Ok(mut slot) = self.opened.lock() else { return };
+        if let Some(Opened { snapshot: Some(s), kept: Some(k), .. }) = slot.take()
+            && let Err(e) = k.keep(&s)
+        {
+            eprintln!("error: {e}");
+        }
     }
 }

@@ -5,6 +5,7 @@
 //! any secret read) until a script first needs the source.
 
 pub mod dc;
+pub mod demo;
 pub mod devices;
 mod listing;
 
