@@ -22,6 +22,7 @@
 //! peak is dwb's), and the verdicts. Targets are never enforced: exit 0.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // a bench: failing loudly is the point
+#![allow(clippy::disallowed_macros)] // a bench prints its figures to stderr as it likes
 
 mod common;
 

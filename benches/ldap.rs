@@ -23,6 +23,7 @@
 //! the machine used meanwhile (a shared 2-core machine disturbs timings).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // a bench: failing loudly is the point
+#![allow(clippy::disallowed_macros)] // a bench prints its figures to stderr as it likes
 #![allow(clippy::result_large_err)] // the callback's type is `Directory::search`'s
 
 #[path = "../tests/support/samba.rs"]

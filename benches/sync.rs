@@ -61,6 +61,7 @@
 //! fails on a target (only when the lab cannot run or a sync misbehaves).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // a bench: failing loudly is the point
+#![allow(clippy::disallowed_macros)] // a bench prints its figures to stderr as it likes
 
 #[path = "../tests/support/samba.rs"]
 mod samba;

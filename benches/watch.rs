@@ -34,6 +34,7 @@
 //! that never arrives, a watch that does not stop).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // a bench: failing loudly is the point
+#![allow(clippy::disallowed_macros)] // a bench prints its figures to stderr as it likes
 
 #[path = "../tests/support/samba.rs"]
 mod samba;

@@ -41,7 +41,7 @@ impl Cancel {
     pub fn signal(&self, signal: Signal) {
         if self.watching.load(Ordering::SeqCst) && !self.stop.swap(true, Ordering::SeqCst) {
             self.stop_was_interrupt.store(signal == Signal::Interrupt, Ordering::SeqCst);
-            eprintln!("stopping after this round (Ctrl-C again stops at once)");
+            crate::errln!("stopping after this round (Ctrl-C again stops at once)");
         } else {
             self.cancel();
         }

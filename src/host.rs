@@ -223,7 +223,7 @@ impl Host {
     /// A warning for the report (printed on stderr, kept in the JSON report).
     pub fn warn(&self, message: &str) {
         if !self.quiet {
-            eprintln!("warning: {}", crate::text::visible(message));
+            crate::errln!("warning: {}", crate::text::visible(message));
         }
         lock(&self.findings).warnings.push(message.to_string());
     }

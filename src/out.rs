@@ -1,4 +1,5 @@
-//! Everything dwb prints on stdout goes through here.
+//! Everything dwb prints goes through here: stdout (`out!`, `outln!`) and
+//! stderr (`errout!`, `errln!`).
 //!
 //! `println!` panics when stdout is a closed pipe (`dwb run sync | head -1`)
 //! or a full disk (`>/dev/full`), and a panic exits 101: a run that applied
@@ -22,6 +23,24 @@ macro_rules! out {
 macro_rules! outln {
     () => { $crate::out::write_fmt(format_args!("\n")) };
     ($($arg:tt)*) => { $crate::out::write_fmt(format_args!("{}\n", format_args!($($arg)*))) };
+}
+
+/// Prints to stderr. Unlike `eprint!`, a failed write (stderr a closed pipe,
+/// `2>&1 | head -1`, or a full disk) is ignored, never a panic: messages are
+/// lost, the command's work and exit code are not.
+#[macro_export]
+macro_rules! errout {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = write!(std::io::stderr(), "{}", format_args!($($arg)*));
+    }};
+}
+
+/// Prints a line to stderr, ignoring a failed write (see `errout!`).
+#[macro_export]
+macro_rules! errln {
+    () => { $crate::errout!("\n") };
+    ($($arg:tt)*) => { $crate::errout!("{}\n", format_args!($($arg)*)) };
 }
 
 /// Writes formatted text to stdout (use `out!` / `outln!`).

@@ -394,7 +394,7 @@ pub fn write_json(report: &Report, stdout: bool, file: Option<&std::path::Path>)
     if let Some(path) = file {
         let written = std::fs::File::create(path).and_then(|f| report.write_json(f));
         if let Err(e) = written {
-            eprintln!("error: writing {}: {e}", path.display());
+            crate::errln!("error: writing {}: {e}", path.display());
         }
     }
     if stdout {

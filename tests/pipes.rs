@@ -165,3 +165,48 @@ fn arguments_that_are_not_utf8_are_usage_errors() {
     let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(report["error"]["code"], "DWB-USAGE-0001", "{report:#}");
 }
+
+/// Runs `dwb args…` in `d` with stderr going to `sink` (stdout read whole);
+/// returns the exit code: a panic on the failed stderr write would be 101.
+fn code_with_stderr_into(d: &Dir, args: &[&str], sink: Sink) -> i32 {
+    let mut cmd = d.dwb();
+    cmd.args(args).stdin(Stdio::null()).stdout(Stdio::piped());
+    match sink {
+        Sink::Closed | Sink::HeadOne => cmd.stderr(Stdio::piped()),
+        Sink::Full => {
+            cmd.stderr(std::fs::OpenOptions::new().write(true).open("/dev/full").unwrap())
+        }
+    };
+    let mut child = cmd.spawn().expect("running dwb");
+    let err = child.stderr.take();
+    if let (Some(err), Sink::HeadOne) = (err, sink) {
+        let mut line = String::new();
+        let _ = std::io::BufReader::new(err).read_line(&mut line);
+    }
+    let o = child.wait_with_output().expect("waiting for dwb");
+    o.status.code().unwrap_or(-1)
+}
+
+#[test]
+fn a_closed_or_full_stderr_loses_messages_not_work_or_exit_codes() {
+    for sink in SINKS {
+        let d = Dir::new();
+        // The demo announcement, the plan's notes and the journal line go to stderr.
+        let prepare = [DEMO_PREPARE, &["--write-snapshot", "prepared.ldif"]].concat();
+        assert_eq!(code_with_stderr_into(&d, &prepare, sink), 0, "prepare, stderr {sink:?}");
+        assert!(d.read("prepared.ldif").contains("CN=RegisteredDevices"), "{sink:?}");
+        let sync = ["run", "sync", "--snapshot", "prepared.ldif", "--devices", &demo_devices()];
+        let sync = [&sync[..], &["--write-snapshot", "synced.ldif"]].concat();
+        assert_eq!(code_with_stderr_into(&d, &sync, sink), 0, "sync, stderr {sink:?}");
+        let synced = d.read("synced.ldif");
+        assert_eq!(synced.lines().filter(|l| *l == "objectClass: msDS-Device").count(), 24);
+        // Errors and failures keep their codes when they cannot be said.
+        assert_eq!(code_with_stderr_into(&d, &["run", "nope"], sink), 3, "{sink:?}");
+        assert_eq!(code_with_stderr_into(&d, &["frobnicate"], sink), 3, "{sink:?}");
+        let verify = ["run", "verify", "--snapshot", "synced.ldif", "--devices", &demo_devices()];
+        assert_eq!(code_with_stderr_into(&d, &verify, sink), 0, "{sink:?}");
+        // The demo kept the prepare above: started over, it is unprepared.
+        d.run(&["demo", "--reset"]).code(0);
+        assert_eq!(code_with_stderr_into(&d, &["run", "verify"], sink), 1, "{sink:?}");
+    }
+}

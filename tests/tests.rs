@@ -3,6 +3,8 @@
 
 // Test code: failing loudly is the point, and errors are compared, not returned fast.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::result_large_err)]
+// A test prints to stderr what it wants a person to see; dwb's own stderr rule is for dwb.
+#![allow(clippy::disallowed_macros)]
 
 // Shared helpers: a temp dir per test and a `dwb` command that runs in it.
 mod support;

@@ -140,17 +140,17 @@ fn run(host: &Host, mut saved: Saved, args: &ApplyArgs) -> exit::Code {
     report.parameters.insert("made_at".into(), saved.created.into());
     report.parameters.insert("digest".into(), saved.computed.into());
     for w in warnings {
-        eprintln!("warning: {}", crate::text::visible(&w));
+        crate::errln!("warning: {}", crate::text::visible(&w));
         report.findings.warnings.push(w);
     }
     let code = applying::finish(host, report, &args.opts, problems);
     if code == exit::CHANGES_FAILED && args.opts.dry_run {
-        eprintln!(
+        crate::errln!(
             "Some changes would be refused (their objects changed since the plan was made); \
              nothing was applied (--dry-run)."
         );
     } else if code == exit::CHANGES_FAILED {
-        eprintln!(
+        crate::errln!(
             "Some changes were refused or failed (their objects changed since the plan was \
              made, or the DC refused them); the others were applied."
         );

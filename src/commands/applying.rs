@@ -48,8 +48,8 @@ pub fn settle(host: &Host, report: &mut Report, how: &Settle) {
     if report.plan.is_refused() {
         // Refused before any change: shown (a dry run too), never applied.
         for r in &report.plan.refusals {
-            eprintln!("error: {}: {}", crate::error::Kind::Refused.code(), r.message);
-            eprintln!("  hint: {}", r.hint);
+            crate::errln!("error: {}: {}", crate::error::Kind::Refused.code(), r.message);
+            crate::errln!("  hint: {}", r.hint);
         }
         report.status = RunStatus::Refused;
         return;
@@ -61,12 +61,12 @@ pub fn settle(host: &Host, report: &mut Report, how: &Settle) {
         Answer::Declined => {
             // Declined at the prompt: reported like a dry run, nothing applied.
             report.dry_run = true;
-            eprintln!("Nothing was applied.");
+            crate::errln!("Nothing was applied.");
         }
         Answer::Interrupted => {
             report.dry_run = true;
             report.status = RunStatus::Interrupted;
-            eprintln!("Interrupted: nothing was applied.");
+            crate::errln!("Interrupted: nothing was applied.");
         }
         Answer::NotAsked | Answer::Confirmed => apply(host, report, how),
     }
@@ -104,7 +104,7 @@ pub fn output(report: &Report, format: Format, file: Option<&Path>, quiet: bool,
         crate::out!("{}", report.to_text_cut(cut));
         // stdout is the result; a warning's count belongs with the warnings.
         if !quiet && let Some(w) = report.warnings_line() {
-            eprintln!("{w}");
+            crate::errln!("{w}");
         }
     }
 }
@@ -135,7 +135,9 @@ pub fn finish(
 pub fn keep_snapshot(host: &Host, report: &mut Report, file: Option<&Path>) {
     let Some(snap) = host.directory().snapshot() else {
         if file.is_some() {
-            eprintln!("warning: --write-snapshot only works with --snapshot or the demo directory");
+            crate::errln!(
+                "warning: --write-snapshot only works with --snapshot or the demo directory"
+            );
         }
         return;
     };
@@ -147,7 +149,7 @@ pub fn keep_snapshot(host: &Host, report: &mut Report, file: Option<&Path>) {
         None => {}
         Some(path) => {
             if let Err(e) = std::fs::write(path, snap.to_ldif()) {
-                eprintln!("error: writing {}: {e}", path.display());
+                crate::errln!("error: writing {}: {e}", path.display());
                 report.status = RunStatus::Error;
             }
         }

@@ -49,7 +49,7 @@ pub fn summary(plan: &Plan) -> String {
 /// Interrupted as soon as Ctrl-C cancels (the line is read on a thread of its
 /// own, so Ctrl-C need not wait for Enter).
 fn ask(question: &str, cancel: &Cancel) -> Answer {
-    eprint!("{question} [y/N] ");
+    crate::errout!("{question} [y/N] ");
     let _ = std::io::stderr().flush();
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
@@ -59,7 +59,7 @@ fn ask(question: &str, cancel: &Cancel) -> Answer {
     });
     loop {
         if cancel.is_cancelled() {
-            eprintln!();
+            crate::errln!();
             return Answer::Interrupted;
         }
         match rx.recv_timeout(Duration::from_millis(50)) {
@@ -103,7 +103,7 @@ pub fn confirm_plan(plan: &Plan, yes: bool, cancel: &Cancel) -> Answer {
     if yes || !std::io::stdin().is_terminal() {
         return Answer::NotAsked;
     }
-    eprint!("{}", summary(plan));
+    crate::errout!("{}", summary(plan));
     ask(&format!("Apply these {} change(s)?", plan.len()), cancel)
 }
 

@@ -15,12 +15,12 @@ use crate::exit;
 pub fn run(dir: Option<&Path>, reset: bool) -> exit::Code {
     if reset {
         match crate::sources::demo::reset(&crate::cancel::Cancel::default()) {
-            Ok(Some(p)) => eprintln!(
+            Ok(Some(p)) => crate::errln!(
                 "removed {}: the next run starts from the demo directory as bundled \
                  (the journal keeps its runs)",
                 p.display()
             ),
-            Ok(None) => eprintln!("the demo directory is as bundled already"),
+            Ok(None) => crate::errln!("the demo directory is as bundled already"),
             Err(e) => return fail(&e),
         }
     }
@@ -41,13 +41,13 @@ fn write(dir: &Path) -> exit::Code {
     {
         let path = dir.join(name);
         if path.exists() {
-            eprintln!("kept {} (it exists; remove it to write the demo's)", path.display());
+            crate::errln!("kept {} (it exists; remove it to write the demo's)", path.display());
             continue;
         }
         if let Err(e) = std::fs::write(&path, text) {
             return fail(&Error::io(format!("writing {}", path.display()), e));
         }
-        eprintln!("wrote {}", path.display());
+        crate::errln!("wrote {}", path.display());
     }
     exit::OK
 }

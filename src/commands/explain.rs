@@ -70,7 +70,7 @@ fn evaluate(
     host: &crate::host::Host,
 ) -> Result<Value, exit::Code> {
     let mut ast = engine.compile_with_scope(scope, CALL).map_err(|e| {
-        eprintln!("error: internal: {e}");
+        crate::errln!("error: internal: {e}");
         exit::SCRIPT_ERROR
     })?;
     ast.set_source(SOURCE);
@@ -80,19 +80,19 @@ fn evaluate(
         if matches!(d.error_kind(), Some(Kind::Ambiguous | Kind::NotFound)) {
             // Nothing by that name, or several: a usage problem, with the list.
             let lines: Vec<String> = d.message.lines().map(|l| visible(l).into_owned()).collect();
-            eprintln!("error: {}: {}", d.code, lines.join("\n"));
+            crate::errln!("error: {}: {}", d.code, lines.join("\n"));
             return exit::USAGE;
         }
         // Raised at dwb's own call (not in a site hook): its source is no help.
         if d.at.as_ref().is_none_or(|a| a.source == SOURCE) {
-            eprint!("{}", d.render_without_frame());
+            crate::errout!("{}", d.render_without_frame());
         } else {
-            eprint!("{}", d.render());
+            crate::errout!("{}", d.render());
         }
         script_error_code(&d)
     })?;
     rhai::serde::from_dynamic::<Value>(&d).map_err(|e| {
-        eprintln!("error: internal: {e}");
+        crate::errln!("error: internal: {e}");
         exit::SCRIPT_ERROR
     })
 }

@@ -19,14 +19,14 @@ pub fn fail(e: &Error) -> exit::Code {
     let code = e.code();
     let rest = text.strip_prefix(code).map(|r| r.trim_start_matches([':', ' ']));
     match rest {
-        Some(r) => eprintln!(
+        Some(r) => crate::errln!(
             "error: {code}: {}",
             crate::engine::diagnostic::code_once(code, e.kind_str(), r)
         ),
-        None => eprintln!("error: {text}"),
+        None => crate::errln!("error: {text}"),
     }
     if let Some(h) = &e.hint {
-        eprintln!("  hint: {h}");
+        crate::errln!("  hint: {h}");
     }
     match e.kind {
         Kind::Config | Kind::InvalidArgument | Kind::UnknownOption | Kind::Ldif | Kind::Io => {

@@ -39,7 +39,7 @@ pub fn main() -> exit::Code {
             let args: Vec<String> =
                 std::env::args_os().skip(1).map(|a| a.to_string_lossy().into_owned()).collect();
             match habits::usage_message(&e, &args) {
-                Some(m) => eprint!("{m}"),
+                Some(m) => crate::errout!("{m}"),
                 None => {
                     let _ = e.print();
                 }

@@ -97,7 +97,7 @@ fn execute(args: &RunArgs, script: &Script, host: &Arc<Host>, started: Instant) 
         Err(e) => {
             let sources = lock(&host.texts).clone();
             let d = ScriptError::from_parse(&e, &script.source, &sources);
-            eprint!("{}", d.render());
+            crate::errout!("{}", d.render());
             let report = Report::failed_early(&script.source, exit::SCRIPT_ERROR, d.to_json());
             let json = args.format == Format::Json;
             crate::report::write_json(&report, json, args.report.as_deref());
@@ -164,11 +164,11 @@ fn execute(args: &RunArgs, script: &Script, host: &Arc<Host>, started: Instant) 
         }
         let sources = lock(&host.texts).clone();
         let d = ScriptError::from_eval(&e, &script.source, &sources);
-        eprint!("{}", d.render());
+        crate::errout!("{}", d.render());
         report.status = RunStatus::failed(script_error_code(&d));
         report.error = Some(d.to_json());
         if !report.plan.is_empty() {
-            eprintln!("Nothing was applied: the script stopped before its plan was complete.");
+            crate::errln!("Nothing was applied: the script stopped before its plan was complete.");
         }
         record_round(host, &report);
         return finish(args, report, started);
@@ -186,7 +186,7 @@ fn execute(args: &RunArgs, script: &Script, host: &Arc<Host>, started: Instant) 
                 );
             }
             Err(e) => {
-                eprintln!("error: {e}");
+                crate::errln!("error: {e}");
                 report.status = RunStatus::Error;
                 return finish(args, report, started);
             }
@@ -215,11 +215,11 @@ fn execute(args: &RunArgs, script: &Script, host: &Arc<Host>, started: Instant) 
         match host.directory().snapshot() {
             Some(s) => {
                 if let Err(e) = std::fs::write(path, s.to_ldif()) {
-                    eprintln!("error: writing {}: {e}", path.display());
+                    crate::errln!("error: writing {}: {e}", path.display());
                     report.status = RunStatus::Error;
                 }
             }
-            None => eprintln!(
+            None => crate::errln!(
                 "warning: --write-snapshot only works with --snapshot or the demo directory"
             ),
         }
@@ -260,7 +260,7 @@ fn save_plan(path: &std::path::Path, report: &Report, host: &Host) -> crate::err
         listed: report.findings.data.get("sync").and_then(|s| s["listed"].as_u64()),
     };
     let digest = plan::saved::save(path, &report.plan, dir.as_deref(), &origin)?;
-    eprintln!(
+    crate::errln!(
         "Saved the plan to {} (digest {digest}; `dwb apply {} --expect-digest {digest}` applies \
          only this file)",
         path.display(),
@@ -281,7 +281,7 @@ fn finish(args: &RunArgs, mut report: Report, started: Instant) -> exit::Code {
         if !text.is_empty()
             && let Err(e) = std::fs::write(path, text)
         {
-            eprintln!("error: writing {}: {e}", path.display());
+            crate::errln!("error: writing {}: {e}", path.display());
         }
     }
     applying::output(&report, args.format, args.report.as_deref(), args.quiet, args.all);

@@ -52,7 +52,7 @@ pub fn export(conn: &Conn, out: &Path, bases: &[String]) -> exit::Code {
         }
         std::fs::write(out, text)
             .map_err(|e| crate::error::Error::io(format!("writing {}", out.display()), e))?;
-        eprintln!("wrote {n} entries to {}", out.display());
+        crate::errln!("wrote {n} entries to {}", out.display());
         Ok(())
     })();
     match result {

@@ -90,12 +90,12 @@ fn report_and_apply(host: &Host, u: undo::Undo, args: &UndoArgs) -> exit::Code {
     report.parameters.insert("undo".into(), args.run_id.clone().into());
     for c in &u.conflicts {
         let w = format!("not undone, changed since the run: {c}");
-        eprintln!("warning: {}", crate::text::visible(&w));
+        crate::errln!("warning: {}", crate::text::visible(&w));
         report.findings.warnings.push(w);
     }
     for n in &u.not_undone {
         let w = format!("not undone: {n}");
-        eprintln!("warning: {}", crate::text::visible(&w));
+        crate::errln!("warning: {}", crate::text::visible(&w));
         report.findings.warnings.push(w);
     }
     report.findings.data.insert(

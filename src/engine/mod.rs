@@ -61,7 +61,7 @@ pub fn build(host: Arc<Host>) -> Engine {
 fn emit(host: &Host, line: String) {
     match host.print_to {
         PrintTo::Stdout => crate::outln!("{line}"),
-        PrintTo::Stderr => eprintln!("{line}"),
+        PrintTo::Stderr => crate::errln!("{line}"),
         PrintTo::Nowhere => {}
     }
     if let Ok(mut f) = host.findings.lock() {

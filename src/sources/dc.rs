@@ -263,7 +263,7 @@ impl DirectorySlot {
         if let Some(Opened { snapshot: Some(s), kept: Some(k), .. }) = slot.take()
             && let Err(e) = k.keep(&s)
         {
-            eprintln!("error: {e}");
+            crate::errln!("error: {e}");
         }
     }
 }

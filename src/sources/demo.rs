@@ -60,7 +60,7 @@ pub fn open(cancel: &Cancel) -> Result<(SnapshotDirectory, Option<Kept>)> {
         Ok(p) => p,
         Err(e) => {
             // No data directory (no HOME): the demo as it was, nothing kept.
-            eprintln!(
+            crate::errln!(
                 "[demo] no directory configured: using examples/contoso in memory — nothing real \
                  is touched, and nothing is kept ({e})"
             );
@@ -72,7 +72,7 @@ pub fn open(cancel: &Cancel) -> Result<(SnapshotDirectory, Option<Kept>)> {
         Some(s) => (s, false),
         None => (embedded_demo()?, true),
     };
-    eprintln!(
+    crate::errln!(
         "[demo] no directory configured: using the demo directory (examples/contoso){}, kept in \
          {} — nothing real is touched; `dwb demo --reset` starts it over",
         if fresh { ", as bundled" } else { "" },
@@ -118,7 +118,10 @@ fn read_copy(path: &Path) -> Option<SnapshotDirectory> {
     };
     let old = path.with_extension("ldif.old");
     let _ = std::fs::rename(path, &old);
-    eprintln!("[demo] starting the demo directory over: {why}; the old copy is {}", old.display());
+    crate::errln!(
+        "[demo] starting the demo directory over: {why}; the old copy is {}",
+        old.display()
+    );
     None
 }
 
@@ -138,7 +141,7 @@ fn lock(path: &Path, cancel: &Cancel) -> Result<File> {
                 "" => String::new(),
                 pid => format!(" (pid {pid})"),
             };
-            eprintln!("[demo] waiting for another dwb{by} using the demo directory…");
+            crate::errln!("[demo] waiting for another dwb{by} using the demo directory…");
             said = true;
         }
         if cancel.is_cancelled() {

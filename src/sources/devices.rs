@@ -199,7 +199,7 @@ pub fn open(s: &DeviceSettings, cancel: &CancellationToken) -> Result<DeviceSour
                  against a live DC or a --snapshot",
             ));
         }
-        eprintln!(
+        crate::errln!(
             "[demo] no Graph tenant configured: using {DEMO_DEVICES_NAME} — nothing real is read"
         );
         return Ok(DeviceSource::File {

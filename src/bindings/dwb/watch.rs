@@ -96,7 +96,7 @@ fn every(ctx: &NativeCallContext, host: &Host, seconds: i64, round: &FnPtr) -> R
             break;
         }
     }
-    eprintln!("watch stopped between rounds");
+    crate::errln!("watch stopped between rounds");
     if host.cancel().stopped_by_interrupt() {
         // Ctrl-C is an interrupt whatever it found in flight: exit 130, as
         // scripts and shells expect; a service manager's SIGTERM is a clean stop.

@@ -52,7 +52,7 @@ pub fn check(scripts: &[String]) -> exit::Code {
         bad_files += usize::from(n > 0);
     }
     if errors > 0 {
-        eprintln!("{bad_files} of {} script(s) have errors ({errors} in all)", scripts.len());
+        crate::errln!("{bad_files} of {} script(s) have errors ({errors} in all)", scripts.len());
         exit::SCRIPT_ERROR
     } else {
         exit::OK
@@ -93,7 +93,7 @@ fn check_one(s: &script::Script) -> usize {
     problems.sort_by_key(|p| p.place(&s.source));
     for p in &problems {
         match p {
-            Problem::Script(e) => eprint!("{}", e.render_frame()),
+            Problem::Script(e) => crate::errout!("{}", e.render_frame()),
             Problem::Other(e) => {
                 fail(e);
             }
@@ -102,7 +102,7 @@ fn check_one(s: &script::Script) -> usize {
     if problems.is_empty() {
         crate::outln!("ok: {} ({n_params} parameter(s))", s.source);
     } else {
-        eprintln!("{}: {} error(s)\n", s.source, problems.len());
+        crate::errln!("{}: {} error(s)\n", s.source, problems.len());
     }
     problems.len()
 }

@@ -139,7 +139,7 @@ impl Session {
         let mut ast = match self.engine.compile_with_scope(&self.scope, text) {
             Ok(a) => a,
             Err(e) => {
-                eprint!("{}", ScriptError::from_parse(&e, SOURCE, &sources()).render());
+                crate::errout!("{}", ScriptError::from_parse(&e, SOURCE, &sources()).render());
                 return None;
             }
         };
@@ -167,7 +167,7 @@ impl Session {
                 Some(v)
             }
             Err(err) => {
-                eprint!("{}", err.render());
+                crate::errout!("{}", err.render());
                 None
             }
         }
@@ -214,7 +214,7 @@ impl Session {
                     self.imports.push((alias.clone(), fns));
                     self.engine.register_static_module(alias, m);
                 }
-                Err(e) => eprintln!("error: keeping `{alias}` for later lines: {e}"),
+                Err(e) => crate::errln!("error: keeping `{alias}` for later lines: {e}"),
             }
         }
     }
@@ -338,7 +338,7 @@ pub fn repl(conn: &Conn, dry_run: bool) -> exit::Code {
                 }
                 ctrl_c_at_empty_prompt = empty;
                 if empty {
-                    eprintln!("(Ctrl-C again, Ctrl-D or `exit` to leave)");
+                    crate::errln!("(Ctrl-C again, Ctrl-D or `exit` to leave)");
                 }
                 continue;
             }
@@ -471,7 +471,7 @@ fn read_input(
             }
             Err(ReadlineError::Eof) => return Input::End,
             Err(e) => {
-                eprintln!("error: {e}");
+                crate::errln!("error: {e}");
                 return Input::End;
             }
         }
@@ -531,6 +531,6 @@ fn apply(host: &Host, rl: &mut Editor<ReplHelper, rustyline::history::DefaultHis
             }
             crate::outln!("applied {ok} of {} change(s)", outcomes.len());
         }
-        Err(e) => eprintln!("error: {e}"),
+        Err(e) => crate::errln!("error: {e}"),
     }
 }
