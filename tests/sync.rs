@@ -483,8 +483,15 @@ fn skipped_devices_are_summarised_not_flooded() {
         "{lines:?}"
     );
     assert!(!o.stdout.contains("warning:"), "not printed twice:\n{}", o.stdout);
-    // -q silences them; the JSON report still lists every device.
+    // Each shown by the name an administrator knows, with its id beside it.
+    let first = &v["value"][0];
+    let (name, id) = (first["displayName"].as_str().unwrap(), first["id"].as_str().unwrap());
+    assert!(lines[0].contains(&format!("{name} ({id})")), "{lines:?}");
+    // -q silences them; the JSON report still lists every device, with its name.
     let q = d.run(&[&args[..], &["-q", "--format", "json"]].concat());
     assert!(!q.code(0).stderr.contains("warning:"), "{}", q.stderr);
-    assert_eq!(q.json()["data"]["sync"]["skipped_devices"].as_array().unwrap().len(), 10);
+    let skipped = q.json()["data"]["sync"]["skipped_devices"].as_array().unwrap().clone();
+    assert_eq!(skipped.len(), 10);
+    let names: Vec<&str> = skipped.iter().filter_map(|s| s["name"].as_str()).collect();
+    assert!(names.contains(&name), "{skipped:?}");
 }

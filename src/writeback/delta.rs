@@ -342,6 +342,7 @@ pub(super) fn round(
             d.registered_users = Some(u);
         }
     }
+    let from = m.plan.skipped.len();
     m.attach_users(cx, src, &mut full, false)?;
     m.reread_owners(cx, src, &full.iter().collect::<Vec<_>>())?;
     // Only the objects of devices that map (and of removals) are looked up: the
@@ -351,6 +352,7 @@ pub(super) fn round(
         cx.blocking.cancel.check()?;
         wanted.extend(m.wanted(d)?);
     }
+    m.name_skips(from, &full);
     for d in &full {
         hints.note(d);
     }

@@ -165,6 +165,23 @@ impl<'a> Mapper<'a> {
         }
     }
 
+    /// Gives the skips from `from` on the display names of `devices` they are
+    /// about, so a report names each skipped device as a person knows it.
+    pub(super) fn name_skips(&mut self, from: usize, devices: &[Device]) {
+        let Some(new) = self.plan.skipped.get_mut(from..).filter(|s| !s.is_empty()) else {
+            return;
+        };
+        let names: HashMap<&str, &str> = devices
+            .iter()
+            .filter_map(|d| Some((d.id.as_str(), d.display_name.as_deref()?)))
+            .collect();
+        for s in new.iter_mut().filter(|s| s.name.is_none()) {
+            s.name = names
+                .get(s.device.as_str())
+                .map(|n| crate::text::clip(n, crate::text::CLIP).into_owned());
+        }
+    }
+
     pub(super) fn skip(&mut self, device: &str, kind: SkipKind, reason: String) {
         self.plan.skipped.push(Skip::new(device, kind, reason));
     }
@@ -341,16 +358,18 @@ impl Reconcile {
     /// Looks up what the held devices lack, then plans each.
     fn plan_held(&mut self, cx: &Context, m: &mut Mapper, src: &DeviceSource) -> Result<()> {
         let mut held = std::mem::replace(&mut self.held, Vec::with_capacity(HELD));
+        let from = m.plan.skipped.len();
         m.attach_users(cx, src, &mut held, true)?;
         m.reread_owners(cx, src, &held.iter().collect::<Vec<_>>())?;
-        for d in held {
-            if let Some(w) = m.wanted(&d)? {
+        for d in &held {
+            if let Some(w) = m.wanted(d)? {
                 self.keep.insert(planner::id_key(&w.id));
                 if !self.dups.note(&w) {
                     planner::plan_device(w, &self.cur, &m.opts, &mut m.plan)?;
                 }
             }
         }
+        m.name_skips(from, &held);
         Ok(())
     }
 

@@ -92,7 +92,10 @@ pub const MANAGED: &[&str] = &[
 /// Why a device is not written back.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Skip {
+    /// The Entra object id.
     pub device: String,
+    /// The device's display name, where the source gave one: shown beside the id.
+    pub name: Option<String>,
     pub kind: SkipKind,
     pub reason: String,
 }
@@ -104,7 +107,21 @@ impl Skip {
             std::borrow::Cow::Borrowed(_) => s,
             std::borrow::Cow::Owned(c) => c,
         };
-        Skip { device: clip(device.into()), kind, reason: clip(reason.into()) }
+        Skip { device: clip(device.into()), name: None, kind, reason: clip(reason.into()) }
+    }
+
+    /// The skip with the device's display name (clipped like the id).
+    pub fn named(mut self, name: Option<&str>) -> Skip {
+        self.name = name.map(|n| crate::text::clip(n, crate::text::CLIP).into_owned());
+        self
+    }
+
+    /// The device as a person finds it: `NAME (id)`, or the id alone.
+    pub fn label(&self) -> String {
+        match &self.name {
+            Some(n) => format!("{} ({})", crate::text::visible(n), self.device),
+            None => self.device.clone(),
+        }
     }
 }
 
@@ -186,13 +203,11 @@ pub fn summarize(skipped: &[Skip], examples: usize) -> Vec<String> {
         .into_iter()
         .map(|(kind, list)| {
             let same = list.iter().all(|s| s.reason == list[0].reason);
-            let shown: Vec<String> =
-                list.iter()
-                    .take(examples)
-                    .map(|s| {
-                        if same { s.device.clone() } else { format!("{} ({})", s.device, s.reason) }
-                    })
-                    .collect();
+            let shown: Vec<String> = list
+                .iter()
+                .take(examples)
+                .map(|s| if same { s.label() } else { format!("{}: {}", s.label(), s.reason) })
+                .collect();
             let more = if list.len() > examples {
                 format!(", and {} more (the JSON report lists them all)", list.len() - examples)
             } else {

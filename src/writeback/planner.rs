@@ -183,14 +183,21 @@ pub fn plan_device(
                     c.entry.dn
                 )
             };
-            out.skipped.push(Skip { kind: SkipKind::Foreign, device: w.id.clone(), reason });
+            out.skipped
+                .push(Skip::new(&w.id, SkipKind::Foreign, reason).named(Some(&w.display_name)));
         }
         None if opts.adopt => out.missing += 1,
         None => {
             // The same msDS-DeviceID under another name: never create a duplicate.
             if let Some(other) = w.device_id.and_then(|g| cur.with_device_id(&g)) {
                 let other = other.entry.dn.norm();
-                out.skipped.push(Skip { kind: SkipKind::DuplicateDeviceId, device: w.id.clone(), reason: format!("an object with this msDS-DeviceID already exists ({other}) without this device's anchor") });
+                let reason = format!(
+                    "an object with this msDS-DeviceID already exists ({other}) without this device's anchor"
+                );
+                out.skipped.push(
+                    Skip::new(&w.id, SkipKind::DuplicateDeviceId, reason)
+                        .named(Some(&w.display_name)),
+                );
                 return Ok(());
             }
             let why = format!("device {} ({}) is in Entra ID", w.id, w.display_name);
@@ -208,12 +215,12 @@ pub fn plan_device(
 /// skipped, with a warning naming them, and their object left as it is.
 #[derive(Default)]
 pub struct Duplicates {
-    /// deviceId → the first device (Entra object id) listed with it.
-    by_device_id: HashMap<u128, String>,
+    /// deviceId → the first device (Entra object id, display name) listed with it.
+    by_device_id: HashMap<u128, (String, String)>,
     /// The device ids listed so far.
     ids: HashSet<u128>,
-    /// The devices to skip (lower-case id) → why.
-    found: HashMap<String, String>,
+    /// The devices to skip (lower-case id) → why, and the device's name.
+    found: HashMap<String, (String, String)>,
 }
 
 impl Duplicates {
@@ -223,13 +230,13 @@ impl Duplicates {
         let mut dup = false;
         if !self.ids.insert(id_key(&w.id)) {
             let why = format!("Entra ID lists device {} more than once", w.id);
-            self.found.insert(w.id.to_ascii_lowercase(), why);
+            self.found.insert(w.id.to_ascii_lowercase(), (why, w.display_name.clone()));
             dup = true;
         }
         if let Some(g) = w.device_id {
             let key = g.as_uuid().as_u128();
             match self.by_device_id.get(&key) {
-                Some(first) if !first.eq_ignore_ascii_case(&w.id) => {
+                Some((first, first_name)) if !first.eq_ignore_ascii_case(&w.id) => {
                     let why = |other: &str| {
                         format!(
                             "devices {other} and {} share the deviceId {g}: both would write \
@@ -238,15 +245,15 @@ impl Duplicates {
                             w.id
                         )
                     };
-                    let first = first.clone();
+                    let (first, first_name) = (first.clone(), first_name.clone());
                     let (a, b) = (why(&first), why(&first));
-                    self.found.insert(first.to_ascii_lowercase(), a);
-                    self.found.insert(w.id.to_ascii_lowercase(), b);
+                    self.found.insert(first.to_ascii_lowercase(), (a, first_name));
+                    self.found.insert(w.id.to_ascii_lowercase(), (b, w.display_name.clone()));
                     dup = true;
                 }
                 Some(_) => {}
                 None => {
-                    self.by_device_id.insert(key, w.id.clone());
+                    self.by_device_id.insert(key, (w.id.clone(), w.display_name.clone()));
                 }
             }
         }
@@ -287,16 +294,17 @@ impl Duplicates {
         let first_unchanged = self
             .by_device_id
             .values()
-            .map(|id| id.to_ascii_lowercase())
+            .map(|(id, _)| id.to_ascii_lowercase())
             .filter(|id| self.found.contains_key(id))
             .filter(|id| !written.contains(id) && !skipped.contains(id))
             .count();
         plan.unchanged = plan.unchanged.saturating_sub(first_unchanged);
         plan.skipped.retain(|s| !self.found.contains_key(&s.device.to_ascii_lowercase()));
-        let mut found: Vec<(String, String)> = self.found.into_iter().collect();
+        let mut found: Vec<(String, (String, String))> = self.found.into_iter().collect();
         found.sort();
-        for (id, why) in found {
-            plan.skipped.push(Skip { kind: SkipKind::DuplicateDeviceId, device: id, reason: why });
+        for (id, (why, name)) in found {
+            let skip = Skip::new(id, SkipKind::DuplicateDeviceId, why);
+            plan.skipped.push(skip.named(Some(&name)));
         }
     }
 }

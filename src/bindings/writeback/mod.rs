@@ -50,6 +50,8 @@ fn result_map(r: &SyncResult) -> Map {
         .map(|s| {
             let mut m = Map::new();
             m.insert("device".into(), s.device.clone().into());
+            let name = s.name.clone().map_or(Dynamic::UNIT, Dynamic::from);
+            m.insert("name".into(), name);
             m.insert("kind".into(), s.kind.as_str().into());
             m.insert("reason".into(), s.reason.clone().into());
             m.into()
@@ -173,7 +175,7 @@ pub fn module(host: Arc<Host>) -> Module {
          device (see Site hooks). Returns `#{ container, mode, listed, in_scope, existing, \
          creates, updates, deletes, unchanged, foreign, foreign_objects, unanchored_objects, \
          adopted, missing, gone, convention, anchor_encoding, sid_form, \
-         skipped: [#{ device, reason }] }`.\n\
+         skipped: [#{ device, name, kind, reason }] }` (`name`: the display name, or `()`).\n\
          # Example\n\
          ```rhai\n\
          let r = writeback::sync_devices(#{ mode: \"full\", container: \
