@@ -338,9 +338,10 @@ fn undo_and_apply_refuse_another_kind_of_directory_than_the_run_or_plan() {
         [DEMO_PREPARE, &["--snapshot", "unprepared.ldif", "--dry-run", "--save-plan", "p.json"]]
             .concat();
     d.run(&save).code(0);
-    d.run(&["apply", "p.json", "--dry-run"]).code(3).stderr_has(
-        "the plan was made for a snapshot file (snapshot unprepared.ldif); this is the demo",
-    );
+    d.run(&["apply", "p.json", "--dry-run"])
+        .code(3)
+        .stderr_has("the plan was made for a snapshot file (snapshot /")
+        .stderr_has("/unprepared.ldif); this is the demo");
     d.run(&["apply", "p.json", "--dry-run", "--snapshot", "unprepared.ldif"]).code(0);
 }
 
@@ -369,10 +370,23 @@ fn undo_and_apply_refuse_another_snapshot_file_than_the_run_or_plan() {
     d.run(&sync(&["--dry-run", "--save-plan", "plan.json"])).code(0);
     d.run(&["apply", "plan.json", "--snapshot", "demo/directory.ldif"])
         .code(3)
-        .stderr_has("the plan was made for a snapshot file (snapshot prepared.ldif); this is another one (snapshot demo/directory.ldif)");
+        .stderr_has("the plan was made for a snapshot file (snapshot /")
+        .stderr_has("/prepared.ldif); this is another one (snapshot demo/directory.ldif)");
     d.run(&["apply", "plan.json", "--snapshot", "prepared.ldif", "--write-snapshot", "again.ldif"])
         .code(0)
         .stdout_has("Applied 24 of 24 change(s).");
+    // The same file named from elsewhere is the same file.
+    std::fs::create_dir(d.join("elsewhere")).unwrap();
+    let from_elsewhere = d
+        .dwb()
+        .current_dir(d.join("elsewhere"))
+        .args(["apply", "../plan.json", "--snapshot", "../prepared.ldif", "--dry-run"])
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&from_elsewhere.stdout);
+    let err = String::from_utf8_lossy(&from_elsewhere.stderr);
+    assert_eq!(from_elsewhere.status.code(), Some(0), "{out}\n{err}");
+    assert!(out.contains("Plan: 24 change(s)"), "{out}\n{err}");
     // A run on the demo: undone on the demo (it kept the run) or on the file it wrote.
     let r = d.run(
         &[DEMO_PREPARE, &["--write-snapshot", "demo-prepared.ldif", "--format", "json"]].concat(),

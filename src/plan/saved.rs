@@ -285,7 +285,7 @@ pub fn save(
         Some(dir) => {
             let nc =
                 dir.root_dse().ok().and_then(|r| r.default_naming_context).map(|d| d.to_string());
-            (preconditions(plan, dir)?, Some(dir.describe()), nc)
+            (preconditions(plan, dir)?, Some(anchored(dir.describe())), nc)
         }
         None => (vec![None; plan.len()], None, None),
     };
@@ -318,6 +318,21 @@ pub fn save(
     std::fs::write(path, text + "\n")
         .map_err(|e| Error::io(format!("writing the saved plan {}", path.display()), e))?;
     Ok(digest)
+}
+
+/// A snapshot file's description with its path made absolute: the plan is
+/// applied from wherever its reviewer stands (`--snapshot` is compared as a
+/// file, not as the name typed where the plan was made).
+fn anchored(described: String) -> String {
+    match described.strip_prefix("snapshot ") {
+        Some(p) if p != crate::embedded::DEMO_NAME && Path::new(p).is_relative() => {
+            match std::path::absolute(p) {
+                Ok(abs) => format!("snapshot {}", abs.display()),
+                Err(_) => described,
+            }
+        }
+        _ => described,
+    }
 }
 
 fn bad(path: &Path, msg: impl std::fmt::Display) -> Error {
