@@ -20,21 +20,34 @@ enum Sink {
 
 const SINKS: [Sink; 3] = [Sink::Closed, Sink::HeadOne, Sink::Full];
 
-/// Runs `cmd` with stdout going to `sink`; returns the exit code and stderr.
-fn run_into(mut cmd: Command, sink: Sink) -> (i32, String) {
-    cmd.stdin(Stdio::null()).stderr(Stdio::piped());
-    match sink {
-        Sink::Closed | Sink::HeadOne => cmd.stdout(Stdio::piped()),
-        Sink::Full => {
-            cmd.stdout(std::fs::OpenOptions::new().write(true).open("/dev/full").unwrap())
-        }
+/// Which of dwb's outputs goes to the sink (the other is read whole).
+#[derive(Clone, Copy, PartialEq)]
+enum Stream {
+    Stdout,
+    Stderr,
+}
+
+/// Runs `cmd` with `stream` going to `sink`; returns the exit code and stderr
+/// (empty when stderr was the sink).
+fn run_into(mut cmd: Command, sink: Sink, stream: Stream) -> (i32, String) {
+    let target = match sink {
+        Sink::Closed | Sink::HeadOne => Stdio::piped(),
+        Sink::Full => std::fs::OpenOptions::new().write(true).open("/dev/full").unwrap().into(),
+    };
+    cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    match stream {
+        Stream::Stdout => cmd.stdout(target),
+        Stream::Stderr => cmd.stderr(target),
     };
     let mut child = cmd.spawn().expect("running dwb");
     // Dropping the pipe's only reader closes it: at once, or after one line.
-    let out = child.stdout.take();
-    if let (Some(out), Sink::HeadOne) = (out, sink) {
+    let pipe: Option<Box<dyn std::io::Read>> = match stream {
+        Stream::Stdout => child.stdout.take().map(|p| Box::new(p) as _),
+        Stream::Stderr => child.stderr.take().map(|p| Box::new(p) as _),
+    };
+    if let (Some(pipe), Sink::HeadOne) = (pipe, sink) {
         let mut line = String::new();
-        let _ = std::io::BufReader::new(out).read_line(&mut line);
+        let _ = std::io::BufReader::new(pipe).read_line(&mut line);
     }
     let o = child.wait_with_output().expect("waiting for dwb");
     (o.status.code().unwrap_or(-1), String::from_utf8_lossy(&o.stderr).into_owned())
@@ -45,7 +58,7 @@ fn run_into(mut cmd: Command, sink: Sink) -> (i32, String) {
 fn check(d: &Dir, args: &[&str], sink: Sink, want: i32) -> String {
     let mut cmd = d.dwb();
     cmd.args(args);
-    let (code, stderr) = run_into(cmd, sink);
+    let (code, stderr) = run_into(cmd, sink, Stream::Stdout);
     let what = format!("dwb {} into {sink:?}", args.join(" "));
     assert!(!stderr.contains("panicked"), "{what} panicked:\n{stderr}");
     assert_eq!(code, want, "{what}: exit code\n--- stderr ---\n{stderr}");
@@ -166,25 +179,12 @@ fn arguments_that_are_not_utf8_are_usage_errors() {
     assert_eq!(report["error"]["code"], "DWB-USAGE-0001", "{report:#}");
 }
 
-/// Runs `dwb args…` in `d` with stderr going to `sink` (stdout read whole);
-/// returns the exit code: a panic on the failed stderr write would be 101.
+/// `dwb args…` in `d` with stderr going to `sink`: its exit code (a panic on
+/// the failed stderr write would be 101).
 fn code_with_stderr_into(d: &Dir, args: &[&str], sink: Sink) -> i32 {
     let mut cmd = d.dwb();
-    cmd.args(args).stdin(Stdio::null()).stdout(Stdio::piped());
-    match sink {
-        Sink::Closed | Sink::HeadOne => cmd.stderr(Stdio::piped()),
-        Sink::Full => {
-            cmd.stderr(std::fs::OpenOptions::new().write(true).open("/dev/full").unwrap())
-        }
-    };
-    let mut child = cmd.spawn().expect("running dwb");
-    let err = child.stderr.take();
-    if let (Some(err), Sink::HeadOne) = (err, sink) {
-        let mut line = String::new();
-        let _ = std::io::BufReader::new(err).read_line(&mut line);
-    }
-    let o = child.wait_with_output().expect("waiting for dwb");
-    o.status.code().unwrap_or(-1)
+    cmd.args(args);
+    run_into(cmd, sink, Stream::Stderr).0
 }
 
 #[test]
