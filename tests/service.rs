@@ -27,17 +27,7 @@ fn run_ok(cmd: &mut Command) -> String {
 #[test]
 fn a_service_run_takes_its_secret_from_the_credentials_directory() {
     use dwb_graph_emulator::{DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, Emulator, generate};
-    let d = Dir::new();
-    d.run(&[
-        "run",
-        "prepare",
-        "--param",
-        "connector_account=svc-dwb",
-        "--write-snapshot",
-        "prepared.ldif",
-        "-q",
-    ])
-    .code(0);
+    let d = Dir::prepared();
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     let rt =
         tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();

@@ -3,13 +3,11 @@
 //! setting and the file), `enable` recording the target once, in the site's
 //! spelling, and `verify` without `drift` making no Graph call.
 
-use crate::support::{DEMO_PREPARE, Dir};
+use crate::support::Dir;
 
 /// A directory with `prepared.ldif`: the demo after `prepare`.
 fn prepared() -> Dir {
-    let d = Dir::new();
-    d.run(&[DEMO_PREPARE, &["--write-snapshot", "prepared.ldif"]].concat()).code(0);
-    d
+    Dir::prepared()
 }
 
 #[test]

@@ -104,17 +104,7 @@ async fn a_self_looping_next_link_ends_the_listing_with_an_error() {
 /// whole: stderr and the JSON report stay small and note the value's size.
 #[test]
 fn a_ten_megabyte_device_id_is_clipped_in_messages_and_reports() {
-    let d = crate::support::Dir::new();
-    d.run(&[
-        "run",
-        "prepare",
-        "--param",
-        "connector_account=svc-dwb",
-        "--write-snapshot",
-        "prepared.ldif",
-        "-q",
-    ])
-    .code(0);
+    let d = crate::support::Dir::prepared();
     let demo = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/contoso/devices.json");
     let mut devices: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(demo).unwrap()).unwrap();

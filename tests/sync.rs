@@ -9,18 +9,7 @@ const DEMO_DEVICES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/contos
 
 /// A prepared demo directory in `prepared.ldif`.
 fn prepared() -> Dir {
-    let d = Dir::new();
-    d.run(&[
-        "run",
-        "prepare",
-        "--param",
-        "connector_account=svc-dwb",
-        "--write-snapshot",
-        "prepared.ldif",
-        "-q",
-    ])
-    .code(0);
-    d
+    Dir::prepared()
 }
 
 #[test]

@@ -17,6 +17,13 @@ impl Dir {
         Dir { tmp: tempfile::tempdir().expect("temp dir") }
     }
 
+    /// A directory holding `prepared.ldif`: the demo directory after `prepare`.
+    pub fn prepared() -> Dir {
+        let d = Dir::new();
+        d.run(&[DEMO_PREPARE, &["--write-snapshot", "prepared.ldif", "-q"]].concat()).code(0);
+        d
+    }
+
     pub fn path(&self) -> &Path {
         self.tmp.path()
     }
