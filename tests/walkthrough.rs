@@ -3,6 +3,7 @@
 //! cannot drift), run in order in an empty directory with only the binary, its
 //! own HOME and data directory. Each step's exit code and a key line are
 //! asserted: the demo remembers, so each command builds on the one before.
+//! The README's REPL session is fed to `dwb repl` the same way.
 
 use crate::support::{Dir, Out};
 
