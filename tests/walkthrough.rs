@@ -3,6 +3,7 @@
 //! cannot drift), run in order in an empty directory with only the binary, its
 //! own HOME and data directory. Each step's exit code and a key line are
 //! asserted: the demo remembers, so each command builds on the one before.
+//! The README's REPL session is fed to `dwb repl` the same way.
 
 use crate::support::{Dir, Out};
 
@@ -134,4 +135,49 @@ fn a_new_admin_follows_the_readme_from_the_top() {
 fn words_are_split_as_sh_splits_them() {
     let w = words("dwb run x --param a='C\\s d' # a comment # more");
     assert_eq!(w, ["dwb", "run", "x", "--param", "a=C\\s d"]);
+}
+
+/// The README's REPL session ("The REPL"): the lines typed after `dwb> ` are fed
+/// to `dwb repl` on the demo, and every line the README shows it printing (all
+/// but the `…` elisions) comes back, in that order.
+#[test]
+fn the_readme_repl_session_prints_what_it_shows() {
+    use std::io::Write;
+    let d = Dir::new();
+    let readme = d.read_repo("README.md");
+    let at = readme.find("\n### The REPL").expect("no REPL section");
+    let block = &readme[at..];
+    let block = &block[block.find("```text\n").expect("no session") + "```text\n".len()..];
+    let block = &block[..block.find("```").expect("unclosed session")];
+    let mut lines = block.lines();
+    assert_eq!(lines.next(), Some("$ dwb repl"), "{block}");
+    let typed: String =
+        block.lines().filter_map(|l| l.strip_prefix("dwb> ")).map(|l| format!("{l}\n")).collect();
+    let shown: Vec<&str> = lines.filter(|l| *l != "…" && !l.starts_with("dwb> ")).collect();
+    assert!(!typed.is_empty() && shown.len() > 5, "{block}");
+
+    let mut child = d
+        .dwb()
+        .env("DWB_DATA_DIR", d.join("data"))
+        .arg("repl")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(typed.as_bytes()).unwrap();
+    let o = child.wait_with_output().unwrap();
+    let (stdout, stderr) = (String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    assert_eq!(o.status.code(), Some(0), "{stdout}\n{stderr}");
+    // Whole lines: each one starts after a line break.
+    let all = format!("\n{stdout}");
+    let mut rest = all.as_str();
+    for want in shown {
+        let Some(i) = rest.find(&format!("\n{want}\n")) else {
+            panic!(
+                "the REPL does not print {want:?} where the README shows it:\n{stdout}\n{stderr}"
+            )
+        };
+        rest = &rest[i + 1 + want.len()..];
+    }
 }

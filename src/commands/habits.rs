@@ -76,7 +76,8 @@ fn script_list() -> String {
 }
 
 /// A purpose's first clause: up to the first colon, full stop or dash, and a
-/// long one up to its first comma or "as".
+/// long one up to its first comma or "as"; a cut inside parentheses drops the
+/// whole aside (`Leave … cleanly (when AD FS is retired` would read broken).
 fn one_line(purpose: &str) -> String {
     let cut = [": ", ". ", " — "].iter().filter_map(|p| purpose.find(p)).min();
     let mut s = cut.map_or(purpose, |i| &purpose[..i]);
@@ -85,7 +86,12 @@ fn one_line(purpose: &str) -> String {
     {
         s = &s[..i];
     }
-    s.trim_end_matches('.').to_string()
+    if let Some(open) = s.rfind('(')
+        && !s[open..].contains(')')
+    {
+        s = &s[..open];
+    }
+    s.trim_end().trim_end_matches('.').to_string()
 }
 
 /// An argument as a POSIX shell reads it back.
@@ -106,6 +112,8 @@ mod tests {
         }
         assert!(list.lines().all(|l| l.len() < 100), "{list}");
         assert!(list.contains("Verify that Active Directory is ready for device writeback\n"));
+        assert!(list.contains("  retire   Leave device writeback cleanly\n"), "{list}");
+        assert!(list.lines().all(|l| l.matches('(').count() == l.matches(')').count()), "{list}");
         assert_eq!(quoted("CONTOSO\\svc"), "'CONTOSO\\svc'");
         assert_eq!(quoted("--dry-run"), "--dry-run");
     }

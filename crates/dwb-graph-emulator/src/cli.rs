@@ -33,7 +33,11 @@ pub struct Args {
     /// Seed for generated devices.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
-    /// Faults, e.g. "throttle_next=3,retry_after=5" or "batch_throttle_every=7".
+    /// Faults, KEY=N pairs separated by commas, e.g. "throttle_every=7,retry_after=1" or
+    /// "batch_throttle_every=7". Keys: throttle_next, throttle_every, throttle_status,
+    /// retry_after (N, date:N or none), unauthorized_next, delay_ms, malformed_next,
+    /// oversize_next, oversize_bytes, foreign_next_link (a URL), batch_throttle_next,
+    /// batch_throttle_every, batch_error_next, batch_error_status.
     #[arg(long)]
     pub faults: Option<String>,
     /// Delay every response (Graph and token endpoints) by this many milliseconds.
@@ -130,5 +134,17 @@ mod tests {
         let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
         assert_eq!(v["value"].as_array().map(Vec::len), Some(12));
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// The README sends readers to `--help` for the fault keys: it lists every
+    /// one the parser takes.
+    #[test]
+    fn help_lists_every_fault_key() {
+        use clap::CommandFactory;
+        let help = Args::command().render_help().to_string();
+        for k in crate::faults::FAULT_KEYS {
+            assert!(help.contains(k), "--help lacks {k}:\n{help}");
+            assert!(format!("{k}=1").parse::<Faults>().is_ok(), "{k} is not a fault key");
+        }
     }
 }

@@ -163,12 +163,28 @@ impl Faults {
     }
 }
 
+/// Every key `--faults` accepts, as the parser below spells them (the CLI's help
+/// lists them; a test keeps the two in step).
+pub const FAULT_KEYS: &[&str] = &[
+    "throttle_next",
+    "throttle_every",
+    "throttle_status",
+    "retry_after",
+    "unauthorized_next",
+    "delay_ms",
+    "malformed_next",
+    "oversize_next",
+    "oversize_bytes",
+    "foreign_next_link",
+    "batch_throttle_next",
+    "batch_throttle_every",
+    "batch_error_next",
+    "batch_error_status",
+];
+
 /// `key=value` pairs separated by commas, for the CLI, e.g.
 /// `throttle_next=3,retry_after=2,delay_ms=100` or `retry_after=date:5`.
-/// Keys: throttle_next, throttle_every, throttle_status, retry_after (`N`, `date:N`,
-/// `none`), unauthorized_next, delay_ms, malformed_next, oversize_next,
-/// oversize_bytes, foreign_next_link, batch_throttle_next, batch_throttle_every,
-/// batch_error_next, batch_error_status.
+/// Keys: [`FAULT_KEYS`]; retry_after takes `N`, `date:N` or `none`.
 impl FromStr for Faults {
     type Err = String;
     fn from_str(s: &str) -> Result<Faults, String> {
@@ -203,7 +219,12 @@ impl FromStr for Faults {
                 "batch_throttle_every" => f.batch_throttle_every = n32(v)?,
                 "batch_error_next" => f.batch_error_next = n32(v)?,
                 "batch_error_status" => f.batch_error_status = n32(v)? as u16,
-                other => return Err(format!("unknown fault '{other}'")),
+                other => {
+                    return Err(format!(
+                        "unknown fault '{other}' (keys: {})",
+                        FAULT_KEYS.join(", ")
+                    ));
+                }
             }
         }
         Ok(f)
