@@ -182,6 +182,9 @@ fn a_plan_of_another_origin_stays_in_dwbs_territory_unless_pinned() {
     out.code(3).stderr_has("outside dwb's territory").stderr_has("--expect-digest");
     let digest: Value = serde_json::from_str(&d.read("custom.json")).unwrap();
     let digest = digest["digest"].as_str().unwrap().to_string();
+    // On the directory the plan was made for (the demo kept own.json's creates,
+    // which the plan's creates would now be refused for: they expect no object).
+    d.run(&["demo", "--reset"]).code(0);
     let out = d.run(&["apply", &f, "--dry-run", "--expect-digest", &digest]);
     out.code(0);
 }
@@ -262,4 +265,34 @@ fn an_enable_plan_applies_inside_its_fence_and_not_outside() {
     }
     d.run(&["apply", "e.json", "--snapshot", "prepared.ldif", "--yes"]).code(0);
     assert!(d.read("dwb.toml").contains("container"), "{}", d.read("dwb.toml"));
+}
+
+#[test]
+fn a_saved_create_of_an_object_someone_made_since_is_refused_not_sent() {
+    // On the demo (it keeps what runs apply): a sync plan saved, then the
+    // same sync applied by someone else before the saved plan is.
+    let d = Dir::new();
+    d.run(&[DEMO_PREPARE, &["--yes", "-q"]].concat()).code(0);
+    d.run(&["run", "sync", "--dry-run", "--save-plan", "plan.json", "-q"]).code(0);
+    d.run(&["run", "sync", "--yes", "-q"]).code(0);
+    // The dry run says what applying would refuse: every create, by its object.
+    let dry = d.run(&["apply", "plan.json", "--dry-run"]);
+    assert_eq!(dry.code, 4, "{}\n{}", dry.stdout, dry.stderr);
+    let refused = dry.stderr.lines().filter(|l| l.starts_with("warning: change ")).count();
+    assert_eq!(refused, 24, "{}", dry.stderr);
+    dry.stderr_has("exists now; the plan expected it absent");
+    // Applied: refused before anything is sent (no "already exists" from the DC).
+    let o = d.run(&["apply", "plan.json", "--yes", "--format", "json"]);
+    assert_eq!(o.code, 4, "{}\n{}", o.stdout, o.stderr);
+    let report = o.json();
+    let outcomes: Vec<&Value> =
+        report["plan"].as_array().unwrap().iter().map(|c| &c["outcome"]).collect();
+    assert_eq!(outcomes.len(), 24, "{report:#}");
+    for out in outcomes {
+        assert_eq!(out["status"], "failed", "{out:#}");
+        let message = out["message"].as_str().unwrap();
+        assert!(message.contains("exists now"), "{message}");
+    }
+    // The directory is as the other sync left it: verify with drift is clean.
+    d.run(&["run", "verify", "--param", "drift=true"]).code(0);
 }

@@ -122,6 +122,11 @@ pub fn needs_read(c: &Change, journal: bool) -> Option<(Dn, Vec<String>)> {
     let ChangeOp::Directory(op) = &c.op else { return None };
     let mut attrs: Vec<String> = c.expect.as_ref().map(names).unwrap_or_default();
     match op {
+        // "Absent" names no attribute, yet the object must be looked for: a
+        // create of an object someone made since the plan is refused, not sent.
+        WriteOp::Add { .. } if matches!(c.expect, Some(Expect::Absent)) => {
+            attrs.push("objectClass".into());
+        }
         WriteOp::Add { .. } => {}
         // The whole entry, so an undo can re-create it.
         WriteOp::Delete { .. } if journal => attrs.push("*".into()),

@@ -541,7 +541,7 @@ pub fn check_now(plan: &Plan, dir: &dyn Directory) -> Result<Vec<Option<String>>
     let dns: Vec<&Dn> = plan
         .changes
         .iter()
-        .filter(|c| matches!(c.expect, Some(Expect::Values(_))))
+        .filter(|c| c.expect.is_some())
         .filter_map(|c| match &c.op {
             ChangeOp::Directory(op) => Some(op.dn()),
             _ => None,
@@ -559,7 +559,7 @@ pub fn check_now(plan: &Plan, dir: &dyn Directory) -> Result<Vec<Option<String>>
             let first = !touched.contains(&key);
             touched.push(key.clone());
             let e = c.expect.as_ref()?;
-            if !first || matches!(e, Expect::Absent) {
+            if !first {
                 return None;
             }
             // A delete of an object already gone is done when applied, not refused.
