@@ -35,6 +35,7 @@ pub mod metrics;
 pub mod out;
 pub mod plan;
 pub mod private;
+pub mod progress;
 pub mod report;
 pub mod service;
 pub mod sources;

@@ -120,6 +120,13 @@ fn a_terminal_plan_of_20000_devices_is_a_screenful() {
     assert!(counts - plan_at <= 60, "{} lines of plan:\n{out}", counts - plan_at);
     assert!(lines.len() <= 60 + 10, "{} lines in all:\n{out}", lines.len());
     assert!(out.contains("--all, --format json, or --save-plan FILE"), "{out}");
+    // The progress line's rate is read at a glance: whole devices a second.
+    assert!(out.contains("mapping devices: "), "{out}");
+    let four_decimals = out.split("/s").any(|before| {
+        let tail: Vec<char> = before.chars().rev().take(5).collect();
+        tail.len() == 5 && tail[..4].iter().all(char::is_ascii_digit) && tail[4] == '.'
+    });
+    assert!(!four_decimals, "a rate with four decimals:\n{out}");
 
     // Not a terminal, or --all: every change.
     let o = d.run(&[

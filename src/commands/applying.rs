@@ -161,9 +161,9 @@ fn progress_bar(len: usize, hidden: bool) -> indicatif::ProgressBar {
         return indicatif::ProgressBar::hidden();
     }
     let bar = indicatif::ProgressBar::new(len as u64);
-    if let Ok(style) = indicatif::ProgressStyle::with_template(
-        "{spinner} applying {pos}/{len} changes [{bar:30}] {per_sec} eta {eta}",
-    ) {
+    if let Some(style) =
+        crate::progress::style("{spinner} applying {pos}/{len} changes [{bar:30}] {rate} eta {eta}")
+    {
         bar.set_style(style);
     }
     bar

@@ -85,16 +85,16 @@ pub struct ListSummary {
 /// time so far), cleared when the listing ends, whichever way; without a
 /// terminal nothing (the summary is one log line, `-v`).
 fn listing_progress() -> indicatif::ProgressBar {
-    use indicatif::{ProgressBar, ProgressFinish, ProgressStyle};
+    use indicatif::{ProgressBar, ProgressFinish};
     if !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
         return ProgressBar::hidden();
     }
     let bar = ProgressBar::new_spinner().with_finish(ProgressFinish::AndClear);
-    if let Ok(style) = ProgressStyle::with_template(
-        "{spinner} listing Entra devices: {pos} so far, {msg}, {per_sec}, {elapsed}",
-    ) {
+    let template = "{spinner} listing Entra devices: {pos} so far, {msg}, {rate}, {elapsed}";
+    if let Some(style) = crate::progress::style(template) {
         bar.set_style(style);
     }
+    bar.set_message("0 page(s)");
     bar.enable_steady_tick(std::time::Duration::from_millis(200));
     bar
 }

@@ -306,8 +306,8 @@ fn progress_bar(show: bool) -> indicatif::ProgressBar {
         return indicatif::ProgressBar::hidden();
     }
     let bar = indicatif::ProgressBar::new_spinner();
-    let template = "{spinner} mapping devices: {pos} ({per_sec})";
-    if let Ok(style) = indicatif::ProgressStyle::with_template(template) {
+    let template = "{spinner} mapping devices: {pos} ({rate})";
+    if let Some(style) = crate::progress::style(template) {
         bar.set_style(style);
     }
     bar
