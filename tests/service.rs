@@ -253,3 +253,31 @@ fn the_debian_package_installs_the_service() {
     assert!(args.contains(&"--yes") && args.contains(&"watch=60"), "{exec}");
     run_ok(Command::new(&bin).args(&args).arg("--help"));
 }
+
+#[test]
+fn a_refused_secret_names_the_settings_to_fix() {
+    use dwb_graph_emulator::{DEFAULT_CLIENT_ID, Emulator, generate};
+    let d = Dir::prepared();
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    let rt =
+        tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+    let emu = rt.block_on(Emulator::start(generate(3, 7))).unwrap();
+    let base = emu.base_url().as_str().trim_end_matches('/').to_string();
+    let wrong = "not-the-secret-4711";
+    let o = d
+        .dwb()
+        .args(["run", "sync", "--dry-run", "--snapshot", "prepared.ldif"])
+        .env("DWB_GRAPH_AUTHORITY", &base)
+        .env("DWB_GRAPH_ENDPOINT", &base)
+        .env("DWB_GRAPH_TENANT", emu.tenant_id())
+        .env("DWB_GRAPH_CLIENT_ID", DEFAULT_CLIENT_ID)
+        .env("DWB_GRAPH_CLIENT_SECRET", wrong)
+        .output()
+        .unwrap();
+    let all = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{all}");
+    assert!(all.contains("DWB-GRAPH-0010"), "{all}");
+    let hint = all.lines().find(|l| l.trim_start().starts_with("hint:")).unwrap_or_default();
+    assert!(hint.contains("DWB_GRAPH_CLIENT_SECRET"), "no hint naming the secret:\n{all}");
+    assert!(!all.contains(wrong), "the secret was printed:\n{all}");
+}

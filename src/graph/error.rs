@@ -400,6 +400,31 @@ pub type Result<T, E = GraphError> = std::result::Result<T, E>;
 /// (`throttled`, `delegated_only`, …) for scripts that `catch` it.
 impl From<GraphError> for crate::error::Error {
     fn from(e: GraphError) -> Self {
-        crate::error::Error::new(e.kind(), e.to_string()).with_code(e.code())
+        let out = crate::error::Error::new(e.kind(), e.to_string()).with_code(e.code());
+        match setting_to_fix(e.reason) {
+            Some(h) => out.with_hint(h),
+            None => out,
+        }
     }
+}
+
+/// The setting an administrator fixes for a reason Graph (or its token
+/// endpoint) gave, where dwb knows it.
+fn setting_to_fix(reason: Reason) -> Option<&'static str> {
+    Some(match reason {
+        Reason::TokenRequest | Reason::Unauthorized => {
+            "check the app's credentials: DWB_GRAPH_TENANT and DWB_GRAPH_CLIENT_ID, and the \
+             client secret (DWB_GRAPH_CLIENT_SECRET, or client_secret_file in the profile) or \
+             the certificate (certificate_file and key_file); an expired secret is the usual cause"
+        }
+        Reason::Forbidden => {
+            "grant the app the application permission the call needs, with admin consent (a \
+             sync: Device.Read.All and User.Read.All; `dwb run verify` lists what it has)"
+        }
+        Reason::Credential => {
+            "check the profile's certificate_file and key_file: readable, PEM, and the key of \
+             that certificate"
+        }
+        _ => return None,
+    })
 }
