@@ -173,6 +173,13 @@ fn explain_and_journal_are_plain_and_say_things_once_when_piped() {
         "{}",
         o.stdout
     );
+    // Nor the header, and dwb's own scripts go by name: lines within 120 columns.
+    let header = o.stdout.lines().next().unwrap_or_default();
+    for h in ["run id", "directory", "applied", "failed", "unconfirmed"] {
+        assert!(header.contains(h), "{h} is not whole in the header:\n{}", o.stdout);
+    }
+    assert!(o.stdout.lines().any(|l| l.contains("  sync.rhai  ")), "{}", o.stdout);
+    assert!(o.stdout.lines().all(|l| l.chars().count() <= 120), "{}", o.stdout);
 
     let o =
         d.run(&["explain", "LT-000023", "--snapshot", "synced.ldif", "--devices", "devices.json"]);

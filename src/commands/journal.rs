@@ -59,17 +59,25 @@ fn list(runs: &[Run], format: Format, path: &std::path::Path) {
     // Box drawing on a terminal, plain columns in a pipe or a file.
     let mut t = crate::text::table();
     t.set_header(["run id", "time", "script", "directory", "applied", "failed", "unconfirmed"]);
-    // Ids, times and scripts are copied and grepped whole: never wrapped.
-    for i in 0..3 {
+    // Ids, times and scripts are copied and grepped whole, and the counts and
+    // headers read whole: never wrapped. A long directory (a snapshot's paths)
+    // wraps in its own column, never narrower than its header.
+    use comfy_table::{ColumnConstraint, Width};
+    for i in [0, 1, 2, 4, 5, 6] {
         if let Some(c) = t.column_mut(i) {
-            c.set_constraint(comfy_table::ColumnConstraint::ContentWidth);
+            c.set_constraint(ColumnConstraint::ContentWidth);
         }
+    }
+    if let Some(c) = t.column_mut(3) {
+        c.set_constraint(ColumnConstraint::LowerBoundary(Width::Fixed(16)));
     }
     for r in runs {
         t.add_row([
             r.run_id.clone(),
             r.time.clone(),
-            visible(&r.script).into_owned(),
+            // dwb's own scripts by name (the JSON keeps `<embedded>/scripts/…`):
+            // a site's copy shows its path, so the two stay apart.
+            visible(r.script.strip_prefix("<embedded>/scripts/").unwrap_or(&r.script)).into_owned(),
             visible(&super::directory_kind::shown(&r.directory)).into_owned(),
             r.count(Some("applied")).to_string(),
             r.count(Some("failed")).to_string(),
