@@ -254,30 +254,49 @@ fn the_debian_package_installs_the_service() {
     run_ok(Command::new(&bin).args(&args).arg("--help"));
 }
 
-#[test]
-fn a_refused_secret_names_the_settings_to_fix() {
+/// The emulator with `n` devices and `dwb run sync --dry-run` on `prepared.ldif`
+/// against it with `secret`: the command's output.
+fn sync_with_secret(d: &Dir, n: usize, secret: &str, args: &[&str]) -> std::process::Output {
     use dwb_graph_emulator::{DEFAULT_CLIENT_ID, Emulator, generate};
-    let d = Dir::prepared();
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     let rt =
         tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
-    let emu = rt.block_on(Emulator::start(generate(3, 7))).unwrap();
+    let emu = rt.block_on(Emulator::start(generate(n, 7))).unwrap();
     let base = emu.base_url().as_str().trim_end_matches('/').to_string();
-    let wrong = "not-the-secret-4711";
-    let o = d
-        .dwb()
+    d.dwb()
         .args(["run", "sync", "--dry-run", "--snapshot", "prepared.ldif"])
+        .args(args)
         .env("DWB_GRAPH_AUTHORITY", &base)
         .env("DWB_GRAPH_ENDPOINT", &base)
         .env("DWB_GRAPH_TENANT", emu.tenant_id())
         .env("DWB_GRAPH_CLIENT_ID", DEFAULT_CLIENT_ID)
-        .env("DWB_GRAPH_CLIENT_SECRET", wrong)
+        .env("DWB_GRAPH_CLIENT_SECRET", secret)
         .output()
-        .unwrap();
+        .unwrap()
+}
+
+#[test]
+fn a_refused_secret_names_the_settings_to_fix() {
+    let d = Dir::prepared();
+    let wrong = "not-the-secret-4711";
+    let o = sync_with_secret(&d, 3, wrong, &[]);
     let all = text(&o);
     assert_eq!(o.status.code(), Some(2), "{all}");
     assert!(all.contains("DWB-GRAPH-0010"), "{all}");
     let hint = all.lines().find(|l| l.trim_start().starts_with("hint:")).unwrap_or_default();
     assert!(hint.contains("DWB_GRAPH_CLIENT_SECRET"), "no hint naming the secret:\n{all}");
     assert!(!all.contains(wrong), "the secret was printed:\n{all}");
+}
+
+#[test]
+fn verbose_listing_lines_say_which_listing_they_are() {
+    let d = Dir::prepared();
+    let o = sync_with_secret(&d, 5, dwb_graph_emulator::DEFAULT_CLIENT_SECRET, &["-v"]);
+    let all = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{all}");
+    let listed: Vec<&str> =
+        all.lines().filter(|l| l.contains("listed 5 Entra device(s)")).collect();
+    assert_eq!(listed.len(), 2, "a full sync lists devices and their users:\n{all}");
+    assert!(listed.iter().any(|l| l.contains("(with their registered owners)")), "{listed:?}");
+    assert!(listed.iter().any(|l| l.contains("(their registered users)")), "{listed:?}");
 }

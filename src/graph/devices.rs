@@ -319,8 +319,15 @@ impl GraphClient {
                 }
             }
         }
+        // A full sync lists twice at once (devices with owners, and their
+        // registered users): say which listing this was.
+        let what = match (opts.expand_users, opts.expand_owners) {
+            (true, _) => " (their registered users)",
+            (false, true) => " (with their registered owners)",
+            (false, false) => "",
+        };
         tracing::info!(
-            "listed {} Entra device(s) in {} page(s), {:.1}s",
+            "listed {} Entra device(s){what} in {} page(s), {:.1}s",
             sum.devices,
             sum.pages,
             started.elapsed().as_secs_f64()
