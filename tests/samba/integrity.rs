@@ -295,6 +295,19 @@ fn a_forged_sync_plan_is_refused_outside_the_sync_fence() {
 
 /// A saved sync plan whose refusals were removed by hand is refused again when
 /// applied: the deletion guards are evaluated on the plan's own deletes.
+/// `plan` with its refusals removed and its digest recomputed, as a forger
+/// would, applied: refused all the same (the guards are evaluated again).
+fn apply_stripped(lab: &Lab, plan: &mut Value) -> Value {
+    plan["refusals"] = serde_json::json!([]);
+    plan["digest"] = dwb::plan::saved::digest_of(plan).into();
+    lab.dir.write("stripped.json", &plan.to_string());
+    let out = lab.run(&["apply", "stripped.json", "--yes", "--format", "json"]);
+    assert_ne!(out.code, 0, "{}", out.stderr);
+    let report = out.json();
+    assert_eq!(report["status"], "refused", "{report:#}");
+    report
+}
+
 #[test]
 fn a_sync_plan_stripped_of_its_refusals_is_still_refused() {
     let lab = Lab::start("stripped_refusals", tenant(8, 229));
@@ -305,13 +318,7 @@ fn a_sync_plan_stripped_of_its_refusals_is_still_refused() {
     assert_ne!(out.code, 0, "3 of 8 is more than 25%: refused");
     let mut plan: Value = serde_json::from_str(&lab.dir.read("plan.json")).unwrap();
     assert!(!plan["refusals"].as_array().unwrap().is_empty(), "{plan:#}");
-    plan["refusals"] = serde_json::json!([]);
-    plan["digest"] = dwb::plan::saved::digest_of(&plan).into();
-    lab.dir.write("stripped.json", &plan.to_string());
-    let out = lab.run(&["apply", "stripped.json", "--yes", "--format", "json"]);
-    assert_ne!(out.code, 0, "{}", out.stderr);
-    let report = out.json();
-    assert_eq!(report["status"], "refused", "{report:#}");
+    let report = apply_stripped(&lab, &mut plan);
     assert_eq!(report["refusals"][0]["guard"], "delete_threshold_percent", "{report:#}");
     for d in &gone {
         assert!(lab.exists(&d.dn()), "{} was deleted", d.dn());
@@ -503,13 +510,7 @@ fn an_empty_source_plan_stripped_of_its_refusal_is_still_refused() {
         plan["refusals"].as_array().unwrap().iter().map(|r| r["guard"].clone()).collect();
     assert_eq!(guards, [serde_json::json!("empty_source")], "{plan:#}");
     assert_eq!(plan["source"]["listed"], 0, "{plan:#}");
-    plan["refusals"] = serde_json::json!([]);
-    plan["digest"] = dwb::plan::saved::digest_of(&plan).into();
-    lab.dir.write("stripped.json", &plan.to_string());
-    let out = lab.run(&["apply", "stripped.json", "--yes", "--format", "json"]);
-    assert_ne!(out.code, 0, "{}", out.stderr);
-    let report = out.json();
-    assert_eq!(report["status"], "refused", "{report:#}");
+    let report = apply_stripped(&lab, &mut plan);
     assert_eq!(report["refusals"][0]["guard"], "empty_source", "{report:#}");
     plan.as_object_mut().unwrap().remove("source");
     plan["digest"] = dwb::plan::saved::digest_of(&plan).into();
