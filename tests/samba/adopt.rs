@@ -26,7 +26,7 @@ use dwb_graph_emulator::{DEFAULT_TENANT_ID, EmulatorState};
 use serde_json::{Value, json};
 
 use super::sync::{
-    CONTAINER, Lab, by_dn, new_device, parse_ldif, plan, sid_text, warnings, with_action, writes,
+    CONTAINER, Lab, by_dn, new_device, plan, sid_text, warnings, with_action, writes,
 };
 
 const DOMAIN: &str = "DC=contoso,DC=test";
@@ -159,15 +159,7 @@ fn adopt_and_undo(name: &'static str, f: Forms) {
         state.add_device(d.clone()).unwrap();
     }
     let lab = Lab::start(name, state);
-    let admin = parse_ldif(&lab.dc.ldapsearch(&[
-        "-b",
-        &format!("CN=Administrator,CN=Users,{DOMAIN}"),
-        "-s",
-        "base",
-        "(objectClass=*)",
-        "objectSid",
-    ]));
-    let admin_sid = admin[0].one("objectSid").unwrap();
+    let admin_sid = lab.admin_sid();
     let owner: Vec<u8> =
         if f.text_owner { sid_text(&admin_sid).into_bytes() } else { admin_sid.clone() };
     lab.emu.with_state(|s| {

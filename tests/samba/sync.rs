@@ -128,6 +128,19 @@ impl Lab {
             .unwrap()
     }
 
+    /// The binary objectSid of the domain's Administrator, read with ldapsearch.
+    pub(super) fn admin_sid(&self) -> Vec<u8> {
+        let admin = parse_ldif(&self.dc.ldapsearch(&[
+            "-b",
+            &format!("CN=Administrator,CN=Users,{DOMAIN}"),
+            "-s",
+            "base",
+            "(objectClass=*)",
+            "objectSid",
+        ]));
+        admin[0].one("objectSid").unwrap()
+    }
+
     /// Every msDS-Device one level below `base`, all attributes, through ldapsearch.
     pub(super) fn objects_in(&self, base: &str) -> Vec<Obj> {
         parse_ldif(&self.dc.ldapsearch(&[
@@ -496,15 +509,7 @@ fn initial_full_sync_writes_every_in_scope_device() {
 
     // One device's registered owner is a user of this forest (Administrator): its
     // SID becomes msDS-RegisteredOwner. Every generated owner is from another forest.
-    let admin = parse_ldif(&lab.dc.ldapsearch(&[
-        "-b",
-        &format!("CN=Administrator,CN=Users,{DOMAIN}"),
-        "-s",
-        "base",
-        "(objectClass=*)",
-        "objectSid",
-    ]));
-    let admin_sid = admin[0].one("objectSid").unwrap();
+    let admin_sid = lab.admin_sid();
     let owned = want.iter().find(|d| d.name.starts_with("LT-")).unwrap().clone();
     lab.emu.with_state(|s| {
         let user = s.add_user(json!({"id": uuid::Uuid::new_v4().to_string(), "userPrincipalName": "administrator@contoso.test", "onPremisesSecurityIdentifier": sid_text(&admin_sid)})).unwrap();
