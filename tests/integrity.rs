@@ -296,3 +296,44 @@ fn a_saved_create_of_an_object_someone_made_since_is_refused_not_sent() {
     // The directory is as the other sync left it: verify with drift is clean.
     d.run(&["run", "verify", "--param", "drift=true"]).code(0);
 }
+
+/// A sync plan whose deletes its guards refused, edited to name another
+/// origin (a site's own script) and stripped of its refusals: the deletes are
+/// weighed by a sync's guards all the same, and nothing is deleted.
+#[test]
+fn a_plan_renamed_to_another_origin_keeps_a_syncs_deletion_guards() {
+    let d = Dir::prepared();
+    let demo: Value = serde_json::from_str(&d.read_repo("examples/contoso/devices.json")).unwrap();
+    let all = demo["value"].as_array().unwrap();
+    d.write("devices.json", &demo.to_string());
+    let sync = ["run", "sync", "--snapshot", "prepared.ldif", "--devices", "devices.json"];
+    d.run(&[&sync[..], &["--write-snapshot", "synced.ldif"]].concat()).code(0);
+    // Half the devices gone from Entra: 12 of 24 deletes, over the 25% share.
+    d.write("half.json", &serde_json::json!({ "value": all[..12] }).to_string());
+    let args = ["run", "sync", "--snapshot", "synced.ldif", "--devices", "half.json"];
+    let out = d.run(&[&args[..], &["--dry-run", "--save-plan", "plan.json"]].concat());
+    assert_ne!(out.code, 0, "refused by the share guard:\n{}", out.stderr);
+    let mut plan: Value = serde_json::from_str(&d.read("plan.json")).unwrap();
+    plan["script"] = "site/sync.rhai".into();
+    plan["refusals"] = serde_json::json!([]);
+    let f = forged(&d, "renamed.json", plan);
+    let o = d.run(&[
+        "apply",
+        &f,
+        "--yes",
+        "--snapshot",
+        "synced.ldif",
+        "--write-snapshot",
+        "after.ldif",
+        "--format",
+        "json",
+    ]);
+    assert_ne!(o.code, 0, "{}\n{}", o.stdout, o.stderr);
+    assert_eq!(o.json()["refusals"][0]["guard"], "delete_threshold_percent", "{}", o.stdout);
+    // Nothing deleted: the directory as it was, the 24 device objects in it.
+    let devices = |f: &str| d.read(f).lines().filter(|l| *l == "objectClass: msDS-Device").count();
+    assert_eq!(devices("synced.ldif"), 24);
+    if d.join("after.ldif").exists() {
+        assert_eq!(devices("after.ldif"), 24, "a device object was deleted");
+    }
+}

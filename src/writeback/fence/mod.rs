@@ -275,6 +275,9 @@ pub fn check_saved(
     check_owned(&saved.plan, &f.sync, dir)?;
     match f.origin {
         Origin::Sync => guards(&saved.plan, &f.sync, &saved.parameters, saved.listed, dir),
+        // Another origin deletes device objects as a sync may: under a sync's
+        // guards, with their defaults (its parameters name nothing trusted).
+        Origin::Other => guards(&saved.plan, &f.sync, &Default::default(), saved.listed, dir),
         _ => Ok(Vec::new()),
     }
 }
@@ -349,7 +352,7 @@ pub fn guards(
     // device deletes nothing unless allow_empty says so.
     let Some(listed) = listed else {
         return Err(refused(
-            "the sync plan deletes device objects but does not record how many devices its \
+            "the plan deletes device objects but does not record how many devices its \
              source listed (`source.listed`)"
                 .into(),
         ));
