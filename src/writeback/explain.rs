@@ -51,11 +51,11 @@ fn find_devices(
     owners: bool,
 ) -> Result<Vec<Device>> {
     let g = guid.map(|g| g.to_string());
+    // Compared as GUIDs, as a sync does: a deviceId Graph (or an export) spells
+    // in upper case or in braces is still this device.
+    let same = |x: &str| x.parse::<Guid>().ok() == guid;
     let hit = |d: &Device| match (&g, name) {
-        (Some(g), _) => {
-            d.id.eq_ignore_ascii_case(g)
-                || d.device_id.as_deref().is_some_and(|x| x.eq_ignore_ascii_case(g))
-        }
+        (Some(_), _) => same(&d.id) || d.device_id.as_deref().is_some_and(same),
         (None, Some(n)) => d.display_name.as_deref().is_some_and(|x| x.eq_ignore_ascii_case(n)),
         (None, None) => false,
     };

@@ -1,0 +1,63 @@
+//! Entra data dwb did not choose, offline (the demo directory and an edited
+//! export): deviceIds spelled in upper case or in braces, two devices with one
+//! deviceId. `explain` agrees with what the sync did, and the sync's warning
+//! names the cause a user can act on.
+
+use serde_json::Value;
+
+use crate::support::Dir;
+
+/// The demo export with `edit` applied to its device list, as `devices.json`.
+fn devices(d: &Dir, edit: impl FnOnce(&mut Vec<Value>)) {
+    let mut all: Value =
+        serde_json::from_str(&d.read_repo("examples/contoso/devices.json")).unwrap();
+    edit(all["value"].as_array_mut().unwrap());
+    d.write("devices.json", &all.to_string());
+}
+
+fn sync(d: &Dir, snapshot: &str) -> crate::support::Out {
+    d.run(&[
+        "run",
+        "sync",
+        "--snapshot",
+        snapshot,
+        "--devices",
+        "devices.json",
+        "--write-snapshot",
+        "synced.ldif",
+    ])
+}
+
+#[test]
+fn explain_finds_a_device_whose_device_id_is_in_braces_as_the_sync_does() {
+    let d = Dir::prepared();
+    let mut device_id = String::new();
+    let mut name = String::new();
+    devices(&d, |v| {
+        device_id = v[1]["deviceId"].as_str().unwrap().to_ascii_lowercase();
+        name = v[1]["displayName"].as_str().unwrap().to_string();
+        v[1]["deviceId"] = format!("{{{}}}", device_id.to_ascii_uppercase()).into();
+    });
+    sync(&d, "prepared.ldif").code(0);
+    // The sync wrote it at CN=<deviceId>: a second sync leaves it alone.
+    let again = d.run(&[
+        "run",
+        "sync",
+        "--snapshot",
+        "synced.ldif",
+        "--devices",
+        "devices.json",
+        "--dry-run",
+    ]);
+    again.code(0).stdout_has("No changes");
+
+    // Asked by the deviceId in any spelling, explain names the device and
+    // says what the sync does: nothing (never "its device is gone").
+    let braces = format!("{{{}}}", device_id.to_ascii_uppercase());
+    for q in [device_id.as_str(), braces.as_str()] {
+        let o = d.run(&["explain", q, "--snapshot", "synced.ldif", "--devices", "devices.json"]);
+        o.code(0).stdout_has(&format!("Entra device: {name} "));
+        o.stdout_has("Next sync:    nothing: the object is up to date");
+        assert!(!o.stdout.contains("deletes the object"), "{q}:\n{}", o.stdout);
+    }
+}
