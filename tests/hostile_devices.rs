@@ -61,3 +61,27 @@ fn explain_finds_a_device_whose_device_id_is_in_braces_as_the_sync_does() {
         assert!(!o.stdout.contains("deletes the object"), "{q}:\n{}", o.stdout);
     }
 }
+
+#[test]
+fn two_devices_with_one_device_id_are_reported_as_such() {
+    let d = Dir::prepared();
+    let mut names = Vec::new();
+    devices(&d, |v| {
+        v[3]["deviceId"] = v[2]["deviceId"].clone();
+        names = vec![v[2]["displayName"].clone(), v[3]["displayName"].clone()];
+    });
+    let o = sync(&d, "prepared.ldif");
+    o.code(0);
+    // Neither is written; the warning says why in terms of Entra ID, and does
+    // not claim an object in AD that is not there.
+    let line = o
+        .stderr
+        .lines()
+        .find(|l| l.contains("2 device(s) skipped"))
+        .unwrap_or_else(|| panic!("no skip warning:\n{}", o.stderr));
+    for n in &names {
+        assert!(line.contains(n.as_str().unwrap()), "{line}");
+    }
+    assert!(line.contains("another device's too (in Entra ID"), "{line}");
+    assert!(!line.contains("an object with the same msDS-DeviceID and another anchor"), "{line}");
+}

@@ -148,7 +148,8 @@ pub enum SkipKind {
     Unreadable,
     /// An object another writer owns.
     Foreign,
-    /// An object with the same msDS-DeviceID but not this device's anchor.
+    /// Another device listed with the same deviceId, or an object with the
+    /// same msDS-DeviceID but not this device's anchor.
     DuplicateDeviceId,
 }
 
@@ -184,8 +185,11 @@ impl SkipKind {
             SkipKind::Foreign => {
                 "the object was written by another writer (take_over=true manages it)"
             }
+            // Two causes share this kind: another device in Entra ID with the
+            // same deviceId, or an object in AD with it and another anchor.
             SkipKind::DuplicateDeviceId => {
-                "an object with the same msDS-DeviceID and another anchor"
+                "the deviceId is another device's too (in Entra ID, or an object in AD with \
+                 another anchor)"
             }
         }
     }
