@@ -85,3 +85,53 @@ fn two_devices_with_one_device_id_are_reported_as_such() {
     assert!(line.contains("another device's too (in Entra ID"), "{line}");
     assert!(!line.contains("an object with the same msDS-DeviceID and another anchor"), "{line}");
 }
+
+/// A device object as another tool exports it: no `distinguishedName`,
+/// `objectGUID` or `name` lines (AD constructs them), dwb's anchor and marker.
+fn hand_made_device(n: u8) -> (String, String) {
+    use base64::Engine as _;
+    let b64 = |v: &[u8]| base64::engine::general_purpose::STANDARD.encode(v);
+    let cn = format!("0000000{n}-1111-4222-8333-444444444444");
+    let dn = format!("CN={cn},CN=RegisteredDevices,DC=contoso,DC=test");
+    let ldif = format!(
+        "dn: {dn}\nobjectClass: top\nobjectClass: msDS-Device\ncn: {cn}\n\
+         msDS-DeviceID:: {}\ndisplayName: hand-made {n}\n\
+         altSecurityIdentities: X509:<SHA1-TP-PUBKEY>{}abc=\nmsDS-IsEnabled: TRUE\n\
+         msDS-CloudAnchor:: {}\nadminDescription: dwb-writeback\n",
+        b64(&[n; 16]),
+        "AB".repeat(20),
+        b64(format!("Device_0000000{n}-aaaa-4bbb-8ccc-dddddddddddd").as_bytes()),
+    );
+    (dn, ldif)
+}
+
+#[test]
+fn retire_deletes_objects_whose_export_has_no_distinguished_name_line() {
+    let d = Dir::prepared();
+    let mut text = d.read("prepared.ldif");
+    let mut dns = Vec::new();
+    for n in 1..=2 {
+        let (dn, ldif) = hand_made_device(n);
+        text.push_str(&format!("\n{ldif}"));
+        dns.push(dn);
+    }
+    d.write("foreign.ldif", &text);
+    let o = d.run(&[
+        "run",
+        "retire",
+        "--snapshot",
+        "foreign.ldif",
+        "--param",
+        "confirm_all=true",
+        "--write-snapshot",
+        "retired.ldif",
+    ]);
+    o.code(0);
+    // Deleted, not "already gone" while still there.
+    assert!(!o.stdout.contains("already gone"), "{}", o.stdout);
+    let after = d.read("retired.ldif");
+    for dn in &dns {
+        let first = &dn[..40];
+        assert!(!after.contains(first), "{dn} is still in the result:\n{}", o.stdout);
+    }
+}
