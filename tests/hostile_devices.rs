@@ -135,3 +135,43 @@ fn retire_deletes_objects_whose_export_has_no_distinguished_name_line() {
         assert!(!after.contains(first), "{dn} is still in the result:\n{}", o.stdout);
     }
 }
+
+/// The LDIF record of `dn` in `ldif` (continuation lines joined).
+fn record(ldif: &str, dn: &str) -> String {
+    let joined = ldif.replace("\n ", "");
+    joined
+        .split("\n\n")
+        .find(|r| r.lines().next().is_some_and(|l| l.eq_ignore_ascii_case(&format!("dn: {dn}"))))
+        .unwrap_or_else(|| panic!("no {dn} in the snapshot"))
+        .to_string()
+}
+
+#[test]
+fn an_owner_sid_that_is_not_a_sid_skips_the_device_and_keeps_its_owner() {
+    let d = Dir::prepared();
+    // svc-dwb, a user of the demo domain.
+    let sid = "S-1-5-21-3651501729-163766517-147658709-1103";
+    let owner = |sid: &str| {
+        serde_json::json!([{ "@odata.type": "#microsoft.graph.user", "id": "u1",
+                             "onPremisesSecurityIdentifier": sid }])
+    };
+    let mut dn = String::new();
+    devices(&d, |v| {
+        v[0]["registeredOwners"] = owner(sid);
+        dn = format!(
+            "CN={},CN=RegisteredDevices,DC=contoso,DC=test",
+            v[0]["deviceId"].as_str().unwrap()
+        );
+    });
+    sync(&d, "prepared.ldif").code(0);
+    assert!(record(&d.read("synced.ldif"), &dn).contains("msDS-RegisteredOwner"));
+    std::fs::rename(d.join("synced.ldif"), d.join("owned.ldif")).unwrap();
+
+    // Graph now sends garbage for the owner's SID: the device is reported,
+    // and its object keeps the owner it has (nothing says it changed).
+    devices(&d, |v| v[0]["registeredOwners"] = owner("S-1-bogus\n"));
+    let o = sync(&d, "owned.ldif");
+    o.code(0).stderr_has("onPremisesSecurityIdentifier is not a SID: S-1-bogus\\n");
+    assert!(!o.stdout.contains("msDS-RegisteredOwner"), "{}", o.stdout);
+    assert!(record(&d.read("synced.ldif"), &dn).contains("msDS-RegisteredOwner"));
+}

@@ -340,7 +340,21 @@ pub fn desired(
     {
         attrs.push(Attr::text("msDS-IsCompliant", [bool_text(c)]));
     }
-    if let Some(sid) = owner_sid.and_then(|s| s.parse::<Sid>().ok())
+    // An owner SID that is not a SID says nothing about who the owner is: the
+    // device is skipped (its object keeps its owner) rather than written without one.
+    let owner = match owner_sid.filter(|s| !s.is_empty()) {
+        Some(s) => Some(s.parse::<Sid>().map_err(|_| {
+            let shown = crate::text::clip(s, 80).into_owned();
+            skip(
+                SkipKind::BadValue,
+                format!(
+                    "the registered owner's onPremisesSecurityIdentifier is not a SID: {shown}"
+                ),
+            )
+        })?),
+        None => None,
+    };
+    if let Some(sid) = owner
         && opts.forest_domains.iter().any(|dom| sid.is_in_domain(dom))
     {
         attrs.push(Attr::new("msDS-RegisteredOwner", vec![opts.sid_form.bytes(&sid)]));
