@@ -175,3 +175,16 @@ fn an_owner_sid_that_is_not_a_sid_skips_the_device_and_keeps_its_owner() {
     assert!(!o.stdout.contains("msDS-RegisteredOwner"), "{}", o.stdout);
     assert!(record(&d.read("synced.ldif"), &dn).contains("msDS-RegisteredOwner"));
 }
+
+#[test]
+fn explain_of_a_dn_that_is_not_a_device_object_says_so() {
+    let d = Dir::prepared();
+    let mut text = d.read("prepared.ldif");
+    let dn = "CN=Notes,CN=RegisteredDevices,DC=contoso,DC=test";
+    text.push_str(&format!("\ndn: {dn}\nobjectClass: top\nobjectClass: container\ncn: Notes\n"));
+    d.write("notes.ldif", &text);
+    devices(&d, |_| {});
+    let o = d.run(&["explain", dn, "--snapshot", "notes.ldif", "--devices", "devices.json"]);
+    o.code(3).stderr_has(&format!("{dn} is not a device object (objectClass container)"));
+    assert!(!o.stderr.contains("no object for it"), "{}", o.stderr);
+}
