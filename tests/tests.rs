@@ -51,3 +51,5 @@ mod sources;
 mod integrity;
 // A new administrator's first hour: the README's commands, in order, with only the binary.
 mod walkthrough;
+// Entra data dwb did not choose (deviceIds in braces, shared deviceIds), offline.
+mod hostile_devices;

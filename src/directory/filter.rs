@@ -70,7 +70,14 @@ impl Filter {
             Filter::And(fs) => fs.iter().all(|f| f.matches(e)),
             Filter::Or(fs) => fs.iter().any(|f| f.matches(e)),
             Filter::Not(f) => !f.matches(e),
-            Filter::Present(a) => a.eq_ignore_ascii_case("objectClass") || e.has(a),
+            Filter::Present(a) => {
+                a.eq_ignore_ascii_case("objectClass") || is_dn_attr(a) || e.has(a)
+            }
+            // An object's distinguishedName is its DN on a DC, whether or not an
+            // export kept the attribute: a search for it must find the object.
+            Filter::Equal(a, v) | Filter::Approx(a, v) if is_dn_attr(a) => {
+                value_eq(a, e.dn.to_string().as_bytes(), v)
+            }
             Filter::Equal(a, v) | Filter::Approx(a, v) => {
                 e.get(a).iter().any(|x| value_eq(a, x, v))
             }
@@ -155,6 +162,10 @@ fn fold(attr: &str, v: &[u8]) -> Vec<u8> {
             Err(_) => v.to_vec(),
         }
     }
+}
+
+fn is_dn_attr(attr: &str) -> bool {
+    attr.eq_ignore_ascii_case("distinguishedName")
 }
 
 fn value_eq(attr: &str, have: &[u8], want: &[u8]) -> bool {
@@ -433,6 +444,19 @@ mod tests {
                 Attr::new("msDS-DeviceID", vec![vec![0x3b, 0x2a, b'A', 0]]),
             ],
         )
+    }
+
+    #[test]
+    fn distinguished_name_is_the_entrys_dn_when_the_export_left_it_out() {
+        let e = entry();
+        assert!(!e.has("distinguishedName"));
+        let own =
+            Filter::eq("distinguishedName", "cn=DEV1,CN=RegisteredDevices,DC=contoso,DC=test");
+        assert!(own.matches(&e));
+        assert!(Filter::present("distinguishedName").matches(&e));
+        let other =
+            Filter::eq("distinguishedName", "CN=dev2,CN=RegisteredDevices,DC=contoso,DC=test");
+        assert!(!other.matches(&e));
     }
 
     #[test]

@@ -51,11 +51,11 @@ fn find_devices(
     owners: bool,
 ) -> Result<Vec<Device>> {
     let g = guid.map(|g| g.to_string());
+    // Compared as GUIDs, as a sync does: a deviceId Graph (or an export) spells
+    // in upper case or in braces is still this device.
+    let same = |x: &str| x.parse::<Guid>().ok() == guid;
     let hit = |d: &Device| match (&g, name) {
-        (Some(g), _) => {
-            d.id.eq_ignore_ascii_case(g)
-                || d.device_id.as_deref().is_some_and(|x| x.eq_ignore_ascii_case(g))
-        }
+        (Some(_), _) => same(&d.id) || d.device_id.as_deref().is_some_and(same),
         (None, Some(n)) => d.display_name.as_deref().is_some_and(|x| x.eq_ignore_ascii_case(n)),
         (None, None) => false,
     };
@@ -400,12 +400,24 @@ fn not_in_entra(
         .cloned();
     let Some(c) = c else {
         let hint = "give the deviceId, the Entra object id, the display name or the DN";
+        // The DN names an object, just not a device object: say so, not "no object".
+        let what = match &obj {
+            Some(e) if !e.is_a("msDS-Device") => {
+                let class = e.get("objectClass").last().map(|c| String::from_utf8_lossy(c));
+                format!(
+                    "{} is not a device object (objectClass {})",
+                    e.dn,
+                    class.unwrap_or_default()
+                )
+            }
+            Some(e) if !e.dn.is_child_of(&opts.container) => {
+                format!("{} is outside the device container {}", e.dn, opts.container)
+            }
+            _ => format!("no object for it in {}", opts.container),
+        };
         return Err(Error::new(
             Kind::NotFound,
-            format!(
-                "no device `{query}` in Entra ID (the device source), and no object for it in {}",
-                opts.container
-            ),
+            format!("no device `{query}` in Entra ID (the device source), and {what}"),
         )
         .with_hint(hint));
     };

@@ -148,7 +148,8 @@ pub enum SkipKind {
     Unreadable,
     /// An object another writer owns.
     Foreign,
-    /// An object with the same msDS-DeviceID but not this device's anchor.
+    /// Another device listed with the same deviceId, or an object with the
+    /// same msDS-DeviceID but not this device's anchor.
     DuplicateDeviceId,
 }
 
@@ -184,8 +185,11 @@ impl SkipKind {
             SkipKind::Foreign => {
                 "the object was written by another writer (take_over=true manages it)"
             }
+            // Two causes share this kind: another device in Entra ID with the
+            // same deviceId, or an object in AD with it and another anchor.
             SkipKind::DuplicateDeviceId => {
-                "an object with the same msDS-DeviceID and another anchor"
+                "the deviceId is another device's too (in Entra ID, or an object in AD with \
+                 another anchor)"
             }
         }
     }
@@ -336,7 +340,21 @@ pub fn desired(
     {
         attrs.push(Attr::text("msDS-IsCompliant", [bool_text(c)]));
     }
-    if let Some(sid) = owner_sid.and_then(|s| s.parse::<Sid>().ok())
+    // An owner SID that is not a SID says nothing about who the owner is: the
+    // device is skipped (its object keeps its owner) rather than written without one.
+    let owner = match owner_sid.filter(|s| !s.is_empty()) {
+        Some(s) => Some(s.parse::<Sid>().map_err(|_| {
+            let shown = crate::text::clip(s, 80).into_owned();
+            skip(
+                SkipKind::BadValue,
+                format!(
+                    "the registered owner's onPremisesSecurityIdentifier is not a SID: {shown}"
+                ),
+            )
+        })?),
+        None => None,
+    };
+    if let Some(sid) = owner
         && opts.forest_domains.iter().any(|dom| sid.is_in_domain(dom))
     {
         attrs.push(Attr::new("msDS-RegisteredOwner", vec![opts.sid_form.bytes(&sid)]));
