@@ -57,13 +57,7 @@ pub fn text(plan: &Plan) -> String {
         match &c.op {
             ChangeOp::Directory(WriteOp::Add { attrs, .. }) => {
                 for a in attrs {
-                    for v in &a.values {
-                        out.push_str(&format!(
-                            "       + {}: {}\n",
-                            a.name,
-                            truncate(&visible(&display_value(&a.name, v)), 200)
-                        ));
-                    }
+                    value_lines(&mut out, "+", &a.name, &a.values);
                 }
             }
             ChangeOp::Directory(WriteOp::Modify { mods, .. }) => {
@@ -84,13 +78,7 @@ pub fn text(plan: &Plan) -> String {
                     if m.values.is_empty() {
                         out.push_str(&format!("       {sign} {} (all values)\n", m.attr));
                     }
-                    for v in &m.values {
-                        out.push_str(&format!(
-                            "       {sign} {}: {}\n",
-                            m.attr,
-                            truncate(&visible(&display_value(&m.attr, v)), 200)
-                        ));
-                    }
+                    value_lines(&mut out, sign, &m.attr, &m.values);
                 }
             }
             ChangeOp::Directory(WriteOp::Delete { .. }) => {}
@@ -132,16 +120,41 @@ fn old_values<'a>(c: &'a super::Change, attr: &str) -> Option<&'a [Vec<u8>]> {
         .map(|a| a.values.as_slice())
 }
 
-/// An attribute's values on one line, each clipped: `(none)` when there are none.
+/// How many values of one attribute a text plan shows (a device may carry
+/// thousands; `--format json` and a saved plan keep them all).
+const VALUES_SHOWN: usize = 10;
+
+/// What the text leaves out of `values`, said once: `; and 2990 more`.
+fn more(values: &[Vec<u8>]) -> String {
+    match values.len().saturating_sub(VALUES_SHOWN) {
+        0 => String::new(),
+        n => format!(" (and {n} more; --format json lists them all)"),
+    }
+}
+
+/// One line per value of `attr` (the first [`VALUES_SHOWN`]), each clipped.
+fn value_lines(out: &mut String, sign: &str, attr: &str, values: &[Vec<u8>]) {
+    for v in values.iter().take(VALUES_SHOWN) {
+        let shown = truncate(&visible(&display_value(attr, v)), 200);
+        out.push_str(&format!("       {sign} {attr}: {shown}\n"));
+    }
+    if values.len() > VALUES_SHOWN {
+        out.push_str(&format!("       {sign} {attr}: …{}\n", more(values)));
+    }
+}
+
+/// An attribute's values on one line (the first [`VALUES_SHOWN`]), each
+/// clipped: `(none)` when there are none.
 fn values_line(attr: &str, values: &[Vec<u8>]) -> String {
     if values.is_empty() {
         return "(none)".into();
     }
     let shown: Vec<String> = values
         .iter()
+        .take(VALUES_SHOWN)
         .map(|v| crate::text::clip(&visible(&display_value(attr, v)), VALUE_CLIP).into_owned())
         .collect();
-    shown.join("; ")
+    format!("{}{}", shown.join("; "), more(values))
 }
 
 /// How much of a value an old → new line shows (the full values are in `--format json`).
@@ -344,5 +357,33 @@ mod tests {
         let j = json(&sample());
         assert_eq!(j[0]["action"], "create");
         assert_eq!(j[1]["modifications"][0]["op"], "replace");
+    }
+
+    #[test]
+    fn thousands_of_values_are_ten_lines_and_a_count_in_text_all_in_json() {
+        let ids: Vec<Vec<u8>> = (0..3000).map(|i| format!("id-{i}").into_bytes()).collect();
+        let mut p = sample();
+        let ChangeOp::Directory(WriteOp::Modify { mods, .. }) = &mut p.changes[1].op else {
+            panic!("the sample's second change is a modify")
+        };
+        mods[0] = Modification {
+            op: ModOp::Replace,
+            attr: "msDS-DevicePhysicalIDs".into(),
+            values: ids.clone(),
+        };
+        p.changes[1].before = Some(vec![Attr::new("msDS-DevicePhysicalIDs", ids.clone())]);
+        let t = text(&p);
+        let line = t.lines().find(|l| l.contains("~ msDS-DevicePhysicalIDs")).unwrap();
+        assert!(line.len() < 400, "{} characters", line.len());
+        assert_eq!(line.matches("(and 2990 more; --format json lists them all)").count(), 2);
+        let ChangeOp::Directory(WriteOp::Add { attrs, .. }) = &mut p.changes[0].op else {
+            panic!("the sample's first change is an add")
+        };
+        attrs.push(Attr::new("msDS-DevicePhysicalIDs", ids));
+        let t = text(&p);
+        let added = t.lines().filter(|l| l.contains("+ msDS-DevicePhysicalIDs")).count();
+        assert_eq!(added, 11, "ten values and the count:\n{t}");
+        let j = json(&p);
+        assert_eq!(j[1]["modifications"][0]["values"].as_array().unwrap().len(), 3000);
     }
 }
