@@ -284,14 +284,24 @@ pub fn check_readable(path: &Path, key: &str) -> Result<()> {
 /// Reads a secret file, trimming one trailing newline. `key` names the
 /// setting that names the file (see [`Loaded::key`]) and `env` the variable
 /// that can hold the secret instead.
+///
+/// A file that holds nothing but line endings is an error naming the file: an
+/// empty client secret would otherwise be sent to the tenant (which refuses it
+/// in its own words, naming no file), and an empty password is refused later
+/// without saying where it came from.
 pub fn read_secret_file(path: &Path, key: &str, env: &str) -> Result<secrecy::SecretString> {
+    let create = format!(
+        "create the file (readable only by the account that runs dwb), fix {key}, \
+         or set {env} instead"
+    );
     let text = std::fs::read_to_string(path).map_err(|e| {
         Error::config(format!("cannot read the secret file {} ({key}): {e}", path.display()))
-            .with_hint(format!(
-                "create the file (readable only by the account that runs dwb), fix {key}, \
-                 or set {env} instead"
-            ))
+            .with_hint(create.clone())
     })?;
+    if text.chars().all(|c| matches!(c, '\n' | '\r')) {
+        return Err(Error::config(format!("the secret file {} ({key}) is empty", path.display()))
+            .with_hint(format!("write the secret into it, fix {key}, or set {env} instead")));
+    }
     let t = text.strip_suffix('\n').unwrap_or(&text);
     let t = t.strip_suffix('\r').unwrap_or(t);
     Ok(secrecy::SecretString::from(t.to_string()))
@@ -413,6 +423,26 @@ mod tests {
         );
         let e = read_secret_file(&dir.path().join("gone"), &key, "DWB_LDAP_PASSWORD").unwrap_err();
         assert!(e.message.contains("(the credential ldap-password in $CREDENTIALS_DIRECTORY"));
+    }
+
+    #[test]
+    fn an_empty_secret_file_is_an_error_naming_it() {
+        use secrecy::ExposeSecret;
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("graph-secret");
+        let key = "client_secret_file in [profiles.prod.graph] of dwb.toml";
+        for empty in ["", "\n", "\r\n", "\n\n"] {
+            std::fs::write(&f, empty).unwrap();
+            let e = read_secret_file(&f, key, "DWB_GRAPH_CLIENT_SECRET").unwrap_err();
+            assert_eq!(e.kind, Kind::Config, "{empty:?}");
+            assert!(e.message.contains(&format!("({key}) is empty")), "{}", e.message);
+        }
+        // One line ending is trimmed, CRLF too; the rest is the secret.
+        for (text, secret) in [("s3cret\r\n", "s3cret"), ("s3cret\n", "s3cret"), (" x ", " x ")] {
+            std::fs::write(&f, text).unwrap();
+            let s = read_secret_file(&f, key, "DWB_GRAPH_CLIENT_SECRET").unwrap();
+            assert_eq!(s.expose_secret(), secret);
+        }
     }
 
     #[test]

@@ -281,3 +281,47 @@ fn a_refused_secret_names_the_settings_to_fix() {
     assert!(hint.contains("DWB_GRAPH_CLIENT_SECRET"), "no hint naming the secret:\n{all}");
     assert!(!all.contains(wrong), "the secret was printed:\n{all}");
 }
+
+/// A secret file left empty (or holding only a line ending) is named, not sent
+/// to the tenant as an empty secret.
+#[test]
+fn an_empty_client_secret_file_is_named_and_never_sent() {
+    use dwb_graph_emulator::{DEFAULT_CLIENT_ID, Emulator, generate};
+    let d = Dir::prepared();
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    let rt =
+        tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+    let emu = rt.block_on(Emulator::start(generate(3, 7))).unwrap();
+    let base = emu.base_url().as_str().trim_end_matches('/').to_string();
+    let secret = d.write("etc/graph-secret", "\r\n");
+    let config = d.write(
+        "etc/dwb.toml",
+        &format!(
+            "default_profile = \"prod\"\n[profiles.prod.graph]\ntenant = \"{}\"\n\
+             client_id = \"{DEFAULT_CLIENT_ID}\"\nauthority = \"{base}\"\nendpoint = \"{base}\"\n\
+             client_secret_file = \"{}\"\n",
+            emu.tenant_id(),
+            secret.display()
+        ),
+    );
+    let o = d
+        .dwb()
+        .args(["run", "sync", "--yes", "--param", "mode=delta"])
+        .args(["--snapshot", &d.join("prepared.ldif").display().to_string()])
+        .env("DWB_CONFIG", &config)
+        .env("DWB_DATA_DIR", d.join("state"))
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains(&format!(
+            "the secret file {} (client_secret_file in [profiles.prod.graph]",
+            secret.display()
+        )) && err.contains("is empty"),
+        "{}",
+        text(&o)
+    );
+    assert_eq!(emu.graph_request_count(), 0, "Graph was asked: {}", text(&o));
+}
