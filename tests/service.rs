@@ -325,3 +325,41 @@ fn an_empty_client_secret_file_is_named_and_never_sent() {
     );
     assert_eq!(emu.graph_request_count(), 0, "Graph was asked: {}", text(&o));
 }
+
+/// A watch interval longer than the clock can count waits until the service is
+/// stopped; it never crashes once the first round is done.
+#[test]
+fn a_watch_with_an_endless_interval_waits_for_sigterm() {
+    use std::io::BufRead;
+    let d = Dir::prepared();
+    let devices = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/contoso/devices.json");
+    let mut child = d
+        .dwb()
+        .args(["run", "sync", "--yes", "--param", "watch=9223372036854775807"])
+        .args(["--snapshot", &d.join("prepared.ldif").display().to_string()])
+        .args(["--devices", &devices.display().to_string()])
+        .env("DWB_DATA_DIR", d.join("state"))
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut seen = String::new();
+    // The first round's line: the watch is now pausing.
+    while !seen.contains("[DWB-SVC-") {
+        let mut line = String::new();
+        if stderr.read_line(&mut line).unwrap() == 0 {
+            break;
+        }
+        seen.push_str(&line);
+    }
+    assert!(seen.contains("[DWB-SVC-0010]"), "{seen}");
+    // Ignored when it already exited: the exit code below says why.
+    let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stderr, &mut rest).unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(0), "{seen}{rest}");
+    assert!(rest.contains("watch stopped between rounds"), "{seen}{rest}");
+}
