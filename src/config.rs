@@ -109,6 +109,35 @@ pub struct Loaded {
 
 /// Parses config text; errors name the file, line and column, and suggest a key.
 pub fn parse(text: &str, path: &Path) -> Result<ConfigFile> {
+    let file = parse_types(text, path)?;
+    check_ranges(&file, path)?;
+    Ok(file)
+}
+
+/// The values every profile must keep within range, checked when the file is
+/// read: out of range, they were refused only once a run used them (a script
+/// error, exit 2, naming no file) or silently taken as "unlimited".
+fn check_ranges(file: &ConfigFile, path: &Path) -> Result<()> {
+    for (name, p) in &file.profiles {
+        let Some(wb) = &p.writeback else { continue };
+        let at = |key: &str| format!("{key} in [profiles.{name}.writeback] of {}", path.display());
+        if let Some(pc) = wb.delete_threshold_percent.filter(|pc| *pc > 100) {
+            return Err(Error::config(format!(
+                "{} is {pc}; it must be between 0 and 100 (a share of the objects dwb owns)",
+                at("delete_threshold_percent")
+            )));
+        }
+        if let Some(r) = wb.max_writes_per_second.filter(|r| !(r.is_finite() && *r >= 0.0)) {
+            return Err(Error::config(format!(
+                "{} is {r}; it must be 0 or more (writes a second; leave it out for no limit)",
+                at("max_writes_per_second")
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn parse_types(text: &str, path: &Path) -> Result<ConfigFile> {
     toml::from_str::<ConfigFile>(text).map_err(|e| {
         let (line, col) = e
             .span()
@@ -147,8 +176,16 @@ pub fn parse(text: &str, path: &Path) -> Result<ConfigFile> {
 }
 
 /// serde's `invalid type: string "x", expected u64` in the file's terms:
-/// `delete_threshold must be a whole number, not a string ("x")`.
+/// `delete_threshold must be a whole number, not a string ("x")`; and its
+/// `invalid value: integer `-1`, expected u64` (a negative count):
+/// `timeout_secs must be a whole number of 0 or more, not -1`.
 fn type_error_in_file_terms(msg: &str, key: &str) -> Option<String> {
+    if let Some(rest) = msg.strip_prefix("invalid value: integer `")
+        && let Some((value, expected)) = rest.split_once("`, expected ")
+        && expected.trim().starts_with('u')
+    {
+        return Some(format!("{key} must be a whole number of 0 or more, not {value}"));
+    }
     let rest = msg.strip_prefix("invalid type: ")?;
     let (got, expected) = rest.split_once(", expected ")?;
     let wanted = match expected.trim() {
@@ -354,6 +391,43 @@ mod tests {
     }
 
     use super::*;
+
+    #[test]
+    fn out_of_range_values_are_errors_naming_the_setting() {
+        let p = Path::new("dwb.toml");
+        let e =
+            parse("[profiles.prod.writeback]\ndelete_threshold_percent = 150\n", p).unwrap_err();
+        assert_eq!(e.kind, Kind::Config);
+        assert!(
+            e.message.starts_with(
+                "delete_threshold_percent in [profiles.prod.writeback] of dwb.toml is 150"
+            ),
+            "{}",
+            e.message
+        );
+        for bad in ["-1", "-0.5", "nan", "inf"] {
+            let text = format!("[profiles.prod.writeback]\nmax_writes_per_second = {bad}\n");
+            let e = parse(&text, p).unwrap_err();
+            assert!(
+                e.message.starts_with("max_writes_per_second in [profiles.prod.writeback]"),
+                "{bad}: {}",
+                e.message
+            );
+        }
+        let e = parse("[profiles.prod.ldap]\ntimeout_secs = -1\n", p).unwrap_err();
+        assert!(
+            e.message.ends_with("timeout_secs must be a whole number of 0 or more, not -1"),
+            "{}",
+            e.message
+        );
+        assert!(e.message.starts_with("dwb.toml:2:"), "{}", e.message);
+        // The limits themselves are fine.
+        parse(
+            "[profiles.prod.writeback]\ndelete_threshold_percent = 100\nmax_writes_per_second = 0\n",
+            p,
+        )
+        .unwrap();
+    }
 
     #[test]
     fn unknown_key_suggests() {

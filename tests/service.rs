@@ -363,3 +363,33 @@ fn a_watch_with_an_endless_interval_waits_for_sigterm() {
     assert_eq!(status.code(), Some(0), "{seen}{rest}");
     assert!(rest.contains("watch stopped between rounds"), "{seen}{rest}");
 }
+
+/// A profile's guard out of range stops the run before anything is read, as a
+/// configuration error naming the setting (it was a script error, exit 2).
+#[test]
+fn an_out_of_range_guard_in_the_profile_is_a_configuration_error() {
+    let d = Dir::prepared();
+    let devices = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/contoso/devices.json");
+    let config =
+        d.write("etc/dwb.toml", "[profiles.prod.writeback]\ndelete_threshold_percent = 150\n");
+    let o = d
+        .dwb()
+        .args(["run", "sync", "--yes", "--profile", "prod"])
+        .args(["--snapshot", &d.join("prepared.ldif").display().to_string()])
+        .args(["--devices", &devices.display().to_string()])
+        .env("DWB_CONFIG", &config)
+        .env("DWB_DATA_DIR", d.join("state"))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains(&format!(
+            "delete_threshold_percent in [profiles.prod.writeback] of {} is 150",
+            config.display()
+        )),
+        "{}",
+        text(&o)
+    );
+    assert!(String::from_utf8_lossy(&o.stdout).trim().is_empty(), "{}", text(&o));
+}
