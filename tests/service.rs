@@ -393,3 +393,29 @@ fn an_out_of_range_guard_in_the_profile_is_a_configuration_error() {
     );
     assert!(String::from_utf8_lossy(&o.stdout).trim().is_empty(), "{}", text(&o));
 }
+
+/// A Graph cloud the profile misspells, or half of a custom cloud, is named
+/// as the profile's setting (the errors named only environment variables).
+#[test]
+fn a_misspelt_cloud_names_the_setting() {
+    let d = Dir::prepared();
+    let graph = "tenant = \"contoso.com\"\nclient_id = \"00000000-0000-0000-0000-000000000001\"\n\
+                 client_secret_file = \"secret\"\n";
+    d.write("secret", "s3cret\n");
+    let run = |extra: &str| {
+        d.write("dwb.toml", &format!("[profiles.default.graph]\n{graph}{extra}"));
+        d.run(&["run", "sync", "--dry-run", "--snapshot", "prepared.ldif"])
+    };
+    let o = run("cloud = \"gloabl\"\n");
+    assert_eq!(o.code, 3, "{}", o.stderr);
+    assert!(
+        o.stderr.contains("cloud in [profiles.default.graph] of dwb.toml is `gloabl`")
+            && o.stderr.contains("did you mean `global`?"),
+        "{}",
+        o.stderr
+    );
+    let o = run("endpoint = \"https://graph.microsoft.com\"\n");
+    assert_eq!(o.code, 3, "{}", o.stderr);
+    assert!(o.stderr.contains("the Graph endpoint is set but not its authority"), "{}", o.stderr);
+    assert!(o.stderr.contains("under [profiles.<name>.graph]"), "{}", o.stderr);
+}
