@@ -274,7 +274,17 @@ pub fn load(explicit: Option<&Path>, profile: Option<&str>) -> Result<Loaded> {
 /// else `$XDG_DATA_HOME/dwb` or the platform's equivalent.
 pub fn data_dir() -> Result<PathBuf> {
     if let Some(d) = std::env::var_os("DWB_DATA_DIR").filter(|d| !d.is_empty()) {
-        return Ok(PathBuf::from(d));
+        let d = PathBuf::from(d);
+        // A file there fails every use deep inside (`creating …/status: Not a
+        // directory`); said once, naming the variable. Absent is fine: created.
+        if d.exists() && !d.is_dir() {
+            return Err(Error::config(format!(
+                "DWB_DATA_DIR is {}, which is not a directory",
+                d.display()
+            ))
+            .with_hint("point DWB_DATA_DIR at a directory (a service's StateDirectory=)"));
+        }
+        return Ok(d);
     }
     directories::ProjectDirs::from("", "", "dwb").map(|d| d.data_dir().to_path_buf()).ok_or_else(
         || Error::config("no data directory for dwb: set DWB_DATA_DIR (or HOME, XDG_DATA_HOME)"),

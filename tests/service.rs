@@ -419,3 +419,25 @@ fn a_misspelt_cloud_names_the_setting() {
     assert!(o.stderr.contains("the Graph endpoint is set but not its authority"), "{}", o.stderr);
     assert!(o.stderr.contains("under [profiles.<name>.graph]"), "{}", o.stderr);
 }
+
+/// `DWB_DATA_DIR` naming a file is a configuration error naming the variable,
+/// for a run and for `dwb health` alike.
+#[test]
+fn a_data_dir_that_is_a_file_is_named() {
+    let d = Dir::prepared();
+    let file = d.write("not-a-dir", "x");
+    let devices = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/contoso/devices.json");
+    let o = d
+        .dwb()
+        .args(["run", "sync", "--yes", "--snapshot", "prepared.ldif"])
+        .args(["--devices", &devices.display().to_string()])
+        .env("DWB_DATA_DIR", &file)
+        .output()
+        .unwrap();
+    let named = format!("DWB_DATA_DIR is {}, which is not a directory", file.display());
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    assert!(String::from_utf8_lossy(&o.stderr).contains(&named), "{}", text(&o));
+    let o = d.dwb().arg("health").env("DWB_DATA_DIR", &file).output().unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(String::from_utf8_lossy(&o.stdout).contains(&named), "{}", text(&o));
+}
