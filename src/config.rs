@@ -262,10 +262,23 @@ pub fn load(explicit: Option<&Path>, profile: Option<&str>) -> Result<Loaded> {
         },
         None => Profile::default(),
     };
-    let credentials = credentials::dir_from_env().map(|dir| {
-        let used = credentials::apply(&mut chosen, &dir);
-        (dir, used)
-    });
+    let credentials = match credentials::dir_from_env() {
+        // Set by hand (`CREDENTIALS_DIRECTORY=/etc/dwb/credentials/prod dwb …`), a
+        // misspelt folder quietly fell back to the profile's files or a prompt.
+        Some(dir) if !dir.is_dir() => {
+            return Err(Error::config(format!(
+                "${} is {}, which is not a directory",
+                credentials::DIR_ENV,
+                dir.display()
+            ))
+            .with_hint("point it at the folder holding the credentials, or unset it"));
+        }
+        Some(dir) => {
+            let used = credentials::apply(&mut chosen, &dir);
+            Some((dir, used))
+        }
+        None => None,
+    };
     Ok(Loaded { path, profile_name: name, profile: chosen, credentials })
 }
 

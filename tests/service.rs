@@ -441,3 +441,35 @@ fn a_data_dir_that_is_a_file_is_named() {
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     assert!(String::from_utf8_lossy(&o.stdout).contains(&named), "{}", text(&o));
 }
+
+/// A misspelt `$CREDENTIALS_DIRECTORY` (set by hand, as the README shows) is
+/// named, instead of quietly falling back to the profile's files.
+#[test]
+fn a_credentials_directory_that_is_not_there_is_named() {
+    let d = Dir::prepared();
+    d.write("ldap.pw", "from-the-profile\n");
+    let config = d.write(
+        "dwb.toml",
+        "[profiles.prod.ldap]\nurl = \"ldaps://127.0.0.1:1\"\nuser = \"CONTOSO\\\\svc\"\n\
+         password_file = \"ldap.pw\"\n",
+    );
+    let missing = d.join("credentials/prdo");
+    let o = d
+        .dwb()
+        .args(["run", "verify", "--profile", "prod"])
+        .env("DWB_CONFIG", &config)
+        .env("CREDENTIALS_DIRECTORY", &missing)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains(&format!(
+            "$CREDENTIALS_DIRECTORY is {}, which is not a directory",
+            missing.display()
+        )),
+        "{}",
+        text(&o)
+    );
+}
