@@ -109,6 +109,35 @@ pub struct Loaded {
 
 /// Parses config text; errors name the file, line and column, and suggest a key.
 pub fn parse(text: &str, path: &Path) -> Result<ConfigFile> {
+    let file = parse_types(text, path)?;
+    check_ranges(&file, path)?;
+    Ok(file)
+}
+
+/// The values every profile must keep within range, checked when the file is
+/// read: out of range, they were refused only once a run used them (a script
+/// error, exit 2, naming no file) or silently taken as "unlimited".
+fn check_ranges(file: &ConfigFile, path: &Path) -> Result<()> {
+    for (name, p) in &file.profiles {
+        let Some(wb) = &p.writeback else { continue };
+        let at = |key: &str| format!("{key} in [profiles.{name}.writeback] of {}", path.display());
+        if let Some(pc) = wb.delete_threshold_percent.filter(|pc| *pc > 100) {
+            return Err(Error::config(format!(
+                "{} is {pc}; it must be between 0 and 100 (a share of the objects dwb owns)",
+                at("delete_threshold_percent")
+            )));
+        }
+        if let Some(r) = wb.max_writes_per_second.filter(|r| !(r.is_finite() && *r >= 0.0)) {
+            return Err(Error::config(format!(
+                "{} is {r}; it must be 0 or more (writes a second; leave it out for no limit)",
+                at("max_writes_per_second")
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn parse_types(text: &str, path: &Path) -> Result<ConfigFile> {
     toml::from_str::<ConfigFile>(text).map_err(|e| {
         let (line, col) = e
             .span()
@@ -147,8 +176,16 @@ pub fn parse(text: &str, path: &Path) -> Result<ConfigFile> {
 }
 
 /// serde's `invalid type: string "x", expected u64` in the file's terms:
-/// `delete_threshold must be a whole number, not a string ("x")`.
+/// `delete_threshold must be a whole number, not a string ("x")`; and its
+/// `invalid value: integer `-1`, expected u64` (a negative count):
+/// `timeout_secs must be a whole number of 0 or more, not -1`.
 fn type_error_in_file_terms(msg: &str, key: &str) -> Option<String> {
+    if let Some(rest) = msg.strip_prefix("invalid value: integer `")
+        && let Some((value, expected)) = rest.split_once("`, expected ")
+        && expected.trim().starts_with('u')
+    {
+        return Some(format!("{key} must be a whole number of 0 or more, not {value}"));
+    }
     let rest = msg.strip_prefix("invalid type: ")?;
     let (got, expected) = rest.split_once(", expected ")?;
     let wanted = match expected.trim() {
@@ -225,10 +262,23 @@ pub fn load(explicit: Option<&Path>, profile: Option<&str>) -> Result<Loaded> {
         },
         None => Profile::default(),
     };
-    let credentials = credentials::dir_from_env().map(|dir| {
-        let used = credentials::apply(&mut chosen, &dir);
-        (dir, used)
-    });
+    let credentials = match credentials::dir_from_env() {
+        // Set by hand (`CREDENTIALS_DIRECTORY=/etc/dwb/credentials/prod dwb …`), a
+        // misspelt folder quietly fell back to the profile's files or a prompt.
+        Some(dir) if !dir.is_dir() => {
+            return Err(Error::config(format!(
+                "${} is {}, which is not a directory",
+                credentials::DIR_ENV,
+                dir.display()
+            ))
+            .with_hint("point it at the folder holding the credentials, or unset it"));
+        }
+        Some(dir) => {
+            let used = credentials::apply(&mut chosen, &dir);
+            Some((dir, used))
+        }
+        None => None,
+    };
     Ok(Loaded { path, profile_name: name, profile: chosen, credentials })
 }
 
@@ -237,7 +287,17 @@ pub fn load(explicit: Option<&Path>, profile: Option<&str>) -> Result<Loaded> {
 /// else `$XDG_DATA_HOME/dwb` or the platform's equivalent.
 pub fn data_dir() -> Result<PathBuf> {
     if let Some(d) = std::env::var_os("DWB_DATA_DIR").filter(|d| !d.is_empty()) {
-        return Ok(PathBuf::from(d));
+        let d = PathBuf::from(d);
+        // A file there fails every use deep inside (`creating …/status: Not a
+        // directory`); said once, naming the variable. Absent is fine: created.
+        if d.exists() && !d.is_dir() {
+            return Err(Error::config(format!(
+                "DWB_DATA_DIR is {}, which is not a directory",
+                d.display()
+            ))
+            .with_hint("point DWB_DATA_DIR at a directory (a service's StateDirectory=)"));
+        }
+        return Ok(d);
     }
     directories::ProjectDirs::from("", "", "dwb").map(|d| d.data_dir().to_path_buf()).ok_or_else(
         || Error::config("no data directory for dwb: set DWB_DATA_DIR (or HOME, XDG_DATA_HOME)"),
@@ -284,14 +344,24 @@ pub fn check_readable(path: &Path, key: &str) -> Result<()> {
 /// Reads a secret file, trimming one trailing newline. `key` names the
 /// setting that names the file (see [`Loaded::key`]) and `env` the variable
 /// that can hold the secret instead.
+///
+/// A file that holds nothing but line endings is an error naming the file: an
+/// empty client secret would otherwise be sent to the tenant (which refuses it
+/// in its own words, naming no file), and an empty password is refused later
+/// without saying where it came from.
 pub fn read_secret_file(path: &Path, key: &str, env: &str) -> Result<secrecy::SecretString> {
+    let create = format!(
+        "create the file (readable only by the account that runs dwb), fix {key}, \
+         or set {env} instead"
+    );
     let text = std::fs::read_to_string(path).map_err(|e| {
         Error::config(format!("cannot read the secret file {} ({key}): {e}", path.display()))
-            .with_hint(format!(
-                "create the file (readable only by the account that runs dwb), fix {key}, \
-                 or set {env} instead"
-            ))
+            .with_hint(create.clone())
     })?;
+    if text.chars().all(|c| matches!(c, '\n' | '\r')) {
+        return Err(Error::config(format!("the secret file {} ({key}) is empty", path.display()))
+            .with_hint(format!("write the secret into it, fix {key}, or set {env} instead")));
+    }
     let t = text.strip_suffix('\n').unwrap_or(&text);
     let t = t.strip_suffix('\r').unwrap_or(t);
     Ok(secrecy::SecretString::from(t.to_string()))
@@ -344,6 +414,43 @@ mod tests {
     }
 
     use super::*;
+
+    #[test]
+    fn out_of_range_values_are_errors_naming_the_setting() {
+        let p = Path::new("dwb.toml");
+        let e =
+            parse("[profiles.prod.writeback]\ndelete_threshold_percent = 150\n", p).unwrap_err();
+        assert_eq!(e.kind, Kind::Config);
+        assert!(
+            e.message.starts_with(
+                "delete_threshold_percent in [profiles.prod.writeback] of dwb.toml is 150"
+            ),
+            "{}",
+            e.message
+        );
+        for bad in ["-1", "-0.5", "nan", "inf"] {
+            let text = format!("[profiles.prod.writeback]\nmax_writes_per_second = {bad}\n");
+            let e = parse(&text, p).unwrap_err();
+            assert!(
+                e.message.starts_with("max_writes_per_second in [profiles.prod.writeback]"),
+                "{bad}: {}",
+                e.message
+            );
+        }
+        let e = parse("[profiles.prod.ldap]\ntimeout_secs = -1\n", p).unwrap_err();
+        assert!(
+            e.message.ends_with("timeout_secs must be a whole number of 0 or more, not -1"),
+            "{}",
+            e.message
+        );
+        assert!(e.message.starts_with("dwb.toml:2:"), "{}", e.message);
+        // The limits themselves are fine.
+        parse(
+            "[profiles.prod.writeback]\ndelete_threshold_percent = 100\nmax_writes_per_second = 0\n",
+            p,
+        )
+        .unwrap();
+    }
 
     #[test]
     fn unknown_key_suggests() {
@@ -413,6 +520,26 @@ mod tests {
         );
         let e = read_secret_file(&dir.path().join("gone"), &key, "DWB_LDAP_PASSWORD").unwrap_err();
         assert!(e.message.contains("(the credential ldap-password in $CREDENTIALS_DIRECTORY"));
+    }
+
+    #[test]
+    fn an_empty_secret_file_is_an_error_naming_it() {
+        use secrecy::ExposeSecret;
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("graph-secret");
+        let key = "client_secret_file in [profiles.prod.graph] of dwb.toml";
+        for empty in ["", "\n", "\r\n", "\n\n"] {
+            std::fs::write(&f, empty).unwrap();
+            let e = read_secret_file(&f, key, "DWB_GRAPH_CLIENT_SECRET").unwrap_err();
+            assert_eq!(e.kind, Kind::Config, "{empty:?}");
+            assert!(e.message.contains(&format!("({key}) is empty")), "{}", e.message);
+        }
+        // One line ending is trimmed, CRLF too; the rest is the secret.
+        for (text, secret) in [("s3cret\r\n", "s3cret"), ("s3cret\n", "s3cret"), (" x ", " x ")] {
+            std::fs::write(&f, text).unwrap();
+            let s = read_secret_file(&f, key, "DWB_GRAPH_CLIENT_SECRET").unwrap();
+            assert_eq!(s.expose_secret(), secret);
+        }
     }
 
     #[test]

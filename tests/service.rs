@@ -300,3 +300,195 @@ fn verbose_listing_lines_say_which_listing_they_are() {
     assert!(listed.iter().any(|l| l.contains("(with their registered owners)")), "{listed:?}");
     assert!(listed.iter().any(|l| l.contains("(their registered users)")), "{listed:?}");
 }
+
+/// A secret file left empty (or holding only a line ending) is named, not sent
+/// to the tenant as an empty secret.
+#[test]
+fn an_empty_client_secret_file_is_named_and_never_sent() {
+    use dwb_graph_emulator::{DEFAULT_CLIENT_ID, Emulator, generate};
+    let d = Dir::prepared();
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    let rt =
+        tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+    let emu = rt.block_on(Emulator::start(generate(3, 7))).unwrap();
+    let base = emu.base_url().as_str().trim_end_matches('/').to_string();
+    let secret = d.write("etc/graph-secret", "\r\n");
+    let config = d.write(
+        "etc/dwb.toml",
+        &format!(
+            "default_profile = \"prod\"\n[profiles.prod.graph]\ntenant = \"{}\"\n\
+             client_id = \"{DEFAULT_CLIENT_ID}\"\nauthority = \"{base}\"\nendpoint = \"{base}\"\n\
+             client_secret_file = \"{}\"\n",
+            emu.tenant_id(),
+            secret.display()
+        ),
+    );
+    let o = d
+        .dwb()
+        .args(["run", "sync", "--yes", "--param", "mode=delta"])
+        .args(["--snapshot", &d.join("prepared.ldif").display().to_string()])
+        .env("DWB_CONFIG", &config)
+        .env("DWB_DATA_DIR", d.join("state"))
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains(&format!(
+            "the secret file {} (client_secret_file in [profiles.prod.graph]",
+            secret.display()
+        )) && err.contains("is empty"),
+        "{}",
+        text(&o)
+    );
+    assert_eq!(emu.graph_request_count(), 0, "Graph was asked: {}", text(&o));
+}
+
+/// A watch interval longer than the clock can count waits until the service is
+/// stopped; it never crashes once the first round is done.
+#[test]
+fn a_watch_with_an_endless_interval_waits_for_sigterm() {
+    use std::io::BufRead;
+    let d = Dir::prepared();
+    let devices = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/contoso/devices.json");
+    let mut child = d
+        .dwb()
+        .args(["run", "sync", "--yes", "--param", "watch=9223372036854775807"])
+        .args(["--snapshot", &d.join("prepared.ldif").display().to_string()])
+        .args(["--devices", &devices.display().to_string()])
+        .env("DWB_DATA_DIR", d.join("state"))
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut seen = String::new();
+    // The first round's line: the watch is now pausing.
+    while !seen.contains("[DWB-SVC-") {
+        let mut line = String::new();
+        if stderr.read_line(&mut line).unwrap() == 0 {
+            break;
+        }
+        seen.push_str(&line);
+    }
+    assert!(seen.contains("[DWB-SVC-0010]"), "{seen}");
+    // Ignored when it already exited: the exit code below says why.
+    let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stderr, &mut rest).unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(0), "{seen}{rest}");
+    assert!(rest.contains("watch stopped between rounds"), "{seen}{rest}");
+}
+
+/// A profile's guard out of range stops the run before anything is read, as a
+/// configuration error naming the setting (it was a script error, exit 2).
+#[test]
+fn an_out_of_range_guard_in_the_profile_is_a_configuration_error() {
+    let d = Dir::prepared();
+    let devices = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/contoso/devices.json");
+    let config =
+        d.write("etc/dwb.toml", "[profiles.prod.writeback]\ndelete_threshold_percent = 150\n");
+    let o = d
+        .dwb()
+        .args(["run", "sync", "--yes", "--profile", "prod"])
+        .args(["--snapshot", &d.join("prepared.ldif").display().to_string()])
+        .args(["--devices", &devices.display().to_string()])
+        .env("DWB_CONFIG", &config)
+        .env("DWB_DATA_DIR", d.join("state"))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains(&format!(
+            "delete_threshold_percent in [profiles.prod.writeback] of {} is 150",
+            config.display()
+        )),
+        "{}",
+        text(&o)
+    );
+    assert!(String::from_utf8_lossy(&o.stdout).trim().is_empty(), "{}", text(&o));
+}
+
+/// A Graph cloud the profile misspells, or half of a custom cloud, is named
+/// as the profile's setting (the errors named only environment variables).
+#[test]
+fn a_misspelt_cloud_names_the_setting() {
+    let d = Dir::prepared();
+    let graph = "tenant = \"contoso.com\"\nclient_id = \"00000000-0000-0000-0000-000000000001\"\n\
+                 client_secret_file = \"secret\"\n";
+    d.write("secret", "s3cret\n");
+    let run = |extra: &str| {
+        d.write("dwb.toml", &format!("[profiles.default.graph]\n{graph}{extra}"));
+        d.run(&["run", "sync", "--dry-run", "--snapshot", "prepared.ldif"])
+    };
+    let o = run("cloud = \"gloabl\"\n");
+    assert_eq!(o.code, 3, "{}", o.stderr);
+    assert!(
+        o.stderr.contains("cloud in [profiles.default.graph] of dwb.toml is `gloabl`")
+            && o.stderr.contains("did you mean `global`?"),
+        "{}",
+        o.stderr
+    );
+    let o = run("endpoint = \"https://graph.microsoft.com\"\n");
+    assert_eq!(o.code, 3, "{}", o.stderr);
+    assert!(o.stderr.contains("the Graph endpoint is set but not its authority"), "{}", o.stderr);
+    assert!(o.stderr.contains("under [profiles.<name>.graph]"), "{}", o.stderr);
+}
+
+/// `DWB_DATA_DIR` naming a file is a configuration error naming the variable,
+/// for a run and for `dwb health` alike.
+#[test]
+fn a_data_dir_that_is_a_file_is_named() {
+    let d = Dir::prepared();
+    let file = d.write("not-a-dir", "x");
+    let devices = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/contoso/devices.json");
+    let o = d
+        .dwb()
+        .args(["run", "sync", "--yes", "--snapshot", "prepared.ldif"])
+        .args(["--devices", &devices.display().to_string()])
+        .env("DWB_DATA_DIR", &file)
+        .output()
+        .unwrap();
+    let named = format!("DWB_DATA_DIR is {}, which is not a directory", file.display());
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    assert!(String::from_utf8_lossy(&o.stderr).contains(&named), "{}", text(&o));
+    let o = d.dwb().arg("health").env("DWB_DATA_DIR", &file).output().unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(String::from_utf8_lossy(&o.stdout).contains(&named), "{}", text(&o));
+}
+
+/// A misspelt `$CREDENTIALS_DIRECTORY` (set by hand, as the README shows) is
+/// named, instead of quietly falling back to the profile's files.
+#[test]
+fn a_credentials_directory_that_is_not_there_is_named() {
+    let d = Dir::prepared();
+    d.write("ldap.pw", "from-the-profile\n");
+    let config = d.write(
+        "dwb.toml",
+        "[profiles.prod.ldap]\nurl = \"ldaps://127.0.0.1:1\"\nuser = \"CONTOSO\\\\svc\"\n\
+         password_file = \"ldap.pw\"\n",
+    );
+    let missing = d.join("credentials/prdo");
+    let o = d
+        .dwb()
+        .args(["run", "verify", "--profile", "prod"])
+        .env("DWB_CONFIG", &config)
+        .env("CREDENTIALS_DIRECTORY", &missing)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains(&format!(
+            "$CREDENTIALS_DIRECTORY is {}, which is not a directory",
+            missing.display()
+        )),
+        "{}",
+        text(&o)
+    );
+}

@@ -18,15 +18,23 @@ use hyper_util::rt::TokioIo;
 use super::status;
 use crate::error::{Error, Result};
 
-/// Parses `ADDR:PORT` (a bare `PORT` or `:PORT` means 127.0.0.1).
+/// Parses `ADDR:PORT` (a bare `PORT`, `:PORT` or `localhost:PORT` means 127.0.0.1).
 pub fn parse_addr(s: &str, allow_remote: bool) -> Result<SocketAddr> {
     let t = s.trim();
-    let port_only = t.strip_prefix(':').unwrap_or(t);
+    // `localhost:9464` is what an administrator writes for loopback; it is
+    // taken as 127.0.0.1, not looked up (no resolver decides where metrics go).
+    let port_only = match t.get(..10) {
+        Some(host) if host.eq_ignore_ascii_case("localhost:") => &t[10..],
+        _ => t.strip_prefix(':').unwrap_or(t),
+    };
     let addr = match port_only.parse::<u16>() {
         Ok(port) => SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), port),
         Err(_) => t.parse::<SocketAddr>().map_err(|_| {
-            Error::config(format!("metrics listen address `{s}` is not ADDR:PORT"))
-                .with_hint("e.g. --metrics-listen 127.0.0.1:9464")
+            Error::config(format!(
+                "metrics listen address `{s}` (--metrics-listen, or metrics_listen under \
+                 [profiles.<name>.service] in dwb.toml) is not ADDR:PORT"
+            ))
+            .with_hint("e.g. 127.0.0.1:9464, [::1]:9464 or a bare port (9464: on 127.0.0.1)")
         })?,
     };
     if !addr.ip().is_loopback() && !allow_remote {
@@ -120,6 +128,12 @@ mod tests {
         let e = parse_addr("0.0.0.0:9464", false).unwrap_err();
         assert!(e.to_string().contains("not a loopback address"), "{e}");
         assert!(parse_addr("0.0.0.0:9464", true).is_ok());
-        assert!(parse_addr("nonsense", false).is_err());
+        let e = parse_addr("nonsense", false).unwrap_err();
+        assert!(e.to_string().contains("metrics_listen under [profiles.<name>.service]"), "{e}");
+        // Loopback by name, as administrators write it; never resolved.
+        assert_eq!(parse_addr("localhost:9464", false).unwrap().to_string(), "127.0.0.1:9464");
+        assert_eq!(parse_addr("LocalHost:9464", false).unwrap().to_string(), "127.0.0.1:9464");
+        assert!(parse_addr("localhost:", false).is_err());
+        assert!(parse_addr("localhost.evil:9464", false).is_err());
     }
 }

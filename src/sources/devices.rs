@@ -44,7 +44,7 @@ pub struct DeviceSettings {
 pub fn decide(conn: &Conn, loaded: &Loaded) -> DeviceSettings {
     let g = loaded.profile.graph.clone().unwrap_or_default();
     let mut keys: Vec<(&'static str, String)> =
-        ["client_secret_file", "certificate_file", "key_file", "devices_file"]
+        ["client_secret_file", "certificate_file", "key_file", "devices_file", "cloud"]
             .into_iter()
             .map(|k| (k, loaded.key("graph", k)))
             .collect();
@@ -226,11 +226,15 @@ pub fn open(s: &DeviceSettings, cancel: &CancellationToken) -> Result<DeviceSour
     };
     let cloud = match (&s.authority, &s.endpoint) {
         (Some(a), Some(e)) => Cloud::custom(a, e)?,
-        (None, None) => Cloud::from_name(s.cloud.as_deref().unwrap_or("global"))?,
-        _ => {
-            return Err(Error::config(
-                "set both DWB_GRAPH_AUTHORITY and DWB_GRAPH_ENDPOINT (or neither, to use a cloud preset)",
-            ));
+        (None, None) => cloud_preset(s)?,
+        (given, _) => {
+            let (set, unset) =
+                if given.is_some() { ("authority", "endpoint") } else { ("endpoint", "authority") };
+            return Err(Error::config(format!(
+                "the Graph {set} is set but not its {unset}: set both (authority and endpoint \
+                 under [profiles.<name>.graph], or DWB_GRAPH_AUTHORITY and DWB_GRAPH_ENDPOINT), \
+                 or neither, to use a cloud preset"
+            )));
         }
     };
     let secret = match (&s.client_secret, &s.client_secret_file) {
@@ -274,6 +278,23 @@ pub fn open(s: &DeviceSettings, cancel: &CancellationToken) -> Result<DeviceSour
         });
     }
     Ok(DeviceSource::Graph(GraphClient::new(cfg)?))
+}
+
+/// The cloud preset the settings name (`global` when none); a name dwb does
+/// not know is an error naming the setting, with the closest preset.
+fn cloud_preset(s: &DeviceSettings) -> Result<Cloud> {
+    let Some(name) = s.cloud.as_deref() else { return Ok(Cloud::Global) };
+    Cloud::from_name(name).map_err(|_| {
+        const PRESETS: [&str; 4] = ["global", "usgov", "usgov-dod", "china"];
+        let mut msg = format!("{} is `{name}`, not a cloud dwb knows", s.key("cloud"));
+        if let Some(m) = crate::error::did_you_mean(name, PRESETS) {
+            msg.push_str(&format!("; did you mean `{m}`?"));
+        }
+        Error::config(msg).with_hint(format!(
+            "use {}, or set authority and endpoint for another cloud",
+            PRESETS.join(", ")
+        ))
+    })
 }
 
 /// The device source of a run, opened when a script first needs it.

@@ -39,8 +39,10 @@ fn is_cancelled(e: &EvalAltResult) -> bool {
 
 /// Waits `d`, returning early (false) when a stop was asked for.
 fn pause(host: &Host, d: Duration) -> bool {
-    let until = Instant::now() + d;
-    while Instant::now() < until {
+    // A pause beyond what a clock can count (`watch=9223372036854775807`)
+    // lasts until the stop: adding it to now would overflow.
+    let until = Instant::now().checked_add(d);
+    while until.is_none_or(|u| Instant::now() < u) {
         if host.cancel().stop_requested() {
             return false;
         }
@@ -85,8 +87,9 @@ fn every(ctx: &NativeCallContext, host: &Host, seconds: i64, round: &FnPtr) -> R
                 if let Ok(mut p) = host.plan.lock() {
                     *p = Default::default();
                 }
-                let wait =
-                    (interval * 2u32.saturating_pow(failures - 1)).min(MAX_BACKOFF.max(interval));
+                let wait = interval
+                    .saturating_mul(2u32.saturating_pow(failures - 1))
+                    .min(MAX_BACKOFF.max(interval));
                 let error = Some(code_and_message(&e));
                 crate::service::close_round(profile, Some(interval), error, Some(wait));
                 wait
