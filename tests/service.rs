@@ -492,3 +492,31 @@ fn a_credentials_directory_that_is_not_there_is_named() {
         text(&o)
     );
 }
+
+/// A sync that fails before it has a plan (its device source cannot be read)
+/// is a failed round in the status: `dwb health` no longer says healthy.
+#[test]
+fn a_sync_that_fails_before_planning_is_a_failed_round_for_health() {
+    let d = Dir::prepared();
+    d.write("devices.json", &d.read_repo("examples/contoso/devices.json"));
+    let sync = |devices: &str| {
+        let args = ["run", "sync", "--yes", "--snapshot", "prepared.ldif", "--devices", devices];
+        d.dwb().args(args).env("DWB_DATA_DIR", d.join("state")).output().unwrap()
+    };
+    let health = || {
+        d.dwb()
+            .args(["health", "--format", "json"])
+            .env("DWB_DATA_DIR", d.join("state"))
+            .output()
+            .unwrap()
+    };
+    assert_eq!(sync("devices.json").status.code(), Some(0));
+    let h = health();
+    assert_eq!(h.status.code(), Some(0), "{}", text(&h));
+    let failed = sync("missing.json");
+    assert_ne!(failed.status.code(), Some(0), "{}", text(&failed));
+    let h = health();
+    let j: serde_json::Value = serde_json::from_slice(&h.stdout).unwrap();
+    assert_ne!(j["health"], "healthy", "{}", text(&h));
+    assert_ne!(h.status.code(), Some(0), "{}", text(&h));
+}

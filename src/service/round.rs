@@ -120,6 +120,9 @@ struct Open {
     started: Option<(Instant, u64)>,
     changes: Changes,
     refused: Option<(String, String)>,
+    /// A sync was asked for: the run is a writeback round even when it fails
+    /// before it has a plan (an unreachable DC, a refused token).
+    attempted: bool,
     synced: Option<(String, u64, u64)>,
     devices: Devices,
     /// Attributes another writer keeps changing (dwb stopped reverting them).
@@ -144,6 +147,7 @@ static CURRENT: Mutex<Open> = Mutex::new(Open {
         delete_failed: 0,
     },
     refused: None,
+    attempted: false,
     synced: None,
     devices: Devices { failed: Vec::new(), applied: BTreeSet::new() },
     contested: Vec::new(),
@@ -164,9 +168,15 @@ pub fn begin() {
     with(|o| *o = Open { started: Some((Instant::now(), now_unix())), ..Open::default() });
 }
 
-/// Whether the current round ran a sync (the run is a writeback round).
+/// Whether the current round ran (or tried to run) a sync: the run is a
+/// writeback round, and its outcome goes into the status.
 pub fn synced() -> bool {
-    with(|o| o.synced.is_some())
+    with(|o| o.attempted || o.synced.is_some())
+}
+
+/// A sync is about to be planned: whatever becomes of it is this round's outcome.
+pub fn note_sync_attempt() {
+    with(|o| o.attempted = true);
 }
 
 /// A sync planned: its mode and device counts.

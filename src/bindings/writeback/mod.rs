@@ -65,6 +65,9 @@ fn result_map(r: &SyncResult) -> Map {
 }
 
 fn sync(ctx: &NativeCallContext, host: &Host, o: &Map, record: bool) -> Result<Map> {
+    if record {
+        crate::service::round::note_sync_attempt();
+    }
     let mut req = request(host, o)?;
     req.remember_writes = record && !host.dry_run;
     host.devices.warm_up(&host.blocking);
