@@ -254,6 +254,16 @@ fn the_debian_package_installs_the_service() {
     run_ok(Command::new(&bin).args(&args).arg("--help"));
 }
 
+/// `o` is a usage error (exit 3) whose stderr says each of `said`.
+#[track_caller]
+fn usage_error_naming(o: &std::process::Output, said: &[&str]) {
+    assert_eq!(o.status.code(), Some(3), "{}", text(o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    for s in said {
+        assert!(err.contains(s), "stderr does not say {s:?}:\n{}", text(o));
+    }
+}
+
 /// The emulator with `n` devices and `dwb run sync --dry-run` on `prepared.ldif`
 /// against it with `secret`: the command's output.
 fn sync_with_secret(d: &Dir, n: usize, secret: &str, args: &[&str]) -> std::process::Output {
@@ -332,16 +342,11 @@ fn an_empty_client_secret_file_is_named_and_never_sent() {
         .stdin(std::process::Stdio::null())
         .output()
         .unwrap();
-    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert!(
-        err.contains(&format!(
-            "the secret file {} (client_secret_file in [profiles.prod.graph]",
-            secret.display()
-        )) && err.contains("is empty"),
-        "{}",
-        text(&o)
+    let named = format!(
+        "the secret file {} (client_secret_file in [profiles.prod.graph]",
+        secret.display()
     );
+    usage_error_naming(&o, &[&named, "is empty"]);
     assert_eq!(emu.graph_request_count(), 0, "Graph was asked: {}", text(&o));
 }
 
@@ -400,16 +405,11 @@ fn an_out_of_range_guard_in_the_profile_is_a_configuration_error() {
         .env("DWB_DATA_DIR", d.join("state"))
         .output()
         .unwrap();
-    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert!(
-        err.contains(&format!(
-            "delete_threshold_percent in [profiles.prod.writeback] of {} is 150",
-            config.display()
-        )),
-        "{}",
-        text(&o)
+    let named = format!(
+        "delete_threshold_percent in [profiles.prod.writeback] of {} is 150",
+        config.display()
     );
+    usage_error_naming(&o, &[&named]);
     assert!(String::from_utf8_lossy(&o.stdout).trim().is_empty(), "{}", text(&o));
 }
 
@@ -454,8 +454,7 @@ fn a_data_dir_that_is_a_file_is_named() {
         .output()
         .unwrap();
     let named = format!("DWB_DATA_DIR is {}, which is not a directory", file.display());
-    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
-    assert!(String::from_utf8_lossy(&o.stderr).contains(&named), "{}", text(&o));
+    usage_error_naming(&o, &[&named]);
     let o = d.dwb().arg("health").env("DWB_DATA_DIR", &file).output().unwrap();
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     assert!(String::from_utf8_lossy(&o.stdout).contains(&named), "{}", text(&o));
@@ -481,16 +480,9 @@ fn a_credentials_directory_that_is_not_there_is_named() {
         .stdin(std::process::Stdio::null())
         .output()
         .unwrap();
-    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert!(
-        err.contains(&format!(
-            "$CREDENTIALS_DIRECTORY is {}, which is not a directory",
-            missing.display()
-        )),
-        "{}",
-        text(&o)
-    );
+    let named =
+        format!("$CREDENTIALS_DIRECTORY is {}, which is not a directory", missing.display());
+    usage_error_naming(&o, &[&named]);
 }
 
 /// A sync that fails before it has a plan (its device source cannot be read)
